@@ -1,0 +1,54 @@
+# carbonledger — the two commands in the README.
+#   make demo   create .venv, install, run a real tracked ML workload, print its footprint
+#   make test   create .venv, install the dev extras, run ruff, mypy and pytest
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-dev
+
+.PHONY: demo test lint typecheck pytest bench clean postgres
+
+$(VENV)/bin/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found; set PYTHON=python3.X (3.10 or newer)" >&2; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.installed-demo: $(VENV)/bin/python pyproject.toml
+	$(PY) -m pip install -q -e ".[demo]"
+	@touch $@
+
+$(STAMP): $(VENV)/bin/python pyproject.toml
+	$(PY) -m pip install -q -e ".[dev]"
+	@touch $@
+
+demo: $(VENV)/.installed-demo
+	$(PY) examples/demo.py
+
+# PostgreSQL server binaries for the ledger's PostgreSQL tests (Debian's package).
+# Best effort: when it cannot be installed the PostgreSQL tests skip and say why.
+postgres:
+	@if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian's postgresql for the ledger tests"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
+	      || echo "warning: could not install postgresql; its tests will be skipped"; \
+	  else echo "note: no initdb and no root apt-get; PostgreSQL tests will be skipped"; fi; \
+	fi
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks examples
+	$(VENV)/bin/ruff format --check src tests benchmarks examples
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+pytest: $(STAMP) postgres
+	$(PY) -m pytest -q
+
+test: lint typecheck pytest
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

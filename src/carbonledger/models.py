@@ -1,0 +1,279 @@
+"""Frozen value types shared by every layer.
+
+Names carry their units (``energy_j``, ``power_w``, ``duration_s``, ``co2e_g``).
+Every energy figure says how it was obtained: ``method`` names the source
+(``rapl``, ``nvml-energy``, ``nvml-power``, ``amdsmi-energy``, ``tdp-model``,
+``ram-model``...), ``measured`` is true only for a hardware counter or a hardware
+power reading, and estimates carry a ``low_j``/``high_j`` range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from carbonledger.units import j_to_kwh
+
+__all__ = [
+    "Component",
+    "ComponentEnergy",
+    "Reading",
+    "RunSummary",
+    "Sample",
+    "SensorInfo",
+    "WindowSummary",
+]
+
+Component = Literal["cpu", "gpu", "ram"]
+Scope = Literal["process", "machine"]
+RunStatus = Literal["running", "completed", "interrupted", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class SensorInfo:
+    """What a sensor is, and whether it works here.
+
+    ``device`` is unique on one host (``cpu:package-0``, ``gpu:0``, ``ram``).
+    ``host_wide`` devices (CPU packages, RAM in machine scope) are shared by every
+    process of the host, so in a multi-process run only one process per host counts
+    them; per-device ones (a GPU) are counted by the process that owns them.
+    """
+
+    component: Component
+    device: str
+    method: str
+    measured: bool
+    available: bool = True
+    #: hardware model name when known, e.g. "Intel(R) Xeon(R) Gold 6248" or "NVIDIA H100 80GB HBM3"
+    model: str = ""
+    #: why it is unavailable, or notes on how it reads (e.g. "no energy counter: power integrated")
+    reason: str = ""
+    #: how to make it work when unavailable
+    fix: str = ""
+    host_wide: bool = False
+    #: a stable id across processes (GPU UUID, ...); empty when the device name suffices
+    uid: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One read of a sensor: *cumulative* energy since the sensor was created.
+
+    Counter sensors return the unwrapped counter; power-based sensors integrate
+    power between reads; model sensors integrate their model. So the energy of a
+    window is always ``end.energy_j - begin.energy_j``. ``low_j``/``high_j`` are the
+    cumulative bounds of an estimate (None for measurements).
+    """
+
+    time_s: float
+    energy_j: float
+    power_w: float | None = None
+    low_j: float | None = None
+    high_j: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentEnergy:
+    """Energy of one device over one interval, with how it was obtained."""
+
+    component: Component
+    device: str
+    method: str
+    measured: bool
+    energy_j: float
+    duration_s: float
+    low_j: float | None = None
+    high_j: float | None = None
+    model: str = ""
+    host: str = ""
+
+    @property
+    def energy_kwh(self) -> float:
+        """Energy in kilowatt-hours."""
+        return j_to_kwh(self.energy_j)
+
+    @property
+    def power_w(self) -> float:
+        """Mean power in watts over the interval (0 for an empty interval)."""
+        return self.energy_j / self.duration_s if self.duration_s > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "component": self.component,
+            "device": self.device,
+            "model": self.model,
+            "host": self.host,
+            "method": self.method,
+            "measured": self.measured,
+            "energy_j": self.energy_j,
+            "energy_kwh": self.energy_kwh,
+            "power_w": self.power_w,
+            "duration_s": self.duration_s,
+        }
+        if not self.measured:
+            d["low_j"] = self.low_j if self.low_j is not None else self.energy_j
+            d["high_j"] = self.high_j if self.high_j is not None else self.energy_j
+        return d
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """A point of the power/energy time series, as stored in the ledger.
+
+    ``energy_j`` is cumulative for this device since the member joined the run, so the
+    latest sample of each device is its energy so far (used for interrupted runs).
+    """
+
+    time_unix_s: float
+    component: Component
+    device: str
+    energy_j: float
+    power_w: float | None = None
+    host: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class WindowSummary:
+    """Energy of a named window (an epoch, a request...). ``path`` joins nested names with '/'."""
+
+    name: str
+    path: str
+    started_unix_s: float
+    duration_s: float
+    components: tuple[ComponentEnergy, ...]
+    co2e_g: float | None = None
+
+    @property
+    def energy_j(self) -> float:
+        return sum(c.energy_j for c in self.components)
+
+    @property
+    def energy_kwh(self) -> float:
+        return j_to_kwh(self.energy_j)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "path": self.path,
+            "started_unix_s": self.started_unix_s,
+            "duration_s": self.duration_s,
+            "energy_j": self.energy_j,
+            "energy_kwh": self.energy_kwh,
+            "co2e_g": self.co2e_g,
+            "components": [c.to_dict() for c in self.components],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """The footprint of a run (or a run so far).
+
+    ``co2e_g`` is operational (location-based) emissions = energy x PUE x intensity;
+    ``co2e_low_g``/``co2e_high_g`` propagate the estimated components' ranges.
+    Embodied (manufacturing) carbon is reported apart in ``embodied_co2e_g`` and never
+    added to ``co2e_g``. ``market_co2e_g`` is set when a contractual factor is given.
+    """
+
+    run_id: str
+    project: str
+    experiment: str
+    status: RunStatus
+    started_unix_s: float
+    duration_s: float
+    components: tuple[ComponentEnergy, ...]
+    intensity_g_per_kwh: float
+    intensity_source: str
+    location: str
+    location_source: str
+    pue: float
+    pue_source: str
+    windows: tuple[WindowSummary, ...] = ()
+    errors: tuple[str, ...] = ()
+    embodied_co2e_g: float | None = None
+    market_co2e_g: float | None = None
+    scope: str = "process"
+    hosts: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def energy_j(self) -> float:
+        """Total IT energy of every component, in joules (before PUE)."""
+        return sum(c.energy_j for c in self.components)
+
+    @property
+    def energy_low_j(self) -> float:
+        return sum(c.low_j if c.low_j is not None else c.energy_j for c in self.components)
+
+    @property
+    def energy_high_j(self) -> float:
+        return sum(c.high_j if c.high_j is not None else c.energy_j for c in self.components)
+
+    @property
+    def energy_kwh(self) -> float:
+        return j_to_kwh(self.energy_j)
+
+    @property
+    def co2e_g(self) -> float:
+        """Operational CO2e in grams: energy x PUE x grid intensity."""
+        return j_to_kwh(self.energy_j) * self.pue * self.intensity_g_per_kwh
+
+    @property
+    def co2e_kg(self) -> float:
+        return self.co2e_g / 1e3
+
+    @property
+    def co2e_low_g(self) -> float:
+        return j_to_kwh(self.energy_low_j) * self.pue * self.intensity_g_per_kwh
+
+    @property
+    def co2e_high_g(self) -> float:
+        return j_to_kwh(self.energy_high_j) * self.pue * self.intensity_g_per_kwh
+
+    @property
+    def measured_share(self) -> float:
+        """Share (0..1) of the energy that comes from hardware measurements."""
+        total = self.energy_j
+        if total <= 0:
+            return 0.0
+        return sum(c.energy_j for c in self.components if c.measured) / total
+
+    def component_energy_j(self, component: Component) -> float:
+        return sum(c.energy_j for c in self.components if c.component == component)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "project": self.project,
+            "experiment": self.experiment,
+            "status": self.status,
+            "started_unix_s": self.started_unix_s,
+            "duration_s": self.duration_s,
+            "energy_j": self.energy_j,
+            "energy_kwh": self.energy_kwh,
+            "energy_low_j": self.energy_low_j,
+            "energy_high_j": self.energy_high_j,
+            "measured_share": self.measured_share,
+            "co2e_g": self.co2e_g,
+            "co2e_kg": self.co2e_kg,
+            "co2e_low_kg": self.co2e_low_g / 1e3,
+            "co2e_high_kg": self.co2e_high_g / 1e3,
+            "market_co2e_kg": None if self.market_co2e_g is None else self.market_co2e_g / 1e3,
+            "embodied_co2e_kg": None
+            if self.embodied_co2e_g is None
+            else self.embodied_co2e_g / 1e3,
+            "intensity_g_per_kwh": self.intensity_g_per_kwh,
+            "intensity_source": self.intensity_source,
+            "location": self.location,
+            "location_source": self.location_source,
+            "pue": self.pue,
+            "pue_source": self.pue_source,
+            "scope": self.scope,
+            "hosts": list(self.hosts),
+            "components": [c.to_dict() for c in self.components],
+            "windows": [w.to_dict() for w in self.windows],
+            "errors": list(self.errors),
+            **self.extra,
+        }
