@@ -20,8 +20,8 @@ from collections.abc import Sequence
 
 __all__ = [
     "CarbonLedgerError",
-    "IntegrityError",
     "InputError",
+    "IntegrityError",
     "LedgerError",
     "SensorError",
     "StateError",
@@ -45,7 +45,9 @@ class InputError(CarbonLedgerError, ValueError):
 class UnknownNameError(InputError):
     """A name (zone, accelerator, CPU...) is not known; ``suggestions`` lists close matches."""
 
-    def __init__(self, kind: str, name: str, suggestions: Sequence[str] = (), hint: str = "") -> None:
+    def __init__(
+        self, kind: str, name: str, suggestions: Sequence[str] = (), hint: str = ""
+    ) -> None:
         self.kind = kind
         self.name = name
         self.suggestions = tuple(suggestions)
