@@ -1,4 +1,106 @@
-"""carbonledger: measure, predict and report the energy and carbon footprint of ML work."""
+"""carbonledger: measure, predict and report the energy and carbon footprint of ML work.
+
+::
+
+    import carbonledger as cl
+
+    with cl.Tracker(project="resnet", country="FR") as run:
+        with run.window("epoch-1"):
+            train_one_epoch()
+    print(run.summary().co2e_kg)
+
+    est = cl.predict.training(params=7e9, tokens=2e12, accelerator="A100-80GB",
+                              devices=1024, pue=1.1, grid_g_per_kwh=385)
+
+Importing the package is cheap: everything below is loaded on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["__version__"]
+
+if TYPE_CHECKING:
+    from carbonledger import carbon, predict, testing
+    from carbonledger.errors import (
+        CarbonLedgerError,
+        InputError,
+        IntegrityError,
+        LedgerError,
+        SensorError,
+        StateError,
+        UnknownNameError,
+    )
+    from carbonledger.ledger import open_ledger
+    from carbonledger.models import (
+        ComponentEnergy,
+        Reading,
+        RunSummary,
+        Sample,
+        SensorInfo,
+        WindowSummary,
+    )
+    from carbonledger.sensors.discovery import discover
+    from carbonledger.tracker import Tracker, track
+
+__all__ = [
+    "CarbonLedgerError",
+    "ComponentEnergy",
+    "InputError",
+    "IntegrityError",
+    "LedgerError",
+    "Reading",
+    "RunSummary",
+    "Sample",
+    "SensorError",
+    "SensorInfo",
+    "StateError",
+    "Tracker",
+    "UnknownNameError",
+    "WindowSummary",
+    "__version__",
+    "carbon",
+    "discover",
+    "open_ledger",
+    "predict",
+    "testing",
+    "track",
+]
+
+_LAZY: dict[str, str] = {
+    "Tracker": "carbonledger.tracker",
+    "track": "carbonledger.tracker",
+    "discover": "carbonledger.sensors.discovery",
+    "open_ledger": "carbonledger.ledger",
+    "ComponentEnergy": "carbonledger.models",
+    "Reading": "carbonledger.models",
+    "RunSummary": "carbonledger.models",
+    "Sample": "carbonledger.models",
+    "SensorInfo": "carbonledger.models",
+    "WindowSummary": "carbonledger.models",
+    "CarbonLedgerError": "carbonledger.errors",
+    "InputError": "carbonledger.errors",
+    "IntegrityError": "carbonledger.errors",
+    "LedgerError": "carbonledger.errors",
+    "SensorError": "carbonledger.errors",
+    "StateError": "carbonledger.errors",
+    "UnknownNameError": "carbonledger.errors",
+}
+_SUBMODULES = ("carbon", "predict", "testing")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"carbonledger.{name}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'carbonledger' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

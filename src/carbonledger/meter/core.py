@@ -1,0 +1,191 @@
+"""Windows over sensors: energy of a window = cumulative reading at its end minus at its begin.
+
+Because every sensor returns cumulative energy (counters unwrapped, power and models
+integrated), a 10 ms window is as exact as the counter allows. Windows are named and may
+nest (``epoch-1`` containing ``step-3``) or overlap; each is keyed by its name.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from carbonledger.errors import InputError, SensorError, StateError
+from carbonledger.models import ComponentEnergy, Reading, SensorInfo, WindowSummary
+from carbonledger.sensors.base import Sensor
+
+__all__ = ["Meter"]
+
+_MAX_ERROR_KINDS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class _Open:
+    name: str
+    path: str
+    begin: dict[str, Reading]
+    time_s: float
+    wall_s: float
+
+
+class Meter:
+    """Read a fixed set of sensors at window boundaries.
+
+    ``clock`` is monotonic seconds (for durations), ``wall_clock`` Unix seconds (for records).
+    A sensor that fails to read keeps its last good reading and the failure is recorded in
+    :attr:`errors`; it never raises into the caller's code.
+    """
+
+    def __init__(
+        self,
+        sensors: Sequence[Sensor],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        host: str = "",
+    ) -> None:
+        devices = [s.info.device for s in sensors]
+        if len(set(devices)) != len(devices):
+            raise InputError(f"two sensors report the same device name: {devices}")
+        self._sensors = list(sensors)
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._host = host
+        self._lock = threading.RLock()
+        self._last: dict[str, Reading] = {}
+        self._errors: dict[str, int] = {}
+        self._open: dict[str, _Open] = {}
+
+    @property
+    def sensors(self) -> tuple[Sensor, ...]:
+        return tuple(self._sensors)
+
+    @property
+    def infos(self) -> tuple[SensorInfo, ...]:
+        return tuple(s.info for s in self._sensors)
+
+    @property
+    def errors(self) -> tuple[str, ...]:
+        """Distinct failures so far, each with how often it happened."""
+        with self._lock:
+            return tuple(
+                msg if n == 1 else f"{msg} (x{n})" for msg, n in self._errors.items()
+            )
+
+    def record_error(self, message: str) -> None:
+        """Remember a failure (deduplicated; bounded in size)."""
+        with self._lock:
+            if message in self._errors:
+                self._errors[message] += 1
+            elif len(self._errors) < _MAX_ERROR_KINDS:
+                self._errors[message] = 1
+
+    def read_all(self) -> dict[str, Reading]:
+        """Read every sensor now; a failed read falls back to that sensor's last good reading
+        (or zero energy at this instant if it never read) and is recorded."""
+        out: dict[str, Reading] = {}
+        with self._lock:
+            for sensor in self._sensors:
+                device = sensor.info.device
+                try:
+                    reading = sensor.read()
+                except (SensorError, OSError, RuntimeError, ValueError) as exc:
+                    self.record_error(f"{device}: read failed: {exc}")
+                    reading = self._last.get(device) or Reading(time_s=self._clock(), energy_j=0.0)
+                else:
+                    self._last[device] = reading
+                out[device] = reading
+        return out
+
+    def begin_window(self, name: str) -> None:
+        """Start the window ``name``; its path nests it under the windows open now."""
+        if not name or "/" in name:
+            raise InputError(f"window name must be non-empty and contain no '/': {name!r}")
+        with self._lock:
+            if name in self._open:
+                raise StateError(f"window {name!r} is already open; end it before beginning it again")
+            path = "/".join([*self._open, name])
+            begin = self.read_all()
+            self._open[name] = _Open(name, path, begin, self._clock(), self._wall_clock())
+
+    def end_window(self, name: str) -> WindowSummary:
+        """End the window ``name`` and return its energy per device."""
+        with self._lock:
+            opened = self._open.pop(name, None)
+            if opened is None:
+                open_now = ", ".join(self._open) or "none"
+                raise StateError(
+                    f"window {name!r} was never begun (open windows: {open_now}); "
+                    "call begin_window first or use `with tracker.window(name):`"
+                )
+            end = self.read_all()
+            duration_s = max(0.0, self._clock() - opened.time_s)
+        return WindowSummary(
+            name=opened.name,
+            path=opened.path,
+            started_unix_s=opened.wall_s,
+            duration_s=duration_s,
+            components=self.difference(opened.begin, end, duration_s),
+        )
+
+    @contextmanager
+    def window(self, name: str) -> Iterator[None]:
+        """``with meter.window("epoch-1"): ...``"""
+        self.begin_window(name)
+        try:
+            yield
+        finally:
+            self.end_window(name)
+
+    @property
+    def open_windows(self) -> tuple[str, ...]:
+        with self._lock:
+            return tuple(self._open)
+
+    def difference(
+        self, begin: dict[str, Reading], end: dict[str, Reading], duration_s: float
+    ) -> tuple[ComponentEnergy, ...]:
+        """Per-device energy between two ``read_all`` results."""
+        out: list[ComponentEnergy] = []
+        for sensor in self._sensors:
+            info = sensor.info
+            b = begin.get(info.device)
+            e = end.get(info.device)
+            if b is None or e is None:
+                continue
+            energy_j = max(0.0, e.energy_j - b.energy_j)
+            low_j = high_j = None
+            if not info.measured:
+                low_j = _bound(b.low_j, e.low_j, energy_j)
+                high_j = _bound(b.high_j, e.high_j, energy_j)
+            out.append(
+                ComponentEnergy(
+                    component=info.component,
+                    device=info.device,
+                    method=info.method,
+                    measured=info.measured,
+                    energy_j=energy_j,
+                    duration_s=duration_s,
+                    low_j=low_j,
+                    high_j=high_j,
+                    model=info.model,
+                    host=self._host,
+                )
+            )
+        return tuple(out)
+
+    def close(self) -> None:
+        for sensor in self._sensors:
+            try:
+                sensor.close()
+            except Exception as exc:  # closing must never raise into user code
+                self.record_error(f"{sensor.info.device}: close failed: {exc}")
+
+
+def _bound(begin: float | None, end: float | None, central: float) -> float:
+    if begin is None or end is None:
+        return central
+    return max(0.0, end - begin)

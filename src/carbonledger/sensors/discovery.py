@@ -1,0 +1,170 @@
+"""Choose the best sensor per component, and explain the choice.
+
+CPU: RAPL package counters (measured) when readable; else the TDP x utilisation model
+(estimated). RAM: the RAPL DRAM domain (measured, machine scope) when present; else the
+W/GB model (estimated). GPUs: NVML (NVIDIA) and amdsmi (AMD) for the devices visible to
+the process. Every candidate, working or not, is listed with its reason (``doctor``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from carbonledger.errors import InputError
+from carbonledger.models import SensorInfo
+from carbonledger.sensors.base import Sensor
+
+__all__ = ["Discovery", "discover"]
+
+SCOPES = ("process", "machine")
+
+
+@dataclass(frozen=True, slots=True)
+class Discovery:
+    """The sensors chosen for this host, every candidate examined, and why."""
+
+    sensors: tuple[Sensor, ...]
+    candidates: tuple[SensorInfo, ...]
+    notes: tuple[str, ...]
+    cpu_model: str
+    sockets: int
+
+    @property
+    def chosen(self) -> tuple[SensorInfo, ...]:
+        return tuple(s.info for s in self.sensors)
+
+
+def socket_count(cpuinfo: Path = Path("/proc/cpuinfo")) -> int:
+    """Number of physical CPU packages (distinct ``physical id``), at least 1."""
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return 1
+    ids = {line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("physical id")}
+    return max(1, len(ids))
+
+
+def discover(
+    *,
+    scope: str = "process",
+    pid: int | None = None,
+    gpu: bool = True,
+    env: Mapping[str, str] | None = None,
+    powercap_root: Path | None = None,
+    include_psys: bool = False,
+    nvml: Any | None = None,
+    amdsmi: Any | None = None,
+    cpu_name: str | None = None,
+    sockets: int | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> Discovery:
+    """Examine this host and return the sensors to use.
+
+    ``scope="process"`` attributes CPU and RAM to the process tree of ``pid`` (default: this
+    process); ``"machine"`` counts the whole host. Hardware roots and vendor modules are
+    injectable for tests (``powercap_root``, ``nvml``, ``amdsmi``).
+    """
+    from carbonledger.sensors.cpu_model import (
+        CpuModelSensor,
+        RaplShareSensor,
+        cpu_model_name,
+        lookup_tdp,
+    )
+    from carbonledger.sensors.memory import RamModelSensor
+    from carbonledger.sensors.rapl import discover_rapl, powercap_root as default_root
+
+    if scope not in SCOPES:
+        raise InputError(f"unknown scope {scope!r}; use 'process' or 'machine'")
+    env = os.environ if env is None else env
+    pid = os.getpid() if pid is None else pid
+    notes: list[str] = []
+    candidates: list[SensorInfo] = []
+    chosen: list[Sensor] = []
+
+    root = powercap_root if powercap_root is not None else default_root(env)
+    rapl_sensors, rapl_infos = discover_rapl(root, include_psys=include_psys, clock=clock)
+    candidates.extend(rapl_infos)
+    packages = [s for s in rapl_sensors if s.info.component == "cpu"]
+    drams = [s for s in rapl_sensors if s.info.component == "ram"]
+
+    name = cpu_name if cpu_name is not None else cpu_model_name()
+    n_sockets = sockets if sockets is not None else socket_count()
+
+    # CPU
+    if packages:
+        if scope == "machine":
+            chosen.extend(packages)
+            notes.append(f"cpu: RAPL package counters ({len(packages)}), measured")
+        else:
+            for pkg in packages:
+                chosen.append(RaplShareSensor(pkg, pid=pid, clock=clock))
+            notes.append(
+                "cpu: RAPL package counters attributed to the process tree by its share of "
+                "busy CPU time (scope=process)"
+            )
+    else:
+        match = lookup_tdp(name)
+        tdp_w = match.tdp_w * n_sockets
+        sensor = CpuModelSensor(
+            tdp_w=tdp_w,
+            scope=scope,  # type: ignore[arg-type]
+            pid=pid,
+            clock=clock,
+            model=name,
+            tdp_source=match.source,
+        )
+        chosen.append(sensor)
+        candidates.append(sensor.info)
+        how = (
+            f"matched {match.matched_name!r}"
+            if not match.default
+            else f"CPU {name!r} not in the TDP table: default used"
+        )
+        notes.append(
+            f"cpu: no readable RAPL counter, so estimated by the TDP model "
+            f"({tdp_w:g} W for {n_sockets} socket(s), {how})"
+        )
+
+    # RAM
+    if drams and scope == "machine":
+        chosen.extend(drams)
+        notes.append("ram: RAPL DRAM counters, measured")
+    else:
+        ram = RamModelSensor(scope=scope, pid=pid, clock=clock)  # type: ignore[arg-type]
+        chosen.append(ram)
+        candidates.append(ram.info)
+        why = "scope=process uses resident memory" if drams else "no RAPL DRAM domain"
+        notes.append(f"ram: estimated by the W/GB model ({why})")
+
+    # GPUs
+    if gpu:
+        from carbonledger.sensors.amd import discover_amd
+        from carbonledger.sensors.nvml import discover_nvml
+
+        nv_sensors, nv_infos = discover_nvml(nvml, env=env, clock=clock)
+        candidates.extend(nv_infos)
+        chosen.extend(nv_sensors)
+        if nv_sensors:
+            notes.append(f"gpu: {len(nv_sensors)} NVIDIA GPU(s) via NVML")
+        amd_sensors, amd_infos = discover_amd(amdsmi, env=env, clock=clock)
+        candidates.extend(amd_infos)
+        chosen.extend(amd_sensors)
+        if amd_sensors:
+            notes.append(f"gpu: {len(amd_sensors)} AMD GPU(s) via amdsmi")
+        if not nv_sensors and not amd_sensors:
+            notes.append("gpu: none visible to this process")
+    else:
+        notes.append("gpu: disabled by configuration")
+
+    return Discovery(
+        sensors=tuple(chosen),
+        candidates=tuple(candidates),
+        notes=tuple(notes),
+        cpu_model=name,
+        sockets=n_sockets,
+    )
