@@ -124,7 +124,11 @@ def load_settings(
     project = project_config_file(cwd)
     if project is not None:
         data = _read_toml(project)
-        table = data.get("tool", {}).get("carbonledger", {}) if project.name == "pyproject.toml" else data
+        table = (
+            data.get("tool", {}).get("carbonledger", {})
+            if project.name == "pyproject.toml"
+            else data
+        )
         merged.update(_section(table, project))
     for key in KEYS:
         raw = env.get(_env_name(key))

@@ -83,7 +83,9 @@ def _int_env(env: Mapping[str, str], *names: str) -> int | None:
             try:
                 return int(value)
             except ValueError:
-                raise InputError(f"environment variable {name} must be an integer, got {value!r}") from None
+                raise InputError(
+                    f"environment variable {name} must be an integer, got {value!r}"
+                ) from None
     return None
 
 
@@ -138,7 +140,7 @@ class Tracker:
         scope: str | None = None,
         pid: int | None = None,
         interval_s: float | None = None,
-        ledger: Ledger | str | os.PathLike[str] | None | bool = None,
+        ledger: Ledger | str | os.PathLike[str] | bool | None = None,
         sensors: Sequence[Sensor] | None = None,
         gpu: bool | None = None,
         tags: Mapping[str, str] | None = None,
@@ -245,7 +247,9 @@ class Tracker:
         """Discover sensors, resolve location and intensity, open the ledger, start sampling."""
         with self._lock:
             if self._state != "new":
-                raise StateError(f"tracker already {self._state}; create a new Tracker for a new run")
+                raise StateError(
+                    f"tracker already {self._state}; create a new Tracker for a new run"
+                )
             self._state = "starting"
         try:
             self._resolve_carbon()
@@ -256,7 +260,9 @@ class Tracker:
             self._state = "new"
             self._close_ledger()
             raise
-        self._meter = Meter(sensors, clock=self._clock, wall_clock=self._wall_clock, host=self._host)
+        self._meter = Meter(
+            sensors, clock=self._clock, wall_clock=self._wall_clock, host=self._host
+        )
         self._started_wall_s = self._wall_clock()
         self._started_s = self._clock()
         self._base = self._meter.read_all()
@@ -629,7 +635,8 @@ class Tracker:
         extra: dict[str, Any] = {"notes": list(self._notes), "member_id": self.member_id}
         energy_j = sum(c.energy_j for c in components)
         if self._intensity_provider is not None and energy_j > 0:
-            from carbonledger.carbon import hourly_co2e, intensity as zone_lookup
+            from carbonledger.carbon import hourly_co2e
+            from carbonledger.carbon import intensity as zone_lookup
 
             try:
                 zone = zone_lookup(self.location)
@@ -643,7 +650,9 @@ class Tracker:
                 source = f"hourly: {hourly.source}"
                 extra["hourly_fallback"] = hourly.fallback_reason if hourly.fallback_used else None
             except Exception as exc:
-                extra["hourly_fallback"] = f"hourly intensity unavailable ({exc}); yearly figure used"
+                extra["hourly_fallback"] = (
+                    f"hourly intensity unavailable ({exc}); yearly figure used"
+                )
         market = self._settings.get("market_g_per_kwh")
         market_g = co2e_g(energy_j, float(market), self.pue) if market is not None else None
         embodied_g = self._embodied_g(duration_s) if self._embodied else None

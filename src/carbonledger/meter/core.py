@@ -71,9 +71,7 @@ class Meter:
     def errors(self) -> tuple[str, ...]:
         """Distinct failures so far, each with how often it happened."""
         with self._lock:
-            return tuple(
-                msg if n == 1 else f"{msg} (x{n})" for msg, n in self._errors.items()
-            )
+            return tuple(msg if n == 1 else f"{msg} (x{n})" for msg, n in self._errors.items())
 
     def record_error(self, message: str) -> None:
         """Remember a failure (deduplicated; bounded in size)."""
@@ -106,7 +104,9 @@ class Meter:
             raise InputError(f"window name must be non-empty and contain no '/': {name!r}")
         with self._lock:
             if name in self._open:
-                raise StateError(f"window {name!r} is already open; end it before beginning it again")
+                raise StateError(
+                    f"window {name!r} is already open; end it before beginning it again"
+                )
             path = "/".join([*self._open, name])
             begin = self.read_all()
             self._open[name] = _Open(name, path, begin, self._clock(), self._wall_clock())

@@ -45,7 +45,11 @@ def socket_count(cpuinfo: Path = Path("/proc/cpuinfo")) -> int:
         text = cpuinfo.read_text(errors="replace")
     except OSError:
         return 1
-    ids = {line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("physical id")}
+    ids = {
+        line.split(":", 1)[1].strip()
+        for line in text.splitlines()
+        if line.startswith("physical id")
+    }
     return max(1, len(ids))
 
 
@@ -76,7 +80,8 @@ def discover(
         lookup_tdp,
     )
     from carbonledger.sensors.memory import RamModelSensor
-    from carbonledger.sensors.rapl import discover_rapl, powercap_root as default_root
+    from carbonledger.sensors.rapl import discover_rapl
+    from carbonledger.sensors.rapl import powercap_root as default_root
 
     if scope not in SCOPES:
         raise InputError(f"unknown scope {scope!r}; use 'process' or 'machine'")

@@ -1,0 +1,123 @@
+"""``carbonledger run -- CMD ARGS...``: track any command's process tree."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+import sys
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from carbonledger.cli._common import emit_json, fail
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command(
+        "run",
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    )
+    def run_command(
+        ctx: typer.Context,
+        json_out: Annotated[
+            bool, typer.Option("--json", help="Print the summary as ONE JSON line last on stdout.")
+        ] = False,
+        project: Annotated[str | None, typer.Option("--project", "-p")] = None,
+        experiment: Annotated[str | None, typer.Option("--experiment", "-e")] = None,
+        interval: Annotated[
+            float | None, typer.Option("--interval", help="Sampling interval in seconds.")
+        ] = None,
+        country: Annotated[str | None, typer.Option("--country")] = None,
+        region: Annotated[
+            str | None,
+            typer.Option(
+                "--region", help="Sub-national zone or cloud region, e.g. US-CA, aws:eu-west-3."
+            ),
+        ] = None,
+        scope: Annotated[
+            str, typer.Option("--scope", help="process (the command's tree) or machine.")
+        ] = "process",
+        pue: Annotated[float | None, typer.Option("--pue")] = None,
+        grid: Annotated[
+            float | None, typer.Option("--grid", help="Grid intensity in gCO2e/kWh.")
+        ] = None,
+        ledger: Annotated[
+            str | None, typer.Option("--ledger", help="SQLite path or postgresql:// URL.")
+        ] = None,
+        no_ledger: Annotated[
+            bool, typer.Option("--no-ledger", help="Do not record the run.")
+        ] = False,
+        expected_epochs: Annotated[int | None, typer.Option("--expected-epochs")] = None,
+    ) -> None:
+        """Run CMD, track its process tree, and exit with CMD's exit code."""
+        from carbonledger.errors import CarbonLedgerError
+        from carbonledger.report import format_summary
+        from carbonledger.tracker import Tracker
+
+        cmd = list(ctx.args)
+        if cmd and cmd[0] == "--":
+            cmd = cmd[1:]
+        if not cmd:
+            fail("no command given; usage: carbonledger run [OPTIONS] -- CMD [ARGS...]")
+        if scope not in ("process", "machine"):
+            fail(f"unknown scope {scope!r}; use --scope process or --scope machine")
+        if interval is not None and not interval > 0:
+            fail(f"--interval must be > 0 seconds, got {interval:g}")
+        try:
+            child = subprocess.Popen(cmd)
+        except FileNotFoundError:
+            typer.echo(f"carbonledger: command not found: {cmd[0]}", err=True)
+            raise typer.Exit(127) from None
+        except PermissionError:
+            typer.echo(f"carbonledger: permission denied: {cmd[0]}", err=True)
+            raise typer.Exit(126) from None
+        received: list[int] = []
+
+        def forward(signum: int, frame: FrameType | None) -> None:
+            received.append(signum)
+            with contextlib.suppress(ProcessLookupError):
+                child.send_signal(signum)
+
+        previous = {s: signal.signal(s, forward) for s in SIGNALS}
+        try:
+            try:
+                tracker = Tracker(
+                    project,
+                    experiment,
+                    country=country,
+                    region=region,
+                    scope=scope,
+                    pid=child.pid,
+                    interval_s=interval,
+                    pue=pue,
+                    grid_g_per_kwh=grid,
+                    ledger=False if no_ledger else ledger,
+                    expected_epochs=expected_epochs,
+                    handle_signals=False,
+                    command=cmd,
+                ).start()
+            except CarbonLedgerError as exc:
+                child.terminate()
+                child.wait()
+                fail(str(exc), exc.exit_code)
+            returncode = child.wait()
+            while returncode is None:  # pragma: no cover
+                returncode = child.wait()
+            status = "interrupted" if received else ("completed" if returncode == 0 else "failed")
+            summary = tracker.stop(status)  # type: ignore[arg-type]
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+        typer.echo(format_summary(summary), err=True)
+        if json_out:
+            data = summary.to_dict()
+            data["exit_code"] = returncode
+            data["command"] = cmd
+            emit_json(data)
+        code = returncode if returncode >= 0 else 128 - returncode
+        sys.stdout.flush()
+        raise typer.Exit(code)
