@@ -1,0 +1,253 @@
+"""The Tracker composes meter, carbon accounting and ledger."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import carbonledger as cl
+from carbonledger.errors import InputError, StateError
+from carbonledger.ledger import open_ledger
+
+sys.path.insert(0, str(Path(__file__).parent))
+from fakes import StepSensor
+
+
+def sensors() -> list[StepSensor]:
+    return [
+        StepSensor("cpu", "cpu:package-0", 3600.0, host_wide=True),
+        StepSensor("ram", "ram", 360.0, measured=False),
+        StepSensor("gpu", "gpu:0", 36000.0, uid="GPU-aaaa"),
+    ]
+
+
+def test_summary_energy_and_co2e(tmp_path: Path) -> None:
+    ledger_path = tmp_path / "l.sqlite"
+    with cl.Tracker(
+        "p", "e", grid_g_per_kwh=500, pue=1.2, sensors=sensors(), ledger=str(ledger_path)
+    ) as run:
+        with run.window("epoch-1"):
+            pass
+    s = run.summary()
+    assert s.status == "completed"
+    assert s.energy_j == pytest.approx(3600 + 360 + 36000)
+    assert s.energy_kwh == pytest.approx(39960 / 3.6e6)
+    assert s.co2e_g == pytest.approx(39960 / 3.6e6 * 1.2 * 500)
+    assert s.pue_source == "argument"
+    ram = next(c for c in s.components if c.component == "ram")
+    assert (
+        not ram.measured
+        and ram.low_j == pytest.approx(288.0)
+        and ram.high_j == pytest.approx(432.0)
+    )
+    assert s.co2e_low_g < s.co2e_g < s.co2e_high_g
+    # the ledger holds the same totals
+    led = open_ledger(str(ledger_path))
+    try:
+        stored = led.summary(s.run_id)
+    finally:
+        led.close()
+    assert stored.status == "completed"
+    assert stored.energy_j == pytest.approx(s.energy_j)
+    assert [w.name for w in stored.windows] == ["epoch-1"]
+
+
+def test_country_sets_intensity_from_tables() -> None:
+    with cl.Tracker(country="FR", sensors=sensors(), ledger=False) as run:
+        pass
+    s = run.summary()
+    fr = cl.carbon.intensity("FR")
+    assert s.location == "FR" and s.location_source == "argument"
+    assert s.intensity_g_per_kwh == pytest.approx(fr.intensity_g_per_kwh)
+    assert str(fr.year) in s.intensity_source
+
+
+def test_unknown_location_is_reported_not_guessed() -> None:
+    with cl.Tracker(sensors=sensors(), ledger=False) as run:
+        pass
+    s = run.summary()
+    assert s.location_source == "default"
+    assert s.intensity_g_per_kwh == pytest.approx(cl.carbon.world_average().intensity_g_per_kwh)
+    assert any("location unknown" in n for n in s.extra["notes"])
+
+
+def test_market_based_reported_beside_location_based() -> None:
+    with cl.Tracker(
+        grid_g_per_kwh=400, market_g_per_kwh=50, sensors=sensors(), ledger=False
+    ) as run:
+        pass
+    s = run.summary()
+    assert s.market_co2e_g == pytest.approx(s.energy_kwh * 50)
+    assert s.co2e_g == pytest.approx(s.energy_kwh * 400)
+
+
+def test_lifecycle_errors() -> None:
+    t = cl.Tracker(grid_g_per_kwh=1, sensors=sensors(), ledger=False)
+    with pytest.raises(StateError, match="before start"):
+        t.stop()
+    with pytest.raises(StateError):
+        t.begin_window("x")
+    t.start()
+    with pytest.raises(StateError, match="already"):
+        t.start()
+    with pytest.raises(StateError, match="never begun"):
+        t.end_window("nope")
+    t.stop()
+    assert t.stop() is t.summary()  # idempotent
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"interval_s": 0}, "interval_s"),
+        ({"interval_s": -2}, "interval_s"),
+        ({"scope": "galaxy"}, "scope"),
+        ({"grid_g_per_kwh": -1}, "grid_g_per_kwh"),
+        ({"expected_epochs": 0}, "expected_epochs"),
+    ],
+)
+def test_bad_arguments(kwargs: dict[str, object], match: str) -> None:
+    with pytest.raises(InputError, match=match):
+        cl.Tracker(ledger=False, **kwargs)  # type: ignore[arg-type]
+
+
+def test_env_and_config_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "carbonledger.toml").write_text('project = "from-file"\ncountry = "DE"\n')
+    with cl.Tracker(sensors=sensors(), ledger=False) as run:
+        pass
+    assert run.summary().project == "from-file" and run.summary().location == "DE"
+    monkeypatch.setenv("CARBONLEDGER_PROJECT", "from-env")
+    with cl.Tracker(sensors=sensors(), ledger=False) as run:
+        pass
+    assert run.summary().project == "from-env"
+    with cl.Tracker("from-arg", sensors=sensors(), ledger=False) as run:
+        pass
+    assert run.summary().project == "from-arg"
+    (tmp_path / "carbonledger.toml").write_text("pue = 'high'\n")
+    with pytest.raises(InputError, match="pue"):
+        cl.Tracker(ledger=False)
+
+
+def test_exception_marks_run_failed(tmp_path: Path) -> None:
+    ledger_path = str(tmp_path / "l.sqlite")
+    t = cl.Tracker(grid_g_per_kwh=1, sensors=sensors(), ledger=ledger_path)
+    with pytest.raises(ZeroDivisionError), t:
+        1 / 0  # noqa: B018
+    assert t.summary().status == "failed"
+    led = open_ledger(ledger_path)
+    try:
+        assert led.summary(t.run_id).status == "failed"
+    finally:
+        led.close()
+
+
+def test_decorator_records_each_call() -> None:
+    @cl.track("svm", grid_g_per_kwh=100, sensors=None, ledger=False, gpu=False)
+    def fit(n: int) -> int:
+        return sum(range(n))
+
+    assert fit(1000) == 499500
+    s = fit.last_summary  # type: ignore[attr-defined]
+    assert s.project == "svm" and s.status == "completed"
+    assert {c.component for c in s.components} >= {"cpu", "ram"}
+
+
+def test_real_discovery_on_this_machine_is_labelled() -> None:
+    """No RAPL (fake empty powercap root), no GPU: CPU and RAM are estimated, with ranges."""
+    with cl.Tracker(grid_g_per_kwh=100, ledger=False, gpu=False, interval_s=0.05) as run:
+        sum(i * i for i in range(300_000))
+    s = run.summary()
+    cpu = next(c for c in s.components if c.component == "cpu")
+    assert cpu.method == "tdp-model" and not cpu.measured
+    assert cpu.energy_j > 0 and cpu.low_j is not None and cpu.low_j <= cpu.energy_j <= cpu.high_j  # type: ignore[operator]
+
+
+def test_forecast_after_each_epoch(tmp_path: Path) -> None:
+    ledger_path = str(tmp_path / "l.sqlite")
+    with cl.Tracker(
+        grid_g_per_kwh=300, sensors=sensors(), ledger=ledger_path, expected_epochs=10
+    ) as run:
+        for i in range(3):
+            with run.window(f"epoch-{i}"):
+                pass
+            assert run.forecast is not None
+            assert run.forecast["windows_done"] == i + 1
+    assert run.forecast is not None and run.forecast["windows_total"] == 10
+    led = open_ledger(ledger_path)
+    try:
+        assert led.run_record(run.run_id).meta["forecast"]["windows_done"] == 3
+    finally:
+        led.close()
+
+
+WORKER = textwrap.dedent(
+    """
+    import os, sys, json
+    sys.path.insert(0, {fakes_dir!r})
+    from fakes import StepSensor
+    import carbonledger as cl
+
+    host = os.environ["FAKE_HOST"]
+    energies = {{"h1": 1000.0, "h2": 2000.0}}
+    base = energies[host]
+    sensors = [
+        StepSensor("cpu", "cpu:package-0", base, host_wide=True),
+        StepSensor("ram", "ram", base / 10, host_wide=True, measured=False),
+        StepSensor("gpu", "gpu:0", base * 3, uid=host + "-GPU-0"),
+        StepSensor("gpu", "gpu:1", base * 5, uid=host + "-GPU-1"),
+    ]
+    with cl.Tracker("dist", grid_g_per_kwh=100, sensors=sensors, ledger=sys.argv[1],
+                    host=host, handle_signals=False) as run:
+        pass
+    print(json.dumps({{"kept": [s.device for s in run.sensors]}}))
+    """
+)
+
+
+def test_two_hosts_two_ranks_count_each_device_once(tmp_path: Path) -> None:
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER.format(fakes_dir=str(Path(__file__).parent)))
+    ledger_path = str(tmp_path / "shared.sqlite")
+    procs = []
+    for host in ("h1", "h2"):
+        for local_rank in (0, 1):
+            env = dict(os.environ)
+            env.update(
+                FAKE_HOST=host,
+                LOCAL_RANK=str(local_rank),
+                RANK=str(local_rank + (2 if host == "h2" else 0)),
+                TORCHELASTIC_RUN_ID="job-42",
+            )
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, str(script), ledger_path],
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
+    outputs = []
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        outputs.append(json.loads(out.strip().splitlines()[-1])["kept"])
+    led = open_ledger(ledger_path)
+    try:
+        s = led.summary("torchrun-job-42")
+    finally:
+        led.close()
+    # distinct devices: per host cpu + ram + 2 GPUs  =  base * (1 + 0.1 + 3 + 5)
+    expected = 1000 * 9.1 + 2000 * 9.1
+    assert s.energy_j == pytest.approx(expected)
+    assert sorted(s.hosts) == ["h1", "h2"]
+    assert s.status == "completed"
+    # each rank kept exactly one GPU, and one rank per host kept the host-wide devices
+    assert all(sum(d.startswith("gpu") for d in kept) == 1 for kept in outputs)
+    assert sum("cpu:package-0" in kept for kept in outputs) == 2
