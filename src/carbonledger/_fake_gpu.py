@@ -1,0 +1,527 @@
+"""Fake NVML and fake amdsmi modules: test doubles for the hardware edge.
+
+:class:`FakeNvml` stands in for the ``pynvml`` module (nvidia-ml-py) and
+:class:`FakeAmdSmi` for the ``amdsmi`` module. Pass one to
+:func:`carbonledger.sensors.nvml.discover_nvml` or
+:func:`carbonledger.sensors.amd.discover_amd` instead of the real module, and drive
+the simulated GPUs from the test::
+
+    nvml = FakeNvml([FakeGpu("NVIDIA H100 80GB HBM3", "GPU-aaaa", power_mw=300_000)])
+    sensors, infos = discover_nvml(nvml, env={}, clock=nvml.clock)
+    nvml.advance(0, joules=30.0, seconds=0.1)   # 300 W for 100 ms
+    sensors[0].read().energy_j                  # 30.0
+
+The fakes keep their own simulated time (``clock()``, moved by ``tick`` and
+``advance``), or follow a clock you give them (``FakeNvml(gpus, clock=FakeClock())``):
+either way a GPU's counter grows by its power x elapsed time, so sensors given
+``clock=fake.clock`` see time and energy move together. Units are the vendors':
+NVML counts millijoules and reports milliwatts; amdsmi counts ticks of
+``counter_resolution`` microjoules and reports socket power in watts.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "FakeAmdGpu",
+    "FakeAmdSmi",
+    "FakeGpu",
+    "FakeNvml",
+]
+
+
+# --------------------------------------------------------------------------- NVML
+
+
+# The NVML return codes the fake raises (same values as nvml.h / pynvml).
+NVML_SUCCESS = 0
+NVML_ERROR_UNINITIALIZED = 1
+NVML_ERROR_INVALID_ARGUMENT = 2
+NVML_ERROR_NOT_SUPPORTED = 3
+NVML_ERROR_NO_PERMISSION = 4
+NVML_ERROR_NOT_FOUND = 6
+NVML_ERROR_DRIVER_NOT_LOADED = 9
+NVML_ERROR_LIBRARY_NOT_FOUND = 12
+NVML_ERROR_FUNCTION_NOT_FOUND = 13
+NVML_ERROR_GPU_IS_LOST = 15
+NVML_ERROR_UNKNOWN = 999
+
+_NVML_MESSAGES = {
+    NVML_ERROR_UNINITIALIZED: "Uninitialized",
+    NVML_ERROR_INVALID_ARGUMENT: "Invalid Argument",
+    NVML_ERROR_NOT_SUPPORTED: "Not Supported",
+    NVML_ERROR_NO_PERMISSION: "Insufficient Permissions",
+    NVML_ERROR_NOT_FOUND: "Not Found",
+    NVML_ERROR_DRIVER_NOT_LOADED: "Driver Not Loaded",
+    NVML_ERROR_LIBRARY_NOT_FOUND: "NVML Shared Library Not Found",
+    NVML_ERROR_FUNCTION_NOT_FOUND: "Function Not Found",
+    NVML_ERROR_GPU_IS_LOST: "GPU is lost",
+    NVML_ERROR_UNKNOWN: "Unknown Error",
+}
+
+
+class NVMLError(Exception):
+    """The fake's NVML error: ``value`` is the NVML return code, like pynvml's."""
+
+    def __init__(self, value: int) -> None:
+        super().__init__(value)
+        self.value = value
+
+    def __str__(self) -> str:
+        return _NVML_MESSAGES.get(self.value, f"NVML Error with code {self.value}")
+
+
+@dataclass
+class FakeGpu:
+    """One simulated NVIDIA GPU.
+
+    ``energy_mj`` is the total-energy counter (millijoules since "driver load");
+    ``power_mw`` the power draw. ``has_energy_counter=False`` simulates a pre-Volta
+    GPU (the counter raises NOT_SUPPORTED); ``has_power=False`` one that reports no
+    power either. ``mig=True`` turns MIG mode on; ``mig_uuids`` are its MIG
+    instances. ``fail=True`` makes every call on this GPU (from the handle lookup
+    on) raise ``fail_code``; set ``read_error`` to an NVML code at any time to make
+    the energy and power reads raise it.
+    """
+
+    name: str = "NVIDIA A100-SXM4-80GB"
+    uuid: str = "GPU-00000000-0000-0000-0000-000000000000"
+    energy_mj: float = 0.0
+    power_mw: float = 0.0
+    has_energy_counter: bool = True
+    mig: bool = False
+    fail: bool = False
+    has_power: bool = True
+    mig_uuids: list[str] = field(default_factory=list)
+    power_limit_mw: int = 400_000
+    utilisation_percent: int = 0
+    fail_code: int = NVML_ERROR_GPU_IS_LOST
+    read_error: int | None = None
+
+
+@dataclass(frozen=True)
+class _NvmlHandle:
+    index: int
+    mig_slot: int | None = None
+
+
+@dataclass(frozen=True)
+class _Utilization:
+    gpu: int
+    memory: int
+
+
+class FakeNvml:
+    """A module-like stand-in for ``pynvml``, over a list of :class:`FakeGpu`.
+
+    ``init_error`` (an NVML code such as ``NVML_ERROR_LIBRARY_NOT_FOUND``) makes
+    ``nvmlInit`` fail like a machine without the NVIDIA driver. ``init_calls`` and
+    ``shutdown_calls`` count the lifecycle calls so tests can check they pair up.
+    """
+
+    NVMLError = NVMLError
+    NVML_SUCCESS = NVML_SUCCESS
+    NVML_ERROR_UNINITIALIZED = NVML_ERROR_UNINITIALIZED
+    NVML_ERROR_INVALID_ARGUMENT = NVML_ERROR_INVALID_ARGUMENT
+    NVML_ERROR_NOT_SUPPORTED = NVML_ERROR_NOT_SUPPORTED
+    NVML_ERROR_NO_PERMISSION = NVML_ERROR_NO_PERMISSION
+    NVML_ERROR_NOT_FOUND = NVML_ERROR_NOT_FOUND
+    NVML_ERROR_DRIVER_NOT_LOADED = NVML_ERROR_DRIVER_NOT_LOADED
+    NVML_ERROR_LIBRARY_NOT_FOUND = NVML_ERROR_LIBRARY_NOT_FOUND
+    NVML_ERROR_FUNCTION_NOT_FOUND = NVML_ERROR_FUNCTION_NOT_FOUND
+    NVML_ERROR_GPU_IS_LOST = NVML_ERROR_GPU_IS_LOST
+    NVML_ERROR_UNKNOWN = NVML_ERROR_UNKNOWN
+    NVML_DEVICE_MIG_DISABLE = 0
+    NVML_DEVICE_MIG_ENABLE = 1
+
+    def __init__(
+        self,
+        gpus: list[FakeGpu] | None = None,
+        *,
+        init_error: int | None = None,
+        driver_version: str = "550.54.15",
+        start_s: float = 0.0,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.gpus: list[FakeGpu] = list(gpus or [])
+        self.init_error = init_error
+        self.driver_version = driver_version
+        self.now_s = start_s
+        self.init_calls = 0
+        self.shutdown_calls = 0
+        self._lock = threading.RLock()
+        self._external_clock = clock
+        self._synced_s = self.clock()
+
+    # ---- simulation controls (not part of NVML)
+
+    def clock(self) -> float:
+        """The simulated time in seconds: pass it as the sensors' ``clock``.
+
+        It is the ``clock`` given to the constructor (e.g. a
+        :class:`carbonledger.testing.FakeClock`) when there is one, else the fake's own
+        time, moved by :meth:`tick` and :meth:`advance`.
+        """
+        return self._external_clock() if self._external_clock is not None else self.now_s
+
+    def _sync(self) -> None:
+        """Accrue every GPU's power x elapsed time into its counter (lock held)."""
+        now = self.clock()
+        elapsed = now - self._synced_s
+        if elapsed > 0:
+            for gpu in self.gpus:
+                gpu.energy_mj += gpu.power_mw * elapsed  # mW x s = mJ
+            self._synced_s = now
+
+    def tick(self, seconds: float) -> None:
+        """Let ``seconds`` pass: every GPU's counter grows by its power x time.
+
+        Only for the fake's own time; with an external clock, advance that clock.
+        """
+        if seconds < 0:
+            raise ValueError("time does not go backwards")
+        if self._external_clock is not None:
+            raise RuntimeError("this fake follows an external clock: advance that clock")
+        with self._lock:
+            self._sync()
+            self.now_s += seconds
+            self._sync()
+
+    def advance(self, index: int, joules: float, seconds: float = 0.0) -> None:
+        """GPU ``index`` uses ``joules`` over the next ``seconds``.
+
+        With ``seconds > 0`` its power becomes ``joules / seconds`` and the fake's
+        time moves on (the other GPUs keep drawing their own power); with
+        ``seconds == 0`` the energy is added at once and time stays.
+        """
+        if seconds > 0:
+            self.set_power(index, joules / seconds)
+            self.tick(seconds)
+        else:
+            with self._lock:
+                self._sync()
+                self.gpus[index].energy_mj += joules * 1e3
+
+    def set_power(self, index: int, watts: float) -> None:
+        """Set GPU ``index``'s power draw in watts, from now on."""
+        with self._lock:
+            self._sync()
+            self.gpus[index].power_mw = watts * 1e3
+
+    def reset_counter(self, index: int, energy_mj: float = 0.0) -> None:
+        """Simulate a driver reload: the energy counter restarts from ``energy_mj``."""
+        with self._lock:
+            self._sync()
+            self.gpus[index].energy_mj = energy_mj
+
+    # ---- NVML
+
+    def _check_init(self) -> None:
+        if self.init_calls <= self.shutdown_calls:
+            raise NVMLError(NVML_ERROR_UNINITIALIZED)
+
+    def _gpu(self, handle: Any) -> FakeGpu:
+        self._check_init()
+        if not isinstance(handle, _NvmlHandle) or not 0 <= handle.index < len(self.gpus):
+            raise NVMLError(NVML_ERROR_INVALID_ARGUMENT)
+        gpu = self.gpus[handle.index]
+        if gpu.fail:
+            raise NVMLError(gpu.fail_code)
+        return gpu
+
+    def nvmlInit(self) -> None:
+        if self.init_error is not None:
+            raise NVMLError(self.init_error)
+        self.init_calls += 1
+
+    def nvmlShutdown(self) -> None:
+        self._check_init()
+        self.shutdown_calls += 1
+
+    def nvmlSystemGetDriverVersion(self) -> str:
+        self._check_init()
+        return self.driver_version
+
+    def nvmlDeviceGetCount(self) -> int:
+        self._check_init()
+        return len(self.gpus)
+
+    def nvmlDeviceGetHandleByIndex(self, index: int) -> _NvmlHandle:
+        self._check_init()
+        if not 0 <= index < len(self.gpus):
+            raise NVMLError(NVML_ERROR_INVALID_ARGUMENT)
+        if self.gpus[index].fail:
+            raise NVMLError(self.gpus[index].fail_code)
+        return _NvmlHandle(index)
+
+    def nvmlDeviceGetHandleByUUID(self, uuid: str) -> _NvmlHandle:
+        self._check_init()
+        for index, gpu in enumerate(self.gpus):
+            if gpu.uuid == uuid:
+                if gpu.fail:
+                    raise NVMLError(gpu.fail_code)
+                return _NvmlHandle(index)
+        raise NVMLError(NVML_ERROR_NOT_FOUND)
+
+    def nvmlDeviceGetUUID(self, handle: Any) -> str:
+        gpu = self._gpu(handle)
+        if handle.mig_slot is not None:
+            return str(gpu.mig_uuids[handle.mig_slot])
+        return gpu.uuid
+
+    def nvmlDeviceGetName(self, handle: Any) -> str:
+        return self._gpu(handle).name
+
+    def nvmlDeviceGetMigMode(self, handle: Any) -> list[int]:
+        gpu = self._gpu(handle)
+        mode = self.NVML_DEVICE_MIG_ENABLE if gpu.mig else self.NVML_DEVICE_MIG_DISABLE
+        return [mode, mode]
+
+    def nvmlDeviceGetMaxMigDeviceCount(self, handle: Any) -> int:
+        gpu = self._gpu(handle)
+        return 7 if gpu.mig else 0
+
+    def nvmlDeviceGetMigDeviceHandleByIndex(self, handle: Any, index: int) -> _NvmlHandle:
+        gpu = self._gpu(handle)
+        if not gpu.mig or not 0 <= index < len(gpu.mig_uuids):
+            raise NVMLError(NVML_ERROR_NOT_FOUND)
+        return _NvmlHandle(handle.index, index)
+
+    def nvmlDeviceGetTotalEnergyConsumption(self, handle: Any) -> int:
+        gpu = self._gpu(handle)
+        if gpu.read_error is not None:
+            raise NVMLError(gpu.read_error)
+        if not gpu.has_energy_counter or handle.mig_slot is not None:
+            raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
+        with self._lock:
+            self._sync()
+            return int(gpu.energy_mj)  # NVML returns an integer count of mJ
+
+    def nvmlDeviceGetPowerUsage(self, handle: Any) -> int:
+        gpu = self._gpu(handle)
+        if gpu.read_error is not None:
+            raise NVMLError(gpu.read_error)
+        if not gpu.has_power:
+            raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
+        return int(gpu.power_mw)
+
+    def nvmlDeviceGetEnforcedPowerLimit(self, handle: Any) -> int:
+        return self._gpu(handle).power_limit_mw
+
+    def nvmlDeviceGetUtilizationRates(self, handle: Any) -> _Utilization:
+        gpu = self._gpu(handle)
+        return _Utilization(gpu=gpu.utilisation_percent, memory=0)
+
+
+# --------------------------------------------------------------------------- amdsmi
+
+
+AMDSMI_STATUS_SUCCESS = 0
+AMDSMI_STATUS_INVAL = 1
+AMDSMI_STATUS_NOT_SUPPORTED = 2
+AMDSMI_STATUS_INIT_ERROR = 8  # value irrelevant to callers; they test the class
+AMDSMI_STATUS_NOT_INIT = 32
+
+
+class AmdSmiException(Exception):
+    """Base of the fake's amdsmi errors (like ``amdsmi.AmdSmiException``)."""
+
+
+class AmdSmiLibraryException(AmdSmiException):
+    """A library status code, like ``amdsmi.AmdSmiLibraryException``."""
+
+    def __init__(self, err_code: int) -> None:
+        super().__init__(err_code)
+        self.err_code = err_code
+
+    def get_error_code(self) -> int:
+        return self.err_code
+
+    def __str__(self) -> str:
+        return f"An error occured with code: {self.err_code}"
+
+
+class _AmdSmiInitFlags:
+    INIT_ALL_PROCESSORS = 0xFFFFFFFF
+    INIT_AMD_GPUS = 1 << 1
+
+
+@dataclass
+class FakeAmdGpu:
+    """One simulated AMD GPU.
+
+    The energy counter is ``energy_uj`` microjoules, reported as
+    ``energy_accumulator`` ticks of ``counter_resolution_uj`` (about 15.3 µJ on
+    real parts); ``legacy_keys=True`` reports it under the pre-6.4 key ``power``.
+    ``power_w`` is the socket power in watts. ``fail`` makes every call on the GPU
+    raise; ``read_error`` (a status code) makes only the energy and power reads
+    raise.
+    """
+
+    market_name: str = "AMD Instinct MI250X"
+    uuid: str = "00ff740f-0000-1000-8000-000000000000"
+    energy_uj: float = 0.0
+    power_w: float = 0.0
+    has_energy_counter: bool = True
+    has_power: bool = True
+    counter_resolution_uj: float = 15.3
+    legacy_keys: bool = False
+    fail: bool = False
+    read_error: int | None = None
+    hip_uuid: str = ""
+
+
+@dataclass(frozen=True)
+class _AmdHandle:
+    index: int
+
+
+class FakeAmdSmi:
+    """A module-like stand-in for ``amdsmi`` over a list of :class:`FakeAmdGpu`.
+
+    ``init_error`` (a status code) makes ``amdsmi_init`` fail as on a machine
+    without the amdgpu driver.
+    """
+
+    AmdSmiException = AmdSmiException
+    AmdSmiLibraryException = AmdSmiLibraryException
+    AmdSmiInitFlags = _AmdSmiInitFlags
+    AMDSMI_STATUS_NOT_SUPPORTED = AMDSMI_STATUS_NOT_SUPPORTED
+
+    def __init__(
+        self,
+        gpus: list[FakeAmdGpu] | None = None,
+        *,
+        init_error: int | None = None,
+        start_s: float = 0.0,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.gpus: list[FakeAmdGpu] = list(gpus or [])
+        self.init_error = init_error
+        self.now_s = start_s
+        self.init_calls = 0
+        self.shutdown_calls = 0
+        self._lock = threading.RLock()
+        self._external_clock = clock
+        self._synced_s = self.clock()
+
+    # ---- simulation controls (see FakeNvml)
+
+    def clock(self) -> float:
+        """The simulated time in seconds: pass it as the sensors' ``clock``."""
+        return self._external_clock() if self._external_clock is not None else self.now_s
+
+    def _sync(self) -> None:
+        now = self.clock()
+        elapsed = now - self._synced_s
+        if elapsed > 0:
+            for gpu in self.gpus:
+                gpu.energy_uj += gpu.power_w * elapsed * 1e6
+            self._synced_s = now
+
+    def tick(self, seconds: float) -> None:
+        """Let ``seconds`` pass: every GPU's counter grows by its power x time."""
+        if seconds < 0:
+            raise ValueError("time does not go backwards")
+        if self._external_clock is not None:
+            raise RuntimeError("this fake follows an external clock: advance that clock")
+        with self._lock:
+            self._sync()
+            self.now_s += seconds
+            self._sync()
+
+    def advance(self, index: int, joules: float, seconds: float = 0.0) -> None:
+        """GPU ``index`` uses ``joules`` over the next ``seconds`` (see FakeNvml.advance)."""
+        if seconds > 0:
+            self.set_power(index, joules / seconds)
+            self.tick(seconds)
+        else:
+            with self._lock:
+                self._sync()
+                self.gpus[index].energy_uj += joules * 1e6
+
+    def set_power(self, index: int, watts: float) -> None:
+        """Set GPU ``index``'s socket power in watts, from now on."""
+        with self._lock:
+            self._sync()
+            self.gpus[index].power_w = watts
+
+    def reset_counter(self, index: int, energy_uj: float = 0.0) -> None:
+        """Simulate a driver reload: the accumulator restarts."""
+        with self._lock:
+            self._sync()
+            self.gpus[index].energy_uj = energy_uj
+
+    # ---- amdsmi
+
+    def _check_init(self) -> None:
+        if self.init_calls <= self.shutdown_calls:
+            raise AmdSmiLibraryException(AMDSMI_STATUS_NOT_INIT)
+
+    def _gpu(self, handle: Any) -> FakeAmdGpu:
+        self._check_init()
+        if not isinstance(handle, _AmdHandle) or not 0 <= handle.index < len(self.gpus):
+            raise AmdSmiLibraryException(AMDSMI_STATUS_INVAL)
+        gpu = self.gpus[handle.index]
+        if gpu.fail:
+            raise AmdSmiLibraryException(AMDSMI_STATUS_INVAL)
+        return gpu
+
+    def amdsmi_init(self, flag: int = _AmdSmiInitFlags.INIT_AMD_GPUS) -> None:
+        if self.init_error is not None:
+            raise AmdSmiLibraryException(self.init_error)
+        self.init_calls += 1
+
+    def amdsmi_shut_down(self) -> None:
+        self._check_init()
+        self.shutdown_calls += 1
+
+    def amdsmi_get_processor_handles(self) -> list[_AmdHandle]:
+        self._check_init()
+        return [_AmdHandle(i) for i in range(len(self.gpus))]
+
+    def amdsmi_get_gpu_asic_info(self, handle: Any) -> dict[str, Any]:
+        gpu = self._gpu(handle)
+        return {"market_name": gpu.market_name, "vendor_name": "Advanced Micro Devices Inc."}
+
+    def amdsmi_get_gpu_device_uuid(self, handle: Any) -> str:
+        return self._gpu(handle).uuid
+
+    def amdsmi_get_gpu_enumeration_info(self, handle: Any) -> dict[str, Any]:
+        gpu = self._gpu(handle)
+        return {"hip_id": handle.index, "hip_uuid": gpu.hip_uuid or "N/A"}
+
+    def amdsmi_get_energy_count(self, handle: Any) -> dict[str, Any]:
+        gpu = self._gpu(handle)
+        if gpu.read_error is not None:
+            raise AmdSmiLibraryException(gpu.read_error)
+        if not gpu.has_energy_counter:
+            raise AmdSmiLibraryException(AMDSMI_STATUS_NOT_SUPPORTED)
+        with self._lock:
+            self._sync()
+            ticks = int(gpu.energy_uj / gpu.counter_resolution_uj)
+        key = "power" if gpu.legacy_keys else "energy_accumulator"
+        return {
+            key: ticks,
+            "counter_resolution": gpu.counter_resolution_uj,
+            "timestamp": int(self.now_s * 1e9),
+        }
+
+    def amdsmi_get_power_info(self, handle: Any) -> dict[str, Any]:
+        gpu = self._gpu(handle)
+        if gpu.read_error is not None:
+            raise AmdSmiLibraryException(gpu.read_error)
+        if not gpu.has_power:
+            raise AmdSmiLibraryException(AMDSMI_STATUS_NOT_SUPPORTED)
+        return {
+            "current_socket_power": int(gpu.power_w),
+            "average_socket_power": "N/A",
+            "gfx_voltage": "N/A",
+            "soc_voltage": "N/A",
+            "mem_voltage": "N/A",
+            "power_limit": 500_000_000,
+        }

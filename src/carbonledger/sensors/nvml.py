@@ -1,0 +1,686 @@
+"""NVIDIA GPUs through NVML (the ``pynvml`` module of nvidia-ml-py).
+
+Two ways to measure, best first:
+
+* ``nvml-energy`` (:class:`NvmlEnergySensor`): the GPU's total-energy counter
+  (``nvmlDeviceGetTotalEnergyConsumption``, millijoules since the driver was
+  loaded; Volta and newer). The energy of any interval is the counter difference.
+* ``nvml-power`` (:class:`NvmlPowerSensor`): where that counter is not supported,
+  the power reading (``nvmlDeviceGetPowerUsage``, milliwatts) is sampled at every
+  ``read()`` and integrated with the trapezoid rule. Still a hardware reading
+  (``measured=True``), but its accuracy depends on how often it is read.
+
+Only the GPUs this process can see are measured: ``CUDA_VISIBLE_DEVICES`` is parsed
+as CUDA does (see :func:`parse_cuda_visible_devices`). With MIG enabled, the counter
+covers the whole physical GPU, so MIG instances map to their parent GPU, counted once.
+
+The NVML module is injected (tests pass :class:`carbonledger.testing.FakeNvml`); by
+default ``pynvml`` is imported lazily inside :func:`discover_nvml`, never at import
+time. No NVIDIA driver is the normal case on CPU machines: discovery then returns no
+sensor and one unavailable :class:`SensorInfo` that says so, and never raises.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from carbonledger.errors import SensorError
+from carbonledger.models import Reading, SensorInfo
+from carbonledger.sensors.base import Sensor
+from carbonledger.units import mj_to_j, mw_to_w
+
+__all__ = [
+    "NvmlEnergySensor",
+    "NvmlPowerSensor",
+    "discover_nvml",
+    "gpu_utilisation_percent",
+    "nvml_driver_version",
+    "parse_cuda_visible_devices",
+]
+
+Clock = Callable[[], float]
+
+# NVML return codes (nvml.h); used when an injected module lacks the constant.
+_NOT_SUPPORTED = 3
+_NOT_FOUND = 6
+_DRIVER_NOT_LOADED = 9
+_LIBRARY_NOT_FOUND = 12
+_FUNCTION_NOT_FOUND = 13
+_MIG_ENABLE = 1
+
+POWER_REASON = (
+    "no energy counter: power sampled and integrated (trapezoid); "
+    "accuracy depends on the sampling interval"
+)
+MIG_REASON = (
+    "MIG enabled: the energy counter covers the whole physical GPU (every MIG "
+    "instance on it, whoever uses them); counted once per physical GPU"
+)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _error_class(nvml: Any) -> type[BaseException]:
+    cls = getattr(nvml, "NVMLError", None)
+    return cls if isinstance(cls, type) and issubclass(cls, BaseException) else Exception
+
+
+def _code(nvml: Any, name: str, default: int) -> int:
+    value = getattr(nvml, name, default)
+    return value if isinstance(value, int) else default
+
+
+def _error_value(exc: BaseException) -> int | None:
+    value = getattr(exc, "value", None)
+    return value if isinstance(value, int) else None
+
+
+def _text(value: Any) -> str:
+    """NVML strings: bytes in old pynvml releases, str in new ones."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    value = _error_value(exc)
+    return f"{text} (NVML error {value})" if value is not None else text
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
+
+
+class _Lease:
+    """One ``nvmlInit`` shared by the sensors of one discovery; the last release shuts
+    NVML down (NVML itself reference-counts init/shutdown pairs)."""
+
+    def __init__(self, nvml: Any) -> None:
+        self._nvml = nvml
+        self._refs = 1
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        with self._lock:
+            self._refs += 1
+
+    def release(self) -> None:
+        with self._lock:
+            self._refs -= 1
+            last = self._refs == 0
+        if last:
+            with contextlib.suppress(Exception):  # closing must never fail a run
+                self._nvml.nvmlShutdown()
+
+
+# --------------------------------------------------------------------------- sensors
+
+
+class _NvmlSensor:
+    """What both NVML sensors share: identity, lock, lease, close()."""
+
+    def __init__(
+        self,
+        nvml: Any,
+        handle: Any,
+        info: SensorInfo,
+        *,
+        clock: Clock,
+        lease: _Lease | None,
+        power_limit_w: float | None,
+    ) -> None:
+        self._nvml = nvml
+        self._handle = handle
+        self._info = info
+        self._clock = clock
+        self._lease = lease
+        self._errors = _error_class(nvml)
+        self._lock = threading.Lock()
+        self._closed = False
+        self.power_limit_w = power_limit_w
+        """The enforced power limit in watts, when NVML reports it."""
+
+    @property
+    def info(self) -> SensorInfo:
+        return self._info
+
+    @property
+    def handle(self) -> Any:
+        """The NVML device handle (for callers that want other NVML queries)."""
+        return self._handle
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        if self._lease is not None:
+            self._lease.release()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise SensorError(f"{self._info.device}: the sensor is closed")
+
+    def _read_power_w(self) -> float:
+        try:
+            return mw_to_w(float(self._nvml.nvmlDeviceGetPowerUsage(self._handle)))
+        except self._errors as exc:
+            raise SensorError(
+                f"{self._info.device}: NVML power read failed: {_describe(exc)}"
+            ) from exc
+
+
+class NvmlEnergySensor(_NvmlSensor):
+    """Cumulative energy from the GPU's total-energy counter (method ``nvml-energy``).
+
+    ``read().energy_j`` is the counter difference since construction. A counter that
+    goes backwards (the driver was reloaded) is taken as a reset to zero: energy keeps
+    counting from the new value and never decreases; what the GPU used between the
+    last read and the reset is lost. A reset is seen only when the counter reads lower
+    than at the previous read, i.e. unless the GPU, between two reads, used more
+    energy than the counter had reached since the previous driver load. ``power_w`` is NVML's power reading when the GPU
+    reports one (on Ampere and newer, except GA100, it is a 1 s average), else None.
+
+    Raises :class:`SensorError` if the first counter read fails.
+    """
+
+    def __init__(
+        self,
+        nvml: Any,
+        handle: Any,
+        *,
+        device: str,
+        model: str = "",
+        uid: str = "",
+        reason: str = "",
+        clock: Clock = time.monotonic,
+        lease: _Lease | None = None,
+        power_limit_w: float | None = None,
+        report_power: bool = True,
+    ) -> None:
+        info = SensorInfo(
+            component="gpu",
+            device=device,
+            method="nvml-energy",
+            measured=True,
+            available=True,
+            model=model,
+            reason=reason,
+            host_wide=False,
+            uid=uid,
+        )
+        super().__init__(nvml, handle, info, clock=clock, lease=lease, power_limit_w=power_limit_w)
+        start_mj = self._counter_mj()
+        self._epoch_start_mj = start_mj  # counter value where the current epoch began
+        self._last_mj = start_mj
+        self._before_epoch_j = 0.0  # energy of the epochs before the last reset
+        self._resets = 0
+        self._report_power = report_power
+        if report_power:
+            try:
+                self._read_power_w()
+            except SensorError:
+                self._report_power = False
+
+    @property
+    def resets(self) -> int:
+        """How many times the counter went backwards (driver reloads) since creation."""
+        return self._resets
+
+    def _counter_mj(self) -> float:
+        try:
+            return float(self._nvml.nvmlDeviceGetTotalEnergyConsumption(self._handle))
+        except self._errors as exc:
+            raise SensorError(
+                f"{self._info.device}: NVML energy counter read failed: {_describe(exc)}"
+            ) from exc
+
+    def read(self) -> Reading:
+        with self._lock:
+            self._check_open()
+            counter_mj = self._counter_mj()
+            now = self._clock()
+            if counter_mj < self._last_mj:  # driver reload: the counter restarted
+                self._before_epoch_j += mj_to_j(self._last_mj - self._epoch_start_mj)
+                self._epoch_start_mj = 0.0
+                self._resets += 1
+            self._last_mj = counter_mj
+            energy_j = self._before_epoch_j + mj_to_j(counter_mj - self._epoch_start_mj)
+            power_w: float | None = None
+            if self._report_power:
+                try:
+                    power_w = self._read_power_w()
+                except SensorError:
+                    power_w = None  # the energy is what matters; power is a bonus
+            return Reading(time_s=now, energy_j=energy_j, power_w=power_w)
+
+
+class NvmlPowerSensor(_NvmlSensor):
+    """Cumulative energy integrated from NVML power readings (method ``nvml-power``).
+
+    For GPUs without an energy counter (before Volta). Every ``read()`` samples the
+    power and adds the trapezoid ``(p_prev + p_now) / 2 x dt`` to the energy, so the
+    result is exact while power changes linearly between reads, and otherwise off by
+    at most ``|p_now - p_prev| x dt / 2`` per interval: read often (the meter's sampler
+    does). A failed read raises :class:`SensorError`; the next good one integrates
+    across the gap.
+
+    Raises :class:`SensorError` if the first power read fails.
+    """
+
+    def __init__(
+        self,
+        nvml: Any,
+        handle: Any,
+        *,
+        device: str,
+        model: str = "",
+        uid: str = "",
+        reason: str = "",
+        clock: Clock = time.monotonic,
+        lease: _Lease | None = None,
+        power_limit_w: float | None = None,
+    ) -> None:
+        info = SensorInfo(
+            component="gpu",
+            device=device,
+            method="nvml-power",
+            measured=True,
+            available=True,
+            model=model,
+            reason=_join(POWER_REASON, reason),
+            host_wide=False,
+            uid=uid,
+        )
+        super().__init__(nvml, handle, info, clock=clock, lease=lease, power_limit_w=power_limit_w)
+        self._last_power_w = self._read_power_w()
+        self._last_time_s = self._clock()
+        self._energy_j = 0.0
+
+    def read(self) -> Reading:
+        with self._lock:
+            self._check_open()
+            power_w = self._read_power_w()
+            now = self._clock()
+            dt = max(0.0, now - self._last_time_s)
+            self._energy_j += 0.5 * (self._last_power_w + power_w) * dt
+            self._last_power_w = power_w
+            self._last_time_s = now
+            return Reading(time_s=now, energy_j=self._energy_j, power_w=power_w)
+
+
+# --------------------------------------------------------------------------- visible devices
+
+
+def parse_cuda_visible_devices(value: str | None) -> list[str] | None:
+    """Split ``CUDA_VISIBLE_DEVICES`` into its entries.
+
+    ``None`` (unset) means every GPU and returns None; an empty or blank value hides
+    every GPU and returns ``[]``. Entries are stripped of spaces; their meaning (an
+    index, a ``GPU-`` UUID or prefix, a ``MIG-`` UUID, anything else = invalid) is
+    resolved against the GPUs by :func:`discover_nvml`, which, like CUDA, stops at the
+    first entry that matches no GPU (so ``-1`` or ``NoDevFiles`` first hides all).
+    """
+    if value is None:
+        return None
+    if not value.strip():
+        return []
+    return [token.strip() for token in value.split(",")]
+
+
+@dataclass
+class _Gpu:
+    """A physical GPU as NVML lists it."""
+
+    index: int
+    handle: Any = None
+    uuid: str = ""
+    name: str = ""
+    error: str = ""
+    _mig_uuids: list[str] | None = field(default=None, repr=False)
+
+
+_INDEX = re.compile(r"[0-9]+")
+
+
+def _mig_uuids(nvml: Any, gpu: _Gpu) -> list[str]:
+    """UUIDs of the MIG devices on ``gpu`` (empty when MIG is off or unsupported)."""
+    if gpu._mig_uuids is not None:
+        return gpu._mig_uuids
+    uuids: list[str] = []
+    if gpu.handle is not None:
+        try:
+            slots = int(nvml.nvmlDeviceGetMaxMigDeviceCount(gpu.handle))
+        except Exception:  # no MIG here
+            slots = 0
+        for slot in range(slots):
+            try:
+                mig = nvml.nvmlDeviceGetMigDeviceHandleByIndex(gpu.handle, slot)
+                uuids.append(_text(nvml.nvmlDeviceGetUUID(mig)))
+            except Exception:  # an empty slot (NVML_ERROR_NOT_FOUND)
+                continue
+    gpu._mig_uuids = uuids
+    return uuids
+
+
+def _unique(matches: Sequence[int]) -> int | None:
+    return matches[0] if len(matches) == 1 else None
+
+
+def _match_entry(nvml: Any, token: str, gpus: Sequence[_Gpu]) -> int | None:
+    """The physical GPU index a ``CUDA_VISIBLE_DEVICES`` entry names, or None if invalid."""
+    if _INDEX.fullmatch(token):
+        index = int(token)
+        return index if index < len(gpus) else None
+    if token.startswith("GPU-"):
+        return _unique([g.index for g in gpus if g.uuid and g.uuid.startswith(token)])
+    if token.startswith("MIG-GPU-"):  # legacy form MIG-GPU-<gpu uuid>/<gi>/<ci>
+        parent = token[len("MIG-") :].split("/", 1)[0]
+        return _unique([g.index for g in gpus if g.uuid and g.uuid.startswith(parent)])
+    if token.startswith("MIG-"):
+        return _unique([g.index for g in gpus for m in _mig_uuids(nvml, g) if m.startswith(token)])
+    return None
+
+
+def _resolve_visible(
+    nvml: Any, tokens: list[str] | None, gpus: Sequence[_Gpu]
+) -> tuple[list[int], str]:
+    """Visible physical indices (ordered, each once) and the first invalid entry, if any."""
+    if tokens is None:
+        return [g.index for g in gpus], ""
+    visible: list[int] = []
+    for token in tokens:
+        index = _match_entry(nvml, token, gpus)
+        if index is None:
+            return visible, token
+        if index not in visible:  # MIG instances of one GPU, or a repeated entry
+            visible.append(index)
+    return visible, ""
+
+
+# --------------------------------------------------------------------------- discovery
+
+
+def _unavailable(
+    reason: str, fix: str, *, device: str = "gpu", model: str = "", uid: str = ""
+) -> SensorInfo:
+    return SensorInfo(
+        component="gpu",
+        device=device,
+        method="nvml",
+        measured=False,
+        available=False,
+        model=model,
+        reason=reason,
+        fix=fix,
+        host_wide=False,
+        uid=uid,
+    )
+
+
+_DRIVER_FIX = (
+    "nothing to do on a machine without an NVIDIA GPU. If it has one: install the "
+    "NVIDIA driver so that `nvidia-smi` works; in a container, start it with the GPUs "
+    "passed through (e.g. `docker run --gpus all`, NVIDIA Container Toolkit)"
+)
+
+
+def _init_failure(nvml: Any, exc: BaseException) -> SensorInfo:
+    value = _error_value(exc)
+    if value == _code(nvml, "NVML_ERROR_LIBRARY_NOT_FOUND", _LIBRARY_NOT_FOUND):
+        reason = (
+            "no NVIDIA GPU measured: the NVIDIA driver library (libnvidia-ml.so.1) "
+            "was not found, as on any machine without an NVIDIA GPU"
+        )
+    elif value == _code(nvml, "NVML_ERROR_DRIVER_NOT_LOADED", _DRIVER_NOT_LOADED):
+        reason = "no NVIDIA GPU measured: the NVIDIA driver is installed but not loaded"
+    else:
+        reason = f"no NVIDIA GPU measured: NVML failed to start: {_describe(exc)}"
+    return _unavailable(reason, _DRIVER_FIX)
+
+
+def _index_order_note(
+    tokens: list[str] | None, gpus: Sequence[_Gpu], env: Mapping[str, str]
+) -> str:
+    """Warn when CUDA's index order may differ from NVML's (mixed GPU models)."""
+    if not tokens or not any(_INDEX.fullmatch(t) for t in tokens):
+        return ""
+    if env.get("CUDA_DEVICE_ORDER", "") == "PCI_BUS_ID":
+        return ""
+    if len({g.name for g in gpus if g.name}) <= 1:
+        return ""
+    return (
+        "CUDA_VISIBLE_DEVICES uses indices on a machine with mixed GPU models: CUDA's "
+        "default order (FASTEST_FIRST) may differ from NVML's PCI order; set "
+        "CUDA_DEVICE_ORDER=PCI_BUS_ID or use GPU UUIDs"
+    )
+
+
+def _is_mig(nvml: Any, handle: Any) -> bool:
+    try:
+        mode = nvml.nvmlDeviceGetMigMode(handle)
+    except Exception:  # NOT_SUPPORTED on GPUs without MIG
+        return False
+    current = mode[0] if isinstance(mode, (list, tuple)) else mode
+    return bool(current == _code(nvml, "NVML_DEVICE_MIG_ENABLE", _MIG_ENABLE))
+
+
+def _power_limit_w(nvml: Any, handle: Any) -> float | None:
+    try:
+        return mw_to_w(float(nvml.nvmlDeviceGetEnforcedPowerLimit(handle)))
+    except Exception:  # optional information
+        return None
+
+
+def _open_gpu(
+    nvml: Any, gpu: _Gpu, *, note: str, clock: Clock, lease: _Lease
+) -> Sensor | SensorInfo:
+    """The best sensor for one visible GPU, or its unavailable SensorInfo."""
+    device = f"gpu:{gpu.index}"
+    if gpu.error:
+        return _unavailable(
+            f"NVML could not open this GPU: {gpu.error}",
+            "check `nvidia-smi`; a lost GPU (Xid errors in `dmesg`) needs a reset or reboot",
+            device=device,
+            model=gpu.name,
+            uid=gpu.uuid,
+        )
+    errors = _error_class(nvml)
+    reason = _join(MIG_REASON if _is_mig(nvml, gpu.handle) else "", note)
+    limit = _power_limit_w(nvml, gpu.handle)
+    common: dict[str, Any] = {
+        "device": device,
+        "model": gpu.name,
+        "uid": gpu.uuid,
+        "reason": reason,
+        "clock": clock,
+        "lease": lease,
+        "power_limit_w": limit,
+    }
+    no_counter = {
+        _code(nvml, "NVML_ERROR_NOT_SUPPORTED", _NOT_SUPPORTED),
+        _code(nvml, "NVML_ERROR_FUNCTION_NOT_FOUND", _FUNCTION_NOT_FOUND),
+    }
+    try:
+        nvml.nvmlDeviceGetTotalEnergyConsumption(gpu.handle)
+    except errors as exc:
+        if _error_value(exc) not in no_counter:
+            return _unavailable(
+                f"NVML energy counter read failed: {_describe(exc)}",
+                "check `nvidia-smi -q -d POWER`; a lost GPU needs a reset or reboot",
+                device=device,
+                model=gpu.name,
+                uid=gpu.uuid,
+            )
+        lease.acquire()
+        try:
+            return NvmlPowerSensor(nvml, gpu.handle, **common)
+        except SensorError as power_exc:
+            lease.release()
+            return _unavailable(
+                f"this GPU reports neither an energy counter nor its power ({power_exc})",
+                "none with NVML: this GPU's energy can only be estimated (TDP model)",
+                device=device,
+                model=gpu.name,
+                uid=gpu.uuid,
+            )
+    lease.acquire()
+    try:
+        return NvmlEnergySensor(nvml, gpu.handle, **common)
+    except SensorError as exc:
+        lease.release()
+        return _unavailable(
+            str(exc), "check `nvidia-smi`", device=device, model=gpu.name, uid=gpu.uuid
+        )
+
+
+def discover_nvml(
+    nvml: Any | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    clock: Clock = time.monotonic,
+) -> tuple[list[Sensor], list[SensorInfo]]:
+    """Open a sensor for every NVIDIA GPU this process can see.
+
+    Returns ``(sensors, infos)``: ``infos`` has one entry per visible GPU (working or
+    not, in ``CUDA_VISIBLE_DEVICES`` order), plus one ``device="gpu"`` entry when
+    something concerns all GPUs (no driver, none visible, an invalid
+    ``CUDA_VISIBLE_DEVICES`` entry). Never raises for missing hardware or a missing
+    ``pynvml``; close the sensors when done (the last close shuts NVML down).
+
+    ``nvml`` is the NVML module (default: ``import pynvml``); ``env`` the environment
+    (default: ``os.environ``); ``clock`` the sensors' clock in seconds.
+    """
+    if env is None:
+        env = os.environ
+    if nvml is None:
+        try:
+            import pynvml
+        except ImportError as exc:
+            return [], [
+                _unavailable(
+                    f"nvidia-ml-py (module pynvml) is not installed ({exc})",
+                    "pip install nvidia-ml-py (a dependency of carbonledger: reinstall it)",
+                )
+            ]
+        nvml = pynvml
+    errors = _error_class(nvml)
+    try:
+        nvml.nvmlInit()
+    except errors as exc:
+        return [], [_init_failure(nvml, exc)]
+    except OSError as exc:
+        return [], [_unavailable(f"no NVIDIA GPU measured: {exc}", _DRIVER_FIX)]
+    lease = _Lease(nvml)
+    try:
+        return _discover(nvml, env=env, clock=clock, lease=lease)
+    finally:
+        lease.release()  # discovery's own reference; sensors hold theirs
+
+
+def _discover(
+    nvml: Any, *, env: Mapping[str, str], clock: Clock, lease: _Lease
+) -> tuple[list[Sensor], list[SensorInfo]]:
+    errors = _error_class(nvml)
+    try:
+        count = int(nvml.nvmlDeviceGetCount())
+    except errors as exc:
+        return [], [
+            _unavailable(
+                f"NVML started but could not count GPUs: {_describe(exc)}", "check `nvidia-smi`"
+            )
+        ]
+    if count == 0:
+        return [], [
+            _unavailable(
+                "the NVIDIA driver is loaded but reports no GPU",
+                "check `nvidia-smi`; in a container, pass the GPUs through (--gpus all)",
+            )
+        ]
+    gpus: list[_Gpu] = []
+    for index in range(count):
+        gpu = _Gpu(index)
+        try:
+            gpu.handle = nvml.nvmlDeviceGetHandleByIndex(index)
+            gpu.uuid = _text(nvml.nvmlDeviceGetUUID(gpu.handle))
+            gpu.name = _text(nvml.nvmlDeviceGetName(gpu.handle))
+        except errors as exc:
+            gpu.error = _describe(exc)
+        gpus.append(gpu)
+
+    raw = env.get("CUDA_VISIBLE_DEVICES")
+    tokens = parse_cuda_visible_devices(raw)
+    visible, invalid = _resolve_visible(nvml, tokens, gpus)
+    infos: list[SensorInfo] = []
+    if invalid:
+        infos.append(
+            _unavailable(
+                f"CUDA_VISIBLE_DEVICES={raw!r}: entry {invalid!r} names no GPU here, so "
+                f"CUDA ignores it and every entry after it"
+                + ("" if visible else "; no GPU is visible to this process"),
+                f"use GPU indices (0..{count - 1}), GPU-/MIG- UUIDs from `nvidia-smi -L`, "
+                "or unset CUDA_VISIBLE_DEVICES to see every GPU",
+            )
+        )
+    elif not visible:
+        infos.append(
+            _unavailable(
+                f"CUDA_VISIBLE_DEVICES={raw!r} hides every GPU from this process",
+                "unset CUDA_VISIBLE_DEVICES, or list the GPUs to measure",
+            )
+        )
+    note = _index_order_note(tokens, gpus, env)
+    sensors: list[Sensor] = []
+    for index in visible:
+        opened = _open_gpu(nvml, gpus[index], note=note, clock=clock, lease=lease)
+        if isinstance(opened, SensorInfo):
+            infos.append(opened)
+        else:
+            sensors.append(opened)
+            infos.append(opened.info)
+    return sensors, infos
+
+
+# --------------------------------------------------------------------------- extras
+
+
+def gpu_utilisation_percent(sensor: Sensor) -> float | None:
+    """The GPU's utilisation (0-100 %) over NVML's last sample period, for an NVML
+    sensor; None for another sensor or when NVML cannot say."""
+    if not isinstance(sensor, _NvmlSensor):
+        return None
+    try:
+        rates = sensor._nvml.nvmlDeviceGetUtilizationRates(sensor.handle)
+        return float(rates.gpu)
+    except Exception:  # optional information
+        return None
+
+
+def nvml_driver_version(nvml: Any | None = None) -> str | None:
+    """The NVIDIA driver version (e.g. ``"550.54.15"``), or None without a driver."""
+    if nvml is None:
+        try:
+            import pynvml
+        except ImportError:
+            return None
+        nvml = pynvml
+    try:
+        nvml.nvmlInit()
+    except Exception:  # no driver: no version
+        return None
+    try:
+        return _text(nvml.nvmlSystemGetDriverVersion())
+    except Exception:
+        return None
+    finally:
+        with contextlib.suppress(Exception):  # closing must never fail a run
+            nvml.nvmlShutdown()
