@@ -53,6 +53,13 @@ def socket_count(cpuinfo: Path = Path("/proc/cpuinfo")) -> int:
     return max(1, len(ids))
 
 
+def _amd_possible() -> bool:
+    """An AMD GPU could be here: the ROCm kernel driver's device node, or amdsmi installed."""
+    import importlib.util
+
+    return Path("/dev/kfd").exists() or importlib.util.find_spec("amdsmi") is not None
+
+
 def discover(
     *,
     scope: str = "process",
@@ -156,9 +163,11 @@ def discover(
         chosen.extend(nv_sensors)
         if nv_sensors:
             notes.append(f"gpu: {len(nv_sensors)} NVIDIA GPU(s) via NVML")
-        amd_sensors, amd_infos = discover_amd(amdsmi, env=env, clock=clock)
-        candidates.extend(amd_infos)
-        chosen.extend(amd_sensors)
+        amd_sensors: list[Sensor] = []
+        if amdsmi is not None or _amd_possible():
+            amd_sensors, amd_infos = discover_amd(amdsmi, env=env, clock=clock)
+            candidates.extend(amd_infos)
+            chosen.extend(amd_sensors)
         if amd_sensors:
             notes.append(f"gpu: {len(amd_sensors)} AMD GPU(s) via amdsmi")
         if not nv_sensors and not amd_sensors:
