@@ -1,0 +1,93 @@
+"""Durable storage of runs: SQLite (default) or PostgreSQL, sealed records, exports.
+
+::
+
+    from carbonledger.ledger import open_ledger, verify
+
+    ledger = open_ledger()                 # $CARBONLEDGER_LEDGER or the per-user file
+    for s in ledger.list_runs(limit=5):
+        print(s.run_id, s.status, s.energy_kwh, s.co2e_kg)
+    report = verify(ledger)                # every sealed record checked
+    assert report.ok, report.problems
+
+See ``docs/ledger.md`` for the schema, statuses, multi-process runs, sealing and exports.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from carbonledger.errors import InputError
+from carbonledger.ledger.base import Ledger, MemberRecord, RunRecord
+from carbonledger.ledger.core import SqlLedger
+from carbonledger.ledger.paths import ENV_VAR, default_ledger_path, is_postgres_url
+from carbonledger.ledger.seal import Problem, VerifyReport
+from carbonledger.ledger.sqlite import SqliteLedger
+
+if TYPE_CHECKING:
+    from carbonledger.ledger.postgres import PostgresLedger
+
+__all__ = [
+    "ENV_VAR",
+    "Ledger",
+    "MemberRecord",
+    "PostgresLedger",
+    "Problem",
+    "RunRecord",
+    "SqlLedger",
+    "SqliteLedger",
+    "VerifyReport",
+    "default_ledger_path",
+    "open_ledger",
+    "verify",
+]
+
+Target = str | os.PathLike[str]
+
+
+def open_ledger(
+    target: Target | None = None,
+    *,
+    clock: Callable[[], float] = time.time,
+    create: bool = True,
+) -> SqlLedger:
+    """Open the ledger named by ``target``.
+
+    ``None`` means ``$CARBONLEDGER_LEDGER``, else the per-user file
+    (:func:`default_ledger_path`). A ``postgresql://`` (or ``postgres://``) URL opens a
+    :class:`PostgresLedger` (needs ``pip install carbonledger[postgres]``); anything else is
+    a SQLite file, created with its folders when missing (unless ``create=False``).
+    """
+    if target is None:
+        target = os.environ.get(ENV_VAR) or default_ledger_path()
+    text = os.fspath(target)
+    if not text:
+        raise InputError("the ledger path is empty; give a file path or a postgresql:// URL")
+    if is_postgres_url(text):
+        from carbonledger.ledger.postgres import PostgresLedger
+
+        return PostgresLedger(text, clock=clock)
+    return SqliteLedger(text, clock=clock, create=create)
+
+
+def verify(ledger: SqlLedger | Target | None = None) -> VerifyReport:
+    """Check every sealed record of ``ledger`` (an open ledger, a path or URL, or None for
+    the default one): see :class:`VerifyReport`. Nothing is written."""
+    if isinstance(ledger, SqlLedger):
+        return ledger.verify()
+    opened = open_ledger(ledger, create=False)
+    try:
+        return opened.verify()
+    finally:
+        opened.close()
+
+
+def __getattr__(name: str) -> object:
+    if name == "PostgresLedger":
+        from carbonledger.ledger.postgres import PostgresLedger
+
+        return PostgresLedger
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

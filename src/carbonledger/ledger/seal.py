@@ -1,0 +1,465 @@
+"""Tamper evidence: hash-chained, Ed25519-signed seals of finished runs, and their check.
+
+When a run finishes (``completed``, ``failed`` or ``interrupted``) its record is *sealed*:
+
+* ``canonical``: sorted-key JSON of the run's row, its members' rows (final per-device
+  energy, errors) and its windows; floats are written by ``repr`` so they round-trip.
+* ``record_hash = SHA-256(prev_hash || canonical)``, where ``prev_hash`` is the previous
+  seal's hash (64 zero hex digits for the first seal of a ledger): a hash chain.
+* ``signature = Ed25519(record_hash)`` with the ledger's private key; the public key is
+  stored in the ledger, so anyone can check it.
+* seals are numbered ``seq = 1, 2, ...`` per ledger; the chain's head (last seq and hash) is
+  stored and signed too, so deleting the newest records is seen.
+
+A run that is reopened (a new member joins it after it finished) gets a ``reopen`` seal
+in the chain, and a new ``seal`` when it finishes again; only a run's newest seal has to
+match its rows. Samples (the power time series) are not sealed; the final per-device
+totals they lead to are.
+
+:func:`check` compares the stored seals with the records as they are now and names each
+problem: ``modified``, ``deleted``, ``inserted``, ``reordered`` or ``bad-signature``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+
+from carbonledger.errors import LedgerError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
+
+__all__ = [
+    "FINAL_STATUSES",
+    "GENESIS_HASH",
+    "Problem",
+    "ProblemKind",
+    "SealRow",
+    "VerifyReport",
+    "canonical_json",
+    "check",
+    "record_hash",
+]
+
+ProblemKind = Literal["modified", "deleted", "inserted", "reordered", "bad-signature"]
+
+#: the ``prev_hash`` of a ledger's first seal
+GENESIS_HASH = "0" * 64
+
+#: statuses of a finished run: such a run must carry a seal
+FINAL_STATUSES = ("completed", "failed", "interrupted")
+
+_HEAD_TAG = b"carbonledger-seal-head\x00"
+
+
+class Problem(NamedTuple):
+    """One finding of :func:`verify`: which record (a run id, or ``seq N``), what, and why."""
+
+    ref: str
+    kind: ProblemKind
+    detail: str
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """The result of checking a ledger's seals against its records."""
+
+    location: str
+    ok: bool
+    seals: int
+    runs: int
+    public_key: str
+    problems: list[Problem] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ledger": self.location,
+            "ok": self.ok,
+            "seals": self.seals,
+            "runs_checked": self.runs,
+            "public_key": self.public_key,
+            "problems": [p._asdict() for p in self.problems],
+        }
+
+
+@dataclass(frozen=True)
+class SealRow:
+    """One row of the ``seals`` table."""
+
+    seq: int
+    run_id: str
+    kind: str
+    prev_hash: str
+    record_hash: str
+    signature: str
+    canonical: str
+
+
+@dataclass(frozen=True)
+class RunState:
+    """What :func:`check` needs of a run as it is now."""
+
+    run_id: str
+    status: str
+    seal_seq: int | None
+    #: the canonical form of its rows now (only for runs whose status is final)
+    canonical: str | None
+
+
+def canonical_json(doc: Any) -> str:
+    """Sorted-key, compact JSON; floats via ``repr`` (what :mod:`json` does)."""
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def seal_document(
+    run: dict[str, Any], members: Sequence[dict[str, Any]], windows: Sequence[dict[str, Any]]
+) -> str:
+    """The canonical form of a finished run (rows as read back from the ledger)."""
+    return canonical_json(
+        {
+            "kind": "seal",
+            "run": run,
+            "members": sorted(members, key=lambda m: str(m["member_id"])),
+            "windows": sorted(windows, key=canonical_json),
+        }
+    )
+
+
+def reopen_document(run_id: str, time_unix_s: float, member_id: str) -> str:
+    """The canonical form of a reopening (a member joined a finished run)."""
+    return canonical_json(
+        {"kind": "reopen", "run_id": run_id, "time_unix_s": time_unix_s, "member_id": member_id}
+    )
+
+
+def record_hash(prev_hash: str, canonical: str) -> str:
+    """``SHA-256(prev_hash || canonical)`` as hex (``prev_hash`` as its 32 raw bytes)."""
+    return hashlib.sha256(bytes.fromhex(prev_hash) + canonical.encode("utf-8")).hexdigest()
+
+
+def head_message(seq: int, head_hash: str) -> bytes:
+    """What the chain head's signature covers."""
+    return _HEAD_TAG + seq.to_bytes(8, "big") + bytes.fromhex(head_hash)
+
+
+# --- keys ---------------------------------------------------------------------------------
+
+
+def new_private_key() -> Ed25519PrivateKey:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    return Ed25519PrivateKey.generate()
+
+
+def private_key_to_pem(key: Ed25519PrivateKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def private_key_from_pem(pem: bytes, where: str) -> Ed25519PrivateKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError) as exc:
+        raise LedgerError(
+            f"the ledger's signing key {where} cannot be read ({exc}); restore it from a "
+            "backup (without it, finished runs cannot be sealed)"
+        ) from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise LedgerError(f"the ledger's signing key {where} is not an Ed25519 key")
+    return key
+
+
+def public_key_hex(key: Ed25519PrivateKey) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return raw.hex()
+
+
+def _public_key(public_hex: str) -> Ed25519PublicKey | None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        return Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_hex))
+    except ValueError:
+        return None
+
+
+def sign(key: Ed25519PrivateKey, message: bytes) -> str:
+    return key.sign(message).hex()
+
+
+def _signature_ok(public: Ed25519PublicKey | None, signature_hex: str, message: bytes) -> bool:
+    from cryptography.exceptions import InvalidSignature
+
+    if public is None:
+        return False
+    try:
+        public.verify(bytes.fromhex(signature_hex), message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+# --- checking -----------------------------------------------------------------------------
+
+
+def _ref(seal: SealRow) -> str:
+    return seal.run_id or f"seq {seal.seq}"
+
+
+def _diff(old: Any, new: Any, path: str, out: list[str], limit: int = 5) -> None:
+    """Append up to ``limit`` human-readable differences between two JSON documents."""
+    if len(out) >= limit:
+        return
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new)):
+            sub = f"{path}.{key}" if path else str(key)
+            if key not in old:
+                out.append(f"{sub} added")
+            elif key not in new:
+                out.append(f"{sub} removed")
+            else:
+                _diff(old[key], new[key], sub, out, limit)
+            if len(out) >= limit:
+                return
+    elif isinstance(old, list) and isinstance(new, list):
+        if len(old) != len(new):
+            out.append(f"{path}: {len(old)} items sealed, {len(new)} now")
+            return
+        for i, (a, b) in enumerate(zip(old, new, strict=True)):
+            label = None
+            if isinstance(a, dict):
+                label = a.get("member_id") or a.get("device") or a.get("path")
+            _diff(a, b, f"{path}[{label or i}]", out, limit)
+    elif old != new or type(old) is not type(new):
+        out.append(f"{path}: sealed {old!r}, now {new!r}")
+
+
+def describe_change(sealed: str, now: str) -> str:
+    """What differs between a sealed canonical form and the current one."""
+    out: list[str] = []
+    try:
+        _diff(json.loads(sealed), json.loads(now), "", out)
+    except ValueError:
+        return "the sealed form cannot be read"
+    return "; ".join(out) if out else "the canonical form differs"
+
+
+def check(
+    seals: Sequence[SealRow],
+    head: dict[str, Any] | None,
+    public_hex: str | None,
+    runs: Iterable[RunState],
+) -> list[Problem]:
+    """Every problem found comparing the seal chain with the runs as they are now."""
+    problems: list[Problem] = []
+    runs = list(runs)
+    if not seals and head is None:
+        for run in runs:
+            if run.status in FINAL_STATUSES:
+                problems.append(
+                    Problem(run.run_id, "inserted", f"run is {run.status} but was never sealed")
+                )
+        return problems
+
+    public = _public_key(public_hex) if public_hex else None
+    if public is None:
+        problems.append(
+            Problem("ledger", "bad-signature", "the ledger's public key is missing or damaged")
+        )
+    by_seq = {s.seq: s for s in seals}
+
+    # 1. each seal against its own canonical form and signature
+    intact: set[int] = set()
+    signed: set[int] = set()
+    for s in seals:
+        if record_hash(s.prev_hash, s.canonical) == s.record_hash:
+            intact.add(s.seq)
+        else:
+            problems.append(
+                Problem(
+                    _ref(s), "modified", f"seal seq {s.seq} was edited: its hash does not match"
+                )
+            )
+        if _signature_ok(public, s.signature, bytes.fromhex(s.record_hash)):
+            signed.add(s.seq)
+
+    head_hash = str(head.get("hash", "")) if head else ""
+    head_seq = int(head.get("seq", 0)) if head else 0
+    linked = {s.prev_hash for s in seals if s.seq in signed} | {head_hash}
+    inserted: set[int] = set()
+    for s in seals:
+        if s.seq in signed:
+            continue
+        if s.record_hash in linked:
+            problems.append(
+                Problem(
+                    _ref(s), "bad-signature", f"the signature of seal seq {s.seq} does not verify"
+                )
+            )
+        else:
+            inserted.add(s.seq)
+            problems.append(
+                Problem(
+                    _ref(s),
+                    "inserted",
+                    f"seal seq {s.seq} was not made with this ledger's key (its signature does "
+                    "not verify) and no sealed record follows it",
+                )
+            )
+    chain = [s for s in sorted(seals, key=lambda s: s.seq) if s.seq not in inserted]
+
+    # 2. the signed head: deleting the newest records shows here
+    if head is None:
+        problems.append(Problem("ledger", "deleted", "the seal chain's head record is missing"))
+    elif not _signature_ok(
+        public, str(head.get("signature", "")), head_message(head_seq, head_hash)
+    ):
+        problems.append(Problem("ledger", "bad-signature", "the seal chain's head does not verify"))
+    top = max([s.seq for s in chain], default=0)
+    if head is not None and head_seq > top:
+        problems.append(
+            Problem(
+                f"seq {head_seq}",
+                "deleted",
+                f"the newest sealed records are missing: the chain ends at seq {top}, "
+                f"its signed head says seq {head_seq}",
+            )
+        )
+    elif (
+        head is not None
+        and head_seq in by_seq
+        and by_seq[head_seq].record_hash != head_hash
+        and head_hash not in {s.record_hash for s in chain}
+    ):
+        problems.append(
+            Problem(f"seq {head_seq}", "deleted", "the record the chain's head names is missing")
+        )
+
+    # 3. gaps in the numbering
+    missing = [k for k in range(1, max(top, head_seq) + 1) if k not in by_seq]
+    for k in missing:
+        problems.append(Problem(f"seq {k}", "deleted", f"sealed record seq {k} is missing"))
+
+    # 4. walk the hash links: segments, and seq numbers out of place within them
+    hashes = {s.record_hash for s in chain}
+    successors: dict[str, list[SealRow]] = {}
+    for s in chain:
+        successors.setdefault(s.prev_hash, []).append(s)
+    starts = [s for s in chain if s.prev_hash == GENESIS_HASH or s.prev_hash not in hashes]
+    seen: set[int] = set()
+    for start in starts:
+        if start.prev_hash != GENESIS_HASH and not missing:
+            problems.append(
+                Problem(
+                    _ref(start),
+                    "deleted",
+                    f"the record sealed just before seq {start.seq} is missing",
+                )
+            )
+        segment: list[SealRow] = []
+        node: SealRow | None = start
+        while node is not None and node.seq not in seen:
+            seen.add(node.seq)
+            segment.append(node)
+            nxt = [n for n in successors.get(node.record_hash, []) if n.seq not in seen]
+            node = min(nxt, key=lambda n: n.seq) if nxt else None
+        offsets = [s.seq - i for i, s in enumerate(segment)]
+        expected = 1 if start.prev_hash == GENESIS_HASH else Counter(offsets).most_common(1)[0][0]
+        for i, s in enumerate(segment):
+            if offsets[i] != expected:
+                problems.append(
+                    Problem(
+                        _ref(s),
+                        "reordered",
+                        f"seal seq {s.seq} sits out of order: its hash chain places it "
+                        f"at seq {i + expected}",
+                    )
+                )
+    for s in chain:
+        if s.seq not in seen:  # a cycle or a fork: cannot happen without editing the hashes
+            problems.append(Problem(_ref(s), "reordered", f"seal seq {s.seq} is off the chain"))
+
+    # 5. runs against their newest seal
+    latest: dict[str, SealRow] = {}
+    for s in chain:
+        latest[s.run_id] = s
+    run_ids = set()
+    for run in runs:
+        run_ids.add(run.run_id)
+        newest = latest.get(run.run_id)
+        if run.status in FINAL_STATUSES:
+            if run.seal_seq is None:
+                if newest is not None and newest.kind == "seal":
+                    problems.append(
+                        Problem(run.run_id, "modified", "the run's seal reference was removed")
+                    )
+                else:
+                    problems.append(
+                        Problem(run.run_id, "inserted", f"run is {run.status} but was never sealed")
+                    )
+                continue
+            own = by_seq.get(run.seal_seq)
+            if own is None:
+                if run.seal_seq not in missing:
+                    problems.append(
+                        Problem(run.run_id, "deleted", f"its seal seq {run.seal_seq} is missing")
+                    )
+                continue
+            if own.seq in inserted:
+                continue
+            if own.run_id != run.run_id:
+                problems.append(
+                    Problem(
+                        run.run_id,
+                        "inserted",
+                        f"run claims seal seq {own.seq}, which seals run {own.run_id}",
+                    )
+                )
+                continue
+            if newest is not None and newest.seq != own.seq:
+                problems.append(
+                    Problem(
+                        run.run_id,
+                        "modified",
+                        f"run points at seal seq {own.seq} but its newest seal is seq {newest.seq}",
+                    )
+                )
+                continue
+            if run.canonical is not None and run.canonical != own.canonical:
+                problems.append(
+                    Problem(run.run_id, "modified", describe_change(own.canonical, run.canonical))
+                )
+        elif newest is not None and newest.kind == "seal":
+            problems.append(
+                Problem(
+                    run.run_id,
+                    "modified",
+                    f"run was sealed (seq {newest.seq}) but now reads {run.status!r}",
+                )
+            )
+    for run_id, s in latest.items():
+        if run_id not in run_ids:
+            problems.append(
+                Problem(
+                    run_id, "deleted", f"run (sealed as seq {s.seq}) is missing from the ledger"
+                )
+            )
+    return problems

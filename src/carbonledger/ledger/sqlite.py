@@ -1,0 +1,304 @@
+"""The default ledger: one SQLite file (stdlib ``sqlite3``), safe for many processes at once.
+
+* WAL journal, ``synchronous=NORMAL``: a committed write survives the process being killed
+  (SIGKILL); only a power cut or OS crash can lose the last commits.
+* Every write is one transaction that takes the write lock at once (``BEGIN IMMEDIATE``)
+  and commits before the call returns; ``busy_timeout`` makes concurrent writers wait
+  for each other instead of failing.
+* One connection per ledger object, guarded by a lock (the tracker's sampler thread and
+  main thread share it); a forked child opens its own.
+* Before anything is written the file is checked: not an SQLite database, a database of
+  another program, or a schema newer than this carbonledger -> :class:`LedgerError`
+  naming the file and what to do, and the file is left as it was.
+* The Ed25519 signing key lives beside the ledger in ``<ledger>.key`` (mode 0600).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from carbonledger.errors import InputError, LedgerError
+from carbonledger.ledger.core import SqlLedger, Tx
+from carbonledger.ledger.schema import (
+    MARKER,
+    SCHEMA_VERSION,
+    TABLES,
+    initial_meta,
+    migration_statements,
+)
+from carbonledger.ledger.seal import (
+    new_private_key,
+    private_key_from_pem,
+    private_key_to_pem,
+)
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+__all__ = ["SqliteLedger"]
+
+_HEADER = b"SQLite format 3\x00"
+_FIX = "pass another file with --ledger or CARBONLEDGER_LEDGER"
+
+
+class SqliteLedger(SqlLedger):
+    """A ledger in one SQLite file.
+
+    :param path: the file (created with its folders when missing, unless ``create=False``)
+    :param clock: wall clock in Unix seconds (tests inject one to age leases)
+    :param create: create the file when it does not exist (else :class:`InputError`)
+    :param busy_timeout_s: how long a write waits for another process's write to end
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        clock: Callable[[], float] = time.time,
+        create: bool = True,
+        busy_timeout_s: float = 60.0,
+    ) -> None:
+        super().__init__(clock)
+        self.path = Path(path).expanduser().absolute()
+        self.location = str(self.path)
+        self.key_path = Path(str(self.path) + ".key")
+        self._busy_ms = int(busy_timeout_s * 1000)
+        self._conn: sqlite3.Connection | None = None
+        self._pid = os.getpid()
+        conn = self._open(create)
+        try:
+            self._prepare(conn)
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+
+    # --- opening -------------------------------------------------------------------------
+
+    def _open(self, create: bool) -> sqlite3.Connection:
+        p = self.path
+        if p.is_dir():
+            raise LedgerError(f"{p} is a folder, not a ledger file; {_FIX}")
+        if p.exists():
+            try:
+                with p.open("rb") as fh:
+                    header = fh.read(len(_HEADER))
+            except OSError as exc:
+                raise LedgerError(
+                    f"cannot read ledger {p}: {exc.strerror}; check its permissions"
+                ) from None
+            if header and header != _HEADER:
+                raise LedgerError(
+                    f"{p} is not a carbonledger ledger (not an SQLite database: corrupt, or "
+                    f"another kind of file); it was not changed. Move it away or {_FIX}"
+                )
+            uri = f"file:{_quote(p)}?mode=rw"
+        else:
+            if not create:
+                raise InputError(f"no ledger at {p}; {_FIX}, or record a run first")
+            try:
+                p.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise LedgerError(
+                    f"cannot create the ledger's folder {p.parent}: {exc.strerror}; {_FIX} "
+                    "in a writable place"
+                ) from None
+            uri = f"file:{_quote(p)}?mode=rwc"
+        try:
+            conn = sqlite3.connect(
+                uri, uri=True, isolation_level=None, check_same_thread=False, timeout=60.0
+            )
+        except sqlite3.Error as exc:
+            raise LedgerError(
+                f"cannot open ledger {p}: {exc}; check that the path is writable, or {_FIX}"
+            ) from None
+        conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+        return conn
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        """Check the file is ours (reading only), then create or migrate the schema."""
+        p = self.path
+        try:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            names = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
+                )
+            }
+            marker = None
+            if "carbonledger_meta" in names:
+                row = conn.execute(
+                    "SELECT value FROM carbonledger_meta WHERE key = 'schema'"
+                ).fetchone()
+                marker = None if row is None else row[0]
+        except sqlite3.DatabaseError as exc:
+            raise LedgerError(
+                f"{p} is not a readable carbonledger ledger ({exc}); it was not changed. "
+                f"Move it away (or restore a backup) or {_FIX}"
+            ) from None
+        if version > SCHEMA_VERSION:
+            raise LedgerError(
+                f"ledger {p} has schema version {version}, newer than this carbonledger knows "
+                f"({SCHEMA_VERSION}); upgrade carbonledger (pip install -U carbonledger). "
+                "The file was not changed."
+            )
+        if names and marker != MARKER:
+            ours = sorted(names & set(TABLES))
+            what = f"tables {', '.join(ours)} not made by carbonledger" if ours else "other tables"
+            raise LedgerError(
+                f"{p} is an SQLite database of another program ({what}); it was not changed. "
+                f"{_FIX.capitalize()}"
+            )
+        if version < SCHEMA_VERSION:
+            self._migrate(conn)
+        for _ in range(100):
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                break
+            except sqlite3.OperationalError as exc:  # another process holds a lock: retry
+                if "locked" not in str(exc):
+                    raise LedgerError(f"cannot open ledger {p}: {exc}") from None
+                time.sleep(0.05)
+        conn.execute("PRAGMA synchronous = NORMAL")
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise LedgerError(
+                f"cannot write ledger {self.path}: {exc}; check that it is writable, or {_FIX}"
+            ) from None
+        try:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            for v in range(version, SCHEMA_VERSION):
+                for statement in migration_statements(v, "sqlite"):
+                    conn.execute(statement)
+                if v == 0:
+                    conn.executemany(
+                        "INSERT INTO carbonledger_meta (key, value) VALUES (?, ?)",
+                        initial_meta(self._clock()),
+                    )
+                conn.execute(f"PRAGMA user_version = {v + 1}")
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            conn.execute("ROLLBACK")
+            raise LedgerError(
+                f"cannot create the ledger's tables in {self.path}: {exc}; check that it is "
+                f"writable, or {_FIX}"
+            ) from None
+
+    # --- the seam ------------------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise LedgerError(f"ledger {self.path} is closed")
+        if os.getpid() != self._pid:  # a forked child: never share the parent's connection
+            self._pid = os.getpid()
+            self._conn = self._open(create=False)
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+        return self._conn
+
+    @contextlib.contextmanager
+    def _transaction(self, write: bool) -> Iterator[Tx]:
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None
+            try:
+                yield Tx(conn.cursor())
+            except sqlite3.Error as exc:
+                _rollback(conn)
+                raise self._error(exc) from None
+            except BaseException:
+                _rollback(conn)
+                raise
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                _rollback(conn)
+                raise self._error(exc) from None
+
+    def _error(self, exc: sqlite3.Error) -> LedgerError:
+        text = str(exc)
+        if "readonly" in text or "read-only" in text:
+            return LedgerError(f"ledger {self.path} is read-only here ({text}); {_FIX}")
+        if "locked" in text or "busy" in text:
+            return LedgerError(
+                f"ledger {self.path} stayed locked by another process for "
+                f"{self._busy_ms / 1000:g} s ({text}); try again"
+            )
+        return LedgerError(f"ledger {self.path}: {text}")
+
+    def _private_key(self, tx: Tx, public_hex: str | None) -> Ed25519PrivateKey:
+        path = self.key_path
+        if path.exists():
+            try:
+                pem = path.read_bytes()
+            except OSError as exc:
+                raise LedgerError(
+                    f"cannot read the ledger's signing key {path}: {exc.strerror}"
+                ) from None
+            return private_key_from_pem(pem, str(path))
+        if public_hex is not None:
+            raise LedgerError(
+                f"the ledger's signing key {path} is missing; restore it from a backup. Sealed "
+                "runs still verify (the public key is in the ledger), new ones cannot be sealed"
+            )
+        key = new_private_key()
+        if not _write_private(path, private_key_to_pem(key)):  # another writer's key won
+            return private_key_from_pem(path.read_bytes(), str(path))
+        return key
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None and os.getpid() == self._pid:
+                self._conn.close()
+            self._conn = None
+
+    def __repr__(self) -> str:
+        return f"SqliteLedger({str(self.path)!r})"
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    with contextlib.suppress(sqlite3.Error):
+        conn.execute("ROLLBACK")
+
+
+def _quote(path: Path) -> str:
+    from urllib.parse import quote
+
+    return quote(str(path), safe="/")
+
+
+def _write_private(path: Path, pem: bytes) -> bool:
+    """Write the key readable by its owner only, never over an existing file (then False)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+            os.write(fd, pem)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.link(tmp, path)  # fails when the key exists: the first writer wins
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        raise LedgerError(
+            f"cannot write the ledger's signing key {path}: {exc.strerror}; the folder must be "
+            "writable"
+        ) from None
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    return True
