@@ -1,0 +1,157 @@
+"""RAM energy estimated from its size (``method="ram-model"``).
+
+``P = W_PER_GB x GB``: in machine scope GB is the installed memory, in process scope
+the resident memory of the process tree. Energy is integrated between reads with the
+mean of the two ends' GB (trapezoid rule). When the platform has a RAPL ``dram``
+domain, :func:`carbonledger.sensors.rapl.discover_rapl` returns it as a measured RAM
+sensor, which discovery prefers in machine scope.
+
+Figures (watts per decimal GB):
+
+* central 0.392 W/GB: Cloud Carbon Footprint's memory coefficient (Apache-2.0);
+  Green Algorithms uses a close 0.3725 W/GB (CC-BY-4.0);
+* low 0.2 W/GB and high 0.6 W/GB: the medians, over 621 AWS instance types, of the
+  DRAM power at idle and at 100 % load per GB in the Teads dataset that Cloud Carbon
+  Footprint ships (``ccf-coefficients/data/aws-instances.csv``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Literal
+
+from carbonledger.errors import InputError
+from carbonledger.models import Reading, SensorInfo
+from carbonledger.units import bytes_to_gb
+
+__all__ = [
+    "GREEN_ALGORITHMS_W_PER_GB",
+    "W_PER_GB",
+    "W_PER_GB_HIGH",
+    "W_PER_GB_LOW",
+    "RamModelSensor",
+    "installed_ram_bytes",
+]
+
+Scope = Literal["process", "machine"]
+
+#: Cloud Carbon Footprint's memory coefficient, W per GB
+W_PER_GB = 0.392
+#: Green Algorithms' memory power (referenceValues.csv ``memoryPower``), for comparison
+GREEN_ALGORITHMS_W_PER_GB = 0.3725
+#: DRAM W/GB at idle (median over AWS instance types, Teads data via CCF)
+W_PER_GB_LOW = 0.2
+#: DRAM W/GB at 100 % load (same data)
+W_PER_GB_HIGH = 0.6
+
+
+def installed_ram_bytes() -> float:
+    """The machine's installed memory in bytes (psutil)."""
+    import psutil
+
+    return float(psutil.virtual_memory().total)
+
+
+class RamModelSensor:
+    """RAM energy from its size x W/GB, integrated between reads.
+
+    ``scope="machine"``: ``total_bytes`` (default: the installed memory).
+    ``scope="process"``: ``rss_bytes()`` (default: resident memory of ``pid`` and its
+    descendants, capped at the installed memory), sampled at every read.
+    """
+
+    def __init__(
+        self,
+        *,
+        scope: Scope,
+        pid: int | None = None,
+        total_bytes: float | None = None,
+        rss_bytes: Callable[[], float] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        w_per_gb: float = W_PER_GB,
+        w_per_gb_low: float | None = None,
+        w_per_gb_high: float | None = None,
+        device: str = "ram",
+    ) -> None:
+        if scope not in ("process", "machine"):
+            raise InputError(f"unknown scope {scope!r}; use 'process' or 'machine'")
+        low = min(W_PER_GB_LOW, w_per_gb) if w_per_gb_low is None else w_per_gb_low
+        high = max(W_PER_GB_HIGH, w_per_gb) if w_per_gb_high is None else w_per_gb_high
+        if not (math.isfinite(w_per_gb) and 0 < low <= w_per_gb <= high):
+            raise InputError(
+                f"need 0 < w_per_gb_low <= w_per_gb <= w_per_gb_high, got {low} / {w_per_gb} / "
+                f"{high}"
+            )
+        self._scope = scope
+        self._w_per_gb, self._low_w_per_gb, self._high_w_per_gb = w_per_gb, low, high
+        self._clock = clock
+        self._lock = threading.Lock()
+        if total_bytes is not None and total_bytes <= 0:
+            raise InputError(f"total_bytes must be positive, got {total_bytes}")
+        self._total_bytes = total_bytes
+        self._size: Callable[[], float]
+        if scope == "machine":
+            total = self._installed()
+            self._size = lambda: total
+        elif rss_bytes is not None:
+            self._size = rss_bytes
+        else:
+            from carbonledger.sensors._proc import tree_rss_bytes
+
+            tree_pid = os.getpid() if pid is None else pid
+            cap = self._installed()
+            self._size = lambda: min(tree_rss_bytes(tree_pid), cap)
+        self._last_gb = bytes_to_gb(self._size())
+        self._last_time_s = clock()
+        self._gb_s = 0.0  # integral of GB over time
+        self._first = True
+        what = (
+            f"installed memory ({self._last_gb:.1f} GB)"
+            if scope == "machine"
+            else "resident memory (RSS) of the process tree"
+        )
+        self._info = SensorInfo(
+            component="ram",
+            device=device,
+            method="ram-model",
+            measured=False,
+            reason=(
+                f"estimated: {w_per_gb:g} W/GB (range {low:g}-{high:g}) x {what}; "
+                "no RAM energy counter used"
+            ),
+            host_wide=scope == "machine",
+        )
+
+    def _installed(self) -> float:
+        if self._total_bytes is None:
+            self._total_bytes = installed_ram_bytes()
+        return self._total_bytes
+
+    @property
+    def info(self) -> SensorInfo:
+        return self._info
+
+    def read(self) -> Reading:
+        with self._lock:
+            gb = bytes_to_gb(max(0.0, self._size()))
+            now = self._clock()
+            elapsed_s = max(0.0, now - self._last_time_s)
+            mean_gb = 0.5 * (self._last_gb + gb)
+            self._gb_s += mean_gb * elapsed_s
+            power_w = None if self._first or elapsed_s <= 0 else self._w_per_gb * mean_gb
+            self._first = False
+            self._last_gb, self._last_time_s = gb, now
+            return Reading(
+                time_s=now,
+                energy_j=self._w_per_gb * self._gb_s,
+                power_w=power_w,
+                low_j=self._low_w_per_gb * self._gb_s,
+                high_j=self._high_w_per_gb * self._gb_s,
+            )
+
+    def close(self) -> None:
+        """Nothing to release."""
