@@ -343,3 +343,38 @@ def test_rapl_share_splits_counter_by_busy_time(tmp_path: Path) -> None:
     clock.advance(1.0)
     assert sensor.read().energy_j == pytest.approx(75.0)
     sensor.close()
+
+
+# --------------------------------------------------------------------------- process tree
+
+BURN = "x = 0\nfor i in range(3_000_000):\n    x += i\n"
+
+
+def test_tree_cpu_counts_children_that_ended() -> None:
+    from carbonledger.sensors._proc import ProcessTreeCpu
+
+    tree = ProcessTreeCpu(os.getpid())
+    assert tree() == 0.0
+    before = os.times()
+    subprocess.run([sys.executable, "-c", BURN], check=True)
+    after = os.times()
+    child_s = after.children_user + after.children_system
+    child_s -= before.children_user + before.children_system
+    assert tree() >= child_s * 0.99
+
+
+def test_tree_cpu_of_a_command_we_started_and_reaped() -> None:
+    """What `carbonledger run` does: the root is our child and we wait for it."""
+    from carbonledger.sensors._proc import ProcessTreeCpu
+
+    before = os.times()
+    child = subprocess.Popen([sys.executable, "-c", BURN])
+    tree = ProcessTreeCpu(child.pid)
+    tree()
+    child.wait()
+    after = os.times()
+    child_s = after.children_user + after.children_system
+    child_s -= before.children_user + before.children_system
+    got = tree()
+    assert 0 < got <= child_s + 1e-9
+    assert got >= child_s - 0.2  # at most the startup before the baseline is missed
