@@ -286,27 +286,46 @@ def check(
         )
     by_seq = {s.seq: s for s in seals}
 
-    # 1. each seal against its own canonical form and signature
-    intact: set[int] = set()
+    # 1. each seal against its own canonical form and signature; copies of a seal
     signed: set[int] = set()
+    first_of: dict[str, int] = {}
+    copies: set[int] = set()
     for s in seals:
-        if record_hash(s.prev_hash, s.canonical) == s.record_hash:
-            intact.add(s.seq)
-        else:
+        if record_hash(s.prev_hash, s.canonical) != s.record_hash:
             problems.append(
                 Problem(
                     _ref(s), "modified", f"seal seq {s.seq} was edited: its hash does not match"
                 )
             )
+        elif _sealed_run_id(s) != (s.run_id, s.kind):
+            problems.append(
+                Problem(
+                    _ref(s),
+                    "modified",
+                    f"seal seq {s.seq} was edited: it names run {s.run_id!r} ({s.kind}) but "
+                    f"seals {_sealed_run_id(s)[0]!r}",
+                )
+            )
+        if s.record_hash in first_of:
+            copies.add(s.seq)
+            problems.append(
+                Problem(
+                    _ref(s),
+                    "inserted",
+                    f"seal seq {s.seq} is a copy of seal seq {first_of[s.record_hash]}",
+                )
+            )
+            continue
+        first_of[s.record_hash] = s.seq
         if _signature_ok(public, s.signature, bytes.fromhex(s.record_hash)):
             signed.add(s.seq)
 
     head_hash = str(head.get("hash", "")) if head else ""
     head_seq = int(head.get("seq", 0)) if head else 0
     linked = {s.prev_hash for s in seals if s.seq in signed} | {head_hash}
-    inserted: set[int] = set()
+    inserted: set[int] = set(copies)
     for s in seals:
-        if s.seq in signed:
+        if s.seq in signed or s.seq in copies:
             continue
         if s.record_hash in linked:
             problems.append(
@@ -418,21 +437,30 @@ def check(
                 continue
             own = by_seq.get(run.seal_seq)
             if own is None:
-                if run.seal_seq not in missing:
-                    problems.append(
-                        Problem(run.run_id, "deleted", f"its seal seq {run.seal_seq} is missing")
-                    )
+                problems.append(
+                    Problem(run.run_id, "deleted", f"its seal seq {run.seal_seq} is missing")
+                )
                 continue
             if own.seq in inserted:
                 continue
             if own.run_id != run.run_id:
-                problems.append(
-                    Problem(
-                        run.run_id,
-                        "inserted",
-                        f"run claims seal seq {own.seq}, which seals run {own.run_id}",
+                if newest is not None:
+                    problems.append(
+                        Problem(
+                            run.run_id,
+                            "reordered",
+                            f"run points at seal seq {own.seq} (run {own.run_id}); its own seal "
+                            f"is seq {newest.seq}",
+                        )
                     )
-                )
+                else:
+                    problems.append(
+                        Problem(
+                            run.run_id,
+                            "inserted",
+                            f"run claims seal seq {own.seq}, which seals run {own.run_id}",
+                        )
+                    )
                 continue
             if newest is not None and newest.seq != own.seq:
                 problems.append(
@@ -462,4 +490,28 @@ def check(
                     run_id, "deleted", f"run (sealed as seq {s.seq}) is missing from the ledger"
                 )
             )
-    return problems
+    return _dedupe(problems)
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    """One problem per (record, kind); their details joined."""
+    merged: dict[tuple[str, ProblemKind], list[str]] = {}
+    for p in problems:
+        details = merged.setdefault((p.ref, p.kind), [])
+        if p.detail not in details:
+            details.append(p.detail)
+    return [Problem(ref, kind, "; ".join(d)) for (ref, kind), d in merged.items()]
+
+
+def _sealed_run_id(s: SealRow) -> tuple[str, str]:
+    """(run id, kind) as written inside a seal's canonical form."""
+    try:
+        doc = json.loads(s.canonical)
+    except ValueError:
+        return ("", "")
+    if not isinstance(doc, dict):
+        return ("", "")
+    kind = str(doc.get("kind", ""))
+    run = doc.get("run")
+    run_id = run.get("run_id") if isinstance(run, dict) else doc.get("run_id")
+    return (str(run_id or ""), kind)

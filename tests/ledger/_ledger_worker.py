@@ -1,0 +1,48 @@
+"""A process writing to a ledger through its API (run by the multi-process tests).
+
+usage: python _ledger_worker.py MODE LEDGER RUN_ID [BATCHES] [BATCH_SIZE]
+
+MODE ``run``: open a run, write BATCHES x BATCH_SIZE samples, finish it.
+MODE ``hang``: open a run, write BATCHES samples, print the energy of the last one once it
+is committed, then wait to be killed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from carbonledger.ledger import MemberRecord, RunRecord, open_ledger
+from carbonledger.models import ComponentEnergy, Sample, SensorInfo
+
+
+def main() -> None:
+    mode, target, run_id = sys.argv[1:4]
+    batches = int(sys.argv[4]) if len(sys.argv) > 4 else 20
+    size = int(sys.argv[5]) if len(sys.argv) > 5 else 10
+    led = open_ledger(target)
+    now = time.time()
+    led.open_run(
+        RunRecord(run_id, "mp", "exp", now, "process", "FR", "test", 50.0, "test", 1.0, "test")
+    )
+    member = f"{run_id}-{os.getpid()}"
+    led.join(MemberRecord(member, run_id, "host", os.getpid(), now), lease_ttl_s=30.0)
+    devices = [f"cpu:core-{k}" for k in range(size)]
+    led.register_devices(run_id, member, [SensorInfo("cpu", d, "test", True) for d in devices])
+    energy = 0.0
+    for i in range(batches):
+        energy = float(i + 1)
+        led.add_samples(run_id, member, [Sample(now + i, "cpu", d, energy, 1.0) for d in devices])
+    if mode == "hang":
+        print(f"committed {energy}", flush=True)
+        time.sleep(600)
+        return
+    comps = [ComponentEnergy("cpu", d, "test", True, energy, float(batches)) for d in devices]
+    led.finish_member(run_id, member, comps, "completed")
+    led.close()
+    print("done", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""Many processes at once in one SQLite ledger, and a process killed mid-run."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from carbonledger.ledger import open_ledger
+
+WORKER = str(Path(__file__).with_name("_ledger_worker.py"))
+
+
+def test_32_processes_write_their_own_runs_at_once(tmp_path: Path) -> None:
+    target = str(tmp_path / "shared.sqlite")
+    n, batches, size = 32, 20, 10
+    procs = [
+        subprocess.Popen(
+            [sys.executable, WORKER, "run", target, f"run-{k:02d}", str(batches), str(size)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for k in range(n)
+    ]
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+        assert out.strip() == "done"
+    led = open_ledger(target)
+    try:
+        runs = led.list_runs()
+        assert len(runs) == n
+        assert all(s.status == "completed" for s in runs)
+        assert all(s.energy_j == pytest.approx(batches * size) for s in runs)
+        report = led.verify()
+        assert report.ok, report.problems
+        assert report.seals == n
+    finally:
+        led.close()
+    import sqlite3
+
+    conn = sqlite3.connect(target)
+    try:
+        counts = dict(conn.execute("SELECT run_id, count(*) FROM samples_view GROUP BY run_id"))
+    finally:
+        conn.close()
+    assert counts == {f"run-{k:02d}": batches * size for k in range(n)}
+
+
+def test_killed_process_leaves_an_interrupted_run_with_its_committed_energy(
+    tmp_path: Path,
+) -> None:
+    target = str(tmp_path / "l.sqlite")
+    proc = subprocess.Popen(
+        [sys.executable, WORKER, "hang", target, "victim", "7", "3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        assert line == "committed 7.0", proc.stderr.read() if proc.stderr else ""
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        if proc.stdout:
+            proc.stdout.close()
+        if proc.stderr:
+            proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+    led = open_ledger(target)
+    try:
+        assert led.summary("victim").status == "running"  # within its 30 s lease TTL
+    finally:
+        led.close()
+    later = open_ledger(target, clock=lambda: time.time() + 40.0)
+    try:
+        s = later.summary("victim")
+        assert s.status == "interrupted"
+        assert s.energy_j == pytest.approx(3 * 7.0)  # three devices at their last sample
+        assert all(c.method == "test" and c.measured for c in s.components)
+        assert later.verify().ok
+    finally:
+        later.close()
