@@ -12,8 +12,11 @@ Write tests of your own code against fake hardware instead of real counters::
     fake.advance(0, 12.5)  # the package used 12.5 J
     clock.advance(0.1)
 
-Every sensor takes a ``clock`` and its hardware root, so nothing here patches
-carbonledger itself.
+GPUs: :class:`FakeNvml` stands in for the ``pynvml`` module and :class:`FakeAmdSmi`
+for ``amdsmi`` (pass them to ``discover_nvml`` / ``discover_amd``).
+
+Every sensor takes a ``clock`` and its hardware root (or vendor module), so nothing
+here patches carbonledger itself.
 """
 
 from __future__ import annotations
@@ -23,10 +26,19 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from carbonledger._fake_gpu import FakeAmdGpu, FakeAmdSmi, FakeGpu, FakeNvml
 from carbonledger.errors import SensorError
 from carbonledger.models import Reading, SensorInfo
 
-__all__ = ["FakeClock", "FakePowercap", "FakeSensor"]
+__all__ = [
+    "FakeAmdGpu",
+    "FakeAmdSmi",
+    "FakeClock",
+    "FakeGpu",
+    "FakeNvml",
+    "FakePowercap",
+    "FakeSensor",
+]
 
 #: a typical ``max_energy_range_uj`` of an Intel package zone (about 262 kJ)
 DEFAULT_MAX_ENERGY_RANGE_UJ = 262_143_328_850

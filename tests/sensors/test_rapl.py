@@ -398,3 +398,28 @@ def test_sensor_protocol(fake: FakePowercap) -> None:
     assert isinstance(sensor, Sensor)
     mode = stat.S_IMODE((fake.zone_dir(0) / "energy_uj").stat().st_mode)
     assert mode & stat.S_IRUSR
+
+
+def test_public_test_doubles() -> None:
+    import carbonledger.testing as testing
+    from carbonledger.errors import SensorError
+    from carbonledger.models import SensorInfo as Info
+
+    for name in testing.__all__:
+        assert getattr(testing, name) is not None, name
+    clock = FakeClock()
+    s = testing.FakeSensor(Info("cpu", "cpu", "fake", measured=False), 10.0, clock)
+    clock.advance(2.0)
+    s.set_power(20.0)
+    clock.advance(1.0)
+    r = s.read()
+    assert r.energy_j == 40.0 and r.low_j == 30.0 and r.high_j == 50.0
+    s.fail("boom")
+    with pytest.raises(SensorError, match="boom"):
+        s.read()
+    s.fail(None)
+    assert s.read().energy_j == 40.0
+    s.close()
+    assert s.closed
+    with pytest.raises(ValueError):
+        clock.advance(-1)
