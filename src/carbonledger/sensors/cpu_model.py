@@ -143,18 +143,23 @@ TABLE_PATH = Path(__file__).with_name("data") / "cpu_tdp.csv"
 def cpu_table() -> tuple[CpuRecord, ...]:
     """The shipped CPU TDP table (read once)."""
     with TABLE_PATH.open(newline="", encoding="utf-8") as fh:
+        rows = csv.reader(fh)
+        header = next(rows)
+        expected = ["name", "normalised_name", "tdp_w", "cores", "source", "year", "licence"]
+        if header[:7] != expected:  # pragma: no cover - guards the shipped file
+            raise RuntimeError(f"{TABLE_PATH}: unexpected columns {header}")
         return tuple(
             CpuRecord(
-                name=r["name"],
-                normalised_name=r["normalised_name"],
-                tdp_w=float(r["tdp_w"]),
-                cores=int(r["cores"]) if r["cores"] else None,
-                source=r["source"],
-                year=int(r["year"]),
-                licence=r["licence"],
-                note=r.get("note") or "",
+                r[0],
+                r[1],
+                float(r[2]),
+                int(r[3]) if r[3] else None,
+                r[4],
+                int(r[5]),
+                r[6],
+                r[7] if len(r) > 7 else "",
             )
-            for r in csv.DictReader(fh)
+            for r in rows
         )
 
 
@@ -164,8 +169,9 @@ def _index() -> tuple[dict[str, CpuRecord], dict[str, list[CpuRecord]]]:
     by_token: dict[str, list[CpuRecord]] = {}
     for rec in cpu_table():
         exact[rec.normalised_name] = rec
-        for token in _model_tokens(rec.normalised_name.split()):
-            by_token.setdefault(token, []).append(rec)
+        for token in rec.normalised_name.split():
+            if not token.isalpha():  # holds a digit (or '+'): a model token
+                by_token.setdefault(token, []).append(rec)
     return exact, by_token
 
 
