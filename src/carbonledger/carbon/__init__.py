@@ -1,0 +1,126 @@
+"""Account: turn energy into CO2e, here, at this hour, with this PUE, plus the hardware's
+manufacturing share.
+
+* :func:`intensity`, :func:`list_zones`, :func:`world_average`: yearly grid intensity
+  of every country, sub-national zone and cloud region (shipped tables, each row
+  sourced, dated and licensed; loaded on first use).
+* :func:`resolve_location`: where the work runs (arguments, environment, config, cloud
+  metadata, opt-in IP geolocation, else the world average, said so).
+* :func:`resolve_pue`: the facility overhead, with where it comes from.
+* :func:`hourly_co2e` with an :class:`IntensityProvider`: hour-by-hour intensity.
+* :func:`market_co2e_g`: market-based (contractual) emissions.
+* :func:`embodied_co2e_g`: manufacturing carbon amortised over the run.
+* :func:`equivalents`: km driven, smartphone charges, tree-months...
+
+Pure: no sensor or ledger imports; network only inside the provider classes and the
+location probes, each time-bounded. Importing this package is cheap: each module
+loads on first use of one of its names.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from carbonledger.carbon.embodied import (
+        DEVICE_KINDS,
+        EmbodiedDevice,
+        EmbodiedItem,
+        EmbodiedResult,
+        embodied_co2e_g,
+    )
+    from carbonledger.carbon.equivalents import Equivalent, equivalents
+    from carbonledger.carbon.hourly import (
+        ElectricityMapsProvider,
+        FileIntensityProvider,
+        HourlyResult,
+        IntensityProvider,
+        ProviderError,
+        UKCarbonIntensityProvider,
+        hourly_co2e,
+    )
+    from carbonledger.carbon.location import (
+        DEFAULT_METADATA_URLS,
+        Location,
+        probe_cloud_metadata,
+        resolve_location,
+    )
+    from carbonledger.carbon.market import market_co2e_g
+    from carbonledger.carbon.pue import provider_pue, reference_pue, resolve_pue, validate_pue
+    from carbonledger.carbon.zones import ZONE_KINDS, Zone, intensity, list_zones, world_average
+
+__all__ = [
+    "DEFAULT_METADATA_URLS",
+    "DEVICE_KINDS",
+    "ZONE_KINDS",
+    "ElectricityMapsProvider",
+    "EmbodiedDevice",
+    "EmbodiedItem",
+    "EmbodiedResult",
+    "Equivalent",
+    "FileIntensityProvider",
+    "HourlyResult",
+    "IntensityProvider",
+    "Location",
+    "ProviderError",
+    "UKCarbonIntensityProvider",
+    "Zone",
+    "embodied_co2e_g",
+    "equivalents",
+    "hourly_co2e",
+    "intensity",
+    "list_zones",
+    "market_co2e_g",
+    "probe_cloud_metadata",
+    "provider_pue",
+    "reference_pue",
+    "resolve_location",
+    "resolve_pue",
+    "validate_pue",
+    "world_average",
+]
+
+_LAZY: dict[str, str] = {
+    "DEFAULT_METADATA_URLS": "carbonledger.carbon.location",
+    "DEVICE_KINDS": "carbonledger.carbon.embodied",
+    "ElectricityMapsProvider": "carbonledger.carbon.hourly",
+    "EmbodiedDevice": "carbonledger.carbon.embodied",
+    "EmbodiedItem": "carbonledger.carbon.embodied",
+    "EmbodiedResult": "carbonledger.carbon.embodied",
+    "Equivalent": "carbonledger.carbon.equivalents",
+    "FileIntensityProvider": "carbonledger.carbon.hourly",
+    "HourlyResult": "carbonledger.carbon.hourly",
+    "IntensityProvider": "carbonledger.carbon.hourly",
+    "Location": "carbonledger.carbon.location",
+    "ProviderError": "carbonledger.carbon.hourly",
+    "UKCarbonIntensityProvider": "carbonledger.carbon.hourly",
+    "ZONE_KINDS": "carbonledger.carbon.zones",
+    "Zone": "carbonledger.carbon.zones",
+    "embodied_co2e_g": "carbonledger.carbon.embodied",
+    "equivalents": "carbonledger.carbon.equivalents",
+    "hourly_co2e": "carbonledger.carbon.hourly",
+    "intensity": "carbonledger.carbon.zones",
+    "list_zones": "carbonledger.carbon.zones",
+    "market_co2e_g": "carbonledger.carbon.market",
+    "probe_cloud_metadata": "carbonledger.carbon.location",
+    "provider_pue": "carbonledger.carbon.pue",
+    "reference_pue": "carbonledger.carbon.pue",
+    "resolve_location": "carbonledger.carbon.location",
+    "resolve_pue": "carbonledger.carbon.pue",
+    "validate_pue": "carbonledger.carbon.pue",
+    "world_average": "carbonledger.carbon.zones",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'carbonledger.carbon' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,88 @@
+"""Power usage effectiveness: the facility's total energy over the IT equipment's.
+
+Operational emissions scale the measured IT energy by the PUE. The figure comes from,
+in order: the caller (validated 1.0..3.0); the cloud provider's published average when
+the run is on a known cloud (``pue.csv``: AWS 1.135, GCP 1.1, Azure 1.185 as used by
+Cloud Carbon Footprint); otherwise 1.0, stated as *assumed, not measured*. The 2024
+industry average of 1.56 (Uptime Institute) is kept as a documented reference, never
+applied silently.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+from typing import TYPE_CHECKING
+
+from carbonledger.carbon._tables import read_table
+from carbonledger.errors import InputError
+
+if TYPE_CHECKING:
+    from carbonledger.carbon.location import Location
+
+__all__ = ["PUE_MAX", "PUE_MIN", "provider_pue", "reference_pue", "resolve_pue", "validate_pue"]
+
+PUE_MIN = 1.0
+PUE_MAX = 3.0
+
+
+def validate_pue(pue: float, what: str = "pue") -> float:
+    """``pue`` as a float when it is a finite number in 1.0..3.0, else :class:`InputError`."""
+    try:
+        value = float(pue)
+    except (TypeError, ValueError):
+        raise InputError(f"{what} must be a number between 1.0 and 3.0, got {pue!r}") from None
+    if not math.isfinite(value) or not PUE_MIN <= value <= PUE_MAX:
+        raise InputError(
+            f"{what} must be between {PUE_MIN} and {PUE_MAX} (1.0 = no overhead; typical "
+            f"data centres 1.1-1.6), got {pue!r}"
+        )
+    return value
+
+
+@cache
+def _pue_rows() -> dict[str, dict[str, str]]:
+    return {row["provider"]: row for row in read_table("pue.csv")}
+
+
+def provider_pue(provider: str) -> tuple[float, str] | None:
+    """(PUE, citation) of a cloud provider (``aws``, ``gcp``, ``azure``, ``ovh``), or None
+    when carbonledger has no published figure for it."""
+    row = _pue_rows().get(provider.strip().lower())
+    if row is None or provider.strip().lower() == "unknown":
+        return None
+    return float(row["pue"]), f"{row['source']}, {row['year']}"
+
+
+def reference_pue() -> tuple[float, str]:
+    """The industry-average PUE (Uptime Institute 2024: 1.56) and its citation: a
+    reference for reports, not a default."""
+    row = _pue_rows()["unknown"]
+    return float(row["pue"]), f"{row['source']}, {row['year']}"
+
+
+def resolve_pue(pue: float | None, location: Location) -> tuple[float, str]:
+    """The PUE to apply and where it comes from.
+
+    * ``pue`` given: validated, ``(pue, "argument")``;
+    * on a known cloud (``location.cloud_provider``): the provider's published average;
+    * otherwise ``(1.0, "assumed 1.0: ...")``, saying how to set the real figure.
+    """
+    if pue is not None:
+        return validate_pue(pue), "argument"
+    provider = location.cloud_provider
+    if provider:
+        known = provider_pue(provider)
+        if known is not None:
+            value, citation = known
+            return value, f"{provider} average PUE {value} ({citation})"
+    ref, _ = reference_pue()
+    where = (
+        f"on {provider}, which has no published PUE in carbonledger's table"
+        if provider
+        else ("not on a known cloud")
+    )
+    return 1.0, (
+        f"assumed 1.0: not measured ({where}); pass pue= or set CARBONLEDGER_PUE to your "
+        f"facility's figure (industry average {ref}, Uptime Institute 2024)"
+    )

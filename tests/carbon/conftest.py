@@ -1,0 +1,100 @@
+"""A local HTTP server on 127.0.0.1 standing in for metadata services and intensity APIs.
+
+Tests never touch the internet: every URL they give the code points here.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+import pytest
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: str | bytes = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]  # lower-case names
+
+
+Route = Callable[[Seen], Reply]
+
+
+class LocalServer:
+    """Routes ``(method, path)`` to a :class:`Reply` (or a function of the request)."""
+
+    def __init__(self) -> None:
+        self.routes: dict[tuple[str, str], Reply | Route] = {}
+        self.requests: list[Seen] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                parts = urlsplit(self.path)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                seen = Seen(self.command, parts.path, parts.query, headers)
+                with server._lock:
+                    server.requests.append(seen)
+                route = server.routes.get((self.command, parts.path))
+                reply = Reply(404, "not found") if route is None else route
+                if callable(reply):
+                    reply = reply(seen)
+                if reply.delay_s:
+                    time.sleep(reply.delay_s)
+                body = reply.body.encode() if isinstance(reply.body, str) else reply.body
+                try:
+                    self.send_response(reply.status)
+                    for k, v in reply.headers.items():
+                        self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:
+                    pass  # the client gave up (a timeout test)
+
+            do_GET = _handle
+            do_PUT = _handle
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._httpd.block_on_close = False
+        self.base = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        self._thread.start()
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def server() -> Iterator[LocalServer]:
+    srv = LocalServer()
+    try:
+        yield srv
+    finally:
+        srv.close()
