@@ -195,7 +195,7 @@ def _find_zones(root: Path) -> list[_Zone]:
     return sorted(found.values(), key=lambda z: (z.kind, z.package, -1 if z.sub is None else z.sub))
 
 
-def _no_rapl(root: Path, reason: str) -> SensorInfo:
+def _no_rapl(reason: str) -> SensorInfo:
     return SensorInfo(
         component="cpu",
         device="cpu:rapl",
@@ -276,7 +276,6 @@ def discover_rapl(
     if not root.is_dir():
         return [], [
             _no_rapl(
-                root,
                 f"no RAPL powercap interface at {root} (not Linux, a VM, or the intel_rapl "
                 "driver is not loaded)",
             )
@@ -285,7 +284,6 @@ def discover_rapl(
     if not zones:
         return [], [
             _no_rapl(
-                root,
                 f"no RAPL zones (intel-rapl:N) in {root} (a VM, or the intel_rapl driver is "
                 "not loaded)",
             )
