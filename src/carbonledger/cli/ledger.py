@@ -1,0 +1,238 @@
+"""``carbonledger runs | show | verify | export | decrypt``: the ledger from the command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from carbonledger.cli._common import emit_json, fail
+from carbonledger.errors import InputError
+
+LedgerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ledger",
+        "-l",
+        help="Ledger file or postgresql:// URL (default: $CARBONLEDGER_LEDGER, else the "
+        "per-user ledger).",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+KeyFileOpt = Annotated[
+    Path | None,
+    typer.Option("--key-file", help="File holding the 32-byte key (raw, hex or base64)."),
+]
+KeyEnvOpt = Annotated[
+    str | None,
+    typer.Option("--key-env", help="Environment variable holding the key (hex or base64)."),
+]
+
+
+def _row(s: Any) -> dict[str, Any]:
+    from carbonledger.ledger.export import iso_utc
+
+    finished = s.extra.get("finished_unix_s")
+    return {
+        "run_id": s.run_id,
+        "project": s.project,
+        "experiment": s.experiment,
+        "status": s.status,
+        "started_at": iso_utc(s.started_unix_s),
+        "finished_at": iso_utc(finished) if isinstance(finished, (int, float)) else None,
+        "duration_s": s.duration_s,
+        "energy_kwh": s.energy_kwh,
+        "co2e_kg": s.co2e_kg,
+        "co2e_low_kg": s.co2e_low_g / 1e3,
+        "co2e_high_kg": s.co2e_high_g / 1e3,
+        "measured_share": s.measured_share,
+        "location": s.location,
+        "hosts": list(s.hosts),
+    }
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("runs")
+    def runs_command(
+        project: Annotated[
+            str | None, typer.Option("--project", "-p", help="Only this project's runs.")
+        ] = None,
+        limit: Annotated[
+            int,
+            typer.Option("--limit", "-n", help="At most this many runs, newest first (0: all)."),
+        ] = 20,
+        ledger: LedgerOpt = None,
+        json_out: JsonOpt = False,
+    ) -> None:
+        """List runs, newest first: status, duration, energy and CO2e."""
+        from carbonledger.ledger import open_ledger
+        from carbonledger.report.text import format_energy_j, format_mass_g
+
+        if limit < 0:
+            fail(f"--limit must be >= 0, got {limit}")
+        try:
+            led = open_ledger(ledger, create=False)
+        except InputError as exc:  # no ledger yet: no runs
+            if json_out:
+                emit_json([])
+            else:
+                typer.echo(f"no runs: {exc}")
+            return
+        try:
+            summaries = led.list_runs(project=project, limit=limit or None)
+        finally:
+            led.close()
+        rows = [_row(s) for s in summaries]
+        if json_out:
+            emit_json(rows)
+            return
+        if not rows:
+            typer.echo(
+                f"no runs in {led.location}" + (f" for project {project!r}" if project else "")
+            )
+            return
+        typer.echo(
+            f"{'run':<26} {'project/experiment':<26} {'status':<11} {'started (UTC)':<20} "
+            f"{'duration':>10} {'energy':>11} {'CO2e':>10}"
+        )
+        for s in summaries:
+            name = f"{s.project}/{s.experiment}"
+            typer.echo(
+                f"{s.run_id[:26]:<26} {name[:26]:<26} {s.status:<11} "
+                f"{_row(s)['started_at'][:19].replace('T', ' '):<20} {s.duration_s:>9.1f}s "
+                f"{format_energy_j(s.energy_j):>11} {format_mass_g(s.co2e_g):>10}"
+            )
+
+    @app.command("show")
+    def show_command(
+        run: Annotated[str, typer.Argument(help="A run id, or a unique prefix of one.")],
+        ledger: LedgerOpt = None,
+        json_out: JsonOpt = False,
+    ) -> None:
+        """One run in full: devices with method and range, windows, errors, forecast."""
+        from carbonledger.ledger import open_ledger
+        from carbonledger.ledger.export import jsonl_record
+        from carbonledger.report.text import format_energy_j, format_mass_g, format_summary
+
+        led = open_ledger(ledger, create=False)
+        try:
+            summary = led.summary(led.resolve_run_id(run))
+        finally:
+            led.close()
+        if json_out:
+            emit_json(jsonl_record(summary))
+            return
+        typer.echo(format_summary(summary, equivalents=False))
+        members = summary.extra.get("members") or []
+        if len(members) > 1:
+            typer.echo(f"  members: {len(members)} on {len(summary.hosts)} host(s)")
+            for m in members:
+                rank = "" if m["rank"] is None else f" rank {m['rank']}"
+                typer.echo(f"    {m['host']} pid {m['pid']}{rank}: {m['status']}")
+        forecast = summary.extra.get("forecast")
+        if isinstance(forecast, dict) and "energy_j" in forecast:
+            done, total = forecast.get("windows_done"), forecast.get("windows_total")
+            typer.echo(
+                f"  forecast for the whole run (after {done}/{total} windows): "
+                f"{format_energy_j(float(forecast['energy_j']))} "
+                f"(range {format_energy_j(float(forecast.get('energy_low_j', 0.0)))} - "
+                f"{format_energy_j(float(forecast.get('energy_high_j', 0.0)))}), "
+                f"{format_mass_g(float(forecast.get('co2e_g', 0.0)))} CO2e "
+                f"(range {format_mass_g(float(forecast.get('co2e_low_g', 0.0)))} - "
+                f"{format_mass_g(float(forecast.get('co2e_high_g', 0.0)))})"
+            )
+
+    @app.command("verify")
+    def verify_command(
+        target: Annotated[
+            str | None,
+            typer.Argument(
+                metavar="[LEDGER]",
+                help="Ledger file or postgresql:// URL (default: the ledger in use).",
+            ),
+        ] = None,
+        json_out: JsonOpt = False,
+    ) -> None:
+        """Check every sealed record: exit 0 when intact, 1 naming each problem."""
+        from carbonledger.ledger import verify
+
+        report = verify(target)
+        if json_out:
+            emit_json(report.to_dict())
+        elif report.ok:
+            typer.echo(
+                f"{report.location}: intact ({report.seals} seals, "
+                f"{report.runs} finished runs checked)"
+            )
+        else:
+            typer.echo(f"{report.location}: {len(report.problems)} problem(s)")
+            for p in report.problems:
+                typer.echo(f"  {p.ref}: {p.kind}: {p.detail}")
+        if not report.ok:
+            raise typer.Exit(1)
+
+    @app.command("export")
+    def export_command(
+        csv_path: Annotated[
+            Path | None,
+            typer.Option("--csv", help="Write CodeCarbon-compatible CSV here ('-': stdout)."),
+        ] = None,
+        jsonl_path: Annotated[
+            Path | None, typer.Option("--jsonl", help="Write JSON Lines here ('-': stdout).")
+        ] = None,
+        project: Annotated[
+            str | None, typer.Option("--project", "-p", help="Only this project's runs.")
+        ] = None,
+        encrypt: Annotated[
+            bool,
+            typer.Option("--encrypt", help="Encrypt the file (AES-256-GCM); needs a key."),
+        ] = False,
+        key_file: KeyFileOpt = None,
+        key_env: KeyEnvOpt = None,
+        ledger: LedgerOpt = None,
+    ) -> None:
+        """Export runs as CSV (CodeCarbon's columns first) or JSON Lines, optionally encrypted."""
+        from carbonledger.ledger import open_ledger
+        from carbonledger.ledger.crypto import encrypt as seal_bytes
+        from carbonledger.ledger.crypto import load_key, write_atomic
+        from carbonledger.ledger.export import export_text
+
+        if (csv_path is None) == (jsonl_path is None):
+            fail("give exactly one of --csv FILE or --jsonl FILE")
+        if (key_file is not None or key_env is not None) and not encrypt:
+            fail("--key-file/--key-env are for --encrypt")
+        key = load_key(key_file=key_file, key_env=key_env) if encrypt else None
+        out = csv_path if csv_path is not None else jsonl_path
+        assert out is not None
+        led = open_ledger(ledger, create=False)
+        try:
+            summaries = [led.summary(r) for r in led.iter_run_ids(project)]
+        finally:
+            led.close()
+        text, n = export_text(summaries, "csv" if csv_path is not None else "jsonl")
+        data = text.encode("utf-8")
+        if key is not None:
+            data = seal_bytes(data, key)
+        if str(out) == "-":
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        else:
+            write_atomic(out, data)
+        what = "encrypted " if key is not None else ""
+        typer.echo(f"exported {n} run(s) to {what}{out}", err=True)
+
+    @app.command("decrypt")
+    def decrypt_command(
+        src: Annotated[Path, typer.Argument(metavar="IN", help="An encrypted export.")],
+        out: Annotated[Path, typer.Option("--output", "-o", help="Write the plaintext here.")],
+        key_file: KeyFileOpt = None,
+        key_env: KeyEnvOpt = None,
+    ) -> None:
+        """Decrypt an encrypted export (a wrong key or a changed byte is an error)."""
+        from carbonledger.ledger.crypto import decrypt_file, load_key
+
+        key = load_key(key_file=key_file, key_env=key_env)
+        n = decrypt_file(src, out, key)
+        typer.echo(f"decrypted {n} bytes to {out}", err=True)

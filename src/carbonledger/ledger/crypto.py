@@ -1,0 +1,169 @@
+"""Encrypted exports: AES-256-GCM (``cryptography``'s AESGCM) with a 32-byte key.
+
+File format (version 1)::
+
+    magic   8 bytes   b"CLEDGENC"
+    version 1 byte    1
+    nonce   12 bytes  random, never reused with a key
+    body    rest      AES-GCM ciphertext followed by its 16-byte tag
+
+The magic and version are authenticated as associated data, so any changed byte — header,
+nonce, ciphertext or tag — makes decryption fail with a clear error; a wrong key fails
+the same way. Nothing is ever returned from a file that does not authenticate.
+
+A key is 32 bytes: a file holding them raw, or as 64 hex digits, or as base64 (e.g.
+``openssl rand -hex 32 > export.key``); or an environment variable holding hex or base64.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from carbonledger.errors import InputError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+__all__ = [
+    "MAGIC",
+    "decrypt",
+    "decrypt_file",
+    "encrypt",
+    "generate_key",
+    "is_encrypted",
+    "load_key",
+    "write_atomic",
+]
+
+MAGIC = b"CLEDGENC"
+VERSION = 1
+_NONCE = 12
+_TAG = 16
+KEY_BYTES = 32
+
+
+def generate_key() -> bytes:
+    """32 random bytes, for ``AES-256-GCM``."""
+    return os.urandom(KEY_BYTES)
+
+
+def _parse_key(data: bytes, where: str) -> bytes:
+    if len(data) == KEY_BYTES:
+        return data
+    text = data.strip()
+    if len(text) == 2 * KEY_BYTES:
+        try:
+            return binascii.unhexlify(text)
+        except binascii.Error:
+            pass
+    for altchars in (None, b"-_"):
+        try:
+            decoded = base64.b64decode(text, altchars=altchars, validate=True)
+        except binascii.Error:
+            continue
+        if len(decoded) == KEY_BYTES:
+            return decoded
+    raise InputError(
+        f"the key in {where} is not 32 bytes (raw, 64 hex digits or base64); make one with "
+        "'openssl rand -hex 32'"
+    )
+
+
+def load_key(
+    *,
+    key_file: str | os.PathLike[str] | None = None,
+    key_env: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> bytes:
+    """The 32-byte key from ``key_file`` or from the environment variable ``key_env``."""
+    if (key_file is None) == (key_env is None):
+        raise InputError("give exactly one of a key file (--key-file) or a variable (--key-env)")
+    if key_file is not None:
+        path = Path(key_file)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read key file {path}: {exc.strerror}") from None
+        return _parse_key(data, f"key file {path}")
+    assert key_env is not None
+    env = os.environ if env is None else env
+    value = env.get(key_env)
+    if not value:
+        raise InputError(f"environment variable {key_env} is not set (it should hold the key)")
+    return _parse_key(value.encode(), f"environment variable {key_env}")
+
+
+def _aesgcm(key: bytes) -> AESGCM:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    if len(key) != KEY_BYTES:
+        raise InputError(f"an AES-256-GCM key is {KEY_BYTES} bytes, got {len(key)}")
+    return AESGCM(key)
+
+
+def encrypt(data: bytes, key: bytes) -> bytes:
+    """``data`` encrypted and authenticated with ``key`` (see the module's format)."""
+    header = MAGIC + bytes([VERSION])
+    nonce = os.urandom(_NONCE)
+    return header + nonce + _aesgcm(key).encrypt(nonce, data, header)
+
+
+def is_encrypted(blob: bytes) -> bool:
+    """True when ``blob`` starts like an encrypted carbonledger export."""
+    return blob.startswith(MAGIC)
+
+
+def decrypt(blob: bytes, key: bytes, where: str = "the input") -> bytes:
+    """The plaintext of an encrypted export; :class:`InputError` when the key is wrong or
+    any byte was changed (never partial or garbage output)."""
+    from cryptography.exceptions import InvalidTag
+
+    if not is_encrypted(blob):
+        raise InputError(f"{where} is not an encrypted carbonledger export (no {MAGIC!r} header)")
+    head = len(MAGIC) + 1
+    if len(blob) < head + _NONCE + _TAG:
+        raise InputError(f"{where} is truncated: too short for an encrypted export")
+    version = blob[len(MAGIC)]
+    if version != VERSION:
+        raise InputError(
+            f"{where} uses encryption format version {version}; this carbonledger reads "
+            f"version {VERSION} (upgrade carbonledger)"
+        )
+    nonce = blob[head : head + _NONCE]
+    try:
+        return bytes(_aesgcm(key).decrypt(nonce, blob[head + _NONCE :], blob[:head]))
+    except InvalidTag:
+        raise InputError(
+            f"cannot decrypt {where}: wrong key, or the file was changed or truncated "
+            "(authentication failed)"
+        ) from None
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file renamed into place."""
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"cannot write {target}: {exc.strerror}") from None
+
+
+def decrypt_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], key: bytes) -> int:
+    """Decrypt ``src`` into ``dst`` (written only when the whole file authenticates);
+    returns the number of plaintext bytes."""
+    path = Path(src)
+    try:
+        blob = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    plain = decrypt(blob, key, str(path))
+    write_atomic(dst, plain)
+    return len(plain)
