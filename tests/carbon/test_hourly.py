@@ -282,3 +282,15 @@ def test_uk_provider_covers_great_britain_only() -> None:
 def test_bad_timeouts_are_rejected() -> None:
     with pytest.raises(InputError):
         UKCarbonIntensityProvider(timeout_s=0)
+
+
+def test_only_missing_runs_of_hours_are_fetched(server: LocalServer) -> None:
+    hours = {H0 + i * 3600: float(i) for i in range(48)}
+    em_server(server, hours)
+    provider = ElectricityMapsProvider("secret", base_url=server.base)
+    provider.hourly("FR", H0 + 10 * 3600, H0 + 12 * 3600)
+    assert len(server.requests) == 1
+    got = provider.hourly("FR", H0, H0 + 48 * 3600)
+    assert got == hours
+    starts = sorted(parse_qs(r.query)["start"][0] for r in server.requests[1:])
+    assert starts == ["2024-05-01T12:00:00Z", "2024-05-02T00:00:00Z"]  # around the cached run

@@ -108,6 +108,18 @@ def _hours_between(start_unix_s: float, end_unix_s: float) -> list[int]:
     return list(range(first, math.ceil(end_unix_s / HOUR_S) * HOUR_S, HOUR_S))
 
 
+def _ranges(hours: list[int], max_hours: int) -> list[tuple[int, int]]:
+    """Sorted hour starts -> ``[start, end)`` ranges of consecutive hours, none longer
+    than ``max_hours``: one API call each."""
+    ranges: list[tuple[int, int]] = []
+    for h in hours:
+        if ranges and ranges[-1][1] == h and h - ranges[-1][0] < max_hours * HOUR_S:
+            ranges[-1] = (ranges[-1][0], h + HOUR_S)
+        else:
+            ranges.append((h, h + HOUR_S))
+    return ranges
+
+
 # ----------------------------------------------------------------------------- file
 
 
@@ -270,12 +282,8 @@ class _OnlineProvider:
         missing = [h for h in wanted if h not in cache and h not in tried and h <= now_h]
         if missing:
             fresh: dict[int, float] = {}
-            chunk_s = self.max_hours_per_call * HOUR_S
-            start = missing[0]
-            while start <= missing[-1]:
-                end = min(start + chunk_s, missing[-1] + HOUR_S)
+            for start, end in _ranges(missing, self.max_hours_per_call):
                 fresh.update(self._fetch_range(zone, start, end))
-                start = end
             tried.update(missing)
             self._store(zone, fresh)
         return {h: cache[h] for h in wanted if h in cache}
