@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -67,13 +69,38 @@ def register(app: typer.Typer) -> None:
             fail(f"unknown scope {scope!r}; use --scope process or --scope machine")
         if interval is not None and not interval > 0:
             fail(f"--interval must be > 0 seconds, got {interval:g}")
+        exe = cmd[0]
+        found = shutil.which(exe) if os.sep not in exe else (exe if os.path.exists(exe) else None)
+        if found is None:
+            typer.echo(f"carbonledger: command not found: {exe}", err=True)
+            raise typer.Exit(127)
+        if os.sep in exe and not os.access(exe, os.X_OK):
+            typer.echo(f"carbonledger: permission denied: {exe}", err=True)
+            raise typer.Exit(126)
+        # Track from before the child exists, rooted at this process: the command's whole
+        # tree is counted from its birth (plus carbonledger's own small sampler).
+        try:
+            tracker = Tracker(
+                project,
+                experiment,
+                country=country,
+                region=region,
+                scope=scope,
+                interval_s=interval,
+                pue=pue,
+                grid_g_per_kwh=grid,
+                ledger=False if no_ledger else ledger,
+                expected_epochs=expected_epochs,
+                handle_signals=False,
+                command=cmd,
+            ).start()
+        except CarbonLedgerError as exc:
+            fail(str(exc), exc.exit_code)
         try:
             child = subprocess.Popen(cmd)
-        except FileNotFoundError:
-            typer.echo(f"carbonledger: command not found: {cmd[0]}", err=True)
-            raise typer.Exit(127) from None
-        except PermissionError:
-            typer.echo(f"carbonledger: permission denied: {cmd[0]}", err=True)
+        except OSError as exc:
+            tracker.stop("failed")
+            typer.echo(f"carbonledger: cannot run {exe}: {exc.strerror}", err=True)
             raise typer.Exit(126) from None
         received: list[int] = []
 
@@ -84,26 +111,6 @@ def register(app: typer.Typer) -> None:
 
         previous = {s: signal.signal(s, forward) for s in SIGNALS}
         try:
-            try:
-                tracker = Tracker(
-                    project,
-                    experiment,
-                    country=country,
-                    region=region,
-                    scope=scope,
-                    pid=child.pid,
-                    interval_s=interval,
-                    pue=pue,
-                    grid_g_per_kwh=grid,
-                    ledger=False if no_ledger else ledger,
-                    expected_epochs=expected_epochs,
-                    handle_signals=False,
-                    command=cmd,
-                ).start()
-            except CarbonLedgerError as exc:
-                child.terminate()
-                child.wait()
-                fail(str(exc), exc.exit_code)
             returncode = child.wait()
             while returncode is None:  # pragma: no cover
                 returncode = child.wait()

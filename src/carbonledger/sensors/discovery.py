@@ -129,6 +129,9 @@ def discover(
             clock=clock,
             model=name,
             tdp_source=match.source,
+            tdp_low_w=match.low_w * n_sockets,
+            tdp_high_w=match.high_w * n_sockets,
+            note=match.note,
         )
         chosen.append(sensor)
         candidates.append(sensor.info)
@@ -147,7 +150,7 @@ def discover(
         chosen.extend(drams)
         notes.append("ram: RAPL DRAM counters, measured")
     else:
-        ram = RamModelSensor(scope=scope, pid=pid, clock=clock)  # type: ignore[arg-type]
+        ram = RamModelSensor(scope=scope, pid=pid, clock=clock)
         chosen.append(ram)
         candidates.append(ram.info)
         why = "scope=process uses resident memory" if drams else "no RAPL DRAM domain"
