@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from carbonledger.errors import InputError
-from carbonledger.models import SensorInfo
+from carbonledger.models import Scope, SensorInfo
 from carbonledger.sensors.base import Sensor
 
 __all__ = ["Discovery", "discover"]
@@ -94,6 +94,7 @@ def discover(
         raise InputError(f"unknown scope {scope!r}; use 'process' or 'machine'")
     env = os.environ if env is None else env
     pid = os.getpid() if pid is None else pid
+    scope_: Scope = "machine" if scope == "machine" else "process"
     notes: list[str] = []
     candidates: list[SensorInfo] = []
     chosen: list[Sensor] = []
@@ -124,7 +125,7 @@ def discover(
         tdp_w = match.tdp_w * n_sockets
         sensor = CpuModelSensor(
             tdp_w=tdp_w,
-            scope=scope,  # type: ignore[arg-type]
+            scope=scope_,
             pid=pid,
             clock=clock,
             model=name,
@@ -150,7 +151,7 @@ def discover(
         chosen.extend(drams)
         notes.append("ram: RAPL DRAM counters, measured")
     else:
-        ram = RamModelSensor(scope=scope, pid=pid, clock=clock)
+        ram = RamModelSensor(scope=scope_, pid=pid, clock=clock)
         chosen.append(ram)
         candidates.append(ram.info)
         why = "scope=process uses resident memory" if drams else "no RAPL DRAM domain"
