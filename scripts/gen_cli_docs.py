@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
-import click
 from typer.main import get_command
 
 from carbonledger.cli.main import build_app
@@ -17,8 +17,7 @@ OUT = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
 
 
 def render() -> str:
-    group = get_command(build_app())
-    assert isinstance(group, click.Group)
+    group: Any = get_command(build_app())
     lines = [
         "# Command line reference",
         "",
@@ -32,8 +31,8 @@ def render() -> str:
         lines.append("")
         lines.append((cmd.help or "").strip().split("\n\n")[0])
         lines.append("")
-        args = [p for p in cmd.params if isinstance(p, click.Argument)]
-        opts = [p for p in cmd.params if isinstance(p, click.Option) and p.name != "help"]
+        args = [p for p in cmd.params if p.param_type_name == "argument"]
+        opts = [p for p in cmd.params if p.param_type_name == "option" and p.name != "help"]
         if args:
             lines.append("Arguments: " + ", ".join(f"`{a.human_readable_name}`" for a in args))
             lines.append("")

@@ -47,7 +47,7 @@ def test_readme_commands_exist() -> None:
 
     from carbonledger.cli.main import build_app
 
-    names = set(get_command(build_app()).commands)  # type: ignore[attr-defined]
+    names = set(get_command(build_app()).commands)  # type: ignore[attr-defined,unused-ignore]
     used = set(re.findall(r"^carbonledger ([a-z]+)", README, flags=re.M))
     assert used, "the README shows commands"
     assert used <= names, f"README shows commands that do not exist: {sorted(used - names)}"

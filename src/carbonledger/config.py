@@ -110,11 +110,13 @@ def load_settings(
     *,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    include_env: bool = True,
 ) -> dict[str, Any]:
     """Merge every source into one dict of the settings that were given anywhere.
 
     Keys absent from every source are absent from the result (the caller applies its
-    defaults). ``arguments`` values of None count as not given.
+    defaults). ``arguments`` values of None count as not given. ``include_env=False``
+    gives the config files alone (the environment still locates the user config).
     """
     env = os.environ if env is None else env
     merged: dict[str, Any] = {}
@@ -130,7 +132,7 @@ def load_settings(
             else data
         )
         merged.update(_section(table, project))
-    for key in KEYS:
+    for key in KEYS if include_env else ():
         raw = env.get(_env_name(key))
         if raw not in (None, ""):
             merged[key] = _coerce(key, raw, f"environment variable {_env_name(key)}")

@@ -176,6 +176,8 @@ class Tracker:
             env=self._env,
         )
         self._settings = settings
+        self._explicit_location = (country, region)
+        self._file_settings = load_settings(None, env=self._env, include_env=False)
         self.project: str = settings.get("project", "default")
         self.experiment: str = settings.get("experiment", "default")
         self.scope: str = settings.get("scope", "process")
@@ -452,11 +454,12 @@ class Tracker:
         probe = s.get("probe_cloud")
         if probe is None:
             probe = self._env.get("CARBONLEDGER_NO_CLOUD_PROBE") != "1" and _cloud_hint()
+        country, region = self._explicit_location
         loc = resolve_location(
-            country=s.get("country"),
-            region=s.get("region"),
+            country=country,
+            region=region,
             env=self._env,
-            config=s,
+            config=self._file_settings,
             probe_cloud=bool(probe),
             ip_geolocation=bool(s.get("ip_geolocation", False)),
         )

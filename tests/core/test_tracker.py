@@ -188,7 +188,7 @@ def test_forecast_after_each_epoch(tmp_path: Path) -> None:
 
 WORKER = textwrap.dedent(
     """
-    import os, sys, json
+    import os, sys, json, pathlib, time
     sys.path.insert(0, {fakes_dir!r})
     from fakes import StepSensor
     import carbonledger as cl
@@ -204,7 +204,12 @@ WORKER = textwrap.dedent(
     ]
     with cl.Tracker("dist", grid_g_per_kwh=100, sensors=sensors, ledger=sys.argv[1],
                     host=host, handle_signals=False) as run:
-        pass
+        # barrier: all four ranks are running at once (as in a real job)
+        barrier = pathlib.Path(sys.argv[2])
+        (barrier / os.environ["RANK"]).write_text("up")
+        deadline = time.monotonic() + 60
+        while len(list(barrier.iterdir())) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
     print(json.dumps({{"kept": [s.device for s in run.sensors]}}))
     """
 )
@@ -214,6 +219,8 @@ def test_two_hosts_two_ranks_count_each_device_once(tmp_path: Path) -> None:
     script = tmp_path / "worker.py"
     script.write_text(WORKER.format(fakes_dir=str(Path(__file__).parent)))
     ledger_path = str(tmp_path / "shared.sqlite")
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
     procs = []
     for host in ("h1", "h2"):
         for local_rank in (0, 1):
@@ -226,7 +233,7 @@ def test_two_hosts_two_ranks_count_each_device_once(tmp_path: Path) -> None:
             )
             procs.append(
                 subprocess.Popen(
-                    [sys.executable, str(script), ledger_path],
+                    [sys.executable, str(script), ledger_path, str(barrier)],
                     env=env,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
@@ -251,3 +258,19 @@ def test_two_hosts_two_ranks_count_each_device_once(tmp_path: Path) -> None:
     # each rank kept exactly one GPU, and one rank per host kept the host-wide devices
     assert all(sum(d.startswith("gpu") for d in kept) == 1 for kept in outputs)
     assert sum("cpu:package-0" in kept for kept in outputs) == 2
+
+
+def test_location_source_says_where_it_came_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "carbonledger.toml").write_text('country = "DE"\n')
+    with cl.Tracker(sensors=sensors(), ledger=False) as run:
+        pass
+    assert (run.summary().location, run.summary().location_source) == ("DE", "config")
+    monkeypatch.setenv("CARBONLEDGER_COUNTRY", "SE")
+    with cl.Tracker(sensors=sensors(), ledger=False) as run:
+        pass
+    assert (run.summary().location, run.summary().location_source) == ("SE", "environment")
+    with cl.Tracker(country="FR", sensors=sensors(), ledger=False) as run:
+        pass
+    assert (run.summary().location, run.summary().location_source) == ("FR", "argument")
