@@ -1,0 +1,387 @@
+"""Training footprint before (or during) a run: :func:`training` -> :class:`Estimate`.
+
+::
+
+    model FLOPs       F  = 6 N_active D                       (or given: flops=)
+    device-seconds    T  = F r / (u peak)                     (or given: device_hours x 3600;
+                                                               or F / (mfu peak) for a given MFU)
+    IT energy         E  = T P,   P = s TDP                    (or given: avg_power_w)
+    facility energy      = E x PUE
+    operational CO2e     = E x PUE x grid intensity
+    embodied CO2e        = embodied per device x T / lifetime  (reported apart)
+
+``u`` and ``s`` come from the priors (:mod:`carbonledger.predict.priors`); the 80% interval
+of every output is ``median x exp(+-z sigma)`` with ``sigma`` the root sum of squares of the
+log-spreads still unknown (a measured fact has none). PUE and grid intensity are taken as
+given.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Any
+
+from carbonledger.errors import InputError
+from carbonledger.predict._check import optional_positive, positive, positive_int, share
+from carbonledger.predict._stats import Z80
+from carbonledger.predict.flops import recompute_factor, training_flops
+from carbonledger.predict.hardware import Accelerator, embodied_constants
+from carbonledger.predict.hardware import accelerator as lookup_accelerator
+from carbonledger.predict.params import Architecture
+from carbonledger.predict.priors import Priors, default_priors
+from carbonledger.units import G_PER_T, J_PER_KWH, J_PER_MWH
+
+__all__ = ["Estimate", "fmt", "resolve_params", "training"]
+
+HOURS_PER_YEAR = 365.25 * 24
+
+
+def _co2e_t(facility_mwh: float, grid_g_per_kwh: float) -> float:
+    """Tonnes CO2e of ``facility_mwh`` (PUE included) at ``grid_g_per_kwh``."""
+    return facility_mwh * J_PER_MWH / J_PER_KWH * grid_g_per_kwh / G_PER_T
+
+
+def fmt(x: float) -> str:
+    """A number in 3 significant figures, scientific above a million."""
+    if x != 0 and (abs(x) >= 1e6 or abs(x) < 1e-3):
+        mantissa, exponent = f"{x:.3g}".split("e") if "e" in f"{x:.3g}" else (f"{x:.3g}", "0")
+        return f"{mantissa}e{int(exponent)}"
+    return f"{x:,.3g}" if abs(x) < 1000 else f"{x:,.0f}"
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """A training run's predicted footprint: central values (medians) and 80% intervals.
+
+    ``energy_mwh`` is facility energy (IT energy x PUE), the energy the grid supplies;
+    ``co2e_t`` operational CO2e in tonnes; ``embodied_t`` the amortised manufacturing
+    footprint, reported apart; ``assumptions`` lists everything not given.
+    """
+
+    accelerator: str
+    devices: int
+    params: float
+    active_params: float
+    tokens: float
+    flops: float
+    hardware_flops: float
+    device_hours: float
+    device_hours_low: float
+    device_hours_high: float
+    utilisation: float
+    utilisation_low: float
+    utilisation_high: float
+    avg_power_w: float
+    avg_power_w_low: float
+    avg_power_w_high: float
+    pue: float
+    grid_g_per_kwh: float
+    energy_mwh: float
+    energy_mwh_low: float
+    energy_mwh_high: float
+    co2e_t: float
+    co2e_t_low: float
+    co2e_t_high: float
+    embodied_t: float
+    embodied_t_low: float
+    embodied_t_high: float
+    embodied_per_device_kg: float
+    lifetime_years: float
+    assumptions: tuple[str, ...]
+    #: the facts given rather than predicted: "device_hours", "mfu", "avg_power_w", "flops"
+    measured: tuple[str, ...] = ()
+
+    @property
+    def gpu_hours(self) -> float:
+        """Device-hours (GPU-hours, TPU chip-hours)."""
+        return self.device_hours
+
+    @property
+    def days(self) -> float:
+        """Wall-clock days with every device busy."""
+        return self.device_hours / self.devices / 24.0
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """80% interval of operational CO2e in tonnes."""
+        return (self.co2e_t_low, self.co2e_t_high)
+
+    @property
+    def energy_it_mwh(self) -> float:
+        """Energy drawn by the IT equipment (before PUE), MWh."""
+        return self.energy_mwh / self.pue
+
+    @property
+    def energy_j(self) -> float:
+        """Facility energy in joules."""
+        return self.energy_mwh * J_PER_MWH
+
+    @property
+    def total_t(self) -> float:
+        """Operational + embodied CO2e, tonnes."""
+        return self.co2e_t + self.embodied_t
+
+    @property
+    def total_t_low(self) -> float:
+        return self.co2e_t_low + self.embodied_t_low
+
+    @property
+    def total_t_high(self) -> float:
+        return self.co2e_t_high + self.embodied_t_high
+
+    def with_grid(self, grid_g_per_kwh: float, note: str = "") -> Estimate:
+        """The same run under another grid intensity (everything else unchanged)."""
+        g = positive(grid_g_per_kwh, "grid_g_per_kwh", inclusive=True)
+        mwh = (self.energy_mwh, self.energy_mwh_low, self.energy_mwh_high)
+        co2 = [_co2e_t(m, g) for m in mwh]
+        notes = tuple(a for a in self.assumptions if not a.startswith("grid intensity"))
+        extra = (f"grid intensity {fmt(g)} g/kWh{f' ({note})' if note else ''}",)
+        return replace(
+            self,
+            grid_g_per_kwh=g,
+            co2e_t=co2[0],
+            co2e_t_low=co2[1],
+            co2e_t_high=co2[2],
+            assumptions=notes + extra,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` document: every figure, its interval, and the assumptions."""
+        return {
+            "device_hours": self.device_hours,
+            "device_hours_low": self.device_hours_low,
+            "device_hours_high": self.device_hours_high,
+            "days": self.days,
+            "energy_mwh": self.energy_mwh,
+            "energy_mwh_low": self.energy_mwh_low,
+            "energy_mwh_high": self.energy_mwh_high,
+            "operational_tco2e": self.co2e_t,
+            "operational_tco2e_low": self.co2e_t_low,
+            "operational_tco2e_high": self.co2e_t_high,
+            "embodied_tco2e": self.embodied_t,
+            "embodied_tco2e_low": self.embodied_t_low,
+            "embodied_tco2e_high": self.embodied_t_high,
+            "total_tco2e": self.total_t,
+            "total_tco2e_low": self.total_t_low,
+            "total_tco2e_high": self.total_t_high,
+            "accelerator": self.accelerator,
+            "devices": self.devices,
+            "params": self.params,
+            "active_params": self.active_params,
+            "tokens": self.tokens,
+            "flops": self.flops,
+            "hardware_flops": self.hardware_flops,
+            "mfu": self.utilisation,
+            "mfu_low": self.utilisation_low,
+            "mfu_high": self.utilisation_high,
+            "avg_power_w": self.avg_power_w,
+            "avg_power_w_low": self.avg_power_w_low,
+            "avg_power_w_high": self.avg_power_w_high,
+            "pue": self.pue,
+            "grid_g_per_kwh": self.grid_g_per_kwh,
+            "energy_it_mwh": self.energy_it_mwh,
+            "embodied_per_device_kg": self.embodied_per_device_kg,
+            "lifetime_years": self.lifetime_years,
+            "interval_level": 0.8,
+            "measured": list(self.measured),
+            "assumptions": list(self.assumptions),
+        }
+
+
+def resolve_params(
+    params: float | None,
+    active_params: float | None,
+    architecture: Architecture | None,
+    notes: list[str],
+) -> tuple[float, float]:
+    """Total and active parameter counts from what was given; notes what was derived."""
+    total = optional_positive(params, "params")
+    active = optional_positive(active_params, "active_params")
+    if architecture is not None:
+        counts = architecture.counts()
+        kind = "mixture-of-experts" if architecture.moe else "dense"
+        if total is None:
+            total = counts.total
+            notes.append(
+                f"parameters from the {kind} architecture: {fmt(counts.total)} total, "
+                f"{fmt(counts.active)} active per token ({fmt(counts.embedding)} in embeddings)"
+            )
+        if active is None:
+            active = counts.active if total == counts.total else min(counts.active, total)
+    if total is None and active is None:
+        raise InputError("give the model size: params (e.g. 7e9) or an architecture")
+    if total is None:
+        assert active is not None
+        total = active
+    if active is None:
+        active = total
+    if active > total:
+        raise InputError(
+            f"active_params ({fmt(active)}) cannot exceed params ({fmt(total)}): for a "
+            "mixture-of-experts model give params = all experts, active_params = per token"
+        )
+    return total, active
+
+
+def training(
+    *,
+    params: float | None = None,
+    tokens: float,
+    accelerator: str | Accelerator,
+    devices: int,
+    pue: float = 1.0,
+    grid_g_per_kwh: float,
+    active_params: float | None = None,
+    architecture: Architecture | None = None,
+    device_hours: float | None = None,
+    mfu: float | None = None,
+    avg_power_w: float | None = None,
+    flops: float | None = None,
+    recompute: str = "none",
+    lifetime_years: float | None = None,
+    priors: Priors | None = None,
+) -> Estimate:
+    """Predict a training run's energy and CO2e (see the module docstring for the model).
+
+    Measured facts (``device_hours``, ``mfu``, ``avg_power_w``, total ``flops``) replace
+    the corresponding prior and narrow the interval. ``recompute`` ("none", "selective",
+    "full") only matters when the utilisation comes from the prior. ``priors`` defaults
+    to the shipped fit (validation passes leave-one-out fits).
+    """
+    acc = lookup_accelerator(accelerator)
+    n_devices = positive_int(devices, "devices")
+    n_tokens = positive(tokens, "tokens", minimum=1.0, inclusive=True)
+    pue_v = positive(pue, "pue", minimum=1.0, inclusive=True)
+    grid = positive(grid_g_per_kwh, "grid_g_per_kwh", inclusive=True)
+    hours_given = optional_positive(device_hours, "device_hours")
+    mfu_given = None if mfu is None else share(mfu, "mfu")
+    power_given = optional_positive(avg_power_w, "avg_power_w")
+    flops_given = optional_positive(flops, "flops")
+    consts = embodied_constants()
+    life = (
+        consts.lifetime_years
+        if lifetime_years is None
+        else positive(lifetime_years, "lifetime_years")
+    )
+    pri = default_priors() if priors is None else priors
+
+    notes: list[str] = []
+    total, active = resolve_params(params, active_params, architecture, notes)
+    measured: list[str] = []
+    notes.insert(0, f"accelerator {acc.describe()} ({acc.spec_source})")
+
+    if flops_given is not None:
+        model_flops = flops_given
+        measured.append("flops")
+        notes.append(f"model FLOPs given: {fmt(model_flops)}")
+    else:
+        model_flops = training_flops(active, n_tokens)
+        notes.append(
+            f"model FLOPs = 6 x {fmt(active)} active parameters x {fmt(n_tokens)} tokens = "
+            f"{fmt(model_flops)} (attention-score FLOPs not counted)"
+        )
+    r = recompute_factor(recompute, architecture=architecture, active_params=active)
+    hw_flops = model_flops * r
+
+    # device time and the utilisation behind it
+    sigma_u = 0.0
+    if hours_given is not None:
+        seconds = hours_given * 3600.0
+        u = model_flops / (seconds * acc.peak_flops)
+        u_lo = u_hi = u
+        measured.append("device_hours")
+        notes.append(f"device-hours given: {fmt(hours_given)} (implied MFU {u:.3f})")
+        if mfu_given is not None:
+            notes.append(f"MFU {mfu_given:g} given too: not used, the device-hours decide")
+    elif mfu_given is not None:
+        u = u_lo = u_hi = mfu_given
+        seconds = model_flops / (u * acc.peak_flops)
+        measured.append("mfu")
+        notes.append(f"MFU given: {u:g} of the {acc.peak_tflops:g} TFLOP/s dense peak")
+    else:
+        prior = pri.utilisation(acc, n_devices)
+        sigma_u = prior.sigma
+        u, u_lo, u_hi = prior.median, prior.low, prior.high
+        seconds = hw_flops / (u * acc.peak_flops)
+        notes.append(
+            f"FLOP utilisation prior: median {u:.3f} (80%: {u_lo:.3f}-{u_hi:.3f}) of peak; {prior.basis}"
+        )
+        if r != 1.0:
+            notes.append(f"activation recomputation '{recompute}': hardware FLOPs x {r:.3f}")
+        else:
+            notes.append("no activation recomputation (recompute='none')")
+    hours = seconds / 3600.0
+
+    # average power per device
+    sigma_p = 0.0
+    if power_given is not None:
+        p = p_lo = p_hi = power_given
+        measured.append("avg_power_w")
+        notes.append(f"average power per device given: {fmt(p)} W")
+    else:
+        sp = pri.power_share(acc)
+        sigma_p = sp.sigma
+        p, p_lo, p_hi = sp.median * acc.tdp_w, sp.low * acc.tdp_w, sp.high * acc.tdp_w
+        notes.append(
+            f"average system power per device (device + host share): {sp.median:.2f} x TDP "
+            f"{acc.tdp_w:g} W = {fmt(p)} W (80%: {fmt(p_lo)}-{fmt(p_hi)} W); {sp.basis}"
+        )
+    notes.append(f"PUE {pue_v:g} taken as exact")
+    notes.append(f"grid intensity {fmt(grid)} g/kWh taken as exact")
+
+    energy_it_j = seconds * p
+    energy_mwh = energy_it_j * pue_v / J_PER_MWH
+    co2e_t = _co2e_t(energy_mwh, grid)
+    sigma = math.hypot(sigma_u, sigma_p)
+    lo, hi = math.exp(-Z80 * sigma), math.exp(Z80 * sigma)
+    lo_u, hi_u = math.exp(-Z80 * sigma_u), math.exp(Z80 * sigma_u)
+
+    per_device_kg = acc.embodied_kg
+    parts = acc.embodied_breakdown_kg()
+    node, cpa = consts.node_cpa(acc.process_nm)
+    embodied_t = per_device_kg * hours / (life * HOURS_PER_YEAR) / 1000.0
+    notes.append(
+        f"embodied: {per_device_kg:.0f} kgCO2e per device (die {acc.die_area_cm2:g} cm2 x "
+        f"{cpa:g} kg/cm2 at {node} nm = {parts['die']:.1f}; {acc.memory_gb:g} GB memory x "
+        f"{consts.memory_kg_per_gb:g} kg/GB = {parts['memory']:.1f}; host share "
+        f"{parts['host_share']:.1f} = {consts.host_kg:g} kg / {acc.devices_per_host} devices; "
+        f"LLMCarbon) over a {life:g}-year life, amortised by device-hours"
+    )
+    if acc.estimated_fields:
+        notes.append(f"{acc.name}: {', '.join(acc.estimated_fields)} not published, assumed")
+    notes.append("every device busy for the whole run (idle or failed capacity not counted)")
+
+    return Estimate(
+        accelerator=acc.name,
+        devices=n_devices,
+        params=total,
+        active_params=active,
+        tokens=n_tokens,
+        flops=model_flops,
+        hardware_flops=hw_flops if hours_given is None and mfu_given is None else model_flops,
+        device_hours=hours,
+        device_hours_low=hours * lo_u,
+        device_hours_high=hours * hi_u,
+        utilisation=u,
+        utilisation_low=u_lo,
+        utilisation_high=u_hi,
+        avg_power_w=p,
+        avg_power_w_low=p_lo,
+        avg_power_w_high=p_hi,
+        pue=pue_v,
+        grid_g_per_kwh=grid,
+        energy_mwh=energy_mwh,
+        energy_mwh_low=energy_mwh * lo,
+        energy_mwh_high=energy_mwh * hi,
+        co2e_t=co2e_t,
+        co2e_t_low=co2e_t * lo,
+        co2e_t_high=co2e_t * hi,
+        embodied_t=embodied_t,
+        embodied_t_low=embodied_t * lo_u,
+        embodied_t_high=embodied_t * hi_u,
+        embodied_per_device_kg=per_device_kg,
+        lifetime_years=life,
+        assumptions=tuple(notes),
+        measured=tuple(measured),
+    )
