@@ -45,7 +45,10 @@ def _co2e_t(facility_mwh: float, grid_g_per_kwh: float) -> float:
 def fmt(x: float) -> str:
     """A number in 3 significant figures, scientific above a million."""
     if x != 0 and (abs(x) >= 1e6 or abs(x) < 1e-3):
-        mantissa, exponent = f"{x:.3g}".split("e") if "e" in f"{x:.3g}" else (f"{x:.3g}", "0")
+        text = f"{x:.3g}"
+        if "e" not in text:
+            return text
+        mantissa, exponent = text.split("e")
         return f"{mantissa}e{int(exponent)}"
     return f"{x:,.3g}" if abs(x) < 1000 else f"{x:,.0f}"
 
