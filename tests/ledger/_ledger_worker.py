@@ -5,6 +5,9 @@ usage: python _ledger_worker.py MODE LEDGER RUN_ID [BATCHES] [BATCH_SIZE]
 MODE ``run``: open a run, write BATCHES x BATCH_SIZE samples, finish it.
 MODE ``hang``: open a run, write BATCHES samples, print the energy of the last one once it
 is committed, then wait to be killed.
+MODE ``member``: join the shared run RUN_ID as one rank: count the host's CPU when this rank
+wins the lease ``host:node:cpu``, and always its own GPU. BATCHES is the number of ranks and
+BATCH_SIZE is replaced by a folder where ranks wait for each other before finishing.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pathlib import Path
 
 from carbonledger.ledger import MemberRecord, RunRecord, open_ledger
 from carbonledger.models import ComponentEnergy, Sample, SensorInfo
@@ -20,7 +24,7 @@ from carbonledger.models import ComponentEnergy, Sample, SensorInfo
 def main() -> None:
     mode, target, run_id = sys.argv[1:4]
     batches = int(sys.argv[4]) if len(sys.argv) > 4 else 20
-    size = int(sys.argv[5]) if len(sys.argv) > 5 else 10
+    size = int(sys.argv[5]) if len(sys.argv) > 5 and mode != "member" else 10
     led = open_ledger(target)
     now = time.time()
     led.open_run(
@@ -28,6 +32,19 @@ def main() -> None:
     )
     member = f"{run_id}-{os.getpid()}"
     led.join(MemberRecord(member, run_id, "host", os.getpid(), now), lease_ttl_s=30.0)
+    if mode == "member":
+        counted = [ComponentEnergy("gpu", f"gpu:{os.getpid()}", "test", True, 100.0, 1.0)]
+        if led.acquire_lease(run_id, "host:node:cpu", member, 30.0):
+            counted.append(ComponentEnergy("cpu", "cpu:package-0", "test", True, 10.0, 1.0))
+        barrier = Path(sys.argv[5])  # hold the lease until every rank has asked for it
+        (barrier / str(os.getpid())).touch()
+        deadline = time.monotonic() + 120
+        while len(list(barrier.iterdir())) < batches and time.monotonic() < deadline:
+            time.sleep(0.02)
+        led.finish_member(run_id, member, counted, "completed")
+        led.close()
+        print(len(counted), flush=True)
+        return
     devices = [f"cpu:core-{k}" for k in range(size)]
     led.register_devices(run_id, member, [SensorInfo("cpu", d, "test", True) for d in devices])
     energy = 0.0

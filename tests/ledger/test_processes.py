@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -88,3 +89,34 @@ def test_killed_process_leaves_an_interrupted_run_with_its_committed_energy(
         assert later.verify().ok
     finally:
         later.close()
+
+
+def test_ranks_of_one_run_count_the_shared_cpu_once(backend: Any, tmp_path: Path) -> None:
+    """Six processes join one run at once (SQLite and PostgreSQL): one wins the CPU lease."""
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, WORKER, "member", backend.target, "job-1", "6", str(barrier)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    counted = []
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+        counted.append(int(out))
+    assert sorted(counted) == [1, 1, 1, 1, 1, 2]
+    led = open_ledger(backend.target)
+    try:
+        s = led.summary("job-1")
+        assert s.status == "completed"
+        assert s.energy_j == pytest.approx(6 * 100.0 + 10.0)
+        assert len(s.extra["members"]) == 6
+        report = led.verify()
+        assert report.ok, report.problems
+    finally:
+        led.close()

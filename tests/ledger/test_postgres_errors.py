@@ -1,0 +1,113 @@
+"""PostgreSQL ledgers: bad URLs and databases are clear errors that change nothing."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import time
+from collections.abc import Callable
+
+import pytest
+
+from carbonledger.errors import InputError, LedgerError
+from carbonledger.ledger import PostgresLedger, RunRecord, open_ledger
+from carbonledger.ledger.paths import mask_url
+from carbonledger.ledger.schema import SCHEMA_VERSION
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_mask_url() -> None:
+    assert mask_url("postgresql://bob:s3cret@db:5432/x") == "postgresql://bob:***@db:5432/x"
+    assert mask_url("postgres://db/x?password=s3cret&sslmode=require") == (
+        "postgres://db/x?password=***&sslmode=require"
+    )
+    assert mask_url("postgresql://db/x") == "postgresql://db/x"
+
+
+def test_unreachable_url_is_a_quick_clear_error() -> None:
+    pytest.importorskip("psycopg")
+    url = f"postgresql://bob:s3cret@127.0.0.1:{_closed_port()}/ledger"
+    t0 = time.monotonic()
+    with pytest.raises(LedgerError) as info:
+        open_ledger(url)
+    assert time.monotonic() - t0 < 10
+    message = str(info.value)
+    assert "s3cret" not in message
+    assert "postgresql://bob:***@127.0.0.1" in message
+    assert "check that the server is running" in message
+
+
+def test_missing_psycopg_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    with pytest.raises(InputError, match=r"pip install carbonledger\[postgres\]"):
+        open_ledger("postgresql://localhost/x")
+
+
+def test_foreign_tables_are_refused_untouched(pg_url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE runs (id int, name text)")
+        conn.execute("INSERT INTO runs VALUES (1, 'theirs')")
+    with pytest.raises(LedgerError, match="did not make") as info:
+        open_ledger(pg_url)
+    assert "runs" in str(info.value) and "nothing was changed" in str(info.value)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        assert conn.execute("SELECT * FROM runs").fetchall() == [(1, "theirs")]
+        assert conn.execute("SELECT to_regclass('carbonledger_meta')").fetchone() == (None,)
+
+
+def test_newer_schema_is_refused_untouched(pg_url: str, make_run: Callable[..., RunRecord]) -> None:
+    import psycopg
+
+    led = open_ledger(pg_url)
+    assert isinstance(led, PostgresLedger)
+    led.open_run(make_run())
+    led.close()
+    newer = str(SCHEMA_VERSION + 1)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE carbonledger_meta SET value = %s WHERE key = 'schema_version'", (newer,)
+        )
+    with pytest.raises(LedgerError, match="upgrade carbonledger"):
+        open_ledger(pg_url)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        version = conn.execute(
+            "SELECT value FROM carbonledger_meta WHERE key = 'schema_version'"
+        ).fetchone()
+        assert version == (newer,)
+        assert conn.execute("SELECT run_id FROM runs").fetchall() == [("run-1",)]
+
+
+def test_private_key_lives_in_a_table(pg_url: str, make_run: Callable[..., RunRecord]) -> None:
+    from carbonledger.ledger import MemberRecord
+
+    led = open_ledger(pg_url)
+    try:
+        led.open_run(make_run())
+        led.join(MemberRecord("m", "run-1", "h", 1, 0.0), 5)
+        led.finish_member("run-1", "m", [], "completed")
+        public = led.public_key()
+        assert public is not None
+    finally:
+        led.close()
+    import psycopg
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        rows = conn.execute("SELECT public_key, private_pem FROM carbonledger_keys").fetchall()
+    assert len(rows) == 1 and rows[0][0] == public and "PRIVATE KEY" in rows[0][1]
+    # a second process opening the ledger signs with the same key
+    again = open_ledger(pg_url)
+    try:
+        again.open_run(make_run("run-2"))
+        again.join(MemberRecord("m", "run-2", "h", 1, 0.0), 5)
+        again.finish_member("run-2", "m", [], "completed")
+        report = again.verify()
+        assert report.ok and report.seals == 2
+    finally:
+        again.close()
