@@ -85,6 +85,12 @@ def verify(ledger: SqlLedger | Target | None = None) -> VerifyReport:
         opened.close()
 
 
+if TYPE_CHECKING:  # both backends implement the protocol the tracker uses (checked by mypy)
+
+    def _conforms(a: SqliteLedger, b: PostgresLedger) -> tuple[Ledger, Ledger]:
+        return a, b
+
+
 def __getattr__(name: str) -> object:
     if name == "PostgresLedger":
         from carbonledger.ledger.postgres import PostgresLedger
