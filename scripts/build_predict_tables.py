@@ -112,8 +112,13 @@ def write(path: Path, rows: list[dict[str, str]]) -> None:
 
 def validate() -> None:
     sys.path.insert(0, str(ROOT / "src"))
-    from carbonledger.predict.validation import markdown_tables
+    from carbonledger.predict.validation import catalogue_table, markdown_tables, prior_tables
 
+    print("## Catalogue\n")
+    print(catalogue_table())
+    print("## Priors\n")
+    print(prior_tables())
+    print("## Validation\n")
     print(markdown_tables())
 
 
