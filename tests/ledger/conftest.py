@@ -219,6 +219,16 @@ def clock() -> Clock:
     return Clock()
 
 
+@pytest.fixture
+def led(backend: Backend, clock: Clock) -> Iterator[SqlLedger]:
+    """The test's ledger on ``backend``, with the settable ``clock``."""
+    ledger = backend.open(clock)
+    try:
+        yield ledger
+    finally:
+        ledger.close()
+
+
 def _make_run(run_id: str = "run-1", *, started: float = 1_700_000_000.0, **kw: Any) -> RunRecord:
     fields: dict[str, Any] = {
         "run_id": run_id,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from carbonledger.errors import InputError
-from carbonledger.ledger import MemberRecord, RunRecord
+from carbonledger.ledger import MemberRecord, RunRecord, SqlLedger
 from carbonledger.models import ComponentEnergy, Sample, SensorInfo, WindowSummary
 
 T0 = 1_700_000_000.0
@@ -37,100 +37,86 @@ def comp(device: str, energy_j: float, component: str = "cpu", **kw: Any) -> Com
 
 
 def test_open_run_creates_then_joins(
-    backend: Any, clock: Any, make_run: Callable[..., RunRecord]
+    led: SqlLedger, clock: Any, make_run: Callable[..., RunRecord]
 ) -> None:
-    led = backend.open(clock)
-    try:
-        first = led.open_run(make_run(tags={"lr": "0.1"}, meta={"os": "Linux", "cpu_count": 8}))
-        assert first.tags == {"lr": "0.1"} and first.meta["cpu_count"] == 8
-        # another rank arrives with other accounting: it gets the stored record
-        second = led.open_run(make_run(project="other", intensity_g_per_kwh=999.0))
-        assert second.project == "proj" and second.intensity_g_per_kwh == 50.0
-        assert led.run_record("run-1") == first
-        with pytest.raises(InputError, match="unknown run 'nope'"):
-            led.run_record("nope")
-    finally:
-        led.close()
+    first = led.open_run(make_run(tags={"lr": "0.1"}, meta={"os": "Linux", "cpu_count": 8}))
+    assert first.tags == {"lr": "0.1"} and first.meta["cpu_count"] == 8
+    # another rank arrives with other accounting: it gets the stored record
+    second = led.open_run(make_run(project="other", intensity_g_per_kwh=999.0))
+    assert second.project == "proj" and second.intensity_g_per_kwh == 50.0
+    assert led.run_record("run-1") == first
+    with pytest.raises(InputError, match="unknown run 'nope'"):
+        led.run_record("nope")
 
 
 def test_samples_summary_while_running_then_completed(
-    backend: Any, clock: Any, make_run: Callable[..., RunRecord]
+    led: SqlLedger, clock: Any, make_run: Callable[..., RunRecord]
 ) -> None:
-    led = backend.open(clock)
-    try:
-        led.open_run(make_run(meta={"market_g_per_kwh": 10.0, "forecast": {"co2e_g": 5.0}}))
-        led.join(member("m1"), lease_ttl_s=5)
-        led.register_devices("run-1", "m1", [CPU, RAM])
-        for i in range(1, 4):
-            clock.advance(1)
-            led.add_samples(
-                "run-1",
-                "m1",
-                [
-                    Sample(T0 + i, "cpu", "cpu:package-0", 10.0 * i, 10.0),
-                    BoundedSample(
-                        T0 + i, "ram", "ram", 1.0 * i, 1.0, low_j=0.8 * i, high_j=1.2 * i
-                    ),
-                ],
-            )
-        s = led.summary("run-1")
-        assert s.status == "running"
-        assert s.energy_j == pytest.approx(33.0)
-        cpu = next(c for c in s.components if c.component == "cpu")
-        ram = next(c for c in s.components if c.component == "ram")
-        assert (cpu.method, cpu.measured, cpu.model, cpu.host) == ("rapl", True, "Xeon", "h1")
-        assert cpu.duration_s == pytest.approx(3.0)
-        assert (ram.method, ram.measured) == ("ram-model", False)
-        assert (ram.low_j, ram.high_j) == (pytest.approx(2.4), pytest.approx(3.6))
-        assert s.extra["forecast"] == {"co2e_g": 5.0}
-        assert s.market_co2e_g == pytest.approx(33.0 / 3.6e6 * 1.2 * 10.0)
-
-        window = WindowSummary("epoch-1", "epoch-1", T0, 3.0, (comp("cpu:package-0", 30.0),), 0.1)
-        led.add_window("run-1", "m1", window)
+    led.open_run(make_run(meta={"market_g_per_kwh": 10.0, "forecast": {"co2e_g": 5.0}}))
+    led.join(member("m1"), lease_ttl_s=5)
+    led.register_devices("run-1", "m1", [CPU, RAM])
+    for i in range(1, 4):
         clock.advance(1)
-        final = [
-            comp("cpu:package-0", 40.0),
-            comp("ram", 4.0, "ram", method="ram-model", measured=False, low_j=3.0, high_j=5.0),
-        ]
-        led.finish_member("run-1", "m1", final, "completed", errors=["a warning"])
-        s = led.summary("run-1")
-        assert s.status == "completed"
-        assert s.energy_j == pytest.approx(44.0)
-        assert s.energy_low_j == pytest.approx(43.0) and s.energy_high_j == pytest.approx(45.0)
-        assert s.duration_s == pytest.approx(4.0)
-        assert s.errors == ("a warning",)
-        assert s.hosts == ("h1",)
-        assert [w.name for w in s.windows] == ["epoch-1"]
-        assert s.windows[0].components[0].host == "h1"
-        assert s.windows[0].co2e_g == pytest.approx(0.1)
-        assert led.windows("run-1") == list(s.windows)
-        assert s.co2e_g == pytest.approx(44.0 / 3.6e6 * 1.2 * 50.0)
-        assert s.extra["finished_unix_s"] == pytest.approx(clock.t)
-    finally:
-        led.close()
+        led.add_samples(
+            "run-1",
+            "m1",
+            [
+                Sample(T0 + i, "cpu", "cpu:package-0", 10.0 * i, 10.0),
+                BoundedSample(T0 + i, "ram", "ram", 1.0 * i, 1.0, low_j=0.8 * i, high_j=1.2 * i),
+            ],
+        )
+    s = led.summary("run-1")
+    assert s.status == "running"
+    assert s.energy_j == pytest.approx(33.0)
+    cpu = next(c for c in s.components if c.component == "cpu")
+    ram = next(c for c in s.components if c.component == "ram")
+    assert (cpu.method, cpu.measured, cpu.model, cpu.host) == ("rapl", True, "Xeon", "h1")
+    assert cpu.duration_s == pytest.approx(3.0)
+    assert (ram.method, ram.measured) == ("ram-model", False)
+    assert (ram.low_j, ram.high_j) == (pytest.approx(2.4), pytest.approx(3.6))
+    assert s.extra["forecast"] == {"co2e_g": 5.0}
+    assert s.market_co2e_g == pytest.approx(33.0 / 3.6e6 * 1.2 * 10.0)
+
+    window = WindowSummary("epoch-1", "epoch-1", T0, 3.0, (comp("cpu:package-0", 30.0),), 0.1)
+    led.add_window("run-1", "m1", window)
+    clock.advance(1)
+    final = [
+        comp("cpu:package-0", 40.0),
+        comp("ram", 4.0, "ram", method="ram-model", measured=False, low_j=3.0, high_j=5.0),
+    ]
+    led.finish_member("run-1", "m1", final, "completed", errors=["a warning"])
+    s = led.summary("run-1")
+    assert s.status == "completed"
+    assert s.energy_j == pytest.approx(44.0)
+    assert s.energy_low_j == pytest.approx(43.0) and s.energy_high_j == pytest.approx(45.0)
+    assert s.duration_s == pytest.approx(4.0)
+    assert s.errors == ("a warning",)
+    assert s.hosts == ("h1",)
+    assert [w.name for w in s.windows] == ["epoch-1"]
+    assert s.windows[0].components[0].host == "h1"
+    assert s.windows[0].co2e_g == pytest.approx(0.1)
+    assert led.windows("run-1") == list(s.windows)
+    assert s.co2e_g == pytest.approx(44.0 / 3.6e6 * 1.2 * 50.0)
+    assert s.extra["finished_unix_s"] == pytest.approx(clock.t)
 
 
 def test_failed_member_fails_the_run(
-    backend: Any, clock: Any, make_run: Callable[..., RunRecord]
+    led: SqlLedger, clock: Any, make_run: Callable[..., RunRecord]
 ) -> None:
-    led = backend.open(clock)
-    try:
-        led.open_run(make_run())
-        led.join(member("m1"), 5)
-        led.join(member("m2", host="h2"), 5)
-        led.finish_member("run-1", "m1", [comp("cpu:package-0", 1.0)], "failed", ["boom"])
-        assert led.summary("run-1").status == "running"  # m2 still live
-        led.finish_member("run-1", "m2", [comp("cpu:package-0", 2.0)], "completed")
-        s = led.summary("run-1")
-        assert s.status == "failed"
-        assert s.hosts == ("h1", "h2")
-        assert s.energy_j == pytest.approx(3.0)
-        assert len(s.components) == 2  # one CPU per host
-        assert any("boom" in e for e in s.errors)
-        with pytest.raises(InputError, match="not 'running'"):
-            led.finish_member("run-1", "m1", [], "running")  # type: ignore[arg-type]
-    finally:
-        led.close()
+    led.open_run(make_run())
+    led.join(member("m1"), 5)
+    led.join(member("m2", host="h2"), 5)
+    led.finish_member("run-1", "m1", [comp("cpu:package-0", 1.0)], "failed", ["boom"])
+    assert led.summary("run-1").status == "running"  # m2 still live
+    led.finish_member("run-1", "m2", [comp("cpu:package-0", 2.0)], "completed")
+    s = led.summary("run-1")
+    assert s.status == "failed"
+    assert s.hosts == ("h1", "h2")
+    assert s.energy_j == pytest.approx(3.0)
+    assert len(s.components) == 2  # one CPU per host
+    assert any("boom" in e for e in s.errors)
+    with pytest.raises(InputError, match="not 'running'"):
+        led.finish_member("run-1", "m1", [], "running")  # type: ignore[arg-type]
 
 
 def test_two_members_share_one_run_and_one_lease(
@@ -164,189 +150,153 @@ def test_two_members_share_one_run_and_one_lease(
 
 
 def test_lease_takeover_counts_the_device_once_per_interval(
-    backend: Any, clock: Any, make_run: Callable[..., RunRecord]
+    led: SqlLedger, clock: Any, make_run: Callable[..., RunRecord]
 ) -> None:
-    led = backend.open(clock)
-    try:
-        led.open_run(make_run())
-        led.join(member("m1"), 5)
-        led.join(member("m2"), 5)
-        led.finish_member("run-1", "m1", [comp("cpu:package-0", 100.0, duration_s=10)], "completed")
-        clock.advance(10)
-        led.finish_member("run-1", "m2", [comp("cpu:package-0", 50.0, duration_s=5)], "completed")
-        s = led.summary("run-1")
-        (cpu,) = s.components
-        assert cpu.energy_j == pytest.approx(150.0) and cpu.host == "h1"
-        assert cpu.duration_s == pytest.approx(10.0)
-    finally:
-        led.close()
+    led.open_run(make_run())
+    led.join(member("m1"), 5)
+    led.join(member("m2"), 5)
+    led.finish_member("run-1", "m1", [comp("cpu:package-0", 100.0, duration_s=10)], "completed")
+    clock.advance(10)
+    led.finish_member("run-1", "m2", [comp("cpu:package-0", 50.0, duration_s=5)], "completed")
+    s = led.summary("run-1")
+    (cpu,) = s.components
+    assert cpu.energy_j == pytest.approx(150.0) and cpu.host == "h1"
+    assert cpu.duration_s == pytest.approx(10.0)
 
 
 def test_dead_members_make_the_run_interrupted_with_last_samples(
-    backend: Any, clock: Any, make_run: Callable[..., RunRecord]
+    led: SqlLedger, clock: Any, make_run: Callable[..., RunRecord]
 ) -> None:
-    led = backend.open(clock)
-    try:
-        led.open_run(make_run())
-        led.join(member("m1", rank=0), 5)
-        led.register_devices("run-1", "m1", [GPU])
-        clock.advance(1)
-        led.add_samples("run-1", "m1", [Sample(T0 + 1, "gpu", "gpu:0", 100.0, 100.0)])
-        clock.advance(1)
-        led.add_samples("run-1", "m1", [Sample(T0 + 2, "gpu", "gpu:0", 250.0, 150.0)])
-        clock.advance(4.9)
-        assert led.summary("run-1").status == "running"
-        clock.advance(0.2)  # 5.1 s after the last sample
-        s = led.summary("run-1")
-        assert s.status == "interrupted"
-        assert s.energy_j == pytest.approx(250.0)
-        (gpu,) = s.components
-        assert (gpu.method, gpu.measured, gpu.model) == ("nvml-energy", True, "H100")
-        assert any("stopped heart-beating" in e for e in s.errors)
-        # persisted and sealed
-        assert led.list_runs()[0].status == "interrupted"
-        assert led.verify().ok
-    finally:
-        led.close()
+    led.open_run(make_run())
+    led.join(member("m1", rank=0), 5)
+    led.register_devices("run-1", "m1", [GPU])
+    clock.advance(1)
+    led.add_samples("run-1", "m1", [Sample(T0 + 1, "gpu", "gpu:0", 100.0, 100.0)])
+    clock.advance(1)
+    led.add_samples("run-1", "m1", [Sample(T0 + 2, "gpu", "gpu:0", 250.0, 150.0)])
+    clock.advance(4.9)
+    assert led.summary("run-1").status == "running"
+    clock.advance(0.2)  # 5.1 s after the last sample
+    s = led.summary("run-1")
+    assert s.status == "interrupted"
+    assert s.energy_j == pytest.approx(250.0)
+    (gpu,) = s.components
+    assert (gpu.method, gpu.measured, gpu.model) == ("nvml-energy", True, "H100")
+    assert any("stopped heart-beating" in e for e in s.errors)
+    # persisted and sealed
+    assert led.list_runs()[0].status == "interrupted"
+    assert led.verify().ok
 
 
 def test_a_member_that_comes_back_is_recorded_and_resealed(
-    backend: Any, clock: Any, make_run: Callable[..., RunRecord]
+    led: SqlLedger, clock: Any, make_run: Callable[..., RunRecord]
 ) -> None:
-    led = backend.open(clock)
-    try:
-        led.open_run(make_run())
-        led.join(member("m1"), 5)
-        led.add_samples("run-1", "m1", [Sample(T0, "cpu", "cpu:package-0", 10.0)])
-        clock.advance(60)  # e.g. a suspended laptop
-        assert led.summary("run-1").status == "interrupted"
-        clock.advance(1)
-        led.finish_member("run-1", "m1", [comp("cpu:package-0", 70.0)], "completed")
-        s = led.summary("run-1")
-        assert s.status == "completed" and s.energy_j == pytest.approx(70.0)
-        report = led.verify()
-        assert report.ok, report.problems
-        assert report.seals == 2
-    finally:
-        led.close()
+    led.open_run(make_run())
+    led.join(member("m1"), 5)
+    led.add_samples("run-1", "m1", [Sample(T0, "cpu", "cpu:package-0", 10.0)])
+    clock.advance(60)  # e.g. a suspended laptop
+    assert led.summary("run-1").status == "interrupted"
+    clock.advance(1)
+    led.finish_member("run-1", "m1", [comp("cpu:package-0", 70.0)], "completed")
+    s = led.summary("run-1")
+    assert s.status == "completed" and s.energy_j == pytest.approx(70.0)
+    report = led.verify()
+    assert report.ok, report.problems
+    assert report.seals == 2
 
 
 def test_joining_a_finished_run_reopens_it(
-    backend: Any, clock: Any, make_run: Callable[..., RunRecord]
+    led: SqlLedger, clock: Any, make_run: Callable[..., RunRecord]
 ) -> None:
-    led = backend.open(clock)
-    try:
-        led.open_run(make_run())
-        led.join(member("m1"), 5)
-        led.finish_member("run-1", "m1", [comp("cpu:package-0", 1.0)], "completed")
-        assert led.summary("run-1").status == "completed"
-        led.join(member("m2", host="h2"), 5)  # a late rank, or an elastic restart
-        assert led.summary("run-1").status == "running"
-        assert led.verify().ok
-        led.finish_member("run-1", "m2", [comp("cpu:package-0", 2.0)], "completed")
-        s = led.summary("run-1")
-        assert s.status == "completed" and s.energy_j == pytest.approx(3.0)
-        report = led.verify()
-        assert report.ok, report.problems
-        assert report.seals == 3  # seal, reopen, seal
-    finally:
-        led.close()
+    led.open_run(make_run())
+    led.join(member("m1"), 5)
+    led.finish_member("run-1", "m1", [comp("cpu:package-0", 1.0)], "completed")
+    assert led.summary("run-1").status == "completed"
+    led.join(member("m2", host="h2"), 5)  # a late rank, or an elastic restart
+    assert led.summary("run-1").status == "running"
+    assert led.verify().ok
+    led.finish_member("run-1", "m2", [comp("cpu:package-0", 2.0)], "completed")
+    s = led.summary("run-1")
+    assert s.status == "completed" and s.energy_j == pytest.approx(3.0)
+    report = led.verify()
+    assert report.ok, report.problems
+    assert report.seals == 3  # seal, reopen, seal
 
 
 def test_update_meta_merges_and_reseals(
-    backend: Any, clock: Any, make_run: Callable[..., RunRecord]
+    led: SqlLedger, clock: Any, make_run: Callable[..., RunRecord]
 ) -> None:
-    led = backend.open(clock)
-    try:
-        led.open_run(make_run(meta={"os": "Linux"}))
-        led.join(member("m1"), 5)
-        led.update_meta("run-1", {"forecast": {"windows_done": 1}})
-        led.update_meta("run-1", {"forecast": {"windows_done": 2}})
-        assert led.run_record("run-1").meta == {"os": "Linux", "forecast": {"windows_done": 2}}
-        led.finish_member("run-1", "m1", [], "completed")
-        led.update_meta("run-1", {"note": "added after the end"})
-        assert led.verify().ok
-    finally:
-        led.close()
+    led.open_run(make_run(meta={"os": "Linux"}))
+    led.join(member("m1"), 5)
+    led.update_meta("run-1", {"forecast": {"windows_done": 1}})
+    led.update_meta("run-1", {"forecast": {"windows_done": 2}})
+    assert led.run_record("run-1").meta == {"os": "Linux", "forecast": {"windows_done": 2}}
+    led.finish_member("run-1", "m1", [], "completed")
+    led.update_meta("run-1", {"note": "added after the end"})
+    assert led.verify().ok
 
 
 def test_windows_of_several_members_merge_by_path(
-    backend: Any, clock: Any, make_run: Callable[..., RunRecord]
+    led: SqlLedger, clock: Any, make_run: Callable[..., RunRecord]
 ) -> None:
-    led = backend.open(clock)
-    try:
-        led.open_run(make_run())
-        led.join(member("m1"), 5)
-        led.join(member("m2", host="h2"), 5)
-        for mid, offset in (("m1", 0.0), ("m2", 0.5)):
-            for k in range(2):
-                led.add_window(
-                    "run-1",
-                    mid,
-                    WindowSummary(
-                        "epoch",
-                        "epoch",
-                        T0 + 10 * k + offset,
-                        9.0,
-                        (comp("gpu:0", 5.0, "gpu"),),
-                        1.0,
-                    ),
-                )
-        ws = led.windows("run-1")
-        assert [w.path for w in ws] == ["epoch", "epoch"]
-        assert [len(w.components) for w in ws] == [2, 2]
-        assert ws[0].energy_j == pytest.approx(10.0) and ws[0].co2e_g == pytest.approx(2.0)
-        assert ws[0].duration_s == pytest.approx(9.5)
-        assert {c.host for c in ws[0].components} == {"h1", "h2"}
-    finally:
-        led.close()
+    led.open_run(make_run())
+    led.join(member("m1"), 5)
+    led.join(member("m2", host="h2"), 5)
+    for mid, offset in (("m1", 0.0), ("m2", 0.5)):
+        for k in range(2):
+            led.add_window(
+                "run-1",
+                mid,
+                WindowSummary(
+                    "epoch",
+                    "epoch",
+                    T0 + 10 * k + offset,
+                    9.0,
+                    (comp("gpu:0", 5.0, "gpu"),),
+                    1.0,
+                ),
+            )
+    ws = led.windows("run-1")
+    assert [w.path for w in ws] == ["epoch", "epoch"]
+    assert [len(w.components) for w in ws] == [2, 2]
+    assert ws[0].energy_j == pytest.approx(10.0) and ws[0].co2e_g == pytest.approx(2.0)
+    assert ws[0].duration_s == pytest.approx(9.5)
+    assert {c.host for c in ws[0].components} == {"h1", "h2"}
 
 
 def test_list_runs_and_prefixes(
-    backend: Any, clock: Any, make_run: Callable[..., RunRecord]
+    led: SqlLedger, clock: Any, make_run: Callable[..., RunRecord]
 ) -> None:
-    led = backend.open(clock)
-    try:
-        for i, (rid, project) in enumerate([("abc-111", "a"), ("abc-222", "b"), ("xyz-333", "a")]):
-            led.open_run(make_run(rid, started=T0 + i, project=project))
-        assert [s.run_id for s in led.list_runs()] == ["xyz-333", "abc-222", "abc-111"]
-        assert [s.run_id for s in led.list_runs(project="a")] == ["xyz-333", "abc-111"]
-        assert [s.run_id for s in led.list_runs(limit=1)] == ["xyz-333"]
-        assert led.resolve_run_id("xyz") == "xyz-333"
-        assert led.resolve_run_id("abc-111") == "abc-111"
-        with pytest.raises(InputError, match="ambiguous"):
-            led.resolve_run_id("abc")
-        with pytest.raises(InputError, match="unknown run"):
-            led.resolve_run_id("q")
-        with pytest.raises(InputError, match="unknown run"):
-            led.summary("q")
-    finally:
-        led.close()
+    for i, (rid, project) in enumerate([("abc-111", "a"), ("abc-222", "b"), ("xyz-333", "a")]):
+        led.open_run(make_run(rid, started=T0 + i, project=project))
+    assert [s.run_id for s in led.list_runs()] == ["xyz-333", "abc-222", "abc-111"]
+    assert [s.run_id for s in led.list_runs(project="a")] == ["xyz-333", "abc-111"]
+    assert [s.run_id for s in led.list_runs(limit=1)] == ["xyz-333"]
+    assert led.resolve_run_id("xyz") == "xyz-333"
+    assert led.resolve_run_id("abc-111") == "abc-111"
+    with pytest.raises(InputError, match="ambiguous"):
+        led.resolve_run_id("abc")
+    with pytest.raises(InputError, match="unknown run"):
+        led.resolve_run_id("q")
+    with pytest.raises(InputError, match="unknown run"):
+        led.summary("q")
 
 
 def test_orphan_run_without_members(
-    backend: Any, clock: Any, make_run: Callable[..., RunRecord]
+    led: SqlLedger, clock: Any, make_run: Callable[..., RunRecord]
 ) -> None:
-    led = backend.open(clock)
-    try:
-        led.open_run(make_run(started=clock.t))
-        assert led.summary("run-1").status == "running"
-        clock.advance(3600)
-        s = led.summary("run-1")
-        assert s.status == "interrupted" and s.energy_j == 0
-    finally:
-        led.close()
+    led.open_run(make_run(started=clock.t))
+    assert led.summary("run-1").status == "running"
+    clock.advance(3600)
+    s = led.summary("run-1")
+    assert s.status == "interrupted" and s.energy_j == 0
 
 
 def test_unknown_member_is_input_error(
-    backend: Any, clock: Any, make_run: Callable[..., RunRecord]
+    led: SqlLedger, clock: Any, make_run: Callable[..., RunRecord]
 ) -> None:
-    led = backend.open(clock)
-    try:
-        led.open_run(make_run())
-        with pytest.raises(InputError, match="has not joined"):
-            led.add_samples("run-1", "ghost", [Sample(T0, "cpu", "cpu:package-0", 1.0)])
-        with pytest.raises(InputError, match="unknown run"):
-            led.join(member("m1", run_id="missing"), 5)
-    finally:
-        led.close()
+    led.open_run(make_run())
+    with pytest.raises(InputError, match="has not joined"):
+        led.add_samples("run-1", "ghost", [Sample(T0, "cpu", "cpu:package-0", 1.0)])
+    with pytest.raises(InputError, match="unknown run"):
+        led.join(member("m1", run_id="missing"), 5)
