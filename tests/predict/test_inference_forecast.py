@@ -73,7 +73,7 @@ def test_inference_bad_input() -> None:
         serve(batch_size=0)
     with pytest.raises(InputError):
         serve(utilisation=2)
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="at least one token"):
         serve(input_tokens=0, output_tokens=0)
     with pytest.raises(InputError, match="cannot exceed"):
         serve(params=7e9, active_params=8e9)

@@ -194,3 +194,13 @@ def test_operational_co2e_is_linear_in_grid_and_pue(grid: float, pue: float) -> 
     assert est.co2e_t == pytest.approx(ref.co2e_t * pue * grid / 100, rel=1e-9, abs=1e-12)
     assert est.with_grid(100).co2e_t == pytest.approx(ref.co2e_t * pue, rel=1e-9)
     assert est.embodied_t == pytest.approx(ref.embodied_t)
+
+
+def test_explicit_params_keep_the_architectures_active_share() -> None:
+    arch = Architecture(
+        layers=4, hidden_size=512, vocab_size=1000, moe=MoE(experts=8, experts_per_token=2)
+    )
+    counts = arch.counts()
+    est = training(**base(params=2 * counts.total, architecture=arch))  # type: ignore[arg-type]
+    assert est.params == 2 * counts.total
+    assert est.active_params == pytest.approx(2 * counts.active)

@@ -13,23 +13,6 @@ from carbonledger.errors import CarbonLedgerError
 if TYPE_CHECKING:
     from carbonledger.predict import Estimate, InferenceEstimate, RegionRow
 
-_DIRECT = (
-    "params",
-    "tokens",
-    "accelerator",
-    "devices",
-    "pue",
-    "grid",
-    "zone",
-    "device_hours",
-    "avg_power_w",
-    "mfu",
-    "moe_active_params",
-    "flops",
-    "recompute",
-    "lifetime_years",
-)
-
 
 def register(app: typer.Typer) -> None:
     @app.command("estimate")

@@ -210,8 +210,8 @@ def resolve_params(
                 f"parameters from the {kind} architecture: {fmt(counts.total)} total, "
                 f"{fmt(counts.active)} active per token ({fmt(counts.embedding)} in embeddings)"
             )
-        if active is None:
-            active = counts.active if total == counts.total else min(counts.active, total)
+        if active is None:  # keep the architecture's active share of the total
+            active = total * counts.active / counts.total
     if total is None and active is None:
         raise InputError("give the model size: params (e.g. 7e9) or an architecture")
     if total is None:

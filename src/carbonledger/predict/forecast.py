@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from carbonledger.errors import InputError
-from carbonledger.predict._check import parse_number, positive, positive_int
+from carbonledger.predict._check import positive, positive_int
 from carbonledger.predict._stats import Z80, t_quantile
 from carbonledger.units import co2e_g
 
@@ -136,14 +136,8 @@ def forecast(
     ``exclude_warmup`` leaves the first window out of the per-window mean (default: when
     3 or more windows are done).
     """
-    energies = [
-        positive(parse_number(e, "window energy"), "window energy (J)", inclusive=True)
-        for e in window_energies_j
-    ]
-    durations = [
-        positive(parse_number(d, "window duration"), "window duration (s)", inclusive=True)
-        for d in window_durations_s
-    ]
+    energies = [positive(e, "window energy (J)", inclusive=True) for e in window_energies_j]
+    durations = [positive(d, "window duration (s)", inclusive=True) for d in window_durations_s]
     if len(energies) != len(durations):
         raise InputError(
             f"{len(energies)} window energies but {len(durations)} durations: give one of each per window"

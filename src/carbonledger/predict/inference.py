@@ -28,6 +28,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from carbonledger.errors import InputError
 from carbonledger.predict._check import optional_positive, positive, positive_int, share
 from carbonledger.predict.estimate import HOURS_PER_YEAR, fmt, resolve_params
 from carbonledger.predict.hardware import Accelerator, embodied_constants
@@ -241,7 +242,7 @@ def inference(
     n_in = int(positive(input_tokens, "input_tokens", inclusive=True))
     n_out = int(positive(output_tokens, "output_tokens", inclusive=True))
     if n_in + n_out < 1:
-        positive_int(n_in + n_out, "input_tokens + output_tokens")
+        raise InputError("a request needs at least one token: give input_tokens or output_tokens")
     rpd = optional_positive(requests_per_day, "requests_per_day")
     n_days = positive(days, "days")
     pue_v = positive(pue, "pue", minimum=1.0, inclusive=True)
