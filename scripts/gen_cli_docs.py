@@ -34,7 +34,7 @@ def render() -> str:
         args = [p for p in cmd.params if p.param_type_name == "argument"]
         opts = [p for p in cmd.params if p.param_type_name == "option" and p.name != "help"]
         if args:
-            lines.append("Arguments: " + ", ".join(f"`{a.human_readable_name}`" for a in args))
+            lines.append("Arguments: " + ", ".join(f"`{str(a.name).upper()}`" for a in args))
             lines.append("")
         if opts:
             lines.append("| option | meaning |")

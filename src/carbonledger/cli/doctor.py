@@ -15,7 +15,10 @@ def register(app: typer.Typer) -> None:
         json_out: Annotated[
             bool, typer.Option("--json", help="One JSON object on stdout.")
         ] = False,
-        scope: Annotated[str, typer.Option("--scope")] = "machine",
+        scope: Annotated[
+            str,
+            typer.Option("--scope", help="machine (default) or process: which sensors to list."),
+        ] = "machine",
     ) -> None:
         """List every sensor, available or not, why, and how to enable it."""
         import os
