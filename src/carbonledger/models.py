@@ -133,6 +133,9 @@ class Sample:
     energy_j: float
     power_w: float | None = None
     host: str = ""
+    #: cumulative bounds of an estimate (None for measurements)
+    low_j: float | None = None
+    high_j: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,6 +76,13 @@ def derive_run_id(env: Mapping[str, str] | None = None) -> tuple[str | None, str
     return None, "new"
 
 
+def _delta(begin: float | None, end: float | None) -> float | None:
+    """Cumulative bound since the member joined, None when the sensor gives no bound."""
+    if begin is None or end is None:
+        return None
+    return max(0.0, end - begin)
+
+
 def _int_env(env: Mapping[str, str], *names: str) -> int | None:
     for name in names:
         value = env.get(name)
@@ -298,8 +305,11 @@ class Tracker:
         self._status = status
         components = self._components()
         errors = meter.errors
+        embodied_g = self._embodied_g(self._stopped_s - self._started_s) if self._embodied else None
         if self._ledger is not None:
             try:
+                if embodied_g is not None:
+                    self._ledger.update_meta(self.run_id, {"embodied_co2e_g": embodied_g})
                 self._ledger.finish_member(self.run_id, self.member_id, components, status, errors)
             except Exception as exc:
                 meter.record_error(f"ledger: could not record the run's end: {exc}")
@@ -614,13 +624,15 @@ class Tracker:
                     energy_j=max(0.0, reading.energy_j - base.energy_j),
                     power_w=reading.power_w,
                     host=self._host,
+                    low_j=_delta(base.low_j, reading.low_j),
+                    high_j=_delta(base.high_j, reading.high_j),
                 )
             )
         self._last_tick = readings
         self._hour_energy_j[hour] = self._hour_energy_j.get(hour, 0.0) + delta_j
         if self._ledger is not None:
+            # add_samples also renews this member's liveness and leases
             self._ledger.add_samples(self.run_id, self.member_id, samples)
-            self._ledger.heartbeat(self.run_id, self.member_id, self._lease_ttl_s)
 
     def _components(self) -> tuple[ComponentEnergy, ...]:
         meter = self._meter
