@@ -274,3 +274,21 @@ def test_location_source_says_where_it_came_from(
     with cl.Tracker(country="FR", sensors=sensors(), ledger=False) as run:
         pass
     assert (run.summary().location, run.summary().location_source) == ("FR", "argument")
+
+
+def test_live_run_in_ledger_keeps_estimate_ranges(tmp_path: Path) -> None:
+    ledger_path = str(tmp_path / "l.sqlite")
+    run = cl.Tracker(grid_g_per_kwh=100, sensors=sensors(), ledger=ledger_path).start()
+    try:
+        run.flush()
+        led = open_ledger(ledger_path)
+        try:
+            live = led.summary(run.run_id)
+        finally:
+            led.close()
+        assert live.status == "running"
+        ram = next(c for c in live.components if c.component == "ram")
+        assert not ram.measured
+        assert (ram.low_j, ram.energy_j, ram.high_j) == pytest.approx((288.0, 360.0, 432.0))
+    finally:
+        run.stop()
