@@ -27,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "src" / "carbonledger" / "predict" / "data"
-DEFAULT_SRC = Path("/work/shared/data/llmcarbon")
+DEFAULT_SRC = ROOT.parent / "shared" / "data" / "llmcarbon"
 
 DB_SOURCE = (
     "LLMCarbon database.csv (Faiz et al., ICLR 2024; github SotaroKaneda/MLCarbon); "
@@ -37,6 +37,8 @@ MEGATRON_SOURCE = (
     "Narayanan et al. 2021, 'Efficient large-scale language model training on GPU clusters "
     "using Megatron-LM', Table 1 (as transcribed in github SotaroKaneda/MLCarbon)"
 )
+#: published figures are facts; the transcription's repository states no licence
+PAPER_LICENCE = "figures published in the cited paper (facts, cited)"
 #: the accelerator names of LLMCarbon's database, as the catalogue spells them
 DEVICE_NAMES = {"TPUV3": "TPUv3", "V100": "V100-SXM2-32GB"}
 
@@ -68,6 +70,8 @@ def build_calibration_runs(src: Path) -> list[dict[str, str]]:
                     "energy_mwh": r["energy MWh"],
                     "tco2e": r["actual tCO2eq"],
                     "source": DB_SOURCE,
+                    "year": "2021",
+                    "licence": PAPER_LICENCE,
                 }
             )
     return rows
@@ -97,6 +101,8 @@ def build_megatron(src: Path) -> list[dict[str, str]]:
                     "recompute": "full",
                     "accelerator": "A100-SXM4-80GB",
                     "source": MEGATRON_SOURCE,
+                    "year": "2021",
+                    "licence": PAPER_LICENCE,
                 }
             )
     return rows
