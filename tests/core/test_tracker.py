@@ -292,3 +292,23 @@ def test_live_run_in_ledger_keeps_estimate_ranges(tmp_path: Path) -> None:
         assert (ram.low_j, ram.energy_j, ram.high_j) == pytest.approx((288.0, 360.0, 432.0))
     finally:
         run.stop()
+
+
+def test_hourly_intensity_from_a_file(tmp_path: Path) -> None:
+    import time as _time
+
+    hour = int(_time.time() // 3600) * 3600
+    path = tmp_path / "hourly.csv"
+    rows = [f"{h},{v}" for h, v in ((hour - 3600, 900.0), (hour, 120.0), (hour + 3600, 130.0))]
+    path.write_text("timestamp,intensity_g_per_kwh\n" + "\n".join(rows) + "\n")
+    provider = cl.carbon.FileIntensityProvider(path)
+    with cl.Tracker(
+        country="DE", sensors=sensors(), ledger=False, intensity_provider=provider
+    ) as run:
+        run.flush()
+    s = run.summary()
+    # all energy fell in this hour or the next: the effective intensity is that of those
+    # hours, not Germany's yearly figure
+    assert 120.0 <= s.intensity_g_per_kwh <= 130.0
+    assert s.intensity_source.startswith("hourly")
+    assert s.co2e_g == pytest.approx(s.energy_kwh * s.intensity_g_per_kwh)
