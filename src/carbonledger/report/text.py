@@ -70,8 +70,15 @@ def format_summary(summary: RunSummary, *, equivalents: bool = True) -> str:
         except Exception:
             items = []
         if items:
+            wanted = {
+                "car_km_eu",
+                "smartphone_charges",
+                "household_electricity_days_us",
+                "tree_months",
+            }
+            chosen = [e for e in items if e.name in wanted] or items[:4]
             lines.append(
-                "  that is about " + "; ".join(f"{e.value:.3g} {e.unit}" for e in items[:4])
+                "  that is about " + "; ".join(f"{e.value:.3g} {e.description}" for e in chosen)
             )
     for w in summary.windows:
         lines.append(f"  window {w.path}: {format_energy_j(w.energy_j)} in {w.duration_s:.3f} s")
