@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -136,7 +137,7 @@ def test_missing_pynvml_module_is_unavailable_not_an_error(
     import sys
 
     monkeypatch.setitem(sys.modules, "pynvml", None)  # makes `import pynvml` fail
-    sensors, infos = discover_nvml(env={})
+    sensors, infos = discover_nvml(env={}, driver_paths=[__file__])  # a "driver" is present
     assert sensors == []
     assert len(infos) == 1 and not infos[0].available
     assert "nvidia-ml-py" in infos[0].reason and "pip install" in infos[0].fix
@@ -515,3 +516,16 @@ def test_fake_follows_an_external_clock() -> None:
     with pytest.raises(RuntimeError, match="external clock"):
         nvml.tick(1.0)
     close_all(sensors)
+
+
+def test_no_driver_node_means_no_nvml_load(tmp_path: Path) -> None:
+    """Without the driver's device node, pynvml is not even imported (cheap on CPU hosts)."""
+    import sys
+
+    before = "pynvml" in sys.modules
+    sensors, infos = discover_nvml(None, env={}, driver_paths=[tmp_path / "nvidiactl"])
+    assert sensors == []
+    assert len(infos) == 1 and not infos[0].available
+    assert "no NVIDIA driver" in infos[0].reason and str(tmp_path) in infos[0].reason
+    assert infos[0].fix
+    assert ("pynvml" in sys.modules) == before

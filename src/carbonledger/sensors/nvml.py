@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from carbonledger.errors import SensorError
@@ -543,11 +544,16 @@ def _open_gpu(
         )
 
 
+#: the NVIDIA kernel driver exposes these when it is loaded (also inside GPU containers)
+DRIVER_PATHS: tuple[str, ...] = ("/dev/nvidiactl", "/proc/driver/nvidia/version", "/dev/nvidia0")
+
+
 def discover_nvml(
     nvml: Any | None = None,
     *,
     env: Mapping[str, str] | None = None,
     clock: Clock = time.monotonic,
+    driver_paths: Sequence[str | os.PathLike[str]] = DRIVER_PATHS,
 ) -> tuple[list[Sensor], list[SensorInfo]]:
     """Open a sensor for every NVIDIA GPU this process can see.
 
@@ -558,11 +564,22 @@ def discover_nvml(
     ``pynvml``; close the sensors when done (the last close shuts NVML down).
 
     ``nvml`` is the NVML module (default: ``import pynvml``); ``env`` the environment
-    (default: ``os.environ``); ``clock`` the sensors' clock in seconds.
+    (default: ``os.environ``); ``clock`` the sensors' clock in seconds. Without an
+    injected module, NVML is only loaded when one of ``driver_paths`` (the driver's
+    device node or procfs entry) exists, so hosts without NVIDIA GPUs pay nothing.
     """
     if env is None:
         env = os.environ
     if nvml is None:
+        if not any(Path(p).exists() for p in driver_paths):
+            return [], [
+                _unavailable(
+                    "no NVIDIA driver on this host (none of "
+                    + ", ".join(str(p) for p in driver_paths)
+                    + " exists): no NVIDIA GPU to measure",
+                    _DRIVER_FIX,
+                )
+            ]
         try:
             import pynvml
         except ImportError as exc:
