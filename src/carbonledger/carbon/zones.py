@@ -138,11 +138,26 @@ def _grid_zone(row: dict[str, str], kind: ZoneKind, country: str) -> Zone:
 
 
 @cache
+def _countries_by_code() -> dict[str, Zone]:
+    """Countries (and WORLD) by their alpha-2 and alpha-3 codes, from countries.csv alone.
+
+    Codes win over names in the full catalogue too, so this shortcut never disagrees with it.
+    """
+    out: dict[str, Zone] = {}
+    for row in read_table("countries.csv"):
+        zone = _grid_zone(row, "country", "" if row["code"] == WORLD_CODE else row["code"])
+        out[_key(zone.code)] = zone
+        if zone.alpha3:
+            out.setdefault(_key(zone.alpha3), zone)
+    return out
+
+
+@cache
 def _catalogue() -> _Catalogue:
     zones: list[Zone] = []
+    countries = _countries_by_code()
     for row in read_table("countries.csv"):
-        country = "" if row["code"] == WORLD_CODE else row["code"]
-        zones.append(_grid_zone(row, "country", country))
+        zones.append(countries[_key(row["code"])])  # the same objects as the shortcut's
     for name in ("subregions_electricitymaps.csv", "subregions.csv"):
         zones.extend(_grid_zone(row, "subregion", row["country"]) for row in read_table(name))
     by_code = {z.code: z for z in zones}
@@ -216,8 +231,11 @@ def intensity(code_or_name: str) -> Zone:
     """
     if not isinstance(code_or_name, str) or not code_or_name.strip():
         raise InputError(f"a zone code or name is required, got {code_or_name!r}; {_LIST_HINT}")
-    cat = _catalogue()
     key = _key(code_or_name)
+    quick = _countries_by_code().get(key)
+    if quick is not None:  # the common case: a country code, without the whole catalogue
+        return quick
+    cat = _catalogue()
     zone = cat.by_key.get(key)
     if zone is None and ":" in key:
         provider, _, region = key.partition(":")
