@@ -20,6 +20,7 @@ whether RAPL happens to be readable.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import math
 import os
@@ -27,7 +28,7 @@ import platform
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -214,7 +215,52 @@ def _found(query: str, rec: CpuRecord, *, exact: bool, note: str = "") -> TdpMat
     )
 
 
-def lookup_tdp(name: str) -> TdpMatch:
+def _tdp_cache_file(env: Mapping[str, str] | None = None) -> Path:
+    """``$XDG_CACHE_HOME/carbonledger/cpu-tdp.json`` (default ``~/.cache``)."""
+    env = os.environ if env is None else env
+    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "carbonledger" / "cpu-tdp.json"
+
+
+def _table_stamp() -> str:
+    st = TABLE_PATH.stat()
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def lookup_tdp(name: str, *, cache: bool = True) -> TdpMatch:
+    """:func:`find_tdp`, remembered across processes in a small per-user cache file
+    (keyed by the table file's size and time, so a new table invalidates it). The cache
+    only saves time (the table lookup costs tens of milliseconds at the first ``start()``);
+    any problem reading or writing it falls back to the lookup itself."""
+    if not cache:
+        return find_tdp(name)
+    import json
+
+    path = _tdp_cache_file()
+    stamp = _table_stamp()
+    entries: dict[str, dict[str, object]] = {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(data, dict) and data.get("table") == stamp:
+            entries = data.get("entries", {})
+            hit = entries.get(name)
+            if isinstance(hit, dict):
+                return TdpMatch(**hit)  # type: ignore[arg-type]
+    except (OSError, ValueError, TypeError):
+        entries = {}
+    match = find_tdp(name)
+    entries = {**dict(list(entries.items())[-31:]), name: dataclasses.asdict(match)}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"table": stamp, "entries": entries}), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    return match
+
+
+def find_tdp(name: str) -> TdpMatch:
     """Find the TDP of the CPU called ``name`` (as ``/proc/cpuinfo`` spells it, or not).
 
     1. the normalised names are equal;
