@@ -1,0 +1,167 @@
+"""End to end through the real Tracker: a killed process, a live forecast, live metrics."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from carbonledger.ledger import open_ledger
+
+KILLED = textwrap.dedent(
+    """
+    import sys, time, pathlib
+    import carbonledger as cl
+    run = cl.Tracker("crash", grid_g_per_kwh=300, ledger=sys.argv[1], interval_s=0.05,
+                     gpu=False).start()
+    pathlib.Path(sys.argv[2]).write_text(run.run_id)
+    while True:  # burn CPU until killed
+        sum(i * i for i in range(10_000))
+    """
+)
+
+
+def wait_for(path: Path, timeout_s: float = 60) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text():
+            return path.read_text()
+        time.sleep(0.02)
+    raise AssertionError(f"{path} never appeared")
+
+
+def test_sigkill_loses_at_most_one_interval_and_shows_interrupted(tmp_path: Path) -> None:
+    ledger = str(tmp_path / "l.sqlite")
+    marker = tmp_path / "run_id"
+    script = tmp_path / "killed.py"
+    script.write_text(KILLED)
+    p = subprocess.Popen([sys.executable, str(script), ledger, str(marker)])
+    run_id = wait_for(marker)
+    time.sleep(0.6)  # a dozen samples
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait(timeout=30)
+    now = open_ledger(ledger)
+    try:
+        live = now.summary(run_id)
+    finally:
+        now.close()
+    assert live.status == "running"  # its lease has not expired yet
+    # a later reader (clock past the lease TTL) sees it interrupted, energy kept
+    later = open_ledger(ledger, clock=lambda: time.time() + 3600)
+    try:
+        s = later.summary(run_id)
+    finally:
+        later.close()
+    assert s.status == "interrupted"
+    cpu = next(c for c in s.components if c.component == "cpu")
+    assert cpu.energy_j > 0 and cpu.method == "tdp-model"
+    assert s.energy_j == pytest.approx(live.energy_j)
+
+
+FORECASTING = textwrap.dedent(
+    """
+    import sys, time, pathlib
+    import carbonledger as cl
+    with cl.Tracker("fc", grid_g_per_kwh=300, ledger=sys.argv[1], interval_s=0.05,
+                    gpu=False, expected_epochs=10) as run:
+        for i in range(3):
+            with run.window(f"epoch-{i}"):
+                sum(j * j for j in range(200_000))
+        pathlib.Path(sys.argv[2]).write_text(run.run_id)
+        time.sleep(60)  # still running while the test looks
+    """
+)
+
+
+def test_show_displays_forecast_of_running_run(tmp_path: Path) -> None:
+    ledger = str(tmp_path / "l.sqlite")
+    marker = tmp_path / "run_id"
+    script = tmp_path / "fc.py"
+    script.write_text(FORECASTING)
+    p = subprocess.Popen([sys.executable, str(script), ledger, str(marker)])
+    try:
+        run_id = wait_for(marker)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "carbonledger",
+                "show",
+                run_id[:10],
+                "--ledger",
+                ledger,
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert r.returncode == 0, r.stderr
+        data = json.loads(r.stdout.strip().splitlines()[-1])
+        assert data["status"] == "running"
+        fc = data["forecast"]
+        assert fc["windows_done"] == 3 and fc["windows_total"] == 10
+        assert fc["energy_low_j"] <= fc["energy_j"] <= fc["energy_high_j"]
+        text = subprocess.run(
+            [sys.executable, "-m", "carbonledger", "show", run_id, "--ledger", ledger],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert "forecast" in text.stdout and "3/10" in text.stdout
+    finally:
+        p.kill()
+        p.wait(timeout=30)
+
+
+def test_monitor_serves_prometheus_metrics(tmp_path: Path) -> None:
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "carbonledger",
+            "monitor",
+            "--no-ledger",
+            "--grid",
+            "200",
+            "--interval",
+            "0.1",
+            "--duration",
+            "30",
+            "--prometheus-port",
+            "0",
+            "--quiet",
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert p.stderr is not None
+        url = ""
+        deadline = time.monotonic() + 60
+        while not url and time.monotonic() < deadline:
+            line = p.stderr.readline()
+            if "serving Prometheus metrics at" in line:
+                url = line.rsplit(" ", 1)[-1].strip()
+        assert url.startswith("http://127.0.0.1:")
+        time.sleep(0.3)
+        body = urllib.request.urlopen(url, timeout=10).read().decode()
+        assert "carbonledger_energy_joules_total{" in body
+        assert 'component="cpu"' in body and 'method="tdp-model"' in body
+        assert "carbonledger_emissions_grams_total" in body
+    finally:
+        p.send_signal(signal.SIGINT)
+        out, _ = p.communicate(timeout=60)
+    assert p.returncode == 0
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["status"] == "interrupted" and summary["scope"] == "machine"
