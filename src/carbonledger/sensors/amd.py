@@ -22,27 +22,27 @@ driver, discovery returns one unavailable :class:`SensorInfo` and never raises.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from carbonledger.errors import SensorError
-from carbonledger.models import Reading, SensorInfo
+from carbonledger.models import SensorInfo
+from carbonledger.sensors._gpu import (
+    POWER_REASON,
+    Clock,
+    CounterSensor,
+    LibraryLease,
+    PowerIntegratingSensor,
+    join_reasons,
+)
 from carbonledger.sensors.base import Sensor
 from carbonledger.units import uj_to_j
 
 __all__ = ["AmdEnergySensor", "AmdPowerSensor", "discover_amd"]
 
-Clock = Callable[[], float]
-
-POWER_REASON = (
-    "no energy counter: power sampled and integrated (trapezoid); "
-    "accuracy depends on the sampling interval"
-)
 _INSTALL_FIX = "pip install carbonledger[amd] (it needs ROCm's AMD SMI library, libamd_smi)"
 _POWER_KEYS = ("current_socket_power", "socket_power", "average_socket_power")
 _INDEX = re.compile(r"[0-9]+")
@@ -57,10 +57,6 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _join(*parts: str) -> str:
-    return "; ".join(p for p in parts if p)
-
-
 def _number(value: Any) -> float | None:
     """amdsmi reports "N/A" (a string) for values a GPU does not provide."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -68,66 +64,17 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
-class _Lease:
-    """One ``amdsmi_init`` shared by the sensors of one discovery."""
+class _AmdReads:
+    """The amdsmi reads both AMD sensors share (mixed into the generic sensors)."""
 
-    def __init__(self, amdsmi: Any) -> None:
+    _amdsmi: Any
+    _errors: type[BaseException]
+    _handle: Any
+    _info: SensorInfo
+
+    def _setup(self, amdsmi: Any) -> None:
         self._amdsmi = amdsmi
-        self._refs = 1
-        self._lock = threading.Lock()
-
-    def acquire(self) -> None:
-        with self._lock:
-            self._refs += 1
-
-    def release(self) -> None:
-        with self._lock:
-            self._refs -= 1
-            last = self._refs == 0
-        if last:
-            with contextlib.suppress(Exception):  # closing must never fail a run
-                self._amdsmi.amdsmi_shut_down()
-
-
-class _AmdSensor:
-    def __init__(
-        self,
-        amdsmi: Any,
-        handle: Any,
-        info: SensorInfo,
-        *,
-        clock: Clock,
-        lease: _Lease | None,
-    ) -> None:
-        self._amdsmi = amdsmi
-        self._handle = handle
-        self._info = info
-        self._clock = clock
-        self._lease = lease
         self._errors = _error_class(amdsmi)
-        self._lock = threading.Lock()
-        self._closed = False
-
-    @property
-    def info(self) -> SensorInfo:
-        return self._info
-
-    @property
-    def handle(self) -> Any:
-        """The amdsmi processor handle."""
-        return self._handle
-
-    def close(self) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-        if self._lease is not None:
-            self._lease.release()
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise SensorError(f"{self._info.device}: the sensor is closed")
 
     def _read_power_w(self) -> float:
         try:
@@ -143,13 +90,26 @@ class _AmdSensor:
         raise SensorError(f"{self._info.device}: amdsmi reports no socket power (N/A)")
 
 
-class AmdEnergySensor(_AmdSensor):
+def _gpu_info(method: str, device: str, model: str, uid: str, reason: str) -> SensorInfo:
+    return SensorInfo(
+        component="gpu",
+        device=device,
+        method=method,
+        measured=True,
+        available=True,
+        model=model,
+        reason=reason,
+        host_wide=False,
+        uid=uid,
+    )
+
+
+class AmdEnergySensor(_AmdReads, CounterSensor):
     """Cumulative energy from the GPU's energy accumulator (method ``amdsmi-energy``).
 
-    A counter that goes backwards (driver reload) is taken as a reset: energy keeps
-    counting from the new value and never decreases. ``power_w`` is the socket power
-    when the GPU reports it, else None. Raises :class:`SensorError` if the first read
-    fails.
+    A counter that goes backwards (driver reload) is a reset (see :class:`CounterSensor`).
+    ``power_w`` is the socket power when the GPU reports it, else None. Raises
+    :class:`SensorError` if the first read fails.
     """
 
     def __init__(
@@ -162,39 +122,16 @@ class AmdEnergySensor(_AmdSensor):
         uid: str = "",
         reason: str = "",
         clock: Clock = time.monotonic,
-        lease: _Lease | None = None,
+        lease: LibraryLease | None = None,
         report_power: bool = True,
     ) -> None:
-        info = SensorInfo(
-            component="gpu",
-            device=device,
-            method="amdsmi-energy",
-            measured=True,
-            available=True,
-            model=model,
-            reason=reason,
-            host_wide=False,
-            uid=uid,
+        self._setup(amdsmi)
+        info = _gpu_info("amdsmi-energy", device, model, uid, reason)
+        CounterSensor.__init__(
+            self, handle, info, clock=clock, lease=lease, report_power=report_power
         )
-        super().__init__(amdsmi, handle, info, clock=clock, lease=lease)
-        start_uj = self._counter_uj()
-        self._epoch_start_uj = start_uj
-        self._last_uj = start_uj
-        self._before_epoch_j = 0.0
-        self._resets = 0
-        self._report_power = report_power
-        if report_power:
-            try:
-                self._read_power_w()
-            except SensorError:
-                self._report_power = False
 
-    @property
-    def resets(self) -> int:
-        """How many times the counter went backwards since creation."""
-        return self._resets
-
-    def _counter_uj(self) -> float:
+    def _counter_j(self) -> float:
         try:
             count = self._amdsmi.amdsmi_get_energy_count(self._handle)
         except self._errors as exc:
@@ -209,34 +146,12 @@ class AmdEnergySensor(_AmdSensor):
             raise SensorError(
                 f"{self._info.device}: unexpected amdsmi_get_energy_count result {count!r}"
             )
-        return ticks * resolution  # microjoules
-
-    def read(self) -> Reading:
-        with self._lock:
-            self._check_open()
-            counter_uj = self._counter_uj()
-            now = self._clock()
-            if counter_uj < self._last_uj:
-                self._before_epoch_j += uj_to_j(self._last_uj - self._epoch_start_uj)
-                self._epoch_start_uj = 0.0
-                self._resets += 1
-            self._last_uj = counter_uj
-            energy_j = self._before_epoch_j + uj_to_j(counter_uj - self._epoch_start_uj)
-            power_w: float | None = None
-            if self._report_power:
-                try:
-                    power_w = self._read_power_w()
-                except SensorError:
-                    power_w = None
-            return Reading(time_s=now, energy_j=energy_j, power_w=power_w)
+        return uj_to_j(ticks * resolution)  # the resolution is in microjoules per tick
 
 
-class AmdPowerSensor(_AmdSensor):
-    """Cumulative energy integrated from amdsmi socket power (method ``amdsmi-power``).
-
-    Trapezoid rule between reads, as :class:`carbonledger.sensors.nvml.NvmlPowerSensor`.
-    Raises :class:`SensorError` if the first read fails.
-    """
+class AmdPowerSensor(_AmdReads, PowerIntegratingSensor):
+    """Cumulative energy integrated from amdsmi socket power (method ``amdsmi-power``);
+    see :class:`PowerIntegratingSensor`."""
 
     def __init__(
         self,
@@ -248,34 +163,11 @@ class AmdPowerSensor(_AmdSensor):
         uid: str = "",
         reason: str = "",
         clock: Clock = time.monotonic,
-        lease: _Lease | None = None,
+        lease: LibraryLease | None = None,
     ) -> None:
-        info = SensorInfo(
-            component="gpu",
-            device=device,
-            method="amdsmi-power",
-            measured=True,
-            available=True,
-            model=model,
-            reason=_join(POWER_REASON, reason),
-            host_wide=False,
-            uid=uid,
-        )
-        super().__init__(amdsmi, handle, info, clock=clock, lease=lease)
-        self._last_power_w = self._read_power_w()
-        self._last_time_s = self._clock()
-        self._energy_j = 0.0
-
-    def read(self) -> Reading:
-        with self._lock:
-            self._check_open()
-            power_w = self._read_power_w()
-            now = self._clock()
-            dt = max(0.0, now - self._last_time_s)
-            self._energy_j += 0.5 * (self._last_power_w + power_w) * dt
-            self._last_power_w = power_w
-            self._last_time_s = now
-            return Reading(time_s=now, energy_j=self._energy_j, power_w=power_w)
+        self._setup(amdsmi)
+        info = _gpu_info("amdsmi-power", device, model, uid, join_reasons(POWER_REASON, reason))
+        PowerIntegratingSensor.__init__(self, handle, info, clock=clock, lease=lease)
 
 
 # --------------------------------------------------------------------------- discovery
@@ -388,7 +280,7 @@ def discover_amd(
                 "driver (`amd-smi list` should work)",
             )
         ]
-    lease = _Lease(amdsmi)
+    lease = LibraryLease(amdsmi.amdsmi_shut_down)
     try:
         return _discover(amdsmi, env=env, clock=clock, lease=lease)
     finally:
@@ -396,7 +288,7 @@ def discover_amd(
 
 
 def _discover(
-    amdsmi: Any, *, env: Mapping[str, str], clock: Clock, lease: _Lease
+    amdsmi: Any, *, env: Mapping[str, str], clock: Clock, lease: LibraryLease
 ) -> tuple[list[Sensor], list[SensorInfo]]:
     errors = _error_class(amdsmi)
     try:
@@ -450,7 +342,7 @@ def _discover(
 
 
 def _open_gpu(
-    amdsmi: Any, index: int, handle: Any, *, clock: Clock, lease: _Lease
+    amdsmi: Any, index: int, handle: Any, *, clock: Clock, lease: LibraryLease
 ) -> Sensor | SensorInfo:
     device = f"gpu:amd-{index}"
     errors = _error_class(amdsmi)

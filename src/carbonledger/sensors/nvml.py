@@ -25,15 +25,22 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from carbonledger.errors import SensorError
-from carbonledger.models import Reading, SensorInfo
+from carbonledger.models import SensorInfo
+from carbonledger.sensors._gpu import (
+    POWER_REASON,
+    Clock,
+    CounterSensor,
+    LibraryLease,
+    PowerIntegratingSensor,
+    join_reasons,
+)
 from carbonledger.sensors.base import Sensor
 from carbonledger.units import mj_to_j, mw_to_w
 
@@ -46,8 +53,6 @@ __all__ = [
     "parse_cuda_visible_devices",
 ]
 
-Clock = Callable[[], float]
-
 # NVML return codes (nvml.h); used when an injected module lacks the constant.
 _NOT_SUPPORTED = 3
 _NOT_FOUND = 6
@@ -56,10 +61,6 @@ _LIBRARY_NOT_FOUND = 12
 _FUNCTION_NOT_FOUND = 13
 _MIG_ENABLE = 1
 
-POWER_REASON = (
-    "no energy counter: power sampled and integrated (trapezoid); "
-    "accuracy depends on the sampling interval"
-)
 MIG_REASON = (
     "MIG enabled: the energy counter covers the whole physical GPU (every MIG "
     "instance on it, whoever uses them); counted once per physical GPU"
@@ -97,79 +98,20 @@ def _describe(exc: BaseException) -> str:
     return f"{text} (NVML error {value})" if value is not None else text
 
 
-def _join(*parts: str) -> str:
-    return "; ".join(p for p in parts if p)
+class _NvmlReads:
+    """The NVML reads both NVIDIA sensors share (mixed into the generic sensors)."""
 
+    _nvml: Any
+    _errors: type[BaseException]
+    _handle: Any
+    _info: SensorInfo
+    power_limit_w: float | None
 
-class _Lease:
-    """One ``nvmlInit`` shared by the sensors of one discovery; the last release shuts
-    NVML down (NVML itself reference-counts init/shutdown pairs)."""
-
-    def __init__(self, nvml: Any) -> None:
+    def _setup(self, nvml: Any, power_limit_w: float | None) -> None:
         self._nvml = nvml
-        self._refs = 1
-        self._lock = threading.Lock()
-
-    def acquire(self) -> None:
-        with self._lock:
-            self._refs += 1
-
-    def release(self) -> None:
-        with self._lock:
-            self._refs -= 1
-            last = self._refs == 0
-        if last:
-            with contextlib.suppress(Exception):  # closing must never fail a run
-                self._nvml.nvmlShutdown()
-
-
-# --------------------------------------------------------------------------- sensors
-
-
-class _NvmlSensor:
-    """What both NVML sensors share: identity, lock, lease, close()."""
-
-    def __init__(
-        self,
-        nvml: Any,
-        handle: Any,
-        info: SensorInfo,
-        *,
-        clock: Clock,
-        lease: _Lease | None,
-        power_limit_w: float | None,
-    ) -> None:
-        self._nvml = nvml
-        self._handle = handle
-        self._info = info
-        self._clock = clock
-        self._lease = lease
         self._errors = _error_class(nvml)
-        self._lock = threading.Lock()
-        self._closed = False
         self.power_limit_w = power_limit_w
         """The enforced power limit in watts, when NVML reports it."""
-
-    @property
-    def info(self) -> SensorInfo:
-        return self._info
-
-    @property
-    def handle(self) -> Any:
-        """The NVML device handle (for callers that want other NVML queries)."""
-        return self._handle
-
-    def close(self) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-        if self._lease is not None:
-            self._lease.release()
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise SensorError(f"{self._info.device}: the sensor is closed")
 
     def _read_power_w(self) -> float:
         try:
@@ -180,18 +122,28 @@ class _NvmlSensor:
             ) from exc
 
 
-class NvmlEnergySensor(_NvmlSensor):
+def _gpu_info(method: str, device: str, model: str, uid: str, reason: str) -> SensorInfo:
+    return SensorInfo(
+        component="gpu",
+        device=device,
+        method=method,
+        measured=True,
+        available=True,
+        model=model,
+        reason=reason,
+        host_wide=False,
+        uid=uid,
+    )
+
+
+class NvmlEnergySensor(_NvmlReads, CounterSensor):
     """Cumulative energy from the GPU's total-energy counter (method ``nvml-energy``).
 
-    ``read().energy_j`` is the counter difference since construction. A counter that
-    goes backwards (the driver was reloaded) is taken as a reset to zero: energy keeps
-    counting from the new value and never decreases; what the GPU used between the
-    last read and the reset is lost. A reset is seen only when the counter reads lower
-    than at the previous read, i.e. unless the GPU, between two reads, used more
-    energy than the counter had reached since the previous driver load. ``power_w`` is NVML's power reading when the GPU
-    reports one (on Ampere and newer, except GA100, it is a 1 s average), else None.
-
-    Raises :class:`SensorError` if the first counter read fails.
+    ``read().energy_j`` is the counter difference since construction; a counter that goes
+    backwards (the driver was reloaded) is a reset (see :class:`CounterSensor`).
+    ``power_w`` is NVML's power reading when the GPU reports one (on Ampere and newer,
+    except GA100, it is a 1 s average), else None. Raises :class:`SensorError` if the
+    first counter read fails.
     """
 
     def __init__(
@@ -204,79 +156,28 @@ class NvmlEnergySensor(_NvmlSensor):
         uid: str = "",
         reason: str = "",
         clock: Clock = time.monotonic,
-        lease: _Lease | None = None,
+        lease: LibraryLease | None = None,
         power_limit_w: float | None = None,
         report_power: bool = True,
     ) -> None:
-        info = SensorInfo(
-            component="gpu",
-            device=device,
-            method="nvml-energy",
-            measured=True,
-            available=True,
-            model=model,
-            reason=reason,
-            host_wide=False,
-            uid=uid,
+        self._setup(nvml, power_limit_w)
+        info = _gpu_info("nvml-energy", device, model, uid, reason)
+        CounterSensor.__init__(
+            self, handle, info, clock=clock, lease=lease, report_power=report_power
         )
-        super().__init__(nvml, handle, info, clock=clock, lease=lease, power_limit_w=power_limit_w)
-        start_mj = self._counter_mj()
-        self._epoch_start_mj = start_mj  # counter value where the current epoch began
-        self._last_mj = start_mj
-        self._before_epoch_j = 0.0  # energy of the epochs before the last reset
-        self._resets = 0
-        self._report_power = report_power
-        if report_power:
-            try:
-                self._read_power_w()
-            except SensorError:
-                self._report_power = False
 
-    @property
-    def resets(self) -> int:
-        """How many times the counter went backwards (driver reloads) since creation."""
-        return self._resets
-
-    def _counter_mj(self) -> float:
+    def _counter_j(self) -> float:
         try:
-            return float(self._nvml.nvmlDeviceGetTotalEnergyConsumption(self._handle))
+            return mj_to_j(float(self._nvml.nvmlDeviceGetTotalEnergyConsumption(self._handle)))
         except self._errors as exc:
             raise SensorError(
                 f"{self._info.device}: NVML energy counter read failed: {_describe(exc)}"
             ) from exc
 
-    def read(self) -> Reading:
-        with self._lock:
-            self._check_open()
-            counter_mj = self._counter_mj()
-            now = self._clock()
-            if counter_mj < self._last_mj:  # driver reload: the counter restarted
-                self._before_epoch_j += mj_to_j(self._last_mj - self._epoch_start_mj)
-                self._epoch_start_mj = 0.0
-                self._resets += 1
-            self._last_mj = counter_mj
-            energy_j = self._before_epoch_j + mj_to_j(counter_mj - self._epoch_start_mj)
-            power_w: float | None = None
-            if self._report_power:
-                try:
-                    power_w = self._read_power_w()
-                except SensorError:
-                    power_w = None  # the energy is what matters; power is a bonus
-            return Reading(time_s=now, energy_j=energy_j, power_w=power_w)
 
-
-class NvmlPowerSensor(_NvmlSensor):
-    """Cumulative energy integrated from NVML power readings (method ``nvml-power``).
-
-    For GPUs without an energy counter (before Volta). Every ``read()`` samples the
-    power and adds the trapezoid ``(p_prev + p_now) / 2 x dt`` to the energy, so the
-    result is exact while power changes linearly between reads, and otherwise off by
-    at most ``|p_now - p_prev| x dt / 2`` per interval: read often (the meter's sampler
-    does). A failed read raises :class:`SensorError`; the next good one integrates
-    across the gap.
-
-    Raises :class:`SensorError` if the first power read fails.
-    """
+class NvmlPowerSensor(_NvmlReads, PowerIntegratingSensor):
+    """Cumulative energy integrated from NVML power readings (method ``nvml-power``), for
+    GPUs without an energy counter (before Volta); see :class:`PowerIntegratingSensor`."""
 
     def __init__(
         self,
@@ -288,35 +189,12 @@ class NvmlPowerSensor(_NvmlSensor):
         uid: str = "",
         reason: str = "",
         clock: Clock = time.monotonic,
-        lease: _Lease | None = None,
+        lease: LibraryLease | None = None,
         power_limit_w: float | None = None,
     ) -> None:
-        info = SensorInfo(
-            component="gpu",
-            device=device,
-            method="nvml-power",
-            measured=True,
-            available=True,
-            model=model,
-            reason=_join(POWER_REASON, reason),
-            host_wide=False,
-            uid=uid,
-        )
-        super().__init__(nvml, handle, info, clock=clock, lease=lease, power_limit_w=power_limit_w)
-        self._last_power_w = self._read_power_w()
-        self._last_time_s = self._clock()
-        self._energy_j = 0.0
-
-    def read(self) -> Reading:
-        with self._lock:
-            self._check_open()
-            power_w = self._read_power_w()
-            now = self._clock()
-            dt = max(0.0, now - self._last_time_s)
-            self._energy_j += 0.5 * (self._last_power_w + power_w) * dt
-            self._last_power_w = power_w
-            self._last_time_s = now
-            return Reading(time_s=now, energy_j=self._energy_j, power_w=power_w)
+        self._setup(nvml, power_limit_w)
+        info = _gpu_info("nvml-power", device, model, uid, join_reasons(POWER_REASON, reason))
+        PowerIntegratingSensor.__init__(self, handle, info, clock=clock, lease=lease)
 
 
 # --------------------------------------------------------------------------- visible devices
@@ -483,7 +361,7 @@ def _power_limit_w(nvml: Any, handle: Any) -> float | None:
 
 
 def _open_gpu(
-    nvml: Any, gpu: _Gpu, *, note: str, clock: Clock, lease: _Lease
+    nvml: Any, gpu: _Gpu, *, note: str, clock: Clock, lease: LibraryLease
 ) -> Sensor | SensorInfo:
     """The best sensor for one visible GPU, or its unavailable SensorInfo."""
     device = f"gpu:{gpu.index}"
@@ -496,7 +374,7 @@ def _open_gpu(
             uid=gpu.uuid,
         )
     errors = _error_class(nvml)
-    reason = _join(MIG_REASON if _is_mig(nvml, gpu.handle) else "", note)
+    reason = join_reasons(MIG_REASON if _is_mig(nvml, gpu.handle) else "", note)
     limit = _power_limit_w(nvml, gpu.handle)
     common: dict[str, Any] = {
         "device": device,
@@ -597,7 +475,7 @@ def discover_nvml(
         return [], [_init_failure(nvml, exc)]
     except OSError as exc:
         return [], [_unavailable(f"no NVIDIA GPU measured: {exc}", _DRIVER_FIX)]
-    lease = _Lease(nvml)
+    lease = LibraryLease(nvml.nvmlShutdown)
     try:
         return _discover(nvml, env=env, clock=clock, lease=lease)
     finally:
@@ -605,7 +483,7 @@ def discover_nvml(
 
 
 def _discover(
-    nvml: Any, *, env: Mapping[str, str], clock: Clock, lease: _Lease
+    nvml: Any, *, env: Mapping[str, str], clock: Clock, lease: LibraryLease
 ) -> tuple[list[Sensor], list[SensorInfo]]:
     errors = _error_class(nvml)
     try:
@@ -673,10 +551,10 @@ def _discover(
 def gpu_utilisation_percent(sensor: Sensor) -> float | None:
     """The GPU's utilisation (0-100 %) over NVML's last sample period, for an NVML
     sensor; None for another sensor or when NVML cannot say."""
-    if not isinstance(sensor, _NvmlSensor):
+    if not isinstance(sensor, _NvmlReads):
         return None
     try:
-        rates = sensor._nvml.nvmlDeviceGetUtilizationRates(sensor.handle)
+        rates = sensor._nvml.nvmlDeviceGetUtilizationRates(sensor._handle)
         return float(rates.gpu)
     except Exception:  # optional information
         return None
