@@ -34,6 +34,21 @@ def join_reasons(*parts: str) -> str:
     return "; ".join(p for p in parts if p)
 
 
+def gpu_info(method: str, device: str, model: str, uid: str, reason: str) -> SensorInfo:
+    """The description of a working GPU sensor (measured, per device, not host-wide)."""
+    return SensorInfo(
+        component="gpu",
+        device=device,
+        method=method,
+        measured=True,
+        available=True,
+        model=model,
+        reason=reason,
+        host_wide=False,
+        uid=uid,
+    )
+
+
 class LibraryLease:
     """One initialisation of a vendor library (``nvmlInit``, ``amdsmi_init``) shared by
     the sensors of one discovery; the last :meth:`release` calls ``shutdown``."""

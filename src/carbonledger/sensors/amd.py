@@ -36,6 +36,7 @@ from carbonledger.sensors._gpu import (
     CounterSensor,
     LibraryLease,
     PowerIntegratingSensor,
+    gpu_info,
     join_reasons,
 )
 from carbonledger.sensors.base import Sensor
@@ -90,20 +91,6 @@ class _AmdReads:
         raise SensorError(f"{self._info.device}: amdsmi reports no socket power (N/A)")
 
 
-def _gpu_info(method: str, device: str, model: str, uid: str, reason: str) -> SensorInfo:
-    return SensorInfo(
-        component="gpu",
-        device=device,
-        method=method,
-        measured=True,
-        available=True,
-        model=model,
-        reason=reason,
-        host_wide=False,
-        uid=uid,
-    )
-
-
 class AmdEnergySensor(_AmdReads, CounterSensor):
     """Cumulative energy from the GPU's energy accumulator (method ``amdsmi-energy``).
 
@@ -126,7 +113,7 @@ class AmdEnergySensor(_AmdReads, CounterSensor):
         report_power: bool = True,
     ) -> None:
         self._setup(amdsmi)
-        info = _gpu_info("amdsmi-energy", device, model, uid, reason)
+        info = gpu_info("amdsmi-energy", device, model, uid, reason)
         CounterSensor.__init__(
             self, handle, info, clock=clock, lease=lease, report_power=report_power
         )
@@ -166,7 +153,7 @@ class AmdPowerSensor(_AmdReads, PowerIntegratingSensor):
         lease: LibraryLease | None = None,
     ) -> None:
         self._setup(amdsmi)
-        info = _gpu_info("amdsmi-power", device, model, uid, join_reasons(POWER_REASON, reason))
+        info = gpu_info("amdsmi-power", device, model, uid, join_reasons(POWER_REASON, reason))
         PowerIntegratingSensor.__init__(self, handle, info, clock=clock, lease=lease)
 
 

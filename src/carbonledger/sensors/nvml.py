@@ -39,6 +39,7 @@ from carbonledger.sensors._gpu import (
     CounterSensor,
     LibraryLease,
     PowerIntegratingSensor,
+    gpu_info,
     join_reasons,
 )
 from carbonledger.sensors.base import Sensor
@@ -122,20 +123,6 @@ class _NvmlReads:
             ) from exc
 
 
-def _gpu_info(method: str, device: str, model: str, uid: str, reason: str) -> SensorInfo:
-    return SensorInfo(
-        component="gpu",
-        device=device,
-        method=method,
-        measured=True,
-        available=True,
-        model=model,
-        reason=reason,
-        host_wide=False,
-        uid=uid,
-    )
-
-
 class NvmlEnergySensor(_NvmlReads, CounterSensor):
     """Cumulative energy from the GPU's total-energy counter (method ``nvml-energy``).
 
@@ -161,7 +148,7 @@ class NvmlEnergySensor(_NvmlReads, CounterSensor):
         report_power: bool = True,
     ) -> None:
         self._setup(nvml, power_limit_w)
-        info = _gpu_info("nvml-energy", device, model, uid, reason)
+        info = gpu_info("nvml-energy", device, model, uid, reason)
         CounterSensor.__init__(
             self, handle, info, clock=clock, lease=lease, report_power=report_power
         )
@@ -193,7 +180,7 @@ class NvmlPowerSensor(_NvmlReads, PowerIntegratingSensor):
         power_limit_w: float | None = None,
     ) -> None:
         self._setup(nvml, power_limit_w)
-        info = _gpu_info("nvml-power", device, model, uid, join_reasons(POWER_REASON, reason))
+        info = gpu_info("nvml-power", device, model, uid, join_reasons(POWER_REASON, reason))
         PowerIntegratingSensor.__init__(self, handle, info, clock=clock, lease=lease)
 
 
