@@ -155,9 +155,9 @@ def _countries_by_code() -> dict[str, Zone]:
 @cache
 def _catalogue() -> _Catalogue:
     zones: list[Zone] = []
-    countries = _countries_by_code()
+    by_country_code = _countries_by_code()
     for row in read_table("countries.csv"):
-        zones.append(countries[_key(row["code"])])  # the same objects as the shortcut's
+        zones.append(by_country_code[_key(row["code"])])  # the same objects as the shortcut's
     for name in ("subregions_electricitymaps.csv", "subregions.csv"):
         zones.extend(_grid_zone(row, "subregion", row["country"]) for row in read_table(name))
     by_code = {z.code: z for z in zones}
