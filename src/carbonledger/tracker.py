@@ -238,6 +238,7 @@ class Tracker:
         self._stopped_s = 0.0
         self._summary: RunSummary | None = None
         self._forecast: dict[str, Any] | None = None
+        self._hourly: dict[str, Any] | None = None
         self._prev_sigterm: Any = None
         self.location = "unknown"
         self.location_source = "default"
@@ -306,10 +307,13 @@ class Tracker:
         components = self._components()
         errors = meter.errors
         embodied_g = self._embodied_g(self._stopped_s - self._started_s) if self._embodied else None
+        self._hourly = self._hourly_intensity(sum(c.energy_j for c in components))
         if self._ledger is not None:
             try:
                 if embodied_g is not None:
                     self._ledger.update_meta(self.run_id, {"embodied_co2e_g": embodied_g})
+                if self._hourly is not None:
+                    self._ledger.update_meta(self.run_id, {"hourly": self._hourly})
                 self._ledger.finish_member(self.run_id, self.member_id, components, status, errors)
             except Exception as exc:
                 meter.record_error(f"ledger: could not record the run's end: {exc}")
@@ -649,25 +653,11 @@ class Tracker:
         source = self.intensity_source
         extra: dict[str, Any] = {"notes": list(self._notes), "member_id": self.member_id}
         energy_j = sum(c.energy_j for c in components)
-        if self._intensity_provider is not None and energy_j > 0:
-            from carbonledger.carbon import hourly_co2e
-            from carbonledger.carbon import intensity as zone_lookup
-
-            try:
-                zone = zone_lookup(self.location)
-                hourly = hourly_co2e(
-                    dict(self._hour_energy_j),
-                    zone=zone,
-                    pue=self.pue,
-                    provider=self._intensity_provider,
-                )
-                intensity = hourly.effective_intensity_g_per_kwh
-                source = f"hourly: {hourly.source}"
-                extra["hourly_fallback"] = hourly.fallback_reason if hourly.fallback_used else None
-            except Exception as exc:
-                extra["hourly_fallback"] = (
-                    f"hourly intensity unavailable ({exc}); yearly figure used"
-                )
+        hourly = self._hourly if self._hourly is not None else self._hourly_intensity(energy_j)
+        if hourly is not None:
+            intensity = hourly["intensity_g_per_kwh"]
+            source = hourly["source"]
+            extra["hourly_fallback"] = hourly["fallback"]
         market = self._settings.get("market_g_per_kwh")
         market_g = co2e_g(energy_j, float(market), self.pue) if market is not None else None
         embodied_g = self._embodied_g(duration_s) if self._embodied else None
@@ -697,6 +687,33 @@ class Tracker:
             hosts=(self._host,),
             extra=extra,
         )
+
+    def _hourly_intensity(self, energy_j: float) -> dict[str, Any] | None:
+        """The energy-weighted intensity of the hours this member used (None without an
+        hourly provider); provider failures fall back to the yearly figure, recorded."""
+        if self._intensity_provider is None or energy_j <= 0:
+            return None
+        from carbonledger.carbon import hourly_co2e
+        from carbonledger.carbon import intensity as zone_lookup
+
+        try:
+            result = hourly_co2e(
+                dict(self._hour_energy_j),
+                zone=zone_lookup(self.location),
+                pue=self.pue,
+                provider=self._intensity_provider,
+            )
+        except Exception as exc:
+            return {
+                "intensity_g_per_kwh": self.intensity_g_per_kwh,
+                "source": self.intensity_source,
+                "fallback": f"hourly intensity unavailable ({exc}); yearly figure used",
+            }
+        return {
+            "intensity_g_per_kwh": result.effective_intensity_g_per_kwh,
+            "source": f"hourly: {result.source}",
+            "fallback": result.fallback_reason if result.fallback_used else None,
+        }
 
     def _embodied_g(self, duration_s: float) -> float | None:
         if duration_s <= 0 or self._meter is None:

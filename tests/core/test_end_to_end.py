@@ -53,17 +53,17 @@ def test_sigkill_loses_at_most_one_interval_and_shows_interrupted(tmp_path: Path
         live = now.summary(run_id)
     finally:
         now.close()
-    assert live.status == "running"  # its lease has not expired yet
+    assert live.status == "running", live  # its lease has not expired yet
     # a later reader (clock past the lease TTL) sees it interrupted, energy kept
     later = open_ledger(ledger, clock=lambda: time.time() + 3600)
     try:
         s = later.summary(run_id)
     finally:
         later.close()
-    assert s.status == "interrupted"
+    assert s.status == "interrupted", s
     cpu = next(c for c in s.components if c.component == "cpu")
-    assert cpu.energy_j > 0 and cpu.method == "tdp-model"
-    assert s.energy_j == pytest.approx(live.energy_j)
+    assert cpu.energy_j > 0 and cpu.method == "tdp-model", (cpu, s.errors)
+    assert s.energy_j == pytest.approx(live.energy_j), (live.components, s.components)
 
 
 FORECASTING = textwrap.dedent(

@@ -302,11 +302,21 @@ def test_hourly_intensity_from_a_file(tmp_path: Path) -> None:
     rows = [f"{h},{v}" for h, v in ((hour - 3600, 900.0), (hour, 120.0), (hour + 3600, 130.0))]
     path.write_text("timestamp,intensity_g_per_kwh\n" + "\n".join(rows) + "\n")
     provider = cl.carbon.FileIntensityProvider(path)
+    ledger_path = str(tmp_path / "l.sqlite")
     with cl.Tracker(
-        country="DE", sensors=sensors(), ledger=False, intensity_provider=provider
+        country="DE", sensors=sensors(), ledger=ledger_path, intensity_provider=provider
     ) as run:
         run.flush()
     s = run.summary()
+    led = open_ledger(ledger_path)
+    try:
+        stored = led.summary(run.run_id)
+    finally:
+        led.close()
+    # the ledger reports the same hourly-weighted figure as the tracker
+    assert stored.intensity_g_per_kwh == pytest.approx(s.intensity_g_per_kwh)
+    assert stored.co2e_g == pytest.approx(s.co2e_g)
+    assert stored.intensity_source == s.intensity_source
     # all energy fell in this hour or the next: the effective intensity is that of those
     # hours, not Germany's yearly figure
     assert 120.0 <= s.intensity_g_per_kwh <= 130.0

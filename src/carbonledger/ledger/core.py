@@ -976,6 +976,13 @@ class SqlLedger:
         meta = run["meta"]
         energy_j = sum(c.energy_j for c in components)
         market = _number(meta.get("market_g_per_kwh"))
+        # hourly intensity (set by the tracker at stop) overrides the yearly figure
+        intensity = float(run["intensity_g_per_kwh"])
+        intensity_source = str(run["intensity_source"])
+        hourly = meta.get("hourly")
+        if isinstance(hourly, dict) and _number(hourly.get("intensity_g_per_kwh")) is not None:
+            intensity = float(hourly["intensity_g_per_kwh"])
+            intensity_source = str(hourly.get("source") or intensity_source)
         extra: dict[str, Any] = {
             "tags": run["tags"],
             "meta": meta,
@@ -1005,8 +1012,8 @@ class SqlLedger:
             started_unix_s=run["started_unix_s"],
             duration_s=max(durations, default=0.0),
             components=components,
-            intensity_g_per_kwh=run["intensity_g_per_kwh"],
-            intensity_source=run["intensity_source"],
+            intensity_g_per_kwh=intensity,
+            intensity_source=intensity_source,
             location=run["location"],
             location_source=run["location_source"],
             pue=run["pue"],
