@@ -64,9 +64,13 @@ def register(app: typer.Typer) -> None:
         for row in rows:
             mark = "ok " if row["available"] else "-- "
             use = " [in use]" if row["in_use"] else ""
-            kind = "measured" if row["measured"] else "estimated"
+            kind = (
+                ""
+                if not row["available"]
+                else (" (measured)" if row["measured"] else " (estimated)")
+            )
             typer.echo(
-                f"  {mark}{row['component']:<4} {row['device']:<22} {row['method']} ({kind}){use}"
+                f"  {mark}{row['component']:<4} {row['device']:<22} {row['method']}{kind}{use}"
             )
             if row["reason"]:
                 typer.echo(f"       why: {row['reason']}")
