@@ -49,6 +49,35 @@ def gpu_info(method: str, device: str, model: str, uid: str, reason: str) -> Sen
     )
 
 
+def unavailable_gpu_info(
+    method: str, reason: str, fix: str, *, device: str, model: str = "", uid: str = ""
+) -> SensorInfo:
+    """The description of a GPU (or of all GPUs) that cannot be measured, and why."""
+    return SensorInfo(
+        component="gpu",
+        device=device,
+        method=method,
+        measured=False,
+        available=False,
+        model=model,
+        reason=reason,
+        fix=fix,
+        host_wide=False,
+        uid=uid,
+    )
+
+
+def split_visible_devices(value: str | None) -> list[str] | None:
+    """Split a visible-devices variable (``CUDA_VISIBLE_DEVICES``, ``HIP_VISIBLE_DEVICES``...)
+    into its stripped entries: None when unset (every GPU), ``[]`` when empty or blank
+    (no GPU)."""
+    if value is None:
+        return None
+    if not value.strip():
+        return []
+    return [token.strip() for token in value.split(",")]
+
+
 class LibraryLease:
     """One initialisation of a vendor library (``nvmlInit``, ``amdsmi_init``) shared by
     the sensors of one discovery; the last :meth:`release` calls ``shutdown``."""

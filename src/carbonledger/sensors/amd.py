@@ -38,6 +38,8 @@ from carbonledger.sensors._gpu import (
     PowerIntegratingSensor,
     gpu_info,
     join_reasons,
+    split_visible_devices,
+    unavailable_gpu_info,
 )
 from carbonledger.sensors.base import Sensor
 from carbonledger.units import uj_to_j
@@ -163,26 +165,7 @@ class AmdPowerSensor(_AmdReads, PowerIntegratingSensor):
 def _unavailable(
     reason: str, fix: str, *, device: str = "gpu:amd", model: str = "", uid: str = ""
 ) -> SensorInfo:
-    return SensorInfo(
-        component="gpu",
-        device=device,
-        method="amdsmi",
-        measured=False,
-        available=False,
-        model=model,
-        reason=reason,
-        fix=fix,
-        host_wide=False,
-        uid=uid,
-    )
-
-
-def _tokens(value: str | None) -> list[str] | None:
-    if value is None:
-        return None
-    if not value.strip():
-        return []
-    return [t.strip() for t in value.split(",")]
+    return unavailable_gpu_info("amdsmi", reason, fix, device=device, model=model, uid=uid)
 
 
 def _select(
@@ -288,7 +271,7 @@ def _discover(
         return [], [_unavailable("AMD SMI reports no AMD GPU", "check `amd-smi list`")]
     everyone = list(range(len(handles)))
     rocr_raw = env.get("ROCR_VISIBLE_DEVICES")
-    rocr = _tokens(rocr_raw)
+    rocr = split_visible_devices(rocr_raw)
     uuids: dict[int, list[str]] = {}
     if rocr and any(t.upper().startswith("GPU-") for t in rocr):
         uuids = {i: _amd_uuids(amdsmi, handles[i]) for i in everyone}
@@ -297,7 +280,7 @@ def _discover(
     if not invalid:
         hip_var = "HIP_VISIBLE_DEVICES" if "HIP_VISIBLE_DEVICES" in env else "CUDA_VISIBLE_DEVICES"
         hip_raw = env.get(hip_var)
-        visible, invalid = _select(_tokens(hip_raw), visible, {})
+        visible, invalid = _select(split_visible_devices(hip_raw), visible, {})
         if invalid:
             invalid_var, invalid_raw = hip_var, hip_raw
     infos: list[SensorInfo] = []

@@ -41,6 +41,8 @@ from carbonledger.sensors._gpu import (
     PowerIntegratingSensor,
     gpu_info,
     join_reasons,
+    split_visible_devices,
+    unavailable_gpu_info,
 )
 from carbonledger.sensors.base import Sensor
 from carbonledger.units import mj_to_j, mw_to_w
@@ -196,11 +198,7 @@ def parse_cuda_visible_devices(value: str | None) -> list[str] | None:
     resolved against the GPUs by :func:`discover_nvml`, which, like CUDA, stops at the
     first entry that matches no GPU (so ``-1`` or ``NoDevFiles`` first hides all).
     """
-    if value is None:
-        return None
-    if not value.strip():
-        return []
-    return [token.strip() for token in value.split(",")]
+    return split_visible_devices(value)
 
 
 @dataclass
@@ -279,18 +277,7 @@ def _resolve_visible(
 def _unavailable(
     reason: str, fix: str, *, device: str = "gpu", model: str = "", uid: str = ""
 ) -> SensorInfo:
-    return SensorInfo(
-        component="gpu",
-        device=device,
-        method="nvml",
-        measured=False,
-        available=False,
-        model=model,
-        reason=reason,
-        fix=fix,
-        host_wide=False,
-        uid=uid,
-    )
+    return unavailable_gpu_info("nvml", reason, fix, device=device, model=model, uid=uid)
 
 
 _DRIVER_FIX = (
