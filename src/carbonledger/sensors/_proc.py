@@ -1,25 +1,44 @@
-"""CPU time and resident memory of the machine and of a process tree (via psutil).
+"""CPU time and resident memory of the machine and of a process tree.
+
+On Linux a process tree is read straight from procfs: one ``/proc/<pid>/stat`` read per
+process gives its parent, start time, CPU times (its own and its reaped children's) and
+resident memory, and ``/proc/<pid>/task/<tid>/children`` lists its children, so walking a
+training job's tree reads only that tree (not every process of the host). Kernels without
+``children`` files fall back to one scan of ``/proc/*/stat``; other systems to psutil.
+One walk is shared by the CPU and RAM models when they read within a few milliseconds
+(the meter reads every sensor at once).
 
 Times are seconds of CPU summed over all CPUs, cumulative, so a sensor takes the
-difference between two calls. psutil is imported inside the functions: importing this
-module costs nothing.
+difference between two calls. psutil is imported inside the functions.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 
-__all__ = ["ProcessTreeCpu", "logical_cpu_count", "machine_busy_cpu_s", "tree_rss_bytes"]
+__all__ = [
+    "ProcStat",
+    "ProcessTreeCpu",
+    "logical_cpu_count",
+    "machine_busy_cpu_s",
+    "tree_rss_bytes",
+    "tree_snapshot",
+]
+
+PROC = Path("/proc")
+_CLK_TCK = float(os.sysconf("SC_CLK_TCK")) if hasattr(os, "sysconf") else 100.0
+_PAGE_BYTES = float(os.sysconf("SC_PAGE_SIZE")) if hasattr(os, "sysconf") else 4096.0
+#: a walk younger than this is reused (the CPU and RAM models read back to back)
+SHARE_WINDOW_S = 0.005
 
 
 def logical_cpu_count() -> int:
     """Logical CPUs of the machine (at least 1)."""
-    import psutil
-
-    return psutil.cpu_count(logical=True) or 1
+    return os.cpu_count() or 1
 
 
 def machine_busy_cpu_s() -> float:
@@ -41,15 +60,161 @@ def machine_busy_cpu_s() -> float:
     )
 
 
-def _tree(pid: int) -> list[Any]:
-    """The process ``pid`` and its living descendants (empty if ``pid`` is gone)."""
+@dataclass(frozen=True, slots=True)
+class ProcStat:
+    """One process at one instant. ``start`` identifies it with ``pid`` (a reused pid
+    has another start); times in CPU seconds, memory in bytes."""
+
+    pid: int
+    ppid: int
+    start: float
+    own_s: float  # user + system of the process itself
+    reaped_s: float  # children_user + children_system: descendants it has waited for
+    rss_bytes: float
+
+
+def read_stat(pid: int, proc: Path = PROC) -> ProcStat | None:
+    """Parse ``/proc/<pid>/stat`` (None when the process is gone or unreadable)."""
+    try:
+        data = (proc / str(pid) / "stat").read_bytes()
+    except OSError:
+        return None
+    try:
+        # the command name (field 2) may hold spaces and parentheses: split after the last ')'
+        rest = data[data.rindex(b")") + 2 :].split()
+        return ProcStat(
+            pid=pid,
+            ppid=int(rest[1]),
+            start=int(rest[19]) / _CLK_TCK,
+            own_s=(int(rest[11]) + int(rest[12])) / _CLK_TCK,
+            reaped_s=(int(rest[13]) + int(rest[14])) / _CLK_TCK,
+            rss_bytes=int(rest[21]) * _PAGE_BYTES,
+        )
+    except (ValueError, IndexError):
+        return None
+
+
+class _NoChildrenFiles(Exception):
+    """The kernel has no /proc/<pid>/task/<tid>/children (CONFIG_PROC_CHILDREN off)."""
+
+
+def _children(pid: int, proc: Path) -> list[int]:
+    task = proc / str(pid) / "task"
+    try:
+        tids = os.listdir(task)
+    except OSError:
+        return []  # the process ended
+    out: list[int] = []
+    for tid in tids:
+        try:
+            text = (task / tid / "children").read_bytes()
+        except FileNotFoundError:
+            if (task / tid).exists():
+                raise _NoChildrenFiles from None
+            continue  # the thread ended meanwhile
+        except OSError:
+            continue
+        out.extend(int(x) for x in text.split())
+    return out
+
+
+def _walk_children(pid: int, proc: Path) -> dict[int, ProcStat]:
+    tree: dict[int, ProcStat] = {}
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        if current in tree:
+            continue
+        stat = read_stat(current, proc)
+        if stat is None:
+            continue
+        tree[current] = stat
+        todo.extend(_children(current, proc))
+    return tree
+
+
+def _walk_scan(pid: int, proc: Path) -> dict[int, ProcStat]:
+    """One pass over every process's stat, then the tree by parent links."""
+    by_parent: dict[int, list[ProcStat]] = {}
+    root: ProcStat | None = None
+    for name in os.listdir(proc):
+        if not name.isdigit():
+            continue
+        stat = read_stat(int(name), proc)
+        if stat is None:
+            continue
+        if stat.pid == pid:
+            root = stat
+        by_parent.setdefault(stat.ppid, []).append(stat)
+    tree: dict[int, ProcStat] = {}
+    todo = [root] if root is not None else []
+    while todo:
+        stat = todo.pop()
+        if stat.pid in tree:
+            continue
+        tree[stat.pid] = stat
+        todo.extend(by_parent.get(stat.pid, ()))
+    return tree
+
+
+def _walk_psutil(pid: int) -> dict[int, ProcStat]:  # pragma: no cover - non-Linux systems
     import psutil
 
     try:
         root = psutil.Process(pid)
-        return [root, *root.children(recursive=True)]
+        procs = [root, *root.children(recursive=True)]
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-        return []
+        return {}
+    tree: dict[int, ProcStat] = {}
+    for p in procs:
+        try:
+            with p.oneshot():
+                t = p.cpu_times()
+                tree[p.pid] = ProcStat(
+                    pid=p.pid,
+                    ppid=p.ppid(),
+                    start=p.create_time(),
+                    own_s=float(t.user + t.system),
+                    reaped_s=float(
+                        getattr(t, "children_user", 0.0) + getattr(t, "children_system", 0.0)
+                    ),
+                    rss_bytes=float(p.memory_info().rss),
+                )
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return tree
+
+
+_cache_lock = threading.Lock()
+_cache: dict[tuple[int, str], tuple[float, dict[int, ProcStat]]] = {}
+_has_children_files: dict[str, bool] = {}
+
+
+def tree_snapshot(pid: int, proc: Path = PROC) -> dict[int, ProcStat]:
+    """``pid`` and its living descendants, by pid (empty when ``pid`` is gone).
+
+    A walk younger than :data:`SHARE_WINDOW_S` is returned again, so sensors reading
+    back to back share one walk of the tree.
+    """
+    key = (pid, str(proc))
+    now = time.monotonic()
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None and now - hit[0] < SHARE_WINDOW_S:
+            return hit[1]
+    if not (proc / "self").exists() and proc == PROC:  # pragma: no cover - no procfs
+        tree = _walk_psutil(pid)
+    elif _has_children_files.get(str(proc), True):
+        try:
+            tree = _walk_children(pid, proc)
+        except _NoChildrenFiles:
+            _has_children_files[str(proc)] = False
+            tree = _walk_scan(pid, proc)
+    else:
+        tree = _walk_scan(pid, proc)
+    with _cache_lock:
+        _cache[key] = (time.monotonic(), tree)
+    return tree
 
 
 def tree_rss_bytes(pid: int) -> float:
@@ -59,23 +224,15 @@ def tree_rss_bytes(pid: int) -> float:
     per process, so the sum can exceed what the tree really holds; callers cap it at
     the installed memory.
     """
-    import psutil
-
-    total = 0
-    for proc in _tree(pid):
-        try:
-            total += proc.memory_info().rss
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            continue
-    return float(total)
+    return float(sum(s.rss_bytes for s in tree_snapshot(pid).values()))
 
 
 @dataclass(slots=True)
 class _Seen:
     ppid: int
     parent: tuple[int, float] | None  # the parent's key when the parent is tracked too
-    own_s: float  # user + system of the process itself
-    reaped_s: float  # children_user + children_system: descendants it has waited for
+    own_s: float
+    reaped_s: float
 
 
 _OBSERVER = (-1, 0.0)  # stands for the measuring process when it is outside the tree
@@ -104,12 +261,13 @@ class ProcessTreeCpu:
     same interval would be counted too). What a process used after the last call and
     before it ended is lost only when nobody in the tree waits for it.
 
-    Processes are keyed by (pid, create time), so a reused pid is a new process.
-    Thread-safe; psutil errors (a process ending mid-walk) are skipped.
+    Processes are keyed by (pid, start time), so a reused pid is a new process.
+    Thread-safe.
     """
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, proc: Path = PROC) -> None:
         self._pid = pid
+        self._proc = proc
         self._observer_pid = os.getpid()
         self._lock = threading.Lock()
         self._seen: dict[tuple[int, float], _Seen] = {}
@@ -122,33 +280,19 @@ class ProcessTreeCpu:
         return self._pid
 
     def _snapshot(self) -> dict[tuple[int, float], _Seen]:
-        import psutil
-
-        procs = _tree(self._pid)
-        in_tree = {p.pid for p in procs}
-        for pid, created in self._seen:  # seen before, since reparented out of the tree
-            if pid not in in_tree:
-                try:
-                    proc = psutil.Process(pid)
-                    if proc.create_time() == created:
-                        procs.append(proc)
-                except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-                    continue
-        rows: list[tuple[tuple[int, float], int, float, float]] = []
-        for proc in procs:
-            try:
-                with proc.oneshot():
-                    key = (proc.pid, proc.create_time())
-                    t = proc.cpu_times()
-                    ppid = proc.ppid()
-            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-                continue
-            reaped = getattr(t, "children_user", 0.0) + getattr(t, "children_system", 0.0)
-            rows.append((key, ppid, float(t.user + t.system), float(reaped)))
-        keys = {key[0]: key for key, _, _, _ in rows}
+        stats = list(tree_snapshot(self._pid, self._proc).values())
+        in_tree = {s.pid for s in stats}
+        for pid, start in self._seen:  # seen before, since reparented out of the tree
+            if pid not in in_tree and pid != _OBSERVER[0]:
+                stat = read_stat(pid, self._proc)
+                if stat is not None and stat.start == start:
+                    stats.append(stat)
+        keys = {s.pid: (s.pid, s.start) for s in stats}
         return {
-            key: _Seen(ppid=ppid, parent=keys.get(ppid), own_s=own, reaped_s=reaped)
-            for key, ppid, own, reaped in rows
+            (s.pid, s.start): _Seen(
+                ppid=s.ppid, parent=keys.get(s.ppid), own_s=s.own_s, reaped_s=s.reaped_s
+            )
+            for s in stats
         }
 
     def _waiter(self, gone: _Seen, now: dict[tuple[int, float], _Seen]) -> tuple[int, float] | None:
@@ -163,7 +307,7 @@ class ProcessTreeCpu:
             if parent is None:
                 return None
             node = parent
-        return None  # pragma: no cover - a cycle cannot happen with (pid, create time) keys
+        return None  # pragma: no cover - a cycle cannot happen with (pid, start) keys
 
     def __call__(self) -> float:
         with self._lock:

@@ -1,0 +1,99 @@
+"""The procfs process-tree reader (hardware edge: a fake /proc in tmp_path, and the real one)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from carbonledger.sensors import _proc
+
+TICK = float(os.sysconf("SC_CLK_TCK"))
+PAGE = float(os.sysconf("SC_PAGE_SIZE"))
+
+
+def stat_line(
+    pid: int,
+    comm: str,
+    ppid: int,
+    utime: int,
+    stime: int,
+    cutime: int,
+    cstime: int,
+    start: int,
+    rss: int,
+) -> str:
+    fields = ["S", str(ppid)] + ["0"] * 9 + [str(utime), str(stime), str(cutime), str(cstime)]
+    fields += ["20", "0", "1", "0", str(start), "1000", str(rss)] + ["0"] * 20
+    return f"{pid} ({comm}) " + " ".join(fields) + "\n"
+
+
+def fake_proc(root: Path, procs: list[tuple[int, int, str]], children_files: bool) -> Path:
+    """procs: (pid, ppid, comm). Each gets utime=pid, stime=1, start=pid*10, rss=pid pages."""
+    kids: dict[int, list[int]] = {}
+    for pid, ppid, _ in procs:
+        kids.setdefault(ppid, []).append(pid)
+    for pid, ppid, comm in procs:
+        d = root / str(pid)
+        (d / "task" / str(pid)).mkdir(parents=True)
+        (d / "stat").write_text(stat_line(pid, comm, ppid, pid, 1, 2, 3, pid * 10, pid))
+        if children_files:
+            (d / "task" / str(pid) / "children").write_text(
+                " ".join(str(k) for k in kids.get(pid, [])) + (" " if kids.get(pid) else "")
+            )
+    (root / "self").mkdir()
+    return root
+
+
+def test_stat_parse_survives_odd_command_names(tmp_path: Path) -> None:
+    proc = fake_proc(tmp_path, [(42, 1, "my (weird) cmd) x")], children_files=True)
+    s = _proc.read_stat(42, proc)
+    assert s is not None
+    assert (s.pid, s.ppid) == (42, 1)
+    assert s.own_s == pytest.approx((42 + 1) / TICK)
+    assert s.reaped_s == pytest.approx((2 + 3) / TICK)
+    assert s.start == pytest.approx(420 / TICK)
+    assert s.rss_bytes == pytest.approx(42 * PAGE)
+    assert _proc.read_stat(99, proc) is None
+
+
+@pytest.mark.parametrize("children_files", [True, False])
+def test_tree_walk_with_and_without_children_files(tmp_path: Path, children_files: bool) -> None:
+    procs = [(10, 1, "root"), (11, 10, "a"), (12, 11, "b"), (13, 10, "c"), (20, 1, "other")]
+    proc = fake_proc(tmp_path, procs, children_files)
+    tree = _proc.tree_snapshot(10, proc)
+    assert sorted(tree) == [10, 11, 12, 13]  # never the unrelated process 20
+    assert sum(s.rss_bytes for s in tree.values()) == pytest.approx((10 + 11 + 12 + 13) * PAGE)
+    assert _proc.tree_snapshot(999, proc) == {}
+
+
+def test_real_tree_agrees_with_psutil() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not psutil.Process().children():
+            time.sleep(0.01)
+        time.sleep(_proc.SHARE_WINDOW_S * 2)
+        ours = _proc.tree_snapshot(os.getpid())
+        theirs = {p.pid for p in [psutil.Process(), *psutil.Process().children(recursive=True)]}
+        assert child.pid in ours
+        assert set(ours) == theirs
+        me = ours[os.getpid()]
+        assert me.rss_bytes == pytest.approx(psutil.Process().memory_info().rss, rel=0.2)
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_back_to_back_reads_share_one_walk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    proc = fake_proc(tmp_path, [(10, 1, "root")], children_files=True)
+    monkeypatch.setattr(_proc, "SHARE_WINDOW_S", 3600.0)
+    first = _proc.tree_snapshot(10, proc)
+    assert _proc.tree_snapshot(10, proc) is first  # within the share window
+    monkeypatch.setattr(_proc, "SHARE_WINDOW_S", 0.0)
+    assert _proc.tree_snapshot(10, proc) is not first
