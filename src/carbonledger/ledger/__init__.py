@@ -22,13 +22,23 @@ from typing import TYPE_CHECKING
 
 from carbonledger.errors import InputError
 from carbonledger.ledger.base import Ledger, MemberRecord, RunRecord
-from carbonledger.ledger.core import SqlLedger
 from carbonledger.ledger.paths import ENV_VAR, default_ledger_path, is_postgres_url
-from carbonledger.ledger.seal import Problem, VerifyReport
-from carbonledger.ledger.sqlite import SqliteLedger
 
+# The backends (sqlite3, hashing, sealing) load on first use, so that importing the
+# protocol (as the tracker does) stays cheap.
 if TYPE_CHECKING:
+    from carbonledger.ledger.core import SqlLedger
     from carbonledger.ledger.postgres import PostgresLedger
+    from carbonledger.ledger.seal import Problem, VerifyReport
+    from carbonledger.ledger.sqlite import SqliteLedger
+
+_LAZY = {
+    "SqlLedger": "carbonledger.ledger.core",
+    "SqliteLedger": "carbonledger.ledger.sqlite",
+    "PostgresLedger": "carbonledger.ledger.postgres",
+    "Problem": "carbonledger.ledger.seal",
+    "VerifyReport": "carbonledger.ledger.seal",
+}
 
 __all__ = [
     "ENV_VAR",
@@ -70,12 +80,16 @@ def open_ledger(
         from carbonledger.ledger.postgres import PostgresLedger
 
         return PostgresLedger(text, clock=clock)
+    from carbonledger.ledger.sqlite import SqliteLedger
+
     return SqliteLedger(text, clock=clock, create=create)
 
 
 def verify(ledger: SqlLedger | Target | None = None) -> VerifyReport:
     """Check every sealed record of ``ledger`` (an open ledger, a path or URL, or None for
     the default one): see :class:`VerifyReport`. Nothing is written."""
+    from carbonledger.ledger.core import SqlLedger
+
     if isinstance(ledger, SqlLedger):
         return ledger.verify()
     opened = open_ledger(ledger, create=False)
@@ -92,8 +106,9 @@ if TYPE_CHECKING:  # both backends implement the protocol the tracker uses (chec
 
 
 def __getattr__(name: str) -> object:
-    if name == "PostgresLedger":
-        from carbonledger.ledger.postgres import PostgresLedger
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
 
-        return PostgresLedger
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
