@@ -15,11 +15,8 @@ in machine scope) are counted by one process per host, each GPU by the rank that
 from __future__ import annotations
 
 import functools
-import logging
 import os
-import platform
 import signal
-import socket
 import sys
 import threading
 import time
@@ -28,7 +25,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from carbonledger.config import load_settings
 from carbonledger.errors import InputError, StateError
@@ -46,9 +43,18 @@ from carbonledger.models import (
 from carbonledger.sensors.base import Sensor
 from carbonledger.units import bytes_to_gb, co2e_g, j_to_kwh
 
+if TYPE_CHECKING:
+    import logging
+
 __all__ = ["Tracker", "derive_run_id", "track"]
 
-log = logging.getLogger("carbonledger")
+
+def _log() -> logging.Logger:
+    """The "carbonledger" logger (logging is imported only when something is logged)."""
+    import logging
+
+    return logging.getLogger("carbonledger")
+
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -210,7 +216,7 @@ class Tracker:
         self._embodied = embodied
         self._handle_signals = handle_signals
         self._command = list(command) if command else None
-        self._host = host or socket.gethostname()
+        self._host = host or os.uname().nodename
         self._clock = clock
         self._wall_clock = wall_clock
         explicit_run_id = run_id
@@ -410,7 +416,7 @@ class Tracker:
                 self._meter.record_error(f"forecast: {exc}")
             return
         self._forecast = result.to_dict()
-        log.info(
+        _log().info(
             "carbonledger forecast after %d/%d windows: %.4g kWh (%.4g-%.4g), %.4g kgCO2e",
             len(top),
             self.expected_epochs,
@@ -495,7 +501,7 @@ class Tracker:
                 "country=/region=, CARBONLEDGER_COUNTRY or CARBONLEDGER_REGION, or carbonledger.toml"
             )
             self._notes.append(msg)
-            log.warning("carbonledger: %s", msg)
+            _log().warning("carbonledger: %s", msg)
         self.pue, self.pue_source = resolve_pue(s.get("pue"), loc)
 
     def _discover(self) -> list[Sensor]:
@@ -734,6 +740,8 @@ class Tracker:
         return None if result is None else float(result.co2e_g)
 
     def _meta(self) -> dict[str, Any]:
+        import platform
+
         from carbonledger import __version__
 
         try:
@@ -793,7 +801,7 @@ class Tracker:
             try:
                 self._ledger.close()
             except Exception as exc:  # pragma: no cover
-                log.warning("carbonledger: closing the ledger failed: %s", exc)
+                _log().warning("carbonledger: closing the ledger failed: %s", exc)
         if self._owns_ledger:
             self._ledger = None
             self._owns_ledger = False

@@ -22,17 +22,19 @@ from typing import TYPE_CHECKING
 
 from carbonledger.errors import InputError
 from carbonledger.ledger.base import Ledger, MemberRecord, RunRecord
-from carbonledger.ledger.paths import ENV_VAR, default_ledger_path, is_postgres_url
 
 # The backends (sqlite3, hashing, sealing) load on first use, so that importing the
 # protocol (as the tracker does) stays cheap.
 if TYPE_CHECKING:
     from carbonledger.ledger.core import SqlLedger
+    from carbonledger.ledger.paths import ENV_VAR, default_ledger_path
     from carbonledger.ledger.postgres import PostgresLedger
     from carbonledger.ledger.seal import Problem, VerifyReport
     from carbonledger.ledger.sqlite import SqliteLedger
 
 _LAZY = {
+    "ENV_VAR": "carbonledger.ledger.paths",
+    "default_ledger_path": "carbonledger.ledger.paths",
     "SqlLedger": "carbonledger.ledger.core",
     "SqliteLedger": "carbonledger.ledger.sqlite",
     "PostgresLedger": "carbonledger.ledger.postgres",
@@ -71,6 +73,8 @@ def open_ledger(
     :class:`PostgresLedger` (needs ``pip install carbonledger[postgres]``); anything else is
     a SQLite file, created with its folders when missing (unless ``create=False``).
     """
+    from carbonledger.ledger.paths import ENV_VAR, default_ledger_path, is_postgres_url
+
     if target is None:
         target = os.environ.get(ENV_VAR) or default_ledger_path()
     text = os.fspath(target)
