@@ -20,7 +20,6 @@ import signal
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,6 +46,11 @@ if TYPE_CHECKING:
     import logging
 
 __all__ = ["Tracker", "derive_run_id", "track"]
+
+
+def _new_id() -> str:
+    """A random 128-bit id as 32 hex digits (the same form as a uuid4's hex)."""
+    return os.urandom(16).hex()
 
 
 def _log() -> logging.Logger:
@@ -223,9 +227,9 @@ class Tracker:
         derived, self.run_id_source = derive_run_id(self._env)
         if explicit_run_id:
             self.run_id_source = "argument"
-        self.run_id: str = explicit_run_id or derived or uuid.uuid4().hex
+        self.run_id: str = explicit_run_id or derived or _new_id()
         self._joined = bool(explicit_run_id or derived)
-        self.member_id = uuid.uuid4().hex
+        self.member_id = _new_id()
         self._state = "new"
         self._status: RunStatus = "running"
         self._lock = threading.Lock()
