@@ -160,7 +160,9 @@ def test_monitor_serves_prometheus_metrics(tmp_path: Path) -> None:
         assert 'component="cpu"' in body and 'method="tdp-model"' in body
         assert "carbonledger_emissions_grams_total" in body
     finally:
-        p.send_signal(signal.SIGINT)
+        # SIGTERM, not SIGINT: a job started in the background by a non-interactive shell
+        # (as CI may be) inherits SIGINT ignored, and then Ctrl-C cannot reach it anyway
+        p.send_signal(signal.SIGTERM)
         out, _ = p.communicate(timeout=60)
     assert p.returncode == 0
     summary = json.loads(out.strip().splitlines()[-1])
