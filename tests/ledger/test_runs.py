@@ -300,3 +300,28 @@ def test_unknown_member_is_input_error(
         led.add_samples("run-1", "ghost", [Sample(T0, "cpu", "cpu:package-0", 1.0)])
     with pytest.raises(InputError, match="unknown run"):
         led.join(member("m1", run_id="missing"), 5)
+
+
+def test_samples_renew_the_leases_of_their_member(
+    backend: Any, clock: Any, make_run: Callable[..., RunRecord]
+) -> None:
+    a = backend.open(clock)
+    b = backend.open(clock)
+    try:
+        a.open_run(make_run("job-8"))
+        b.open_run(make_run("job-8"))
+        a.join(member("m1", "job-8"), 5)
+        b.join(member("m2", "job-8"), 5)
+        assert a.acquire_lease("job-8", "host:h1:cpu", "m1", 5) is True
+        sample = Sample(time_unix_s=clock(), component="cpu", device="cpu:package-0", energy_j=1.0)
+        for _ in range(3):  # 12 s of samples, 4 s apart: the 5 s lease never lapses
+            clock.advance(4)
+            a.add_samples("job-8", "m1", [sample])
+            b.add_samples("job-8", "m2", [])  # holds no lease: liveness only
+            assert b.acquire_lease("job-8", "host:h1:cpu", "m2", 5) is False
+        assert b.summary("job-8").status == "running"
+        clock.advance(6)  # m1 silent past its TTL: the lease can be taken over
+        assert b.acquire_lease("job-8", "host:h1:cpu", "m2", 5) is True
+    finally:
+        a.close()
+        b.close()

@@ -248,6 +248,7 @@ class SqlLedger:
         self._clock = clock
         self._lock = threading.RLock()
         self._device_refs: dict[tuple[str, str, str], int] = {}
+        self._lease_holders: set[tuple[str, str]] = set()  # (run, member) holding leases here
         self._signing_key: Ed25519PrivateKey | None = None
 
     # --- backend seam --------------------------------------------------------------------
@@ -420,6 +421,8 @@ class SqlLedger:
                 "RETURNING member_id",
                 (run_id, key, member_id, now + float(ttl_s), now),
             )
+        if row is not None:
+            self._lease_holders.add((run_id, member_id))
         return row is not None
 
     def heartbeat(self, run_id: str, member_id: str, lease_ttl_s: float) -> None:
@@ -496,21 +499,29 @@ class SqlLedger:
                         None if high is None else float(high),
                     )
                 )
-            tx.many(
+            insert = (
                 "INSERT INTO samples (device_ref, time_unix_s, energy_j, power_w, low_j, high_j) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                rows,
+                "VALUES "
             )
+            if len(rows) <= 64:  # a sampler tick: one statement (one step, not one per row)
+                if rows:
+                    tx.run(
+                        insert + ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(rows)),
+                        [value for row in rows for value in row],
+                    )
+            else:  # bulk ingest
+                tx.many(insert + "(?, ?, ?, ?, ?, ?)", rows)
             tx.run(
                 "UPDATE members SET heartbeat_unix_s = ? "
                 "WHERE run_id = ? AND member_id = ? AND finished_unix_s IS NULL",
                 (now, run_id, member_id),
             )
-            tx.run(
-                "UPDATE leases SET expires_unix_s = ? + (SELECT lease_ttl_s FROM members "
-                "WHERE run_id = ? AND member_id = ?) WHERE run_id = ? AND member_id = ?",
-                (now, run_id, member_id, run_id, member_id),
-            )
+            if (run_id, member_id) in self._lease_holders:  # only members holding leases
+                tx.run(
+                    "UPDATE leases SET expires_unix_s = ? + (SELECT lease_ttl_s FROM members "
+                    "WHERE run_id = ? AND member_id = ?) WHERE run_id = ? AND member_id = ?",
+                    (now, run_id, member_id, run_id, member_id),
+                )
         self._device_refs.update(fresh)
 
     def _device_ref(self, tx: Tx, run_id: str, member_id: str, s: Sample) -> int:

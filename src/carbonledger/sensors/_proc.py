@@ -36,6 +36,82 @@ _PAGE_BYTES = float(os.sysconf("SC_PAGE_SIZE")) if hasattr(os, "sysconf") else 4
 SHARE_WINDOW_S = 0.005
 
 
+#: at most this many procfs files stay open between reads (a job's own fd limit matters more)
+MAX_CACHED_FDS = 64
+
+
+class _FdCache:
+    """procfs files kept open and re-read with ``pread`` at offset 0 (procfs regenerates
+    the content on each read): one system call per read instead of open/read/close, which
+    matters to a sampler thread that has to win the GIL back after every call."""
+
+    def __init__(self) -> None:
+        self._fds: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def _read_fd(self, fd: int) -> bytes:
+        chunks = [os.pread(fd, 8192, 0)]
+        while len(chunks[-1]) == 8192:  # a long file (many children): read on
+            chunks.append(os.pread(fd, 8192, 8192 * len(chunks)))
+        return b"".join(chunks)
+
+    def read(self, path: str) -> bytes | None:
+        """The file's content now (possibly empty), or None when it cannot be read (the
+        process or thread has ended, or the file does not exist)."""
+        for _attempt in range(2):  # a cached fd of an ended process: reopen once
+            with self._lock:
+                fd = self._fds.get(path)
+            fresh = fd is None
+            if fd is None:
+                try:
+                    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                except OSError:
+                    return None
+            try:
+                data = self._read_fd(fd)
+            except OSError:
+                if fresh:
+                    os.close(fd)
+                    return None
+                self._drop(path)
+                continue
+            if fresh:
+                self._keep(path, fd)
+            return data
+        return None
+
+    def _keep(self, path: str, fd: int) -> None:
+        with self._lock:
+            if path not in self._fds and len(self._fds) < MAX_CACHED_FDS:
+                self._fds[path] = fd
+                return
+        os.close(fd)
+
+    def _drop(self, path: str) -> None:
+        with self._lock:
+            fd = self._fds.pop(path, None)
+        if fd is not None:
+            os.close(fd)
+
+    def retain(self, root: str, pids: set[int]) -> None:
+        """Close the cached files under ``root`` of processes not in ``pids``."""
+        prefix = root.rstrip("/") + "/"
+        with self._lock:
+            stale = [
+                path
+                for path in self._fds
+                if path.startswith(prefix)
+                and (head := path[len(prefix) :].split("/", 1)[0]).isdigit()
+                and int(head) not in pids
+            ]
+            fds = [self._fds.pop(path) for path in stale]
+        for fd in fds:
+            os.close(fd)
+
+
+_FILES = _FdCache()
+
+
 def logical_cpu_count() -> int:
     """Logical CPUs of the machine (at least 1)."""
     return os.cpu_count() or 1
@@ -48,7 +124,13 @@ def machine_busy_cpu_s() -> float:
     (a virtual CPU's stolen time ran some other guest). On Linux ``guest`` time is
     already inside ``user``, so it is not added again.
     """
-    import psutil
+    data = _FILES.read(str(PROC / "stat"))
+    if data:  # "cpu  user nice system idle iowait irq softirq steal ..." in clock ticks
+        fields = data.split(b"\n", 1)[0].split()
+        if fields and fields[0] == b"cpu" and len(fields) >= 8:
+            user, nice, system, _idle, _iowait, irq, softirq = map(int, fields[1:8])
+            return (user + nice + system + irq + softirq) / _CLK_TCK
+    import psutil  # pragma: no cover - systems without /proc/stat
 
     t = psutil.cpu_times()
     return float(
@@ -75,9 +157,8 @@ class ProcStat:
 
 def read_stat(pid: int, proc: Path = PROC) -> ProcStat | None:
     """Parse ``/proc/<pid>/stat`` (None when the process is gone or unreadable)."""
-    try:
-        data = (proc / str(pid) / "stat").read_bytes()
-    except OSError:
+    data = _FILES.read(f"{proc}/{pid}/stat")
+    if data is None:
         return None
     try:
         # the command name (field 2) may hold spaces and parentheses: split after the last ')'
@@ -104,16 +185,14 @@ def _children(pid: int, proc: Path) -> list[int]:
         tids = os.listdir(task)
     except OSError:
         return []  # the process ended
+    _FILES.retain(str(task), {int(t) for t in tids if t.isdigit()})  # threads that ended
     out: list[int] = []
     for tid in tids:
-        try:
-            text = (task / tid / "children").read_bytes()
-        except FileNotFoundError:
-            if (task / tid).exists():
-                raise _NoChildrenFiles from None
+        text = _FILES.read(f"{task}/{tid}/children")
+        if text is None:
+            if (task / tid).exists() and not (task / tid / "children").exists():
+                raise _NoChildrenFiles
             continue  # the thread ended meanwhile
-        except OSError:
-            continue
         out.extend(int(x) for x in text.split())
     return out
 
@@ -212,6 +291,7 @@ def tree_snapshot(pid: int, proc: Path = PROC) -> dict[int, ProcStat]:
             tree = _walk_scan(pid, proc)
     else:
         tree = _walk_scan(pid, proc)
+    _FILES.retain(str(proc), set(tree))
     with _cache_lock:
         _cache[key] = (time.monotonic(), tree)
     return tree
