@@ -747,13 +747,9 @@ class Tracker:
         import platform
 
         from carbonledger import __version__
+        from carbonledger.sensors.memory import installed_ram_bytes
 
-        try:
-            import psutil
-
-            ram_total_gb: float | None = bytes_to_gb(psutil.virtual_memory().total)
-        except Exception:  # pragma: no cover - psutil always works on Linux
-            ram_total_gb = None
+        ram_total_gb = bytes_to_gb(installed_ram_bytes())
         sensors = self._in_use
         gpu_models = sorted({s.info.model for s in sensors if s.info.component == "gpu"})
         provider, region = self._cloud

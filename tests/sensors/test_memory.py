@@ -89,3 +89,11 @@ def test_real_process_tree_rss() -> None:
     assert r.energy_j >= 0
     machine = RamModelSensor(scope="machine")
     assert "GB" in machine.info.reason
+
+
+def test_installed_ram_matches_psutil() -> None:
+    import psutil
+
+    from carbonledger.sensors.memory import installed_ram_bytes
+
+    assert installed_ram_bytes() == float(psutil.virtual_memory().total)

@@ -97,3 +97,10 @@ def test_back_to_back_reads_share_one_walk(tmp_path: Path, monkeypatch: pytest.M
     assert _proc.tree_snapshot(10, proc) is first  # within the share window
     monkeypatch.setattr(_proc, "SHARE_WINDOW_S", 0.0)
     assert _proc.tree_snapshot(10, proc) is not first
+
+
+def test_machine_busy_time_matches_psutil() -> None:
+    t = psutil.cpu_times()
+    theirs = t.user + t.nice + t.system + t.irq + t.softirq
+    ours = _proc.machine_busy_cpu_s()
+    assert ours == pytest.approx(theirs, abs=0.5)  # same /proc/stat line, read moments apart

@@ -50,8 +50,16 @@ W_PER_GB_HIGH = 0.6
 
 
 def installed_ram_bytes() -> float:
-    """The machine's installed memory in bytes (psutil)."""
-    import psutil
+    """The machine's installed memory in bytes: ``SC_PHYS_PAGES x SC_PAGE_SIZE`` (the
+    kernel's total RAM, as /proc/meminfo's MemTotal), else psutil."""
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES")
+        page_bytes = os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - no sysconf names
+        pages = page_bytes = -1
+    if pages > 0 and page_bytes > 0:
+        return float(pages * page_bytes)
+    import psutil  # pragma: no cover
 
     return float(psutil.virtual_memory().total)
 
