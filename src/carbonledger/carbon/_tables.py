@@ -29,7 +29,9 @@ def read_table(name: str) -> tuple[dict[str, str], ...]:
         raise KeyError(f"no shipped table {name!r}; tables: {', '.join(TABLES)}")
     import csv  # imported here: the package stays light until a table is needed
     import io
-    from importlib import resources
+    from pathlib import Path
 
-    text = resources.files("carbonledger.carbon").joinpath("data", name).read_text(encoding="utf-8")
+    # a plain path beside this module (wheels install unpacked): importlib.resources
+    # would cost ~20 ms of imports on the tracker's start() for the same bytes
+    text = (Path(__file__).parent / "data" / name).read_text(encoding="utf-8")
     return tuple(csv.DictReader(io.StringIO(text)))

@@ -22,7 +22,7 @@ import csv
 import re
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Literal
 
 from carbonledger.errors import UnknownNameError
@@ -39,7 +39,7 @@ Kind = Literal["gpu", "tpu"]
 
 
 def _read_csv(name: str) -> list[dict[str, str]]:
-    text = resources.files("carbonledger.predict").joinpath("data", name).read_text("utf-8")
+    text = (Path(__file__).parent / "data" / name).read_text("utf-8")
     return list(csv.DictReader(text.splitlines()))
 
 

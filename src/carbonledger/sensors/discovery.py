@@ -159,7 +159,6 @@ def discover(
 
     # GPUs
     if gpu:
-        from carbonledger.sensors.amd import discover_amd
         from carbonledger.sensors.nvml import discover_nvml
 
         nv_sensors, nv_infos = discover_nvml(nvml, env=env, clock=clock)
@@ -169,6 +168,8 @@ def discover(
             notes.append(f"gpu: {len(nv_sensors)} NVIDIA GPU(s) via NVML")
         amd_sensors: list[Sensor] = []
         if amdsmi is not None or _amd_possible():
+            from carbonledger.sensors.amd import discover_amd
+
             amd_sensors, amd_infos = discover_amd(amdsmi, env=env, clock=clock)
             candidates.extend(amd_infos)
             chosen.extend(amd_sensors)
