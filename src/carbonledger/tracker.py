@@ -249,6 +249,7 @@ class Tracker:
         self._summary: RunSummary | None = None
         self._forecast: dict[str, Any] | None = None
         self._hourly: dict[str, Any] | None = None
+        self._final_embodied: tuple[float | None] | None = None
         self._prev_sigterm: Any = None
         self.location = "unknown"
         self.location_source = "default"
@@ -317,6 +318,7 @@ class Tracker:
         components = self._components()
         errors = meter.errors
         embodied_g = self._embodied_g(self._stopped_s - self._started_s) if self._embodied else None
+        self._final_embodied = (embodied_g,)
         self._hourly = self._hourly_intensity(sum(c.energy_j for c in components))
         if self._ledger is not None:
             try:
@@ -670,7 +672,10 @@ class Tracker:
             extra["hourly_fallback"] = hourly["fallback"]
         market = self._settings.get("market_g_per_kwh")
         market_g = co2e_g(energy_j, float(market), self.pue) if market is not None else None
-        embodied_g = self._embodied_g(duration_s) if self._embodied else None
+        if self._final_embodied is not None:  # computed once at stop()
+            embodied_g = self._final_embodied[0]
+        else:
+            embodied_g = self._embodied_g(duration_s) if self._embodied else None
         if self._forecast is not None:
             extra["forecast"] = self._forecast
         if self.ledger_location:
