@@ -17,12 +17,14 @@ Importing the package is cheap: everything below is loaded on first use.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+import sys
 
 __version__ = "0.1.0"
 
+TYPE_CHECKING = False  # typing itself costs ~3 ms to import; see carbonledger._lite
 if TYPE_CHECKING:
+    from typing import Any
+
     from carbonledger import carbon, predict, testing
     from carbonledger.errors import (
         CarbonLedgerError,
@@ -93,11 +95,13 @@ _SUBMODULES = ("carbon", "predict", "testing")
 
 def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
-        return importlib.import_module(f"carbonledger.{name}")
+        __import__(f"carbonledger.{name}")
+        return sys.modules[f"carbonledger.{name}"]
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'carbonledger' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    __import__(module)
+    value = getattr(sys.modules[module], name)
     globals()[name] = value
     return value
 

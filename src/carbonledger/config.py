@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
 
 from carbonledger.errors import InputError
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 __all__ = ["KEYS", "load_settings"]
 
@@ -60,21 +62,32 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
         ) from None
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_bytes(path: str) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise InputError(f"cannot read config file {path}: {exc.strerror}") from None
+
+
+def _parse_toml(raw: bytes, path: str) -> dict[str, Any]:
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - Python 3.10
         import tomli as tomllib
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except OSError as exc:
-        raise InputError(f"cannot read config file {path}: {exc.strerror}") from None
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputError(f"config file {path} is not UTF-8 text: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"config file {path} is not valid TOML: {exc}") from None
 
 
-def _section(data: Mapping[str, Any], path: Path) -> dict[str, Any]:
+def _read_toml(path: str) -> dict[str, Any]:
+    return _parse_toml(_read_bytes(path), path)
+
+
+def _section(data: Mapping[str, Any], path: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in data.items():
         if key not in KEYS:
@@ -84,32 +97,48 @@ def _section(data: Mapping[str, Any], path: Path) -> dict[str, Any]:
     return out
 
 
-def project_config_file(start: Path | None = None) -> Path | None:
-    """The nearest ``carbonledger.toml`` or ``pyproject.toml`` with a ``[tool.carbonledger]``
-    table, from ``start`` (default: the working directory) upwards; None when there is none."""
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        own = folder / "carbonledger.toml"
-        if own.is_file():
-            return own
-        pyproject = folder / "pyproject.toml"
-        if pyproject.is_file() and "carbonledger" in _read_toml(pyproject).get("tool", {}):
-            return pyproject
-    return None
+def _project_config(start: str | os.PathLike[str] | None) -> tuple[str, dict[str, Any]] | None:
+    """The nearest ``carbonledger.toml``, or ``pyproject.toml`` with a ``[tool.carbonledger]``
+    table, from ``start`` (default: the working directory) upwards, and its settings table.
+
+    A ``pyproject.toml`` that does not mention carbonledger is not parsed (most are not ours).
+    """
+    folder = os.path.realpath(os.fspath(start) if start is not None else os.getcwd())
+    while True:
+        own = os.path.join(folder, "carbonledger.toml")
+        if os.path.isfile(own):
+            return own, _read_toml(own)
+        pyproject = os.path.join(folder, "pyproject.toml")
+        if os.path.isfile(pyproject):
+            raw = _read_bytes(pyproject)
+            if b"carbonledger" in raw:
+                tool = _parse_toml(raw, pyproject).get("tool", {})
+                if "carbonledger" in tool:
+                    return pyproject, tool["carbonledger"]
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
 
 
-def user_config_file(env: Mapping[str, str] | None = None) -> Path:
+def project_config_file(start: str | os.PathLike[str] | None = None) -> str | None:
+    """The path of the nearest project config file (see :func:`load_settings`), or None."""
+    found = _project_config(start)
+    return None if found is None else found[0]
+
+
+def user_config_file(env: Mapping[str, str] | None = None) -> str:
     """``$XDG_CONFIG_HOME/carbonledger/config.toml`` (default ``~/.config``)."""
     env = os.environ if env is None else env
-    base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "carbonledger" / "config.toml"
+    base = env.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return os.path.join(base, "carbonledger", "config.toml")
 
 
 def load_settings(
     arguments: Mapping[str, Any] | None = None,
     *,
     env: Mapping[str, str] | None = None,
-    cwd: Path | None = None,
+    cwd: str | os.PathLike[str] | None = None,
     include_env: bool = True,
 ) -> dict[str, Any]:
     """Merge every source into one dict of the settings that were given anywhere.
@@ -121,17 +150,11 @@ def load_settings(
     env = os.environ if env is None else env
     merged: dict[str, Any] = {}
     user = user_config_file(env)
-    if user.is_file():
+    if os.path.isfile(user):
         merged.update(_section(_read_toml(user), user))
-    project = project_config_file(cwd)
+    project = _project_config(cwd)
     if project is not None:
-        data = _read_toml(project)
-        table = (
-            data.get("tool", {}).get("carbonledger", {})
-            if project.name == "pyproject.toml"
-            else data
-        )
-        merged.update(_section(table, project))
+        merged.update(_section(project[1], project[0]))
     for key in KEYS if include_env else ():
         raw = env.get(_env_name(key))
         if raw not in (None, ""):

@@ -16,7 +16,9 @@ Every error carries a message that says what was wrong and what to do next.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = [
     "CarbonLedgerError",

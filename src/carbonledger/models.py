@@ -9,27 +9,32 @@ power reading, and estimates carry a ``low_j``/``high_j`` range.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
-
+from carbonledger._lite import asdict, field, record
 from carbonledger.units import j_to_kwh
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
+if TYPE_CHECKING:
+    from typing import Any, Literal
+
+    Component = Literal["cpu", "gpu", "ram"]
+    Scope = Literal["process", "machine"]
+    RunStatus = Literal["running", "completed", "interrupted", "failed"]
+else:  # at run time the aliases are plain str (typing is not imported)
+    Component = Scope = RunStatus = str
 
 __all__ = [
     "Component",
     "ComponentEnergy",
     "Reading",
+    "RunStatus",
     "RunSummary",
     "Sample",
     "SensorInfo",
     "WindowSummary",
 ]
 
-Component = Literal["cpu", "gpu", "ram"]
-Scope = Literal["process", "machine"]
-RunStatus = Literal["running", "completed", "interrupted", "failed"]
 
-
-@dataclass(frozen=True, slots=True)
+@record
 class SensorInfo:
     """What a sensor is, and whether it works here.
 
@@ -58,7 +63,7 @@ class SensorInfo:
         return asdict(self)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Reading:
     """One read of a sensor: *cumulative* energy since the sensor was created.
 
@@ -75,7 +80,7 @@ class Reading:
     high_j: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ComponentEnergy:
     """Energy of one device over one interval, with how it was obtained."""
 
@@ -119,7 +124,7 @@ class ComponentEnergy:
         return d
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Sample:
     """A point of the power/energy time series, as stored in the ledger.
 
@@ -138,7 +143,7 @@ class Sample:
     high_j: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class WindowSummary:
     """Energy of a named window (an epoch, a request...). ``path`` joins nested names with '/'."""
 
@@ -170,7 +175,7 @@ class WindowSummary:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RunSummary:
     """The footprint of a run (or a run so far).
 

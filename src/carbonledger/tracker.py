@@ -16,34 +16,30 @@ from __future__ import annotations
 
 import functools
 import os
-import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from pathlib import Path
-from types import FrameType, TracebackType
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from carbonledger.config import load_settings
 from carbonledger.errors import InputError, StateError
-from carbonledger.ledger.base import Ledger, MemberRecord, RunRecord
+from carbonledger.ledger.base import MemberRecord, RunRecord
 from carbonledger.meter import Meter, Sampler
-from carbonledger.models import (
-    ComponentEnergy,
-    Reading,
-    RunStatus,
-    RunSummary,
-    Sample,
-    SensorInfo,
-    WindowSummary,
-)
-from carbonledger.sensors.base import Sensor
+from carbonledger.models import ComponentEnergy, Reading, RunSummary, Sample, WindowSummary
 from carbonledger.units import bytes_to_gb, co2e_g, j_to_kwh
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
 if TYPE_CHECKING:
     import logging
+    from collections.abc import Callable, Mapping, Sequence
+    from types import FrameType, TracebackType
+    from typing import Any, ParamSpec, TypeVar
+
+    from carbonledger.ledger.base import Ledger
+    from carbonledger.models import RunStatus, SensorInfo
+    from carbonledger.sensors.base import Sensor
+
+    P = ParamSpec("P")
+    R = TypeVar("R")
 
 __all__ = ["Tracker", "derive_run_id", "track"]
 
@@ -59,9 +55,6 @@ def _log() -> logging.Logger:
 
     return logging.getLogger("carbonledger")
 
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 DEFAULT_INTERVAL_S = 1.0
 SCOPES = ("process", "machine")
@@ -106,12 +99,13 @@ def _int_env(env: Mapping[str, str], *names: str) -> int | None:
     return None
 
 
-def _cloud_hint(dmi: Path = Path("/sys/class/dmi/id")) -> bool:
+def _cloud_hint(dmi: str = "/sys/class/dmi/id") -> bool:
     """True when the DMI strings suggest a cloud VM (so the metadata probe is worth its time)."""
     words = ("amazon", "ec2", "google", "microsoft", "azure", "openstack", "alibaba", "oracle")
     for name in ("sys_vendor", "bios_vendor", "product_name", "chassis_asset_tag", "board_vendor"):
         try:
-            text = (dmi / name).read_text(errors="replace").lower()
+            with open(os.path.join(dmi, name), errors="replace") as fh:
+                text = fh.read().lower()
         except OSError:
             continue
         if any(w in text for w in words):
@@ -374,15 +368,9 @@ class Tracker:
             raise StateError(f"end_window({name!r}) needs a running tracker")
         return self._end_window(name)
 
-    @contextmanager
-    def window(self, name: str) -> Iterator[None]:
+    def window(self, name: str) -> _Window:
         """``with run.window("epoch-1"): ...`` measures the block."""
-        self.begin_window(name)
-        try:
-            yield
-        finally:
-            if self._meter is not None and name in self._meter.open_windows:
-                self.end_window(name)
+        return _Window(self, name)
 
     def _end_window(self, name: str) -> WindowSummary:
         assert self._meter is not None
@@ -749,8 +737,6 @@ class Tracker:
         return None if result is None else float(result.co2e_g)
 
     def _meta(self) -> dict[str, Any]:
-        import platform
-
         from carbonledger import __version__
         from carbonledger.sensors.memory import installed_ram_bytes
 
@@ -759,8 +745,8 @@ class Tracker:
         gpu_models = sorted({s.info.model for s in sensors if s.info.component == "gpu"})
         provider, region = self._cloud
         return {
-            "os": platform.platform(),
-            "python_version": platform.python_version(),
+            "os": _platform(),
+            "python_version": sys.version.split()[0],
             "carbonledger_version": __version__,
             "cpu_model": self._cpu_model,
             "cpu_count": os.cpu_count(),
@@ -781,6 +767,8 @@ class Tracker:
     def _install_signal_handler(self) -> None:
         if not self._handle_signals or threading.current_thread() is not threading.main_thread():
             return
+        import signal
+
         try:
             current = signal.getsignal(signal.SIGTERM)
         except ValueError:  # pragma: no cover
@@ -798,6 +786,8 @@ class Tracker:
         if self._prev_sigterm is None:
             return
         if threading.current_thread() is threading.main_thread():
+            import signal
+
             signal.signal(signal.SIGTERM, self._prev_sigterm)
         self._prev_sigterm = None
 
@@ -810,6 +800,44 @@ class Tracker:
         if self._owns_ledger:
             self._ledger = None
             self._owns_ledger = False
+
+
+class _Window:
+    """The context manager of :meth:`Tracker.window`: begins the window on entry, ends it on
+    exit (also when the block raises)."""
+
+    __slots__ = ("_name", "_tracker")
+
+    def __init__(self, tracker: Tracker, name: str) -> None:
+        self._tracker = tracker
+        self._name = name
+
+    def __enter__(self) -> None:
+        self._tracker.begin_window(self._name)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        meter = self._tracker._meter
+        if meter is not None and self._name in meter.open_windows:
+            self._tracker.end_window(self._name)
+
+
+def _platform() -> str:
+    """The OS as ``platform.platform()`` writes it on Linux (``Linux-6.1.0-x86_64-with-glibc2.36``),
+    from ``os.uname()``: ``platform.platform()`` runs ``uname -p`` in a subprocess."""
+    u = os.uname()
+    text = f"{u.sysname}-{u.release}-{u.machine}"
+    try:
+        libc = os.confstr("CS_GNU_LIBC_VERSION")  # "glibc 2.36"
+    except (ValueError, OSError, AttributeError):
+        libc = None
+    if libc:
+        text += "-with-" + libc.replace(" ", "")
+    return text
 
 
 def track(

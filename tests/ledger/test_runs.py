@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -16,14 +15,6 @@ T0 = 1_700_000_000.0
 CPU = SensorInfo("cpu", "cpu:package-0", "rapl", True, model="Xeon", host_wide=True)
 RAM = SensorInfo("ram", "ram", "ram-model", False, host_wide=True)
 GPU = SensorInfo("gpu", "gpu:0", "nvml-energy", True, model="H100", uid="GPU-1")
-
-
-@dataclass(frozen=True)
-class BoundedSample(Sample):
-    """A sample of an estimate carrying its cumulative bounds (duck-typed by the ledger)."""
-
-    low_j: float | None = None
-    high_j: float | None = None
 
 
 def member(mid: str, run_id: str = "run-1", host: str = "h1", **kw: Any) -> MemberRecord:
@@ -62,7 +53,7 @@ def test_samples_summary_while_running_then_completed(
             "m1",
             [
                 Sample(T0 + i, "cpu", "cpu:package-0", 10.0 * i, 10.0),
-                BoundedSample(T0 + i, "ram", "ram", 1.0 * i, 1.0, low_j=0.8 * i, high_j=1.2 * i),
+                Sample(T0 + i, "ram", "ram", 1.0 * i, 1.0, low_j=0.8 * i, high_j=1.2 * i),
             ],
         )
     s = led.summary("run-1")

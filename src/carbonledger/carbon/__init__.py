@@ -20,7 +20,11 @@ loads on first use of one of its names.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
+if TYPE_CHECKING:
+    from typing import Any
+
 
 if TYPE_CHECKING:
     from carbonledger.carbon.embodied import (

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from carbonledger._lite import record
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 
 __all__ = ["Response", "fetch"]
 
 MAX_BYTES = 8 << 20
 
 
-@dataclass(frozen=True)
+@record
 class Response:
     status: int
     headers: dict[str, str]

@@ -16,14 +16,18 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cache
-from typing import Any
 
+from carbonledger._lite import record
 from carbonledger.carbon._tables import read_table
 from carbonledger.errors import InputError
 from carbonledger.units import G_PER_KG
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
 
 __all__ = [
     "DEVICE_KINDS",
@@ -39,7 +43,7 @@ SECONDS_PER_YEAR = 365.25 * 86400.0
 METHOD = "linear amortisation: manufacturing CO2e x quantity x share x duration / lifetime"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class EmbodiedDevice:
     """One kind of hardware: ``kind`` is one of ``gpu``, ``cpu``, ``ram_gb`` (quantity in
     GB), ``ssd_tb`` (quantity in TB) or ``server`` (a chassis with its first CPU and
@@ -50,7 +54,7 @@ class EmbodiedDevice:
     quantity: float = 1.0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class EmbodiedItem:
     """One device's share: the figure used, its source and the lifetime applied."""
 
@@ -82,7 +86,7 @@ class EmbodiedItem:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class EmbodiedResult:
     """Embodied CO2e charged to a run, with the per-device breakdown."""
 
@@ -105,7 +109,7 @@ class EmbodiedResult:
 DeviceSpec = EmbodiedDevice | str | tuple[str, str] | tuple[str, str, float]
 
 
-@dataclass(frozen=True)
+@record
 class _Figure:
     kind: str
     model: str

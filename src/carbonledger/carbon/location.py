@@ -26,25 +26,29 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
 
+from carbonledger._lite import record
 from carbonledger.carbon._http import fetch
 from carbonledger.carbon.zones import Zone, intensity, world_average
 from carbonledger.errors import InputError, UnknownNameError
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any, Literal
+
+    LocationSource = Literal[
+        "argument", "environment", "config", "cloud-metadata", "ip-geolocation", "default"
+    ]
+
+
 __all__ = [
     "DEFAULT_METADATA_URLS",
     "Location",
-    "LocationSource",
     "probe_cloud_metadata",
     "resolve_location",
 ]
 
-LocationSource = Literal[
-    "argument", "environment", "config", "cloud-metadata", "ip-geolocation", "default"
-]
 
 #: where each probe asks; override any of them (tests point them at a local server)
 DEFAULT_METADATA_URLS: dict[str, str] = {
@@ -67,7 +71,7 @@ _HOW_TO_SET = (
 _TRUE = ("1", "true", "yes", "on")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Location:
     """The resolved place: its zone, how it was found, the cloud when on one, and a
     sentence explaining the choice (``detail``)."""

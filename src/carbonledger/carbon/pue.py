@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import math
 from functools import cache
-from typing import TYPE_CHECKING
 
 from carbonledger.carbon._tables import read_table
 from carbonledger.errors import InputError
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
 if TYPE_CHECKING:
     from carbonledger.carbon.location import Location
 

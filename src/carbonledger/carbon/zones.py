@@ -18,16 +18,21 @@ Lookups are case- and accent-insensitive. Unknown names raise
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
 from functools import cache
-from typing import Any, Literal
 
+from carbonledger._lite import record
 from carbonledger.carbon._tables import read_table
 from carbonledger.errors import InputError, UnknownNameError
 
-__all__ = ["ZONE_KINDS", "Zone", "ZoneKind", "intensity", "list_zones", "world_average"]
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
+if TYPE_CHECKING:
+    from typing import Any, Literal
 
-ZoneKind = Literal["country", "subregion", "cloud"]
+    ZoneKind = Literal["country", "subregion", "cloud"]
+
+
+__all__ = ["ZONE_KINDS", "Zone", "intensity", "list_zones", "world_average"]
+
 ZONE_KINDS: tuple[ZoneKind, ...] = ("country", "subregion", "cloud")
 
 WORLD_CODE = "WORLD"
@@ -55,7 +60,7 @@ _PROVIDER_LABELS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Zone:
     """One place and its yearly grid carbon intensity.
 
@@ -113,7 +118,7 @@ def _optional_float(text: str) -> float | None:
     return float(text) if text.strip() else None
 
 
-@dataclass(frozen=True)
+@record
 class _Catalogue:
     zones: tuple[Zone, ...]
     by_key: dict[str, Zone]

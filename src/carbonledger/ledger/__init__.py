@@ -17,15 +17,16 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from carbonledger.errors import InputError
 from carbonledger.ledger.base import Ledger, MemberRecord, RunRecord
 
 # The backends (sqlite3, hashing, sealing) load on first use, so that importing the
 # protocol (as the tracker does) stays cheap.
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from carbonledger.ledger.core import SqlLedger
     from carbonledger.ledger.paths import ENV_VAR, default_ledger_path
     from carbonledger.ledger.postgres import PostgresLedger
@@ -113,6 +114,7 @@ def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
+    __import__(module)
+    import sys
 
-    return getattr(importlib.import_module(module), name)
+    return getattr(sys.modules[module], name)

@@ -8,16 +8,27 @@ that can go stale). The run's totals are the sum over members.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from carbonledger._lite import field, record
 
-from carbonledger.models import ComponentEnergy, RunStatus, RunSummary, Sample, WindowSummary
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any, Protocol
+
+    from carbonledger.models import (
+        ComponentEnergy,
+        RunStatus,
+        RunSummary,
+        Sample,
+        WindowSummary,
+    )
+else:
+    from carbonledger._lite import Protocol
 
 __all__ = ["Ledger", "MemberRecord", "RunRecord"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RunRecord:
     """What is known of a run when it starts (shared by all its members)."""
 
@@ -37,7 +48,7 @@ class RunRecord:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MemberRecord:
     """One process taking part in a run."""
 

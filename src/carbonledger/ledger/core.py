@@ -18,10 +18,8 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, cast
 
 from carbonledger.errors import InputError, LedgerError
 from carbonledger.ledger.base import MemberRecord, RunRecord
@@ -40,15 +38,23 @@ from carbonledger.ledger.seal import (
     sign,
 )
 from carbonledger.models import (
-    Component,
     ComponentEnergy,
-    RunStatus,
     RunSummary,
     Sample,
     SensorInfo,
     WindowSummary,
 )
 from carbonledger.units import co2e_g
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+    from typing import Any
+
+    from carbonledger.models import RunStatus
+
+    Row = tuple[Any, ...]
+
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -120,8 +126,6 @@ SEAL_COLS = ("seq", "run_id", "kind", "prev_hash", "record_hash", "signature", "
 #: liveness columns: not part of a sealed record
 _UNSEALED_MEMBER_COLS = ("heartbeat_unix_s", "lease_ttl_s")
 
-Row = tuple[Any, ...]
-
 
 def _dumps(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
@@ -176,7 +180,7 @@ def _ce_to_dict(c: ComponentEnergy, host: str = "") -> dict[str, Any]:
 
 def _ce_from_dict(d: dict[str, Any], host: str = "") -> ComponentEnergy:
     return ComponentEnergy(
-        component=cast(Component, d["component"]),
+        component=d["component"],
         device=str(d["device"]),
         method=str(d.get("method", "unknown")),
         measured=bool(d.get("measured", False)),
@@ -1019,7 +1023,7 @@ class SqlLedger:
             run_id=run_id,
             project=run["project"],
             experiment=run["experiment"],
-            status=cast(RunStatus, status),
+            status=status,
             started_unix_s=run["started_unix_s"],
             duration_s=max(durations, default=0.0),
             components=components,

@@ -13,7 +13,12 @@ with run, member, component, device and host spelled out, for ad-hoc SQL.
 
 from __future__ import annotations
 
-from typing import Literal
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
+if TYPE_CHECKING:
+    from typing import Literal
+
+    Dialect = Literal["sqlite", "postgres"]
+
 
 __all__ = [
     "MARKER",
@@ -24,7 +29,6 @@ __all__ = [
     "migration_statements",
 ]
 
-Dialect = Literal["sqlite", "postgres"]
 
 #: the value of ``carbonledger_meta['schema']`` that marks a database as ours
 MARKER = "carbonledger-ledger"

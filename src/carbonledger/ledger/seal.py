@@ -25,11 +25,17 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
+from carbonledger._lite import asdict, field, record
 from carbonledger.errors import LedgerError
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from typing import Any, Literal
+
+    ProblemKind = Literal["modified", "deleted", "inserted", "reordered", "bad-signature"]
+
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -41,7 +47,6 @@ __all__ = [
     "FINAL_STATUSES",
     "GENESIS_HASH",
     "Problem",
-    "ProblemKind",
     "SealRow",
     "VerifyReport",
     "canonical_json",
@@ -49,7 +54,6 @@ __all__ = [
     "record_hash",
 ]
 
-ProblemKind = Literal["modified", "deleted", "inserted", "reordered", "bad-signature"]
 
 #: the ``prev_hash`` of a ledger's first seal
 GENESIS_HASH = "0" * 64
@@ -60,7 +64,8 @@ FINAL_STATUSES = ("completed", "failed", "interrupted")
 _HEAD_TAG = b"carbonledger-seal-head\x00"
 
 
-class Problem(NamedTuple):
+@record
+class Problem:
     """One finding of :func:`verify`: which record (a run id, or ``seq N``), what, and why."""
 
     ref: str
@@ -68,7 +73,7 @@ class Problem(NamedTuple):
     detail: str
 
 
-@dataclass(frozen=True)
+@record
 class VerifyReport:
     """The result of checking a ledger's seals against its records."""
 
@@ -86,11 +91,11 @@ class VerifyReport:
             "seals": self.seals,
             "runs_checked": self.runs,
             "public_key": self.public_key,
-            "problems": [p._asdict() for p in self.problems],
+            "problems": [asdict(p) for p in self.problems],
         }
 
 
-@dataclass(frozen=True)
+@record
 class SealRow:
     """One row of the ``seals`` table."""
 
@@ -103,7 +108,7 @@ class SealRow:
     canonical: str
 
 
-@dataclass(frozen=True)
+@record
 class RunState:
     """What :func:`check` needs of a run as it is now."""
 

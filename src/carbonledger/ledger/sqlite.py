@@ -19,9 +19,7 @@ import contextlib
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from carbonledger.errors import InputError, LedgerError
 from carbonledger.ledger.core import SqlLedger, Tx
@@ -37,6 +35,11 @@ from carbonledger.ledger.seal import (
     private_key_from_pem,
     private_key_to_pem,
 )
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey

@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
 
+from carbonledger._lite import record
 from carbonledger.errors import InputError, SensorError, StateError
 from carbonledger.models import ComponentEnergy, Reading, SensorInfo, WindowSummary
-from carbonledger.sensors.base import Sensor
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from types import TracebackType
+
+    from carbonledger.sensors.base import Sensor
 
 __all__ = ["Meter"]
 
 _MAX_ERROR_KINDS = 50
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Open:
     name: str
     path: str
@@ -131,14 +135,9 @@ class Meter:
             components=self.difference(opened.begin, end, duration_s),
         )
 
-    @contextmanager
-    def window(self, name: str) -> Iterator[None]:
+    def window(self, name: str) -> _Block:
         """``with meter.window("epoch-1"): ...``"""
-        self.begin_window(name)
-        try:
-            yield
-        finally:
-            self.end_window(name)
+        return _Block(self, name)
 
     @property
     def open_windows(self) -> tuple[str, ...]:
@@ -189,3 +188,24 @@ def _bound(begin: float | None, end: float | None, central: float) -> float:
     if begin is None or end is None:
         return central
     return max(0.0, end - begin)
+
+
+class _Block:
+    """The context manager of :meth:`Meter.window`."""
+
+    __slots__ = ("_meter", "_name")
+
+    def __init__(self, meter: Meter, name: str) -> None:
+        self._meter = meter
+        self._name = name
+
+    def __enter__(self) -> None:
+        self._meter.begin_window(self._name)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._meter.end_window(self._name)

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 
 from carbonledger.errors import InputError
-from carbonledger.meter.core import Meter
-from carbonledger.models import Reading
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from carbonledger.meter.core import Meter
+    from carbonledger.models import Reading
+
+    SampleCallback = Callable[[float, dict[str, Reading]], None]
 
 __all__ = ["Sampler"]
-
-SampleCallback = Callable[[float, dict[str, Reading]], None]
 
 
 class Sampler:

@@ -15,13 +15,17 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable
-from typing import Any
 
 from carbonledger.errors import SensorError
 from carbonledger.models import Reading, SensorInfo
 
-Clock = Callable[[], float]
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    Clock = Callable[[], float]
+
 
 POWER_REASON = (
     "no energy counter: power sampled and integrated (trapezoid); "

@@ -17,8 +17,9 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
+
+from carbonledger._lite import mutable_record, record
 
 __all__ = [
     "ProcStat",
@@ -142,7 +143,7 @@ def machine_busy_cpu_s() -> float:
     )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ProcStat:
     """One process at one instant. ``start`` identifies it with ``pid`` (a reused pid
     has another start); times in CPU seconds, memory in bytes."""
@@ -307,7 +308,7 @@ def tree_rss_bytes(pid: int) -> float:
     return float(sum(s.rss_bytes for s in tree_snapshot(pid).values()))
 
 
-@dataclass(slots=True)
+@mutable_record
 class _Seen:
     ppid: int
     parent: tuple[int, float] | None  # the parent's key when the parent is tracked too

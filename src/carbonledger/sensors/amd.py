@@ -26,13 +26,12 @@ import os
 import re
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from carbonledger.errors import SensorError
 from carbonledger.models import SensorInfo
 from carbonledger.sensors._gpu import (
     POWER_REASON,
-    Clock,
     CounterSensor,
     LibraryLease,
     PowerIntegratingSensor,
@@ -43,6 +42,9 @@ from carbonledger.sensors._gpu import (
 )
 from carbonledger.sensors.base import Sensor
 from carbonledger.units import uj_to_j
+
+if TYPE_CHECKING:
+    from carbonledger.sensors._gpu import Clock
 
 __all__ = ["AmdEnergySensor", "AmdPowerSensor", "discover_amd"]
 

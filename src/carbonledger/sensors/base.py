@@ -9,9 +9,13 @@ never constructed as working: discovery returns its :class:`SensorInfo` with
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
+if TYPE_CHECKING:
+    from typing import Protocol, runtime_checkable
 
-from carbonledger.models import Reading, SensorInfo
+    from carbonledger.models import Reading, SensorInfo
+else:
+    from carbonledger._lite import Protocol, runtime_checkable
 
 __all__ = ["Sensor"]
 

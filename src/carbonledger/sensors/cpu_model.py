@@ -20,7 +20,6 @@ whether RAPL happens to be readable.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import functools
 import math
 import os
@@ -28,14 +27,20 @@ import platform
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
+from carbonledger._lite import asdict, record
 from carbonledger.errors import InputError
 from carbonledger.models import Reading, SensorInfo
 from carbonledger.sensors.base import Sensor
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Literal
+
+    Scope = Literal["process", "machine"]
+
 
 __all__ = [
     "DEFAULT_TDP_HIGH_W",
@@ -56,7 +61,6 @@ __all__ = [
     "normalise_cpu_name",
 ]
 
-Scope = Literal["process", "machine"]
 
 # --------------------------------------------------------------------------- constants
 
@@ -123,7 +127,7 @@ def _model_tokens(words: list[str]) -> frozenset[str]:
 # --------------------------------------------------------------------------- table
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CpuRecord:
     """One row of the shipped TDP table (``sensors/data/cpu_tdp.csv``)."""
 
@@ -176,7 +180,7 @@ def _index() -> tuple[dict[str, CpuRecord], dict[str, list[CpuRecord]]]:
     return exact, by_token
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TdpMatch:
     """The TDP found for a CPU name, and how it was found.
 
@@ -249,7 +253,7 @@ def lookup_tdp(name: str, *, cache: bool = True) -> TdpMatch:
     except (OSError, ValueError, TypeError):
         entries = {}
     match = find_tdp(name)
-    entries = {**dict(list(entries.items())[-31:]), name: dataclasses.asdict(match)}
+    entries = {**dict(list(entries.items())[-31:]), name: asdict(match)}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

@@ -10,21 +10,27 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from carbonledger._lite import record
 from carbonledger.errors import InputError
-from carbonledger.models import Scope, SensorInfo
+from carbonledger.models import SensorInfo
 from carbonledger.sensors.base import Sensor
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any
+
+    from carbonledger.models import Scope
+
 
 __all__ = ["Discovery", "discover"]
 
 SCOPES = ("process", "machine")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Discovery:
     """The sensors chosen for this host, every candidate examined, and why."""
 

@@ -21,12 +21,18 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable
-from typing import Literal
 
 from carbonledger.errors import InputError
 from carbonledger.models import Reading, SensorInfo
 from carbonledger.units import bytes_to_gb
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Literal
+
+    Scope = Literal["process", "machine"]
+
 
 __all__ = [
     "GREEN_ALGORITHMS_W_PER_GB",
@@ -37,7 +43,6 @@ __all__ = [
     "installed_ram_bytes",
 ]
 
-Scope = Literal["process", "machine"]
 
 #: Cloud Carbon Footprint's memory coefficient, W per GB
 W_PER_GB = 0.392

@@ -26,16 +26,13 @@ import contextlib
 import os
 import re
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from carbonledger._lite import field, mutable_record
 from carbonledger.errors import SensorError
 from carbonledger.models import SensorInfo
 from carbonledger.sensors._gpu import (
     POWER_REASON,
-    Clock,
     CounterSensor,
     LibraryLease,
     PowerIntegratingSensor,
@@ -46,6 +43,14 @@ from carbonledger.sensors._gpu import (
 )
 from carbonledger.sensors.base import Sensor
 from carbonledger.units import mj_to_j, mw_to_w
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import Any
+
+    from carbonledger.sensors._gpu import Clock
+
 
 __all__ = [
     "NvmlEnergySensor",
@@ -201,7 +206,7 @@ def parse_cuda_visible_devices(value: str | None) -> list[str] | None:
     return split_visible_devices(value)
 
 
-@dataclass
+@mutable_record
 class _Gpu:
     """A physical GPU as NVML lists it."""
 

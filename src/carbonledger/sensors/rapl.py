@@ -34,14 +34,20 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
+from carbonledger._lite import record
 from carbonledger.errors import SensorError
-from carbonledger.models import Component, Reading, SensorInfo
+from carbonledger.models import Reading, SensorInfo
 from carbonledger.sensors.base import Sensor
 from carbonledger.units import uj_to_j
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from carbonledger.models import Component
+
 
 __all__ = ["ENV_POWERCAP_ROOT", "RaplSensor", "discover_rapl", "powercap_root"]
 
@@ -150,7 +156,7 @@ class RaplSensor:
 # --------------------------------------------------------------------------- discovery
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Zone:
     kind: str  # "intel-rapl" or "intel-rapl-mmio"
     package: int

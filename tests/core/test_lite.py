@@ -1,0 +1,186 @@
+"""carbonledger._lite: records behave like frozen dataclasses; the Protocol stand-in checks."""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+
+import pytest
+
+from carbonledger._lite import (
+    FrozenInstanceError,
+    Protocol,
+    asdict,
+    field,
+    fields,
+    mutable_record,
+    record,
+    replace,
+    runtime_checkable,
+)
+
+
+@record
+class Point:
+    """A test record."""
+
+    x: float
+    y: float = 0.0
+    tags: list[str] = field(default_factory=list)
+    note: str = field(default="", repr=False, compare=False)
+
+
+@record
+class Point3(Point):
+    z: float = 1.0
+
+
+@record
+class Line:
+    a: Point
+    b: Point
+    points: tuple[Point, ...] = ()
+
+
+@record
+class Pair:
+    n: int
+    s: str
+
+
+@mutable_record
+class Counter:
+    n: int = 0
+    seen: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.seen.append(self.n)
+
+
+def test_init_defaults_and_factories() -> None:
+    p = Point(1.0)
+    assert (p.x, p.y, p.tags, p.note) == (1.0, 0.0, [], "")
+    q = Point(1.0)
+    assert p.tags is not q.tags  # a fresh list each time
+    assert Point(x=2.0, y=3.0, tags=["a"]).tags == ["a"]
+    with pytest.raises(TypeError):
+        Point()  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        Point(1.0, unknown=2)  # type: ignore[call-arg]
+
+
+def test_frozen() -> None:
+    p = Point(1.0)
+    with pytest.raises(FrozenInstanceError):
+        p.x = 2.0  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        del p.x  # type: ignore[misc]
+    assert p.x == 1.0
+
+
+def test_eq_hash_repr() -> None:
+    assert Point(1.0, 2.0) == Point(1.0, 2.0)
+    assert Point(1.0, 2.0) != Point(1.0, 3.0)
+    assert Point(1.0, note="a") == Point(1.0, note="b")  # compare=False
+    assert Point(1.0) != Point3(1.0)  # a different class is never equal
+    assert hash(Pair(1, "a")) == hash(Pair(1, "a"))
+    assert {Pair(1, "a"), Pair(1, "a"), Pair(2, "a")} == {Pair(1, "a"), Pair(2, "a")}
+    with pytest.raises(TypeError, match="unhashable"):  # a list field, as with dataclasses
+        hash(Point(1.0))
+    assert repr(Point(1.0, note="hidden")) == "Point(x=1.0, y=0.0, tags=[])"
+
+
+def test_inheritance_appends_fields() -> None:
+    p = Point3(1.0, 2.0, [], "", 3.0)
+    assert [f.name for f in fields(p)] == ["x", "y", "tags", "note", "z"]
+    assert p.z == 3.0 and Point3.__match_args__ == ("x", "y", "tags", "note", "z")  # type: ignore[attr-defined]
+
+
+def test_asdict_replace_fields() -> None:
+    line = Line(Point(1.0), Point(2.0, tags=["t"]), points=(Point(3.0),))
+    assert asdict(line) == {
+        "a": {"x": 1.0, "y": 0.0, "tags": [], "note": ""},
+        "b": {"x": 2.0, "y": 0.0, "tags": ["t"], "note": ""},
+        "points": ({"x": 3.0, "y": 0.0, "tags": [], "note": ""},),
+    }
+    moved = replace(line, a=Point(9.0))
+    assert moved.a.x == 9.0 and moved.b == line.b and line.a.x == 1.0
+    with pytest.raises(TypeError, match="not a record"):
+        fields(object())
+    with pytest.raises(TypeError):
+        replace(line, nope=1)
+
+
+def test_mutable_record_and_post_init() -> None:
+    c = Counter(3)
+    assert c.seen == [3]
+    c.n = 4
+    assert c.n == 4
+    with pytest.raises(TypeError):
+        hash(c)
+
+
+def test_pickle_round_trip() -> None:
+    p = Point(1.0, 2.0, ["a"], "n")
+    assert pickle.loads(pickle.dumps(p)) == p
+
+
+def test_field_order_and_options_are_checked() -> None:
+    with pytest.raises(TypeError, match="without a default follows"):
+
+        @record
+        class Bad:
+            a: int = 1
+            b: int  # type: ignore[misc]
+
+    with pytest.raises(ValueError, match="both"):
+        field(default=1, default_factory=list)
+
+
+def test_classvar_is_not_a_field() -> None:
+    from typing import ClassVar
+
+    @record
+    class WithClassVar:
+        limit: ClassVar[int] = 3
+        a: int = 0
+
+    assert [f.name for f in fields(WithClassVar)] == ["a"]
+    assert WithClassVar.limit == 3
+
+
+def test_runtime_checkable_protocol() -> None:
+    @runtime_checkable
+    class Closeable(Protocol):
+        def close(self) -> None: ...
+
+        def read(self) -> int: ...
+
+    class Both:
+        def close(self) -> None:
+            pass
+
+        def read(self) -> int:
+            return 1
+
+    class OnlyClose:
+        def close(self) -> None:
+            pass
+
+    assert isinstance(Both(), Closeable)
+    assert not isinstance(OnlyClose(), Closeable)
+    assert not isinstance(3, Closeable)
+
+
+def test_tracker_import_loads_neither_typing_nor_dataclasses() -> None:
+    """What the stand-ins are for: the tracker's import path stays free of both."""
+    code = (
+        "import sys\n"
+        "from carbonledger import Tracker\n"
+        "heavy = [m for m in ('typing', 'dataclasses', 'inspect', 'pathlib', 'logging', "
+        "'sqlite3', 'json') if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
