@@ -56,7 +56,7 @@ def test_every_row_has_provenance_and_a_plausible_tdp() -> None:
 
 
 def test_table_file_columns() -> None:
-    with cm.TABLE_PATH.open(newline="") as fh:
+    with open(cm.TABLE_PATH, newline="") as fh:
         header = next(csv.reader(fh))
     assert header[:7] == ["name", "normalised_name", "tdp_w", "cores", "source", "year", "licence"]
 

@@ -44,9 +44,9 @@ def fake(tmp_path: Path) -> FakePowercap:
 
 
 def test_root_from_environment() -> None:
-    assert powercap_root({ENV_POWERCAP_ROOT: "/host/powercap"}) == Path("/host/powercap")
-    assert powercap_root({}) == Path("/sys/class/powercap")
-    assert powercap_root({ENV_POWERCAP_ROOT: "  "}) == Path("/sys/class/powercap")
+    assert powercap_root({ENV_POWERCAP_ROOT: "/host/powercap"}) == "/host/powercap"
+    assert powercap_root({}) == "/sys/class/powercap"
+    assert powercap_root({ENV_POWERCAP_ROOT: "  "}) == "/sys/class/powercap"
 
 
 def test_missing_root_is_unavailable_with_reason_and_fix(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ its source, year and licence. Nothing here runs at import time.
 
 from __future__ import annotations
 
+import os
 from functools import cache
 
 __all__ = ["TABLES", "read_table"]
@@ -29,9 +30,10 @@ def read_table(name: str) -> tuple[dict[str, str], ...]:
         raise KeyError(f"no shipped table {name!r}; tables: {', '.join(TABLES)}")
     import csv  # imported here: the package stays light until a table is needed
     import io
-    from pathlib import Path
 
     # a plain path beside this module (wheels install unpacked): importlib.resources
     # would cost ~20 ms of imports on the tracker's start() for the same bytes
-    text = (Path(__file__).parent / "data" / name).read_text(encoding="utf-8")
+    folder = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(folder, "data", name), encoding="utf-8") as fh:
+        text = fh.read()
     return tuple(csv.DictReader(io.StringIO(text)))

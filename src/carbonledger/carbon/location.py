@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import queue
 import re
 import threading
 import time
@@ -206,6 +205,8 @@ def probe_cloud_metadata(
     if not isinstance(timeout_s, (int, float)) or not math.isfinite(timeout_s) or timeout_s <= 0:
         raise InputError(f"cloud_timeout_s must be a positive number of seconds, got {timeout_s!r}")
     deadline = time.monotonic() + timeout_s
+    import queue
+
     results: queue.Queue[tuple[str, str | None]] = queue.Queue()
 
     def run(name: str, probe: Callable[[Mapping[str, str], float], str | None]) -> None:

@@ -74,10 +74,10 @@ def open_ledger(
     :class:`PostgresLedger` (needs ``pip install carbonledger[postgres]``); anything else is
     a SQLite file, created with its folders when missing (unless ``create=False``).
     """
-    from carbonledger.ledger.paths import ENV_VAR, default_ledger_path, is_postgres_url
+    from carbonledger.ledger.paths import ENV_VAR, default_ledger_file, is_postgres_url
 
     if target is None:
-        target = os.environ.get(ENV_VAR) or default_ledger_path()
+        target = os.environ.get(ENV_VAR) or default_ledger_file()
     text = os.fspath(target)
     if not text:
         raise InputError("the ledger path is empty; give a file path or a postgresql:// URL")

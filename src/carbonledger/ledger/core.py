@@ -15,7 +15,6 @@ last samples. A finished run is sealed (see :mod:`carbonledger.ledger.seal`).
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import time
 from contextlib import AbstractContextManager
@@ -48,6 +47,7 @@ from carbonledger.units import co2e_g
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
 if TYPE_CHECKING:
+    import logging
     from collections.abc import Callable, Iterator, Sequence
     from typing import Any
 
@@ -61,7 +61,13 @@ if TYPE_CHECKING:
 
 __all__ = ["ORPHAN_TTL_S", "SqlLedger", "Tx"]
 
-log = logging.getLogger("carbonledger.ledger")
+
+def _log() -> logging.Logger:
+    """The "carbonledger.ledger" logger (logging is imported only when something is logged)."""
+    import logging
+
+    return logging.getLogger("carbonledger.ledger")
+
 
 #: a run with no member at all is reported interrupted this long after it was opened
 ORPHAN_TTL_S = 600.0
@@ -700,7 +706,9 @@ class SqlLedger:
                 if self._is_dead(run, self._members(tx, run_id), now):
                     self._settle(tx, run, now, seal_required=True)
         except LedgerError as exc:  # read-only ledger, or no signing key here: report only
-            log.info("carbonledger: run %s not marked interrupted in the ledger: %s", run_id, exc)
+            _log().info(
+                "carbonledger: run %s not marked interrupted in the ledger: %s", run_id, exc
+            )
 
     def _member_components_from_samples(
         self, tx: Tx, member: dict[str, Any], devices: Sequence[dict[str, Any]]
@@ -850,7 +858,7 @@ class SqlLedger:
         except LedgerError as exc:
             if required:
                 raise
-            log.warning("carbonledger: run %s recorded without a seal: %s", run_id, exc)
+            _log().warning("carbonledger: run %s recorded without a seal: %s", run_id, exc)
             return
         seq = int(head["seq"]) + 1
         digest = record_hash(str(head["hash"]), canonical)

@@ -3,27 +3,32 @@
 from __future__ import annotations
 
 import os
-import re
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
 if TYPE_CHECKING:
+    import pathlib
     from collections.abc import Mapping
 
 
-__all__ = ["ENV_VAR", "default_ledger_path", "is_postgres_url", "mask_url"]
+__all__ = ["ENV_VAR", "default_ledger_file", "default_ledger_path", "is_postgres_url", "mask_url"]
 
 #: environment variable naming the ledger (a file path or a PostgreSQL URL)
 ENV_VAR = "CARBONLEDGER_LEDGER"
 
 
-def default_ledger_path(env: Mapping[str, str] | None = None) -> Path:
+def default_ledger_file(env: Mapping[str, str] | None = None) -> str:
     """The per-user ledger file: ``$XDG_DATA_HOME/carbonledger/ledger.sqlite``
     (``~/.local/share`` when ``XDG_DATA_HOME`` is unset). Nothing is created here."""
     env = os.environ if env is None else env
-    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "carbonledger" / "ledger.sqlite"
+    base = env.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(base, "carbonledger", "ledger.sqlite")
+
+
+def default_ledger_path(env: Mapping[str, str] | None = None) -> pathlib.Path:
+    """:func:`default_ledger_file` as a :class:`pathlib.Path`."""
+    import pathlib
+
+    return pathlib.Path(default_ledger_file(env))
 
 
 def is_postgres_url(target: str) -> bool:
@@ -33,6 +38,9 @@ def is_postgres_url(target: str) -> bool:
 
 def mask_url(url: str) -> str:
     """``url`` with its password (if any) replaced by ``***``, for messages and ``location``."""
+    import re
+    from urllib.parse import urlsplit, urlunsplit
+
     try:
         parts = urlsplit(url)
     except ValueError:

@@ -22,10 +22,10 @@ problem: ``modified``, ``deleted``, ``inserted``, ``reordered`` or ``bad-signatu
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 
+from carbonledger._hash import sha256
 from carbonledger._lite import asdict, field, record
 from carbonledger.errors import LedgerError
 
@@ -147,7 +147,7 @@ def reopen_document(run_id: str, time_unix_s: float, member_id: str) -> str:
 
 def record_hash(prev_hash: str, canonical: str) -> str:
     """``SHA-256(prev_hash || canonical)`` as hex (``prev_hash`` as its 32 raw bytes)."""
-    return hashlib.sha256(bytes.fromhex(prev_hash) + canonical.encode("utf-8")).hexdigest()
+    return sha256(bytes.fromhex(prev_hash) + canonical.encode("utf-8")).hexdigest()
 
 
 def head_message(seq: int, head_hash: str) -> bytes:

@@ -19,7 +19,6 @@ import contextlib
 import os
 import sqlite3
 import time
-from pathlib import Path
 
 from carbonledger.errors import InputError, LedgerError
 from carbonledger.ledger.core import SqlLedger, Tx
@@ -38,6 +37,7 @@ from carbonledger.ledger.seal import (
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
 if TYPE_CHECKING:
+    import pathlib
     from collections.abc import Callable, Iterator
 
 
@@ -68,9 +68,9 @@ class SqliteLedger(SqlLedger):
         busy_timeout_s: float = 60.0,
     ) -> None:
         super().__init__(clock)
-        self.path = Path(path).expanduser().absolute()
-        self.location = str(self.path)
-        self.key_path = Path(str(self.path) + ".key")
+        self._file = os.path.abspath(os.path.expanduser(os.fspath(path)))
+        self.location = self._file
+        self._key_file = self._file + ".key"
         self._busy_ms = int(busy_timeout_s * 1000)
         self._conn: sqlite3.Connection | None = None
         self._pid = os.getpid()
@@ -82,15 +82,29 @@ class SqliteLedger(SqlLedger):
             raise
         self._conn = conn
 
+    @property
+    def path(self) -> pathlib.Path:
+        """The ledger file (absolute)."""
+        import pathlib
+
+        return pathlib.Path(self._file)
+
+    @property
+    def key_path(self) -> pathlib.Path:
+        """The signing key's file, beside the ledger."""
+        import pathlib
+
+        return pathlib.Path(self._key_file)
+
     # --- opening -------------------------------------------------------------------------
 
     def _open(self, create: bool) -> sqlite3.Connection:
-        p = self.path
-        if p.is_dir():
+        p = self._file
+        if os.path.isdir(p):
             raise LedgerError(f"{p} is a folder, not a ledger file; {_FIX}")
-        if p.exists():
+        if os.path.exists(p):
             try:
-                with p.open("rb") as fh:
+                with open(p, "rb") as fh:
                     header = fh.read(len(_HEADER))
             except OSError as exc:
                 raise LedgerError(
@@ -106,10 +120,10 @@ class SqliteLedger(SqlLedger):
             if not create:
                 raise InputError(f"no ledger at {p}; {_FIX}, or record a run first")
             try:
-                p.parent.mkdir(parents=True, exist_ok=True)
+                os.makedirs(os.path.dirname(p), exist_ok=True)
             except OSError as exc:
                 raise LedgerError(
-                    f"cannot create the ledger's folder {p.parent}: {exc.strerror}; {_FIX} "
+                    f"cannot create the ledger's folder {os.path.dirname(p)}: {exc.strerror}; {_FIX} "
                     "in a writable place"
                 ) from None
             uri = f"file:{_quote(p)}?mode=rwc"
@@ -126,7 +140,7 @@ class SqliteLedger(SqlLedger):
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
         """Check the file is ours (reading only), then create or migrate the schema."""
-        p = self.path
+        p = self._file
         try:
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
             names = {
@@ -176,7 +190,7 @@ class SqliteLedger(SqlLedger):
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             raise LedgerError(
-                f"cannot write ledger {self.path}: {exc}; check that it is writable, or {_FIX}"
+                f"cannot write ledger {self._file}: {exc}; check that it is writable, or {_FIX}"
             ) from None
         try:
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
@@ -193,7 +207,7 @@ class SqliteLedger(SqlLedger):
         except sqlite3.Error as exc:
             conn.execute("ROLLBACK")
             raise LedgerError(
-                f"cannot create the ledger's tables in {self.path}: {exc}; check that it is "
+                f"cannot create the ledger's tables in {self._file}: {exc}; check that it is "
                 f"writable, or {_FIX}"
             ) from None
 
@@ -201,7 +215,7 @@ class SqliteLedger(SqlLedger):
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            raise LedgerError(f"ledger {self.path} is closed")
+            raise LedgerError(f"ledger {self._file} is closed")
         if os.getpid() != self._pid:  # a forked child: never share the parent's connection
             self._pid = os.getpid()
             self._conn = self._open(create=False)
@@ -233,24 +247,25 @@ class SqliteLedger(SqlLedger):
     def _error(self, exc: sqlite3.Error) -> LedgerError:
         text = str(exc)
         if "readonly" in text or "read-only" in text:
-            return LedgerError(f"ledger {self.path} is read-only here ({text}); {_FIX}")
+            return LedgerError(f"ledger {self._file} is read-only here ({text}); {_FIX}")
         if "locked" in text or "busy" in text:
             return LedgerError(
-                f"ledger {self.path} stayed locked by another process for "
+                f"ledger {self._file} stayed locked by another process for "
                 f"{self._busy_ms / 1000:g} s ({text}); try again"
             )
-        return LedgerError(f"ledger {self.path}: {text}")
+        return LedgerError(f"ledger {self._file}: {text}")
 
     def _private_key(self, tx: Tx, public_hex: str | None) -> Ed25519PrivateKey:
-        path = self.key_path
-        if path.exists():
+        path = self._key_file
+        if os.path.exists(path):
             try:
-                pem = path.read_bytes()
+                with open(path, "rb") as fh:
+                    pem = fh.read()
             except OSError as exc:
                 raise LedgerError(
                     f"cannot read the ledger's signing key {path}: {exc.strerror}"
                 ) from None
-            return private_key_from_pem(pem, str(path))
+            return private_key_from_pem(pem, path)
         if public_hex is not None:
             raise LedgerError(
                 f"the ledger's signing key {path} is missing; restore it from a backup. Sealed "
@@ -258,7 +273,8 @@ class SqliteLedger(SqlLedger):
             )
         key = new_private_key()
         if not _write_private(path, private_key_to_pem(key)):  # another writer's key won
-            return private_key_from_pem(path.read_bytes(), str(path))
+            with open(path, "rb") as fh:
+                return private_key_from_pem(fh.read(), path)
         return key
 
     def close(self) -> None:
@@ -268,7 +284,7 @@ class SqliteLedger(SqlLedger):
             self._conn = None
 
     def __repr__(self) -> str:
-        return f"SqliteLedger({str(self.path)!r})"
+        return f"SqliteLedger({self._file!r})"
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
@@ -276,15 +292,19 @@ def _rollback(conn: sqlite3.Connection) -> None:
         conn.execute("ROLLBACK")
 
 
-def _quote(path: Path) -> str:
-    from urllib.parse import quote
-
-    return quote(str(path), safe="/")
+_URI_SAFE = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-~/")
 
 
-def _write_private(path: Path, pem: bytes) -> bool:
+def _quote(path: str) -> str:
+    """``path`` percent-encoded for a ``file:`` URI (what ``urllib.parse.quote(path, safe="/")``
+    gives, without importing urllib)."""
+    return "".join(chr(b) if b in _URI_SAFE else f"%{b:02X}" for b in os.fsencode(path))
+
+
+def _write_private(path: str, pem: bytes) -> bool:
     """Write the key readable by its owner only, never over an existing file (then False)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    folder, name = os.path.split(path)
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
@@ -303,5 +323,5 @@ def _write_private(path: Path, pem: bytes) -> bool:
         ) from None
     finally:
         with contextlib.suppress(OSError):
-            tmp.unlink()
+            os.unlink(tmp)
     return True

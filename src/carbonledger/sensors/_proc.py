@@ -17,9 +17,12 @@ from __future__ import annotations
 import os
 import threading
 import time
-from pathlib import Path
 
 from carbonledger._lite import mutable_record, record
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
+if TYPE_CHECKING:
+    StrPath = str | os.PathLike[str]
 
 __all__ = [
     "ProcStat",
@@ -30,7 +33,7 @@ __all__ = [
     "tree_snapshot",
 ]
 
-PROC = Path("/proc")
+PROC = "/proc"
 _CLK_TCK = float(os.sysconf("SC_CLK_TCK")) if hasattr(os, "sysconf") else 100.0
 _PAGE_BYTES = float(os.sysconf("SC_PAGE_SIZE")) if hasattr(os, "sysconf") else 4096.0
 #: a walk younger than this is reused (the CPU and RAM models read back to back)
@@ -125,7 +128,7 @@ def machine_busy_cpu_s() -> float:
     (a virtual CPU's stolen time ran some other guest). On Linux ``guest`` time is
     already inside ``user``, so it is not added again.
     """
-    data = _FILES.read(str(PROC / "stat"))
+    data = _FILES.read(f"{PROC}/stat")
     if data:  # "cpu  user nice system idle iowait irq softirq steal ..." in clock ticks
         fields = data.split(b"\n", 1)[0].split()
         if fields and fields[0] == b"cpu" and len(fields) >= 8:
@@ -156,7 +159,7 @@ class ProcStat:
     rss_bytes: float
 
 
-def read_stat(pid: int, proc: Path = PROC) -> ProcStat | None:
+def read_stat(pid: int, proc: StrPath = PROC) -> ProcStat | None:
     """Parse ``/proc/<pid>/stat`` (None when the process is gone or unreadable)."""
     data = _FILES.read(f"{proc}/{pid}/stat")
     if data is None:
@@ -180,8 +183,8 @@ class _NoChildrenFiles(Exception):
     """The kernel has no /proc/<pid>/task/<tid>/children (CONFIG_PROC_CHILDREN off)."""
 
 
-def _children(pid: int, proc: Path) -> list[int]:
-    task = proc / str(pid) / "task"
+def _children(pid: int, proc: str) -> list[int]:
+    task = f"{proc}/{pid}/task"
     try:
         tids = os.listdir(task)
     except OSError:
@@ -191,14 +194,14 @@ def _children(pid: int, proc: Path) -> list[int]:
     for tid in tids:
         text = _FILES.read(f"{task}/{tid}/children")
         if text is None:
-            if (task / tid).exists() and not (task / tid / "children").exists():
+            if os.path.exists(f"{task}/{tid}") and not os.path.exists(f"{task}/{tid}/children"):
                 raise _NoChildrenFiles
             continue  # the thread ended meanwhile
         out.extend(int(x) for x in text.split())
     return out
 
 
-def _walk_children(pid: int, proc: Path) -> dict[int, ProcStat]:
+def _walk_children(pid: int, proc: str) -> dict[int, ProcStat]:
     tree: dict[int, ProcStat] = {}
     todo = [pid]
     while todo:
@@ -213,7 +216,7 @@ def _walk_children(pid: int, proc: Path) -> dict[int, ProcStat]:
     return tree
 
 
-def _walk_scan(pid: int, proc: Path) -> dict[int, ProcStat]:
+def _walk_scan(pid: int, proc: str) -> dict[int, ProcStat]:
     """One pass over every process's stat, then the tree by parent links."""
     by_parent: dict[int, list[ProcStat]] = {}
     root: ProcStat | None = None
@@ -270,29 +273,30 @@ _cache: dict[tuple[int, str], tuple[float, dict[int, ProcStat]]] = {}
 _has_children_files: dict[str, bool] = {}
 
 
-def tree_snapshot(pid: int, proc: Path = PROC) -> dict[int, ProcStat]:
+def tree_snapshot(pid: int, proc: StrPath = PROC) -> dict[int, ProcStat]:
     """``pid`` and its living descendants, by pid (empty when ``pid`` is gone).
 
     A walk younger than :data:`SHARE_WINDOW_S` is returned again, so sensors reading
     back to back share one walk of the tree.
     """
-    key = (pid, str(proc))
+    proc = os.fspath(proc)
+    key = (pid, proc)
     now = time.monotonic()
     with _cache_lock:
         hit = _cache.get(key)
         if hit is not None and now - hit[0] < SHARE_WINDOW_S:
             return hit[1]
-    if not (proc / "self").exists() and proc == PROC:  # pragma: no cover - no procfs
+    if proc == PROC and not os.path.exists(f"{proc}/self"):  # pragma: no cover - no procfs
         tree = _walk_psutil(pid)
-    elif _has_children_files.get(str(proc), True):
+    elif _has_children_files.get(proc, True):
         try:
             tree = _walk_children(pid, proc)
         except _NoChildrenFiles:
-            _has_children_files[str(proc)] = False
+            _has_children_files[proc] = False
             tree = _walk_scan(pid, proc)
     else:
         tree = _walk_scan(pid, proc)
-    _FILES.retain(str(proc), set(tree))
+    _FILES.retain(proc, set(tree))
     with _cache_lock:
         _cache[key] = (time.monotonic(), tree)
     return tree
@@ -346,9 +350,9 @@ class ProcessTreeCpu:
     Thread-safe.
     """
 
-    def __init__(self, pid: int, proc: Path = PROC) -> None:
+    def __init__(self, pid: int, proc: StrPath = PROC) -> None:
         self._pid = pid
-        self._proc = proc
+        self._proc = os.fspath(proc)
         self._observer_pid = os.getpid()
         self._lock = threading.Lock()
         self._seen: dict[tuple[int, float], _Seen] = {}

@@ -23,11 +23,9 @@ import csv
 import functools
 import math
 import os
-import platform
 import re
 import threading
 import time
-from pathlib import Path
 
 from carbonledger._lite import asdict, record
 from carbonledger.errors import InputError
@@ -86,16 +84,21 @@ DEFAULT_TDP_HIGH_W = 250.0
 
 # --------------------------------------------------------------------------- names
 
-_TRADEMARKS = re.compile(r"\((?:r|tm|c)\)|[®™©]", re.IGNORECASE)
-_AT_FREQUENCY = re.compile(r"@\s*\d+(?:\.\d+)?\s*[gm]hz", re.IGNORECASE)
-_CORE_COUNT = re.compile(
-    r"\b\d+\s*-?\s*cores?\b"
-    r"|\b(?:single|dual|triple|quad|hexa|six|octa|eight|ten|twelve|sixteen)[- ]cores?\b",
-    re.IGNORECASE,
+#: (pattern, flags) removed from names, in order; compiled on the first name normalised (the
+#: TDP lookup is cached per user, so most processes never compile them)
+_REMOVED = (
+    (r"\((?:r|tm|c)\)|[®™©]", "i"),  # trademarks
+    (r"@\s*\d+(?:\.\d+)?\s*[gm]hz", "i"),  # "@ 2.50GHz"
+    (r"\b\d+(?:st|nd|rd|th)\s+gen(?:eration)?\b", "i"),  # "12th Gen"
+    (
+        r"\b\d+\s*-?\s*cores?\b"
+        r"|\b(?:single|dual|triple|quad|hexa|six|octa|eight|ten|twelve|sixteen)[- ]cores?\b",
+        "i",
+    ),  # core counts
+    (r"\b(?:w(?:ith|/)\s+)?radeon\b.*$", "i"),  # "with Radeon Graphics"
 )
-_GENERATION = re.compile(r"\b\d+(?:st|nd|rd|th)\s+gen(?:eration)?\b", re.IGNORECASE)
-_GRAPHICS = re.compile(r"\b(?:w(?:ith|/)\s+)?radeon\b.*$", re.IGNORECASE)
-_PUNCTUATION = re.compile(r"[-_,;/()\[\]\"']")
+_PUNCTUATION = r"[-_,;/()\[\]\"']"
+_compiled: list[re.Pattern[str]] = []
 _NOISE = frozenset(
     {"intel", "amd", "cpu", "processor", "apu", "genuine", "genuineintel", "authenticamd"}
 )
@@ -111,12 +114,14 @@ def normalise_cpu_name(name: str) -> str:
         "Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz" -> "xeon gold 6248"
         "AMD EPYC 7763 64-Core Processor"          -> "epyc 7763"
     """
-    s = _TRADEMARKS.sub(" ", name)
-    s = _AT_FREQUENCY.sub(" ", s)
-    s = _GENERATION.sub(" ", s)
-    s = _CORE_COUNT.sub(" ", s)
-    s = _GRAPHICS.sub(" ", s)
-    s = _PUNCTUATION.sub(" ", s.lower())
+    if not _compiled:
+        _compiled.extend(re.compile(p, re.IGNORECASE if f == "i" else 0) for p, f in _REMOVED)
+        _compiled.append(re.compile(_PUNCTUATION))
+    *removed, punctuation = _compiled
+    s = name
+    for pattern in removed:
+        s = pattern.sub(" ", s)
+    s = punctuation.sub(" ", s.lower())
     return " ".join(w for w in s.split() if w not in _NOISE)
 
 
@@ -141,13 +146,13 @@ class CpuRecord:
     note: str = ""
 
 
-TABLE_PATH = Path(__file__).with_name("data") / "cpu_tdp.csv"
+TABLE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "cpu_tdp.csv")
 
 
 @functools.lru_cache(maxsize=1)
 def cpu_table() -> tuple[CpuRecord, ...]:
     """The shipped CPU TDP table (read once)."""
-    with TABLE_PATH.open(newline="", encoding="utf-8") as fh:
+    with open(TABLE_PATH, newline="", encoding="utf-8") as fh:
         rows = csv.reader(fh)
         header = next(rows)
         expected = ["name", "normalised_name", "tdp_w", "cores", "source", "year", "licence"]
@@ -219,15 +224,15 @@ def _found(query: str, rec: CpuRecord, *, exact: bool, note: str = "") -> TdpMat
     )
 
 
-def _tdp_cache_file(env: Mapping[str, str] | None = None) -> Path:
+def _tdp_cache_file(env: Mapping[str, str] | None = None) -> str:
     """``$XDG_CACHE_HOME/carbonledger/cpu-tdp.json`` (default ``~/.cache``)."""
     env = os.environ if env is None else env
-    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "carbonledger" / "cpu-tdp.json"
+    base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "carbonledger", "cpu-tdp.json")
 
 
 def _table_stamp() -> str:
-    st = TABLE_PATH.stat()
+    st = os.stat(TABLE_PATH)
     return f"{st.st_size}:{st.st_mtime_ns}"
 
 
@@ -244,7 +249,8 @@ def lookup_tdp(name: str, *, cache: bool = True) -> TdpMatch:
     stamp = _table_stamp()
     entries: dict[str, dict[str, object]] = {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        with open(path, encoding="utf-8") as fh:
+            data = json.loads(fh.read())
         if isinstance(data, dict) and data.get("table") == stamp:
             entries = data.get("entries", {})
             hit = entries.get(name)
@@ -255,9 +261,11 @@ def lookup_tdp(name: str, *, cache: bool = True) -> TdpMatch:
     match = find_tdp(name)
     entries = {**dict(list(entries.items())[-31:]), name: asdict(match)}
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"table": stamp, "entries": entries}), encoding="utf-8")
+        folder, base = os.path.split(path)
+        os.makedirs(folder, exist_ok=True)
+        tmp = os.path.join(folder, f".{base}.{os.getpid()}.tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps({"table": stamp, "entries": entries}))
         os.replace(tmp, path)
     except OSError:
         pass
@@ -320,21 +328,26 @@ def find_tdp(name: str) -> TdpMatch:
 
 
 def cpu_model_name(
-    cpuinfo: Path = Path("/proc/cpuinfo"),
-    processor: Callable[[], str] = platform.processor,
+    cpuinfo: str | os.PathLike[str] = "/proc/cpuinfo",
+    processor: Callable[[], str] | None = None,
 ) -> str:
     """The CPU's model name: ``model name`` in ``/proc/cpuinfo``, else ``platform.processor()``.
 
     Returns ``""`` when neither knows (e.g. many ARM servers).
     """
     try:
-        text = cpuinfo.read_text(errors="replace")
+        with open(cpuinfo, errors="replace") as fh:
+            text = fh.read()
     except OSError:
         text = ""
     for line in text.splitlines():
         field, _, value = line.partition(":")
         if field.strip().lower() == "model name" and value.strip():
             return value.strip()
+    if processor is None:
+        import platform
+
+        processor = platform.processor
     try:
         return processor().strip()
     except Exception:  # platform.processor may run a subprocess  # pragma: no cover

@@ -9,8 +9,8 @@ the process. Every candidate, working or not, is listed with its reason (``docto
 from __future__ import annotations
 
 import os
+import sys
 import time
-from pathlib import Path
 
 from carbonledger._lite import record
 from carbonledger.errors import InputError
@@ -45,10 +45,11 @@ class Discovery:
         return tuple(s.info for s in self.sensors)
 
 
-def socket_count(cpuinfo: Path = Path("/proc/cpuinfo")) -> int:
+def socket_count(cpuinfo: str | os.PathLike[str] = "/proc/cpuinfo") -> int:
     """Number of physical CPU packages (distinct ``physical id``), at least 1."""
     try:
-        text = cpuinfo.read_text(errors="replace")
+        with open(cpuinfo, errors="replace") as fh:
+            text = fh.read()
     except OSError:
         return 1
     ids = {
@@ -60,10 +61,16 @@ def socket_count(cpuinfo: Path = Path("/proc/cpuinfo")) -> int:
 
 
 def _amd_possible() -> bool:
-    """An AMD GPU could be here: the ROCm kernel driver's device node, or amdsmi installed."""
-    import importlib.util
-
-    return Path("/dev/kfd").exists() or importlib.util.find_spec("amdsmi") is not None
+    """An AMD GPU could be here: the ROCm kernel driver's device node, or amdsmi installed
+    (looked for on ``sys.path``: importlib's finders cost more to import than this check)."""
+    if os.path.exists("/dev/kfd"):
+        return True
+    return any(
+        os.path.exists(os.path.join(folder, name))
+        for folder in sys.path
+        if folder
+        for name in ("amdsmi", "amdsmi.py")
+    )
 
 
 def discover(
@@ -72,7 +79,7 @@ def discover(
     pid: int | None = None,
     gpu: bool = True,
     env: Mapping[str, str] | None = None,
-    powercap_root: Path | None = None,
+    powercap_root: str | os.PathLike[str] | None = None,
     include_psys: bool = False,
     nvml: Any | None = None,
     amdsmi: Any | None = None,

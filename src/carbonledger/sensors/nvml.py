@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import time
-from pathlib import Path
 
 from carbonledger._lite import field, mutable_record
 from carbonledger.errors import SensorError
@@ -218,9 +216,6 @@ class _Gpu:
     _mig_uuids: list[str] | None = field(default=None, repr=False)
 
 
-_INDEX = re.compile(r"[0-9]+")
-
-
 def _mig_uuids(nvml: Any, gpu: _Gpu) -> list[str]:
     """UUIDs of the MIG devices on ``gpu`` (empty when MIG is off or unsupported)."""
     if gpu._mig_uuids is not None:
@@ -247,7 +242,7 @@ def _unique(matches: Sequence[int]) -> int | None:
 
 def _match_entry(nvml: Any, token: str, gpus: Sequence[_Gpu]) -> int | None:
     """The physical GPU index a ``CUDA_VISIBLE_DEVICES`` entry names, or None if invalid."""
-    if _INDEX.fullmatch(token):
+    if token.isascii() and token.isdigit():
         index = int(token)
         return index if index < len(gpus) else None
     if token.startswith("GPU-"):
@@ -310,7 +305,7 @@ def _index_order_note(
     tokens: list[str] | None, gpus: Sequence[_Gpu], env: Mapping[str, str]
 ) -> str:
     """Warn when CUDA's index order may differ from NVML's (mixed GPU models)."""
-    if not tokens or not any(_INDEX.fullmatch(t) for t in tokens):
+    if not tokens or not any(t.isascii() and t.isdigit() for t in tokens):
         return ""
     if env.get("CUDA_DEVICE_ORDER", "") == "PCI_BUS_ID":
         return ""
@@ -428,7 +423,7 @@ def discover_nvml(
     if env is None:
         env = os.environ
     if nvml is None:
-        if not any(Path(p).exists() for p in driver_paths):
+        if not any(os.path.exists(p) for p in driver_paths):
             return [], [
                 _unavailable(
                     "no NVIDIA driver on this host (none of "

@@ -34,7 +34,6 @@ import os
 import re
 import threading
 import time
-from pathlib import Path
 
 from carbonledger._lite import record
 from carbonledger.errors import SensorError
@@ -52,21 +51,21 @@ if TYPE_CHECKING:
 __all__ = ["ENV_POWERCAP_ROOT", "RaplSensor", "discover_rapl", "powercap_root"]
 
 ENV_POWERCAP_ROOT = "CARBONLEDGER_POWERCAP_ROOT"
-DEFAULT_POWERCAP_ROOT = Path("/sys/class/powercap")
+DEFAULT_POWERCAP_ROOT = "/sys/class/powercap"
 
 _ZONE_RE = re.compile(r"^(intel-rapl|intel-rapl-mmio):(\d+)(?::(\d+))?$")
 #: control-type folders of the /sys/devices/virtual/powercap layout (zones nested inside)
 _CONTROL_TYPES = ("intel-rapl", "intel-rapl-mmio")
 
 
-def powercap_root(env: Mapping[str, str] | None = None) -> Path:
+def powercap_root(env: Mapping[str, str] | None = None) -> str:
     """The powercap folder: ``$CARBONLEDGER_POWERCAP_ROOT`` if set, else ``/sys/class/powercap``."""
     env = os.environ if env is None else env
     value = env.get(ENV_POWERCAP_ROOT, "").strip()
-    return Path(value) if value else DEFAULT_POWERCAP_ROOT
+    return value if value else DEFAULT_POWERCAP_ROOT
 
 
-def _read_int(path: Path) -> int:
+def _read_int(path: str) -> int:
     with open(path, "rb") as fh:
         return int(fh.read().strip())
 
@@ -80,7 +79,7 @@ class RaplSensor:
 
     def __init__(
         self,
-        zone_dir: Path,
+        zone_dir: str | os.PathLike[str],
         component: Component,
         device: str,
         clock: Callable[[], float] = time.monotonic,
@@ -88,11 +87,11 @@ class RaplSensor:
         model: str = "",
         reason: str = "",
     ) -> None:
-        self._zone_dir = Path(zone_dir)
-        self._energy_path = self._zone_dir / "energy_uj"
+        self._zone_dir = os.fspath(zone_dir)
+        self._energy_path = os.path.join(self._zone_dir, "energy_uj")
         self._clock = clock
         self._lock = threading.Lock()
-        range_path = self._zone_dir / "max_energy_range_uj"
+        range_path = os.path.join(self._zone_dir, "max_energy_range_uj")
         try:
             self._range_uj = _read_int(range_path)
         except (OSError, ValueError) as exc:
@@ -120,7 +119,7 @@ class RaplSensor:
         return self._info
 
     @property
-    def zone_dir(self) -> Path:
+    def zone_dir(self) -> str:
         return self._zone_dir
 
     def _read_counter(self) -> int:
@@ -161,7 +160,7 @@ class _Zone:
     kind: str  # "intel-rapl" or "intel-rapl-mmio"
     package: int
     sub: int | None
-    path: Path
+    path: str
 
     @property
     def id(self) -> str:
@@ -178,24 +177,24 @@ def _why(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _find_zones(root: Path) -> list[_Zone]:
+def _find_zones(root: str) -> list[_Zone]:
     found: dict[str, _Zone] = {}
 
-    def scan(folder: Path) -> None:
+    def scan(folder: str) -> None:
         try:
-            entries = sorted(folder.iterdir())
+            names = sorted(os.listdir(folder))
         except OSError:
             return
-        for entry in entries:
-            m = _ZONE_RE.match(entry.name)
-            if m and entry.name not in found:
+        for name in names:
+            m = _ZONE_RE.match(name)
+            if m and name not in found:
                 sub = None if m.group(3) is None else int(m.group(3))
-                found[entry.name] = _Zone(m.group(1), int(m.group(2)), sub, entry)
+                found[name] = _Zone(m.group(1), int(m.group(2)), sub, os.path.join(folder, name))
 
     scan(root)  # /sys/class/powercap: every zone as a flat link
     for control in _CONTROL_TYPES:  # /sys/devices/virtual/powercap: zones nested
-        if (root / control).is_dir():
-            scan(root / control)
+        if os.path.isdir(os.path.join(root, control)):
+            scan(os.path.join(root, control))
     for zone in [z for z in found.values() if z.sub is None]:
         scan(zone.path)  # sub-zones nested inside their package
     return sorted(found.values(), key=lambda z: (z.kind, z.package, -1 if z.sub is None else z.sub))
@@ -219,7 +218,7 @@ def _no_rapl(reason: str) -> SensorInfo:
 
 
 def _unreadable(
-    root: Path, zone: _Zone, component: Component, device: str, exc: BaseException
+    root: str, zone: _Zone, component: Component, device: str, exc: BaseException
 ) -> SensorInfo:
     cause = exc.__cause__ if exc.__cause__ is not None else exc
     fallback = (
@@ -228,7 +227,7 @@ def _unreadable(
         else "RAM falls back to the W/GB model meanwhile"
     )
     if isinstance(cause, PermissionError):
-        path = getattr(cause, "filename", None) or zone.path / "energy_uj"
+        path = getattr(cause, "filename", None) or os.path.join(zone.path, "energy_uj")
         reason = (
             f"permission denied reading {path}: since Linux 5.10 (CVE-2020-8694) RAPL "
             f"energy counters are readable by root only; {fallback}"
@@ -266,7 +265,7 @@ def _skipped(component: Component, device: str, reason: str, fix: str = "") -> S
 
 
 def discover_rapl(
-    root: Path | None = None,
+    root: str | os.PathLike[str] | None = None,
     *,
     include_psys: bool = False,
     clock: Callable[[], float] = time.monotonic,
@@ -278,8 +277,8 @@ def discover_rapl(
     a duplicate MMIO interface, ``psys`` unless ``include_psys``), are listed with
     ``available=False`` and the reason. Never raises for a missing or unreadable tree.
     """
-    root = powercap_root() if root is None else Path(root)
-    if not root.is_dir():
+    root = powercap_root() if root is None else os.fspath(root)
+    if not os.path.isdir(root):
         return [], [
             _no_rapl(
                 f"no RAPL powercap interface at {root} (not Linux, a VM, or the intel_rapl "
@@ -299,9 +298,10 @@ def discover_rapl(
     name_errors: dict[str, str] = {}
     for zone in zones:
         try:
-            names[zone.id] = (zone.path / "name").read_text(errors="replace").strip()
+            with open(os.path.join(zone.path, "name"), errors="replace") as fh:
+                names[zone.id] = fh.read().strip()
         except OSError as exc:
-            name_errors[zone.id] = f"cannot read {zone.path / 'name'}: {_why(exc)}"
+            name_errors[zone.id] = f"cannot read {os.path.join(zone.path, 'name')}: {_why(exc)}"
 
     psys_present = include_psys and any(names.get(z.id) == "psys" and z.sub is None for z in zones)
     msr_packages = {names.get(z.id) for z in zones if z.kind == "intel-rapl" and z.sub is None}
