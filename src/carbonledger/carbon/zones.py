@@ -143,26 +143,37 @@ def _grid_zone(row: dict[str, str], kind: ZoneKind, country: str) -> Zone:
 
 
 @cache
-def _countries_by_code() -> dict[str, Zone]:
-    """Countries (and WORLD) by their alpha-2 and alpha-3 codes, from countries.csv alone.
+def _country_rows() -> dict[str, dict[str, str]]:
+    """Rows of countries.csv (countries and WORLD) by their alpha-2 and alpha-3 codes, as
+    lookup keys (the codes are ASCII: their key is their case fold).
 
     Codes win over names in the full catalogue too, so this shortcut never disagrees with it.
     """
-    out: dict[str, Zone] = {}
+    out: dict[str, dict[str, str]] = {}
     for row in read_table("countries.csv"):
-        zone = _grid_zone(row, "country", "" if row["code"] == WORLD_CODE else row["code"])
-        out[_key(zone.code)] = zone
-        if zone.alpha3:
-            out.setdefault(_key(zone.alpha3), zone)
+        out[row["code"].casefold()] = row
+        if row.get("alpha3"):
+            out.setdefault(row["alpha3"].casefold(), row)
     return out
+
+
+_country_zones: dict[str, Zone] = {}
+
+
+def _country_zone(row: dict[str, str]) -> Zone:
+    """The Zone of a countries.csv row, made once (the shortcut and the catalogue share it)."""
+    zone = _country_zones.get(row["code"])
+    if zone is None:
+        made = _grid_zone(row, "country", "" if row["code"] == WORLD_CODE else row["code"])
+        zone = _country_zones.setdefault(row["code"], made)
+    return zone
 
 
 @cache
 def _catalogue() -> _Catalogue:
     zones: list[Zone] = []
-    by_country_code = _countries_by_code()
     for row in read_table("countries.csv"):
-        zones.append(by_country_code[_key(row["code"])])  # the same objects as the shortcut's
+        zones.append(_country_zone(row))  # the same objects as the shortcut's
     for name in ("subregions_electricitymaps.csv", "subregions.csv"):
         zones.extend(_grid_zone(row, "subregion", row["country"]) for row in read_table(name))
     by_code = {z.code: z for z in zones}
@@ -237,9 +248,9 @@ def intensity(code_or_name: str) -> Zone:
     if not isinstance(code_or_name, str) or not code_or_name.strip():
         raise InputError(f"a zone code or name is required, got {code_or_name!r}; {_LIST_HINT}")
     key = _key(code_or_name)
-    quick = _countries_by_code().get(key)
-    if quick is not None:  # the common case: a country code, without the whole catalogue
-        return quick
+    row = _country_rows().get(key)
+    if row is not None:  # the common case: a country code, without the whole catalogue
+        return _country_zone(row)
     cat = _catalogue()
     zone = cat.by_key.get(key)
     if zone is None and ":" in key:
