@@ -569,7 +569,9 @@ class Tracker:
 
     @property
     def _lease_ttl_s(self) -> float:
-        return max(5.0, 3.0 * self.interval_s)
+        """How long this member counts as live after its last sign of life (a sample or a
+        heartbeat), in seconds; the ledger renews the heartbeat row every third of it."""
+        return max(15.0, 3.0 * self.interval_s)
 
     def _claim_devices(self, sensors: list[Sensor]) -> list[Sensor]:
         """Keep each device counted exactly once across the members of a run."""

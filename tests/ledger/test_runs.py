@@ -140,6 +140,53 @@ def test_two_members_share_one_run_and_one_lease(
         b.close()
 
 
+def test_sampling_members_keep_their_lease_with_heartbeats_every_third_of_the_ttl(
+    backend: Any, clock: Any, make_run: Callable[..., RunRecord]
+) -> None:
+    """A tick between renewals is one INSERT; the heartbeat row and the lease expiry are
+    renewed once a third of the TTL has passed, so a sampling member never loses its lease."""
+    a = backend.open(clock)
+    b = backend.open(clock)
+    try:
+        a.open_run(make_run("job-8"))
+        a.join(member("m1", "job-8"), 3)
+        b.join(member("m2", "job-8"), 3)
+        a.register_devices("job-8", "m1", [CPU])
+        assert a.acquire_lease("job-8", "host:h1:cpu", "m1", 3) is True
+
+        def beat() -> float:
+            with a._transaction(write=False) as tx:
+                row = tx.one("SELECT heartbeat_unix_s FROM members WHERE member_id = 'm1'")
+            return float(row[0])
+
+        joined = clock()
+        energy = 0.0
+        bare = 0
+        for _ in range(12):  # 0.5 s ticks for 6 s = two TTLs
+            clock.advance(0.5)
+            energy += 1.0
+            a.add_samples("job-8", "m1", [Sample(clock(), "cpu", "cpu:package-0", energy)])
+            bare += beat() < clock()  # a bare INSERT: the heartbeat row was left alone
+            assert clock() - beat() < 3 * 2 / 3 + 1e-9  # never older than 2/3 of the TTL
+            assert b.acquire_lease("job-8", "host:h1:cpu", "m2", 3) is False
+        assert beat() > joined and bare >= 5
+        if beat() == clock():  # end on a bare tick: the row is older than the last sample
+            clock.advance(0.5)
+            energy += 1.0
+            a.add_samples("job-8", "m1", [Sample(clock(), "cpu", "cpu:package-0", energy)])
+        last_row = beat()
+        assert last_row < clock()
+        clock.advance(3.0 - (clock() - last_row) + 0.1)  # the row is 3.1 s old, the sample less
+        assert a.summary("job-8").status == "running"  # the sample is a sign of life
+        assert a.summary("job-8").energy_j == pytest.approx(energy)
+        clock.advance(0.6)  # now silent for longer than the TTL since its last sample
+        assert a.summary("job-8").status == "interrupted"
+        assert b.acquire_lease("job-8", "host:h1:cpu", "m2", 3) is True
+    finally:
+        a.close()
+        b.close()
+
+
 def test_lease_takeover_counts_the_device_once_per_interval(
     led: SqlLedger, clock: Any, make_run: Callable[..., RunRecord]
 ) -> None:

@@ -141,6 +141,12 @@ def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, tz=timezone.utc).isoformat(timespec="seconds")
 
 
+_INSERT_SAMPLES = (
+    "INSERT INTO samples (device_ref, time_unix_s, energy_j, power_w, low_j, high_j) VALUES "
+)
+_SAMPLE_ROW = "(?, ?, ?, ?, ?, ?)"
+
+
 class Tx:
     """One open transaction: run SQL written with ``?`` placeholders."""
 
@@ -259,12 +265,22 @@ class SqlLedger:
         self._lock = threading.RLock()
         self._device_refs: dict[tuple[str, str, str], int] = {}
         self._lease_holders: set[tuple[str, str]] = set()  # (run, member) holding leases here
+        #: (run, member) -> (time of the last heartbeat written, the member's lease TTL in s)
+        self._beats: dict[tuple[str, str], tuple[float, float]] = {}
         self._signing_key: Ed25519PrivateKey | None = None
 
     # --- backend seam --------------------------------------------------------------------
 
     def _transaction(self, write: bool) -> AbstractContextManager[Tx]:
         raise NotImplementedError
+
+    def _append(self, sql: str, params: Sequence[Any]) -> None:
+        """Run one write statement as a transaction of its own (a sampler tick's INSERT).
+
+        Backends may do it with fewer round trips than :meth:`_transaction`'s
+        BEGIN/statement/COMMIT (SQLite: one autocommit statement)."""
+        with self._transaction(write=True) as tx:
+            tx.run(sql, params)
 
     def _private_key(self, tx: Tx, public_hex: str | None) -> Ed25519PrivateKey:
         """The ledger's signing key; created when ``public_hex`` is None (no key yet)."""
@@ -304,14 +320,22 @@ class SqlLedger:
         return run
 
     def _members(self, tx: Tx, run_id: str) -> list[dict[str, Any]]:
+        """The members of a run. A running member's ``heartbeat_unix_s`` is the later of its
+        last heartbeat and its last sample: :meth:`add_samples` renews the heartbeat row
+        only every third of the lease TTL, each sample is a sign of life too."""
         rows = tx.rows(
-            f"SELECT {', '.join(MEMBER_COLS)} FROM members WHERE run_id = ? "
-            "ORDER BY started_unix_s, member_id",
+            f"SELECT {', '.join('m.' + c for c in MEMBER_COLS)}, "
+            "(SELECT MAX(s.time_unix_s) FROM devices d JOIN samples s "
+            "ON s.device_ref = d.device_ref WHERE d.run_id = m.run_id "
+            "AND d.member_id = m.member_id) "
+            "FROM members m WHERE m.run_id = ? ORDER BY m.started_unix_s, m.member_id",
             (run_id,),
         )
         out = []
-        for row in rows:
-            d = dict(zip(MEMBER_COLS, row, strict=True))
+        for *cols, last_sample in rows:
+            d = dict(zip(MEMBER_COLS, cols, strict=True))
+            if d["finished_unix_s"] is None and last_sample is not None:
+                d["heartbeat_unix_s"] = max(float(d["heartbeat_unix_s"]), float(last_sample))
             d["components"] = None if d["components"] is None else json.loads(d["components"])
             d["errors"] = json.loads(d["errors"])
             out.append(d)
@@ -419,6 +443,7 @@ class SqlLedger:
                 ),
             )
             self._settle(tx, run, now, joining=member.member_id)
+        self._beats[(member.run_id, member.member_id)] = (now, float(lease_ttl_s))
 
     def acquire_lease(self, run_id: str, key: str, member_id: str, ttl_s: float) -> bool:
         now = self._clock()
@@ -447,6 +472,7 @@ class SqlLedger:
                 "UPDATE leases SET expires_unix_s = ? WHERE run_id = ? AND member_id = ?",
                 (now + float(lease_ttl_s), run_id, member_id),
             )
+        self._beats[(run_id, member_id)] = (now, float(lease_ttl_s))
 
     def register_devices(self, run_id: str, member_id: str, infos: Sequence[SensorInfo]) -> None:
         """Record how each of a member's devices is read (method, measured, model), so the
@@ -486,8 +512,36 @@ class SqlLedger:
 
     def add_samples(self, run_id: str, member_id: str, samples: Sequence[Sample]) -> None:
         """Append samples in one transaction. A sample may carry cumulative estimate bounds
-        as ``low_j``/``high_j`` attributes (None for measurements)."""
+        as ``low_j``/``high_j`` attributes (None for measurements).
+
+        The member's heartbeat (and the expiry of its leases) is renewed with them once a
+        third of its lease TTL has passed since the last renewal: a sampler tick between
+        renewals is a single INSERT, so the sampler thread asks for the interpreter (and the
+        disk) as rarely as it can.
+        """
         now = self._clock()
+        beat = self._beats.get((run_id, member_id))
+        if (
+            beat is not None
+            and now - beat[0] < beat[1] / 3.0
+            and 0 < len(samples) <= 64
+            and all((run_id, member_id, s.device) in self._device_refs for s in samples)
+        ):
+            refs = self._device_refs
+            values: list[Any] = []
+            for s in samples:
+                low = getattr(s, "low_j", None)
+                high = getattr(s, "high_j", None)
+                values += (
+                    refs[(run_id, member_id, s.device)],
+                    float(s.time_unix_s),
+                    float(s.energy_j),
+                    None if s.power_w is None else float(s.power_w),
+                    None if low is None else float(low),
+                    None if high is None else float(high),
+                )
+            self._append(_INSERT_SAMPLES + ", ".join([_SAMPLE_ROW] * len(samples)), values)
+            return
         with self._transaction(write=True) as tx:
             fresh: dict[tuple[str, str, str], int] = {}
             rows = []
@@ -509,18 +563,14 @@ class SqlLedger:
                         None if high is None else float(high),
                     )
                 )
-            insert = (
-                "INSERT INTO samples (device_ref, time_unix_s, energy_j, power_w, low_j, high_j) "
-                "VALUES "
-            )
             if len(rows) <= 64:  # a sampler tick: one statement (one step, not one per row)
                 if rows:
                     tx.run(
-                        insert + ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(rows)),
+                        _INSERT_SAMPLES + ", ".join([_SAMPLE_ROW] * len(rows)),
                         [value for row in rows for value in row],
                     )
             else:  # bulk ingest
-                tx.many(insert + "(?, ?, ?, ?, ?, ?)", rows)
+                tx.many(_INSERT_SAMPLES + _SAMPLE_ROW, rows)
             tx.run(
                 "UPDATE members SET heartbeat_unix_s = ? "
                 "WHERE run_id = ? AND member_id = ? AND finished_unix_s IS NULL",
@@ -533,6 +583,8 @@ class SqlLedger:
                     (now, run_id, member_id, run_id, member_id),
                 )
         self._device_refs.update(fresh)
+        if beat is not None:
+            self._beats[(run_id, member_id)] = (now, beat[1])
 
     def _device_ref(self, tx: Tx, run_id: str, member_id: str, s: Sample) -> int:
         host = s.host or self._member_host(tx, run_id, member_id)

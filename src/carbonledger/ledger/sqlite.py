@@ -38,7 +38,8 @@ from carbonledger.ledger.seal import (
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
 if TYPE_CHECKING:
     import pathlib
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
+    from typing import Any
 
 
 if TYPE_CHECKING:
@@ -221,6 +222,16 @@ class SqliteLedger(SqlLedger):
             self._conn = self._open(create=False)
             self._conn.execute("PRAGMA synchronous = NORMAL")
         return self._conn
+
+    def _append(self, sql: str, params: Sequence[Any]) -> None:
+        # one statement outside BEGIN...COMMIT: SQLite makes it a transaction of its own
+        # (one step, one commit), where _transaction takes three statements
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.execute(sql, params)
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None
 
     @contextlib.contextmanager
     def _transaction(self, write: bool) -> Iterator[Tx]:
