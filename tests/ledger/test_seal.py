@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,9 +17,24 @@ from carbonledger.models import ComponentEnergy, WindowSummary
 T0 = 1_700_000_000.0
 
 
+@pytest.fixture(params=["cryptography", "pure-python"])
+def verifier(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Signatures are checked by ``cryptography`` where installed, else by our own Ed25519:
+    every tampering test runs with both (None in sys.modules makes the import fail)."""
+    if request.param == "pure-python":
+        for name in (
+            "cryptography.exceptions",
+            "cryptography.hazmat.primitives.asymmetric.ed25519",
+        ):
+            monkeypatch.setitem(sys.modules, name, None)
+    else:
+        pytest.importorskip("cryptography")
+    return str(request.param)
+
+
 @pytest.fixture
 def sealed(
-    backend: Any, clock: Any, make_run: Callable[..., RunRecord]
+    backend: Any, clock: Any, make_run: Callable[..., RunRecord], verifier: str
 ) -> Iterator[tuple[Any, SqlLedger]]:
     """Five finished runs r1..r5, sealed as seq 1..5."""
     led = backend.open(clock)
@@ -113,9 +129,9 @@ def test_inserted_forged_run(sealed: tuple[Any, SqlLedger]) -> None:
     prev = json.loads(head[0])["hash"]
     canonical = canonical_json({"kind": "seal", "run": {"run_id": "r9"}})
     digest = record_hash(prev, canonical)
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from carbonledger.ledger import _ed25519
 
-    forged_sig = Ed25519PrivateKey.generate().sign(bytes.fromhex(digest)).hex()
+    forged_sig = _ed25519.sign(_ed25519.new_seed(), bytes.fromhex(digest)).hex()
     backend.execute(
         "INSERT INTO seals (seq, run_id, kind, prev_hash, record_hash, signature, "
         "sealed_unix_s, canonical) VALUES (6, 'r9', 'seal', ?, ?, ?, 0, ?)",

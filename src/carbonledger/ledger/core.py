@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from carbonledger.ledger.seal import SigningKey
 
 __all__ = ["ORPHAN_TTL_S", "SqlLedger", "Tx"]
 
@@ -267,7 +267,7 @@ class SqlLedger:
         self._lease_holders: set[tuple[str, str]] = set()  # (run, member) holding leases here
         #: (run, member) -> (time of the last heartbeat written, the member's lease TTL in s)
         self._beats: dict[tuple[str, str], tuple[float, float]] = {}
-        self._signing_key: Ed25519PrivateKey | None = None
+        self._signing_key: SigningKey | None = None
 
     # --- backend seam --------------------------------------------------------------------
 
@@ -282,7 +282,7 @@ class SqlLedger:
         with self._transaction(write=True) as tx:
             tx.run(sql, params)
 
-    def _private_key(self, tx: Tx, public_hex: str | None) -> Ed25519PrivateKey:
+    def _private_key(self, tx: Tx, public_hex: str | None) -> SigningKey:
         """The ledger's signing key; created when ``public_hex`` is None (no key yet)."""
         raise NotImplementedError
 
@@ -940,7 +940,7 @@ class SqlLedger:
         else:
             tx.run("UPDATE carbonledger_meta SET value = ? WHERE key = 'seal_head'", (new_head,))
 
-    def _key(self, tx: Tx) -> Ed25519PrivateKey:
+    def _key(self, tx: Tx) -> SigningKey:
         public = self._meta_value(tx, "public_key")
         key = self._signing_key
         if key is None:

@@ -98,8 +98,17 @@ def load_key(
     return _parse_key(value.encode(), f"environment variable {key_env}")
 
 
+_NEEDS = (
+    "encrypted exports need the 'cryptography' package (AES-256-GCM): "
+    "pip install 'carbonledger[crypto]'"
+)
+
+
 def _aesgcm(key: bytes) -> AESGCM:
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    try:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    except ImportError:
+        raise InputError(_NEEDS) from None
 
     if len(key) != KEY_BYTES:
         raise InputError(f"an AES-256-GCM key is {KEY_BYTES} bytes, got {len(key)}")
@@ -121,7 +130,10 @@ def is_encrypted(blob: bytes) -> bool:
 def decrypt(blob: bytes, key: bytes, where: str = "the input") -> bytes:
     """The plaintext of an encrypted export; :class:`InputError` when the key is wrong or
     any byte was changed (never partial or garbage output)."""
-    from cryptography.exceptions import InvalidTag
+    try:
+        from cryptography.exceptions import InvalidTag
+    except ImportError:
+        raise InputError(_NEEDS) from None
 
     if not is_encrypted(blob):
         raise InputError(f"{where} is not an encrypted carbonledger export (no {MAGIC!r} header)")

@@ -40,7 +40,7 @@ from carbonledger.ledger.seal import (
 )
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from carbonledger.ledger.seal import SigningKey
 
 __all__ = ["PostgresLedger"]
 
@@ -181,7 +181,7 @@ class PostgresLedger(SqlLedger):
             except psycopg.Error as exc:
                 raise self._error(exc) from None
 
-    def _private_key(self, tx: Tx, public_hex: str | None) -> Ed25519PrivateKey:
+    def _private_key(self, tx: Tx, public_hex: str | None) -> SigningKey:
         if public_hex is not None:
             row = tx.one(
                 "SELECT private_pem FROM carbonledger_keys WHERE public_key = ?", (public_hex,)

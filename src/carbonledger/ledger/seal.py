@@ -31,17 +31,10 @@ from carbonledger.errors import LedgerError
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
     from typing import Any, Literal
 
     ProblemKind = Literal["modified", "deleted", "inserted", "reordered", "bad-signature"]
-
-
-if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-        Ed25519PrivateKey,
-        Ed25519PublicKey,
-    )
 
 __all__ = [
     "FINAL_STATUSES",
@@ -158,68 +151,107 @@ def head_message(seq: int, head_hash: str) -> bytes:
 # --- keys ---------------------------------------------------------------------------------
 
 
-def new_private_key() -> Ed25519PrivateKey:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+class SigningKey:
+    """A ledger's Ed25519 private key (the 32-byte RFC 8032 seed) and its public key."""
 
-    return Ed25519PrivateKey.generate()
+    __slots__ = ("public", "seed")
+
+    def __init__(self, seed: bytes) -> None:
+        from carbonledger.ledger import _ed25519
+
+        if len(seed) != _ed25519.SEED_BYTES:
+            raise ValueError(f"an Ed25519 private key is {_ed25519.SEED_BYTES} bytes")
+        self.seed = seed
+        #: the 32-byte public key
+        self.public = _ed25519.public_key(seed)
+
+    def __repr__(self) -> str:  # never the seed
+        return f"SigningKey(public={self.public.hex()})"
 
 
-def private_key_to_pem(key: Ed25519PrivateKey) -> bytes:
-    from cryptography.hazmat.primitives import serialization
+def new_private_key() -> SigningKey:
+    """A new random signing key."""
+    from carbonledger.ledger import _ed25519
 
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
+    return SigningKey(_ed25519.new_seed())
 
 
-def private_key_from_pem(pem: bytes, where: str) -> Ed25519PrivateKey:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+def private_key_to_pem(key: SigningKey) -> bytes:
+    """The key as unencrypted PKCS#8 PEM (what ``cryptography`` and OpenSSL write)."""
+    from carbonledger.ledger import _ed25519
+
+    return _ed25519.seed_to_pem(key.seed)
+
+
+def private_key_from_pem(pem: bytes, where: str) -> SigningKey:
+    """The key in ``pem`` (PKCS#8, Ed25519); :class:`LedgerError` naming ``where`` if not."""
+    from carbonledger.ledger import _ed25519
 
     try:
-        key = serialization.load_pem_private_key(pem, password=None)
-    except (ValueError, TypeError) as exc:
+        return SigningKey(_ed25519.seed_from_pem(pem))
+    except ValueError as exc:
         raise LedgerError(
             f"the ledger's signing key {where} cannot be read ({exc}); restore it from a "
             "backup (without it, finished runs cannot be sealed)"
         ) from None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise LedgerError(f"the ledger's signing key {where} is not an Ed25519 key")
-    return key
 
 
-def public_key_hex(key: Ed25519PrivateKey) -> str:
-    from cryptography.hazmat.primitives import serialization
-
-    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return raw.hex()
+def public_key_hex(key: SigningKey) -> str:
+    return key.public.hex()
 
 
-def _public_key(public_hex: str) -> Ed25519PublicKey | None:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+def sign(key: SigningKey, message: bytes) -> str:
+    """The Ed25519 signature of ``message``, as hex."""
+    from carbonledger.ledger import _ed25519
 
+    return _ed25519.sign(key.seed, message, key.public).hex()
+
+
+def _is_public_key(public_hex: str) -> bool:
+    """``public_hex`` is 32 bytes in hex (an Ed25519 public key's size)."""
     try:
-        return Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_hex))
+        return len(bytes.fromhex(public_hex)) == 32
     except ValueError:
-        return None
-
-
-def sign(key: Ed25519PrivateKey, message: bytes) -> str:
-    return key.sign(message).hex()
-
-
-def _signature_ok(public: Ed25519PublicKey | None, signature_hex: str, message: bytes) -> bool:
-    from cryptography.exceptions import InvalidSignature
-
-    if public is None:
         return False
+
+
+def _verifier(public_hex: str) -> Callable[[str, bytes], bool]:
+    """``ok(signature_hex, message)`` for the public key ``public_hex`` (never raises).
+
+    ``cryptography`` (OpenSSL) checks a signature in ~0.1 ms where the pure-Python one
+    takes milliseconds, so it is used when installed (``pip install carbonledger[crypto]``);
+    both accept exactly the same signatures (tested).
+    """
+    if not _is_public_key(public_hex):
+        return lambda _signature_hex, _message: False
+    public = bytes.fromhex(public_hex)
     try:
-        public.verify(bytes.fromhex(signature_hex), message)
-    except (InvalidSignature, ValueError):
-        return False
-    return True
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    except ImportError:
+        from carbonledger.ledger import _ed25519
+
+        def pure(signature_hex: str, message: bytes) -> bool:
+            try:
+                signature = bytes.fromhex(signature_hex)
+            except ValueError:
+                return False
+            return _ed25519.verify(public, signature, message)
+
+        return pure
+    try:
+        key = Ed25519PublicKey.from_public_bytes(public)
+    except ValueError:
+        return lambda _signature_hex, _message: False
+
+    def fast(signature_hex: str, message: bytes) -> bool:
+        try:
+            key.verify(bytes.fromhex(signature_hex), message)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+    return fast
 
 
 # --- checking -----------------------------------------------------------------------------
@@ -284,8 +316,8 @@ def check(
                 )
         return problems
 
-    public = _public_key(public_hex) if public_hex else None
-    if public is None:
+    signature_ok = _verifier(public_hex or "")
+    if not _is_public_key(public_hex or ""):
         problems.append(
             Problem("ledger", "bad-signature", "the ledger's public key is missing or damaged")
         )
@@ -322,7 +354,7 @@ def check(
             )
             continue
         first_of[s.record_hash] = s.seq
-        if _signature_ok(public, s.signature, bytes.fromhex(s.record_hash)):
+        if signature_ok(s.signature, bytes.fromhex(s.record_hash)):
             signed.add(s.seq)
 
     head_hash = str(head.get("hash", "")) if head else ""
@@ -353,9 +385,7 @@ def check(
     # 2. the signed head: deleting the newest records shows here
     if head is None:
         problems.append(Problem("ledger", "deleted", "the seal chain's head record is missing"))
-    elif not _signature_ok(
-        public, str(head.get("signature", "")), head_message(head_seq, head_hash)
-    ):
+    elif not signature_ok(str(head.get("signature", "")), head_message(head_seq, head_hash)):
         problems.append(Problem("ledger", "bad-signature", "the seal chain's head does not verify"))
     top = max([s.seq for s in chain], default=0)
     if head is not None and head_seq > top:

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from carbonledger.ledger.seal import SigningKey
 
 __all__ = ["SqliteLedger"]
 
@@ -266,7 +266,7 @@ class SqliteLedger(SqlLedger):
             )
         return LedgerError(f"ledger {self._file}: {text}")
 
-    def _private_key(self, tx: Tx, public_hex: str | None) -> Ed25519PrivateKey:
+    def _private_key(self, tx: Tx, public_hex: str | None) -> SigningKey:
         path = self._key_file
         if os.path.exists(path):
             try:
