@@ -126,6 +126,36 @@ def _frozen_delattr(self: Any, name: str) -> None:
     raise FrozenInstanceError(f"cannot delete field {name!r} of a frozen {type(self).__name__}")
 
 
+def _compile_init(cls: type, all_fields: tuple[Field, ...], frozen: bool) -> Any:
+    """The ``__init__`` of a record class: its exact signature, defaults and factories."""
+    params: list[str] = []
+    body: list[str] = []
+    namespace: dict[str, Any] = {"__MISSING": _MISSING, "__set": object.__setattr__}
+    for f in all_fields:
+        if f.default is not _MISSING:
+            namespace[f"__d_{f.name}"] = f.default
+            params.append(f"{f.name}=__d_{f.name}")
+            value = f.name
+        elif f.default_factory is not _MISSING:
+            namespace[f"__f_{f.name}"] = f.default_factory
+            params.append(f"{f.name}=__MISSING")
+            value = f"__f_{f.name}() if {f.name} is __MISSING else {f.name}"
+        else:
+            params.append(f.name)
+            value = f.name
+        if frozen:
+            body.append(f"    __set(self, {f.name!r}, {value})")
+        else:
+            body.append(f"    self.{f.name} = {value}")
+    if hasattr(cls, "__post_init__"):
+        body.append("    self.__post_init__()")
+    source = f"def __init__(self, {', '.join(params)}):\n" + ("\n".join(body) or "    pass")
+    exec(source, namespace)  # generated from the class's own field names
+    init = namespace["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    return init
+
+
 def _build(cls: type[T], frozen: bool) -> type[T]:
     fields_by_name: dict[str, Field] = {}
     for base in reversed(cls.__mro__[1:]):
@@ -147,42 +177,26 @@ def _build(cls: type[T], frozen: bool) -> type[T]:
         fields_by_name[name] = f
     all_fields = tuple(fields_by_name.values())
 
-    params: list[str] = []
-    body: list[str] = []
-    namespace: dict[str, Any] = {"__MISSING": _MISSING, "__set": object.__setattr__}
     seen_default = False
     for f in all_fields:
-        if f.default is not _MISSING:
-            namespace[f"__d_{f.name}"] = f.default
-            params.append(f"{f.name}=__d_{f.name}")
-            value = f.name
+        if f.default is not _MISSING or f.default_factory is not _MISSING:
             seen_default = True
-        elif f.default_factory is not _MISSING:
-            namespace[f"__f_{f.name}"] = f.default_factory
-            params.append(f"{f.name}=__MISSING")
-            value = f"__f_{f.name}() if {f.name} is __MISSING else {f.name}"
-            seen_default = True
-        else:
-            if seen_default:
-                raise TypeError(
-                    f"{cls.__name__}: field {f.name!r} without a default follows one with a default"
-                )
-            params.append(f.name)
-            value = f.name
-        if frozen:
-            body.append(f"    __set(self, {f.name!r}, {value})")
-        else:
-            body.append(f"    self.{f.name} = {value}")
-    if "__post_init__" in dir(cls):
-        body.append("    self.__post_init__()")
-    source = f"def __init__(self, {', '.join(params)}):\n" + ("\n".join(body) or "    pass")
-    exec(source, namespace)
-    init = namespace["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
+        elif seen_default:
+            raise TypeError(
+                f"{cls.__name__}: field {f.name!r} without a default follows one with a default"
+            )
 
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        # compiled on the first instance: a record class a process never makes costs nothing
+        init = _compile_init(cls, all_fields, frozen)
+        if cls.__dict__.get("__init__") is __init__:
+            setattr(cls, "__init__", init)  # noqa: B010
+        init(self, *args, **kwargs)
+
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
     setattr(cls, "__record_fields__", all_fields)  # noqa: B010 - a class attribute
     setattr(cls, "__match_args__", tuple(f.name for f in all_fields))  # noqa: B010
-    setattr(cls, "__init__", init)  # noqa: B010
+    setattr(cls, "__init__", __init__)  # noqa: B010
     if "__repr__" not in cls.__dict__:
         setattr(cls, "__repr__", _record_repr)  # noqa: B010
     if "__eq__" not in cls.__dict__:

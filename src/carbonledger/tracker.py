@@ -16,10 +16,25 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import sys
 import threading
 import time
 
+# What every start() and stop() use, loaded with the class so that they are the work of
+# measuring and recording rather than imports: the sensors and their discovery, the grid
+# tables' code, the SQLite ledger (sqlite3, json), its seals and the embodied-carbon table.
+# ``import carbonledger`` alone still loads none of it (see docs/performance.md).
+import carbonledger.carbon.embodied
+import carbonledger.carbon.location
+import carbonledger.carbon.pue
+import carbonledger.ledger._ed25519
+import carbonledger.ledger.sqlite
+import carbonledger.sensors.cpu_model
+import carbonledger.sensors.discovery
+import carbonledger.sensors.memory
+import carbonledger.sensors.nvml
+import carbonledger.sensors.rapl  # noqa: F401
 from carbonledger.config import load_settings
 from carbonledger.errors import InputError, StateError
 from carbonledger.ledger.base import MemberRecord, RunRecord
@@ -769,7 +784,6 @@ class Tracker:
     def _install_signal_handler(self) -> None:
         if not self._handle_signals or threading.current_thread() is not threading.main_thread():
             return
-        import signal
 
         try:
             current = signal.getsignal(signal.SIGTERM)
@@ -788,8 +802,6 @@ class Tracker:
         if self._prev_sigterm is None:
             return
         if threading.current_thread() is threading.main_thread():
-            import signal
-
             signal.signal(signal.SIGTERM, self._prev_sigterm)
         self._prev_sigterm = None
 

@@ -150,6 +150,30 @@ def test_classvar_is_not_a_field() -> None:
     assert WithClassVar.limit == 3
 
 
+def test_init_is_compiled_on_first_use_for_each_class() -> None:
+    @record
+    class Base:
+        a: int
+        b: int = 2
+
+    @record
+    class Child(Base):
+        c: int = 3
+
+    placeholder = Base.__dict__["__init__"]
+    assert Child(1).c == 3 and Child(1, 5, 6).b == 5  # the child first: its own init
+    assert Base.__dict__["__init__"] is placeholder  # the parent's is not compiled yet
+    assert Base(1) == Base(1, 2)
+    assert Base.__dict__["__init__"] is not placeholder
+    with pytest.raises(TypeError):
+        Base(1, 2, 3)  # type: ignore[call-arg]
+
+    class Plain(Base):  # a plain subclass uses (and compiles) the record's init
+        pass
+
+    assert Plain(7).a == 7
+
+
 def test_runtime_checkable_protocol() -> None:
     @runtime_checkable
     class Closeable(Protocol):
@@ -179,7 +203,7 @@ def test_tracker_import_loads_neither_typing_nor_dataclasses() -> None:
         "import sys\n"
         "from carbonledger import Tracker\n"
         "heavy = [m for m in ('typing', 'dataclasses', 'inspect', 'pathlib', 'logging', "
-        "'sqlite3', 'json') if m in sys.modules]\n"
+        "'hashlib', 'platform', 'subprocess') if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
