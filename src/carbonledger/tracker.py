@@ -297,6 +297,13 @@ class Tracker:
         self._started_s = self._clock()
         self._base = self._meter.read_all()
         self._last_tick = dict(self._base)
+        # The first sample, 0 J at the start: the time series begins at zero, and the
+        # one-off work of a first tick (preparing the INSERT, first instances) is done here
+        # rather than in the sampler thread beside the user's code.
+        try:
+            self._on_sample(self._started_wall_s, self._base)
+        except Exception as exc:
+            self._meter.record_error(f"sampler: {type(exc).__name__}: {exc}")
         self._sampler = Sampler(
             self._meter, self.interval_s, self._on_sample, wall_clock=self._wall_clock
         )

@@ -322,3 +322,23 @@ def test_hourly_intensity_from_a_file(tmp_path: Path) -> None:
     assert 120.0 <= s.intensity_g_per_kwh <= 130.0
     assert s.intensity_source.startswith("hourly")
     assert s.co2e_g == pytest.approx(s.energy_kwh * s.intensity_g_per_kwh)
+
+
+def test_start_records_a_zero_sample_per_device(tmp_path: Path) -> None:
+    """The time series begins at 0 J at the start, before the sampler's first tick."""
+    import sqlite3
+
+    ledger_path = str(tmp_path / "l.sqlite")
+    run = cl.Tracker(grid_g_per_kwh=100, sensors=sensors(), ledger=ledger_path, interval_s=60)
+    run.start()
+    try:
+        with sqlite3.connect(ledger_path) as db:
+            rows = db.execute(
+                "SELECT device, energy_j, time_unix_s FROM samples_view WHERE run_id = ?",
+                (run.run_id,),
+            ).fetchall()
+        assert sorted(d for d, _, _ in rows) == ["cpu:package-0", "gpu:0", "ram"]
+        assert {e for _, e, _ in rows} == {0.0}
+        assert {t for _, _, t in rows} == {run.summary().started_unix_s}
+    finally:
+        run.stop()

@@ -66,8 +66,14 @@ class Sampler:
         self.ticks += 1
 
     def _loop(self) -> None:
-        while not self._stop.wait(self._interval_s):
-            self.tick()
+        from carbonledger.sensors._proc import end_quiet_thread, quiet_thread
+
+        tid = quiet_thread()  # this thread starts no process: its children need no reading
+        try:
+            while not self._stop.wait(self._interval_s):
+                self.tick()
+        finally:
+            end_quiet_thread(tid)
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Stop the thread (the caller takes the final reading itself)."""
