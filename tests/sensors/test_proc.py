@@ -146,3 +146,47 @@ def test_quiet_threads_children_files_are_skipped_and_only_theirs() -> None:
     finally:
         child.kill()
         child.wait()
+
+
+def test_children_of_new_and_replacing_threads_are_found() -> None:
+    """Children hang off the thread that started them: a thread that starts after a walk,
+    or one that replaces an ended thread (same thread count), has its children found.
+    (A cache of the thread list keyed on the thread count was tried and failed this.)"""
+    import threading
+
+    def spawn_child_from_new_thread(
+        box: list[subprocess.Popen[bytes]], hold: threading.Event
+    ) -> None:
+        box.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"]))
+        hold.wait(30)
+
+    me = os.getpid()
+    _proc._cache.clear()
+    _proc.tree_snapshot(me)
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        # a new thread
+        hold = threading.Event()
+        t1 = threading.Thread(target=spawn_child_from_new_thread, args=(children, hold))
+        t1.start()
+        while not children:
+            time.sleep(0.01)
+        _proc._cache.clear()
+        assert children[0].pid in _proc.tree_snapshot(me)
+        # replace it by another thread (the same count of threads)
+        hold.set()
+        t1.join(30)
+        hold2 = threading.Event()
+        t2 = threading.Thread(target=spawn_child_from_new_thread, args=(children, hold2))
+        t2.start()
+        while len(children) < 2:
+            time.sleep(0.01)
+        _proc._cache.clear()
+        tree = _proc.tree_snapshot(me)
+        assert children[1].pid in tree
+        hold2.set()
+        t2.join(30)
+    finally:
+        for c in children:
+            c.kill()
+            c.wait()
