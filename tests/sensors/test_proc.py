@@ -78,7 +78,7 @@ def test_real_tree_agrees_with_psutil() -> None:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not psutil.Process().children():
             time.sleep(0.01)
-        time.sleep(_proc.SHARE_WINDOW_S * 2)
+        _proc._cache.clear()  # a full walk, not a refresh of an earlier one-process tree
         ours = _proc.tree_snapshot(os.getpid())
         theirs = {p.pid for p in [psutil.Process(), *psutil.Process().children(recursive=True)]}
         assert child.pid in ours
@@ -88,6 +88,29 @@ def test_real_tree_agrees_with_psutil() -> None:
     finally:
         child.kill()
         child.wait()
+
+
+def test_a_lone_process_is_refreshed_by_its_stat_and_walked_again_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proc = fake_proc(tmp_path, [(10, 1, "root")], children_files=True)
+    monkeypatch.setattr(_proc, "SHARE_WINDOW_S", 0.0)
+    monkeypatch.setattr(_proc, "FULL_WALK_S", 3600.0)
+    cpu = _proc.ProcessTreeCpu(10, proc)
+    assert cpu() == 0.0
+    # the root runs 5 ticks more and starts a child that has already run 20 ticks
+    (proc / "10" / "stat").write_text(stat_line(10, "root", 1, 15, 1, 2, 3, 100, 10))
+    (proc / "11" / "task" / "11").mkdir(parents=True)
+    (proc / "11" / "stat").write_text(stat_line(11, "kid", 10, 19, 1, 0, 0, 110, 11))
+    (proc / "11" / "task" / "11" / "children").write_text("")
+    (proc / "10" / "task" / "10" / "children").write_text("11 ")
+    assert set(_proc.tree_snapshot(10, proc)) == {10}  # a refresh: the root's stat alone
+    assert cpu() == pytest.approx(5 / TICK)  # the root's growth, read from its stat
+    monkeypatch.setattr(_proc, "FULL_WALK_S", 0.0)  # the next full walk is due
+    assert set(_proc.tree_snapshot(10, proc)) == {10, 11}
+    assert cpu() == pytest.approx((5 + 20) / TICK)  # the child's whole CPU time, once
+    monkeypatch.setattr(_proc, "FULL_WALK_S", 3600.0)
+    assert set(_proc.tree_snapshot(10, proc)) == {10, 11}  # a tree with children: walked
 
 
 def test_back_to_back_reads_share_one_walk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
