@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import carbonledger
 
@@ -33,11 +35,40 @@ def test_import_pulls_in_nothing_heavy() -> None:
     assert out.stdout.strip() == ""
 
 
+#: never loaded by importing the tracker, nor by a first start() and stop() (docs/performance.md)
+OFF_THE_TRACKER_PATH = (
+    "pynvml", "yaml", "cryptography", "typer", "rich", "numpy", "psycopg", "http.server",
+    "typing", "dataclasses", "inspect", "pathlib", "logging", "hashlib", "platform",
+    "subprocess", "urllib.parse",
+)  # fmt: skip
+
+
 def test_tracker_import_stays_light() -> None:
     code = (
         "import sys\nfrom carbonledger import Tracker\n"
-        "heavy = [m for m in ('pynvml','yaml','cryptography','typer','rich','numpy','psycopg',"
-        "'http.server') if m in sys.modules]\nprint(','.join(heavy))"
+        f"heavy = [m for m in {OFF_THE_TRACKER_PATH!r} if m in sys.modules]\n"
+        "print(','.join(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_first_start_and_stop_stay_light(tmp_path: Path) -> None:
+    """A fresh process's first run, sealed in its ledger, loads none of them either."""
+    code = (
+        "import sys\nfrom carbonledger import Tracker\n"
+        f"t = Tracker(country='FR', ledger={str(tmp_path / 'l.sqlite')!r}, interval_s=0.05)\n"
+        "t.start(); t.flush(); s = t.stop()\n"
+        "assert s.status == 'completed' and s.energy_j >= 0, s\n"
+        f"heavy = [m for m in {OFF_THE_TRACKER_PATH!r} if m in sys.modules]\n"
+        "print(','.join(heavy))"
+    )
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env,
+        cwd=tmp_path,  # no project file: one that configures carbonledger is parsed (tomllib)
+    )  # fmt: skip
+    assert out.stdout.strip() == ""
+    from carbonledger.ledger import verify
+
+    assert verify(str(tmp_path / "l.sqlite")).ok

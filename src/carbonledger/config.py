@@ -97,6 +97,23 @@ def _section(data: Mapping[str, Any], path: str) -> dict[str, Any]:
     return out
 
 
+def _may_configure_carbonledger(raw: bytes) -> bool:
+    """Whether a ``pyproject.toml`` may hold a ``tool.carbonledger`` table, by its lines alone:
+    most projects that name carbonledger do so in their dependencies, and parsing TOML costs
+    a few milliseconds (and ``typing``) at every ``Tracker`` start. A false alarm only costs
+    the parse; every TOML spelling of the table has a line that starts like one of these."""
+    if b"carbonledger" not in raw:
+        return False
+    for line in raw.splitlines():
+        key = line.strip().replace(b" ", b"").replace(b"\t", b"").replace(b'"', b"")
+        key = key.replace(b"'", b"").lstrip(b"[")
+        if key.startswith((b"tool.carbonledger", b"carbonledger=", b"carbonledger.")):
+            return True
+        if key.startswith(b"tool=") and b"carbonledger" in key:  # an inline root table
+            return True
+    return False
+
+
 def _project_config(start: str | os.PathLike[str] | None) -> tuple[str, dict[str, Any]] | None:
     """The nearest ``carbonledger.toml``, or ``pyproject.toml`` with a ``[tool.carbonledger]``
     table, from ``start`` (default: the working directory) upwards, and its settings table.
@@ -111,7 +128,7 @@ def _project_config(start: str | os.PathLike[str] | None) -> tuple[str, dict[str
         pyproject = os.path.join(folder, "pyproject.toml")
         if os.path.isfile(pyproject):
             raw = _read_bytes(pyproject)
-            if b"carbonledger" in raw:
+            if _may_configure_carbonledger(raw):
                 tool = _parse_toml(raw, pyproject).get("tool", {})
                 if "carbonledger" in tool:
                     return pyproject, tool["carbonledger"]

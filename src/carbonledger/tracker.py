@@ -39,6 +39,7 @@ from carbonledger.config import load_settings
 from carbonledger.errors import InputError, StateError
 from carbonledger.ledger.base import MemberRecord, RunRecord
 from carbonledger.meter import Meter, Sampler
+from carbonledger.meter.core import WindowBlock
 from carbonledger.models import ComponentEnergy, Reading, RunSummary, Sample, WindowSummary
 from carbonledger.units import bytes_to_gb, co2e_g, j_to_kwh
 
@@ -390,9 +391,15 @@ class Tracker:
             raise StateError(f"end_window({name!r}) needs a running tracker")
         return self._end_window(name)
 
-    def window(self, name: str) -> _Window:
-        """``with run.window("epoch-1"): ...`` measures the block."""
-        return _Window(self, name)
+    def window(self, name: str) -> WindowBlock:
+        """``with run.window("epoch-1"): ...`` measures the block (ended also when it raises,
+        unless ``stop()`` ended it first)."""
+
+        def end() -> None:
+            if self._meter is not None and name in self._meter.open_windows:
+                self.end_window(name)
+
+        return WindowBlock(lambda: self.begin_window(name), end)
 
     def _end_window(self, name: str) -> WindowSummary:
         assert self._meter is not None
@@ -821,30 +828,6 @@ class Tracker:
         if self._owns_ledger:
             self._ledger = None
             self._owns_ledger = False
-
-
-class _Window:
-    """The context manager of :meth:`Tracker.window`: begins the window on entry, ends it on
-    exit (also when the block raises)."""
-
-    __slots__ = ("_name", "_tracker")
-
-    def __init__(self, tracker: Tracker, name: str) -> None:
-        self._tracker = tracker
-        self._name = name
-
-    def __enter__(self) -> None:
-        self._tracker.begin_window(self._name)
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        meter = self._tracker._meter
-        if meter is not None and self._name in meter.open_windows:
-            self._tracker.end_window(self._name)
 
 
 def _platform() -> str:

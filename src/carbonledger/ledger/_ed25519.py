@@ -174,27 +174,8 @@ def _double(pt: _Point) -> _Point:
 
 
 def _times16(pt: _Point) -> _Point:
-    """``16 * pt``: four doublings, skipping ``T`` where the next doubling ignores it."""
-    p = _P
-    m = _MASK_255
-    x, y, z, _ = pt
-    for _ in range(3):
-        a = x * x
-        a = (a & m) + 19 * (a >> 255)
-        b = y * y
-        b = (b & m) + 19 * (b >> 255)
-        c = z * z << 1
-        c = (c & m) + 19 * (c >> 255)
-        s = x + y
-        s *= s
-        h = a + b
-        e = h - (s & m) - 19 * (s >> 255)
-        g = a - b
-        f = c + g
-        x = e * f % p
-        y = g * h % p
-        z = f * g % p
-    return _double((x, y, z, 0))
+    """``16 * pt``: four doublings."""
+    return _double(_double(_double(_double(pt))))
 
 
 def _encode(pt: _Point) -> bytes:

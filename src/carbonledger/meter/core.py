@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from carbonledger.sensors.base import Sensor
 
-__all__ = ["Meter"]
+__all__ = ["Meter", "WindowBlock"]
 
 _MAX_ERROR_KINDS = 50
 
@@ -135,9 +135,9 @@ class Meter:
             components=self.difference(opened.begin, end, duration_s),
         )
 
-    def window(self, name: str) -> _Block:
+    def window(self, name: str) -> WindowBlock:
         """``with meter.window("epoch-1"): ...``"""
-        return _Block(self, name)
+        return WindowBlock(lambda: self.begin_window(name), lambda: self.end_window(name))
 
     @property
     def open_windows(self) -> tuple[str, ...]:
@@ -190,17 +190,18 @@ def _bound(begin: float | None, end: float | None, central: float) -> float:
     return max(0.0, end - begin)
 
 
-class _Block:
-    """The context manager of :meth:`Meter.window`."""
+class WindowBlock:
+    """A ``with`` block that calls ``begin()`` on entry and ``end()`` on exit, also when the
+    block raises (what :meth:`Meter.window` and ``Tracker.window`` return)."""
 
-    __slots__ = ("_meter", "_name")
+    __slots__ = ("_begin", "_end")
 
-    def __init__(self, meter: Meter, name: str) -> None:
-        self._meter = meter
-        self._name = name
+    def __init__(self, begin: Callable[[], object], end: Callable[[], object]) -> None:
+        self._begin = begin
+        self._end = end
 
     def __enter__(self) -> None:
-        self._meter.begin_window(self._name)
+        self._begin()
 
     def __exit__(
         self,
@@ -208,4 +209,4 @@ class _Block:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._meter.end_window(self._name)
+        self._end()
