@@ -39,7 +39,7 @@ def test_import_pulls_in_nothing_heavy() -> None:
 OFF_THE_TRACKER_PATH = (
     "pynvml", "yaml", "cryptography", "typer", "rich", "numpy", "psycopg", "http.server",
     "typing", "dataclasses", "inspect", "pathlib", "logging", "hashlib", "platform",
-    "subprocess", "urllib.parse",
+    "subprocess", "urllib.parse", "contextlib",
 )  # fmt: skip
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import os
-import signal
 import sys
 import threading
 import time
@@ -798,6 +797,7 @@ class Tracker:
     def _install_signal_handler(self) -> None:
         if not self._handle_signals or threading.current_thread() is not threading.main_thread():
             return
+        import signal  # here: importing it builds its enums (~1 ms)
 
         try:
             current = signal.getsignal(signal.SIGTERM)
@@ -816,6 +816,8 @@ class Tracker:
         if self._prev_sigterm is None:
             return
         if threading.current_thread() is threading.main_thread():
+            import signal
+
             signal.signal(signal.SIGTERM, self._prev_sigterm)
         self._prev_sigterm = None
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from contextlib import AbstractContextManager
 from datetime import datetime, timezone
 
 from carbonledger.errors import InputError, LedgerError
@@ -49,6 +48,7 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
 if TYPE_CHECKING:
     import logging
     from collections.abc import Callable, Iterator, Sequence
+    from contextlib import AbstractContextManager
     from typing import Any
 
     from carbonledger.models import RunStatus
@@ -57,6 +57,8 @@ if TYPE_CHECKING:
 
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from carbonledger.ledger.seal import SigningKey
 
 __all__ = ["ORPHAN_TTL_S", "SqlLedger", "Tx"]

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
 import time
@@ -38,7 +37,8 @@ from carbonledger.ledger.seal import (
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
 if TYPE_CHECKING:
     import pathlib
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Sequence
+    from types import TracebackType
     from typing import Any
 
 
@@ -233,27 +233,8 @@ class SqliteLedger(SqlLedger):
             except sqlite3.Error as exc:
                 raise self._error(exc) from None
 
-    @contextlib.contextmanager
-    def _transaction(self, write: bool) -> Iterator[Tx]:
-        with self._lock:
-            conn = self._connection()
-            try:
-                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            except sqlite3.Error as exc:
-                raise self._error(exc) from None
-            try:
-                yield Tx(conn.cursor())
-            except sqlite3.Error as exc:
-                _rollback(conn)
-                raise self._error(exc) from None
-            except BaseException:
-                _rollback(conn)
-                raise
-            try:
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                _rollback(conn)
-                raise self._error(exc) from None
+    def _transaction(self, write: bool) -> _Transaction:
+        return _Transaction(self, write)
 
     def _error(self, exc: sqlite3.Error) -> LedgerError:
         text = str(exc)
@@ -298,9 +279,62 @@ class SqliteLedger(SqlLedger):
         return f"SqliteLedger({self._file!r})"
 
 
+class _Transaction:
+    """``with ledger._transaction(write) as tx``: BEGIN (IMMEDIATE when writing) under the
+    ledger's lock; COMMIT at the end of the block, ROLLBACK when it raises; SQLite errors
+    become :class:`LedgerError` naming the file."""
+
+    __slots__ = ("_conn", "_ledger", "_write")
+
+    def __init__(self, ledger: SqliteLedger, write: bool) -> None:
+        self._ledger = ledger
+        self._write = write
+        self._conn: sqlite3.Connection | None = None
+
+    def __enter__(self) -> Tx:
+        ledger = self._ledger
+        ledger._lock.acquire()
+        try:
+            conn = ledger._connection()
+            conn.execute("BEGIN IMMEDIATE" if self._write else "BEGIN")
+        except sqlite3.Error as exc:
+            ledger._lock.release()
+            raise ledger._error(exc) from None
+        except BaseException:
+            ledger._lock.release()
+            raise
+        self._conn = conn
+        return Tx(conn.cursor())
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        ledger, conn = self._ledger, self._conn
+        assert conn is not None
+        try:
+            if exc is not None:
+                _rollback(conn)
+                if isinstance(exc, sqlite3.Error):
+                    raise ledger._error(exc) from None
+                return  # the block's own exception goes on
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as error:
+                _rollback(conn)
+                raise ledger._error(error) from None
+        finally:
+            self._conn = None
+            ledger._lock.release()
+
+
 def _rollback(conn: sqlite3.Connection) -> None:
-    with contextlib.suppress(sqlite3.Error):
+    try:  # noqa: SIM105 - contextlib is kept off the tracker's import path
         conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass
 
 
 _URI_SAFE = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-~/")
@@ -333,6 +367,8 @@ def _write_private(path: str, pem: bytes) -> bool:
             "writable"
         ) from None
     finally:
-        with contextlib.suppress(OSError):
+        try:  # noqa: SIM105 - contextlib is kept off the tracker's import path
             os.unlink(tmp)
+        except OSError:
+            pass
     return True
