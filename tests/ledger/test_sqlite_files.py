@@ -204,3 +204,34 @@ def test_threads_share_one_ledger(tmp_path: Path, make_run: Callable[..., RunRec
         assert len(s.components) == 4 and s.energy_j == pytest.approx(4 * 199.0)
     finally:
         led.close()
+
+
+def test_a_transaction_rolls_back_on_errors_and_frees_the_lock(tmp_path: Path) -> None:
+    led = SqliteLedger(tmp_path / "t.sqlite")
+    try:
+        put = "INSERT INTO carbonledger_meta (key, value) VALUES (?, ?)"
+        with pytest.raises(ValueError, match="boom"):  # the block's own error goes on
+            with led._transaction(write=True) as tx:
+                tx.run(put, ("k1", "v"))
+                raise ValueError("boom")
+        with pytest.raises(LedgerError, match=r"t\.sqlite.*no such table"):  # SQLite's, named
+            with led._transaction(write=True) as tx:
+                tx.run(put, ("k2", "v"))
+                tx.run("SELECT * FROM nowhere")
+        with led._transaction(write=True) as tx:
+            tx.run(put, ("k3", "v"))
+        # both failed blocks were rolled back, the good one committed; and the lock is free
+        # for another thread
+        seen: list[object] = []
+
+        def other() -> None:
+            with led._transaction(write=False) as tx:
+                seen.extend(r[0] for r in tx.rows("SELECT key FROM carbonledger_meta"))
+
+        worker = threading.Thread(target=other)
+        worker.start()
+        worker.join(10)
+        assert not worker.is_alive()
+        assert "k3" in seen and "k1" not in seen and "k2" not in seen
+    finally:
+        led.close()
