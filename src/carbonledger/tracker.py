@@ -14,10 +14,9 @@ in machine scope) are counted by one process per host, each GPU by the rank that
 
 from __future__ import annotations
 
-import functools
+import _thread
 import os
 import sys
-import threading
 import time
 
 # What every start() and stop() use, loaded with the class so that they are the work of
@@ -241,7 +240,7 @@ class Tracker:
         self.member_id = _new_id()
         self._state = "new"
         self._status: RunStatus = "running"
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
         self._meter: Meter | None = None
         self._sampler: Sampler | None = None
         self._ledger: Ledger | None = None
@@ -795,9 +794,9 @@ class Tracker:
         }
 
     def _install_signal_handler(self) -> None:
-        if not self._handle_signals or threading.current_thread() is not threading.main_thread():
+        if not self._handle_signals:
             return
-        import signal  # here: importing it builds its enums (~1 ms)
+        signal = _signal_module()
 
         try:
             current = signal.getsignal(signal.SIGTERM)
@@ -809,17 +808,21 @@ class Tracker:
         def _on_sigterm(signum: int, frame: FrameType | None) -> None:
             raise SystemExit(128 + signum)
 
+        try:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+        except ValueError:  # not the main thread (of the main interpreter): leave it be
+            return
         self._prev_sigterm = current
-        signal.signal(signal.SIGTERM, _on_sigterm)
 
     def _restore_signal_handler(self) -> None:
         if self._prev_sigterm is None:
             return
-        if threading.current_thread() is threading.main_thread():
-            import signal
-
-            signal.signal(signal.SIGTERM, self._prev_sigterm)
-        self._prev_sigterm = None
+        signal = _signal_module()
+        previous, self._prev_sigterm = self._prev_sigterm, None
+        try:
+            signal.signal(signal.SIGTERM, previous)
+        except ValueError:  # stopped from another thread: only the main thread may restore it
+            return
 
     def _close_ledger(self) -> None:
         if self._ledger is not None and self._owns_ledger:
@@ -830,6 +833,19 @@ class Tracker:
         if self._owns_ledger:
             self._ledger = None
             self._owns_ledger = False
+
+
+def _signal_module() -> Any:
+    """:mod:`signal`'s C core: the same ``signal``/``getsignal`` with plain-int constants, where
+    :mod:`signal` itself imports :mod:`enum` to wrap them (~3 ms on a tracker's start())."""
+    try:
+        import _signal  # type: ignore[import-not-found]  # no stub: signal's own C core
+
+        return _signal
+    except ImportError:  # pragma: no cover - CPython always has it
+        import signal
+
+        return signal
 
 
 def _platform() -> str:
@@ -856,6 +872,8 @@ def track(
     """
 
     def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        import functools  # here: the decorator is rarely used and functools costs ~3 ms
+
         @functools.wraps(fn)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             with Tracker(project, experiment, **options) as run:

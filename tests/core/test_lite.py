@@ -193,3 +193,41 @@ def test_runtime_checkable_protocol() -> None:
     assert isinstance(Both(), Closeable)
     assert not isinstance(OnlyClose(), Closeable)
     assert not isinstance(3, Closeable)
+
+
+def test_cache_keeps_one_result_per_argument_tuple() -> None:
+    from carbonledger._lite import cache
+
+    calls: list[tuple[int, ...]] = []
+
+    @cache
+    def area(w: int, h: int = 1) -> int:
+        """Width x height."""
+        calls.append((w, h))
+        return w * h
+
+    assert area(2, 3) == 6 and area(2, 3) == 6 and area(3) == 3
+    assert calls == [(2, 3), (3, 1)]
+    info = area.cache_info()
+    assert (info.hits, info.misses, info.currsize) == (1, 2, 2)
+    assert area.__doc__ == "Width x height." and area.__name__ == "area"
+    area.cache_clear()
+    assert area.cache_info().currsize == 0
+    assert area(2, 3) == 6 and calls[-1] == (2, 3)
+
+
+def test_cache_does_not_keep_failures() -> None:
+    from carbonledger._lite import cache
+
+    attempts = []
+
+    @cache
+    def flaky() -> str:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise OSError("first read failed")
+        return "ok"
+
+    with pytest.raises(OSError):
+        flaky()
+    assert flaky() == "ok" and flaky() == "ok" and len(attempts) == 2

@@ -15,10 +15,8 @@ reported apart from operational emissions, never added to them silently.
 from __future__ import annotations
 
 import math
-import re
-from functools import cache
 
-from carbonledger._lite import record
+from carbonledger._lite import cache, record
 from carbonledger.carbon._tables import read_table
 from carbonledger.errors import InputError
 from carbonledger.units import G_PER_KG
@@ -120,8 +118,13 @@ class _Figure:
     source: str
 
 
+_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+
+
 def _tokens(text: str) -> tuple[str, ...]:
-    return tuple(re.findall(r"[a-z0-9]+", text.lower()))
+    """The runs of ASCII letters and digits of ``text``, lower-cased ("H100-SXM5" -> h100, sxm5)."""
+    chars = [c if c in _WORD_CHARS else " " for c in text.lower()]
+    return tuple("".join(chars).split())
 
 
 @cache

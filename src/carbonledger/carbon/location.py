@@ -19,13 +19,11 @@ error, never a silent pick.
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import re
-import threading
 import time
 
+from carbonledger._fastjson import loads
 from carbonledger._lite import record
 from carbonledger.carbon._http import fetch
 from carbonledger.carbon.zones import Zone, intensity, world_average
@@ -131,9 +129,16 @@ def _explicit(
 
 # ----------------------------------------------------------------------------- cloud probe
 
-_AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
-_AZURE_REGION = re.compile(r"^[a-z0-9]+$")
-_GCP_ZONE = re.compile(r"^[a-z]+(-[a-z]+)*\d+-[a-z]$")
+# region name patterns, matched only after a metadata service answered (re loads then)
+_AWS_REGION = r"^[a-z]{2}(-[a-z]+)+-\d+$"
+_AZURE_REGION = r"^[a-z0-9]+$"
+_GCP_ZONE = r"^[a-z]+(-[a-z]+)*\d+-[a-z]$"
+
+
+def _matches(pattern: str, text: str) -> bool:
+    import re
+
+    return re.match(pattern, text) is not None
 
 
 def _probe_aws(urls: Mapping[str, str], timeout_s: float) -> str | None:
@@ -153,7 +158,7 @@ def _probe_aws(urls: Mapping[str, str], timeout_s: float) -> str | None:
         use_proxies=False,
     )
     region = resp.text.strip()
-    return region if resp.status == 200 and _AWS_REGION.match(region) else None
+    return region if resp.status == 200 and _matches(_AWS_REGION, region) else None
 
 
 def _probe_gcp(urls: Mapping[str, str], timeout_s: float) -> str | None:
@@ -166,7 +171,7 @@ def _probe_gcp(urls: Mapping[str, str], timeout_s: float) -> str | None:
     if resp.status != 200 or resp.header("Metadata-Flavor") != "Google":
         return None
     zone = resp.text.strip().rsplit("/", 1)[-1]  # projects/123/zones/europe-west1-b
-    return zone.rsplit("-", 1)[0] if _GCP_ZONE.match(zone) else None
+    return zone.rsplit("-", 1)[0] if _matches(_GCP_ZONE, zone) else None
 
 
 def _probe_azure(urls: Mapping[str, str], timeout_s: float) -> str | None:
@@ -174,7 +179,7 @@ def _probe_azure(urls: Mapping[str, str], timeout_s: float) -> str | None:
         urls["azure_location"], headers={"Metadata": "true"}, timeout_s=timeout_s, use_proxies=False
     )
     location = resp.text.strip().lower()
-    return location if resp.status == 200 and _AZURE_REGION.match(location) else None
+    return location if resp.status == 200 and _matches(_AZURE_REGION, location) else None
 
 
 _PROBES: dict[str, Callable[[Mapping[str, str], float], str | None]] = {
@@ -206,6 +211,7 @@ def probe_cloud_metadata(
         raise InputError(f"cloud_timeout_s must be a positive number of seconds, got {timeout_s!r}")
     deadline = time.monotonic() + timeout_s
     import queue
+    import threading
 
     results: queue.Queue[tuple[str, str | None]] = queue.Queue()
 
@@ -243,7 +249,7 @@ def _ip_geolocate(url: str) -> tuple[Zone, str]:
     if resp.status != 200:
         raise OSError(f"HTTP {resp.status}")
     try:
-        data = json.loads(resp.text)
+        data = loads(resp.text)
     except ValueError:
         raise OSError("the answer is not JSON") from None
     if not isinstance(data, dict):

@@ -11,8 +11,8 @@ applied silently.
 from __future__ import annotations
 
 import math
-from functools import cache
 
+from carbonledger._lite import cache
 from carbonledger.carbon._tables import read_table
 from carbonledger.errors import InputError
 

@@ -18,9 +18,8 @@ Lookups are case- and accent-insensitive. Unknown names raise
 from __future__ import annotations
 
 import unicodedata
-from functools import cache
 
-from carbonledger._lite import record
+from carbonledger._lite import cache, record
 from carbonledger.carbon._tables import read_table
 from carbonledger.errors import InputError, UnknownNameError
 

@@ -14,11 +14,11 @@ last samples. A finished run is sealed (see :mod:`carbonledger.ledger.seal`).
 
 from __future__ import annotations
 
-import json
-import threading
+import _thread
 import time
 from datetime import datetime, timezone
 
+from carbonledger import _fastjson as json
 from carbonledger.errors import InputError, LedgerError
 from carbonledger.ledger.base import MemberRecord, RunRecord
 from carbonledger.ledger.seal import (
@@ -264,7 +264,7 @@ class SqlLedger:
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
-        self._lock = threading.RLock()
+        self._lock = _thread.RLock()
         self._device_refs: dict[tuple[str, str, str], int] = {}
         self._lease_holders: set[tuple[str, str]] = set()  # (run, member) holding leases here
         #: (run, member) -> (time of the last heartbeat written, the member's lease TTL in s)

@@ -22,9 +22,7 @@ problem: ``modified``, ``deleted``, ``inserted``, ``reordered`` or ``bad-signatu
 
 from __future__ import annotations
 
-import json
-from collections import Counter
-
+from carbonledger import _fastjson as json
 from carbonledger._hash import sha256
 from carbonledger._lite import asdict, field, record
 from carbonledger.errors import LedgerError
@@ -436,7 +434,12 @@ def check(
             nxt = [n for n in successors.get(node.record_hash, []) if n.seq not in seen]
             node = min(nxt, key=lambda n: n.seq) if nxt else None
         offsets = [s.seq - i for i, s in enumerate(segment)]
-        expected = 1 if start.prev_hash == GENESIS_HASH else Counter(offsets).most_common(1)[0][0]
+        if start.prev_hash == GENESIS_HASH:
+            expected = 1
+        else:
+            from collections import Counter
+
+            expected = Counter(offsets).most_common(1)[0][0]
         for i, s in enumerate(segment):
             if offsets[i] != expected:
                 problems.append(

@@ -7,7 +7,7 @@ nest (``epoch-1`` containing ``step-3``) or overlap; each is keyed by its name.
 
 from __future__ import annotations
 
-import threading
+import _thread
 import time
 
 from carbonledger._lite import record
@@ -58,7 +58,7 @@ class Meter:
         self._clock = clock
         self._wall_clock = wall_clock
         self._host = host
-        self._lock = threading.RLock()
+        self._lock = _thread.RLock()
         self._last: dict[str, Reading] = {}
         self._errors: dict[str, int] = {}
         self._open: dict[str, _Open] = {}

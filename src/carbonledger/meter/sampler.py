@@ -8,7 +8,7 @@ training loop.
 
 from __future__ import annotations
 
-import threading
+import _thread
 import time
 
 from carbonledger.errors import InputError
@@ -42,8 +42,11 @@ class Sampler:
         self._interval_s = float(interval_s)
         self._on_sample = on_sample
         self._wall_clock = wall_clock
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        # per run: ``stop`` is held while the thread runs, which waits on it one interval at a
+        # time (one C call) until stop() releases it; ``done`` is released by the thread as it
+        # ends. _thread, not threading: importing threading (and functools) costs more than
+        # a whole sampler tick.
+        self._locks: tuple[_thread.LockType, _thread.LockType] | None = None
         self.ticks = 0
 
     @property
@@ -51,10 +54,13 @@ class Sampler:
         return self._interval_s
 
     def start(self) -> None:
-        if self._thread is not None:
+        if self._locks is not None:
             return
-        self._thread = threading.Thread(target=self._loop, name="carbonledger-sampler", daemon=True)
-        self._thread.start()
+        stop, done = _thread.allocate_lock(), _thread.allocate_lock()
+        stop.acquire()
+        done.acquire()
+        self._locks = (stop, done)
+        _thread.start_new_thread(self._loop, (stop, done))
 
     def tick(self) -> None:
         """Take one sample now (also used by the loop)."""
@@ -65,19 +71,23 @@ class Sampler:
             self._meter.record_error(f"sampler: {type(exc).__name__}: {exc}")
         self.ticks += 1
 
-    def _loop(self) -> None:
+    def _loop(self, stop: _thread.LockType, done: _thread.LockType) -> None:
         from carbonledger.sensors._proc import end_quiet_thread, quiet_thread
 
         tid = quiet_thread()  # this thread starts no process: its children need no reading
         try:
-            while not self._stop.wait(self._interval_s):
+            wait, interval_s = stop.acquire, self._interval_s
+            while not wait(True, interval_s):
                 self.tick()
         finally:
             end_quiet_thread(tid)
+            done.release()
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Stop the thread (the caller takes the final reading itself)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-            self._thread = None
+        locks, self._locks = self._locks, None
+        if locks is None:
+            return
+        stop, done = locks
+        stop.release()
+        done.acquire(True, timeout_s)

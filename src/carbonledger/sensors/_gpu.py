@@ -13,7 +13,7 @@ to joules and watts with :mod:`carbonledger.units`; vendor units never reach thi
 
 from __future__ import annotations
 
-import threading
+import _thread
 
 from carbonledger.errors import SensorError
 from carbonledger.models import Reading, SensorInfo
@@ -88,7 +88,7 @@ class LibraryLease:
     def __init__(self, shutdown: Callable[[], object]) -> None:
         self._shutdown = shutdown
         self._refs = 1
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
 
     def acquire(self) -> None:
         with self._lock:
@@ -115,7 +115,7 @@ class GpuSensor:
         self._info = info
         self._clock = clock
         self._lease = lease
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
         self._closed = False
 
     @property

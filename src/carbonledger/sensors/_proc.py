@@ -14,8 +14,8 @@ difference between two calls. psutil is imported inside the functions.
 
 from __future__ import annotations
 
+import _thread
 import os
-import threading
 import time
 
 from carbonledger._lite import mutable_record, record
@@ -55,7 +55,7 @@ class _FdCache:
 
     def __init__(self) -> None:
         self._fds: dict[str, int] = {}
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
 
     def _read_fd(self, fd: int) -> bytes:
         chunks = [os.pread(fd, 8192, 0)]
@@ -195,7 +195,7 @@ def quiet_thread() -> int:
     """Declare that the calling thread starts no process until :func:`end_quiet_thread`:
     walks of this process's tree skip its ``children`` file (one read, and one GIL
     hand-off, less per walk). Returns the thread's native id."""
-    tid = threading.get_native_id()
+    tid = _thread.get_native_id()
     _QUIET.add(tid)
     return tid
 
@@ -293,7 +293,7 @@ def _walk_psutil(pid: int) -> dict[int, ProcStat]:  # pragma: no cover - non-Lin
     return tree
 
 
-_cache_lock = threading.Lock()
+_cache_lock = _thread.allocate_lock()
 _cache: dict[tuple[int, str], tuple[float, dict[int, ProcStat]]] = {}
 _last_full_walk: dict[tuple[int, str], float] = {}
 _procfs_present: dict[str, bool] = {}
@@ -401,7 +401,7 @@ class ProcessTreeCpu:
         self._pid = pid
         self._proc = os.fspath(proc)
         self._observer_pid = os.getpid()
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
         self._seen: dict[tuple[int, float], _Seen] = {}
         self._observer_reaped_s = 0.0
         self._total_s = 0.0

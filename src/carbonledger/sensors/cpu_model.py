@@ -19,15 +19,12 @@ whether RAPL happens to be readable.
 
 from __future__ import annotations
 
-import csv
-import functools
+import _thread
 import math
 import os
-import re
-import threading
 import time
 
-from carbonledger._lite import asdict, record
+from carbonledger._lite import asdict, cache, record
 from carbonledger.errors import InputError
 from carbonledger.models import Reading, SensorInfo
 from carbonledger.sensors.base import Sensor
@@ -35,6 +32,7 @@ from carbonledger.sensors.base import Sensor
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+    from re import Pattern
     from typing import Literal
 
     Scope = Literal["process", "machine"]
@@ -98,7 +96,7 @@ _REMOVED = (
     (r"\b(?:w(?:ith|/)\s+)?radeon\b.*$", "i"),  # "with Radeon Graphics"
 )
 _PUNCTUATION = r"[-_,;/()\[\]\"']"
-_compiled: list[re.Pattern[str]] = []
+_compiled: list[Pattern[str]] = []  # compiled on the first call (re costs ~5 ms to import)
 _NOISE = frozenset(
     {"intel", "amd", "cpu", "processor", "apu", "genuine", "genuineintel", "authenticamd"}
 )
@@ -115,6 +113,8 @@ def normalise_cpu_name(name: str) -> str:
         "AMD EPYC 7763 64-Core Processor"          -> "epyc 7763"
     """
     if not _compiled:
+        import re
+
         _compiled.extend(re.compile(p, re.IGNORECASE if f == "i" else 0) for p, f in _REMOVED)
         _compiled.append(re.compile(_PUNCTUATION))
     *removed, punctuation = _compiled
@@ -149,11 +149,13 @@ class CpuRecord:
 TABLE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "cpu_tdp.csv")
 
 
-@functools.lru_cache(maxsize=1)
+@cache
 def cpu_table() -> tuple[CpuRecord, ...]:
     """The shipped CPU TDP table (read once)."""
+    import _csv  # csv's C reader, without the re import of the csv module around it
+
     with open(TABLE_PATH, newline="", encoding="utf-8") as fh:
-        rows = csv.reader(fh)
+        rows = _csv.reader(fh)
         header = next(rows)
         expected = ["name", "normalised_name", "tdp_w", "cores", "source", "year", "licence"]
         if header[:7] != expected:  # pragma: no cover - guards the shipped file
@@ -173,7 +175,7 @@ def cpu_table() -> tuple[CpuRecord, ...]:
         )
 
 
-@functools.lru_cache(maxsize=1)
+@cache
 def _index() -> tuple[dict[str, CpuRecord], dict[str, list[CpuRecord]]]:
     exact: dict[str, CpuRecord] = {}
     by_token: dict[str, list[CpuRecord]] = {}
@@ -243,7 +245,7 @@ def lookup_tdp(name: str, *, cache: bool = True) -> TdpMatch:
     any problem reading or writing it falls back to the lookup itself."""
     if not cache:
         return find_tdp(name)
-    import json
+    from carbonledger import _fastjson as json
 
     path = _tdp_cache_file()
     stamp = _table_stamp()
@@ -450,7 +452,7 @@ class CpuModelSensor:
             )
         self._cpu_count = _cpu_count(cpu_count)
         self._clock = clock
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
         self._times = _CpuTimes(cpu_times, process_cpu_times, pid, scope == "process")
         self._last_time_s = clock()
         self._energy_j = self._low_j = self._high_j = 0.0
@@ -543,7 +545,7 @@ class RaplShareSensor:
     ) -> None:
         self._inner = inner
         self._clock = clock
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
         # cpu_count is accepted for symmetry with CpuModelSensor: a share needs no count
         if cpu_count is not None:
             _cpu_count(cpu_count)

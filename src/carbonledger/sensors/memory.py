@@ -17,9 +17,9 @@ Figures (watts per decimal GB):
 
 from __future__ import annotations
 
+import _thread
 import math
 import os
-import threading
 import time
 
 from carbonledger.errors import InputError
@@ -102,7 +102,7 @@ class RamModelSensor:
         self._scope = scope
         self._w_per_gb, self._low_w_per_gb, self._high_w_per_gb = w_per_gb, low, high
         self._clock = clock
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
         if total_bytes is not None and total_bytes <= 0:
             raise InputError(f"total_bytes must be positive, got {total_bytes}")
         self._total_bytes = total_bytes

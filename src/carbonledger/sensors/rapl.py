@@ -30,9 +30,8 @@ every few seconds).
 
 from __future__ import annotations
 
+import _thread
 import os
-import re
-import threading
 import time
 
 from carbonledger._lite import record
@@ -53,7 +52,18 @@ __all__ = ["ENV_POWERCAP_ROOT", "RaplSensor", "discover_rapl", "powercap_root"]
 ENV_POWERCAP_ROOT = "CARBONLEDGER_POWERCAP_ROOT"
 DEFAULT_POWERCAP_ROOT = "/sys/class/powercap"
 
-_ZONE_RE = re.compile(r"^(intel-rapl|intel-rapl-mmio):(\d+)(?::(\d+))?$")
+
+def _zone_name(name: str) -> tuple[str, int, int | None] | None:
+    """``intel-rapl:0`` -> ("intel-rapl", 0, None), ``intel-rapl:0:1`` -> (.., 0, 1), else None."""
+    kind, _, rest = name.partition(":")
+    if kind not in ("intel-rapl", "intel-rapl-mmio"):
+        return None
+    numbers = rest.split(":")
+    if not 1 <= len(numbers) <= 2 or not all(n.isascii() and n.isdigit() for n in numbers):
+        return None
+    return kind, int(numbers[0]), int(numbers[1]) if len(numbers) == 2 else None
+
+
 #: control-type folders of the /sys/devices/virtual/powercap layout (zones nested inside)
 _CONTROL_TYPES = ("intel-rapl", "intel-rapl-mmio")
 
@@ -90,7 +100,7 @@ class RaplSensor:
         self._zone_dir = os.fspath(zone_dir)
         self._energy_path = os.path.join(self._zone_dir, "energy_uj")
         self._clock = clock
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
         range_path = os.path.join(self._zone_dir, "max_energy_range_uj")
         try:
             self._range_uj = _read_int(range_path)
@@ -186,10 +196,10 @@ def _find_zones(root: str) -> list[_Zone]:
         except OSError:
             return
         for name in names:
-            m = _ZONE_RE.match(name)
-            if m and name not in found:
-                sub = None if m.group(3) is None else int(m.group(3))
-                found[name] = _Zone(m.group(1), int(m.group(2)), sub, os.path.join(folder, name))
+            parsed = _zone_name(name)
+            if parsed is not None and name not in found:
+                kind, package, sub = parsed
+                found[name] = _Zone(kind, package, sub, os.path.join(folder, name))
 
     scan(root)  # /sys/class/powercap: every zone as a flat link
     for control in _CONTROL_TYPES:  # /sys/devices/virtual/powercap: zones nested
