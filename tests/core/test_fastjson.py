@@ -29,7 +29,7 @@ DOCS: list[Any] = [
     [1, [2, [3, {"a": []}]]],
     {"b": 1, "a": {"z": [1.5, None, False], "y": "é"}, "c": []},
     {"run_id": "r-1", "components": [{"device": "gpu:0", "energy_j": 12.5, "measured": True}]},
-    {1: "int key", 2.5: "float key", True: "bool key", None: "none key"},
+    {1: "int key", 2.5: "float key", False: "bool key", None: "none key"},
     {"nan": math.nan, "inf": math.inf, "-inf": -math.inf},
 ]
 
