@@ -86,7 +86,8 @@ def test_loads_reads_what_json_reads(doc: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "   ", "{", '{"a": 1,}', "[1, 2] x", "nul", '"unterminated', "\ufeff[]", "{'a': 1}"]
+    "text",
+    ["", "   ", "{", '{"a": 1,}', "[1, 2] x", "nul", '"unterminated', "\ufeff[]", "{'a': 1}"],
 )
 def test_bad_json_raises_jsons_own_error(text: str) -> None:
     with pytest.raises(json.JSONDecodeError) as ours:

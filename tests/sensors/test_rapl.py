@@ -159,7 +159,14 @@ def test_flat_sysfs_layout_with_links(tmp_path: Path) -> None:
 def test_folders_that_are_not_rapl_zones_are_ignored(fake: FakePowercap) -> None:
     """Only ``intel-rapl[-mmio]:N`` and ``:N:M`` name zones (other powercap drivers, odd names)."""
     fake.add_package(0)
-    for odd in ("intel-rapl:x", "intel-rapl:", "intel-rapl:0:1:2", "intel-rapl:٣", "dtpm:0", "rapl:0"):
+    for odd in (
+        "intel-rapl:x",
+        "intel-rapl:",
+        "intel-rapl:0:1:2",
+        "intel-rapl:٣",
+        "dtpm:0",
+        "rapl:0",
+    ):
         (fake.root / odd).mkdir()
         (fake.root / odd / "energy_uj").write_text("5\n")
     sensors, infos = discover_rapl(fake.root)
