@@ -213,3 +213,65 @@ def test_children_of_new_and_replacing_threads_are_found() -> None:
         for c in children:
             c.kill()
             c.wait()
+
+
+_ALONE_SCRIPT = """
+import os, subprocess, sys, time
+from carbonledger.sensors import _proc
+
+TICK = float(os.sysconf("SC_CLK_TCK"))
+me = os.getpid()
+_proc.FULL_WALK_S = 3600.0
+_proc.SHARE_WINDOW_S = 0.0
+cpu = _proc.ProcessTreeCpu(me)
+assert cpu() == 0.0
+first = _proc.tree_snapshot(me)[me]
+end = time.process_time() + 0.3
+while time.process_time() < end:
+    pass
+used = cpu()
+assert abs(used - 0.3) <= 3 / TICK + 0.05, used
+now = _proc.read_stat(me)
+again = _proc.tree_snapshot(me)[me]
+assert abs(again.own_s - now.own_s) <= 2 / TICK, (again, now)  # times(2) == the stat
+assert again.rss_bytes == first.rss_bytes  # kept from the full walk
+assert not _proc._has_children()
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+try:
+    assert set(_proc.tree_snapshot(me)) == {me}  # between full walks: not seen yet
+    assert _proc._has_children()
+    _proc.FULL_WALK_S = 0.0  # a full walk is due
+    assert set(_proc.tree_snapshot(me)) == {me, child.pid}
+finally:
+    child.kill()
+    child.wait()
+# reaped: no child left, so the due walk is this process's stat alone
+assert not _proc._has_children()
+assert set(_proc.tree_snapshot(me)) == {me}
+print("ok")
+"""
+
+
+def test_this_process_alone_is_read_from_times_and_its_children_are_still_found() -> None:
+    """The in-process tracker's tree: between full walks os.times() gives its CPU (the same
+    clock ticks as its stat); at a due walk, a child started meanwhile is found. In a fresh
+    interpreter: this one may have other tests' children."""
+    out = subprocess.run(
+        [sys.executable, "-c", _ALONE_SCRIPT], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_has_children_sees_a_zombie_without_reaping_it() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with open(f"/proc/{child.pid}/stat") as fh:
+                if fh.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+            time.sleep(0.01)
+        assert _proc._has_children()
+        assert _proc._has_children()  # still there: asking did not reap it
+    finally:
+        assert child.wait(timeout=10) == 0  # subprocess can still collect its exit status
