@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import carbonledger
 
 
@@ -75,3 +77,29 @@ def test_first_start_and_stop_stay_light(tmp_path: Path) -> None:
     from carbonledger.ledger import verify
 
     assert verify(str(tmp_path / "l.sqlite")).ok
+
+
+def test_a_host_without_nvidia_driver_loads_no_nvml_code(tmp_path: Path) -> None:
+    """No driver node: discovery says why without loading the NVML sensor module; a tracker
+    told its country asks no network, so the HTTP code stays unloaded too."""
+    from carbonledger.sensors.discovery import NVIDIA_DRIVER_PATHS
+
+    if any(os.path.exists(p) for p in NVIDIA_DRIVER_PATHS):
+        pytest.skip("this host has an NVIDIA driver")
+    code = (
+        "import sys\nfrom carbonledger import Tracker\n"
+        f"t = Tracker(country='FR', ledger={str(tmp_path / 'l.sqlite')!r})\n"
+        "t.start(); s = t.stop()\n"
+        "mods = ('carbonledger.sensors.nvml', 'carbonledger.sensors._gpu', 'pynvml', "
+        "'carbonledger.carbon._http', 'urllib.request')\n"
+        "print(','.join(m for m in mods if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    assert out.stdout.strip() == ""
+    from carbonledger.sensors.discovery import discover
+
+    found = discover(scope="process")
+    (why,) = [i for i in found.candidates if i.component == "gpu" and i.device == "gpu"]
+    assert not why.available and "no NVIDIA driver" in why.reason and "nvidia-smi" in why.fix

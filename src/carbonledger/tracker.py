@@ -31,7 +31,6 @@ import carbonledger.ledger.sqlite
 import carbonledger.sensors.cpu_model
 import carbonledger.sensors.discovery
 import carbonledger.sensors.memory
-import carbonledger.sensors.nvml
 import carbonledger.sensors.rapl  # noqa: F401
 from carbonledger.config import load_settings
 from carbonledger.errors import InputError, StateError

@@ -25,7 +25,6 @@ import time
 
 from carbonledger._fastjson import loads
 from carbonledger._lite import record
-from carbonledger.carbon._http import fetch
 from carbonledger.carbon.zones import Zone, intensity, world_average
 from carbonledger.errors import InputError, UnknownNameError
 
@@ -33,6 +32,8 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from typing import Any, Literal
+
+    from carbonledger.carbon._http import Response
 
     LocationSource = Literal[
         "argument", "environment", "config", "cloud-metadata", "ip-geolocation", "default"
@@ -125,6 +126,14 @@ def _explicit(
         provider, _, cloud_region = zone.code.partition(":")
         return Location(zone, source, provider, cloud_region, detail)
     return Location(zone, source, None, None, detail)
+
+
+def fetch(url: str, **options: Any) -> Response:
+    """:func:`carbonledger.carbon._http.fetch`, loaded on the first call: most trackers are
+    told where they run and never ask the network."""
+    from carbonledger.carbon._http import fetch as _fetch
+
+    return _fetch(url, **options)
 
 
 # ----------------------------------------------------------------------------- cloud probe

@@ -52,24 +52,6 @@ def gpu_info(method: str, device: str, model: str, uid: str, reason: str) -> Sen
     )
 
 
-def unavailable_gpu_info(
-    method: str, reason: str, fix: str, *, device: str, model: str = "", uid: str = ""
-) -> SensorInfo:
-    """The description of a GPU (or of all GPUs) that cannot be measured, and why."""
-    return SensorInfo(
-        component="gpu",
-        device=device,
-        method=method,
-        measured=False,
-        available=False,
-        model=model,
-        reason=reason,
-        fix=fix,
-        host_wide=False,
-        uid=uid,
-    )
-
-
 def split_visible_devices(value: str | None) -> list[str] | None:
     """Split a visible-devices variable (``CUDA_VISIBLE_DEVICES``, ``HIP_VISIBLE_DEVICES``...)
     into its stripped entries: None when unset (every GPU), ``[]`` when empty or blank

@@ -38,9 +38,8 @@ from carbonledger.sensors._gpu import (
     gpu_info,
     join_reasons,
     split_visible_devices,
-    unavailable_gpu_info,
 )
-from carbonledger.sensors.base import Sensor
+from carbonledger.sensors.base import Sensor, unavailable_gpu_info
 from carbonledger.units import uj_to_j
 
 if TYPE_CHECKING:

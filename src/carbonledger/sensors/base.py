@@ -9,15 +9,17 @@ never constructed as working: discovery returns its :class:`SensorInfo` with
 
 from __future__ import annotations
 
+from carbonledger.models import SensorInfo
+
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
 if TYPE_CHECKING:
     from typing import Protocol, runtime_checkable
 
-    from carbonledger.models import Reading, SensorInfo
+    from carbonledger.models import Reading
 else:
     from carbonledger._lite import Protocol, runtime_checkable
 
-__all__ = ["Sensor"]
+__all__ = ["Sensor", "unavailable_gpu_info"]
 
 
 @runtime_checkable
@@ -39,3 +41,21 @@ class Sensor(Protocol):
     def close(self) -> None:
         """Release handles (NVML, files). Idempotent."""
         ...
+
+
+def unavailable_gpu_info(
+    method: str, reason: str, fix: str, *, device: str, model: str = "", uid: str = ""
+) -> SensorInfo:
+    """The description of a GPU (or of all GPUs) that cannot be measured, and why."""
+    return SensorInfo(
+        component="gpu",
+        device=device,
+        method=method,
+        measured=False,
+        available=False,
+        model=model,
+        reason=reason,
+        fix=fix,
+        host_wide=False,
+        uid=uid,
+    )

@@ -15,11 +15,11 @@ import time
 from carbonledger._lite import record
 from carbonledger.errors import InputError
 from carbonledger.models import SensorInfo
-from carbonledger.sensors.base import Sensor
+from carbonledger.sensors.base import Sensor, unavailable_gpu_info
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
     from typing import Any
 
     from carbonledger.models import Scope
@@ -58,6 +58,37 @@ def socket_count(cpuinfo: str | os.PathLike[str] = "/proc/cpuinfo") -> int:
         if line.startswith("physical id")
     }
     return max(1, len(ids))
+
+
+#: the NVIDIA kernel driver exposes these when it is loaded (also inside GPU containers)
+NVIDIA_DRIVER_PATHS: tuple[str, ...] = (
+    "/dev/nvidiactl",
+    "/proc/driver/nvidia/version",
+    "/dev/nvidia0",
+)
+NVIDIA_DRIVER_FIX = (
+    "nothing to do on a machine without an NVIDIA GPU. If it has one: install the "
+    "NVIDIA driver so that `nvidia-smi` works; in a container, start it with the GPUs "
+    "passed through (e.g. `docker run --gpus all`, NVIDIA Container Toolkit)"
+)
+
+
+def nvidia_driver_missing(
+    driver_paths: Sequence[str | os.PathLike[str]] = NVIDIA_DRIVER_PATHS,
+) -> SensorInfo | None:
+    """Why no NVIDIA GPU can be measured here when none of ``driver_paths`` exists (the
+    driver's device nodes and procfs entry), else None. Checked before the NVML sensor
+    module, let alone NVML, is loaded: hosts without NVIDIA GPUs pay three ``stat`` calls."""
+    if any(os.path.exists(p) for p in driver_paths):
+        return None
+    return unavailable_gpu_info(
+        "nvml",
+        "no NVIDIA driver on this host (none of "
+        + ", ".join(str(p) for p in driver_paths)
+        + " exists): no NVIDIA GPU to measure",
+        NVIDIA_DRIVER_FIX,
+        device="gpu",
+    )
 
 
 def _amd_possible() -> bool:
@@ -172,9 +203,14 @@ def discover(
 
     # GPUs
     if gpu:
-        from carbonledger.sensors.nvml import discover_nvml
+        missing = nvidia_driver_missing() if nvml is None else None
+        nv_sensors: list[Sensor] = []
+        if missing is not None:
+            nv_infos = [missing]
+        else:
+            from carbonledger.sensors.nvml import discover_nvml
 
-        nv_sensors, nv_infos = discover_nvml(nvml, env=env, clock=clock)
+            nv_sensors, nv_infos = discover_nvml(nvml, env=env, clock=clock)
         candidates.extend(nv_infos)
         chosen.extend(nv_sensors)
         if nv_sensors:

@@ -36,9 +36,10 @@ from carbonledger.sensors._gpu import (
     gpu_info,
     join_reasons,
     split_visible_devices,
-    unavailable_gpu_info,
 )
-from carbonledger.sensors.base import Sensor
+from carbonledger.sensors.base import Sensor, unavailable_gpu_info
+from carbonledger.sensors.discovery import NVIDIA_DRIVER_FIX as _DRIVER_FIX
+from carbonledger.sensors.discovery import NVIDIA_DRIVER_PATHS, nvidia_driver_missing
 from carbonledger.units import mj_to_j, mw_to_w
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
@@ -279,13 +280,6 @@ def _unavailable(
     return unavailable_gpu_info("nvml", reason, fix, device=device, model=model, uid=uid)
 
 
-_DRIVER_FIX = (
-    "nothing to do on a machine without an NVIDIA GPU. If it has one: install the "
-    "NVIDIA driver so that `nvidia-smi` works; in a container, start it with the GPUs "
-    "passed through (e.g. `docker run --gpus all`, NVIDIA Container Toolkit)"
-)
-
-
 def _init_failure(nvml: Any, exc: BaseException) -> SensorInfo:
     value = _error_value(exc)
     if value == _code(nvml, "NVML_ERROR_LIBRARY_NOT_FOUND", _LIBRARY_NOT_FOUND):
@@ -396,7 +390,7 @@ def _open_gpu(
 
 
 #: the NVIDIA kernel driver exposes these when it is loaded (also inside GPU containers)
-DRIVER_PATHS: tuple[str, ...] = ("/dev/nvidiactl", "/proc/driver/nvidia/version", "/dev/nvidia0")
+DRIVER_PATHS = NVIDIA_DRIVER_PATHS
 
 
 def discover_nvml(
@@ -422,15 +416,9 @@ def discover_nvml(
     if env is None:
         env = os.environ
     if nvml is None:
-        if not any(os.path.exists(p) for p in driver_paths):
-            return [], [
-                _unavailable(
-                    "no NVIDIA driver on this host (none of "
-                    + ", ".join(str(p) for p in driver_paths)
-                    + " exists): no NVIDIA GPU to measure",
-                    _DRIVER_FIX,
-                )
-            ]
+        missing = nvidia_driver_missing(driver_paths)
+        if missing is not None:
+            return [], [missing]
         try:
             import pynvml
         except ImportError as exc:
