@@ -148,7 +148,9 @@ def test_classvar_is_not_a_field() -> None:
     assert WithClassVar.limit == 3
 
 
-def test_init_is_compiled_on_first_use_for_each_class() -> None:
+def test_init_is_compiled_once_a_class_is_made_often() -> None:
+    from carbonledger import _lite
+
     @record
     class Base:
         a: int
@@ -159,9 +161,13 @@ def test_init_is_compiled_on_first_use_for_each_class() -> None:
         c: int = 3
 
     placeholder = Base.__dict__["__init__"]
-    assert Child(1).c == 3 and Child(1, 5, 6).b == 5  # the child first: its own init
+    for _ in range(_lite.COMPILE_AFTER + 1):
+        assert Child(1).c == 3 and Child(1, 5, 6).b == 5  # the child's own init
+    assert Child.__dict__["__init__"] is not Base.__dict__["__init__"]
     assert Base.__dict__["__init__"] is placeholder  # the parent's is not compiled yet
-    assert Base(1) == Base(1, 2)
+    bound = [Base(1) for _ in range(_lite.COMPILE_AFTER)]
+    assert Base.__dict__["__init__"] is placeholder
+    assert Base(1) == bound[0] == Base(1, 2)  # made by the compiled init
     assert Base.__dict__["__init__"] is not placeholder
     with pytest.raises(TypeError):
         Base(1, 2, 3)  # type: ignore[call-arg]
@@ -170,6 +176,58 @@ def test_init_is_compiled_on_first_use_for_each_class() -> None:
         pass
 
     assert Plain(7).a == 7
+
+
+CALLS: list[tuple[tuple[object, ...], dict[str, object]]] = [
+    ((1.0,), {}),
+    ((1.0, 2.0), {}),
+    ((), {"x": 1.0, "tags": ["t"]}),
+    ((1.0,), {"note": "n", "y": 4.0}),
+    ((), {}),  # x missing
+    ((1.0, 2.0, [], "n", "extra"), {}),  # too many
+    ((1.0,), {"x": 2.0}),  # x twice
+    ((1.0,), {"nope": 1}),  # unknown
+]
+
+
+@pytest.mark.parametrize("call", CALLS, ids=range(len(CALLS)))
+def test_bound_and_compiled_inits_agree(call: tuple[tuple[object, ...], dict[str, object]]) -> None:
+    """The first instances bind their arguments without the compiled __init__: same values,
+    same errors (the messages Python gives the compiled one)."""
+    from carbonledger import _lite
+
+    def make() -> type:
+        @record
+        class Point:
+            x: float
+            y: float = 0.0
+            tags: list[str] = field(default_factory=list)
+            note: str = field(default="", repr=False)
+
+            def __post_init__(self) -> None:
+                if self.x < 0:
+                    raise ValueError("x must be >= 0")
+
+        return Point
+
+    args, kwargs = call
+    outcomes = []
+    for compiled in (False, True):
+        cls = make()
+        if compiled:
+            for _ in range(_lite.COMPILE_AFTER):
+                cls(0.0)
+        try:
+            made = cls(*args, **kwargs)
+        except TypeError as exc:
+            outcomes.append(("TypeError", str(exc).replace(".<locals>.make.<locals>", "")))
+        else:
+            outcomes.append(("ok", repr(made), made.note, made.tags))
+            if not made.tags:
+                assert cls(1.0).tags is not made.tags  # a fresh factory value each time
+    assert outcomes[0] == outcomes[1]
+    with pytest.raises(ValueError, match="x must be"):
+        make()(-1.0)  # __post_init__ runs on the bound path too
 
 
 def test_runtime_checkable_protocol() -> None:
