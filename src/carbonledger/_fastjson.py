@@ -106,7 +106,7 @@ def loads(text: str) -> Any:
         except (StopIteration, ValueError):
             pass  # json.loads says what is wrong, below
         else:
-            if end == len(text) or not text[end:].strip(_WHITESPACE):
+            if not text[end:].strip(_WHITESPACE):  # nothing but whitespace after it
                 return obj
     import json
 
