@@ -4,6 +4,7 @@ agreement with ``cryptography`` (OpenSSL), rejection of malformed input, and PKC
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import subprocess
 import sys
@@ -494,9 +495,35 @@ def test_import_is_light_and_builds_no_table() -> None:
         "assert ed._base_rows is None and ed._base_small is None\n"
         "ed.verify(ed.public_key(bytes(32)), ed.sign(bytes(32), b'x'), b'x')\n"
         "assert ed._base_rows is not None and len(ed._base_rows) == 64\n"
+        "allowed.add('carbonledger.ledger._ed25519_table')  # loaded by the first signature\n"
         "assert set(sys.modules) - before <= allowed, set(sys.modules) - before - allowed\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_the_written_out_base_table_is_the_computed_one() -> None:
+    """_ed25519_table holds 16^i * B for i = 0..63 (affine), as doubling B gives them."""
+    from carbonledger.ledger._ed25519_table import BASE_POWERS
+
+    computed = ed.base_powers_affine()
+    assert len(BASE_POWERS) == 64
+    assert list(BASE_POWERS) == computed
+    p = ed._P
+    for x, y in BASE_POWERS:  # each is on the curve: -x^2 + y^2 = 1 + d x^2 y^2
+        assert (-x * x + y * y - 1 - ed._D * x * x % p * y * y) % p == 0
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 4, 5, 31, 32, 47, 48, 49, 64, 100])
+def test_hand_written_base64_matches_binascii(size: int) -> None:
+    import binascii
+
+    for _ in range(20):
+        data = os.urandom(size)
+        text = binascii.b2a_base64(data, newline=False)
+        assert ed._b64encode(data) == text
+        assert ed._b64decode(text.rstrip(b"=")) == data
+    # bits past the last whole byte are dropped, as binascii's non-strict decoder does
+    assert ed._b64decode(b"QR") == binascii.a2b_base64(b"QR==") == b"A"

@@ -14,12 +14,10 @@ reported apart from operational emissions, never added to them silently.
 
 from __future__ import annotations
 
-import math
-
 from carbonledger._lite import cache, record
 from carbonledger.carbon._tables import read_table
 from carbonledger.errors import InputError
-from carbonledger.units import G_PER_KG
+from carbonledger.units import G_PER_KG, NAN, isfinite
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
 if TYPE_CHECKING:
@@ -190,15 +188,15 @@ def _device(spec: Any) -> EmbodiedDevice:
     try:
         quantity = float(device.quantity)
     except (TypeError, ValueError):
-        quantity = math.nan
-    if not math.isfinite(quantity) or quantity < 0:
+        quantity = NAN
+    if not isfinite(quantity) or quantity < 0:
         raise InputError(f"embodied device {spec!r}: quantity must be a number >= 0")
     return EmbodiedDevice(kind, device.model.strip(), quantity)
 
 
 def _is_number(text: str) -> bool:
     try:
-        return math.isfinite(float(text))
+        return isfinite(float(text))
     except ValueError:
         return False
 
@@ -207,8 +205,8 @@ def _positive(value: Any, what: str, *, allow_zero: bool) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        number = math.nan
-    if not math.isfinite(number) or number < 0 or (number == 0 and not allow_zero):
+        number = NAN
+    if not isfinite(number) or number < 0 or (number == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         raise InputError(f"{what} must be a finite number {bound}, got {value!r}")
     return number

@@ -19,7 +19,6 @@ error, never a silent pick.
 
 from __future__ import annotations
 
-import math
 import os
 import time
 
@@ -27,6 +26,7 @@ from carbonledger._fastjson import loads
 from carbonledger._lite import record
 from carbonledger.carbon.zones import Zone, intensity, world_average
 from carbonledger.errors import InputError, UnknownNameError
+from carbonledger.units import isfinite
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
 if TYPE_CHECKING:
@@ -216,7 +216,7 @@ def probe_cloud_metadata(
     whole probe returns within ``timeout_s`` (stragglers are left to finish on their own
     daemon threads)."""
     urls = _merged_urls(metadata_urls)
-    if not isinstance(timeout_s, (int, float)) or not math.isfinite(timeout_s) or timeout_s <= 0:
+    if not isinstance(timeout_s, (int, float)) or not isfinite(timeout_s) or timeout_s <= 0:
         raise InputError(f"cloud_timeout_s must be a positive number of seconds, got {timeout_s!r}")
     deadline = time.monotonic() + timeout_s
     import queue

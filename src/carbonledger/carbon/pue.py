@@ -10,11 +10,10 @@ applied silently.
 
 from __future__ import annotations
 
-import math
-
 from carbonledger._lite import cache
 from carbonledger.carbon._tables import read_table
 from carbonledger.errors import InputError
+from carbonledger.units import isfinite
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
 if TYPE_CHECKING:
@@ -32,7 +31,7 @@ def validate_pue(pue: float, what: str = "pue") -> float:
         value = float(pue)
     except (TypeError, ValueError):
         raise InputError(f"{what} must be a number between 1.0 and 3.0, got {pue!r}") from None
-    if not math.isfinite(value) or not PUE_MIN <= value <= PUE_MAX:
+    if not isfinite(value) or not PUE_MIN <= value <= PUE_MAX:
         raise InputError(
             f"{what} must be between {PUE_MIN} and {PUE_MAX} (1.0 = no overhead; typical "
             f"data centres 1.1-1.6), got {pue!r}"

@@ -17,10 +17,8 @@ Lookups are case- and accent-insensitive. Unknown names raise
 
 from __future__ import annotations
 
-import unicodedata
-
 from carbonledger._lite import cache, record
-from carbonledger.carbon._tables import read_table
+from carbonledger.carbon._tables import read_table, table_header, table_lines, table_row
 from carbonledger.errors import InputError, UnknownNameError
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
@@ -108,8 +106,13 @@ class Zone:
 
 def _key(text: str) -> str:
     """Case-, accent- and spacing-insensitive lookup key."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    if text.isascii():  # NFKD leaves ASCII as it is, and it has no combining marks
+        plain = text
+    else:
+        import unicodedata  # an extension module: loaded only for a name that needs it
+
+        decomposed = unicodedata.normalize("NFKD", text)
+        plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return " ".join(plain.casefold().split())
 
 
@@ -154,6 +157,25 @@ def _country_rows() -> dict[str, dict[str, str]]:
         if row.get("alpha3"):
             out.setdefault(row["alpha3"].casefold(), row)
     return out
+
+
+def _country_row(key: str) -> dict[str, str] | None:
+    """``_country_rows().get(key)``, parsing only the row found (a tracker's start() looks up
+    one country: the whole table would be ~200 rows parsed for it)."""
+    if table_header("countries.csv")[:2] != ["code", "alpha3"]:
+        return _country_rows().get(key)  # a layout the shortcut does not know: read it all
+    code_hit = alpha3_hit = None
+    for line in table_lines("countries.csv"):
+        code, _, rest = line.partition(",")
+        alpha3 = rest.partition(",")[0]
+        if code.startswith('"') or alpha3.startswith('"'):
+            return _country_rows().get(key)  # a quoted code: read it all
+        if code.casefold() == key:
+            code_hit = line  # as in _country_rows: a code wins over any alpha-3, the last
+        elif alpha3_hit is None and alpha3 and alpha3.casefold() == key:
+            alpha3_hit = line  # the first alpha-3
+    line = code_hit or alpha3_hit
+    return None if line is None else table_row("countries.csv", line)
 
 
 _country_zones: dict[str, Zone] = {}
@@ -247,7 +269,7 @@ def intensity(code_or_name: str) -> Zone:
     if not isinstance(code_or_name, str) or not code_or_name.strip():
         raise InputError(f"a zone code or name is required, got {code_or_name!r}; {_LIST_HINT}")
     key = _key(code_or_name)
-    row = _country_rows().get(key)
+    row = _country_row(key)
     if row is not None:  # the common case: a country code, without the whole catalogue
         return _country_zone(row)
     cat = _catalogue()

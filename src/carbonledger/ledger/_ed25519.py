@@ -93,8 +93,8 @@ _Cached = tuple[int, int, int, int]
 _IDENTITY: _Point = (0, 1, 1, 0)
 _BASE: _Point = (_BX, _BY, 1, _BX * _BY % _P)
 
-# Built on first use by _base_table(): for i = 0..63 the point 16^i * B in extended and
-# cached form, and the cached form of its negative.
+# Built on first use by _base_table() from _ed25519_table: for i = 0..63 the point
+# 16^i * B in extended and cached form, and the cached form of its negative.
 _base_rows: list[tuple[_Point, _Cached, _Cached]] | None = None
 # Built on first use by _base_multiples(): the cached forms of 0*B .. 8*B.
 _base_small: tuple[_Cached, ...] | None = None
@@ -237,19 +237,35 @@ def _signed_digits(n: int) -> list[int]:
 
 
 def _base_table() -> list[tuple[_Point, _Cached, _Cached]]:
-    """``16^i * B`` for ``i = 0..63`` (extended, cached, cached negative); built once."""
+    """``16^i * B`` for ``i = 0..63`` (extended, cached, cached negative); built once, from
+    the affine points written out in :mod:`._ed25519_table`."""
     global _base_rows
     rows = _base_rows
     if rows is None:
+        from carbonledger.ledger._ed25519_table import BASE_POWERS
+
+        p = _P
         rows = []
-        pt = _BASE
-        for i in range(64):
+        for x, y in BASE_POWERS:
+            pt = (x, y, 1, x * y % p)
             c = _cached(pt)
             rows.append((pt, c, _neg_cached(c)))
-            if i < 63:
-                pt = _times16(pt)
         _base_rows = rows
     return rows
+
+
+def base_powers_affine() -> list[tuple[int, int]]:
+    """``16^i * B`` for ``i = 0..63`` in affine ``(x, y)``, by repeated doubling: what
+    :mod:`._ed25519_table` holds (the tests compare the two)."""
+    out = []
+    pt = _BASE
+    for i in range(64):
+        x, y, z, _ = pt
+        zi = pow(z, -1, _P)
+        out.append((x * zi % _P, y * zi % _P))
+        if i < 63:
+            pt = _times16(pt)
+    return out
 
 
 def _multiples(pt: _Point) -> tuple[_Cached, ...]:
@@ -414,6 +430,31 @@ def verify(public: bytes, signature: bytes, message: bytes) -> bool:
 # PKCS#8 PEM, as cryptography writes it
 
 
+# base64 by hand: binascii is an extension module (~0.6 ms to load in a fresh process, on
+# the first run's stop()) and ``base64`` imports ``re``; a key is 48 bytes.
+_B64_VALUES = {c: i for i, c in enumerate(_B64_ALPHABET)}
+
+
+def _b64encode(data: bytes) -> bytes:
+    """Standard base64 with ``=`` padding, as ``binascii.b2a_base64(data, newline=False)``."""
+    pad = -len(data) % 3
+    n = int.from_bytes(data + b"\0" * pad, "big")
+    chars = (len(data) + pad) // 3 * 4
+    text = bytes(_B64_ALPHABET[(n >> (6 * (chars - 1 - i))) & 63] for i in range(chars))
+    return text[: chars - pad] + b"=" * pad
+
+
+def _b64decode(data: bytes) -> bytes:
+    """The bytes of unpadded base64 ``data`` (alphabet characters only, checked by the
+    caller), as ``binascii.a2b_base64`` reads it: the bits past the last whole byte dropped."""
+    n = 0
+    values = _B64_VALUES
+    for ch in data:
+        n = (n << 6) | values[ch]
+    bits = 6 * len(data)
+    return (n >> (bits % 8)).to_bytes(bits // 8, "big")
+
+
 def seed_to_pem(seed: bytes) -> bytes:
     """The unencrypted PKCS#8 PEM of a 32-byte seed, byte-identical to ``cryptography``'s.
 
@@ -424,9 +465,7 @@ def seed_to_pem(seed: bytes) -> bytes:
     """
     if not isinstance(seed, (bytes, bytearray, memoryview)) or len(seed) != SEED_BYTES:
         raise ValueError(f"an Ed25519 private key (seed) is {SEED_BYTES} bytes")
-    import binascii  # builtin; ``base64`` would import ``re``
-
-    body = binascii.b2a_base64(_PKCS8_PREFIX + bytes(seed), newline=False)
+    body = _b64encode(_PKCS8_PREFIX + bytes(seed))
     lines = [body[i : i + 64] for i in range(0, len(body), 64)]
     return b"\n".join([_PEM_BEGIN, *lines, _PEM_END]) + b"\n"
 
@@ -520,16 +559,11 @@ def seed_from_pem(pem: bytes) -> bytes:
         raise ValueError(
             "the PEM private key has headers (encrypted?); only unencrypted PKCS#8 keys can be read"
         )
-    import binascii  # builtin; ``base64`` would import ``re``
-
     b64 = b"".join(body.split())
     data = b64.rstrip(b"=")
     if len(b64) % 4 or len(b64) - len(data) > 2 or data.translate(None, _B64_ALPHABET):
         raise ValueError("the PEM private key's base64 is damaged")
-    try:
-        der = binascii.a2b_base64(b64)
-    except binascii.Error as exc:
-        raise ValueError(f"the PEM private key's base64 is damaged: {exc}") from None
+    der = _b64decode(data)
     if len(der) == len(_PKCS8_PREFIX) + SEED_BYTES and der.startswith(_PKCS8_PREFIX):
         return der[len(_PKCS8_PREFIX) :]
     oid = _pkcs8_algorithm(der)

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import time
 
 from carbonledger.errors import InputError, LedgerError
@@ -35,6 +34,16 @@ from carbonledger.ledger.seal import (
 )
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
+if TYPE_CHECKING:
+    import sqlite3
+else:
+    # sqlite3's own C module: the sqlite3 package around it adds nothing this module uses
+    # but imports datetime (~4 ms here) to register its date adapters, which this ledger
+    # never passes (timestamps are Unix seconds). Same classes, same exceptions.
+    try:
+        import _sqlite3 as sqlite3
+    except ImportError:  # pragma: no cover - an interpreter without it
+        import sqlite3
 if TYPE_CHECKING:
     import pathlib
     from collections.abc import Callable, Sequence

@@ -20,7 +20,6 @@ whether RAPL happens to be readable.
 from __future__ import annotations
 
 import _thread
-import math
 import os
 import time
 
@@ -28,6 +27,7 @@ from carbonledger._lite import asdict, cache, record
 from carbonledger.errors import InputError
 from carbonledger.models import Reading, SensorInfo
 from carbonledger.sensors.base import Sensor
+from carbonledger.units import isfinite
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
 if TYPE_CHECKING:
@@ -437,7 +437,7 @@ class CpuModelSensor:
         note: str = "",
         device: str = "cpu",
     ) -> None:
-        if not (math.isfinite(tdp_w) and tdp_w > 0):
+        if not (isfinite(tdp_w) and tdp_w > 0):
             raise InputError(f"tdp_w must be a positive number of watts, got {tdp_w!r}")
         if scope not in ("process", "machine"):
             raise InputError(f"unknown scope {scope!r}; use 'process' or 'machine'")

@@ -18,13 +18,12 @@ Figures (watts per decimal GB):
 from __future__ import annotations
 
 import _thread
-import math
 import os
 import time
 
 from carbonledger.errors import InputError
 from carbonledger.models import Reading, SensorInfo
-from carbonledger.units import bytes_to_gb
+from carbonledger.units import bytes_to_gb, isfinite
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
 if TYPE_CHECKING:
@@ -94,7 +93,7 @@ class RamModelSensor:
             raise InputError(f"unknown scope {scope!r}; use 'process' or 'machine'")
         low = min(W_PER_GB_LOW, w_per_gb) if w_per_gb_low is None else w_per_gb_low
         high = max(W_PER_GB_HIGH, w_per_gb) if w_per_gb_high is None else w_per_gb_high
-        if not (math.isfinite(w_per_gb) and 0 < low <= w_per_gb <= high):
+        if not (isfinite(w_per_gb) and 0 < low <= w_per_gb <= high):
             raise InputError(
                 f"need 0 < w_per_gb_low <= w_per_gb <= w_per_gb_high, got {low} / {w_per_gb} / "
                 f"{high}"
