@@ -164,7 +164,8 @@ def _country_row(key: str) -> dict[str, str] | None:
     one country: the whole table would be ~200 rows parsed for it)."""
     if table_header("countries.csv")[:2] != ["code", "alpha3"]:
         return _country_rows().get(key)  # a layout the shortcut does not know: read it all
-    code_hit = alpha3_hit = None
+    code_hit: str | None = None
+    alpha3_hit: str | None = None
     for line in table_lines("countries.csv"):
         code, _, rest = line.partition(",")
         alpha3 = rest.partition(",")[0]
@@ -174,8 +175,8 @@ def _country_row(key: str) -> dict[str, str] | None:
             code_hit = line  # as in _country_rows: a code wins over any alpha-3, the last
         elif alpha3_hit is None and alpha3 and alpha3.casefold() == key:
             alpha3_hit = line  # the first alpha-3
-    line = code_hit or alpha3_hit
-    return None if line is None else table_row("countries.csv", line)
+    found = code_hit or alpha3_hit
+    return None if found is None else table_row("countries.csv", found)
 
 
 _country_zones: dict[str, Zone] = {}
