@@ -179,11 +179,27 @@ def _bind(
         self.__post_init__()
 
 
+def _plain_fields(cls: type, all_fields: tuple[Field, ...]) -> bool:
+    """Whether every field of ``cls`` lives in the instance dict: no ``__slots__`` and no
+    data descriptor (a property, a slot) of the same name on the class."""
+    for klass in cls.__mro__:
+        if klass is not object and "__slots__" in klass.__dict__:
+            return False
+    for f in all_fields:
+        for klass in cls.__mro__:
+            if f.name in klass.__dict__:
+                if hasattr(type(klass.__dict__[f.name]), "__set__"):
+                    return False
+                break
+    return True
+
+
 def _compile_init(cls: type, all_fields: tuple[Field, ...], frozen: bool) -> Any:
     """The ``__init__`` of a record class: its exact signature, defaults and factories."""
     params: list[str] = []
     body: list[str] = []
     namespace: dict[str, Any] = {"__MISSING": _MISSING, "__set": object.__setattr__}
+    direct = _plain_fields(cls, all_fields)
     for f in all_fields:
         if f.default is not _MISSING:
             namespace[f"__d_{f.name}"] = f.default
@@ -196,10 +212,16 @@ def _compile_init(cls: type, all_fields: tuple[Field, ...], frozen: bool) -> Any
         else:
             params.append(f.name)
             value = f.name
-        if frozen:
+        if frozen and direct:
+            body.append(f"    __dict[{f.name!r}] = {value}")
+        elif frozen:
             body.append(f"    __set(self, {f.name!r}, {value})")
         else:
             body.append(f"    self.{f.name} = {value}")
+    if frozen and direct and body:
+        # a frozen record's fields go straight into its instance dict: what
+        # object.__setattr__ does for a plain attribute, without a call per field
+        body.insert(0, "    __dict = self.__dict__")
     if hasattr(cls, "__post_init__"):
         body.append("    self.__post_init__()")
     source = f"def __init__(self, {', '.join(params)}):\n" + ("\n".join(body) or "    pass")

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from typing import Any, ParamSpec, TypeVar
 
     from carbonledger.ledger.base import Ledger
-    from carbonledger.models import RunStatus, SensorInfo
+    from carbonledger.models import Component, RunStatus, SensorInfo
     from carbonledger.sensors.base import Sensor
 
     P = ParamSpec("P")
@@ -90,13 +90,6 @@ def derive_run_id(env: Mapping[str, str] | None = None) -> tuple[str | None, str
         step = env.get("SLURM_STEP_ID")
         return (f"slurm-{job}.{step}" if step else f"slurm-{job}"), "SLURM_JOB_ID"
     return None, "new"
-
-
-def _delta(begin: float | None, end: float | None) -> float | None:
-    """Cumulative bound since the member joined, None when the sensor gives no bound."""
-    if begin is None or end is None:
-        return None
-    return max(0.0, end - begin)
 
 
 def _int_env(env: Mapping[str, str], *names: str) -> int | None:
@@ -246,6 +239,8 @@ class Tracker:
         self._owns_ledger = False
         self._base: dict[str, Reading] = {}
         self._last_tick: dict[str, Reading] = {}
+        #: (device, component) of each sensor, in order: set on the first sample
+        self._tick_devices: tuple[tuple[str, Component], ...] | None = None
         self._hour_energy_j: dict[int, float] = {}
         self._windows: list[WindowSummary] = []
         self._notes: list[str] = []
@@ -295,6 +290,7 @@ class Tracker:
         self._started_s = self._clock()
         self._base = self._meter.read_all()
         self._last_tick = dict(self._base)
+        self._tick_devices = None
         # The first sample, 0 J at the start: the time series begins at zero, and the
         # one-off work of a first tick (preparing the INSERT, first instances) is done here
         # rather than in the sampler thread beside the user's code.
@@ -636,31 +632,43 @@ class Tracker:
         return kept
 
     def _on_sample(self, wall_s: float, readings: dict[str, Reading]) -> None:
-        meter = self._meter
-        assert meter is not None
+        # Runs every sampler tick: kept to few lookups and calls (docs/performance.md).
+        devices = self._tick_devices
+        if devices is None:
+            meter = self._meter
+            assert meter is not None
+            devices = self._tick_devices = tuple((i.device, i.component) for i in meter.infos)
+        base_all = self._base
+        prev_all = self._last_tick
+        host = self._host
         samples: list[Sample] = []
-        hour = int(wall_s // 3600) * 3600
         delta_j = 0.0
-        for info in meter.infos:
-            reading = readings.get(info.device)
-            base = self._base.get(info.device)
+        for device, component in devices:
+            reading = readings.get(device)
+            base = base_all.get(device)
             if reading is None or base is None:
                 continue
-            prev = self._last_tick.get(info.device, base)
-            delta_j += max(0.0, reading.energy_j - prev.energy_j)
+            energy_j = reading.energy_j
+            step_j = energy_j - prev_all.get(device, base).energy_j
+            if step_j > 0.0:
+                delta_j += step_j
+            since_j = energy_j - base.energy_j
+            low, base_low = reading.low_j, base.low_j
+            high, base_high = reading.high_j, base.high_j
             samples.append(
                 Sample(
-                    time_unix_s=wall_s,
-                    component=info.component,
-                    device=info.device,
-                    energy_j=max(0.0, reading.energy_j - base.energy_j),
-                    power_w=reading.power_w,
-                    host=self._host,
-                    low_j=_delta(base.low_j, reading.low_j),
-                    high_j=_delta(base.high_j, reading.high_j),
+                    wall_s,
+                    component,
+                    device,
+                    since_j if since_j > 0.0 else 0.0,
+                    reading.power_w,
+                    host,
+                    None if low is None or base_low is None else max(0.0, low - base_low),
+                    None if high is None or base_high is None else max(0.0, high - base_high),
                 )
             )
         self._last_tick = readings
+        hour = int(wall_s // 3600) * 3600
         self._hour_energy_j[hour] = self._hour_energy_j.get(hour, 0.0) + delta_j
         if self._ledger is not None:
             # add_samples also renews this member's liveness and leases

@@ -289,3 +289,49 @@ def test_cache_does_not_keep_failures() -> None:
     with pytest.raises(OSError):
         flaky()
     assert flaky() == "ok" and flaky() == "ok" and len(attempts) == 2
+
+
+def test_compiled_frozen_init_writes_plain_fields_into_the_instance_dict() -> None:
+    """A frozen record's compiled __init__ fills the instance dict directly, except where a
+    field is a data descriptor on the class: then object.__setattr__, which honours it, as
+    the bound path does."""
+    from carbonledger import _lite
+
+    @record
+    class Plain:
+        a: int
+        b: str = "x"
+
+    for _ in range(_lite.COMPILE_AFTER + 2):
+        made = Plain(1)
+    assert vars(made) == {"a": 1, "b": "x"}
+    with pytest.raises(_lite.FrozenInstanceError):
+        made.a = 2  # type: ignore[misc]
+
+    seen: list[object] = []
+
+    class Spy:
+        def __get__(self, obj: object, owner: type | None = None) -> object:
+            return self if obj is None else obj.__dict__.get("_a")
+
+        def __set__(self, obj: object, value: object) -> None:
+            seen.append(value)
+            obj.__dict__["_a"] = value
+
+    class Base:
+        a = Spy()
+
+    @record
+    class Described(Base):
+        a: int  # type: ignore[assignment]
+
+    for i in range(_lite.COMPILE_AFTER + 2):
+        assert Described(i).a == i
+    assert seen == list(range(_lite.COMPILE_AFTER + 2))  # bound and compiled alike
+
+    class Slotted:
+        __slots__ = ("a",)
+
+    (field_a,) = _lite.fields(Described)
+    assert not _lite._plain_fields(Slotted, (field_a,))
+    assert _lite._plain_fields(Plain, _lite.fields(Plain))

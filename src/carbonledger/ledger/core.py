@@ -148,6 +148,16 @@ _INSERT_SAMPLES = (
     "INSERT INTO samples (device_ref, time_unix_s, energy_j, power_w, low_j, high_j) VALUES "
 )
 _SAMPLE_ROW = "(?, ?, ?, ?, ?, ?)"
+_insert_sql: dict[int, str] = {}
+
+
+def _insert_samples_sql(rows: int) -> str:
+    """The INSERT of ``rows`` samples (the same string object each time: SQLite's statement
+    cache finds it by equality, and a string made once hashes once)."""
+    sql = _insert_sql.get(rows)
+    if sql is None:
+        sql = _insert_sql.setdefault(rows, _INSERT_SAMPLES + ", ".join([_SAMPLE_ROW] * rows))
+    return sql
 
 
 class Tx:
@@ -524,27 +534,27 @@ class SqlLedger:
         """
         now = self._clock()
         beat = self._beats.get((run_id, member_id))
-        if (
-            beat is not None
-            and now - beat[0] < beat[1] / 3.0
-            and 0 < len(samples) <= 64
-            and all((run_id, member_id, s.device) in self._device_refs for s in samples)
-        ):
+        if beat is not None and now - beat[0] < beat[1] / 3.0 and 0 < len(samples) <= 64:
             refs = self._device_refs
             values: list[Any] = []
             for s in samples:
+                ref = refs.get((run_id, member_id, s.device))
+                if ref is None:  # a device new to the ledger: the transaction below
+                    break
+                power = s.power_w
                 low = getattr(s, "low_j", None)
                 high = getattr(s, "high_j", None)
                 values += (
-                    refs[(run_id, member_id, s.device)],
+                    ref,
                     float(s.time_unix_s),
                     float(s.energy_j),
-                    None if s.power_w is None else float(s.power_w),
+                    None if power is None else float(power),
                     None if low is None else float(low),
                     None if high is None else float(high),
                 )
-            self._append(_INSERT_SAMPLES + ", ".join([_SAMPLE_ROW] * len(samples)), values)
-            return
+            else:
+                self._append(_insert_samples_sql(len(samples)), values)
+                return
         with self._transaction(write=True) as tx:
             fresh: dict[tuple[str, str, str], int] = {}
             rows = []

@@ -55,6 +55,8 @@ class Meter:
         if len(set(devices)) != len(devices):
             raise InputError(f"two sensors report the same device name: {devices}")
         self._sensors = list(sensors)
+        #: (device, sensor) pairs: a sensor's device never changes, its info may
+        self._by_device = tuple(zip(devices, self._sensors, strict=True))
         self._clock = clock
         self._wall_clock = wall_clock
         self._host = host
@@ -90,8 +92,7 @@ class Meter:
         (or zero energy at this instant if it never read) and is recorded."""
         out: dict[str, Reading] = {}
         with self._lock:
-            for sensor in self._sensors:
-                device = sensor.info.device
+            for device, sensor in self._by_device:
                 try:
                     reading = sensor.read()
                 except (SensorError, OSError, RuntimeError, ValueError) as exc:

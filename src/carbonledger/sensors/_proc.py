@@ -66,6 +66,15 @@ class _FdCache:
     def read(self, path: str) -> bytes | None:
         """The file's content now (possibly empty), or None when it cannot be read (the
         process or thread has ended, or the file does not exist)."""
+        fd = self._fds.get(path)  # the sampler's usual case: a short file already open
+        if fd is not None:
+            try:
+                data = os.pread(fd, 8192, 0)
+            except OSError:
+                pass  # an ended process's file: reopened (or dropped) below
+            else:
+                if len(data) < 8192:
+                    return data
         for _attempt in range(2):  # a cached fd of an ended process: reopen once
             with self._lock:
                 fd = self._fds.get(path)
@@ -125,6 +134,9 @@ def logical_cpu_count() -> int:
     return os.cpu_count() or 1
 
 
+_PROC_STAT = f"{PROC}/stat"
+
+
 def machine_busy_cpu_s() -> float:
     """CPU seconds the whole machine spent busy (all CPUs, since boot).
 
@@ -132,7 +144,7 @@ def machine_busy_cpu_s() -> float:
     (a virtual CPU's stolen time ran some other guest). On Linux ``guest`` time is
     already inside ``user``, so it is not added again.
     """
-    data = _FILES.read(f"{PROC}/stat")
+    data = _FILES.read(_PROC_STAT)
     if data:  # "cpu  user nice system idle iowait irq softirq steal ..." in clock ticks
         fields = data.split(b"\n", 1)[0].split()
         if fields and fields[0] == b"cpu" and len(fields) >= 8:

@@ -157,12 +157,13 @@ class RamModelSensor:
             power_w = None if self._first or elapsed_s <= 0 else self._w_per_gb * mean_gb
             self._first = False
             self._last_gb, self._last_time_s = gb, now
+            gb_s = self._gb_s
             return Reading(
-                time_s=now,
-                energy_j=self._w_per_gb * self._gb_s,
-                power_w=power_w,
-                low_j=self._low_w_per_gb * self._gb_s,
-                high_j=self._high_w_per_gb * self._gb_s,
+                now,
+                self._w_per_gb * gb_s,
+                power_w,
+                self._low_w_per_gb * gb_s,
+                self._high_w_per_gb * gb_s,
             )
 
     def close(self) -> None:
