@@ -40,8 +40,9 @@ _PAGE_BYTES = float(os.sysconf("SC_PAGE_SIZE")) if hasattr(os, "sysconf") else 4
 SHARE_WINDOW_S = 0.005
 #: a tree that was one process at its last full walk is re-read with that process's stat
 #: alone for this long (s); a child started meanwhile is found at the next full walk, and
-#: all its CPU time since its birth is counted then
-FULL_WALK_S = 2.0
+#: all its CPU time since its birth is counted then. (A due walk costs the sampler two
+#: GIL hand-offs beside a busy thread: 5 s rather than 2 s is ~12 % of its CPU there.)
+FULL_WALK_S = 5.0
 
 
 #: at most this many procfs files stay open between reads (a job's own fd limit matters more)
@@ -387,7 +388,7 @@ def _own_stat(last: ProcStat) -> ProcStat:
     """This process's CPU times now, from ``times(2)``: the kernel's same clock-tick counts
     as ``/proc/self/stat`` (whole thread group, and the children it has reaped), in one
     system call that needs no file and lets the sampler keep the GIL. Parent, start time
-    and resident memory are those of ``last`` (the latest full walk, under 2 s old)."""
+    and resident memory are those of ``last`` (the latest full walk, under FULL_WALK_S old)."""
     t = os.times()
     return ProcStat(
         pid=last.pid,
