@@ -47,6 +47,7 @@ __all__ = [
     "cache",
     "field",
     "fields",
+    "made_often",
     "mutable_record",
     "record",
     "replace",
@@ -270,7 +271,7 @@ def _build(cls: type[T], frozen: bool) -> type[T]:
         # stop() make a dozen kinds), and compiling each would cost more than binding them.
         nonlocal made
         made += 1
-        if made <= COMPILE_AFTER:
+        if made <= cls.__dict__.get("__record_compile_after__", COMPILE_AFTER):
             _bind(cls, all_fields, frozen, self, args, kwargs)
             return
         init = _compile_init(cls, all_fields, frozen)
@@ -290,6 +291,16 @@ def _build(cls: type[T], frozen: bool) -> type[T]:
     if frozen:
         setattr(cls, "__setattr__", _frozen_setattr)  # noqa: B010
         setattr(cls, "__delattr__", _frozen_delattr)  # noqa: B010
+    return cls
+
+
+def made_often(cls: type[T]) -> type[T]:
+    """Mark a record class (decorate above ``@record``) as made on every sampler tick: its
+    ``__init__`` is compiled at its first instance (in ``start()``), not at its fifth (in the
+    sampler thread, a one-time cost inside the loop the sampler shares the CPU with)."""
+    if not hasattr(cls, "__record_fields__"):
+        raise TypeError(f"{cls.__name__} is not a record class; put @made_often above @record")
+    setattr(cls, "__record_compile_after__", 0)  # noqa: B010 - a class attribute
     return cls
 
 

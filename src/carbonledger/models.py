@@ -9,7 +9,7 @@ power reading, and estimates carry a ``low_j``/``high_j`` range.
 
 from __future__ import annotations
 
-from carbonledger._lite import asdict, field, record
+from carbonledger._lite import asdict, field, made_often, record
 from carbonledger.units import j_to_kwh
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
@@ -63,6 +63,7 @@ class SensorInfo:
         return asdict(self)
 
 
+@made_often  # every sensor read of every sampler tick
 @record
 class Reading:
     """One read of a sensor: *cumulative* energy since the sensor was created.
@@ -124,6 +125,7 @@ class ComponentEnergy:
         return d
 
 
+@made_often  # every sampler tick
 @record
 class Sample:
     """A point of the power/energy time series, as stored in the ledger.

@@ -335,3 +335,42 @@ def test_compiled_frozen_init_writes_plain_fields_into_the_instance_dict() -> No
     (field_a,) = _lite.fields(Described)
     assert not _lite._plain_fields(Slotted, (field_a,))
     assert _lite._plain_fields(Plain, _lite.fields(Plain))
+
+
+def test_made_often_compiles_at_the_first_instance() -> None:
+    from carbonledger import _lite
+
+    @_lite.made_often
+    @record
+    class Hot:
+        a: int
+        b: int = 0
+
+    placeholder = Hot.__dict__["__init__"]
+    assert Hot(1, b=2) == Hot(1, 2)
+    assert Hot.__dict__["__init__"] is not placeholder  # compiled by the first instance
+
+    @record
+    class Cold:
+        a: int
+
+    placeholder = Cold.__dict__["__init__"]
+    Cold(1)
+    assert Cold.__dict__["__init__"] is placeholder
+
+    class NotARecord:
+        pass
+
+    with pytest.raises(TypeError, match="not a record class"):
+        _lite.made_often(NotARecord)
+
+
+def test_the_sampler_tick_records_are_compiled_at_start() -> None:
+    """Reading, Sample and ProcStat are made on every tick: their __init__ is compiled at
+    their first instance, in start(), not in the sampler thread during the user's loop."""
+    from carbonledger._lite import COMPILE_AFTER
+    from carbonledger.models import Reading, Sample
+    from carbonledger.sensors._proc import ProcStat
+
+    for cls in (Reading, Sample, ProcStat):
+        assert cls.__dict__["__record_compile_after__"] == 0 < COMPILE_AFTER

@@ -18,7 +18,7 @@ import _thread
 import os
 import time
 
-from carbonledger._lite import mutable_record, record
+from carbonledger._lite import made_often, mutable_record, record
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
 if TYPE_CHECKING:
@@ -163,6 +163,7 @@ def machine_busy_cpu_s() -> float:
     )
 
 
+@made_often  # every sampler tick
 @record
 class ProcStat:
     """One process at one instant. ``start`` identifies it with ``pid`` (a reused pid
