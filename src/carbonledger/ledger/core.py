@@ -284,6 +284,10 @@ class SqlLedger:
 
     # --- backend seam --------------------------------------------------------------------
 
+    #: a renewal of heartbeat and leases as autocommit statements after the samples (SQLite:
+    #: fewer steps) rather than one transaction with them (a server: fewer round trips)
+    _RENEWS_APART = False
+
     def _transaction(self, write: bool) -> AbstractContextManager[Tx]:
         raise NotImplementedError
 
@@ -529,12 +533,14 @@ class SqlLedger:
 
         The member's heartbeat (and the expiry of its leases) is renewed with them once a
         third of its lease TTL has passed since the last renewal: a sampler tick between
-        renewals is a single INSERT, so the sampler thread asks for the interpreter (and the
-        disk) as rarely as it can.
+        renewals is a single INSERT (on SQLite a renewal is two more autocommit statements,
+        see :meth:`_renew`), so the sampler thread asks for the interpreter (and the disk) as
+        rarely as it can.
         """
         now = self._clock()
         beat = self._beats.get((run_id, member_id))
-        if beat is not None and now - beat[0] < beat[1] / 3.0 and 0 < len(samples) <= 64:
+        due = beat is not None and now - beat[0] >= beat[1] / 3.0
+        if beat is not None and (self._RENEWS_APART or not due) and 0 < len(samples) <= 64:
             refs = self._device_refs
             values: list[Any] = []
             for s in samples:
@@ -554,6 +560,9 @@ class SqlLedger:
                 )
             else:
                 self._append(_insert_samples_sql(len(samples)), values)
+                if due:
+                    self._renew(run_id, member_id, now)
+                    self._beats[(run_id, member_id)] = (now, beat[1])
                 return
         with self._transaction(write=True) as tx:
             fresh: dict[tuple[str, str, str], int] = {}
@@ -598,6 +607,25 @@ class SqlLedger:
         self._device_refs.update(fresh)
         if beat is not None:
             self._beats[(run_id, member_id)] = (now, beat[1])
+
+    def _renew(self, run_id: str, member_id: str, now: float) -> None:
+        """Renew a member's heartbeat row and the expiry of its leases, each an autocommit
+        statement of its own after the tick's samples: two steps where a transaction around
+        them would take four, each a wait for the interpreter lock for a sampler beside a
+        busy thread. Nothing depends on the three landing together: a member's liveness is
+        the later of its heartbeat and its last sample, and a lease renewed late only
+        expires sooner (it is renewed a third of the TTL ahead of its expiry)."""
+        self._append(
+            "UPDATE members SET heartbeat_unix_s = ? "
+            "WHERE run_id = ? AND member_id = ? AND finished_unix_s IS NULL",
+            (now, run_id, member_id),
+        )
+        if (run_id, member_id) in self._lease_holders:  # only members holding leases
+            self._append(
+                "UPDATE leases SET expires_unix_s = ? + (SELECT lease_ttl_s FROM members "
+                "WHERE run_id = ? AND member_id = ?) WHERE run_id = ? AND member_id = ?",
+                (now, run_id, member_id, run_id, member_id),
+            )
 
     def _device_ref(self, tx: Tx, run_id: str, member_id: str, s: Sample) -> int:
         host = s.host or self._member_host(tx, run_id, member_id)

@@ -232,6 +232,8 @@ class SqliteLedger(SqlLedger):
             self._conn.execute("PRAGMA synchronous = NORMAL")
         return self._conn
 
+    _RENEWS_APART = True  # see SqlLedger._renew
+
     def _append(self, sql: str, params: Sequence[Any]) -> None:
         # one statement outside BEGIN...COMMIT: SQLite makes it a transaction of its own
         # (one step, one commit), where _transaction takes three statements
