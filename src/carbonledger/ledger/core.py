@@ -561,7 +561,7 @@ class SqlLedger:
             else:
                 self._append(_insert_samples_sql(len(samples)), values)
                 if due:
-                    self._renew(run_id, member_id, now)
+                    self._renew(self._append, run_id, member_id, now)
                     self._beats[(run_id, member_id)] = (now, beat[1])
                 return
         with self._transaction(write=True) as tx:
@@ -593,35 +593,28 @@ class SqlLedger:
                     )
             else:  # bulk ingest
                 tx.many(_INSERT_SAMPLES + _SAMPLE_ROW, rows)
-            tx.run(
-                "UPDATE members SET heartbeat_unix_s = ? "
-                "WHERE run_id = ? AND member_id = ? AND finished_unix_s IS NULL",
-                (now, run_id, member_id),
-            )
-            if (run_id, member_id) in self._lease_holders:  # only members holding leases
-                tx.run(
-                    "UPDATE leases SET expires_unix_s = ? + (SELECT lease_ttl_s FROM members "
-                    "WHERE run_id = ? AND member_id = ?) WHERE run_id = ? AND member_id = ?",
-                    (now, run_id, member_id, run_id, member_id),
-                )
+            self._renew(tx.run, run_id, member_id, now)
         self._device_refs.update(fresh)
         if beat is not None:
             self._beats[(run_id, member_id)] = (now, beat[1])
 
-    def _renew(self, run_id: str, member_id: str, now: float) -> None:
-        """Renew a member's heartbeat row and the expiry of its leases, each an autocommit
-        statement of its own after the tick's samples: two steps where a transaction around
-        them would take four, each a wait for the interpreter lock for a sampler beside a
-        busy thread. Nothing depends on the three landing together: a member's liveness is
-        the later of its heartbeat and its last sample, and a lease renewed late only
-        expires sooner (it is renewed a third of the TTL ahead of its expiry)."""
-        self._append(
+    def _renew(
+        self, run: Callable[[str, Sequence[Any]], object], run_id: str, member_id: str, now: float
+    ) -> None:
+        """Renew a member's heartbeat row and the expiry of its leases, with ``run``: a
+        transaction's ``tx.run``, or (SQLite, ``_RENEWS_APART``) :meth:`_append`, each an
+        autocommit statement of its own after the tick's samples: two steps where a
+        transaction around the three would take five, each a wait for the interpreter lock
+        for a sampler beside a busy thread. Nothing depends on them landing together: a
+        member's liveness is the later of its heartbeat and its last sample, and a lease
+        renewed late only expires sooner (it is renewed a third of the TTL ahead)."""
+        run(
             "UPDATE members SET heartbeat_unix_s = ? "
             "WHERE run_id = ? AND member_id = ? AND finished_unix_s IS NULL",
             (now, run_id, member_id),
         )
         if (run_id, member_id) in self._lease_holders:  # only members holding leases
-            self._append(
+            run(
                 "UPDATE leases SET expires_unix_s = ? + (SELECT lease_ttl_s FROM members "
                 "WHERE run_id = ? AND member_id = ?) WHERE run_id = ? AND member_id = ?",
                 (now, run_id, member_id, run_id, member_id),
