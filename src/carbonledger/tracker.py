@@ -92,6 +92,13 @@ def derive_run_id(env: Mapping[str, str] | None = None) -> tuple[str | None, str
     return None, "new"
 
 
+def _delta(begin: float | None, end: float | None) -> float | None:
+    """Cumulative bound since the member joined, None when the sensor gives no bound."""
+    if begin is None or end is None:
+        return None
+    return max(0.0, end - begin)
+
+
 def _int_env(env: Mapping[str, str], *names: str) -> int | None:
     for name in names:
         value = env.get(name)
@@ -652,19 +659,16 @@ class Tracker:
             step_j = energy_j - prev_all.get(device, base).energy_j
             if step_j > 0.0:
                 delta_j += step_j
-            since_j = energy_j - base.energy_j
-            low, base_low = reading.low_j, base.low_j
-            high, base_high = reading.high_j, base.high_j
             samples.append(
                 Sample(
                     wall_s,
                     component,
                     device,
-                    since_j if since_j > 0.0 else 0.0,
+                    max(0.0, energy_j - base.energy_j),
                     reading.power_w,
                     host,
-                    None if low is None or base_low is None else max(0.0, low - base_low),
-                    None if high is None or base_high is None else max(0.0, high - base_high),
+                    _delta(base.low_j, reading.low_j),
+                    _delta(base.high_j, reading.high_j),
                 )
             )
         self._last_tick = readings

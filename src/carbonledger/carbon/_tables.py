@@ -89,8 +89,7 @@ def parse_line(line: str) -> list[str]:
 
 def table_row(name: str, line: str) -> dict[str, str]:
     """One line of ``table_lines(name)`` as the dict :func:`read_table` gives for it."""
-    header = parse_line(_lines(name)[0])
-    return dict(zip(header, parse_line(line), strict=True))
+    return dict(zip(table_header(name), parse_line(line), strict=True))
 
 
 def table_header(name: str) -> list[str]:
@@ -101,10 +100,9 @@ def table_header(name: str) -> list[str]:
 @cache
 def read_table(name: str) -> tuple[dict[str, str], ...]:
     """Every row of the shipped table ``name`` (e.g. ``"countries.csv"``) as a dict."""
-    text = _text(name)
-    lines = text.splitlines()
+    lines = _lines(name)
     rows: Iterator[list[str]]
-    if len(text) > _SMALL_TABLE:
+    if len(_text(name)) > _SMALL_TABLE:
         # _csv is csv's own C reader: the csv module around it imports re (~5 ms) for its
         # Sniffer, which a tracker's start() would pay for the country table
         import _csv

@@ -160,6 +160,22 @@ def _insert_samples_sql(rows: int) -> str:
     return sql
 
 
+def _sample_row(ref: int, s: Sample) -> tuple[Any, ...]:
+    """The values of a ``samples`` row (:data:`_SAMPLE_ROW`) for sample ``s`` of device
+    ``ref``; estimate bounds, where ``s`` carries them, as ``low_j``/``high_j``."""
+    power = s.power_w
+    low = getattr(s, "low_j", None)
+    high = getattr(s, "high_j", None)
+    return (
+        ref,
+        float(s.time_unix_s),
+        float(s.energy_j),
+        None if power is None else float(power),
+        None if low is None else float(low),
+        None if high is None else float(high),
+    )
+
+
 class Tx:
     """One open transaction: run SQL written with ``?`` placeholders."""
 
@@ -547,17 +563,7 @@ class SqlLedger:
                 ref = refs.get((run_id, member_id, s.device))
                 if ref is None:  # a device new to the ledger: the transaction below
                     break
-                power = s.power_w
-                low = getattr(s, "low_j", None)
-                high = getattr(s, "high_j", None)
-                values += (
-                    ref,
-                    float(s.time_unix_s),
-                    float(s.energy_j),
-                    None if power is None else float(power),
-                    None if low is None else float(low),
-                    None if high is None else float(high),
-                )
+                values += _sample_row(ref, s)
             else:
                 self._append(_insert_samples_sql(len(samples)), values)
                 if due:
@@ -573,18 +579,7 @@ class SqlLedger:
                 if ref is None:
                     ref = self._device_ref(tx, run_id, member_id, s)
                     fresh[key] = ref
-                low = getattr(s, "low_j", None)
-                high = getattr(s, "high_j", None)
-                rows.append(
-                    (
-                        ref,
-                        float(s.time_unix_s),
-                        float(s.energy_j),
-                        None if s.power_w is None else float(s.power_w),
-                        None if low is None else float(low),
-                        None if high is None else float(high),
-                    )
-                )
+                rows.append(_sample_row(ref, s))
             if len(rows) <= 64:  # a sampler tick: one statement (one step, not one per row)
                 if rows:
                     tx.run(

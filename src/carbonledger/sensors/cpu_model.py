@@ -493,28 +493,20 @@ class CpuModelSensor:
         return self._power_w(self._tdp_w, IDLE_SHARE, utilisation)
 
     def read(self) -> Reading:
-        # every sampler tick: the model's three powers inline (_power_w's arithmetic, in the
-        # same order), the Reading made positionally
         with self._lock:
             now = self._clock()
             elapsed_s = now - self._last_time_s
             d_machine, d_process = self._times.step()
             power_w: float | None = None
             if elapsed_s > 0:
-                u = d_machine / (elapsed_s * self._cpu_count)
-                if not u < 1.0:
-                    u = 1.0
+                u = min(1.0, d_machine / (elapsed_s * self._cpu_count))
                 share = 1.0 if self._scope == "machine" else _share(d_process, d_machine)
-                tdp_w = self._tdp_w
-                idle_w = IDLE_SHARE * tdp_w
-                e = (idle_w + (tdp_w - idle_w) * u) * elapsed_s * share
+                e = self._power_w(self._tdp_w, IDLE_SHARE, u) * elapsed_s * share
                 self._energy_j += e
-                tdp_w = self._tdp_low_w
-                idle_w = IDLE_SHARE_LOW * tdp_w
-                self._low_j += (idle_w + (tdp_w - idle_w) * u) * elapsed_s * share
-                tdp_w = self._tdp_high_w
-                idle_w = IDLE_SHARE_HIGH * tdp_w
-                self._high_j += (idle_w + (tdp_w - idle_w) * u) * elapsed_s * share
+                self._low_j += self._power_w(self._tdp_low_w, IDLE_SHARE_LOW, u) * elapsed_s * share
+                self._high_j += (
+                    self._power_w(self._tdp_high_w, IDLE_SHARE_HIGH, u) * elapsed_s * share
+                )
                 if not self._first:
                     power_w = e / elapsed_s
             self._first = False

@@ -389,16 +389,12 @@ def _open_gpu(
         )
 
 
-#: the NVIDIA kernel driver exposes these when it is loaded (also inside GPU containers)
-DRIVER_PATHS = NVIDIA_DRIVER_PATHS
-
-
 def discover_nvml(
     nvml: Any | None = None,
     *,
     env: Mapping[str, str] | None = None,
     clock: Clock = time.monotonic,
-    driver_paths: Sequence[str | os.PathLike[str]] = DRIVER_PATHS,
+    driver_paths: Sequence[str | os.PathLike[str]] = NVIDIA_DRIVER_PATHS,
 ) -> tuple[list[Sensor], list[SensorInfo]]:
     """Open a sensor for every NVIDIA GPU this process can see.
 
