@@ -392,6 +392,12 @@ class _CpuTimes:
         return d_machine, d_process
 
 
+def _idle_and_span(tdp_w: float, idle_share: float) -> tuple[float, float]:
+    """(P_idle, TDP - P_idle) in W of the line ``P(u) = P_idle + (TDP - P_idle) x u``."""
+    idle_w = idle_share * tdp_w
+    return idle_w, tdp_w - idle_w
+
+
 def _share(d_process_s: float, d_machine_s: float) -> float:
     """The tree's share of the machine's busy CPU time (0 when the machine was idle)."""
     if d_machine_s <= 0:
@@ -450,6 +456,16 @@ class CpuModelSensor:
                 f"need 0 < tdp_low_w <= tdp_w <= tdp_high_w, got "
                 f"{self._tdp_low_w} / {tdp_w} / {self._tdp_high_w}"
             )
+        #: P(u) = P_idle + span x u, as (P_idle, span = TDP - P_idle) in W, for the central,
+        #: low and high model: made once, so that a sampler tick only multiplies and adds
+        self._lines = tuple(
+            _idle_and_span(t, share)
+            for t, share in (
+                (tdp_w, IDLE_SHARE),
+                (self._tdp_low_w, IDLE_SHARE_LOW),
+                (self._tdp_high_w, IDLE_SHARE_HIGH),
+            )
+        )
         self._cpu_count = _cpu_count(cpu_count)
         self._clock = clock
         self._lock = _thread.allocate_lock()
@@ -483,14 +499,10 @@ class CpuModelSensor:
     def info(self) -> SensorInfo:
         return self._info
 
-    @staticmethod
-    def _power_w(tdp_w: float, idle_share: float, utilisation: float) -> float:
-        idle_w = idle_share * tdp_w
-        return idle_w + (tdp_w - idle_w) * utilisation
-
     def power_w(self, utilisation: float) -> float:
         """The machine's modelled CPU power at ``utilisation`` (0..1)."""
-        return self._power_w(self._tdp_w, IDLE_SHARE, utilisation)
+        idle_w, span_w = self._lines[0]
+        return idle_w + span_w * utilisation
 
     def read(self) -> Reading:
         with self._lock:
@@ -501,12 +513,11 @@ class CpuModelSensor:
             if elapsed_s > 0:
                 u = min(1.0, d_machine / (elapsed_s * self._cpu_count))
                 share = 1.0 if self._scope == "machine" else _share(d_process, d_machine)
-                e = self._power_w(self._tdp_w, IDLE_SHARE, u) * elapsed_s * share
+                (idle_w, span_w), (low_idle_w, low_span_w), (high_idle_w, high_span_w) = self._lines
+                e = (idle_w + span_w * u) * elapsed_s * share
                 self._energy_j += e
-                self._low_j += self._power_w(self._tdp_low_w, IDLE_SHARE_LOW, u) * elapsed_s * share
-                self._high_j += (
-                    self._power_w(self._tdp_high_w, IDLE_SHARE_HIGH, u) * elapsed_s * share
-                )
+                self._low_j += (low_idle_w + low_span_w * u) * elapsed_s * share
+                self._high_j += (high_idle_w + high_span_w * u) * elapsed_s * share
                 if not self._first:
                     power_w = e / elapsed_s
             self._first = False
