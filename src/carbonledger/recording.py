@@ -12,6 +12,7 @@ where it asks to (``flush()``, ``stop()``), and then for a bounded time.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 from collections.abc import Callable
@@ -57,7 +58,10 @@ class Recorder:
         self._idle = threading.Condition()
         self._thread: threading.Thread | None = None
         self.problem = ""
+        self.journal_problem = ""
         self.written = 0
+        #: the start records the ledger took (open_run, join, register_devices)
+        self._preamble: list[tuple[str, tuple[Any, ...]]] = []
         if ledger is None:
             self._fail(problem or "no ledger")
 
@@ -94,16 +98,26 @@ class Recorder:
                 self._fail(f"{type(exc).__name__}: {exc}")
             else:
                 self.written += 1
+                self._preamble.append((op, args))
                 return result
         self._journal(op, args)
         return None
 
     def _journal(self, op: str, args: tuple[Any, ...]) -> None:
         try:
+            if not self._spool.active:
+                # a journal stands alone: it begins with the run's start records (already in
+                # the failed ledger, perhaps; replaying them there changes nothing)
+                for start_op, start_args in self._preamble:
+                    self._spool.append(start_op, *start_args, sync=True)
             self._spool.append(op, *args, sync=op in _SYNC_OPS)
         except Exception as exc:  # the journal itself failed: say so once, keep going
-            key = f"journal {self._spool.path}: {type(exc).__name__}: {exc}"
-            _LOG.warning("carbonledger: measurements could not be journalled either (%s)", key)
+            if not self.journal_problem:
+                self.journal_problem = f"{self._spool.path}: {type(exc).__name__}: {exc}"
+                _LOG.warning(
+                    "carbonledger: measurements could not be journalled either (%s)",
+                    self.journal_problem,
+                )
 
     def start(self) -> None:
         """Start the writer thread."""
@@ -132,7 +146,32 @@ class Recorder:
                     if self._pending == 0:
                         self._idle.notify_all()
 
+    def replay_pending(self) -> None:
+        """Replay, from the writer thread, the journals other members left for this ledger
+        (the "next successful open" of :mod:`carbonledger.spool`)."""
+        self.submit("_replay")
+
+    def _replay(self) -> None:
+        from carbonledger.spool import pending, replay
+
+        ledger = self._ledger
+        if ledger is None:
+            return
+        for path in pending(self._spool.directory, self._spool.target):
+            if path == self._spool.path:
+                continue
+            try:
+                done = replay(path, ledger)
+            except Exception as exc:  # a journal that cannot be read: leave it for sync
+                _LOG.warning("carbonledger: journal %s not replayed: %s", path, exc)
+                continue
+            if done.done:
+                _LOG.info("carbonledger: replayed %d writes from %s", done.calls, path)
+
     def _write(self, op: str, args: tuple[Any, ...]) -> None:
+        if op == "_replay":
+            self._replay()
+            return
         if self._ledger is not None:
             try:
                 getattr(self._ledger, op)(*args)
@@ -187,7 +226,7 @@ def open_recorder(
     ledger that cannot be opened gives a recorder that journals from the start.
     """
     from carbonledger.ledger import open_ledger
-    from carbonledger.ledger.paths import default_ledger_file
+    from carbonledger.ledger.paths import default_ledger_file, is_postgres_url
     from carbonledger.spool import spool_dir
 
     directory = spool_dir(env)
@@ -197,6 +236,8 @@ def open_recorder(
         return Recorder(memory, spool), None, memory
     if ledger_arg is None or ledger_arg is True:
         target = ledger_setting or default_ledger_file(env)
+        if not is_postgres_url(target):
+            target = os.path.abspath(target)  # a journal may be replayed from elsewhere
         spool = Spool(target, member.run_id, member.member_id, directory=directory)
         try:
             ledger: Ledger = open_ledger(target)
@@ -204,6 +245,9 @@ def open_recorder(
             problem = f"{type(exc).__name__}: {exc}"
             return Recorder(None, spool, problem=problem), None, None
         location = _target_name(ledger)
+        recorder = Recorder(ledger, spool)
+        recorder.replay_pending()
+        return recorder, location, ledger
     else:
         ledger, location = ledger_arg, _target_name(ledger_arg)
         spool = Spool(location, member.run_id, member.member_id, directory=directory)

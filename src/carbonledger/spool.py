@@ -24,7 +24,7 @@ import json
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, is_dataclass
 from typing import TYPE_CHECKING, Any
 
 from carbonledger.errors import InputError, LedgerError
@@ -35,14 +35,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FORMAT",
+    "IN_USE",
     "Replayed",
     "Spool",
+    "journal_target",
     "pending",
     "replay",
     "spool_dir",
 ]
 
 FORMAT = "carbonledger-spool/1"
+#: :attr:`Replayed.error` of a journal a live tracker still writes
+IN_USE = "in use by a running tracker"
 SUFFIX = ".jsonl"
 
 
@@ -60,6 +64,8 @@ def spool_dir(env: Mapping[str, str] | None = None) -> str:
 
 
 def _record_dict(obj: Any) -> dict[str, Any]:
+    if not is_dataclass(obj):  # TODO(integration): every ledger record is a dataclass
+        return dict(vars(obj))
     return {f.name: getattr(obj, f.name) for f in fields(obj)}
 
 
@@ -214,6 +220,14 @@ def _read(path: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return header, body
 
 
+def journal_target(path: str) -> str:
+    """The ledger (path or URL) a journal's writes were meant for."""
+    target = _read(path)[0].get("ledger")
+    if not isinstance(target, str) or not target or target == "memory":
+        raise InputError(f"journal {path} names no ledger to replay into; give --ledger")
+    return target
+
+
 def pending(directory: str | None = None, target: str | None = None) -> list[str]:
     """Journals waiting to be replayed (oldest first), optionally only those for ``target``."""
     directory = directory if directory is not None else spool_dir()
@@ -275,7 +289,7 @@ def replay(path: str, ledger: Ledger) -> Replayed:
     """
     with _locked(path) as mine:
         if not mine:
-            return Replayed(path, "", 0, False, "in use by a running tracker")
+            return Replayed(path, "", 0, False, IN_USE)
         header, body = _read(path)
         target = str(header.get("ledger", ""))
         start = _progress(path)
