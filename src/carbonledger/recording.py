@@ -32,6 +32,8 @@ _LOG = logging.getLogger("carbonledger")
 #: calls whose line the journal forces to disk (rare, and the ones a crash must not lose)
 _SYNC_OPS = frozenset({"open_run", "join", "register_devices", "add_window", "finish_member"})
 _STOP = ("", ())
+#: a run's start records: a journal begins with them
+_START_OPS = frozenset({"open_run", "join", "register_devices"})
 
 
 class Recorder:
@@ -98,7 +100,8 @@ class Recorder:
                 self._fail(f"{type(exc).__name__}: {exc}")
             else:
                 self.written += 1
-                self._preamble.append((op, args))
+                if op in _START_OPS:
+                    self._preamble.append((op, args))
                 return result
         self._journal(op, args)
         return None

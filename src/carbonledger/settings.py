@@ -179,7 +179,7 @@ def resolve(
         interval_s=interval_s,
         pid=os.getpid() if pid is None else pid,
         gpu=bool(merged.get("gpu", True)),
-        cpu_watts=_watts("cpu_watts", merged.get("cpu_watts")),
-        ram_watts=_watts("ram_watts", merged.get("ram_watts")),
+        cpu_watts=_watts("cpu_watts", merged.get("cpu_watts", arguments.get("cpu_watts"))),
+        ram_watts=_watts("ram_watts", merged.get("ram_watts", arguments.get("ram_watts"))),
     )
     return TrackerSettings(run, location, sampling)

@@ -244,12 +244,14 @@ class Tracker:
             if self._recorder is not None:
                 self._recorder.close(0.0)
             raise
-        self._recorder.start()
         meter = self._meter = Meter(
             sensors, clock=self._clock, wall_clock=self._wall_clock, host=self._member.host
         )
         base = meter.start()
-        self._on_sample(meter.started_unix_s, base)  # the series begins at 0 J
+        # the series begins at 0 J, written before start() returns
+        first = meter.sample(meter.started_unix_s, base)
+        self._recorder.call_now("add_samples", self.run_id, self.member_id, first)
+        self._recorder.start()
         self._sampler = Sampler(
             meter, self.interval_s, self._on_sample, wall_clock=self._wall_clock
         )
