@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from carbonledger import settings as settings_mod
+from carbonledger._signals import SigtermAsExit
 from carbonledger.accounting import (
     CarbonContext,
     EmbodiedCarbon,
@@ -39,7 +40,7 @@ from carbonledger.meter.core import WindowBlock
 from carbonledger.models import ComponentEnergy, Reading, RunStatus, RunSummary, WindowSummary
 
 if TYPE_CHECKING:
-    from types import FrameType, TracebackType
+    from types import TracebackType
 
     from carbonledger.ledger.base import Ledger
     from carbonledger.models import SensorInfo
@@ -152,7 +153,6 @@ class Tracker:
         self._sensors_arg = list(sensors) if sensors is not None else None
         self._intensity_provider = intensity_provider
         self._embodied = embodied
-        self._handle_signals = handle_signals
         self._command = list(command) if command else None
         self._clock, self._wall_clock = clock, wall_clock
         self._member = Membership.create(
@@ -175,7 +175,7 @@ class Tracker:
         self._summary: RunSummary | None = None
         self._forecast: dict[str, Any] | None = None
         self._final: tuple[HourlyIntensity | None, EmbodiedCarbon | None] | None = None
-        self._prev_sigterm: Any = None
+        self._sigterm = SigtermAsExit(enabled=handle_signals)
         self._cloud: tuple[str | None, str | None] = (None, None)
         self._country_name = ""
         self._cpu_model = ""
@@ -256,64 +256,33 @@ class Tracker:
             meter, self.interval_s, self._on_sample, wall_clock=self._wall_clock
         )
         self._sampler.start()
-        self._install_signal_handler()
+        self._sigterm.install()
         self._state = "running"
         return self
 
     def _open_run(self, recorder: Recorder, infos: list[SensorInfo]) -> None:
         from carbonledger.hostinfo import run_meta
-        from carbonledger.ledger.base import MemberRecord, RunRecord
+        from carbonledger.membership import join_run
 
-        c, run, member = self._carbon, self._settings.run, self._member
-        record = RunRecord(
-            run_id=self.run_id,
-            project=self.project,
-            experiment=self.experiment,
-            started_unix_s=self._wall_clock(),
-            scope=self.scope,
-            location=c.location,
-            location_source=c.location_source,
-            intensity_g_per_kwh=c.intensity_g_per_kwh,
-            intensity_source=c.intensity_source,
-            pue=c.pue,
-            pue_source=c.pue_source,
-            tags=dict(run.tags),
-            meta=run_meta(
-                self._settings,
-                self._member,
-                c,
-                cpu_model=self._cpu_model,
-                gpu_models=[i.model for i in infos if i.component == "gpu"],
-                cloud=self._cloud,
-                country_name=self._country_name,
-                command=self._command,
-            ),
+        meta = run_meta(
+            self._settings,
+            self._member,
+            self._carbon,
+            cpu_model=self._cpu_model,
+            gpu_models=[i.model for i in infos if i.component == "gpu"],
+            cloud=self._cloud,
+            country_name=self._country_name,
+            command=self._command,
         )
-        stored = recorder.call_now("open_run", record)
-        if stored is not None and member.joined and stored.run_id == self.run_id:
-            # another rank may have created the run: use its accounting so totals agree
-            self.project, self.experiment = stored.project, stored.experiment
-            self._carbon = CarbonContext(
-                stored.location,
-                stored.location_source,
-                stored.intensity_g_per_kwh,
-                stored.intensity_source,
-                stored.pue,
-                stored.pue_source,
-                c.market_g_per_kwh,
-            )
-        recorder.call_now(
-            "join",
-            MemberRecord(
-                member_id=member.member_id,
-                run_id=member.run_id,
-                host=member.host,
-                pid=member.pid,
-                started_unix_s=self._wall_clock(),
-                rank=member.rank,
-                local_rank=member.local_rank,
-            ),
-            lease_ttl_s(self.interval_s),
+        self.project, self.experiment, self._carbon = join_run(
+            recorder,
+            self._member,
+            (self.scope, self.project, self.experiment),
+            self._carbon,
+            tags=self._settings.run.tags,
+            meta=meta,
+            started_unix_s=self._wall_clock(),
+            interval_s=self.interval_s,
         )
 
     def stop(self, status: RunStatus = "completed") -> RunSummary:
@@ -333,7 +302,7 @@ class Tracker:
             self._end_window(name)
         sampler.tick()  # the final sample: the ledger holds everything
         self._stopped_s = meter.elapsed_s
-        self._restore_signal_handler()
+        self._sigterm.restore()
         self._status = status
         components = meter.since_start(meter.last_tick, self._stopped_s)
         hourly = self._hourly(sum(c.energy_j for c in components))
@@ -555,35 +524,6 @@ class Tracker:
         from carbonledger.context import embodied_carbon
 
         return embodied_carbon(self._meter.infos, self.scope, duration_s, self._notes)
-
-    def _install_signal_handler(self) -> None:
-        if not self._handle_signals:
-            return
-        import signal
-
-        current = signal.getsignal(signal.SIGTERM)
-        if current not in (signal.SIG_DFL, None):
-            return
-
-        def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-            raise SystemExit(128 + signum)
-
-        try:
-            signal.signal(signal.SIGTERM, _on_sigterm)
-        except ValueError:  # not the main thread (of the main interpreter): leave it be
-            return
-        self._prev_sigterm = current
-
-    def _restore_signal_handler(self) -> None:
-        if self._prev_sigterm is None:
-            return
-        import signal
-
-        previous, self._prev_sigterm = self._prev_sigterm, None
-        try:
-            signal.signal(signal.SIGTERM, previous)
-        except ValueError:  # stopped from another thread: only the main thread may restore it
-            return
 
 
 def _watts(sampling: settings_mod.SamplingSettings) -> dict[str, Any]:
