@@ -227,7 +227,7 @@ class Tracker:
             self._notes.extend(resolved[3])
             sensors = self._discover()
             self._recorder, self._ledger_location, ledger = open_recorder(
-                self._ledger_arg, self._settings.run.ledger, self._member, self._env
+                self._ledger_arg, self._settings.run.ledger, self.run_id, self.member_id, self._env
             )
             self._open_run(self._recorder, [s.info for s in sensors])
             ttl_s = lease_ttl_s(self.interval_s)
