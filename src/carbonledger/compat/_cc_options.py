@@ -132,7 +132,7 @@ def _warn_hosted(kw: Mapping[str, Any], methods: set[str]) -> None:
     LOG.warning(
         "CodeCarbon's hosted service is not used (given: %s): nothing is sent to it. "
         "The run is recorded in the local carbonledger ledger instead: `carbonledger runs` "
-        "lists it and `carbonledger show RUN_ID` shows it (`carbonledger serve` for a dashboard)",
+        "lists it and `carbonledger show RUN_ID` shows it",
         ", ".join(given),
     )
 
