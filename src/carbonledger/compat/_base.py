@@ -130,30 +130,33 @@ def gpu_env(gpu_ids: object, base: Mapping[str, str] | None = None) -> dict[str,
 def start_tracker(options: Mapping[str, Any]) -> Tracker | None:
     """A started :class:`carbonledger.Tracker`, or None (logged) when it cannot start.
 
-    A location the tables do not know is dropped (logged) and the start tried again, so a
-    typo in a country code does not leave the run unmeasured."""
+    A place the tables do not know is dropped (logged) and the start tried again: first the
+    region alone (when a country is given), then both; so a typo in a place name does not
+    leave the run unmeasured."""
     from carbonledger import Tracker
 
-    try:
-        return Tracker(**options).start()
-    except Exception as exc:
-        place = {k: options[k] for k in ("country", "region") if options.get(k) is not None}
-        if not place:
+    attempts = [dict(options)]
+    if options.get("country") is not None and options.get("region") is not None:
+        attempts.append({k: v for k, v in options.items() if k != "region"})
+    if options.get("country") is not None or options.get("region") is not None:
+        attempts.append({k: v for k, v in options.items() if k not in ("country", "region")})
+    for attempt, next_try in zip(attempts, [*attempts[1:], None], strict=True):
+        try:
+            return Tracker(**attempt).start()
+        except Exception as exc:
+            dropped = [
+                k for k in ("country", "region") if k in attempt and k not in (next_try or {})
+            ]
+            about_place = any(str(attempt[k]).casefold() in str(exc).casefold() for k in dropped)
+            if next_try is None or not about_place:
+                LOG.error("carbonledger could not start measuring: %s; the work goes on", exc)
+                return None
             LOG.error(
-                "carbonledger could not start measuring: %s; the work goes on unmeasured", exc
+                "location %s not usable: %s; trying without it",
+                ", ".join(f"{k}={attempt[k]!r}" for k in dropped),
+                exc,
             )
-            return None
-        LOG.error(
-            "location %s not usable: %s; measuring with the location unknown instead",
-            ", ".join(f"{k}={v!r}" for k, v in place.items()),
-            exc,
-        )
-    retry = {k: v for k, v in options.items() if k not in ("country", "region")}
-    try:
-        return Tracker(**retry).start()
-    except Exception as exc:
-        LOG.error("carbonledger could not start measuring: %s; the work goes on unmeasured", exc)
-        return None
+    return None
 
 
 def stop_tracker(tracker: Tracker, status: RunStatus = "completed") -> RunSummary | None:
