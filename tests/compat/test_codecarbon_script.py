@@ -14,7 +14,7 @@ from carbonledger.testing import FakePowercap
 from .test_codecarbon import CODECARBON_332_COLUMNS
 
 #: CodeCarbon's documented ways in: a with block, the decorator, start/stop with tasks
-CODECARBON_SCRIPT = '''
+CODECARBON_SCRIPT = """
 import sys
 
 from codecarbon import EmissionsTracker, OfflineEmissionsTracker, track_emissions
@@ -50,7 +50,7 @@ try:
 finally:
     emissions = tracker.stop()
 print("EMISSIONS", emissions, tracker.final_emissions_data.run_id)
-'''
+"""
 
 
 def test_codecarbon_script_runs_after_swapping_the_import(tmp_path: Path) -> None:
