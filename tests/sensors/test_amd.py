@@ -6,10 +6,10 @@ import sys
 
 import pytest
 
-from carbonledger._fake_gpu import FakeAmdGpu, FakeAmdSmi
+from carbonledger.testing import FakeAmdGpu, FakeAmdSmi
 from carbonledger.errors import SensorError
 from carbonledger.models import SensorInfo
-from carbonledger.sensors.amd import POWER_REASON, AmdEnergySensor, AmdPowerSensor, discover_amd
+from carbonledger.sensors.gpu.amd import POWER_REASON, AmdEnergySensor, AmdPowerSensor, discover_amd
 from carbonledger.sensors.base import Sensor
 
 

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from carbonledger._fake_gpu import FakeGpu, FakeNvml
+from carbonledger.testing import FakeGpu, FakeNvml
 from carbonledger.errors import SensorError
 from carbonledger.models import SensorInfo
 from carbonledger.sensors.base import Sensor
-from carbonledger.sensors.nvml import (
+from carbonledger.sensors.gpu.nvidia import (
     MIG_REASON,
     POWER_REASON,
     NvmlEnergySensor,

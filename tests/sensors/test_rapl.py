@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from carbonledger.errors import SensorError
 from carbonledger.models import SensorInfo
 from carbonledger.sensors.base import Sensor
-from carbonledger.sensors.rapl import (
+from carbonledger.sensors.cpu.rapl import (
     ENV_POWERCAP_ROOT,
     RaplSensor,
     discover_rapl,

@@ -22,33 +22,30 @@ sensor and one unavailable :class:`SensorInfo` that says so, and never raises.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
-from carbonledger._lite import field, mutable_record
 from carbonledger.errors import SensorError
 from carbonledger.models import SensorInfo
-from carbonledger.sensors._gpu import (
+from carbonledger.sensors.base import Sensor, unavailable_gpu_info
+from carbonledger.sensors.gpu.common import NVIDIA_DRIVER_FIX as _DRIVER_FIX
+from carbonledger.sensors.gpu.common import (
+    NVIDIA_DRIVER_PATHS,
     POWER_REASON,
+    Clock,
     CounterSensor,
     LibraryLease,
     PowerIntegratingSensor,
     gpu_info,
     join_reasons,
+    nvidia_driver_missing,
     split_visible_devices,
 )
-from carbonledger.sensors.base import Sensor, unavailable_gpu_info
-from carbonledger.sensors.discovery import NVIDIA_DRIVER_FIX as _DRIVER_FIX
-from carbonledger.sensors.discovery import NVIDIA_DRIVER_PATHS, nvidia_driver_missing
 from carbonledger.units import mj_to_j, mw_to_w
-
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
-if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
-    from typing import Any
-
-    from carbonledger.sensors._gpu import Clock
-
 
 __all__ = [
     "NvmlEnergySensor",
@@ -204,7 +201,7 @@ def parse_cuda_visible_devices(value: str | None) -> list[str] | None:
     return split_visible_devices(value)
 
 
-@mutable_record
+@dataclass
 class _Gpu:
     """A physical GPU as NVML lists it."""
 
@@ -534,7 +531,5 @@ def nvml_driver_version(nvml: Any | None = None) -> str | None:
     except Exception:
         return None
     finally:
-        try:  # noqa: SIM105 - contextlib is kept off the tracker's import path
+        with contextlib.suppress(Exception):  # closing must never fail a run
             nvml.nvmlShutdown()
-        except Exception:  # closing must never fail a run
-            pass

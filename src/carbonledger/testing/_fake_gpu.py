@@ -2,8 +2,8 @@
 
 :class:`FakeNvml` stands in for the ``pynvml`` module (nvidia-ml-py) and
 :class:`FakeAmdSmi` for the ``amdsmi`` module. Pass one to
-:func:`carbonledger.sensors.nvml.discover_nvml` or
-:func:`carbonledger.sensors.amd.discover_amd` instead of the real module, and drive
+:func:`carbonledger.sensors.gpu.nvidia.discover_nvml` or
+:func:`carbonledger.sensors.gpu.amd.discover_amd` instead of the real module, and drive
 the simulated GPUs from the test::
 
     nvml = FakeNvml([FakeGpu("NVIDIA H100 80GB HBM3", "GPU-aaaa", power_mw=300_000)])

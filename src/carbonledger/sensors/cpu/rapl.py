@@ -30,22 +30,16 @@ every few seconds).
 
 from __future__ import annotations
 
-import _thread
 import os
+import threading
 import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
-from carbonledger._lite import record
 from carbonledger.errors import SensorError
-from carbonledger.models import Reading, SensorInfo
+from carbonledger.models import Component, Reading, SensorInfo
 from carbonledger.sensors.base import Sensor
 from carbonledger.units import uj_to_j
-
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
-if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
-
-    from carbonledger.models import Component
-
 
 __all__ = ["ENV_POWERCAP_ROOT", "RaplSensor", "discover_rapl", "powercap_root"]
 
@@ -100,7 +94,7 @@ class RaplSensor:
         self._zone_dir = os.fspath(zone_dir)
         self._energy_path = os.path.join(self._zone_dir, "energy_uj")
         self._clock = clock
-        self._lock = _thread.allocate_lock()
+        self._lock = threading.Lock()
         range_path = os.path.join(self._zone_dir, "max_energy_range_uj")
         try:
             self._range_uj = _read_int(range_path)
@@ -165,7 +159,7 @@ class RaplSensor:
 # --------------------------------------------------------------------------- discovery
 
 
-@record
+@dataclass(frozen=True)
 class _Zone:
     kind: str  # "intel-rapl" or "intel-rapl-mmio"
     package: int

@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from carbonledger.sensors import _proc
+from carbonledger.sensors import _linux as _proc
 
 TICK = float(os.sysconf("SC_CLK_TCK"))
 PAGE = float(os.sysconf("SC_PAGE_SIZE"))
@@ -90,27 +90,34 @@ def test_real_tree_agrees_with_psutil() -> None:
         child.wait()
 
 
-def test_a_lone_process_is_refreshed_by_its_stat_and_walked_again_later(
+def test_a_new_child_of_a_lone_process_is_found_at_the_next_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A child born between two reads is in the next read's tree (one sampler interval),
+    with all its CPU time since its birth, however long ago the last full walk was."""
     proc = fake_proc(tmp_path, [(10, 1, "root")], children_files=True)
     monkeypatch.setattr(_proc, "SHARE_WINDOW_S", 0.0)
     monkeypatch.setattr(_proc, "FULL_WALK_S", 3600.0)
     cpu = _proc.ProcessTreeCpu(10, proc)
     assert cpu() == 0.0
+    assert cpu() == 0.0  # the root alone, nothing used
     # the root runs 5 ticks more and starts a child that has already run 20 ticks
     (proc / "10" / "stat").write_text(stat_line(10, "root", 1, 15, 1, 2, 3, 100, 10))
     (proc / "11" / "task" / "11").mkdir(parents=True)
     (proc / "11" / "stat").write_text(stat_line(11, "kid", 10, 19, 1, 0, 0, 110, 11))
     (proc / "11" / "task" / "11" / "children").write_text("")
     (proc / "10" / "task" / "10" / "children").write_text("11 ")
-    assert set(_proc.tree_snapshot(10, proc)) == {10}  # a refresh: the root's stat alone
-    assert cpu() == pytest.approx(5 / TICK)  # the root's growth, read from its stat
-    monkeypatch.setattr(_proc, "FULL_WALK_S", 0.0)  # the next full walk is due
     assert set(_proc.tree_snapshot(10, proc)) == {10, 11}
-    assert cpu() == pytest.approx((5 + 20) / TICK)  # the child's whole CPU time, once
-    monkeypatch.setattr(_proc, "FULL_WALK_S", 3600.0)
-    assert set(_proc.tree_snapshot(10, proc)) == {10, 11}  # a tree with children: walked
+    assert cpu() == pytest.approx((5 + 20) / TICK)  # the root's growth + the child's whole time
+    # the child ends and the root reaps it: its 20 ticks show in the root's reaped time
+    # (cutime + cstime: 2 + 3 + 20) and are not counted twice
+    import shutil
+
+    shutil.rmtree(proc / "11")
+    (proc / "10" / "task" / "10" / "children").write_text("")
+    (proc / "10" / "stat").write_text(stat_line(10, "root", 1, 15, 1, 22, 3, 100, 10))
+    assert set(_proc.tree_snapshot(10, proc)) == {10}
+    assert cpu() == pytest.approx((5 + 20) / TICK)
 
 
 def test_back_to_back_reads_share_one_walk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -217,7 +224,7 @@ def test_children_of_new_and_replacing_threads_are_found() -> None:
 
 _ALONE_SCRIPT = """
 import os, subprocess, sys, time
-from carbonledger.sensors import _proc
+from carbonledger.sensors import _linux as _proc
 
 TICK = float(os.sysconf("SC_CLK_TCK"))
 me = os.getpid()
@@ -238,10 +245,8 @@ assert again.rss_bytes == first.rss_bytes  # kept from the full walk
 assert not _proc._has_children()
 child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
 try:
-    assert set(_proc.tree_snapshot(me)) == {me}  # between full walks: not seen yet
     assert _proc._has_children()
-    _proc.FULL_WALK_S = 0.0  # a full walk is due
-    assert set(_proc.tree_snapshot(me)) == {me, child.pid}
+    assert set(_proc.tree_snapshot(me)) == {me, child.pid}  # at once, no full walk due
 finally:
     child.kill()
     child.wait()
@@ -252,9 +257,9 @@ print("ok")
 """
 
 
-def test_this_process_alone_is_read_from_times_and_its_children_are_still_found() -> None:
-    """The in-process tracker's tree: between full walks os.times() gives its CPU (the same
-    clock ticks as its stat); at a due walk, a child started meanwhile is found. In a fresh
+def test_this_process_alone_is_read_from_times_and_its_children_are_found_at_once() -> None:
+    """The in-process tracker's tree: while it has no child, os.times() gives its CPU (the
+    same clock ticks as its stat); a child started is found at the next read. In a fresh
     interpreter: this one may have other tests' children."""
     out = subprocess.run(
         [sys.executable, "-c", _ALONE_SCRIPT], capture_output=True, text=True, timeout=60
