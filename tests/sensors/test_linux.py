@@ -280,3 +280,80 @@ def test_has_children_sees_a_zombie_without_reaping_it() -> None:
         assert _proc._has_children()  # still there: asking did not reap it
     finally:
         assert child.wait(timeout=10) == 0  # subprocess can still collect its exit status
+
+
+_BIRTH_SCRIPT = """
+import os, subprocess, sys, time
+from carbonledger.sensors import _linux
+
+me = os.getpid()
+cpu = _linux.ProcessTreeCpu(me)
+assert cpu() == 0.0
+burn = "import time\\nend = time.process_time() + 0.4\\nwhile time.process_time() < end: pass\\ntime.sleep(30)"
+child = subprocess.Popen([sys.executable, "-c", burn])
+try:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        stat = _linux.read_stat(child.pid)
+        if stat is not None and stat.own_s >= 0.3:
+            break
+        time.sleep(0.02)
+    used = stat.own_s
+    total = cpu()  # the next read after its birth: no full walk was due (FULL_WALK_S = 5 s)
+    assert total >= used, (total, used)
+finally:
+    child.kill()
+    child.wait()
+print("ok")
+"""
+
+
+def test_a_real_child_is_counted_from_its_birth_at_the_next_read() -> None:
+    """The in-process tracker's tree: a child started after the first read is found at the
+    next read, with all the CPU time it used since its birth. In a fresh interpreter: this
+    one may have other tests' children."""
+    out = subprocess.run(
+        [sys.executable, "-c", _BIRTH_SCRIPT], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_a_real_grandchild_of_another_root_is_found_at_the_next_read() -> None:
+    """A tracked process that is not this one (``carbonledger run``'s command, a pid given
+    to the tracker) starts a worker: the worker is counted at the next read."""
+    burner = (
+        "import time\nend = time.process_time() + 0.4\n"
+        "while time.process_time() < end: pass\ntime.sleep(30)"
+    )
+    parent_code = (
+        "import subprocess, sys, time\n"
+        "sys.stdin.readline()\n"  # starts its worker once the test has read the tree alone
+        f"subprocess.Popen([sys.executable, '-c', {burner!r}])\n"
+        "time.sleep(30)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", parent_code], stdin=subprocess.PIPE)
+    try:
+        cpu = _proc.ProcessTreeCpu(parent.pid)
+        cpu()
+        cpu()  # read alone: a tree of one process
+        assert parent.stdin is not None
+        parent.stdin.write(b"go\n")
+        parent.stdin.flush()
+        deadline = time.monotonic() + 30
+        worker = None
+        while time.monotonic() < deadline:
+            kids = psutil.Process(parent.pid).children()
+            if kids and kids[0].cpu_times().user + kids[0].cpu_times().system >= 0.3:
+                worker = kids[0]
+                break
+            time.sleep(0.02)
+        assert worker is not None
+        t = worker.cpu_times()
+        assert cpu() >= t.user + t.system
+    finally:
+        for p in psutil.Process(parent.pid).children(recursive=True):
+            p.kill()
+        parent.kill()
+        parent.wait()
+        if parent.stdin is not None:
+            parent.stdin.close()
