@@ -298,7 +298,7 @@ def _vcpu_model(host: HostCpu, vcpus: int) -> CpuPowerModel:
     arch, how = microarchitecture(host)
     row = vcpu_power(arch)
     if arch is not None and row.microarchitecture == arch:
-        basis = f"microarchitecture {arch} from the {how}"
+        basis = f"microarchitecture {arch}, told by the {how}"
     else:
         basis = (
             "microarchitecture unknown"

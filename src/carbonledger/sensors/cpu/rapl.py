@@ -215,7 +215,8 @@ def _no_rapl(reason: str) -> SensorInfo:
         fix=(
             "on bare-metal Linux with an Intel or AMD (Zen) CPU: `sudo modprobe intel_rapl_msr`; "
             f"in a container, bind-mount the host's /sys/devices/virtual/powercap and set "
-            f"{ENV_POWERCAP_ROOT} to it; otherwise the CPU is estimated by the TDP model"
+            f"{ENV_POWERCAP_ROOT} to it; otherwise the CPU is estimated (TDP model on bare "
+            "metal, per-vCPU model on a virtual machine, or your cpu_watts)"
         ),
         host_wide=True,
     )
@@ -226,7 +227,7 @@ def _unreadable(
 ) -> SensorInfo:
     cause = exc.__cause__ if exc.__cause__ is not None else exc
     fallback = (
-        "the CPU falls back to the TDP model meanwhile"
+        "the CPU falls back to a model meanwhile"
         if component == "cpu"
         else "RAM falls back to the W/GB model meanwhile"
     )

@@ -165,7 +165,7 @@ def microarchitecture(cpu: HostCpu) -> tuple[str | None, str]:
     if arch := _from_numbers(cpu):
         return arch, f"{cpu.vendor_id} family {cpu.family} model {cpu.model}"
     if "amx_tile" in cpu.flags:
-        return "Sapphire Rapids", "the AMX flag (Sapphire Rapids or newer; the oldest assumed)"
+        return "Sapphire Rapids", "AMX flag (Sapphire Rapids or newer; the oldest assumed)"
     return None, ""
 
 
