@@ -17,8 +17,8 @@ from carbonledger.sensors.base import Sensor
 from carbonledger.sensors.cpu import model as cm
 from carbonledger.sensors.cpu import tdp
 from carbonledger.sensors.cpu.model import CpuModelSensor, RaplShareSensor
-from carbonledger.sensors.cpu.tdp import cpu_model_name, cpu_table, lookup_tdp, normalise_cpu_name
 from carbonledger.sensors.cpu.rapl import RaplSensor
+from carbonledger.sensors.cpu.tdp import cpu_model_name, cpu_table, lookup_tdp, normalise_cpu_name
 from carbonledger.testing import FakeClock, FakePowercap
 
 

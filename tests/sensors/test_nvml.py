@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from carbonledger.testing import FakeGpu, FakeNvml
 from carbonledger.errors import SensorError
 from carbonledger.models import SensorInfo
 from carbonledger.sensors.base import Sensor
@@ -23,6 +22,7 @@ from carbonledger.sensors.gpu.nvidia import (
     nvml_driver_version,
     parse_cuda_visible_devices,
 )
+from carbonledger.testing import FakeGpu, FakeNvml
 
 UUID0 = "GPU-0a1b2c3d-1111-2222-3333-444455556666"
 UUID1 = "GPU-0a1b9999-aaaa-bbbb-cccc-ddddeeeeffff"
