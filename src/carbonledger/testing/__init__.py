@@ -31,8 +31,9 @@ from pathlib import Path
 
 from carbonledger.errors import SensorError
 from carbonledger.models import Reading, SensorInfo
-from carbonledger.testing._fake_gpu import FakeAmdGpu, FakeAmdSmi, FakeGpu, FakeNvml
+from carbonledger.testing._fake_amdsmi import FakeAmdGpu, FakeAmdSmi
 from carbonledger.testing._fake_host import FakeHost
+from carbonledger.testing._fake_nvml import FakeGpu, FakeNvml
 
 __all__ = [
     "FakeAmdGpu",
