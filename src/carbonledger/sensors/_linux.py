@@ -154,16 +154,9 @@ def machine_busy_cpu_s() -> float:
         if fields and fields[0] == b"cpu" and len(fields) >= 8:
             user, nice, system, _idle, _iowait, irq, softirq = map(int, fields[1:8])
             return (user + nice + system + irq + softirq) / _CLK_TCK
-    import psutil  # pragma: no cover - systems without /proc/stat
+    from carbonledger.sensors._portable import machine_busy_cpu_s_psutil
 
-    t = psutil.cpu_times()
-    return float(
-        t.user
-        + t.system
-        + getattr(t, "nice", 0.0)
-        + getattr(t, "irq", 0.0)
-        + getattr(t, "softirq", 0.0)
-    )
+    return machine_busy_cpu_s_psutil()  # pragma: no cover - systems without /proc/stat
 
 
 class ProcStat(NamedTuple):
@@ -280,34 +273,6 @@ def _walk_scan(pid: int, proc: str) -> dict[int, ProcStat]:
     return tree
 
 
-def _walk_psutil(pid: int) -> dict[int, ProcStat]:  # pragma: no cover - non-Linux systems
-    import psutil
-
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-        return {}
-    tree: dict[int, ProcStat] = {}
-    for p in procs:
-        try:
-            with p.oneshot():
-                t = p.cpu_times()
-                tree[p.pid] = ProcStat(
-                    pid=p.pid,
-                    ppid=p.ppid(),
-                    start=p.create_time(),
-                    own_s=float(t.user + t.system),
-                    reaped_s=float(
-                        getattr(t, "children_user", 0.0) + getattr(t, "children_system", 0.0)
-                    ),
-                    rss_bytes=float(p.memory_info().rss),
-                )
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            continue
-    return tree
-
-
 _cache_lock = threading.Lock()
 _cache: dict[tuple[int, str], tuple[float, dict[int, ProcStat]]] = {}
 _last_full_walk: dict[tuple[int, str], float] = {}
@@ -361,7 +326,9 @@ def _walk(pid: int, proc: str) -> dict[int, ProcStat]:
     if present is None:
         present = _procfs_present[proc] = proc != PROC or os.path.exists(f"{proc}/self")
     if not present:  # pragma: no cover - no procfs
-        return _walk_psutil(pid)
+        from carbonledger.sensors._portable import walk_psutil
+
+        return walk_psutil(pid)
     if _has_children_files.get(proc, True):
         try:
             return _walk_children(pid, proc)

@@ -12,6 +12,7 @@ origin (``doctor``).
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -20,11 +21,12 @@ from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
 from carbonledger.errors import InputError
-from carbonledger.models import Scope, SensorInfo
+from carbonledger.models import SensorInfo
 from carbonledger.sensors.base import Sensor
 from carbonledger.sensors.gpu.common import NVIDIA_DRIVER_PATHS, nvidia_driver_missing
 
 if TYPE_CHECKING:
+    from carbonledger.models import Scope
     from carbonledger.sensors.cpu.host import HostCpu
     from carbonledger.sensors.cpu.model import CpuPowerModel
 
@@ -105,7 +107,7 @@ def _check_watts(name: str, value: float | None) -> float | None:
         watts = float(value)
     except (TypeError, ValueError):
         raise InputError(f"{name} must be a number of watts, got {value!r}") from None
-    if not (watts > 0 and watts != float("inf")):
+    if not (math.isfinite(watts) and watts > 0):
         raise InputError(f"{name} must be a positive, finite number of watts, got {value!r}")
     return watts
 

@@ -21,14 +21,19 @@ Figures (watts per decimal GB):
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from carbonledger.errors import InputError
-from carbonledger.models import Reading, Scope, SensorInfo
-from carbonledger.units import bytes_to_gb, isfinite
+from carbonledger.models import Reading, SensorInfo
+from carbonledger.units import bytes_to_gb
+
+if TYPE_CHECKING:
+    from carbonledger.models import Scope
 
 __all__ = [
     "GREEN_ALGORITHMS_W_PER_GB",
@@ -96,7 +101,7 @@ class RamModelSensor:
         self._total_bytes = total_bytes
         method = "ram-model"
         if ram_watts is not None:
-            if not (isfinite(ram_watts) and ram_watts > 0):
+            if not (math.isfinite(ram_watts) and ram_watts > 0):
                 raise InputError(
                     f"ram_watts must be a positive number of watts (the power of the whole "
                     f"installed memory), got {ram_watts!r}"
@@ -105,7 +110,7 @@ class RamModelSensor:
             method = "user-ram-watts"
         low = min(W_PER_GB_LOW, w_per_gb) if w_per_gb_low is None else w_per_gb_low
         high = max(W_PER_GB_HIGH, w_per_gb) if w_per_gb_high is None else w_per_gb_high
-        if not (isfinite(w_per_gb) and 0 < low <= w_per_gb <= high):
+        if not (math.isfinite(w_per_gb) and 0 < low <= w_per_gb <= high):
             raise InputError(
                 f"need 0 < w_per_gb_low <= w_per_gb <= w_per_gb_high, got {low} / {w_per_gb} / "
                 f"{high}"

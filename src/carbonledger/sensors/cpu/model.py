@@ -27,18 +27,22 @@ not depend on whether RAPL happens to be readable.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from carbonledger.errors import InputError
-from carbonledger.models import Reading, Scope, SensorInfo
+from carbonledger.models import Reading, SensorInfo
 from carbonledger.sensors.base import Sensor
 from carbonledger.sensors.cpu.tdp import TDP_HIGH_FACTOR, TDP_LOW_FACTOR
 from carbonledger.sensors.cpu.vcpu import VcpuPower
-from carbonledger.units import isfinite
+
+if TYPE_CHECKING:
+    from carbonledger.models import Scope
 
 __all__ = [
     "IDLE_SHARE",
@@ -94,7 +98,7 @@ class CpuPowerModel:
             self.high_idle_w,
             self.high_max_w,
         )
-        if not all(isfinite(w) and w >= 0 for w in figures) or self.max_w <= 0:
+        if not all(math.isfinite(w) and w >= 0 for w in figures) or self.max_w <= 0:
             raise InputError(f"CPU power figures must be finite watts >= 0, got {figures}")
         if not (self.low_idle_w <= self.idle_w <= self.high_idle_w) or not (
             0 < self.low_max_w <= self.max_w <= self.high_max_w
@@ -129,7 +133,7 @@ def tdp_power_model(
 ) -> CpuPowerModel:
     """Bare metal: full load at the TDP of all sockets (``tdp_w``, bounded by ``low_w`` and
     ``high_w``, default x0.75 and x1.25), idle at :data:`IDLE_SHARE` of it."""
-    if not (isfinite(tdp_w) and tdp_w > 0):
+    if not (math.isfinite(tdp_w) and tdp_w > 0):
         raise InputError(f"tdp_w must be a positive number of watts, got {tdp_w!r}")
     low = tdp_w * TDP_LOW_FACTOR if low_w is None else low_w
     high = tdp_w * TDP_HIGH_FACTOR if high_w is None else high_w
@@ -170,7 +174,7 @@ def user_power_model(cpu_watts: float, *, origin: str = "cpu_watts") -> CpuPower
     """The user's CPU power ``cpu_watts`` taken as the CPU's full-load power (the TDP's
     role, as CodeCarbon's ``force_cpu_power``): idle at :data:`IDLE_SHARE` of it, the
     range from the idle share's range only (the figure itself is the user's)."""
-    if not (isfinite(cpu_watts) and cpu_watts > 0):
+    if not (math.isfinite(cpu_watts) and cpu_watts > 0):
         raise InputError(
             f"{origin} must be a positive number of watts (the CPU's power at full load), "
             f"got {cpu_watts!r}"

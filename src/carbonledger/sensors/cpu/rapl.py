@@ -35,11 +35,15 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from carbonledger.errors import SensorError
-from carbonledger.models import Component, Reading, SensorInfo
+from carbonledger.models import Reading, SensorInfo
 from carbonledger.sensors.base import Sensor
 from carbonledger.units import uj_to_j
+
+if TYPE_CHECKING:
+    from carbonledger.models import Component
 
 __all__ = ["ENV_POWERCAP_ROOT", "RaplSensor", "discover_rapl", "powercap_root"]
 
