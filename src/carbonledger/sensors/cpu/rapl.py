@@ -273,6 +273,55 @@ def _skipped(component: Component, device: str, reason: str, fix: str = "") -> S
     )
 
 
+def _role(
+    zone: _Zone,
+    names: Mapping[str, str],
+    *,
+    include_psys: bool,
+    psys_present: bool,
+    msr_packages: set[str | None],
+) -> tuple[Component, str] | SensorInfo:
+    """What a zone is counted as, ``(component, device)``, or why it is not counted."""
+    name = names.get(zone.id, "")
+    if zone.sub is None:
+        device = f"cpu:{name}"
+        if name == "psys":
+            if include_psys:
+                return "cpu", device
+            return _skipped(
+                "cpu",
+                device,
+                f"{zone.id} (psys) measures the whole platform, packages included; "
+                "not counted to avoid double counting",
+                "pass include_psys=True to count the platform zone instead of the packages",
+            )
+        if not name.startswith("package"):
+            return _skipped("cpu", f"cpu:{zone.id}", f"{zone.id}: unknown zone {name!r}")
+        if psys_present:
+            return _skipped("cpu", device, f"{zone.id} ({name}) is counted in psys")
+        if zone.kind == "intel-rapl-mmio" and name in msr_packages:
+            return _skipped(
+                "cpu",
+                f"cpu:{zone.id}",
+                f"{zone.id} is the MMIO interface to {name}, already read through its "
+                "intel-rapl zone",
+            )
+        return "cpu", device
+    parent = names.get(zone.parent_id, f"package-{zone.package}")
+    if name != "dram":
+        return _skipped(
+            "cpu",
+            f"cpu:{parent}-{name}",
+            f"{zone.id} ({name}) is part of {parent} and counted there",
+        )
+    device = f"ram:{parent}-dram"
+    if psys_present:
+        return _skipped("ram", device, f"{zone.id} ({name}) is counted in psys")
+    if zone.kind == "intel-rapl-mmio" and parent in msr_packages:
+        return _skipped("ram", f"ram:{zone.id}", f"{zone.id} duplicates {parent}'s dram")
+    return "ram", device
+
+
 def discover_rapl(
     root: str | os.PathLike[str] | None = None,
     *,
@@ -318,70 +367,23 @@ def discover_rapl(
     sensors: list[Sensor] = []
     infos: list[SensorInfo] = []
     used_devices: set[str] = set()
-
-    def unique(device: str, zone: _Zone) -> str:
-        return device if device not in used_devices else f"{device}-{zone.id}"
-
     for zone in zones:
-        name = names.get(zone.id, "")
-        component: Component = "cpu"
         if zone.id in name_errors:
             infos.append(_skipped("cpu", f"cpu:{zone.id}", name_errors[zone.id]))
             continue
-        if zone.sub is None:
-            device = f"cpu:{name}"
-            if name == "psys":
-                if not include_psys:
-                    infos.append(
-                        _skipped(
-                            "cpu",
-                            device,
-                            f"{zone.id} (psys) measures the whole platform, packages included; "
-                            "not counted to avoid double counting",
-                            "pass include_psys=True to count the platform zone instead of "
-                            "the packages",
-                        )
-                    )
-                    continue
-            elif not name.startswith("package"):
-                infos.append(_skipped("cpu", f"cpu:{zone.id}", f"{zone.id}: unknown zone {name!r}"))
-                continue
-            elif psys_present:
-                infos.append(_skipped("cpu", device, f"{zone.id} ({name}) is counted in psys"))
-                continue
-            elif zone.kind == "intel-rapl-mmio" and name in msr_packages:
-                infos.append(
-                    _skipped(
-                        "cpu",
-                        f"cpu:{zone.id}",
-                        f"{zone.id} is the MMIO interface to {name}, already read through "
-                        "its intel-rapl zone",
-                    )
-                )
-                continue
-        else:
-            parent = names.get(zone.parent_id, f"package-{zone.package}")
-            if name == "dram":
-                component = "ram"
-                device = f"ram:{parent}-dram"
-                if psys_present:
-                    infos.append(_skipped("ram", device, f"{zone.id} ({name}) is counted in psys"))
-                    continue
-                if zone.kind == "intel-rapl-mmio" and parent in msr_packages:
-                    infos.append(
-                        _skipped("ram", f"ram:{zone.id}", f"{zone.id} duplicates {parent}'s dram")
-                    )
-                    continue
-            else:
-                infos.append(
-                    _skipped(
-                        "cpu",
-                        f"cpu:{parent}-{name}",
-                        f"{zone.id} ({name}) is part of {parent} and counted there",
-                    )
-                )
-                continue
-        device = unique(device, zone)
+        role = _role(
+            zone,
+            names,
+            include_psys=include_psys,
+            psys_present=psys_present,
+            msr_packages=msr_packages,
+        )
+        if isinstance(role, SensorInfo):
+            infos.append(role)
+            continue
+        component, device = role
+        if device in used_devices:
+            device = f"{device}-{zone.id}"
         try:
             sensor = RaplSensor(zone.path, component, device, clock)
         except SensorError as exc:
