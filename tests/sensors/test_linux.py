@@ -136,48 +136,6 @@ def test_machine_busy_time_matches_psutil() -> None:
     assert ours == pytest.approx(theirs, abs=0.5)  # same /proc/stat line, read moments apart
 
 
-def test_quiet_threads_children_files_are_skipped_and_only_theirs() -> None:
-    """The sampler thread declares itself quiet (it starts no process): the walk of this
-    process's real tree skips its children file, and still finds the other threads' children."""
-    import threading
-
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    try:
-        _proc._cache.clear()
-        assert child.pid in _proc.tree_snapshot(os.getpid())
-        ready, done = threading.Event(), threading.Event()
-        tids: list[int] = []
-
-        def quiet_worker() -> None:
-            tids.append(_proc.quiet_thread())
-            ready.set()
-            done.wait(30)
-            _proc.end_quiet_thread(tids[0])
-
-        worker = threading.Thread(target=quiet_worker)
-        worker.start()
-        ready.wait(30)
-        try:
-            _proc._cache.clear()
-            assert child.pid in _proc.tree_snapshot(os.getpid())  # the main thread's child
-            # the skip is real: declare the main thread (the child's parent thread) quiet too
-            main = _proc.quiet_thread()
-            try:
-                _proc._cache.clear()
-                assert child.pid not in _proc.tree_snapshot(os.getpid())
-            finally:
-                _proc.end_quiet_thread(main)
-            _proc._cache.clear()
-            assert child.pid in _proc.tree_snapshot(os.getpid())
-        finally:
-            done.set()
-            worker.join(30)
-        assert tids[0] not in _proc._QUIET  # ended: thread ids are reused by the kernel
-    finally:
-        child.kill()
-        child.wait()
-
-
 def test_children_of_new_and_replacing_threads_are_found() -> None:
     """Children hang off the thread that started them: a thread that starts after a walk,
     or one that replaces an ended thread (same thread count), has its children found.

@@ -195,24 +195,6 @@ class _NoChildrenFiles(Exception):
     """The kernel has no /proc/<pid>/task/<tid>/children (CONFIG_PROC_CHILDREN off)."""
 
 
-#: native ids of this process's threads that never start a process (the sampler's)
-_QUIET: set[int] = set()
-
-
-def quiet_thread() -> int:
-    """Declare that the calling thread starts no process until :func:`end_quiet_thread`:
-    walks of this process's tree skip its ``children`` file (one read, and one GIL
-    hand-off, less per walk). Returns the thread's native id."""
-    tid = threading.get_native_id()
-    _QUIET.add(tid)
-    return tid
-
-
-def end_quiet_thread(tid: int) -> None:
-    """Undo :func:`quiet_thread` (before the thread ends: the kernel reuses thread ids)."""
-    _QUIET.discard(tid)
-
-
 def _children(pid: int, proc: str) -> list[int]:
     task = f"{proc}/{pid}/task"
     try:
@@ -220,11 +202,8 @@ def _children(pid: int, proc: str) -> list[int]:
     except OSError:
         return []  # the process ended
     _FILES.retain(str(task), {int(t) for t in tids if t.isdigit()})  # threads that ended
-    own = pid == os.getpid() and proc == PROC
     out: list[int] = []
     for tid in tids:
-        if own and tid.isdigit() and int(tid) in _QUIET:
-            continue
         text = _FILES.read(f"{task}/{tid}/children")
         if text is None:
             if os.path.exists(f"{task}/{tid}") and not os.path.exists(f"{task}/{tid}/children"):
