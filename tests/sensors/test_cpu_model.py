@@ -16,9 +16,10 @@ from carbonledger.errors import InputError
 from carbonledger.sensors.base import Sensor
 from carbonledger.sensors.cpu import model as cm
 from carbonledger.sensors.cpu import tdp
+from carbonledger.sensors.cpu.host import read_host_cpu
 from carbonledger.sensors.cpu.model import CpuModelSensor, RaplShareSensor
 from carbonledger.sensors.cpu.rapl import RaplSensor
-from carbonledger.sensors.cpu.tdp import cpu_model_name, cpu_table, lookup_tdp, normalise_cpu_name
+from carbonledger.sensors.cpu.tdp import cpu_table, lookup_tdp, normalise_cpu_name
 from carbonledger.testing import FakeClock, FakePowercap
 
 
@@ -145,14 +146,14 @@ def test_cpu_model_name_from_cpuinfo(tmp_path: Path) -> None:
         "model name\t: Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz\n\n"
         "processor\t: 1\nmodel name\t: Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz\n"
     )
-    assert cpu_model_name(info) == "Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz"
+    assert read_host_cpu(info).model_name == "Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz"
 
 
-def test_cpu_model_name_falls_back_to_the_given_lookup(tmp_path: Path) -> None:
+def test_no_model_name_is_an_empty_name(tmp_path: Path) -> None:
     arm = tmp_path / "cpuinfo"
     arm.write_text("processor\t: 0\nBogoMIPS\t: 50.00\nCPU implementer\t: 0x41\n")
-    assert cpu_model_name(arm, processor=lambda: "aarch64") == "aarch64"
-    assert cpu_model_name(tmp_path / "missing", processor=lambda: "") == ""
+    assert read_host_cpu(arm).model_name == ""
+    assert read_host_cpu(tmp_path / "missing").model_name == ""
 
 
 # --------------------------------------------------------------------------- model sensor

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from carbonledger.sensors.cpu.host import HostCpu
     from carbonledger.sensors.cpu.model import CpuPowerModel
 
-__all__ = ["NVIDIA_DRIVER_PATHS", "Discovery", "PowerAssumption", "discover", "socket_count"]
+__all__ = ["NVIDIA_DRIVER_PATHS", "Discovery", "PowerAssumption", "discover"]
 
 SCOPES = ("process", "machine")
 
@@ -86,13 +86,6 @@ class Discovery:
     @property
     def chosen(self) -> tuple[SensorInfo, ...]:
         return tuple(s.info for s in self.sensors)
-
-
-def socket_count(cpuinfo: str | os.PathLike[str] = "/proc/cpuinfo") -> int:
-    """Number of physical CPU packages (distinct ``physical id``), at least 1."""
-    from carbonledger.sensors.cpu.host import read_host_cpu
-
-    return read_host_cpu(cpuinfo).sockets
 
 
 def _amd_possible() -> bool:

@@ -11,7 +11,7 @@ import csv
 import json
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from functools import cache
 
@@ -24,7 +24,6 @@ __all__ = [
     "TDP_LOW_FACTOR",
     "CpuRecord",
     "TdpMatch",
-    "cpu_model_name",
     "cpu_table",
     "find_tdp",
     "lookup_tdp",
@@ -280,30 +279,3 @@ def find_tdp(name: str) -> TdpMatch:
         low_w=DEFAULT_TDP_LOW_W,
         high_w=DEFAULT_TDP_HIGH_W,
     )
-
-
-def cpu_model_name(
-    cpuinfo: str | os.PathLike[str] = "/proc/cpuinfo",
-    processor: Callable[[], str] | None = None,
-) -> str:
-    """The CPU's model name: ``model name`` in ``/proc/cpuinfo``, else ``processor()`` when
-    given (``platform.processor`` is not called by default: on Linux it runs a subprocess
-    and knows no more than cpuinfo).
-
-    Returns ``""`` when neither knows (e.g. many ARM servers).
-    """
-    try:
-        with open(cpuinfo, errors="replace") as fh:
-            text = fh.read()
-    except OSError:
-        text = ""
-    for line in text.splitlines():
-        field, _, value = line.partition(":")
-        if field.strip().lower() == "model name" and value.strip():
-            return value.strip()
-    if processor is None:
-        return ""
-    try:
-        return processor().strip()
-    except Exception:  # a caller's lookup failing is no name, not an error
-        return ""
