@@ -416,3 +416,14 @@ def test_track_emissions_decorator(hw: dict[str, Any], clock: FakeClock, tmp_pat
 
     with pytest.raises(ValueError, match="ISO Code"):
         offline_without_country()
+
+
+def test_force_cpu_and_ram_power_reach_discovery() -> None:
+    tracker = EmissionsTracker(
+        force_cpu_power=50, force_ram_power=5, save_to_file=False, tracking_mode="machine"
+    )
+    tracker.start()
+    tracker.stop()
+    methods = {c.component: c.method for c in open_ledger().summary(tracker.run_id).components}
+    assert methods["cpu"] == "user-cpu-watts"
+    assert methods["ram"] == "user-ram-watts"
