@@ -427,3 +427,44 @@ def test_force_cpu_and_ram_power_reach_discovery() -> None:
     methods = {c.component: c.method for c in open_ledger().summary(tracker.run_id).components}
     assert methods["cpu"] == "user-cpu-watts"
     assert methods["ram"] == "user-ram-watts"
+
+
+def test_arguments_without_effect_get_one_warning_naming_them(
+    hw: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    make(hw, rapl_include_dram=True, electricitymaps_api_token="t", allow_multiple_runs=True)
+    (message,) = [r.getMessage() for r in caplog.records if "without effect" in r.getMessage()]
+    assert "rapl_include_dram" in message and "electricitymaps_api_token" in message
+    assert "allow_multiple_runs" not in message  # True is CodeCarbon's default: nothing lost
+
+
+def test_water_from_wue_and_json(hw: dict[str, Any], clock: FakeClock) -> None:
+    tracker = make(hw, wue=2.0, save_to_file=False)
+    tracker.start()
+    clock.advance(100)
+    tracker.stop()
+    data = tracker.final_emissions_data
+    assert data.water_consumed == pytest.approx(2.0 * KWH_PER_100_S)
+    assert data.wue == 2.0
+    assert json.loads(data.toJSON()) == dataclasses.asdict(data)
+    assert list(data.values) == CODECARBON_332_COLUMNS
+
+
+def test_log_level_sets_carbonledgers_logger(hw: dict[str, Any]) -> None:
+    logger = logging.getLogger("carbonledger")
+    before = logger.level
+    try:
+        make(hw, log_level="error", save_to_file=False)
+        assert logger.level == logging.ERROR
+    finally:
+        logger.setLevel(before)
+
+
+def test_output_methods_as_a_comma_separated_string(
+    hw: dict[str, Any], clock: FakeClock, tmp_path: Path
+) -> None:
+    tracker = make(hw, output_methods="csv,logger", logging_logger=logging.getLogger("y"))
+    tracker.start()
+    clock.advance(1)
+    tracker.stop()
+    assert (tmp_path / "emissions.csv").exists()

@@ -238,3 +238,15 @@ def test_track_decorator_with_real_discovery(
     assert header == ECO2AI_0312_COLUMNS
     assert row["project_name"] == "default project name"
     assert float(row["power_consumption(kWh)"]) >= 0
+
+
+def test_electricity_pricing_is_not_made_up(
+    hw: dict[str, Any], clock: FakeClock, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    tracker = make(hw, electricity_pricing={"8:30-19:00": 0, "19:00-6:00": 0.5, "6:00-8:30": 1})
+    assert "electricity_pricing" in caplog.text
+    tracker.start()
+    clock.advance(10)
+    tracker.stop()
+    _, (row,) = read(tmp_path / "emission.csv")
+    assert row["cost"] == ""
