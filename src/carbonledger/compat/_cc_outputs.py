@@ -12,7 +12,8 @@ The CSV files behave as CodeCarbon 3.3.2's ``FileOutput``:
 * ``on_csv_write="update"`` replaces this run's row instead of appending (appends, with a
   warning, when the file already holds several rows of this run).
 * Tasks go to ``emissions_<experiment_name>_<run_id>.csv`` beside it, rewritten with every
-  finished task each time, without the columns that are empty in every row.
+  finished task each time, without the columns that are empty in every row (as CodeCarbon;
+  the utilisation columns, which CodeCarbon always fills, stay, empty).
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ __all__ = [
     "LoggerOutput",
     "backup",
 ]
+
+
+#: task-file columns CodeCarbon always fills (with 0.0 there); kept, empty, when not known
+_ALWAYS = frozenset(
+    {"cpu_utilization_percent", "gpu_utilization_percent", "ram_utilization_percent", "ram_used_gb"}
+)
 
 
 def _cell(value: Any) -> str:
@@ -187,7 +194,7 @@ class CsvFileOutput(BaseOutput):
             return
         path = self.output_dir / f"emissions_{experiment_name}_{data[0].run_id}.csv"
         records = [d.values for d in data]
-        columns = [c for c in records[0] if any(r[c] is not None for r in records)]
+        columns = [c for c in records[0] if c in _ALWAYS or any(r[c] is not None for r in records)]
         write_rows(path, columns, [{c: _cell(r[c]) for c in columns} for r in records])
 
 
