@@ -479,3 +479,30 @@ def test_output_methods_as_a_comma_separated_string(
     clock.advance(1)
     tracker.stop()
     assert (tmp_path / "emissions.csv").exists()
+
+
+def test_a_bad_country_with_a_good_region_still_measures(
+    hw: dict[str, Any], clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    tracker = OfflineEmissionsTracker(
+        _tracker_options=hw, save_to_file=False, country_iso_code="XYZ", region="california"
+    )
+    tracker.start()
+    clock.advance(100)
+    assert tracker.stop() is not None
+    assert "trying without region" in caplog.text
+    assert "trying without country" in caplog.text
+    assert tracker.final_emissions_data.country_name is None  # unknown, said so
+
+
+def test_a_bad_region_keeps_the_country(
+    hw: dict[str, Any], clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    tracker = OfflineEmissionsTracker(
+        _tracker_options=hw, save_to_file=False, country_iso_code="FRA", region="atlantis"
+    )
+    tracker.start()
+    clock.advance(1)
+    tracker.stop()
+    assert tracker.final_emissions_data.country_iso_code == "FRA"
+    assert "atlantis" in caplog.text

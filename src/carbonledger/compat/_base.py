@@ -144,18 +144,12 @@ def start_tracker(options: Mapping[str, Any]) -> Tracker | None:
         try:
             return Tracker(**attempt).start()
         except Exception as exc:
-            dropped = [
-                k for k in ("country", "region") if k in attempt and k not in (next_try or {})
-            ]
-            about_place = any(str(attempt[k]).casefold() in str(exc).casefold() for k in dropped)
-            if next_try is None or not about_place:
+            placed = [str(attempt[k]).casefold() for k in ("country", "region") if k in attempt]
+            if next_try is None or not any(p in str(exc).casefold() for p in placed):
                 LOG.error("carbonledger could not start measuring: %s; the work goes on", exc)
                 return None
-            LOG.error(
-                "location %s not usable: %s; trying without it",
-                ", ".join(f"{k}={attempt[k]!r}" for k in dropped),
-                exc,
-            )
+            dropped = [k for k in ("country", "region") if k in attempt and k not in next_try]
+            LOG.error("location not usable (%s); trying without %s", exc, " and ".join(dropped))
     return None
 
 
