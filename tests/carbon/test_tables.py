@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 from pathlib import Path
 
@@ -123,7 +124,7 @@ def test_read_table_gives_what_csv_dictreader_gives(name: str) -> None:
 
     from carbonledger.carbon import _tables
 
-    with (_tables._DATA / name).open(encoding="utf-8", newline="") as fh:
+    with open(os.path.join(_tables._DATA, name), encoding="utf-8", newline="") as fh:
         expected = tuple(csv.DictReader(fh))
     assert read_table(name) == expected
     assert read_table(name) is read_table(name)  # read once per process
@@ -136,7 +137,7 @@ def test_a_damaged_table_names_its_line(tmp_path: Path, monkeypatch: pytest.Monk
         'provider,pue,source,year,licence\naws,1.1,"a, b",2024,CC0\ngcp,1.1,x,2024\n',
         encoding="utf-8",
     )
-    monkeypatch.setattr(_tables, "_DATA", tmp_path)
+    monkeypatch.setattr(_tables, "_DATA", str(tmp_path))
     read_table.cache_clear()
     try:
         with pytest.raises(ValueError, match=r"pue.csv, line 3: .*header's 5"):

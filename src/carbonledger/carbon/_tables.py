@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import csv
 import functools
-import io
-from pathlib import Path
+import os
 
 __all__ = ["TABLES", "read_table"]
 
@@ -24,7 +23,8 @@ TABLES = (
     "equivalents.csv",
 )
 
-_DATA = Path(__file__).resolve().parent / "data"
+#: the folder of the shipped tables (os.path: pathlib would load re and urllib here)
+_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 
 
 @functools.cache
@@ -34,15 +34,15 @@ def read_table(name: str) -> tuple[dict[str, str], ...]:
     header's raises :class:`ValueError` naming the line (a damaged or hand-edited table)."""
     if name not in TABLES:
         raise KeyError(f"no shipped table {name!r}; tables: {', '.join(TABLES)}")
-    text = (_DATA / name).read_text(encoding="utf-8")
-    reader = csv.DictReader(io.StringIO(text, newline=""), restkey="", restval=None)
     rows: list[dict[str, str]] = []
-    for row in reader:
-        if "" in row or None in row.values():
-            width = len(reader.fieldnames or ())
-            raise ValueError(
-                f"shipped table {name}, line {reader.line_num}: the field count differs from "
-                f"the header's {width}; rebuild it with scripts/build_carbon_tables.py"
-            )
-        rows.append(row)
+    with open(os.path.join(_DATA, name), encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh, restkey="", restval=None)
+        for row in reader:
+            if "" in row or None in row.values():
+                width = len(reader.fieldnames or ())
+                raise ValueError(
+                    f"shipped table {name}, line {reader.line_num}: the field count differs "
+                    f"from the header's {width}; rebuild it with scripts/build_carbon_tables.py"
+                )
+            rows.append(row)
     return tuple(rows)
