@@ -19,7 +19,7 @@ from carbonledger.carbon import (
     intensity,
     resolve_location,
 )
-from carbonledger.carbon._http import DeadlineExceeded, fetch
+from carbonledger.carbon._http import DeadlineError, fetch
 from carbonledger.units import J_PER_KWH
 
 from .conftest import LocalServer, Reply
@@ -42,7 +42,7 @@ def test_a_trickling_server_cannot_hold_a_call_past_its_deadline(
     server: LocalServer, slow_headers: bool
 ) -> None:
     server.routes[("GET", "/slow")] = trickle(headers=slow_headers)
-    with pytest.raises(DeadlineExceeded, match=r"no complete answer within 1.5 s") as info:
+    with pytest.raises(DeadlineError, match=r"no complete answer within 1.5 s") as info:
         fetch(server.url("/slow"), timeout_s=1.5)
     assert unfinished(server)
     assert isinstance(info.value, TimeoutError) and isinstance(info.value, OSError)
@@ -50,7 +50,7 @@ def test_a_trickling_server_cannot_hold_a_call_past_its_deadline(
 
 def test_an_error_status_with_a_trickled_body_is_bounded_too(server: LocalServer) -> None:
     server.routes[("GET", "/slow")] = trickle(status=503)
-    with pytest.raises(DeadlineExceeded):
+    with pytest.raises(DeadlineError):
         fetch(server.url("/slow"), timeout_s=1.0)
     assert unfinished(server)
 
@@ -78,7 +78,7 @@ def test_an_oversized_answer_is_an_error_not_a_cut(
 def test_refused_connections_and_bad_urls_are_os_errors() -> None:
     with pytest.raises(OSError) as refused:
         fetch("http://127.0.0.1:9/", timeout_s=2.0)  # discard port: nothing listens
-    assert not isinstance(refused.value, DeadlineExceeded)
+    assert not isinstance(refused.value, DeadlineError)
     for url in ("not a url", "ftp://example.invalid/x"):
         with pytest.raises(OSError):
             fetch(url, timeout_s=1.0)

@@ -21,14 +21,14 @@ if TYPE_CHECKING:
     import socket
     import urllib.request
 
-__all__ = ["MAX_BYTES", "DeadlineExceeded", "Response", "fetch"]
+__all__ = ["MAX_BYTES", "DeadlineError", "Response", "fetch"]
 
 #: the largest answer read (bytes); a bigger one is an error, never silently cut
 MAX_BYTES = 8 << 20
 _CHUNK_BYTES = 64 << 10
 
 
-class DeadlineExceeded(TimeoutError):
+class DeadlineError(TimeoutError):
     """The whole call (lookup, connect, request, headers, body) did not finish within its
     deadline. A :class:`TimeoutError`, so an :class:`OSError`: callers that fall back on a
     network failure fall back on this too."""
@@ -59,14 +59,14 @@ class _Deadline:
         self.at = time.monotonic() + timeout_s
 
     def left_s(self, what: str) -> float:
-        """Seconds left, or :class:`DeadlineExceeded` naming the step that ran out of time."""
+        """Seconds left, or :class:`DeadlineError` naming the step that ran out of time."""
         left = self.at - time.monotonic()
         if left <= 0:
             raise self.exceeded(what)
         return left
 
-    def exceeded(self, what: str) -> DeadlineExceeded:
-        return DeadlineExceeded(
+    def exceeded(self, what: str) -> DeadlineError:
+        return DeadlineError(
             f"{self.url}: no complete answer within {self.timeout_s:g} s (ran out of time "
             f"{what}; the deadline covers the whole call)"
         )
@@ -197,7 +197,7 @@ def fetch(
     """Send one request and read the whole answer within ``timeout_s`` seconds in all.
 
     HTTP error statuses come back as a :class:`Response`. Network failures raise
-    :class:`OSError`; running out of time raises :class:`DeadlineExceeded` (an ``OSError``
+    :class:`OSError`; running out of time raises :class:`DeadlineError` (an ``OSError``
     too). ``use_proxies=False`` goes direct (link-local metadata services must never go
     through a proxy); otherwise the usual ``*_proxy`` environment variables apply.
     """
@@ -228,7 +228,7 @@ def fetch(
                 status = int(exc.code)
     except urllib.error.URLError as exc:  # urllib wraps what failed in the connection
         reason = exc.reason
-        if isinstance(reason, DeadlineExceeded):
+        if isinstance(reason, DeadlineError):
             raise reason from None
         if isinstance(reason, TimeoutError):
             raise deadline.exceeded("connecting") from None
