@@ -101,10 +101,12 @@ ROWS: tuple[Row, ...] = (
         "process CPU time minus the busy main thread's own (clock_gettime), plus child "
         "processes the tracker ran, over a {cpu_seconds:g} s loop, as a share of one core, "
         "net of the same loop with no tracker; {cpu_reps} fresh processes.",
-        "do less per tick: read only the counters (refresh the process tree every few ticks, "
-        "not every tick), write samples in one transaction per few ticks on the writer thread, "
-        "and make per-tick records small (`NamedTuple`) with nothing recomputed that a tick "
-        "before already knew.",
+        "fewer hand-offs of the interpreter lock per tick: beside a busy Python thread, each "
+        "blocking system call of a tick (the wake-up, reading /proc/stat, the ledger's "
+        "INSERT) costs the sampler a switch interval to get the lock back; write the samples "
+        "of several ticks in one transaction on the writer thread (the local spool keeping "
+        "the one-interval loss bound), and read only the counters each tick, the process "
+        "tree every few.",
     ),
     Row(
         "cpu_idle",
