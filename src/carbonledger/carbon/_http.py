@@ -103,7 +103,7 @@ def _resolve(host: str, port: int, deadline: _Deadline) -> None:
         raise failure[0]
 
 
-def _bounded_classes(deadline: _Deadline, context: Any) -> list[urllib.request.BaseHandler]:
+def _bounded_handlers(deadline: _Deadline, context: Any) -> list[urllib.request.BaseHandler]:
     """urllib handlers whose connections obey ``deadline`` (made per call: the deadline is
     the call's own)."""
     import http.client
@@ -207,11 +207,13 @@ def fetch(
     import urllib.request
 
     deadline = _Deadline(url, max(float(timeout_s), 0.001))
+    if not url.lower().startswith(("http://", "https://")):
+        raise OSError(f"bad URL {url!r}: only http:// and https:// URLs are fetched")
     try:
         request = urllib.request.Request(url, method=method, headers=dict(headers or {}))
     except ValueError as exc:  # a malformed URL
         raise OSError(f"bad URL {url!r}: {exc}") from None
-    handlers = _bounded_classes(deadline, ssl.create_default_context())
+    handlers = _bounded_handlers(deadline, ssl.create_default_context())
     if not use_proxies:
         handlers.append(urllib.request.ProxyHandler({}))
     opener = urllib.request.build_opener(*handlers)
