@@ -78,8 +78,10 @@ class Tracker:
         or False for no ledger (in memory only). A ledger that cannot be used never stops the
         run: measurements go to a local journal that ``carbonledger sync`` replays.
     :param sensors: sensors to use instead of discovering them (tests, custom hardware)
-    :param cpu_watts: the CPU's power in watts, instead of a counter or a model
-    :param ram_watts: the RAM's power in watts, instead of the RAM model
+    :param cpu_watts: the CPU's full-load power in watts (scaled by utilisation), instead of
+        a model; a readable RAPL counter still wins (CodeCarbon's ``force_cpu_power``)
+    :param ram_watts: the power of the whole installed memory in watts (constant), instead of
+        the RAM model (CodeCarbon's ``force_ram_power``)
     :param expected_epochs: forecast the whole run after each top-level window
     :param intensity_provider: an hourly intensity provider (see ``carbonledger.carbon``)
     """
@@ -179,6 +181,8 @@ class Tracker:
         self._cloud: tuple[str | None, str | None] = (None, None)
         self._country_name = ""
         self._cpu_model = ""
+        #: what the models assume (watts, sources), kept in the run's metadata
+        self._assumptions: dict[str, Any] = {}
 
     # --- what the run resolved to (read-only views of the carbon context) --------------------
 
@@ -274,6 +278,7 @@ class Tracker:
             country_name=self._country_name,
             command=self._command,
         )
+        meta.update(self._assumptions)
         self.project, self.experiment, self._carbon = join_run(
             recorder,
             self._member,
@@ -458,11 +463,16 @@ class Tracker:
             gpu=sampling.gpu,
             env=self._env,
             clock=self._clock,
-            **_watts(sampling),
+            cpu_watts=sampling.cpu_watts,
+            ram_watts=sampling.ram_watts,
         )
         self._candidates = found.candidates
         self._notes.extend(found.notes)
         self._cpu_model = found.cpu_model
+        self._assumptions = {
+            "virtual_machine": found.hypervisor,
+            "assumed_power": [a.to_dict() for a in found.assumptions],
+        }
         return list(found.sensors)
 
     def _on_sample(self, wall_s: float, readings: dict[str, Reading]) -> None:
@@ -524,16 +534,6 @@ class Tracker:
         from carbonledger.context import embodied_carbon
 
         return embodied_carbon(self._meter.infos, self.scope, duration_s, self._notes)
-
-
-def _watts(sampling: settings_mod.SamplingSettings) -> dict[str, Any]:
-    """The user-set powers to pass to discovery (only those that were set)."""
-    out: dict[str, Any] = {}
-    if sampling.cpu_watts is not None:
-        out["cpu_watts"] = sampling.cpu_watts
-    if sampling.ram_watts is not None:
-        out["ram_watts"] = sampling.ram_watts
-    return out
 
 
 def track(
