@@ -12,15 +12,25 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from carbonledger.errors import InputError
 
 if TYPE_CHECKING:
+    from carbonledger.accounting import CarbonContext
     from carbonledger.ledger.base import Ledger
+    from carbonledger.recording import Recorder
     from carbonledger.sensors.base import Sensor
 
-__all__ = ["Membership", "claim_devices", "derive_run_id", "int_env", "lease_ttl_s", "new_id"]
+__all__ = [
+    "Membership",
+    "claim_devices",
+    "derive_run_id",
+    "int_env",
+    "join_run",
+    "lease_ttl_s",
+    "new_id",
+]
 
 
 def new_id() -> str:
@@ -144,3 +154,64 @@ def claim_devices(
             notes.append(f"{sensor.info.device}: counted by another process of this run")
             sensor.close()
     return out
+
+
+def join_run(
+    recorder: Recorder,
+    member: Membership,
+    names: tuple[str, str, str],
+    context: CarbonContext,
+    *,
+    tags: Mapping[str, str],
+    meta: dict[str, Any],
+    started_unix_s: float,
+    interval_s: float,
+) -> tuple[str, str, CarbonContext]:
+    """Open the run (or find it, when another member opened it first) and join it.
+
+    ``names`` is (scope, project, experiment). Returns the project, experiment and carbon
+    context to use: those of the stored run when this member joined an existing one, so that
+    every member's totals agree.
+    """
+    from carbonledger.accounting import CarbonContext
+    from carbonledger.ledger.base import MemberRecord, RunRecord
+
+    scope, project, experiment = names
+    record = RunRecord(
+        run_id=member.run_id,
+        project=project,
+        experiment=experiment,
+        started_unix_s=started_unix_s,
+        scope=scope,
+        location=context.location,
+        location_source=context.location_source,
+        intensity_g_per_kwh=context.intensity_g_per_kwh,
+        intensity_source=context.intensity_source,
+        pue=context.pue,
+        pue_source=context.pue_source,
+        tags=dict(tags),
+        meta=meta,
+    )
+    stored = recorder.call_now("open_run", record)
+    if stored is not None and member.joined and stored.run_id == member.run_id:
+        project, experiment = stored.project, stored.experiment
+        context = CarbonContext(
+            stored.location,
+            stored.location_source,
+            stored.intensity_g_per_kwh,
+            stored.intensity_source,
+            stored.pue,
+            stored.pue_source,
+            context.market_g_per_kwh,
+        )
+    joined = MemberRecord(
+        member_id=member.member_id,
+        run_id=member.run_id,
+        host=member.host,
+        pid=member.pid,
+        started_unix_s=started_unix_s,
+        rank=member.rank,
+        local_rank=member.local_rank,
+    )
+    recorder.call_now("join", joined, lease_ttl_s(interval_s))
+    return project, experiment, context

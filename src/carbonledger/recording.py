@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from carbonledger.ledger.base import Ledger
-    from carbonledger.membership import Membership
 
 __all__ = ["Recorder", "open_recorder"]
 
@@ -219,7 +218,8 @@ def _target_name(ledger: object) -> str:
 def open_recorder(
     ledger_arg: Ledger | bool | None,
     ledger_setting: str | None,
-    member: Membership,
+    run_id: str,
+    member_id: str,
     env: Mapping[str, str],
 ) -> tuple[Recorder, str | None, Ledger | None]:
     """The recorder of a run's writes, where they go, and the ledger when it could be opened.
@@ -235,13 +235,13 @@ def open_recorder(
     directory = spool_dir(env)
     if ledger_arg is False:
         memory = open_ledger(":memory:")
-        spool = Spool("memory", member.run_id, member.member_id, directory=directory)
+        spool = Spool("memory", run_id, member_id, directory=directory)
         return Recorder(memory, spool), None, memory
     if ledger_arg is None or ledger_arg is True:
         target = ledger_setting or default_ledger_file(env)
         if not is_postgres_url(target):
             target = os.path.abspath(target)  # a journal may be replayed from elsewhere
-        spool = Spool(target, member.run_id, member.member_id, directory=directory)
+        spool = Spool(target, run_id, member_id, directory=directory)
         try:
             ledger: Ledger = open_ledger(target)
         except Exception as exc:
@@ -253,6 +253,6 @@ def open_recorder(
         return recorder, location, ledger
     else:
         ledger, location = ledger_arg, _target_name(ledger_arg)
-        spool = Spool(location, member.run_id, member.member_id, directory=directory)
+        spool = Spool(location, run_id, member_id, directory=directory)
     recorder = Recorder(ledger, spool)
     return recorder, location, ledger

@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from carbonledger import settings as settings_mod
+from carbonledger._signals import SigtermAsExit
 from carbonledger.accounting import (
     CarbonContext,
     EmbodiedCarbon,
@@ -39,7 +40,7 @@ from carbonledger.meter.core import WindowBlock
 from carbonledger.models import ComponentEnergy, Reading, RunStatus, RunSummary, WindowSummary
 
 if TYPE_CHECKING:
-    from types import FrameType, TracebackType
+    from types import TracebackType
 
     from carbonledger.ledger.base import Ledger
     from carbonledger.models import SensorInfo
@@ -77,8 +78,10 @@ class Tracker:
         or False for no ledger (in memory only). A ledger that cannot be used never stops the
         run: measurements go to a local journal that ``carbonledger sync`` replays.
     :param sensors: sensors to use instead of discovering them (tests, custom hardware)
-    :param cpu_watts: the CPU's power in watts, instead of a counter or a model
-    :param ram_watts: the RAM's power in watts, instead of the RAM model
+    :param cpu_watts: the CPU's full-load power in watts (scaled by utilisation), instead of
+        a model; a readable RAPL counter still wins (CodeCarbon's ``force_cpu_power``)
+    :param ram_watts: the power of the whole installed memory in watts (constant), instead of
+        the RAM model (CodeCarbon's ``force_ram_power``)
     :param expected_epochs: forecast the whole run after each top-level window
     :param intensity_provider: an hourly intensity provider (see ``carbonledger.carbon``)
     """
@@ -152,7 +155,6 @@ class Tracker:
         self._sensors_arg = list(sensors) if sensors is not None else None
         self._intensity_provider = intensity_provider
         self._embodied = embodied
-        self._handle_signals = handle_signals
         self._command = list(command) if command else None
         self._clock, self._wall_clock = clock, wall_clock
         self._member = Membership.create(
@@ -175,10 +177,12 @@ class Tracker:
         self._summary: RunSummary | None = None
         self._forecast: dict[str, Any] | None = None
         self._final: tuple[HourlyIntensity | None, EmbodiedCarbon | None] | None = None
-        self._prev_sigterm: Any = None
+        self._sigterm = SigtermAsExit(enabled=handle_signals)
         self._cloud: tuple[str | None, str | None] = (None, None)
         self._country_name = ""
         self._cpu_model = ""
+        #: what the models assume (watts, sources), kept in the run's metadata
+        self._assumptions: dict[str, Any] = {}
 
     # --- what the run resolved to (read-only views of the carbon context) --------------------
 
@@ -227,7 +231,7 @@ class Tracker:
             self._notes.extend(resolved[3])
             sensors = self._discover()
             self._recorder, self._ledger_location, ledger = open_recorder(
-                self._ledger_arg, self._settings.run.ledger, self._member, self._env
+                self._ledger_arg, self._settings.run.ledger, self.run_id, self.member_id, self._env
             )
             self._open_run(self._recorder, [s.info for s in sensors])
             ttl_s = lease_ttl_s(self.interval_s)
@@ -256,64 +260,34 @@ class Tracker:
             meter, self.interval_s, self._on_sample, wall_clock=self._wall_clock
         )
         self._sampler.start()
-        self._install_signal_handler()
+        self._sigterm.install()
         self._state = "running"
         return self
 
     def _open_run(self, recorder: Recorder, infos: list[SensorInfo]) -> None:
         from carbonledger.hostinfo import run_meta
-        from carbonledger.ledger.base import MemberRecord, RunRecord
+        from carbonledger.membership import join_run
 
-        c, run, member = self._carbon, self._settings.run, self._member
-        record = RunRecord(
-            run_id=self.run_id,
-            project=self.project,
-            experiment=self.experiment,
-            started_unix_s=self._wall_clock(),
-            scope=self.scope,
-            location=c.location,
-            location_source=c.location_source,
-            intensity_g_per_kwh=c.intensity_g_per_kwh,
-            intensity_source=c.intensity_source,
-            pue=c.pue,
-            pue_source=c.pue_source,
-            tags=dict(run.tags),
-            meta=run_meta(
-                self._settings,
-                self._member,
-                c,
-                cpu_model=self._cpu_model,
-                gpu_models=[i.model for i in infos if i.component == "gpu"],
-                cloud=self._cloud,
-                country_name=self._country_name,
-                command=self._command,
-            ),
+        meta = run_meta(
+            self._settings,
+            self._member,
+            self._carbon,
+            cpu_model=self._cpu_model,
+            gpu_models=[i.model for i in infos if i.component == "gpu"],
+            cloud=self._cloud,
+            country_name=self._country_name,
+            command=self._command,
         )
-        stored = recorder.call_now("open_run", record)
-        if stored is not None and member.joined and stored.run_id == self.run_id:
-            # another rank may have created the run: use its accounting so totals agree
-            self.project, self.experiment = stored.project, stored.experiment
-            self._carbon = CarbonContext(
-                stored.location,
-                stored.location_source,
-                stored.intensity_g_per_kwh,
-                stored.intensity_source,
-                stored.pue,
-                stored.pue_source,
-                c.market_g_per_kwh,
-            )
-        recorder.call_now(
-            "join",
-            MemberRecord(
-                member_id=member.member_id,
-                run_id=member.run_id,
-                host=member.host,
-                pid=member.pid,
-                started_unix_s=self._wall_clock(),
-                rank=member.rank,
-                local_rank=member.local_rank,
-            ),
-            lease_ttl_s(self.interval_s),
+        meta.update(self._assumptions)
+        self.project, self.experiment, self._carbon = join_run(
+            recorder,
+            self._member,
+            (self.scope, self.project, self.experiment),
+            self._carbon,
+            tags=self._settings.run.tags,
+            meta=meta,
+            started_unix_s=self._wall_clock(),
+            interval_s=self.interval_s,
         )
 
     def stop(self, status: RunStatus = "completed") -> RunSummary:
@@ -333,7 +307,7 @@ class Tracker:
             self._end_window(name)
         sampler.tick()  # the final sample: the ledger holds everything
         self._stopped_s = meter.elapsed_s
-        self._restore_signal_handler()
+        self._sigterm.restore()
         self._status = status
         components = meter.since_start(meter.last_tick, self._stopped_s)
         hourly = self._hourly(sum(c.energy_j for c in components))
@@ -489,11 +463,16 @@ class Tracker:
             gpu=sampling.gpu,
             env=self._env,
             clock=self._clock,
-            **_watts(sampling),
+            cpu_watts=sampling.cpu_watts,
+            ram_watts=sampling.ram_watts,
         )
         self._candidates = found.candidates
         self._notes.extend(found.notes)
         self._cpu_model = found.cpu_model
+        self._assumptions = {
+            "virtual_machine": found.hypervisor,
+            "assumed_power": [a.to_dict() for a in found.assumptions],
+        }
         return list(found.sensors)
 
     def _on_sample(self, wall_s: float, readings: dict[str, Reading]) -> None:
@@ -555,45 +534,6 @@ class Tracker:
         from carbonledger.context import embodied_carbon
 
         return embodied_carbon(self._meter.infos, self.scope, duration_s, self._notes)
-
-    def _install_signal_handler(self) -> None:
-        if not self._handle_signals:
-            return
-        import signal
-
-        current = signal.getsignal(signal.SIGTERM)
-        if current not in (signal.SIG_DFL, None):
-            return
-
-        def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-            raise SystemExit(128 + signum)
-
-        try:
-            signal.signal(signal.SIGTERM, _on_sigterm)
-        except ValueError:  # not the main thread (of the main interpreter): leave it be
-            return
-        self._prev_sigterm = current
-
-    def _restore_signal_handler(self) -> None:
-        if self._prev_sigterm is None:
-            return
-        import signal
-
-        previous, self._prev_sigterm = self._prev_sigterm, None
-        try:
-            signal.signal(signal.SIGTERM, previous)
-        except ValueError:  # stopped from another thread: only the main thread may restore it
-            return
-
-
-def _watts(sampling: settings_mod.SamplingSettings) -> dict[str, Any]:
-    """The user-set powers to pass to discovery (only those that were set)."""
-    out: dict[str, Any] = {}
-    if sampling.cpu_watts is not None:
-        out["cpu_watts"] = sampling.cpu_watts
-    if sampling.ram_watts is not None:
-        out["ram_watts"] = sampling.ram_watts
-    return out
 
 
 def track(
