@@ -478,8 +478,10 @@ class Tracker:
     def _on_sample(self, wall_s: float, readings: dict[str, Reading]) -> None:
         meter, recorder = self._meter, self._recorder
         assert meter is not None and recorder is not None
-        # add_samples also renews this member's liveness and leases
-        recorder.submit("add_samples", self.run_id, self.member_id, meter.sample(wall_s, readings))
+        # from the sampler's thread (never the user's): samples are written where they are
+        # taken; add_samples also renews this member's liveness and leases
+        samples = meter.sample(wall_s, readings)
+        recorder.write_now("add_samples", self.run_id, self.member_id, samples)
 
     def _build_summary(self, components: tuple[ComponentEnergy, ...]) -> RunSummary:
         meter = self._meter
