@@ -16,7 +16,6 @@ journal when the ledger fails (:mod:`carbonledger.recording`).
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
@@ -52,7 +51,6 @@ R = TypeVar("R")
 
 __all__ = ["Tracker", "derive_run_id", "track"]
 
-_LOG = logging.getLogger("carbonledger")
 #: the longest stop() waits for the ledger to take the run's last writes (then: the journal)
 STOP_WAIT_S = 10.0
 
