@@ -8,27 +8,24 @@ that can go stale). The run's totals are the sum over members.
 
 from __future__ import annotations
 
-from carbonledger._lite import field, record
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-    from typing import Any, Protocol
-
     from carbonledger.models import (
         ComponentEnergy,
         RunStatus,
         RunSummary,
         Sample,
+        SensorInfo,
         WindowSummary,
     )
-else:
-    from carbonledger._lite import Protocol
 
 __all__ = ["Ledger", "MemberRecord", "RunRecord"]
 
 
-@record
+@dataclass(frozen=True)
 class RunRecord:
     """What is known of a run when it starts (shared by all its members)."""
 
@@ -48,7 +45,7 @@ class RunRecord:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-@record
+@dataclass(frozen=True)
 class MemberRecord:
     """One process taking part in a run."""
 
@@ -62,7 +59,7 @@ class MemberRecord:
 
 
 class Ledger(Protocol):
-    """Durable storage of runs. Implementations: SQLite (default), PostgreSQL."""
+    """Durable storage of runs. Implementations: SQLite (default), PostgreSQL, in memory."""
 
     location: str
     """The file path or URL (without password) of this ledger."""
@@ -83,6 +80,10 @@ class Ledger(Protocol):
 
     def heartbeat(self, run_id: str, member_id: str, lease_ttl_s: float) -> None:
         """Renew the member's liveness and every lease it holds."""
+        ...
+
+    def register_devices(self, run_id: str, member_id: str, infos: Sequence[SensorInfo]) -> None:
+        """Record (and sign) how each of a member's devices is read."""
         ...
 
     def add_samples(self, run_id: str, member_id: str, samples: Sequence[Sample]) -> None:
@@ -124,6 +125,14 @@ class Ledger(Protocol):
 
     def list_runs(self, project: str | None = None, limit: int | None = None) -> list[RunSummary]:
         """Runs, newest first."""
+        ...
+
+    def resolve_run_id(self, prefix: str) -> str:
+        """The run id that is ``prefix`` or starts with it (InputError when none or several)."""
+        ...
+
+    def iter_run_ids(self, project: str | None = None) -> Iterator[str]:
+        """Every run id, oldest first."""
         ...
 
     def close(self) -> None: ...

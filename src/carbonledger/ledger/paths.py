@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
+from typing import TYPE_CHECKING
+
 if TYPE_CHECKING:
     import pathlib
     from collections.abc import Mapping
