@@ -215,7 +215,7 @@ def _check_segments(
     for seg, (samples, windows) in sorted(held.items()):
         if seg in checkpoints:
             continue
-        if end is not None or seg <= last:
+        if (end is not None and not end.get("settled")) or seg <= last:
             problems.append(
                 Problem(
                     rid,

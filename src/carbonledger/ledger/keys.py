@@ -310,9 +310,12 @@ def load_or_create_signing_key(path: str | None = None, *, create: bool = True) 
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
+    folder, name = os.path.split(path)
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     try:
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        write_exclusive(path, pem)
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        write_exclusive(tmp, pem)
+        os.link(tmp, path)  # published whole; fails when a key (or a link) is there
     except FileExistsError:  # another process made it first: use theirs
         return _read_key(path)
     except OSError as exc:
@@ -320,4 +323,7 @@ def load_or_create_signing_key(path: str | None = None, *, create: bool = True) 
             f"cannot create the signing key {path}: {exc.strerror}; set {KEY_ENV_VAR} to a "
             "writable place"
         ) from None
+    finally:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
     return Signer(key, path)

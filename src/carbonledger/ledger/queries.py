@@ -13,7 +13,7 @@ from typing import Any
 from carbonledger.errors import InputError
 from carbonledger.ledger.base import RunRecord
 from carbonledger.ledger.ingest import Ingest
-from carbonledger.ledger.rows import Tx, ce_from_dict, merge_components, number
+from carbonledger.ledger.rows import Tx, ce_from_dict, iso, merge_components, number
 from carbonledger.models import ComponentEnergy, RunSummary, WindowSummary
 from carbonledger.units import co2e_g
 
@@ -191,6 +191,14 @@ class Queries(Ingest):
                 own = [d for d in devices if d["member_id"] == m["member_id"]]
                 comps = [ce_from_dict(c) for c in self._components_from_samples(tx, m, own)]
                 end = max([float(m["heartbeat_unix_s"])] + [start + c.duration_s for c in comps])
+                if not self._live(m, now):
+                    m["errors"] = [
+                        *m["errors"],
+                        f"{self._member_label(m)} stopped heart-beating at "
+                        f"{iso(m['heartbeat_unix_s'])} (lease TTL {m['lease_ttl_s']:g} s): "
+                        "energy up to its last sample (not yet recorded: a writer settles it, "
+                        "from its last signed checkpoint)",
+                    ]
             durations.append(max(0.0, end - start))
             parts.extend((c, start, start + c.duration_s) for c in comps)
             label = self._member_label(m) + ": " if len(members) > 1 else ""
