@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import base64
-import stat
 import csv
 import io
 import json
+import stat
 from collections.abc import Callable
 from pathlib import Path
 

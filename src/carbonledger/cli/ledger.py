@@ -227,6 +227,7 @@ def register(app: typer.Typer) -> None:
             _print_report(report)
         if not report.ok:
             raise typer.Exit(1)
+
     @app.command("export")
     def export_command(
         csv_path: Annotated[

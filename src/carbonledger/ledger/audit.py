@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from carbonledger.ledger.chain import Problem, SealRow, ref_of
-from carbonledger.ledger.records import FINAL_STATUSES, segment_digest, window_doc
+from carbonledger.ledger.records import FINAL_STATUSES, segment_digest
 from carbonledger.ledger.rows import CLAIM_COLS, END_COLS, JOIN_COLS, START_COLS
 
 __all__ = ["RunState", "check_runs", "describe_change"]
@@ -60,7 +60,11 @@ def _diff(old: Any, new: Any, path: str, out: list[str], limit: int = 5) -> None
             out.append(f"{path}: {len(old)} items signed, {len(new)} now")
             return
         for i, (a, b) in enumerate(zip(old, new, strict=True)):
-            label = a.get("member_id") or a.get("device") or a.get("path") if isinstance(a, dict) else None
+            label = (
+                a.get("member_id") or a.get("device") or a.get("path")
+                if isinstance(a, dict)
+                else None
+            )
             _diff(a, b, f"{path}[{label or i}]", out, limit)
     elif old != new or type(old) is not type(new):
         out.append(f"{path}: sealed {old!r}, now {new!r}")
@@ -155,7 +159,9 @@ def _check_members(run: RunState, recs: list[SealRow], notes: list[str]) -> list
             now_end = {c: m[c] for c in END_COLS}
             if signed_end != now_end:
                 problems.append(
-                    Problem(rid, "modified", f"member {mid}: " + describe_change(signed_end, now_end))
+                    Problem(
+                        rid, "modified", f"member {mid}: " + describe_change(signed_end, now_end)
+                    )
                 )
         elif m["finished_unix_s"] is not None:
             problems.append(

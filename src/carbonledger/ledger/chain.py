@@ -170,7 +170,9 @@ def check_chain(
             copies.add(s.seq)
             problems.append(
                 Problem(
-                    ref_of(s), "inserted", f"record seq {s.seq} copies seq {first_of[s.record_hash]}"
+                    ref_of(s),
+                    "inserted",
+                    f"record seq {s.seq} copies seq {first_of[s.record_hash]}",
                 )
             )
             continue
@@ -229,7 +231,9 @@ def check_chain(
                 f"says seq {head_seq}",
             )
         )
-    elif head is not None and head_seq in by_seq and head_hash not in {s.record_hash for s in chain}:
+    elif (
+        head is not None and head_seq in by_seq and head_hash not in {s.record_hash for s in chain}
+    ):
         problems.append(
             Problem(f"seq {head_seq}", "deleted", "the record the chain's head names is missing")
         )
@@ -335,7 +339,9 @@ def check_expected_head(expect: str, seals: Sequence[SealRow]) -> list[Problem]:
             )
         ]
     if count not in by_seq:
-        return [Problem(f"seq {count}", "deleted", f"record {count} of the published head is missing")]
+        return [
+            Problem(f"seq {count}", "deleted", f"record {count} of the published head is missing")
+        ]
     if by_seq[count].record_hash != digest:
         return [
             Problem(

@@ -83,7 +83,9 @@ class Ingest(Liveness):
             stored = self._need_run(tx, run.run_id)
             if created == 1:
                 start = {c: stored[c] for c in START_COLS}
-                self._append_record(tx, run.run_id, "", {"kind": "start", "run": start}, self._clock())
+                self._append_record(
+                    tx, run.run_id, "", {"kind": "start", "run": start}, self._clock()
+                )
         return self._record(stored)
 
     def join(self, member: MemberRecord, lease_ttl_s: float) -> None:

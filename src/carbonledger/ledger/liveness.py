@@ -108,8 +108,12 @@ class Liveness(Sealing):
             if run_id is not None:
                 ids = [run_id] if self._need_run(tx, run_id)["status"] == "running" else []
             else:
-                ids = [str(r[0]) for r in tx.rows("SELECT run_id FROM runs WHERE status = 'running'")]
-            dead = [r for r in ids if self._is_dead(self._need_run(tx, r), self._members(tx, r), now)]
+                ids = [
+                    str(r[0]) for r in tx.rows("SELECT run_id FROM runs WHERE status = 'running'")
+                ]
+            dead = [
+                r for r in ids if self._is_dead(self._need_run(tx, r), self._members(tx, r), now)
+            ]
         settled = []
         for rid in dead:
             with self._transaction(write=True) as tx:

@@ -27,8 +27,8 @@ from urllib.parse import urlsplit
 
 from carbonledger.errors import InputError, LedgerError
 from carbonledger.ledger.core import SqlLedger
-from carbonledger.ledger.rows import Tx
 from carbonledger.ledger.paths import mask_url
+from carbonledger.ledger.rows import Tx
 from carbonledger.ledger.schema import (
     MARKER,
     SCHEMA_VERSION,

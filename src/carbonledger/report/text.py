@@ -22,7 +22,7 @@ def printable(text: object) -> str:
         code = ord(ch)
         if code < 32 or 127 <= code < 160:
             out.append(f"\\x{code:02x}")
-        elif ch in _BIDI or not ch.isprintable() and ch != " ":
+        elif ch in _BIDI or (not ch.isprintable() and ch != " "):
             out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
         else:
             out.append(ch)
