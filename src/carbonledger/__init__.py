@@ -18,13 +18,11 @@ Importing the package is cheap: everything below is loaded on first use.
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from carbonledger._version import __version__
 
-TYPE_CHECKING = False  # typing itself costs ~3 ms to import; see carbonledger._lite
 if TYPE_CHECKING:
-    from typing import Any
-
     from carbonledger import carbon, predict, testing
     from carbonledger.errors import (
         CarbonLedgerError,

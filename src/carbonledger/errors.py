@@ -16,9 +16,7 @@ Every error carries a message that says what was wrong and what to do next.
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
-if TYPE_CHECKING:
-    from collections.abc import Sequence
+from collections.abc import Sequence
 
 __all__ = [
     "CarbonLedgerError",

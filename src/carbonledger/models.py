@@ -9,18 +9,14 @@ power reading, and estimates carry a ``low_j``/``high_j`` range.
 
 from __future__ import annotations
 
-from carbonledger._lite import asdict, field, made_often, record
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
 from carbonledger.units import j_to_kwh
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
-if TYPE_CHECKING:
-    from typing import Any, Literal
-
-    Component = Literal["cpu", "gpu", "ram"]
-    Scope = Literal["process", "machine"]
-    RunStatus = Literal["running", "completed", "interrupted", "failed"]
-else:  # at run time the aliases are plain str (typing is not imported)
-    Component = Scope = RunStatus = str
+Component = Literal["cpu", "gpu", "ram"]
+Scope = Literal["process", "machine"]
+RunStatus = Literal["running", "completed", "interrupted", "failed"]
 
 __all__ = [
     "Component",
@@ -34,7 +30,7 @@ __all__ = [
 ]
 
 
-@record
+@dataclass(frozen=True)
 class SensorInfo:
     """What a sensor is, and whether it works here.
 
@@ -63,8 +59,7 @@ class SensorInfo:
         return asdict(self)
 
 
-@made_often  # every sensor read of every sampler tick
-@record
+@dataclass(frozen=True, slots=True)  # made for every sensor read of every tick
 class Reading:
     """One read of a sensor: *cumulative* energy since the sensor was created.
 
@@ -81,7 +76,7 @@ class Reading:
     high_j: float | None = None
 
 
-@record
+@dataclass(frozen=True)
 class ComponentEnergy:
     """Energy of one device over one interval, with how it was obtained."""
 
@@ -125,8 +120,7 @@ class ComponentEnergy:
         return d
 
 
-@made_often  # every sampler tick
-@record
+@dataclass(frozen=True, slots=True)  # made every sampler tick
 class Sample:
     """A point of the power/energy time series, as stored in the ledger.
 
@@ -145,7 +139,7 @@ class Sample:
     high_j: float | None = None
 
 
-@record
+@dataclass(frozen=True)
 class WindowSummary:
     """Energy of a named window (an epoch, a request...). ``path`` joins nested names with '/'."""
 
@@ -177,7 +171,7 @@ class WindowSummary:
         }
 
 
-@record
+@dataclass(frozen=True)
 class RunSummary:
     """The footprint of a run (or a run so far).
 

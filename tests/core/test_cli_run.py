@@ -79,7 +79,12 @@ def test_run_missing_command_is_127() -> None:
     [
         (["run", "--no-ledger"], "no command given"),
         (["run", "--scope", "galaxy", "--", "true"], "unknown scope"),
-        (["run", "--interval", "0", "--", "true"], "--interval must be > 0"),
+        (["run", "--interval", "0", "--", "true"], "--interval must be between 0.01 s"),
+        (["run", "--interval", "inf", "--", "true"], "--interval must be between 0.01 s"),
+        (["run", "--interval", "1e-9", "--", "true"], "--interval must be between 0.01 s"),
+        (["monitor", "--interval", "90000"], "--interval must be between 0.01 s"),
+        (["run", "--tag", "novalue", "--", "true"], "--tag takes KEY=VALUE"),
+        (["run", "--no-ledger", "--project", "p" * 201, "--", "true"], "at most 200"),
         (["run", "--no-ledger", "--country", "Atlantis", "--", "true"], "unknown zone"),
     ],
 )

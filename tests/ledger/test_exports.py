@@ -123,7 +123,7 @@ def test_csv_values_in_codecarbon_units(summary: RunSummary) -> None:
 
 
 def test_empty_components_leave_power_cells_empty(summary: RunSummary) -> None:
-    from carbonledger._lite import replace
+    from dataclasses import replace
 
     bare = replace(summary, components=(), extra={})
     row = csv_row(bare)

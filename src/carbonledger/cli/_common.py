@@ -26,3 +26,28 @@ def fail(message: str, code: int = 2) -> NoReturn:
 def fail_from(exc: CarbonLedgerError) -> NoReturn:
     """Exit with the message and exit code of a library error."""
     fail(str(exc), exc.exit_code)
+
+
+def parse_tags(items: list[str] | None) -> dict[str, str]:
+    """``["team=vision", "seed=3"]`` -> ``{"team": "vision", "seed": "3"}`` (exit 2 when an
+    item has no '=')."""
+    tags: dict[str, str] = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            fail(f"--tag takes KEY=VALUE, got {item!r}")
+        tags[key] = value
+    return tags
+
+
+def check_interval_option(interval_s: float | None) -> None:
+    """Exit 2 with the allowed range when ``--interval`` is outside 0.01 s .. 1 day."""
+    if interval_s is None:
+        return
+    from carbonledger.errors import InputError
+    from carbonledger.settings import check_interval_s
+
+    try:
+        check_interval_s(interval_s, "--interval")
+    except InputError as exc:
+        fail(str(exc))

@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from carbonledger.cli._common import emit_json, fail
+from carbonledger.cli._common import check_interval_option, emit_json, fail, fail_from
+from carbonledger.errors import CarbonLedgerError
 
 
 def register(app: typer.Typer) -> None:
@@ -45,27 +46,39 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No periodic lines.")] = False,
+        cpu_watts: Annotated[
+            float | None,
+            typer.Option("--cpu-watts", help="The CPU's power in watts, instead of a model."),
+        ] = None,
+        ram_watts: Annotated[
+            float | None,
+            typer.Option("--ram-watts", help="The RAM's power in watts, instead of a model."),
+        ] = None,
     ) -> None:
         """Track the whole machine until Ctrl-C or --duration."""
         from carbonledger.report import format_energy_j, format_summary
         from carbonledger.tracker import Tracker
 
-        if not interval > 0:
-            fail(f"--interval must be > 0 seconds, got {interval:g}")
+        check_interval_option(interval)
         if duration is not None and not duration > 0:
             fail(f"--duration must be > 0 seconds, got {duration:g}")
-        tracker = Tracker(
-            project or "monitor",
-            experiment,
-            country=country,
-            region=region,
-            pue=pue,
-            grid_g_per_kwh=grid,
-            scope="machine",
-            interval_s=interval,
-            ledger=False if no_ledger else ledger,
-            handle_signals=True,
-        ).start()
+        try:
+            tracker = Tracker(
+                project or "monitor",
+                experiment,
+                country=country,
+                region=region,
+                pue=pue,
+                grid_g_per_kwh=grid,
+                scope="machine",
+                interval_s=interval,
+                ledger=False if no_ledger else ledger,
+                cpu_watts=cpu_watts,
+                ram_watts=ram_watts,
+                handle_signals=True,
+            ).start()
+        except CarbonLedgerError as exc:
+            fail_from(exc)
         exporter = None
         if prometheus_port is not None:
             from carbonledger.exporters.prometheus import PrometheusExporter

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from carbonledger.cli._common import emit_json, fail
+from carbonledger.cli._common import check_interval_option, emit_json, fail, parse_tags
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -54,6 +54,18 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--no-ledger", help="Do not record the run.")
         ] = False,
         expected_epochs: Annotated[int | None, typer.Option("--expected-epochs")] = None,
+        cpu_watts: Annotated[
+            float | None,
+            typer.Option("--cpu-watts", help="The CPU's power in watts, instead of a model."),
+        ] = None,
+        ram_watts: Annotated[
+            float | None,
+            typer.Option("--ram-watts", help="The RAM's power in watts, instead of a model."),
+        ] = None,
+        tag: Annotated[
+            list[str] | None,
+            typer.Option("--tag", "-t", help="KEY=VALUE kept with the run (repeatable)."),
+        ] = None,
     ) -> None:
         """Run CMD, track its process tree, and exit with CMD's exit code."""
         from carbonledger.errors import CarbonLedgerError
@@ -67,8 +79,8 @@ def register(app: typer.Typer) -> None:
             fail("no command given; usage: carbonledger run [OPTIONS] -- CMD [ARGS...]")
         if scope not in ("process", "machine"):
             fail(f"unknown scope {scope!r}; use --scope process or --scope machine")
-        if interval is not None and not interval > 0:
-            fail(f"--interval must be > 0 seconds, got {interval:g}")
+        tags = parse_tags(tag)
+        check_interval_option(interval)
         exe = cmd[0]
         found = shutil.which(exe) if os.sep not in exe else (exe if os.path.exists(exe) else None)
         if found is None:
@@ -91,6 +103,9 @@ def register(app: typer.Typer) -> None:
                 grid_g_per_kwh=grid,
                 ledger=False if no_ledger else ledger,
                 expected_epochs=expected_epochs,
+                cpu_watts=cpu_watts,
+                ram_watts=ram_watts,
+                tags=tags,
                 handle_signals=False,
                 command=cmd,
             ).start()

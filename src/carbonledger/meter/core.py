@@ -7,16 +7,16 @@ nest (``epoch-1`` containing ``step-3``) or overlap; each is keyed by its name.
 
 from __future__ import annotations
 
-import _thread
+import threading
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from carbonledger._lite import record
 from carbonledger.errors import InputError, SensorError, StateError
-from carbonledger.models import ComponentEnergy, Reading, SensorInfo, WindowSummary
+from carbonledger.models import ComponentEnergy, Reading, Sample, SensorInfo, WindowSummary
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
     from types import TracebackType
 
     from carbonledger.sensors.base import Sensor
@@ -26,7 +26,7 @@ __all__ = ["Meter", "WindowBlock"]
 _MAX_ERROR_KINDS = 50
 
 
-@record
+@dataclass(frozen=True)
 class _Open:
     name: str
     path: str
@@ -36,7 +36,12 @@ class _Open:
 
 
 class Meter:
-    """Read a fixed set of sensors at window boundaries.
+    """Read a fixed set of sensors: windows, and the sample stream since :meth:`start`.
+
+    The meter is the one place where energy over an interval is computed: a window's energy
+    (:meth:`end_window`), the energy since the start (:meth:`since_start`) and each sample's
+    cumulative energy per device (:meth:`sample`) are all differences of the same cumulative
+    readings. It also keeps the energy drawn in each clock hour, for hourly intensities.
 
     ``clock`` is monotonic seconds (for durations), ``wall_clock`` Unix seconds (for records).
     A sensor that fails to read keeps its last good reading and the failure is recorded in
@@ -60,10 +65,87 @@ class Meter:
         self._clock = clock
         self._wall_clock = wall_clock
         self._host = host
-        self._lock = _thread.RLock()
+        self._lock = threading.RLock()
         self._last: dict[str, Reading] = {}
         self._errors: dict[str, int] = {}
         self._open: dict[str, _Open] = {}
+        self._base: dict[str, Reading] = {}
+        self._last_tick: dict[str, Reading] = {}
+        self._hour_energy_j: dict[int, float] = {}
+        self._started_s = 0.0
+        self._started_unix_s = 0.0
+
+    # --- the sample stream ------------------------------------------------------------------
+
+    def start(self) -> dict[str, Reading]:
+        """Take the base readings every energy "since start" is counted from; returns them."""
+        self._base = self.read_all()
+        self._last_tick = dict(self._base)
+        self._hour_energy_j = {}
+        self._started_s = self._clock()
+        self._started_unix_s = self._wall_clock()
+        return self._base
+
+    @property
+    def started_unix_s(self) -> float:
+        """When :meth:`start` was called (Unix seconds)."""
+        return self._started_unix_s
+
+    @property
+    def elapsed_s(self) -> float:
+        """Seconds since :meth:`start` (monotonic clock)."""
+        return max(0.0, self._clock() - self._started_s)
+
+    @property
+    def last_tick(self) -> dict[str, Reading]:
+        """The readings of the latest :meth:`sample` (the base before the first)."""
+        return self._last_tick
+
+    @property
+    def hour_energy_j(self) -> dict[int, float]:
+        """Energy drawn in each clock hour (key: the hour's start, Unix seconds), in joules."""
+        return dict(self._hour_energy_j)
+
+    def sample(self, wall_s: float, readings: dict[str, Reading]) -> list[Sample]:
+        """The samples of one tick: each device's cumulative energy since :meth:`start` (with
+        an estimate's bounds), and the tick's energy added to its hour."""
+        base_all, prev_all = self._base, self._last_tick
+        samples: list[Sample] = []
+        step_total_j = 0.0
+        for device, sensor in self._by_device:
+            reading = readings.get(device)
+            base = base_all.get(device)
+            if reading is None or base is None:
+                continue
+            step_j = reading.energy_j - prev_all.get(device, base).energy_j
+            if step_j > 0.0:
+                step_total_j += step_j
+            info = sensor.info
+            samples.append(
+                Sample(
+                    wall_s,
+                    info.component,
+                    device,
+                    max(0.0, reading.energy_j - base.energy_j),
+                    reading.power_w,
+                    self._host,
+                    _optional_bound(base.low_j, reading.low_j),
+                    _optional_bound(base.high_j, reading.high_j),
+                )
+            )
+        self._last_tick = readings
+        hour = int(wall_s // 3600) * 3600
+        self._hour_energy_j[hour] = self._hour_energy_j.get(hour, 0.0) + step_total_j
+        return samples
+
+    def since_start(
+        self, end: dict[str, Reading] | None = None, duration_s: float | None = None
+    ) -> tuple[ComponentEnergy, ...]:
+        """Energy per device from :meth:`start` to ``end`` (default: a reading now)."""
+        end = self.read_all() if end is None else end
+        return self.difference(
+            self._base, end, self.elapsed_s if duration_s is None else duration_s
+        )
 
     @property
     def sensors(self) -> tuple[Sensor, ...]:
@@ -183,6 +265,13 @@ class Meter:
                 sensor.close()
             except Exception as exc:  # closing must never raise into user code
                 self.record_error(f"{sensor.info.device}: close failed: {exc}")
+
+
+def _optional_bound(begin: float | None, end: float | None) -> float | None:
+    """A cumulative bound since the start, None when the sensor gives no bound."""
+    if begin is None or end is None:
+        return None
+    return max(0.0, end - begin)
 
 
 def _bound(begin: float | None, end: float | None, central: float) -> float:

@@ -8,25 +8,25 @@ training loop.
 
 from __future__ import annotations
 
-import _thread
+import threading
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from carbonledger.errors import InputError
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from carbonledger.meter.core import Meter
     from carbonledger.models import Reading
 
-    SampleCallback = Callable[[float, dict[str, Reading]], None]
+SampleCallback = Callable[[float, dict[str, "Reading"]], None]
 
 __all__ = ["Sampler"]
 
 
 class Sampler:
-    """Call ``on_sample(wall_time_unix_s, readings)`` every ``interval_s`` seconds in a daemon thread."""
+    """Call ``on_sample(wall_time_unix_s, readings)`` every ``interval_s`` seconds from a
+    daemon thread named "carbonledger-sampler"."""
 
     def __init__(
         self,
@@ -42,11 +42,8 @@ class Sampler:
         self._interval_s = float(interval_s)
         self._on_sample = on_sample
         self._wall_clock = wall_clock
-        # per run: ``stop`` is held while the thread runs, which waits on it one interval at a
-        # time (one C call) until stop() releases it; ``done`` is released by the thread as it
-        # ends. _thread, not threading: importing threading (and functools) costs more than
-        # a whole sampler tick.
-        self._locks: tuple[_thread.LockType, _thread.LockType] | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
         self.ticks = 0
 
     @property
@@ -54,13 +51,11 @@ class Sampler:
         return self._interval_s
 
     def start(self) -> None:
-        if self._locks is not None:
+        if self._thread is not None:
             return
-        stop, done = _thread.allocate_lock(), _thread.allocate_lock()
-        stop.acquire()
-        done.acquire()
-        self._locks = (stop, done)
-        _thread.start_new_thread(self._loop, (stop, done))
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="carbonledger-sampler", daemon=True)
+        self._thread.start()
 
     def tick(self) -> None:
         """Take one sample now (also used by the loop)."""
@@ -71,23 +66,15 @@ class Sampler:
             self._meter.record_error(f"sampler: {type(exc).__name__}: {exc}")
         self.ticks += 1
 
-    def _loop(self, stop: _thread.LockType, done: _thread.LockType) -> None:
-        from carbonledger.sensors._proc import end_quiet_thread, quiet_thread
-
-        tid = quiet_thread()  # this thread starts no process: its children need no reading
-        try:
-            wait, interval_s = stop.acquire, self._interval_s
-            while not wait(True, interval_s):
-                self.tick()
-        finally:
-            end_quiet_thread(tid)
-            done.release()
+    def _loop(self) -> None:
+        wait, interval_s = self._stop.wait, self._interval_s
+        while not wait(interval_s):
+            self.tick()
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Stop the thread (the caller takes the final reading itself)."""
-        locks, self._locks = self._locks, None
-        if locks is None:
+        thread, self._thread = self._thread, None
+        if thread is None:
             return
-        stop, done = locks
-        stop.release()
-        done.acquire(True, timeout_s)
+        self._stop.set()
+        thread.join(timeout_s)

@@ -1,0 +1,217 @@
+"""Membership of a run: which run this process joins, as which member, and which devices it
+counts.
+
+Processes that share a run id (``CARBONLEDGER_RUN_ID``, torchrun's ``TORCHELASTIC_RUN_ID``,
+SLURM's job and step ids) join ONE run; host-wide devices (CPU packages, RAM in machine scope)
+are counted by one process per host and each GPU by the rank that owns it, through leases in
+the ledger.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from carbonledger.errors import InputError
+
+if TYPE_CHECKING:
+    from carbonledger.accounting import CarbonContext
+    from carbonledger.ledger.base import Ledger
+    from carbonledger.recording import Recorder
+    from carbonledger.sensors.base import Sensor
+
+__all__ = [
+    "Membership",
+    "claim_devices",
+    "derive_run_id",
+    "int_env",
+    "join_run",
+    "lease_ttl_s",
+    "new_id",
+]
+
+
+def new_id() -> str:
+    """A random 128-bit id as 32 hex digits (the form of a uuid4's hex)."""
+    return os.urandom(16).hex()
+
+
+def derive_run_id(env: Mapping[str, str] | None = None) -> tuple[str | None, str]:
+    """The run id shared by the processes of one distributed job, and where it came from.
+
+    ``CARBONLEDGER_RUN_ID`` > torchrun's ``TORCHELASTIC_RUN_ID`` (unless "none") > SLURM's
+    ``SLURM_JOB_ID`` (+ ``SLURM_STEP_ID``). (None, "new") when none is set.
+    """
+    env = os.environ if env is None else env
+    if env.get("CARBONLEDGER_RUN_ID"):
+        return env["CARBONLEDGER_RUN_ID"], "CARBONLEDGER_RUN_ID"
+    torch_id = env.get("TORCHELASTIC_RUN_ID", "")
+    if torch_id and torch_id.lower() != "none":
+        return f"torchrun-{torch_id}", "TORCHELASTIC_RUN_ID"
+    job = env.get("SLURM_JOB_ID")
+    if job:
+        step = env.get("SLURM_STEP_ID")
+        return (f"slurm-{job}.{step}" if step else f"slurm-{job}"), "SLURM_JOB_ID"
+    return None, "new"
+
+
+def int_env(env: Mapping[str, str], *names: str) -> int | None:
+    """The first of ``names`` set in ``env``, as an int (InputError when it is not one)."""
+    for name in names:
+        value = env.get(name)
+        if value not in (None, ""):
+            try:
+                return int(value)
+            except ValueError:
+                raise InputError(
+                    f"environment variable {name} must be an integer, got {value!r}"
+                ) from None
+    return None
+
+
+def lease_ttl_s(interval_s: float) -> float:
+    """How long a member counts as live after its last sign of life (a sample or a
+    heartbeat), in seconds; the ledger renews it every third of this."""
+    return max(15.0, 3.0 * interval_s)
+
+
+@dataclass(frozen=True)
+class Membership:
+    """This process's place in a run."""
+
+    run_id: str
+    #: where the run id came from: "argument", an environment variable's name, or "new"
+    run_id_source: str
+    #: True when the id was given or derived (other processes may share the run)
+    joined: bool
+    member_id: str
+    host: str
+    pid: int
+    rank: int | None
+    local_rank: int | None
+
+    @classmethod
+    def create(cls, run_id: str | None, env: Mapping[str, str], host: str, pid: int) -> Membership:
+        derived, source = derive_run_id(env)
+        if run_id:
+            source = "argument"
+        return cls(
+            run_id=run_id or derived or new_id(),
+            run_id_source=source,
+            joined=bool(run_id or derived),
+            member_id=new_id(),
+            host=host,
+            pid=pid,
+            rank=int_env(env, "RANK", "SLURM_PROCID"),
+            local_rank=int_env(env, "LOCAL_RANK", "SLURM_LOCALID"),
+        )
+
+
+def _lease_key(member: Membership, sensor: Sensor) -> str | None:
+    info = sensor.info
+    if info.host_wide:
+        return f"host:{member.host}:{info.device}"
+    if info.component == "gpu":
+        return f"gpu:{info.uid}" if info.uid else f"host:{member.host}:{info.device}"
+    return None
+
+
+def claim_devices(
+    sensors: list[Sensor],
+    member: Membership,
+    ledger: Ledger | None,
+    ttl_s: float,
+    notes: list[str],
+) -> list[Sensor]:
+    """The sensors this member counts, each device once across the members of the run.
+
+    With ``LOCAL_RANK`` set and several GPUs visible, a rank counts its own GPU only; then
+    each shared device is leased in the ledger (without one, every device is kept and a note
+    says the claims could not be checked). Sensors given up are closed.
+    """
+    kept = list(sensors)
+    gpus = [s for s in kept if s.info.component == "gpu"]
+    if member.local_rank is not None and len(gpus) > 1:
+        own = gpus[member.local_rank] if member.local_rank < len(gpus) else None
+        for gpu in gpus:
+            if gpu is not own:
+                kept.remove(gpu)
+                gpu.close()
+        notes.append(
+            f"gpu: LOCAL_RANK={member.local_rank}: this rank counts "
+            f"{own.info.device if own else 'no GPU'} of {len(gpus)} visible"
+        )
+    if ledger is None:
+        return kept
+    out: list[Sensor] = []
+    for sensor in kept:
+        key = _lease_key(member, sensor)
+        if key is None or ledger.acquire_lease(member.run_id, key, member.member_id, ttl_s):
+            out.append(sensor)
+        else:
+            notes.append(f"{sensor.info.device}: counted by another process of this run")
+            sensor.close()
+    return out
+
+
+def join_run(
+    recorder: Recorder,
+    member: Membership,
+    names: tuple[str, str, str],
+    context: CarbonContext,
+    *,
+    tags: Mapping[str, str],
+    meta: dict[str, Any],
+    started_unix_s: float,
+    interval_s: float,
+) -> tuple[str, str, CarbonContext]:
+    """Open the run (or find it, when another member opened it first) and join it.
+
+    ``names`` is (scope, project, experiment). Returns the project, experiment and carbon
+    context to use: those of the stored run when this member joined an existing one, so that
+    every member's totals agree.
+    """
+    from carbonledger.accounting import CarbonContext
+    from carbonledger.ledger.base import MemberRecord, RunRecord
+
+    scope, project, experiment = names
+    record = RunRecord(
+        run_id=member.run_id,
+        project=project,
+        experiment=experiment,
+        started_unix_s=started_unix_s,
+        scope=scope,
+        location=context.location,
+        location_source=context.location_source,
+        intensity_g_per_kwh=context.intensity_g_per_kwh,
+        intensity_source=context.intensity_source,
+        pue=context.pue,
+        pue_source=context.pue_source,
+        tags=dict(tags),
+        meta=meta,
+    )
+    stored = recorder.call_now("open_run", record)
+    if stored is not None and member.joined and stored.run_id == member.run_id:
+        project, experiment = stored.project, stored.experiment
+        context = CarbonContext(
+            stored.location,
+            stored.location_source,
+            stored.intensity_g_per_kwh,
+            stored.intensity_source,
+            stored.pue,
+            stored.pue_source,
+            context.market_g_per_kwh,
+        )
+    joined = MemberRecord(
+        member_id=member.member_id,
+        run_id=member.run_id,
+        host=member.host,
+        pid=member.pid,
+        started_unix_s=started_unix_s,
+        rank=member.rank,
+        local_rank=member.local_rank,
+    )
+    recorder.call_now("join", joined, lease_ttl_s(interval_s))
+    return project, experiment, context
