@@ -1,8 +1,9 @@
 """Reading runs back: summaries, windows, lists. Nothing here writes.
 
 A run's figures are put together from its members (final totals of finished members, the
-newest samples of the others) and handed to :func:`account`, the one place that turns energy
-and a run's carbon context into a :class:`~carbonledger.models.RunSummary`.
+newest samples of the others) and handed to :func:`carbonledger.accounting.account`, the one
+place that turns energy and a run's carbon context into a
+:class:`~carbonledger.models.RunSummary`.
 """
 
 from __future__ import annotations
@@ -14,59 +15,61 @@ from carbonledger.errors import InputError
 from carbonledger.ledger.base import RunRecord
 from carbonledger.ledger.ingest import Ingest
 from carbonledger.ledger.rows import Tx, ce_from_dict, iso, merge_components, number
-from carbonledger.models import ComponentEnergy, RunSummary, WindowSummary
-from carbonledger.units import co2e_g
+from carbonledger.models import ComponentEnergy, RunStatus, RunSummary, WindowSummary
 
-__all__ = ["Queries", "account"]
+__all__ = ["Queries"]
 
 
-def account(
+def _account(
     run: dict[str, Any],
     components: tuple[ComponentEnergy, ...],
     *,
-    status: str,
+    status: RunStatus,
     duration_s: float,
     windows: tuple[WindowSummary, ...],
     errors: tuple[str, ...],
     hosts: tuple[str, ...],
     extra: dict[str, Any],
 ) -> RunSummary:
-    """Energy components + the run's carbon context (intensity, PUE, hourly result, market
-    factor, embodied) -> its summary. The hourly intensity recorded at the run's end
-    (``meta['hourly']``) replaces the yearly figure; market-based CO2e uses
-    ``meta['market_g_per_kwh']``. (To be replaced by the shared accounting function.)"""
+    """A run's merged energy and its stored carbon context -> :func:`carbonledger.accounting.account`
+    (the hourly intensity, embodied carbon and market factor are read from ``meta``)."""
+    from carbonledger.accounting import (
+        CarbonContext,
+        EmbodiedCarbon,
+        HourlyIntensity,
+        RunFacts,
+        account,
+    )
+
     meta = run["meta"]
-    energy_j = sum(c.energy_j for c in components)
-    market = number(meta.get("market_g_per_kwh"))
-    intensity = float(run["intensity_g_per_kwh"])
-    intensity_source = str(run["intensity_source"])
-    hourly = meta.get("hourly")
-    if isinstance(hourly, dict) and number(hourly.get("intensity_g_per_kwh")) is not None:
-        intensity = float(hourly["intensity_g_per_kwh"])
-        intensity_source = str(hourly.get("source") or intensity_source)
-    embodied = meta.get("embodied_co2e_g")
-    if isinstance(meta.get("embodied"), dict):
-        embodied = meta["embodied"].get("co2e_g", embodied)
-    return RunSummary(
+    context = CarbonContext(
+        location=run["location"],
+        location_source=run["location_source"],
+        intensity_g_per_kwh=float(run["intensity_g_per_kwh"]),
+        intensity_source=run["intensity_source"],
+        pue=float(run["pue"]),
+        pue_source=run["pue_source"],
+        market_g_per_kwh=number(meta.get("market_g_per_kwh")),
+    )
+    facts = RunFacts(
         run_id=run["run_id"],
         project=run["project"],
         experiment=run["experiment"],
-        status=status,  # type: ignore[arg-type]
-        started_unix_s=run["started_unix_s"],
+        status=status,
+        started_unix_s=float(run["started_unix_s"]),
         duration_s=duration_s,
-        components=components,
-        intensity_g_per_kwh=intensity,
-        intensity_source=intensity_source,
-        location=run["location"],
-        location_source=run["location_source"],
-        pue=run["pue"],
-        pue_source=run["pue_source"],
-        windows=windows,
-        errors=errors,
-        embodied_co2e_g=number(embodied),
-        market_co2e_g=None if market is None else co2e_g(energy_j, market, run["pue"]),
         scope=run["scope"],
         hosts=hosts,
+    )
+    embodied = meta["embodied"] if "embodied" in meta else meta.get("embodied_co2e_g")
+    return account(
+        facts,
+        components,
+        context,
+        hourly=HourlyIntensity.from_dict(meta.get("hourly")),
+        embodied=None if embodied is None else EmbodiedCarbon.from_dict(embodied),
+        windows=windows,
+        errors=errors,
         extra=extra,
     )
 
@@ -203,7 +206,7 @@ class Queries(Ingest):
             parts.extend((c, start, start + c.duration_s) for c in comps)
             label = self._member_label(m) + ": " if len(members) > 1 else ""
             errors.extend(label + e for e in m["errors"])
-        status = "interrupted" if self._is_dead(run, members, now) else run["status"]
+        status: RunStatus = "interrupted" if self._is_dead(run, members, now) else run["status"]
         extra: dict[str, Any] = {
             "tags": run["tags"],
             "meta": run["meta"],
@@ -231,7 +234,7 @@ class Queries(Ingest):
         windows = self._merged_windows(
             self._windows_rows(tx, run_id), {m["member_id"]: m for m in members}
         )
-        return account(
+        return _account(
             run,
             merge_components(parts),
             status=status,
