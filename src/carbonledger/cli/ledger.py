@@ -91,7 +91,7 @@ def _print_report(report: Any) -> None:
         typer.echo(f"note: {printable(note)}")
 
 
-def register(app: typer.Typer) -> None:
+def _register_runs(app: typer.Typer) -> None:
     @app.command("runs")
     def runs_command(
         project: Annotated[
@@ -144,6 +144,8 @@ def register(app: typer.Typer) -> None:
                 f"{format_energy_j(s.energy_j):>11} {format_mass_g(s.co2e_g):>10}"
             )
 
+
+def _register_show(app: typer.Typer) -> None:
     @app.command("show")
     def show_command(
         run: Annotated[str, typer.Argument(help="A run id, or a unique prefix of one.")],
@@ -188,6 +190,8 @@ def register(app: typer.Typer) -> None:
                 f"{format_mass_g(float(forecast.get('co2e_high_g', 0.0)))})"
             )
 
+
+def _register_verify(app: typer.Typer) -> None:
     @app.command("verify")
     def verify_command(
         target: Annotated[
@@ -228,6 +232,8 @@ def register(app: typer.Typer) -> None:
         if not report.ok:
             raise typer.Exit(1)
 
+
+def _register_export(app: typer.Typer) -> None:
     @app.command("export")
     def export_command(
         csv_path: Annotated[
@@ -278,6 +284,8 @@ def register(app: typer.Typer) -> None:
         what = "encrypted " if key is not None else ""
         typer.echo(f"exported {n} run(s) to {what}{out}", err=True)
 
+
+def _register_decrypt(app: typer.Typer) -> None:
     @app.command("decrypt")
     def decrypt_command(
         src: Annotated[Path, typer.Argument(metavar="IN", help="An encrypted export.")],
@@ -291,3 +299,15 @@ def register(app: typer.Typer) -> None:
         key = load_key(key_file=key_file, key_env=key_env)
         n = decrypt_file(src, out, key)
         typer.echo(f"decrypted {n} bytes to {out}", err=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``runs``, ``show``, ``verify``, ``export`` and ``decrypt`` to ``app``."""
+    for add in (
+        _register_runs,
+        _register_show,
+        _register_verify,
+        _register_export,
+        _register_decrypt,
+    ):
+        add(app)

@@ -144,11 +144,48 @@ def check_chain(
 ) -> tuple[list[Problem], set[int]]:
     """Problems of the chain, and the seqs of the records that hold. ``trusted``: the public
     keys (hex) or fingerprints the user trusts, None when none were given."""
-    problems: list[Problem] = []
-    by_seq = {s.seq: s for s in seals}
     signer_of = {s.seq: s.signer or legacy_public for s in seals}
+    head_seq, head_hash = _head_fields(head)
+    # 1. each record against its own hash and signature; copies; records that do not verify
+    problems, signed, copies = _check_records(seals, signer_of)
+    more, inserted = _check_unsigned(seals, signer_of, signed, copies, head_hash)
+    problems += more
+    chain = [s for s in sorted(seals, key=lambda s: s.seq) if s.seq not in inserted]
+    # 2. the signed head: deleting the newest records shows here
+    head_signer = str(head.get("signer") or legacy_public) if head else ""
+    problems += _check_head(seals, chain, head, head_signer, head_seq, head_hash)
+    # 3. gaps in the numbering
+    top = max([s.seq for s in chain], default=0)
+    present = {s.seq for s in seals}
+    missing = [k for k in range(1, max(top, head_seq) + 1) if k not in present]
+    problems += [Problem(f"seq {k}", "deleted", f"record seq {k} is missing") for k in missing]
+    # 4. walk the hash links: segments, and seq numbers out of place within them
+    problems += _walk(chain, bool(missing))
+    # 5. keys the user does not trust
+    good = {s.seq for s in chain if s.seq in signed}
+    if trusted is not None:
+        counts = Counter(signer_of[s.seq] for s in chain)
+        if head is not None:
+            counts.setdefault(head_signer, 0)
+        problems += _check_trust(counts, trusted)
+        good = {q for q in good if signer_of[q] in trusted or _fp(signer_of[q]) in trusted}
+    return problems, good
 
-    # 1. each record against its own hash and signature; copies of a record
+
+def _head_fields(head: dict[str, Any] | None) -> tuple[int, str]:
+    """(seq, hash) of the stored head; (0, '') when there is none or it cannot be read."""
+    if head is None:
+        return 0, ""
+    try:
+        return int(head.get("seq", 0)), str(head.get("hash", ""))
+    except (TypeError, ValueError):
+        return 0, ""
+
+
+def _check_records(
+    seals: Sequence[SealRow], signer_of: dict[int, str]
+) -> tuple[list[Problem], set[int], set[int]]:
+    problems: list[Problem] = []
     signed: set[int] = set()
     first_of: dict[str, int] = {}
     copies: set[int] = set()
@@ -179,50 +216,60 @@ def check_chain(
         first_of[s.record_hash] = s.seq
         if _signed(signer_of[s.seq], s.signature, s.record_hash):
             signed.add(s.seq)
+    return problems, signed, copies
 
-    head_hash = str(head.get("hash", "")) if head else ""
-    head_seq = int(head.get("seq", 0)) if head else 0
+
+def _check_unsigned(
+    seals: Sequence[SealRow],
+    signer_of: dict[int, str],
+    signed: set[int],
+    copies: set[int],
+    head_hash: str,
+) -> tuple[list[Problem], set[int]]:
+    """Records whose signature fails: a bad signature on a record the chain links to, an
+    inserted record otherwise; and records naming a refused key."""
+    problems: list[Problem] = []
     linked = {s.prev_hash for s in seals if s.seq in signed} | {head_hash}
     inserted: set[int] = set(copies)
     for s in seals:
         if s.seq in signed or s.seq in copies:
             continue
-        key = signer_of[s.seq]
-        if not _key_ok(key):
-            problems.append(
-                Problem(
-                    ref_of(s),
-                    "bad-signature",
-                    f"record seq {s.seq} names a refused key (small-order, non-canonical or "
-                    "malformed): its signature proves nothing",
-                )
-            )
+        if not _key_ok(signer_of[s.seq]):
             inserted.add(s.seq)
+            detail = (
+                f"record seq {s.seq} names a refused key (small-order, non-canonical or "
+                "malformed): its signature proves nothing"
+            )
+            problems.append(Problem(ref_of(s), "bad-signature", detail))
         elif s.record_hash in linked:
             problems.append(
                 Problem(ref_of(s), "bad-signature", f"the signature of record seq {s.seq} is wrong")
             )
         else:
             inserted.add(s.seq)
-            problems.append(
-                Problem(
-                    ref_of(s),
-                    "inserted",
-                    f"record seq {s.seq} does not verify (its signature is wrong) and no signed "
-                    "record follows it",
-                )
+            detail = (
+                f"record seq {s.seq} does not verify (its signature is wrong) and no signed "
+                "record follows it"
             )
-    chain = [s for s in sorted(seals, key=lambda s: s.seq) if s.seq not in inserted]
+            problems.append(Problem(ref_of(s), "inserted", detail))
+    return problems, inserted
 
-    # 2. the signed head: deleting the newest records shows here
-    head_signer = str(head.get("signer") or legacy_public) if head else ""
+
+def _check_head(
+    seals: Sequence[SealRow],
+    chain: list[SealRow],
+    head: dict[str, Any] | None,
+    head_signer: str,
+    head_seq: int,
+    head_hash: str,
+) -> list[Problem]:
     if head is None:
-        if seals:
-            problems.append(Problem("ledger", "deleted", "the chain's head record is missing"))
-    elif not _head_signed(head_signer, head, head_seq, head_hash):
+        return [Problem("ledger", "deleted", "the chain's head record is missing")] if seals else []
+    problems = []
+    if not _head_signed(head_signer, head, head_seq, head_hash):
         problems.append(Problem("ledger", "bad-signature", "the chain's head does not verify"))
     top = max([s.seq for s in chain], default=0)
-    if head is not None and head_seq > top:
+    if head_seq > top:
         problems.append(
             Problem(
                 f"seq {head_seq}",
@@ -231,40 +278,26 @@ def check_chain(
                 f"says seq {head_seq}",
             )
         )
-    elif (
-        head is not None and head_seq in by_seq and head_hash not in {s.record_hash for s in chain}
-    ):
+    elif head_seq in {s.seq for s in seals} and head_hash not in {s.record_hash for s in chain}:
         problems.append(
             Problem(f"seq {head_seq}", "deleted", "the record the chain's head names is missing")
         )
+    return problems
 
-    # 3. gaps in the numbering
-    missing = [k for k in range(1, max(top, head_seq) + 1) if k not in by_seq]
-    for k in missing:
-        problems.append(Problem(f"seq {k}", "deleted", f"record seq {k} is missing"))
 
-    # 4. walk the hash links: segments, and seq numbers out of place within them
-    problems += _walk(chain, bool(missing))
-
-    # 5. keys: refused keys, and keys the user does not trust
-    if trusted is not None:
-        counts = Counter(signer_of[s.seq] for s in chain)
-        if head is not None:
-            counts.setdefault(head_signer, 0)
-        for key, n in sorted(counts.items()):
-            if key not in trusted and _fp(key) not in trusted:
-                problems.append(
-                    Problem(
-                        f"key {_fp(key)}",
-                        "untrusted",
-                        f"{n} record(s) (and/or the chain's head) are signed by key {_fp(key)}, "
-                        "which is not among the keys you trust",
-                    )
+def _check_trust(counts: Counter[str], trusted: set[str]) -> list[Problem]:
+    problems = []
+    for key, n in sorted(counts.items()):
+        if key not in trusted and _fp(key) not in trusted:
+            problems.append(
+                Problem(
+                    f"key {_fp(key)}",
+                    "untrusted",
+                    f"{n} record(s) (and/or the chain's head) are signed by key {_fp(key)}, "
+                    "which is not among the keys you trust",
                 )
-    good = {s.seq for s in chain if s.seq in signed}
-    if trusted is not None:
-        good = {q for q in good if signer_of[q] in trusted or _fp(signer_of[q]) in trusted}
-    return problems, good
+            )
+    return problems
 
 
 def _fp(public_hex: str) -> str:

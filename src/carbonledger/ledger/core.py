@@ -13,7 +13,6 @@ member failed, or ``interrupted`` when a member was interrupted or stopped heart
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -30,6 +29,7 @@ from carbonledger.ledger.liveness import ORPHAN_TTL_S
 from carbonledger.ledger.queries import Queries
 from carbonledger.ledger.records import FINAL_STATUSES, window_doc
 from carbonledger.ledger.rows import SEAL_COLS, Tx
+from carbonledger.ledger.store import loads
 
 __all__ = ["ORPHAN_TTL_S", "SqlLedger", "Tx"]
 
@@ -66,7 +66,7 @@ class SqlLedger(Queries):
                 for row in tx.rows(f"SELECT {', '.join(SEAL_COLS)} FROM seals ORDER BY seq")
             ]
             row = tx.one("SELECT value FROM carbonledger_meta WHERE key = 'seal_head'")
-            head = json.loads(row[0]) if row else None
+            head = loads(row[0], {}) if row else None
             if head is not None and int(head.get("seq", 0)) == 0 and not head.get("signature"):
                 head = None  # the empty chain of a new ledger
             row = tx.one("SELECT value FROM carbonledger_meta WHERE key = 'public_key'")

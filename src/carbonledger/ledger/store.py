@@ -121,8 +121,8 @@ class LedgerBase:
         if row is None:
             return None
         d = dict(zip(RUN_COLS, row, strict=True))
-        d["tags"] = json.loads(d["tags"])
-        d["meta"] = json.loads(d["meta"])
+        d["tags"] = loads(d["tags"], {})
+        d["meta"] = loads(d["meta"], {})
         return d
 
     def _need_run(self, tx: Tx, run_id: str, lock: bool = False) -> dict[str, Any]:
@@ -150,8 +150,8 @@ class LedgerBase:
             d = dict(zip(MEMBER_COLS, cols, strict=True))
             if d["finished_unix_s"] is None and last_sample is not None:
                 d["heartbeat_unix_s"] = max(float(d["heartbeat_unix_s"]), float(last_sample))
-            d["components"] = None if d["components"] is None else json.loads(d["components"])
-            d["errors"] = json.loads(d["errors"])
+            d["components"] = None if d["components"] is None else loads(d["components"], [])
+            d["errors"] = loads(d["errors"], [])
             out.append(d)
         return out
 
@@ -164,7 +164,7 @@ class LedgerBase:
         out = []
         for row in rows:
             d = dict(zip(WINDOW_COLS, row, strict=True))
-            d["components"] = json.loads(d["components"])
+            d["components"] = loads(d["components"], [])
             out.append(d)
         return out
 
@@ -223,6 +223,19 @@ class LedgerBase:
         if m["rank"] is not None:
             return f"rank {m['rank']} ({m['host']}, pid {m['pid']})"
         return f"{m['host']} pid {m['pid']}"
+
+
+def loads(text: Any, empty: Any) -> Any:
+    """A JSON column's value; for text that is not JSON of the expected kind (edited by
+    hand), ``empty`` holding the raw text under ``"unreadable"`` so that ``verify`` names it
+    and summaries still work."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        value = None
+    if isinstance(value, type(empty)):
+        return value
+    return {"unreadable": str(text)} if isinstance(empty, dict) else [f"unreadable: {text}"]
 
 
 def check_name(value: str, what: str) -> None:
