@@ -305,3 +305,24 @@ def test_a_transaction_rolls_back_on_errors_and_frees_the_lock(tmp_path: Path) -
         assert "k3" in seen and "k1" not in seen and "k2" not in seen
     finally:
         led.close()
+
+
+def test_a_full_disk_is_a_ledger_error_naming_the_fix(
+    tmp_path: Path, make_run: Callable[..., RunRecord]
+) -> None:
+    """SQLite's 'database or disk is full' (here: a page limit on the connection, the same
+    error a full file system gives) surfaces as LedgerError, and the ledger stays readable."""
+    path = tmp_path / "l.sqlite"
+    led = open_ledger(path)
+    try:
+        led.open_run(make_run())
+        led.join(MemberRecord("m", "run-1", "h", 1, 0.0), 5)
+        pages = led._connection().execute("PRAGMA page_count").fetchone()[0]  # type: ignore[attr-defined]
+        led._connection().execute(f"PRAGMA max_page_count = {pages + 1}")  # type: ignore[attr-defined]
+        with pytest.raises(LedgerError, match="disk is full.*free space") as info:
+            for i in range(10_000):
+                led.add_samples("run-1", "m", [Sample(float(i), "cpu", f"cpu:{i}", 1.0)])
+        assert str(path) in str(info.value)
+        assert led.summary("run-1").status == "running"
+    finally:
+        led.close()

@@ -102,8 +102,9 @@ class Ledger(Protocol):
         status: RunStatus,
         errors: Sequence[str] = (),
     ) -> None:
-        """Record a member's final per-device energy and release its leases. The run becomes
-        ``completed`` (or ``failed``) when its last live member finishes; it is then sealed."""
+        """Record (and sign) a member's final per-device energy and release its leases. The
+        run becomes ``completed`` (or ``failed``) when its last live member finishes; it is
+        then sealed."""
         ...
 
     def update_meta(self, run_id: str, meta: dict[str, Any]) -> None:
@@ -112,7 +113,8 @@ class Ledger(Protocol):
 
     def summary(self, run_id: str) -> RunSummary:
         """The run's footprint so far: finished members' totals plus the latest samples of
-        live or dead ones. A run whose members all stopped heart-beating is ``interrupted``."""
+        live or dead ones. A run whose members all stopped heart-beating is reported
+        ``interrupted`` (nothing is written: a writer's ``settle`` records it)."""
         ...
 
     def windows(self, run_id: str) -> list[WindowSummary]:
