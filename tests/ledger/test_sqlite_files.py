@@ -319,7 +319,7 @@ def test_a_full_disk_is_a_ledger_error_naming_the_fix(
         led.join(MemberRecord("m", "run-1", "h", 1, 0.0), 5)
         pages = led._connection().execute("PRAGMA page_count").fetchone()[0]  # type: ignore[attr-defined]
         led._connection().execute(f"PRAGMA max_page_count = {pages + 1}")  # type: ignore[attr-defined]
-        with pytest.raises(LedgerError, match="disk is full.*free space") as info:
+        with pytest.raises(LedgerError, match=r"disk is full.*free space") as info:
             for i in range(10_000):
                 led.add_samples("run-1", "m", [Sample(float(i), "cpu", f"cpu:{i}", 1.0)])
         assert str(path) in str(info.value)
