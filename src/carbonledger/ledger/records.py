@@ -91,8 +91,9 @@ def window_doc(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def segment_digest(samples: Iterable[Sequence[Any]], windows: Iterable[dict[str, Any]]) -> str:
-    """SHA-256 (hex) over a segment's sample rows and window documents, each sorted, so the
-    digest does not depend on the order the database returns them in."""
-    rows = sorted(canonical_json(list(s)) for s in samples)
-    docs = sorted(canonical_json(w) for w in windows)
+    """SHA-256 (hex) over a segment's sample rows and window documents, each sorted (rows by
+    their ``repr``, documents by their canonical JSON), so the digest does not depend on the
+    order the database returns them in."""
+    rows = sorted((list(s) for s in samples), key=repr)
+    docs = sorted((canonical_json(w) for w in windows))
     return hashlib.sha256(canonical_json({"samples": rows, "windows": docs}).encode()).hexdigest()
