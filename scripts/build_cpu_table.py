@@ -22,7 +22,7 @@ Sources, best first (a model present in several keeps the best source's figure):
 3. CodeCarbon 3.3.2 ``cpu_power.csv`` (MIT).
 4. CarbonTracker 2.4.7 ``cpu_power.csv`` (MIT): largely an older copy of (3).
 
-Names are matched through :func:`carbonledger.sensors.cpu_model.normalise_cpu_name`.
+Names are matched through :func:`carbonledger.sensors.cpu.tdp.normalise_cpu_name`.
 Within one source, duplicate names keep their most frequent TDP (ties: the lowest,
 since the duplicates are base power vs. turbo or configurable-up power). When sources
 disagree by more than 2x the row is kept with the best source's figure and flagged in
@@ -31,7 +31,7 @@ are dropped, and so are names that are a bare family word ("Intel Xeon"): they
 identify no model.
 
 The script also prints the figures the CPU model derives from data, so they can be
-checked against the constants in ``cpu_model.py``.
+checked against the constants in ``sensors/cpu/tdp.py`` and ``sensors/cpu/model.py``.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from carbonledger.sensors.cpu_model import normalise_cpu_name  # noqa: E402
+from carbonledger.sensors.cpu.tdp import normalise_cpu_name  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -182,7 +182,7 @@ def build(data: Path) -> tuple[list[dict[str, str]], list[str]]:
 
 
 def derived_figures(data: Path, rows: list[dict[str, str]]) -> list[str]:
-    """The data-derived constants of cpu_model.py and memory.py, recomputed."""
+    """The data-derived constants of sensors/cpu/tdp.py, cpu/model.py and memory.py, recomputed."""
     lines = []
     server = sorted(
         float(r["tdp_w"])

@@ -3,21 +3,25 @@
 arguments > environment (``CARBONLEDGER_*``) > project file (``carbonledger.toml`` or
 ``[tool.carbonledger]`` in ``pyproject.toml``, searched from the working directory upwards)
 > user config (``$XDG_CONFIG_HOME/carbonledger/config.toml``) > defaults.
+
+``cpu_watts`` and ``ram_watts`` (environment ``CARBONLEDGER_CPU_WATTS`` /
+``CARBONLEDGER_RAM_WATTS``) are the user's own figures for the CPU's power at full load and
+the power of the whole installed memory, in watts: CodeCarbon's ``force_cpu_power`` and
+``force_ram_power``. They replace the CPU and RAM models when no hardware counter measures
+those components (see docs/sensors-cpu.md).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import sys
+from collections.abc import Mapping
+from typing import Any
 
 from carbonledger.errors import InputError
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
-if TYPE_CHECKING:
-    from collections.abc import Mapping
-    from typing import Any
-
-__all__ = ["KEYS", "load_settings"]
+__all__ = ["KEYS", "POSITIVE_KEYS", "load_settings"]
 
 #: every setting, its type and its environment variable
 KEYS: dict[str, type] = {
@@ -34,7 +38,12 @@ KEYS: dict[str, type] = {
     "probe_cloud": bool,
     "ip_geolocation": bool,
     "gpu": bool,
+    "cpu_watts": float,
+    "ram_watts": float,
 }
+
+#: settings that must be positive, finite numbers (watts)
+POSITIVE_KEYS = frozenset({"cpu_watts", "ram_watts"})
 
 
 def _env_name(key: str) -> str:
@@ -54,12 +63,21 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
                 return False
             raise ValueError(value)
         if kind is float:
-            return float(value)
-        return str(value)
+            if isinstance(value, bool):
+                raise ValueError(value)
+            number = float(value)
+        else:
+            return str(value)
     except (TypeError, ValueError):
         raise InputError(
             f"{origin}: setting {key!r} must be a {kind.__name__}, got {value!r}"
         ) from None
+    if key in POSITIVE_KEYS and not (math.isfinite(number) and number > 0):
+        raise InputError(
+            f"{origin}: setting {key!r} must be a positive number of watts, got {value!r}; "
+            "give the power in watts (e.g. 45), or leave it unset to use the model"
+        )
+    return number
 
 
 def _read_bytes(path: str) -> bytes:
@@ -97,28 +115,11 @@ def _section(data: Mapping[str, Any], path: str) -> dict[str, Any]:
     return out
 
 
-def _may_configure_carbonledger(raw: bytes) -> bool:
-    """Whether a ``pyproject.toml`` may hold a ``tool.carbonledger`` table, by its lines alone:
-    most projects that name carbonledger do so in their dependencies, and parsing TOML costs
-    a few milliseconds (and ``typing``) at every ``Tracker`` start. A false alarm only costs
-    the parse; every TOML spelling of the table has a line that starts like one of these."""
-    if b"carbonledger" not in raw:
-        return False
-    for line in raw.splitlines():
-        key = line.strip().replace(b" ", b"").replace(b"\t", b"").replace(b'"', b"")
-        key = key.replace(b"'", b"").lstrip(b"[")
-        if key.startswith((b"tool.carbonledger", b"carbonledger=", b"carbonledger.")):
-            return True
-        if key.startswith(b"tool=") and b"carbonledger" in key:  # an inline root table
-            return True
-    return False
-
-
 def _project_config(start: str | os.PathLike[str] | None) -> tuple[str, dict[str, Any]] | None:
     """The nearest ``carbonledger.toml``, or ``pyproject.toml`` with a ``[tool.carbonledger]``
     table, from ``start`` (default: the working directory) upwards, and its settings table.
 
-    A ``pyproject.toml`` that does not mention carbonledger is not parsed (most are not ours).
+    A ``pyproject.toml`` that does not mention carbonledger at all is not parsed.
     """
     folder = os.path.realpath(os.fspath(start) if start is not None else os.getcwd())
     while True:
@@ -128,9 +129,9 @@ def _project_config(start: str | os.PathLike[str] | None) -> tuple[str, dict[str
         pyproject = os.path.join(folder, "pyproject.toml")
         if os.path.isfile(pyproject):
             raw = _read_bytes(pyproject)
-            if _may_configure_carbonledger(raw):
+            if b"carbonledger" in raw:
                 tool = _parse_toml(raw, pyproject).get("tool", {})
-                if "carbonledger" in tool:
+                if isinstance(tool, dict) and "carbonledger" in tool:
                     return pyproject, tool["carbonledger"]
         parent = os.path.dirname(folder)
         if parent == folder:

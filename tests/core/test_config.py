@@ -3,8 +3,6 @@ names carbonledger elsewhere (its dependencies) is not even parsed."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -39,16 +37,48 @@ def test_found_from_a_subfolder_and_errors_name_the_file(tmp_path: Path) -> None
         load_settings(env={}, cwd=tmp_path)
 
 
-def test_a_dependency_on_carbonledger_is_not_parsed(tmp_path: Path) -> None:
+def test_a_dependency_on_carbonledger_is_not_a_settings_table(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(
         '[project]\nname = "x"\ndependencies = ["carbonledger[postgres]>=0.1"]\n'
         '[project.optional-dependencies]\nenergy = ["carbonledger"]\n'
     )
-    code = (
-        "import sys\nfrom carbonledger.config import load_settings\n"
-        "print(load_settings(env={}), 'tomllib' in sys.modules)"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
-    )
-    assert out.stdout.split() == ["{}", "False"]
+    assert load_settings(env={}, cwd=tmp_path) == {}
+    assert project_config_file(tmp_path) is None
+
+
+def test_a_pyproject_that_does_not_name_us_is_not_parsed(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("this is [ not TOML\n")  # never read as TOML
+    assert load_settings(env={}, cwd=tmp_path) == {}
+
+
+# --------------------------------------------------------------------------- user watts
+
+
+def test_cpu_and_ram_watts_follow_the_precedence(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / "carbonledger").mkdir(parents=True)
+    (home / "carbonledger" / "config.toml").write_text("cpu_watts = 10\nram_watts = 3\n")
+    project = tmp_path / "project"
+    project.mkdir()
+    env = {"XDG_CONFIG_HOME": str(home)}
+    assert load_settings(env=env, cwd=project) == {"cpu_watts": 10.0, "ram_watts": 3.0}
+    (project / "carbonledger.toml").write_text("cpu_watts = 20\n")
+    assert load_settings(env=env, cwd=project) == {"cpu_watts": 20.0, "ram_watts": 3.0}
+    env["CARBONLEDGER_CPU_WATTS"] = "30"
+    env["CARBONLEDGER_RAM_WATTS"] = "4.5"
+    assert load_settings(env=env, cwd=project) == {"cpu_watts": 30.0, "ram_watts": 4.5}
+    got = load_settings({"cpu_watts": 40, "ram_watts": None}, env=env, cwd=project)
+    assert got == {"cpu_watts": 40.0, "ram_watts": 4.5}
+
+
+@pytest.mark.parametrize("bad", ["0", "-5", "inf", "nan", "lots"])
+def test_bad_watts_name_the_source_and_the_fix(tmp_path: Path, bad: str) -> None:
+    env = {"CARBONLEDGER_CPU_WATTS": bad, "XDG_CONFIG_HOME": str(tmp_path)}
+    with pytest.raises(InputError, match=r"CARBONLEDGER_CPU_WATTS.*cpu_watts") as err:
+        load_settings(env=env, cwd=tmp_path)
+    assert "watts" in str(err.value) or "float" in str(err.value)
+    (tmp_path / "carbonledger.toml").write_text("ram_watts = -1\n")
+    with pytest.raises(InputError, match=r"carbonledger\.toml.*ram_watts.*positive"):
+        load_settings(env={"XDG_CONFIG_HOME": str(tmp_path)}, cwd=tmp_path)
+    with pytest.raises(InputError, match="ram_watts"):
+        load_settings({"ram_watts": True}, env={}, cwd=tmp_path)

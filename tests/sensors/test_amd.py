@@ -6,11 +6,11 @@ import sys
 
 import pytest
 
-from carbonledger._fake_gpu import FakeAmdGpu, FakeAmdSmi
 from carbonledger.errors import SensorError
 from carbonledger.models import SensorInfo
-from carbonledger.sensors.amd import POWER_REASON, AmdEnergySensor, AmdPowerSensor, discover_amd
 from carbonledger.sensors.base import Sensor
+from carbonledger.sensors.gpu.amd import POWER_REASON, AmdEnergySensor, AmdPowerSensor, discover_amd
+from carbonledger.testing import FakeAmdGpu, FakeAmdSmi
 
 
 def mi(uuid: str = "u0", **kw: object) -> FakeAmdGpu:

@@ -13,17 +13,13 @@ from pathlib import Path
 import pytest
 
 from carbonledger.errors import InputError
-from carbonledger.sensors import cpu_model as cm
 from carbonledger.sensors.base import Sensor
-from carbonledger.sensors.cpu_model import (
-    CpuModelSensor,
-    RaplShareSensor,
-    cpu_model_name,
-    cpu_table,
-    lookup_tdp,
-    normalise_cpu_name,
-)
-from carbonledger.sensors.rapl import RaplSensor
+from carbonledger.sensors.cpu import model as cm
+from carbonledger.sensors.cpu import tdp
+from carbonledger.sensors.cpu.host import read_host_cpu
+from carbonledger.sensors.cpu.model import CpuModelSensor, RaplShareSensor
+from carbonledger.sensors.cpu.rapl import RaplSensor
+from carbonledger.sensors.cpu.tdp import cpu_table, lookup_tdp, normalise_cpu_name
 from carbonledger.testing import FakeClock, FakePowercap
 
 
@@ -56,7 +52,7 @@ def test_every_row_has_provenance_and_a_plausible_tdp() -> None:
 
 
 def test_table_file_columns() -> None:
-    with open(cm.TABLE_PATH, newline="") as fh:
+    with open(tdp.TABLE_PATH, newline="") as fh:
         header = next(csv.reader(fh))
     assert header[:7] == ["name", "normalised_name", "tdp_w", "cores", "source", "year", "licence"]
 
@@ -73,9 +69,9 @@ def test_default_tdp_is_the_documented_table_statistic() -> None:
         r.tdp_w for r in cpu_table() if re.search(r"\b(xeon|epyc|opteron)\b", r.normalised_name)
     )
     deciles = statistics.quantiles(server, n=10)
-    assert statistics.median(server) == cm.DEFAULT_TDP_W
-    assert deciles[0] == cm.DEFAULT_TDP_LOW_W
-    assert deciles[-1] == cm.DEFAULT_TDP_HIGH_W
+    assert statistics.median(server) == tdp.DEFAULT_TDP_W
+    assert deciles[0] == tdp.DEFAULT_TDP_LOW_W
+    assert deciles[-1] == tdp.DEFAULT_TDP_HIGH_W
 
 
 # --------------------------------------------------------------------------- names
@@ -136,9 +132,9 @@ def test_token_match_requires_the_same_family() -> None:
 def test_unknown_cpu_gets_the_flagged_default() -> None:
     m = lookup_tdp("Intel(R) Xeon(R) CPU @ 2.20GHz")  # a cloud VM that hides the model
     assert m.default and not m.exact and m.matched_name is None
-    assert m.tdp_w == cm.DEFAULT_TDP_W
+    assert m.tdp_w == tdp.DEFAULT_TDP_W
     assert "Intel(R) Xeon(R) CPU @ 2.20GHz" in m.note and "not in the TDP table" in m.note
-    assert (m.low_w, m.high_w) == (cm.DEFAULT_TDP_LOW_W, cm.DEFAULT_TDP_HIGH_W)
+    assert (m.low_w, m.high_w) == (tdp.DEFAULT_TDP_LOW_W, tdp.DEFAULT_TDP_HIGH_W)
     empty = lookup_tdp("")
     assert empty.default and "unknown" in empty.note
 
@@ -150,14 +146,14 @@ def test_cpu_model_name_from_cpuinfo(tmp_path: Path) -> None:
         "model name\t: Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz\n\n"
         "processor\t: 1\nmodel name\t: Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz\n"
     )
-    assert cpu_model_name(info) == "Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz"
+    assert read_host_cpu(info).model_name == "Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz"
 
 
-def test_cpu_model_name_falls_back_to_platform(tmp_path: Path) -> None:
+def test_no_model_name_is_an_empty_name(tmp_path: Path) -> None:
     arm = tmp_path / "cpuinfo"
     arm.write_text("processor\t: 0\nBogoMIPS\t: 50.00\nCPU implementer\t: 0x41\n")
-    assert cpu_model_name(arm, processor=lambda: "aarch64") == "aarch64"
-    assert cpu_model_name(tmp_path / "missing", processor=lambda: "") == ""
+    assert read_host_cpu(arm).model_name == ""
+    assert read_host_cpu(tmp_path / "missing").model_name == ""
 
 
 # --------------------------------------------------------------------------- model sensor
@@ -335,7 +331,7 @@ BURN = "x = 0\nfor i in range(3_000_000):\n    x += i\n"
 
 
 def test_tree_cpu_counts_children_that_ended() -> None:
-    from carbonledger.sensors._proc import ProcessTreeCpu
+    from carbonledger.sensors._linux import ProcessTreeCpu
 
     tree = ProcessTreeCpu(os.getpid())
     assert tree() == 0.0
@@ -349,7 +345,7 @@ def test_tree_cpu_counts_children_that_ended() -> None:
 
 def test_tree_cpu_of_a_command_we_started_and_reaped() -> None:
     """What `carbonledger run` does: the root is our child and we wait for it."""
-    from carbonledger.sensors._proc import ProcessTreeCpu
+    from carbonledger.sensors._linux import ProcessTreeCpu
 
     before = os.times()
     gated = "import sys\nsys.stdin.readline()\n" + BURN  # burns only once we say so

@@ -97,3 +97,22 @@ def test_installed_ram_matches_psutil() -> None:
     from carbonledger.sensors.memory import installed_ram_bytes
 
     assert installed_ram_bytes() == float(psutil.virtual_memory().total)
+
+
+def test_user_ram_watts_are_constant_and_shared_by_resident_memory() -> None:
+    clock = FakeClock()
+    machine = RamModelSensor(scope="machine", total_bytes=16e9, clock=clock, ram_watts=8.0)
+    rss = [4e9]
+    process = RamModelSensor(
+        scope="process", total_bytes=16e9, rss_bytes=lambda: rss[0], clock=clock, ram_watts=8.0
+    )
+    assert machine.info.method == process.info.method == "user-ram-watts"
+    assert not machine.info.measured and "set by the user" in machine.info.reason
+    machine.read()
+    process.read()
+    clock.advance(10.0)
+    m, p = machine.read(), process.read()
+    assert m.energy_j == pytest.approx(80.0) and m.low_j == m.high_j == pytest.approx(80.0)
+    assert p.energy_j == pytest.approx(8.0 * 4 / 16 * 10)  # a quarter of the memory
+    with pytest.raises(InputError, match="ram_watts"):
+        RamModelSensor(scope="machine", total_bytes=16e9, ram_watts=0.0)

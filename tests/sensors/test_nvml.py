@@ -9,11 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from carbonledger._fake_gpu import FakeGpu, FakeNvml
 from carbonledger.errors import SensorError
 from carbonledger.models import SensorInfo
 from carbonledger.sensors.base import Sensor
-from carbonledger.sensors.nvml import (
+from carbonledger.sensors.gpu.nvidia import (
     MIG_REASON,
     POWER_REASON,
     NvmlEnergySensor,
@@ -23,6 +22,7 @@ from carbonledger.sensors.nvml import (
     nvml_driver_version,
     parse_cuda_visible_devices,
 )
+from carbonledger.testing import FakeGpu, FakeNvml
 
 UUID0 = "GPU-0a1b2c3d-1111-2222-3333-444455556666"
 UUID1 = "GPU-0a1b9999-aaaa-bbbb-cccc-ddddeeeeffff"

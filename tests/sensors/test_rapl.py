@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from carbonledger.errors import SensorError
 from carbonledger.models import SensorInfo
 from carbonledger.sensors.base import Sensor
-from carbonledger.sensors.rapl import (
+from carbonledger.sensors.cpu.rapl import (
     ENV_POWERCAP_ROOT,
     RaplSensor,
     discover_rapl,
@@ -220,7 +220,7 @@ def test_unreadable_counter_root_proof_directory(fake: FakePowercap) -> None:
     assert devices(sensors) == ["cpu:package-0"]
     bad = by_device(infos)["cpu:package-1"]
     assert not bad.available and str(counter) in bad.reason
-    assert "TDP model" in bad.reason and bad.fix
+    assert "falls back to a model" in bad.reason and bad.fix
 
 
 def test_unreadable_counter_root_proof_dangling_link(fake: FakePowercap) -> None:
@@ -287,7 +287,7 @@ def test_permission_denied_names_file_and_fix(world_readable_dir: Path) -> None:
     assert info["available"] is False
     reason, fix = str(info["reason"]), str(info["fix"])
     assert "permission denied" in reason and str(counter) in reason
-    assert "CVE-2020-8694" in reason and "falls back to the TDP model" in reason
+    assert "CVE-2020-8694" in reason and "falls back to a model" in reason
     assert f"sudo chmod a+r {fake.root}/intel-rapl:*/energy_uj" in fix and "root" in fix
 
 

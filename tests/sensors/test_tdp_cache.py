@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from carbonledger.sensors import cpu_model
+from carbonledger.sensors.cpu import tdp as cpu_model
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""Read hardware, nothing else: sensors per vendor, and the discovery that chooses them."""

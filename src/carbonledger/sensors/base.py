@@ -9,15 +9,12 @@ never constructed as working: discovery returns its :class:`SensorInfo` with
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
 from carbonledger.models import SensorInfo
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
 if TYPE_CHECKING:
-    from typing import Protocol, runtime_checkable
-
     from carbonledger.models import Reading
-else:
-    from carbonledger._lite import Protocol, runtime_checkable
 
 __all__ = ["Sensor", "unavailable_gpu_info"]
 

@@ -1,9 +1,13 @@
-"""RAM energy estimated from its size (``method="ram-model"``).
+"""RAM energy estimated from its size (``method="ram-model"``), or from the user's figure
+(``method="user-ram-watts"``).
 
 ``P = W_PER_GB x GB``: in machine scope GB is the installed memory, in process scope
-the resident memory of the process tree. Energy is integrated between reads with the
+the resident memory of the process tree. A user's ``ram_watts`` (CodeCarbon's
+``force_ram_power``) is the power of the whole installed memory, constant: machine scope
+charges it as is, process scope the tree's share of it (resident / installed memory),
+with no range (the figure is the user's). Energy is integrated between reads with the
 mean of the two ends' GB (trapezoid rule). When the platform has a RAPL ``dram``
-domain, :func:`carbonledger.sensors.rapl.discover_rapl` returns it as a measured RAM
+domain, :func:`carbonledger.sensors.cpu.rapl.discover_rapl` returns it as a measured RAM
 sensor, which discovery prefers in machine scope.
 
 Figures (watts per decimal GB):
@@ -17,21 +21,19 @@ Figures (watts per decimal GB):
 
 from __future__ import annotations
 
-import _thread
+import math
 import os
+import threading
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from carbonledger.errors import InputError
 from carbonledger.models import Reading, SensorInfo
-from carbonledger.units import bytes_to_gb, isfinite
+from carbonledger.units import bytes_to_gb
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
 if TYPE_CHECKING:
-    from collections.abc import Callable
-    from typing import Literal
-
-    Scope = Literal["process", "machine"]
-
+    from carbonledger.models import Scope
 
 __all__ = [
     "GREEN_ALGORITHMS_W_PER_GB",
@@ -74,6 +76,8 @@ class RamModelSensor:
     ``scope="machine"``: ``total_bytes`` (default: the installed memory).
     ``scope="process"``: ``rss_bytes()`` (default: resident memory of ``pid`` and its
     descendants, capped at the installed memory), sampled at every read.
+    ``ram_watts``: the user's power of the whole installed memory in watts, used instead
+    of ``w_per_gb`` (``method="user-ram-watts"``, no range).
     """
 
     def __init__(
@@ -88,12 +92,25 @@ class RamModelSensor:
         w_per_gb_low: float | None = None,
         w_per_gb_high: float | None = None,
         device: str = "ram",
+        ram_watts: float | None = None,
     ) -> None:
         if scope not in ("process", "machine"):
             raise InputError(f"unknown scope {scope!r}; use 'process' or 'machine'")
+        if total_bytes is not None and total_bytes <= 0:
+            raise InputError(f"total_bytes must be positive, got {total_bytes}")
+        self._total_bytes = total_bytes
+        method = "ram-model"
+        if ram_watts is not None:
+            if not (math.isfinite(ram_watts) and ram_watts > 0):
+                raise InputError(
+                    f"ram_watts must be a positive number of watts (the power of the whole "
+                    f"installed memory), got {ram_watts!r}"
+                )
+            w_per_gb = w_per_gb_low = w_per_gb_high = ram_watts / bytes_to_gb(self._installed())
+            method = "user-ram-watts"
         low = min(W_PER_GB_LOW, w_per_gb) if w_per_gb_low is None else w_per_gb_low
         high = max(W_PER_GB_HIGH, w_per_gb) if w_per_gb_high is None else w_per_gb_high
-        if not (isfinite(w_per_gb) and 0 < low <= w_per_gb <= high):
+        if not (math.isfinite(w_per_gb) and 0 < low <= w_per_gb <= high):
             raise InputError(
                 f"need 0 < w_per_gb_low <= w_per_gb <= w_per_gb_high, got {low} / {w_per_gb} / "
                 f"{high}"
@@ -101,10 +118,7 @@ class RamModelSensor:
         self._scope = scope
         self._w_per_gb, self._low_w_per_gb, self._high_w_per_gb = w_per_gb, low, high
         self._clock = clock
-        self._lock = _thread.allocate_lock()
-        if total_bytes is not None and total_bytes <= 0:
-            raise InputError(f"total_bytes must be positive, got {total_bytes}")
-        self._total_bytes = total_bytes
+        self._lock = threading.Lock()
         self._size: Callable[[], float]
         if scope == "machine":
             total = self._installed()
@@ -112,7 +126,7 @@ class RamModelSensor:
         elif rss_bytes is not None:
             self._size = rss_bytes
         else:
-            from carbonledger.sensors._proc import tree_rss_bytes
+            from carbonledger.sensors._linux import tree_rss_bytes
 
             tree_pid = os.getpid() if pid is None else pid
             cap = self._installed()
@@ -126,15 +140,23 @@ class RamModelSensor:
             if scope == "machine"
             else "resident memory (RSS) of the process tree"
         )
+        if ram_watts is not None:
+            share = "" if scope == "machine" else " x the tree's share of installed memory"
+            reason = (
+                f"estimated: {ram_watts:g} W for the whole installed memory, set by the user "
+                f"(ram_watts), constant{share}; no range"
+            )
+        else:
+            reason = (
+                f"estimated: {w_per_gb:g} W/GB (range {low:g}-{high:g}) x {what}; "
+                "no RAM energy counter used"
+            )
         self._info = SensorInfo(
             component="ram",
             device=device,
-            method="ram-model",
+            method=method,
             measured=False,
-            reason=(
-                f"estimated: {w_per_gb:g} W/GB (range {low:g}-{high:g}) x {what}; "
-                "no RAM energy counter used"
-            ),
+            reason=reason,
             host_wide=scope == "machine",
         )
 
@@ -146,6 +168,11 @@ class RamModelSensor:
     @property
     def info(self) -> SensorInfo:
         return self._info
+
+    @property
+    def installed_gb(self) -> float:
+        """The machine's installed memory in GB (decimal)."""
+        return bytes_to_gb(self._installed())
 
     def read(self) -> Reading:
         with self._lock:

@@ -7,23 +7,54 @@ the two ways to turn a GPU's readings into cumulative energy.
 - :class:`PowerIntegratingSensor`: no counter; power readings integrated with the
   trapezoid rule between reads.
 
-Vendor modules (``nvml.py``, ``amd.py``) subclass these and supply the reads, converted
+Vendor modules (``nvidia.py``, ``amd.py``) subclass these and supply the reads, converted
 to joules and watts with :mod:`carbonledger.units`; vendor units never reach this module.
 """
 
 from __future__ import annotations
 
-import _thread
+import contextlib
+import os
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from carbonledger.errors import SensorError
 from carbonledger.models import Reading, SensorInfo
+from carbonledger.sensors.base import unavailable_gpu_info
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
-if TYPE_CHECKING:
-    from collections.abc import Callable
-    from typing import Any
+#: a clock in seconds (``time.monotonic`` or a test's fake clock)
+Clock = Callable[[], float]
 
-    Clock = Callable[[], float]
+#: the NVIDIA kernel driver exposes these when it is loaded (also inside GPU containers)
+NVIDIA_DRIVER_PATHS: tuple[str, ...] = (
+    "/dev/nvidiactl",
+    "/proc/driver/nvidia/version",
+    "/dev/nvidia0",
+)
+NVIDIA_DRIVER_FIX = (
+    "nothing to do on a machine without an NVIDIA GPU. If it has one: install the "
+    "NVIDIA driver so that `nvidia-smi` works; in a container, start it with the GPUs "
+    "passed through (e.g. `docker run --gpus all`, NVIDIA Container Toolkit)"
+)
+
+
+def nvidia_driver_missing(
+    driver_paths: Sequence[str | os.PathLike[str]] = NVIDIA_DRIVER_PATHS,
+) -> SensorInfo | None:
+    """Why no NVIDIA GPU can be measured here when none of ``driver_paths`` exists (the
+    driver's device nodes and procfs entry), else None. Checked before the NVIDIA sensor
+    module, let alone NVML, is loaded: hosts without NVIDIA GPUs pay three ``stat`` calls."""
+    if any(os.path.exists(p) for p in driver_paths):
+        return None
+    return unavailable_gpu_info(
+        "nvml",
+        "no NVIDIA driver on this host (none of "
+        + ", ".join(str(p) for p in driver_paths)
+        + " exists): no NVIDIA GPU to measure",
+        NVIDIA_DRIVER_FIX,
+        device="gpu",
+    )
 
 
 POWER_REASON = (
@@ -70,7 +101,7 @@ class LibraryLease:
     def __init__(self, shutdown: Callable[[], object]) -> None:
         self._shutdown = shutdown
         self._refs = 1
-        self._lock = _thread.allocate_lock()
+        self._lock = threading.Lock()
 
     def acquire(self) -> None:
         with self._lock:
@@ -81,10 +112,8 @@ class LibraryLease:
             self._refs -= 1
             last = self._refs == 0
         if last:
-            try:  # noqa: SIM105 - contextlib is kept off the tracker's import path
+            with contextlib.suppress(Exception):  # closing must never fail a run
                 self._shutdown()
-            except Exception:  # closing must never fail a run
-                pass
 
 
 class GpuSensor:
@@ -97,7 +126,7 @@ class GpuSensor:
         self._info = info
         self._clock = clock
         self._lease = lease
-        self._lock = _thread.allocate_lock()
+        self._lock = threading.Lock()
         self._closed = False
 
     @property

@@ -3,7 +3,7 @@
 Write tests of your own code against fake hardware instead of real counters::
 
     from carbonledger.testing import FakeClock, FakePowercap
-    from carbonledger.sensors.rapl import discover_rapl
+    from carbonledger.sensors.cpu.rapl import discover_rapl
 
     clock = FakeClock()
     fake = FakePowercap(tmp_path / "powercap")
@@ -13,7 +13,10 @@ Write tests of your own code against fake hardware instead of real counters::
     clock.advance(0.1)
 
 GPUs: :class:`FakeNvml` stands in for the ``pynvml`` module and :class:`FakeAmdSmi`
-for ``amdsmi`` (pass them to ``discover_nvml`` / ``discover_amd``).
+for ``amdsmi`` (pass them to ``discover_nvml`` / ``discover_amd``, or to
+``carbonledger.sensors.discovery.discover(nvml=..., amdsmi=...)``). The host's CPU:
+:class:`FakeHost` writes a ``/proc/cpuinfo`` and the ``/sys`` files that tell a virtual
+machine from bare metal (pass ``cpuinfo=`` and ``sys_root=`` to ``discover``).
 
 Every sensor takes a ``clock`` and its hardware root (or vendor module), so nothing
 here patches carbonledger itself.
@@ -26,15 +29,18 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from carbonledger._fake_gpu import FakeAmdGpu, FakeAmdSmi, FakeGpu, FakeNvml
 from carbonledger.errors import SensorError
 from carbonledger.models import Reading, SensorInfo
+from carbonledger.testing._fake_amdsmi import FakeAmdGpu, FakeAmdSmi
+from carbonledger.testing._fake_host import FakeHost
+from carbonledger.testing._fake_nvml import FakeGpu, FakeNvml
 
 __all__ = [
     "FakeAmdGpu",
     "FakeAmdSmi",
     "FakeClock",
     "FakeGpu",
+    "FakeHost",
     "FakeNvml",
     "FakePowercap",
     "FakeSensor",
@@ -75,7 +81,7 @@ class FakePowercap:
     """Write a fake Linux powercap tree (``intel-rapl:N`` zones) under ``root``.
 
     Zones are nested the way ``/sys/devices/virtual/powercap/intel-rapl`` nests them;
-    point :func:`carbonledger.sensors.rapl.discover_rapl` (or
+    point :func:`carbonledger.sensors.cpu.rapl.discover_rapl` (or
     ``CARBONLEDGER_POWERCAP_ROOT``) at :attr:`root`. Counters are plain files, wrapped
     at the zone's ``max_energy_range_uj`` exactly as the kernel wraps them.
     """

@@ -22,33 +22,35 @@ sensor and one unavailable :class:`SensorInfo` that says so, and never raises.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from carbonledger._lite import field, mutable_record
 from carbonledger.errors import SensorError
 from carbonledger.models import SensorInfo
-from carbonledger.sensors._gpu import (
+from carbonledger.sensors.base import Sensor, unavailable_gpu_info
+from carbonledger.sensors.gpu.common import NVIDIA_DRIVER_FIX as _DRIVER_FIX
+from carbonledger.sensors.gpu.common import (
+    NVIDIA_DRIVER_PATHS,
     POWER_REASON,
+    Clock,
     CounterSensor,
     LibraryLease,
     PowerIntegratingSensor,
     gpu_info,
     join_reasons,
-    split_visible_devices,
+    nvidia_driver_missing,
 )
-from carbonledger.sensors.base import Sensor, unavailable_gpu_info
-from carbonledger.sensors.discovery import NVIDIA_DRIVER_FIX as _DRIVER_FIX
-from carbonledger.sensors.discovery import NVIDIA_DRIVER_PATHS, nvidia_driver_missing
+from carbonledger.sensors.gpu.cuda_visible import (
+    Gpu,
+    index_order_note,
+    parse_cuda_visible_devices,
+    resolve_visible,
+    text,
+)
 from carbonledger.units import mj_to_j, mw_to_w
-
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
-if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
-    from typing import Any
-
-    from carbonledger.sensors._gpu import Clock
-
 
 __all__ = [
     "NvmlEnergySensor",
@@ -89,13 +91,6 @@ def _code(nvml: Any, name: str, default: int) -> int:
 def _error_value(exc: BaseException) -> int | None:
     value = getattr(exc, "value", None)
     return value if isinstance(value, int) else None
-
-
-def _text(value: Any) -> str:
-    """NVML strings: bytes in old pynvml releases, str in new ones."""
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return str(value)
 
 
 def _describe(exc: BaseException) -> str:
@@ -189,88 +184,6 @@ class NvmlPowerSensor(_NvmlReads, PowerIntegratingSensor):
         PowerIntegratingSensor.__init__(self, handle, info, clock=clock, lease=lease)
 
 
-# --------------------------------------------------------------------------- visible devices
-
-
-def parse_cuda_visible_devices(value: str | None) -> list[str] | None:
-    """Split ``CUDA_VISIBLE_DEVICES`` into its entries.
-
-    ``None`` (unset) means every GPU and returns None; an empty or blank value hides
-    every GPU and returns ``[]``. Entries are stripped of spaces; their meaning (an
-    index, a ``GPU-`` UUID or prefix, a ``MIG-`` UUID, anything else = invalid) is
-    resolved against the GPUs by :func:`discover_nvml`, which, like CUDA, stops at the
-    first entry that matches no GPU (so ``-1`` or ``NoDevFiles`` first hides all).
-    """
-    return split_visible_devices(value)
-
-
-@mutable_record
-class _Gpu:
-    """A physical GPU as NVML lists it."""
-
-    index: int
-    handle: Any = None
-    uuid: str = ""
-    name: str = ""
-    error: str = ""
-    _mig_uuids: list[str] | None = field(default=None, repr=False)
-
-
-def _mig_uuids(nvml: Any, gpu: _Gpu) -> list[str]:
-    """UUIDs of the MIG devices on ``gpu`` (empty when MIG is off or unsupported)."""
-    if gpu._mig_uuids is not None:
-        return gpu._mig_uuids
-    uuids: list[str] = []
-    if gpu.handle is not None:
-        try:
-            slots = int(nvml.nvmlDeviceGetMaxMigDeviceCount(gpu.handle))
-        except Exception:  # no MIG here
-            slots = 0
-        for slot in range(slots):
-            try:
-                mig = nvml.nvmlDeviceGetMigDeviceHandleByIndex(gpu.handle, slot)
-                uuids.append(_text(nvml.nvmlDeviceGetUUID(mig)))
-            except Exception:  # an empty slot (NVML_ERROR_NOT_FOUND)
-                continue
-    gpu._mig_uuids = uuids
-    return uuids
-
-
-def _unique(matches: Sequence[int]) -> int | None:
-    return matches[0] if len(matches) == 1 else None
-
-
-def _match_entry(nvml: Any, token: str, gpus: Sequence[_Gpu]) -> int | None:
-    """The physical GPU index a ``CUDA_VISIBLE_DEVICES`` entry names, or None if invalid."""
-    if token.isascii() and token.isdigit():
-        index = int(token)
-        return index if index < len(gpus) else None
-    if token.startswith("GPU-"):
-        return _unique([g.index for g in gpus if g.uuid and g.uuid.startswith(token)])
-    if token.startswith("MIG-GPU-"):  # legacy form MIG-GPU-<gpu uuid>/<gi>/<ci>
-        parent = token[len("MIG-") :].split("/", 1)[0]
-        return _unique([g.index for g in gpus if g.uuid and g.uuid.startswith(parent)])
-    if token.startswith("MIG-"):
-        return _unique([g.index for g in gpus for m in _mig_uuids(nvml, g) if m.startswith(token)])
-    return None
-
-
-def _resolve_visible(
-    nvml: Any, tokens: list[str] | None, gpus: Sequence[_Gpu]
-) -> tuple[list[int], str]:
-    """Visible physical indices (ordered, each once) and the first invalid entry, if any."""
-    if tokens is None:
-        return [g.index for g in gpus], ""
-    visible: list[int] = []
-    for token in tokens:
-        index = _match_entry(nvml, token, gpus)
-        if index is None:
-            return visible, token
-        if index not in visible:  # MIG instances of one GPU, or a repeated entry
-            visible.append(index)
-    return visible, ""
-
-
 # --------------------------------------------------------------------------- discovery
 
 
@@ -294,23 +207,6 @@ def _init_failure(nvml: Any, exc: BaseException) -> SensorInfo:
     return _unavailable(reason, _DRIVER_FIX)
 
 
-def _index_order_note(
-    tokens: list[str] | None, gpus: Sequence[_Gpu], env: Mapping[str, str]
-) -> str:
-    """Warn when CUDA's index order may differ from NVML's (mixed GPU models)."""
-    if not tokens or not any(t.isascii() and t.isdigit() for t in tokens):
-        return ""
-    if env.get("CUDA_DEVICE_ORDER", "") == "PCI_BUS_ID":
-        return ""
-    if len({g.name for g in gpus if g.name}) <= 1:
-        return ""
-    return (
-        "CUDA_VISIBLE_DEVICES uses indices on a machine with mixed GPU models: CUDA's "
-        "default order (FASTEST_FIRST) may differ from NVML's PCI order; set "
-        "CUDA_DEVICE_ORDER=PCI_BUS_ID or use GPU UUIDs"
-    )
-
-
 def _is_mig(nvml: Any, handle: Any) -> bool:
     try:
         mode = nvml.nvmlDeviceGetMigMode(handle)
@@ -328,7 +224,7 @@ def _power_limit_w(nvml: Any, handle: Any) -> float | None:
 
 
 def _open_gpu(
-    nvml: Any, gpu: _Gpu, *, note: str, clock: Clock, lease: LibraryLease
+    nvml: Any, gpu: Gpu, *, note: str, clock: Clock, lease: LibraryLease
 ) -> Sensor | SensorInfo:
     """The best sensor for one visible GPU, or its unavailable SensorInfo."""
     device = f"gpu:{gpu.index}"
@@ -458,20 +354,20 @@ def _discover(
                 "check `nvidia-smi`; in a container, pass the GPUs through (--gpus all)",
             )
         ]
-    gpus: list[_Gpu] = []
+    gpus: list[Gpu] = []
     for index in range(count):
-        gpu = _Gpu(index)
+        gpu = Gpu(index)
         try:
             gpu.handle = nvml.nvmlDeviceGetHandleByIndex(index)
-            gpu.uuid = _text(nvml.nvmlDeviceGetUUID(gpu.handle))
-            gpu.name = _text(nvml.nvmlDeviceGetName(gpu.handle))
+            gpu.uuid = text(nvml.nvmlDeviceGetUUID(gpu.handle))
+            gpu.name = text(nvml.nvmlDeviceGetName(gpu.handle))
         except errors as exc:
             gpu.error = _describe(exc)
         gpus.append(gpu)
 
     raw = env.get("CUDA_VISIBLE_DEVICES")
     tokens = parse_cuda_visible_devices(raw)
-    visible, invalid = _resolve_visible(nvml, tokens, gpus)
+    visible, invalid = resolve_visible(nvml, tokens, gpus)
     infos: list[SensorInfo] = []
     if invalid:
         infos.append(
@@ -490,7 +386,7 @@ def _discover(
                 "unset CUDA_VISIBLE_DEVICES, or list the GPUs to measure",
             )
         )
-    note = _index_order_note(tokens, gpus, env)
+    note = index_order_note(tokens, gpus, env)
     sensors: list[Sensor] = []
     for index in visible:
         opened = _open_gpu(nvml, gpus[index], note=note, clock=clock, lease=lease)
@@ -530,11 +426,9 @@ def nvml_driver_version(nvml: Any | None = None) -> str | None:
     except Exception:  # no driver: no version
         return None
     try:
-        return _text(nvml.nvmlSystemGetDriverVersion())
+        return text(nvml.nvmlSystemGetDriverVersion())
     except Exception:
         return None
     finally:
-        try:  # noqa: SIM105 - contextlib is kept off the tracker's import path
+        with contextlib.suppress(Exception):  # closing must never fail a run
             nvml.nvmlShutdown()
-        except Exception:  # closing must never fail a run
-            pass

@@ -1,6 +1,6 @@
 """AMD GPUs through AMD SMI (the ``amdsmi`` Python package, extra ``carbonledger[amd]``).
 
-Same shape as :mod:`carbonledger.sensors.nvml`:
+Same shape as :mod:`carbonledger.sensors.gpu.nvidia`:
 
 * ``amdsmi-energy`` (:class:`AmdEnergySensor`): the GPU's energy accumulator
   (``amdsmi_get_energy_count``: ``energy_accumulator`` ticks x ``counter_resolution``
@@ -26,12 +26,14 @@ import os
 import re
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from carbonledger.errors import SensorError
 from carbonledger.models import SensorInfo
-from carbonledger.sensors._gpu import (
+from carbonledger.sensors.base import Sensor, unavailable_gpu_info
+from carbonledger.sensors.gpu.common import (
     POWER_REASON,
+    Clock,
     CounterSensor,
     LibraryLease,
     PowerIntegratingSensor,
@@ -39,11 +41,7 @@ from carbonledger.sensors._gpu import (
     join_reasons,
     split_visible_devices,
 )
-from carbonledger.sensors.base import Sensor, unavailable_gpu_info
 from carbonledger.units import uj_to_j
-
-if TYPE_CHECKING:
-    from carbonledger.sensors._gpu import Clock
 
 __all__ = ["AmdEnergySensor", "AmdPowerSensor", "discover_amd"]
 
@@ -218,7 +216,7 @@ def discover_amd(
 ) -> tuple[list[Sensor], list[SensorInfo]]:
     """Open a sensor for every AMD GPU this process can see.
 
-    Returns ``(sensors, infos)`` like :func:`carbonledger.sensors.nvml.discover_nvml`.
+    Returns ``(sensors, infos)`` like :func:`carbonledger.sensors.gpu.nvidia.discover_nvml`.
     Devices are named ``gpu:amd-<index>``; ``device="gpu:amd"`` carries what concerns
     all AMD GPUs (package missing, no driver, none visible). Never raises for missing
     hardware or a missing package.

@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from carbonledger.sensors import _proc
+from carbonledger.sensors import _linux as _proc
 
 TICK = float(os.sysconf("SC_CLK_TCK"))
 PAGE = float(os.sysconf("SC_PAGE_SIZE"))
@@ -90,27 +90,34 @@ def test_real_tree_agrees_with_psutil() -> None:
         child.wait()
 
 
-def test_a_lone_process_is_refreshed_by_its_stat_and_walked_again_later(
+def test_a_new_child_of_a_lone_process_is_found_at_the_next_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A child born between two reads is in the next read's tree (one sampler interval),
+    with all its CPU time since its birth, however long ago the last full walk was."""
     proc = fake_proc(tmp_path, [(10, 1, "root")], children_files=True)
     monkeypatch.setattr(_proc, "SHARE_WINDOW_S", 0.0)
     monkeypatch.setattr(_proc, "FULL_WALK_S", 3600.0)
     cpu = _proc.ProcessTreeCpu(10, proc)
     assert cpu() == 0.0
+    assert cpu() == 0.0  # the root alone, nothing used
     # the root runs 5 ticks more and starts a child that has already run 20 ticks
     (proc / "10" / "stat").write_text(stat_line(10, "root", 1, 15, 1, 2, 3, 100, 10))
     (proc / "11" / "task" / "11").mkdir(parents=True)
     (proc / "11" / "stat").write_text(stat_line(11, "kid", 10, 19, 1, 0, 0, 110, 11))
     (proc / "11" / "task" / "11" / "children").write_text("")
     (proc / "10" / "task" / "10" / "children").write_text("11 ")
-    assert set(_proc.tree_snapshot(10, proc)) == {10}  # a refresh: the root's stat alone
-    assert cpu() == pytest.approx(5 / TICK)  # the root's growth, read from its stat
-    monkeypatch.setattr(_proc, "FULL_WALK_S", 0.0)  # the next full walk is due
     assert set(_proc.tree_snapshot(10, proc)) == {10, 11}
-    assert cpu() == pytest.approx((5 + 20) / TICK)  # the child's whole CPU time, once
-    monkeypatch.setattr(_proc, "FULL_WALK_S", 3600.0)
-    assert set(_proc.tree_snapshot(10, proc)) == {10, 11}  # a tree with children: walked
+    assert cpu() == pytest.approx((5 + 20) / TICK)  # the root's growth + the child's whole time
+    # the child ends and the root reaps it: its 20 ticks show in the root's reaped time
+    # (cutime + cstime: 2 + 3 + 20) and are not counted twice
+    import shutil
+
+    shutil.rmtree(proc / "11")
+    (proc / "10" / "task" / "10" / "children").write_text("")
+    (proc / "10" / "stat").write_text(stat_line(10, "root", 1, 15, 1, 22, 3, 100, 10))
+    assert set(_proc.tree_snapshot(10, proc)) == {10}
+    assert cpu() == pytest.approx((5 + 20) / TICK)
 
 
 def test_back_to_back_reads_share_one_walk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -127,48 +134,6 @@ def test_machine_busy_time_matches_psutil() -> None:
     theirs = t.user + t.nice + t.system + t.irq + t.softirq
     ours = _proc.machine_busy_cpu_s()
     assert ours == pytest.approx(theirs, abs=0.5)  # same /proc/stat line, read moments apart
-
-
-def test_quiet_threads_children_files_are_skipped_and_only_theirs() -> None:
-    """The sampler thread declares itself quiet (it starts no process): the walk of this
-    process's real tree skips its children file, and still finds the other threads' children."""
-    import threading
-
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    try:
-        _proc._cache.clear()
-        assert child.pid in _proc.tree_snapshot(os.getpid())
-        ready, done = threading.Event(), threading.Event()
-        tids: list[int] = []
-
-        def quiet_worker() -> None:
-            tids.append(_proc.quiet_thread())
-            ready.set()
-            done.wait(30)
-            _proc.end_quiet_thread(tids[0])
-
-        worker = threading.Thread(target=quiet_worker)
-        worker.start()
-        ready.wait(30)
-        try:
-            _proc._cache.clear()
-            assert child.pid in _proc.tree_snapshot(os.getpid())  # the main thread's child
-            # the skip is real: declare the main thread (the child's parent thread) quiet too
-            main = _proc.quiet_thread()
-            try:
-                _proc._cache.clear()
-                assert child.pid not in _proc.tree_snapshot(os.getpid())
-            finally:
-                _proc.end_quiet_thread(main)
-            _proc._cache.clear()
-            assert child.pid in _proc.tree_snapshot(os.getpid())
-        finally:
-            done.set()
-            worker.join(30)
-        assert tids[0] not in _proc._QUIET  # ended: thread ids are reused by the kernel
-    finally:
-        child.kill()
-        child.wait()
 
 
 def test_children_of_new_and_replacing_threads_are_found() -> None:
@@ -217,7 +182,7 @@ def test_children_of_new_and_replacing_threads_are_found() -> None:
 
 _ALONE_SCRIPT = """
 import os, subprocess, sys, time
-from carbonledger.sensors import _proc
+from carbonledger.sensors import _linux as _proc
 
 TICK = float(os.sysconf("SC_CLK_TCK"))
 me = os.getpid()
@@ -238,10 +203,8 @@ assert again.rss_bytes == first.rss_bytes  # kept from the full walk
 assert not _proc._has_children()
 child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
 try:
-    assert set(_proc.tree_snapshot(me)) == {me}  # between full walks: not seen yet
     assert _proc._has_children()
-    _proc.FULL_WALK_S = 0.0  # a full walk is due
-    assert set(_proc.tree_snapshot(me)) == {me, child.pid}
+    assert set(_proc.tree_snapshot(me)) == {me, child.pid}  # at once, no full walk due
 finally:
     child.kill()
     child.wait()
@@ -252,9 +215,9 @@ print("ok")
 """
 
 
-def test_this_process_alone_is_read_from_times_and_its_children_are_still_found() -> None:
-    """The in-process tracker's tree: between full walks os.times() gives its CPU (the same
-    clock ticks as its stat); at a due walk, a child started meanwhile is found. In a fresh
+def test_this_process_alone_is_read_from_times_and_its_children_are_found_at_once() -> None:
+    """The in-process tracker's tree: while it has no child, os.times() gives its CPU (the
+    same clock ticks as its stat); a child started is found at the next read. In a fresh
     interpreter: this one may have other tests' children."""
     out = subprocess.run(
         [sys.executable, "-c", _ALONE_SCRIPT], capture_output=True, text=True, timeout=60
@@ -275,3 +238,80 @@ def test_has_children_sees_a_zombie_without_reaping_it() -> None:
         assert _proc._has_children()  # still there: asking did not reap it
     finally:
         assert child.wait(timeout=10) == 0  # subprocess can still collect its exit status
+
+
+_BIRTH_SCRIPT = """
+import os, subprocess, sys, time
+from carbonledger.sensors import _linux
+
+me = os.getpid()
+cpu = _linux.ProcessTreeCpu(me)
+assert cpu() == 0.0
+burn = "import time\\nend = time.process_time() + 0.4\\nwhile time.process_time() < end: pass\\ntime.sleep(30)"
+child = subprocess.Popen([sys.executable, "-c", burn])
+try:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        stat = _linux.read_stat(child.pid)
+        if stat is not None and stat.own_s >= 0.3:
+            break
+        time.sleep(0.02)
+    used = stat.own_s
+    total = cpu()  # the next read after its birth: no full walk was due (FULL_WALK_S = 5 s)
+    assert total >= used, (total, used)
+finally:
+    child.kill()
+    child.wait()
+print("ok")
+"""
+
+
+def test_a_real_child_is_counted_from_its_birth_at_the_next_read() -> None:
+    """The in-process tracker's tree: a child started after the first read is found at the
+    next read, with all the CPU time it used since its birth. In a fresh interpreter: this
+    one may have other tests' children."""
+    out = subprocess.run(
+        [sys.executable, "-c", _BIRTH_SCRIPT], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_a_real_grandchild_of_another_root_is_found_at_the_next_read() -> None:
+    """A tracked process that is not this one (``carbonledger run``'s command, a pid given
+    to the tracker) starts a worker: the worker is counted at the next read."""
+    burner = (
+        "import time\nend = time.process_time() + 0.4\n"
+        "while time.process_time() < end: pass\ntime.sleep(30)"
+    )
+    parent_code = (
+        "import subprocess, sys, time\n"
+        "sys.stdin.readline()\n"  # starts its worker once the test has read the tree alone
+        f"subprocess.Popen([sys.executable, '-c', {burner!r}])\n"
+        "time.sleep(30)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", parent_code], stdin=subprocess.PIPE)
+    try:
+        cpu = _proc.ProcessTreeCpu(parent.pid)
+        cpu()
+        cpu()  # read alone: a tree of one process
+        assert parent.stdin is not None
+        parent.stdin.write(b"go\n")
+        parent.stdin.flush()
+        deadline = time.monotonic() + 30
+        worker = None
+        while time.monotonic() < deadline:
+            kids = psutil.Process(parent.pid).children()
+            if kids and kids[0].cpu_times().user + kids[0].cpu_times().system >= 0.3:
+                worker = kids[0]
+                break
+            time.sleep(0.02)
+        assert worker is not None
+        t = worker.cpu_times()
+        assert cpu() >= t.user + t.system
+    finally:
+        for p in psutil.Process(parent.pid).children(recursive=True):
+            p.kill()
+        parent.kill()
+        parent.wait()
+        if parent.stdin is not None:
+            parent.stdin.close()

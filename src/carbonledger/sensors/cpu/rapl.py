@@ -30,22 +30,20 @@ every few seconds).
 
 from __future__ import annotations
 
-import _thread
 import os
+import threading
 import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from carbonledger._lite import record
 from carbonledger.errors import SensorError
 from carbonledger.models import Reading, SensorInfo
 from carbonledger.sensors.base import Sensor
 from carbonledger.units import uj_to_j
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
-
     from carbonledger.models import Component
-
 
 __all__ = ["ENV_POWERCAP_ROOT", "RaplSensor", "discover_rapl", "powercap_root"]
 
@@ -100,7 +98,7 @@ class RaplSensor:
         self._zone_dir = os.fspath(zone_dir)
         self._energy_path = os.path.join(self._zone_dir, "energy_uj")
         self._clock = clock
-        self._lock = _thread.allocate_lock()
+        self._lock = threading.Lock()
         range_path = os.path.join(self._zone_dir, "max_energy_range_uj")
         try:
             self._range_uj = _read_int(range_path)
@@ -165,7 +163,7 @@ class RaplSensor:
 # --------------------------------------------------------------------------- discovery
 
 
-@record
+@dataclass(frozen=True)
 class _Zone:
     kind: str  # "intel-rapl" or "intel-rapl-mmio"
     package: int
@@ -221,7 +219,8 @@ def _no_rapl(reason: str) -> SensorInfo:
         fix=(
             "on bare-metal Linux with an Intel or AMD (Zen) CPU: `sudo modprobe intel_rapl_msr`; "
             f"in a container, bind-mount the host's /sys/devices/virtual/powercap and set "
-            f"{ENV_POWERCAP_ROOT} to it; otherwise the CPU is estimated by the TDP model"
+            f"{ENV_POWERCAP_ROOT} to it; otherwise the CPU is estimated (TDP model on bare "
+            "metal, per-vCPU model on a virtual machine, or your cpu_watts)"
         ),
         host_wide=True,
     )
@@ -232,7 +231,7 @@ def _unreadable(
 ) -> SensorInfo:
     cause = exc.__cause__ if exc.__cause__ is not None else exc
     fallback = (
-        "the CPU falls back to the TDP model meanwhile"
+        "the CPU falls back to a model meanwhile"
         if component == "cpu"
         else "RAM falls back to the W/GB model meanwhile"
     )
@@ -272,6 +271,55 @@ def _skipped(component: Component, device: str, reason: str, fix: str = "") -> S
         fix=fix,
         host_wide=True,
     )
+
+
+def _role(
+    zone: _Zone,
+    names: Mapping[str, str],
+    *,
+    include_psys: bool,
+    psys_present: bool,
+    msr_packages: set[str | None],
+) -> tuple[Component, str] | SensorInfo:
+    """What a zone is counted as, ``(component, device)``, or why it is not counted."""
+    name = names.get(zone.id, "")
+    if zone.sub is None:
+        device = f"cpu:{name}"
+        if name == "psys":
+            if include_psys:
+                return "cpu", device
+            return _skipped(
+                "cpu",
+                device,
+                f"{zone.id} (psys) measures the whole platform, packages included; "
+                "not counted to avoid double counting",
+                "pass include_psys=True to count the platform zone instead of the packages",
+            )
+        if not name.startswith("package"):
+            return _skipped("cpu", f"cpu:{zone.id}", f"{zone.id}: unknown zone {name!r}")
+        if psys_present:
+            return _skipped("cpu", device, f"{zone.id} ({name}) is counted in psys")
+        if zone.kind == "intel-rapl-mmio" and name in msr_packages:
+            return _skipped(
+                "cpu",
+                f"cpu:{zone.id}",
+                f"{zone.id} is the MMIO interface to {name}, already read through its "
+                "intel-rapl zone",
+            )
+        return "cpu", device
+    parent = names.get(zone.parent_id, f"package-{zone.package}")
+    if name != "dram":
+        return _skipped(
+            "cpu",
+            f"cpu:{parent}-{name}",
+            f"{zone.id} ({name}) is part of {parent} and counted there",
+        )
+    device = f"ram:{parent}-dram"
+    if psys_present:
+        return _skipped("ram", device, f"{zone.id} ({name}) is counted in psys")
+    if zone.kind == "intel-rapl-mmio" and parent in msr_packages:
+        return _skipped("ram", f"ram:{zone.id}", f"{zone.id} duplicates {parent}'s dram")
+    return "ram", device
 
 
 def discover_rapl(
@@ -319,70 +367,23 @@ def discover_rapl(
     sensors: list[Sensor] = []
     infos: list[SensorInfo] = []
     used_devices: set[str] = set()
-
-    def unique(device: str, zone: _Zone) -> str:
-        return device if device not in used_devices else f"{device}-{zone.id}"
-
     for zone in zones:
-        name = names.get(zone.id, "")
-        component: Component = "cpu"
         if zone.id in name_errors:
             infos.append(_skipped("cpu", f"cpu:{zone.id}", name_errors[zone.id]))
             continue
-        if zone.sub is None:
-            device = f"cpu:{name}"
-            if name == "psys":
-                if not include_psys:
-                    infos.append(
-                        _skipped(
-                            "cpu",
-                            device,
-                            f"{zone.id} (psys) measures the whole platform, packages included; "
-                            "not counted to avoid double counting",
-                            "pass include_psys=True to count the platform zone instead of "
-                            "the packages",
-                        )
-                    )
-                    continue
-            elif not name.startswith("package"):
-                infos.append(_skipped("cpu", f"cpu:{zone.id}", f"{zone.id}: unknown zone {name!r}"))
-                continue
-            elif psys_present:
-                infos.append(_skipped("cpu", device, f"{zone.id} ({name}) is counted in psys"))
-                continue
-            elif zone.kind == "intel-rapl-mmio" and name in msr_packages:
-                infos.append(
-                    _skipped(
-                        "cpu",
-                        f"cpu:{zone.id}",
-                        f"{zone.id} is the MMIO interface to {name}, already read through "
-                        "its intel-rapl zone",
-                    )
-                )
-                continue
-        else:
-            parent = names.get(zone.parent_id, f"package-{zone.package}")
-            if name == "dram":
-                component = "ram"
-                device = f"ram:{parent}-dram"
-                if psys_present:
-                    infos.append(_skipped("ram", device, f"{zone.id} ({name}) is counted in psys"))
-                    continue
-                if zone.kind == "intel-rapl-mmio" and parent in msr_packages:
-                    infos.append(
-                        _skipped("ram", f"ram:{zone.id}", f"{zone.id} duplicates {parent}'s dram")
-                    )
-                    continue
-            else:
-                infos.append(
-                    _skipped(
-                        "cpu",
-                        f"cpu:{parent}-{name}",
-                        f"{zone.id} ({name}) is part of {parent} and counted there",
-                    )
-                )
-                continue
-        device = unique(device, zone)
+        role = _role(
+            zone,
+            names,
+            include_psys=include_psys,
+            psys_present=psys_present,
+            msr_packages=msr_packages,
+        )
+        if isinstance(role, SensorInfo):
+            infos.append(role)
+            continue
+        component, device = role
+        if device in used_devices:
+            device = f"{device}-{zone.id}"
         try:
             sensor = RaplSensor(zone.path, component, device, clock)
         except SensorError as exc:

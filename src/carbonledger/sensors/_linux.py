@@ -1,4 +1,5 @@
-"""CPU time and resident memory of the machine and of a process tree.
+"""CPU time and resident memory of the machine and of a process tree (the one private
+platform module, as psutil keeps ``_pslinux``).
 
 On Linux a process tree is read straight from procfs: one ``/proc/<pid>/stat`` read per
 process gives its parent, start time, CPU times (its own and its reaped children's) and
@@ -8,21 +9,24 @@ training job's tree reads only that tree (not every process of the host). Kernel
 One walk is shared by the CPU and RAM models when they read within a few milliseconds
 (the meter reads every sensor at once).
 
+Every read walks the tree, so a child started since the previous read (one sampler
+interval) is found at the next one, and all its CPU time since its birth is counted then.
+The one shortcut: this process's own tree, when ``waitid(2)`` says it has no child at all,
+is this process alone and is read from ``times(2)`` (one system call, no file).
+
 Times are seconds of CPU summed over all CPUs, cumulative, so a sensor takes the
 difference between two calls. psutil is imported inside the functions.
 """
 
 from __future__ import annotations
 
-import _thread
 import os
+import threading
 import time
+from dataclasses import dataclass
+from typing import NamedTuple
 
-from carbonledger._lite import made_often, mutable_record, record
-
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
-if TYPE_CHECKING:
-    StrPath = str | os.PathLike[str]
+StrPath = str | os.PathLike[str]
 
 __all__ = [
     "ProcStat",
@@ -38,10 +42,9 @@ _CLK_TCK = float(os.sysconf("SC_CLK_TCK")) if hasattr(os, "sysconf") else 100.0
 _PAGE_BYTES = float(os.sysconf("SC_PAGE_SIZE")) if hasattr(os, "sysconf") else 4096.0
 #: a walk younger than this is reused (the CPU and RAM models read back to back)
 SHARE_WINDOW_S = 0.005
-#: a tree that was one process at its last full walk is re-read with that process's stat
-#: alone for this long (s); a child started meanwhile is found at the next full walk, and
-#: all its CPU time since its birth is counted then. (A due walk costs the sampler two
-#: GIL hand-offs beside a busy thread: 5 s rather than 2 s is ~12 % of its CPU there.)
+#: this process, alone (``waitid`` finds no child), is read from ``times(2)`` between full
+#: walks; a full walk (its stat, for its resident memory) is due after this long (s). A
+#: child is never missed for this long: ``waitid`` is asked at every read.
 FULL_WALK_S = 5.0
 
 
@@ -56,7 +59,7 @@ class _FdCache:
 
     def __init__(self) -> None:
         self._fds: dict[str, int] = {}
-        self._lock = _thread.allocate_lock()
+        self._lock = threading.Lock()
 
     def _read_fd(self, fd: int) -> bytes:
         chunks = [os.pread(fd, 8192, 0)]
@@ -151,21 +154,12 @@ def machine_busy_cpu_s() -> float:
         if fields and fields[0] == b"cpu" and len(fields) >= 8:
             user, nice, system, _idle, _iowait, irq, softirq = map(int, fields[1:8])
             return (user + nice + system + irq + softirq) / _CLK_TCK
-    import psutil  # pragma: no cover - systems without /proc/stat
+    from carbonledger.sensors._portable import machine_busy_cpu_s_psutil
 
-    t = psutil.cpu_times()
-    return float(
-        t.user
-        + t.system
-        + getattr(t, "nice", 0.0)
-        + getattr(t, "irq", 0.0)
-        + getattr(t, "softirq", 0.0)
-    )
+    return machine_busy_cpu_s_psutil()  # pragma: no cover - systems without /proc/stat
 
 
-@made_often  # every sampler tick
-@record
-class ProcStat:
+class ProcStat(NamedTuple):
     """One process at one instant. ``start`` identifies it with ``pid`` (a reused pid
     has another start); times in CPU seconds, memory in bytes."""
 
@@ -201,24 +195,6 @@ class _NoChildrenFiles(Exception):
     """The kernel has no /proc/<pid>/task/<tid>/children (CONFIG_PROC_CHILDREN off)."""
 
 
-#: native ids of this process's threads that never start a process (the sampler's)
-_QUIET: set[int] = set()
-
-
-def quiet_thread() -> int:
-    """Declare that the calling thread starts no process until :func:`end_quiet_thread`:
-    walks of this process's tree skip its ``children`` file (one read, and one GIL
-    hand-off, less per walk). Returns the thread's native id."""
-    tid = _thread.get_native_id()
-    _QUIET.add(tid)
-    return tid
-
-
-def end_quiet_thread(tid: int) -> None:
-    """Undo :func:`quiet_thread` (before the thread ends: the kernel reuses thread ids)."""
-    _QUIET.discard(tid)
-
-
 def _children(pid: int, proc: str) -> list[int]:
     task = f"{proc}/{pid}/task"
     try:
@@ -226,11 +202,8 @@ def _children(pid: int, proc: str) -> list[int]:
     except OSError:
         return []  # the process ended
     _FILES.retain(str(task), {int(t) for t in tids if t.isdigit()})  # threads that ended
-    own = pid == os.getpid() and proc == PROC
     out: list[int] = []
     for tid in tids:
-        if own and tid.isdigit() and int(tid) in _QUIET:
-            continue
         text = _FILES.read(f"{task}/{tid}/children")
         if text is None:
             if os.path.exists(f"{task}/{tid}") and not os.path.exists(f"{task}/{tid}/children"):
@@ -279,35 +252,7 @@ def _walk_scan(pid: int, proc: str) -> dict[int, ProcStat]:
     return tree
 
 
-def _walk_psutil(pid: int) -> dict[int, ProcStat]:  # pragma: no cover - non-Linux systems
-    import psutil
-
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-        return {}
-    tree: dict[int, ProcStat] = {}
-    for p in procs:
-        try:
-            with p.oneshot():
-                t = p.cpu_times()
-                tree[p.pid] = ProcStat(
-                    pid=p.pid,
-                    ppid=p.ppid(),
-                    start=p.create_time(),
-                    own_s=float(t.user + t.system),
-                    reaped_s=float(
-                        getattr(t, "children_user", 0.0) + getattr(t, "children_system", 0.0)
-                    ),
-                    rss_bytes=float(p.memory_info().rss),
-                )
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            continue
-    return tree
-
-
-_cache_lock = _thread.allocate_lock()
+_cache_lock = threading.Lock()
 _cache: dict[tuple[int, str], tuple[float, dict[int, ProcStat]]] = {}
 _last_full_walk: dict[tuple[int, str], float] = {}
 _procfs_present: dict[str, bool] = {}
@@ -318,11 +263,11 @@ def tree_snapshot(pid: int, proc: StrPath = PROC) -> dict[int, ProcStat]:
     """``pid`` and its living descendants, by pid (empty when ``pid`` is gone).
 
     A walk younger than :data:`SHARE_WINDOW_S` is returned again, so sensors reading
-    back to back share one walk of the tree. A tree that was ``pid`` alone at its last full
-    walk, younger than :data:`FULL_WALK_S`, is refreshed by reading ``pid``'s stat alone:
-    one system call (one GIL hand-off for the sampler) instead of the walk's three or more;
-    when ``pid`` is this process, by ``os.times()``, which gives the same CPU times without
-    a file read (and keeps the resident memory of the last full walk).
+    back to back share one walk of the tree. Otherwise the tree is walked, so a child born
+    since the previous call is in the result. One shortcut: when ``pid`` is this process,
+    alone at the last walk and still without any child (``waitid(2)``, one system call),
+    it is read from ``os.times()`` (the same CPU times as its stat, without a file read),
+    keeping the resident memory of the last full walk (at most :data:`FULL_WALK_S` old).
     """
     proc = os.fspath(proc)
     key = (pid, proc)
@@ -334,42 +279,41 @@ def tree_snapshot(pid: int, proc: StrPath = PROC) -> dict[int, ProcStat]:
             return hit[1]
         last = hit[1].get(pid) if hit is not None and len(hit[1]) == 1 else None
         recent = now - _last_full_walk.get(key, -FULL_WALK_S) < FULL_WALK_S
-    if last is not None and recent:  # alone at the last full walk, which is recent
-        stat = _own_stat(last) if own else read_stat(pid, proc)
-        if stat is not None:
-            tree = {pid: stat}
-            with _cache_lock:
-                _cache[key] = (time.monotonic(), tree)
-            return tree
     if last is not None and own and not _has_children():
-        # still alone for certain (no child, so no descendant): its stat is the whole walk
-        stat = read_stat(pid, proc)
+        # no child, so no descendant: this process alone is the whole tree
+        stat = _own_stat(last) if recent else read_stat(pid, proc)
         if stat is not None:
             tree = {pid: stat}
             stamp = time.monotonic()
             with _cache_lock:
                 _cache[key] = (stamp, tree)
-                _last_full_walk[key] = stamp
+                if not recent:
+                    _last_full_walk[key] = stamp
             return tree
-    present = _procfs_present.get(proc)
-    if present is None:
-        present = _procfs_present[proc] = proc != PROC or os.path.exists(f"{proc}/self")
-    if not present:  # pragma: no cover - no procfs
-        tree = _walk_psutil(pid)
-    elif _has_children_files.get(proc, True):
-        try:
-            tree = _walk_children(pid, proc)
-        except _NoChildrenFiles:
-            _has_children_files[proc] = False
-            tree = _walk_scan(pid, proc)
-    else:
-        tree = _walk_scan(pid, proc)
+    tree = _walk(pid, proc)
     _FILES.retain(proc, set(tree))
     stamp = time.monotonic()
     with _cache_lock:
         _cache[key] = (stamp, tree)
         _last_full_walk[key] = stamp
     return tree
+
+
+def _walk(pid: int, proc: str) -> dict[int, ProcStat]:
+    """A full walk by the best means this system has."""
+    present = _procfs_present.get(proc)
+    if present is None:
+        present = _procfs_present[proc] = proc != PROC or os.path.exists(f"{proc}/self")
+    if not present:  # pragma: no cover - no procfs
+        from carbonledger.sensors._portable import walk_psutil
+
+        return walk_psutil(pid)
+    if _has_children_files.get(proc, True):
+        try:
+            return _walk_children(pid, proc)
+        except _NoChildrenFiles:
+            _has_children_files[proc] = False
+    return _walk_scan(pid, proc)
 
 
 def _has_children() -> bool:
@@ -411,7 +355,7 @@ def tree_rss_bytes(pid: int) -> float:
     return float(sum(s.rss_bytes for s in tree_snapshot(pid).values()))
 
 
-@mutable_record
+@dataclass(slots=True)
 class _Seen:
     ppid: int
     parent: tuple[int, float] | None  # the parent's key when the parent is tracked too
@@ -453,7 +397,7 @@ class ProcessTreeCpu:
         self._pid = pid
         self._proc = os.fspath(proc)
         self._observer_pid = os.getpid()
-        self._lock = _thread.allocate_lock()
+        self._lock = threading.Lock()
         self._seen: dict[tuple[int, float], _Seen] = {}
         self._observer_reaped_s = 0.0
         self._total_s = 0.0

@@ -1,0 +1,430 @@
+"""CPU energy without a counter: a power line of utilisation (estimated), and a measured
+package counter attributed to a process tree.
+
+The machine's CPU power at utilisation ``u`` (0..1: busy CPU time over elapsed time x
+logical CPUs) is a line, with a low and a high line around it::
+
+    P(u) = P_idle + (P_max - P_idle) x u
+
+Three models give the line (:class:`CpuPowerModel`):
+
+* ``tdp-model`` (bare metal): ``P_max`` = the sockets' TDP, ``P_idle = IDLE_SHARE x TDP``;
+  ``IDLE_SHARE`` and its range come from Cloud Carbon Footprint's per-vCPU minimum and
+  maximum watts by microarchitecture; the TDP range from the spread between rated TDP and
+  real package power (see ``docs/sensors-cpu.md``).
+* ``vcpu-model`` (virtual machines): ``P_idle = vCPUs x min W``, ``P_max = vCPUs x max W``
+  per vCPU of the CPU's microarchitecture (:mod:`carbonledger.sensors.cpu.vcpu`): the
+  machine's share of its host, not the host's whole socket.
+* ``user-cpu-watts``: the user's figure plays the TDP's role (as CodeCarbon's
+  ``force_cpu_power`` does): ``P_max`` = the figure, ``P_idle = IDLE_SHARE x`` the figure.
+
+Because the line is linear in ``u``, integrating it with the mean utilisation of each
+interval between two reads is exact. Process scope attributes the machine's CPU energy by
+the process tree's share of the machine's busy CPU time in each interval, the same rule
+:class:`RaplShareSensor` applies to a measured package counter, so a process's figure does
+not depend on whether RAPL happens to be readable.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from carbonledger.errors import InputError
+from carbonledger.models import Reading, SensorInfo
+from carbonledger.sensors.base import Sensor
+from carbonledger.sensors.cpu.tdp import TDP_HIGH_FACTOR, TDP_LOW_FACTOR
+from carbonledger.sensors.cpu.vcpu import VcpuPower
+
+if TYPE_CHECKING:
+    from carbonledger.models import Scope
+
+__all__ = [
+    "IDLE_SHARE",
+    "IDLE_SHARE_HIGH",
+    "IDLE_SHARE_LOW",
+    "CpuModelSensor",
+    "CpuPowerModel",
+    "RaplShareSensor",
+    "tdp_power_model",
+    "user_power_model",
+    "vcpu_power_model",
+]
+
+#: idle power as a share of full-load power: the median over the 20 microarchitectures of
+#: Cloud Carbon Footprint's coefficients-aws-use.csv (Min Watts / Max Watts per vCPU,
+#: derived from SPECpower results); Apache-2.0. scripts/build_cpu_table.py recomputes it.
+IDLE_SHARE = 0.268
+#: lowest of those ratios (Skylake, 0.149)
+IDLE_SHARE_LOW = 0.149
+#: highest of those ratios (EPYC 5th Gen, 0.411)
+IDLE_SHARE_HIGH = 0.411
+
+
+# --------------------------------------------------------------------------- power models
+
+
+@dataclass(frozen=True)
+class CpuPowerModel:
+    """The machine's CPU power as a line of utilisation, with a low and a high line.
+
+    Watts of all the machine's CPUs together: ``idle_w`` at utilisation 0 and ``max_w`` at
+    1 (central), ``low_*``/``high_*`` the bounds. ``method`` names the model
+    (``tdp-model``, ``vcpu-model``, ``user-cpu-watts``), ``source`` where the figures come
+    from, ``basis`` how they were chosen for this machine, in words.
+    """
+
+    method: str
+    idle_w: float
+    max_w: float
+    low_idle_w: float
+    low_max_w: float
+    high_idle_w: float
+    high_max_w: float
+    source: str
+    basis: str
+
+    def __post_init__(self) -> None:
+        figures = (
+            self.idle_w,
+            self.max_w,
+            self.low_idle_w,
+            self.low_max_w,
+            self.high_idle_w,
+            self.high_max_w,
+        )
+        if not all(math.isfinite(w) and w >= 0 for w in figures) or self.max_w <= 0:
+            raise InputError(f"CPU power figures must be finite watts >= 0, got {figures}")
+        if not (self.low_idle_w <= self.idle_w <= self.high_idle_w) or not (
+            0 < self.low_max_w <= self.max_w <= self.high_max_w
+        ):
+            raise InputError(
+                "need low <= central <= high for idle and full-load watts, got "
+                f"{self.low_idle_w}/{self.idle_w}/{self.high_idle_w} W and "
+                f"{self.low_max_w}/{self.max_w}/{self.high_max_w} W"
+            )
+
+    def power_w(self, utilisation: float) -> float:
+        """The machine's modelled CPU power in watts at ``utilisation`` (0..1)."""
+        return self.idle_w + (self.max_w - self.idle_w) * utilisation
+
+    def describe(self) -> str:
+        """The line and its bounds in words (for a sensor's reason and ``doctor``)."""
+        return (
+            f"P = {self.idle_w:.3g} W idle + {self.max_w - self.idle_w:.3g} W x utilisation "
+            f"(full load {self.max_w:.3g} W, range {self.low_max_w:.3g}-{self.high_max_w:.3g} W; "
+            f"idle range {self.low_idle_w:.3g}-{self.high_idle_w:.3g} W); {self.basis}; "
+            f"source: {self.source}"
+        )
+
+
+def tdp_power_model(
+    tdp_w: float,
+    *,
+    low_w: float | None = None,
+    high_w: float | None = None,
+    source: str = "",
+    basis: str = "",
+) -> CpuPowerModel:
+    """Bare metal: full load at the TDP of all sockets (``tdp_w``, bounded by ``low_w`` and
+    ``high_w``, default x0.75 and x1.25), idle at :data:`IDLE_SHARE` of it."""
+    if not (math.isfinite(tdp_w) and tdp_w > 0):
+        raise InputError(f"tdp_w must be a positive number of watts, got {tdp_w!r}")
+    low = tdp_w * TDP_LOW_FACTOR if low_w is None else low_w
+    high = tdp_w * TDP_HIGH_FACTOR if high_w is None else high_w
+    if not 0 < low <= tdp_w <= high:
+        raise InputError(f"need 0 < tdp_low_w <= tdp_w <= tdp_high_w, got {low} / {tdp_w} / {high}")
+    return CpuPowerModel(
+        method="tdp-model",
+        idle_w=IDLE_SHARE * tdp_w,
+        max_w=tdp_w,
+        low_idle_w=IDLE_SHARE_LOW * low,
+        low_max_w=low,
+        high_idle_w=IDLE_SHARE_HIGH * high,
+        high_max_w=high,
+        source=source or "given",
+        basis=basis or f"TDP {tdp_w:g} W, idle {IDLE_SHARE:g} x TDP",
+    )
+
+
+def vcpu_power_model(vcpus: int, row: VcpuPower, *, basis: str = "") -> CpuPowerModel:
+    """A virtual machine: ``vcpus`` x the per-vCPU idle and full-load watts of ``row``."""
+    if vcpus < 1:
+        raise InputError(f"a machine has at least 1 vCPU, got {vcpus}")
+    what = f"{vcpus} vCPU x {row.min_w:.3g}-{row.max_w:.3g} W per vCPU ({row.microarchitecture})"
+    return CpuPowerModel(
+        method="vcpu-model",
+        idle_w=vcpus * row.min_w,
+        max_w=vcpus * row.max_w,
+        low_idle_w=vcpus * row.min_low_w,
+        low_max_w=vcpus * row.max_low_w,
+        high_idle_w=vcpus * row.min_high_w,
+        high_max_w=vcpus * row.max_high_w,
+        source=f"{row.source}, {row.year}, {row.licence}",
+        basis=f"{what}; {basis}" if basis else what,
+    )
+
+
+def user_power_model(cpu_watts: float, *, origin: str = "cpu_watts") -> CpuPowerModel:
+    """The user's CPU power ``cpu_watts`` taken as the CPU's full-load power (the TDP's
+    role, as CodeCarbon's ``force_cpu_power``): idle at :data:`IDLE_SHARE` of it, the
+    range from the idle share's range only (the figure itself is the user's)."""
+    if not (math.isfinite(cpu_watts) and cpu_watts > 0):
+        raise InputError(
+            f"{origin} must be a positive number of watts (the CPU's power at full load), "
+            f"got {cpu_watts!r}"
+        )
+    return CpuPowerModel(
+        method="user-cpu-watts",
+        idle_w=IDLE_SHARE * cpu_watts,
+        max_w=cpu_watts,
+        low_idle_w=IDLE_SHARE_LOW * cpu_watts,
+        low_max_w=cpu_watts,
+        high_idle_w=IDLE_SHARE_HIGH * cpu_watts,
+        high_max_w=cpu_watts,
+        source=f"set by the user ({origin})",
+        basis=(
+            f"{cpu_watts:g} W set by the user as the CPU's full-load power, scaled by "
+            f"utilisation with idle at {IDLE_SHARE:g} x it"
+        ),
+    )
+
+
+# --------------------------------------------------------------------------- CPU time
+
+
+class _CpuTimes:
+    """Deltas of machine busy CPU time (and a process tree's) between steps."""
+
+    def __init__(
+        self,
+        cpu_times: Callable[[], float] | None,
+        process_cpu_times: Callable[[], float] | None,
+        pid: int | None,
+        with_process: bool,
+    ) -> None:
+        from carbonledger.sensors import _linux
+
+        self.machine = cpu_times if cpu_times is not None else _linux.machine_busy_cpu_s
+        self.process: Callable[[], float] | None = None
+        if with_process:
+            self.process = (
+                process_cpu_times
+                if process_cpu_times is not None
+                else _linux.ProcessTreeCpu(os.getpid() if pid is None else pid)
+            )
+        self._last_machine = self.machine()
+        self._last_process = self.process() if self.process is not None else 0.0
+
+    def step(self) -> tuple[float, float]:
+        """(machine busy CPU s, process tree CPU s) since the previous step, never negative."""
+        machine = self.machine()
+        process = self.process() if self.process is not None else 0.0
+        d_machine = max(0.0, machine - self._last_machine)
+        d_process = max(0.0, process - self._last_process)
+        self._last_machine, self._last_process = machine, process
+        return d_machine, d_process
+
+
+def _share(d_process_s: float, d_machine_s: float) -> float:
+    """The tree's share of the machine's busy CPU time (0 when the machine was idle)."""
+    if d_machine_s <= 0:
+        return 0.0
+    return min(1.0, d_process_s / d_machine_s)
+
+
+def _cpu_count(cpu_count: int | None) -> int:
+    if cpu_count is None:
+        from carbonledger.sensors._linux import logical_cpu_count
+
+        return logical_cpu_count()
+    if cpu_count < 1:
+        raise InputError(f"cpu_count must be at least 1, got {cpu_count}")
+    return cpu_count
+
+
+class CpuModelSensor:
+    """CPU energy estimated from a power line of utilisation (:class:`CpuPowerModel`).
+
+    ``scope="machine"``: the whole machine's CPUs, ``P(u) x dt`` per interval.
+    ``scope="process"``: that energy x the share of the machine's busy CPU time that
+    the process tree of ``pid`` (default: this process) used in the interval.
+    ``power`` is the model (``method`` of the sensor is the model's); without it, a TDP
+    model is made from ``tdp_w`` (all packages together), ``tdp_low_w``/``tdp_high_w`` and
+    ``tdp_source``. ``cpu_times`` returns the machine's busy CPU seconds,
+    ``process_cpu_times`` the tree's, both cumulative; by default they come from procfs.
+    """
+
+    def __init__(
+        self,
+        *,
+        scope: Scope,
+        power: CpuPowerModel | None = None,
+        tdp_w: float | None = None,
+        pid: int | None = None,
+        cpu_count: int | None = None,
+        cpu_times: Callable[[], float] | None = None,
+        process_cpu_times: Callable[[], float] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        model: str = "",
+        tdp_source: str = "",
+        tdp_low_w: float | None = None,
+        tdp_high_w: float | None = None,
+        note: str = "",
+        device: str = "cpu",
+    ) -> None:
+        if power is None:
+            if tdp_w is None:
+                raise InputError("CpuModelSensor needs a power model or tdp_w")
+            power = tdp_power_model(tdp_w, low_w=tdp_low_w, high_w=tdp_high_w, source=tdp_source)
+        if scope not in ("process", "machine"):
+            raise InputError(f"unknown scope {scope!r}; use 'process' or 'machine'")
+        self._scope = scope
+        self._power = power
+        #: P(u) = P_idle + span x u, as (P_idle, span) in W, for the central, low and high
+        #: line: made once, so that a sampler tick only multiplies and adds
+        self._lines = (
+            (power.idle_w, power.max_w - power.idle_w),
+            (power.low_idle_w, power.low_max_w - power.low_idle_w),
+            (power.high_idle_w, power.high_max_w - power.high_idle_w),
+        )
+        self._cpu_count = _cpu_count(cpu_count)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._times = _CpuTimes(cpu_times, process_cpu_times, pid, scope == "process")
+        self._last_time_s = clock()
+        self._energy_j = self._low_j = self._high_j = 0.0
+        self._first = True
+        how = (
+            "share of the machine's busy CPU time used by the process tree x machine power"
+            if scope == "process"
+            else "the whole machine"
+        )
+        reason = f"estimated ({power.method}): {power.describe()}; {how}"
+        if note:
+            reason += f"; {note}"
+        self._info = SensorInfo(
+            component="cpu",
+            device=device,
+            method=power.method,
+            measured=False,
+            model=model,
+            reason=reason,
+            host_wide=scope == "machine",
+        )
+
+    @property
+    def info(self) -> SensorInfo:
+        return self._info
+
+    @property
+    def power(self) -> CpuPowerModel:
+        """The power line this sensor integrates."""
+        return self._power
+
+    def power_w(self, utilisation: float) -> float:
+        """The machine's modelled CPU power at ``utilisation`` (0..1)."""
+        idle_w, span_w = self._lines[0]
+        return idle_w + span_w * utilisation
+
+    def read(self) -> Reading:
+        with self._lock:
+            now = self._clock()
+            elapsed_s = now - self._last_time_s
+            d_machine, d_process = self._times.step()
+            power_w: float | None = None
+            if elapsed_s > 0:
+                u = min(1.0, d_machine / (elapsed_s * self._cpu_count))
+                share = 1.0 if self._scope == "machine" else _share(d_process, d_machine)
+                (idle_w, span_w), (low_idle_w, low_span_w), (high_idle_w, high_span_w) = self._lines
+                e = (idle_w + span_w * u) * elapsed_s * share
+                self._energy_j += e
+                self._low_j += (low_idle_w + low_span_w * u) * elapsed_s * share
+                self._high_j += (high_idle_w + high_span_w * u) * elapsed_s * share
+                if not self._first:
+                    power_w = e / elapsed_s
+            self._first = False
+            self._last_time_s = now
+            return Reading(now, self._energy_j, power_w, self._low_j, self._high_j)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class RaplShareSensor:
+    """A measured package counter attributed to a process tree (``method="rapl-share"``).
+
+    Each interval's energy of ``inner`` (a RAPL package sensor) is multiplied by the
+    share of the machine's busy CPU time that the process tree of ``pid`` used in that
+    interval (0 when the machine was idle). The energy is a hardware counter and the
+    split exact kernel CPU-time accounting, hence ``measured=True``; the split assumes
+    every busy CPU second costs the same energy.
+    """
+
+    def __init__(
+        self,
+        inner: Sensor,
+        *,
+        pid: int | None = None,
+        cpu_count: int | None = None,
+        cpu_times: Callable[[], float] | None = None,
+        process_cpu_times: Callable[[], float] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._inner = inner
+        self._clock = clock
+        self._lock = threading.Lock()
+        # cpu_count is accepted for symmetry with CpuModelSensor: a share needs no count
+        if cpu_count is not None:
+            _cpu_count(cpu_count)
+        self._times = _CpuTimes(cpu_times, process_cpu_times, pid, True)
+        self._last_inner_j = inner.read().energy_j
+        self._last_time_s = clock()
+        self._energy_j = 0.0
+        self._first = True
+        base = inner.info
+        self._info = SensorInfo(
+            component=base.component,
+            device=base.device,
+            method="rapl-share",
+            measured=True,
+            model=base.model,
+            reason=(
+                f"{base.device} RAPL counter (measured) x the process tree's share of the "
+                "machine's busy CPU time in each interval (kernel CPU-time accounting); "
+                "0 while the machine is idle"
+            ),
+            host_wide=False,
+            uid=base.uid,
+        )
+
+    @property
+    def info(self) -> SensorInfo:
+        return self._info
+
+    @property
+    def inner(self) -> Sensor:
+        return self._inner
+
+    def read(self) -> Reading:
+        with self._lock:
+            inner = self._inner.read()
+            now = self._clock()
+            d_machine, d_process = self._times.step()
+            d_energy_j = max(0.0, inner.energy_j - self._last_inner_j)
+            self._last_inner_j = inner.energy_j
+            e = d_energy_j * _share(d_process, d_machine)
+            self._energy_j += e
+            elapsed_s = now - self._last_time_s
+            power_w = e / elapsed_s if not self._first and elapsed_s > 0 else None
+            self._first = False
+            self._last_time_s = now
+            return Reading(time_s=now, energy_j=self._energy_j, power_w=power_w)
+
+    def close(self) -> None:
+        self._inner.close()
