@@ -250,7 +250,8 @@ def test_memory_ledger_records_runs_without_a_file_or_key(
 
 def test_threads_share_one_ledger(tmp_path: Path, make_run: Callable[..., RunRecord]) -> None:
     """The tracker's sampler thread writes samples while the main thread writes windows."""
-    led = open_ledger(tmp_path / "l.sqlite")
+    # a checkpoint on every write: threads' checkpoints interleave with their samples
+    led = open_ledger(tmp_path / "l.sqlite", checkpoint_interval_s=0.0)
     try:
         led.open_run(make_run())
         led.join(MemberRecord("m", "run-1", "h", 1, 0.0), 5)
@@ -272,6 +273,8 @@ def test_threads_share_one_ledger(tmp_path: Path, make_run: Callable[..., RunRec
         assert not errors
         s = led.summary("run-1")
         assert len(s.components) == 4 and s.energy_j == pytest.approx(4 * 199.0)
+        report = led.verify()
+        assert report.ok and not report.notes, (report.problems, report.notes)
     finally:
         led.close()
 

@@ -28,7 +28,7 @@ from carbonledger.ledger.rows import (
     dumps,
     sample_values,
 )
-from carbonledger.ledger.store import check_name
+from carbonledger.ledger.store import Segment, check_name
 from carbonledger.models import ComponentEnergy, RunStatus, Sample, SensorInfo, WindowSummary
 
 __all__ = ["Ingest"]
@@ -162,29 +162,38 @@ class Ingest(Liveness):
         due = beat is not None and now - beat[0] >= beat[1] / 3.0
         fast = self._RENEWS_APART or not due
         if beat is not None and state is not None and fast and 0 < len(samples) <= 64:
-            refs = self._device_refs
-            values: list[Any] = []
-            digest_rows = []
-            for s in samples:
-                ref = refs.get((run_id, member_id, s.device))
-                if ref is None:  # a device new to the ledger: the transaction below
-                    break
-                v = sample_values(s)
-                values += (ref, *v, state.seg)
-                digest_rows.append([s.device, *v])
-            else:
-                self._append(_insert_samples_sql(len(samples)), values)
-                state.samples.extend(digest_rows)
-                if due:
-                    self._renew(self._append, run_id, member_id, now)
-                    self._beats[key] = (now, beat[1])
-                if self._checkpoint_due(run_id, member_id, now):
-                    with self._transaction(write=True) as tx:
-                        self._checkpoint(tx, run_id, member_id, now)
-                return
+            # under the lock: a checkpoint from another thread must not fall between the
+            # INSERT and the segment's record of it
+            with self._lock:
+                if self._fast_append(run_id, member_id, samples, state, now):
+                    if due:
+                        self._renew(self._append, run_id, member_id, now)
+                        self._beats[key] = (now, beat[1])
+                    if self._checkpoint_due(run_id, member_id, now):
+                        with self._transaction(write=True) as tx:
+                            self._checkpoint(tx, run_id, member_id, now)
+                    return
         self._add_samples_tx(run_id, member_id, samples, now)
         if beat is not None:
             self._beats[key] = (now, beat[1])
+
+    def _fast_append(
+        self, run_id: str, member_id: str, samples: Sequence[Sample], state: Segment, now: float
+    ) -> bool:
+        """One INSERT of a tick's samples of known devices (False: a device is new)."""
+        refs = self._device_refs
+        values: list[Any] = []
+        digest_rows = []
+        for s in samples:
+            ref = refs.get((run_id, member_id, s.device))
+            if ref is None:  # a device new to the ledger: the transaction path
+                return False
+            v = sample_values(s)
+            values += (ref, *v, state.seg)
+            digest_rows.append([s.device, *v])
+        self._append(_insert_samples_sql(len(samples)), values)
+        state.samples.extend(digest_rows)
+        return True
 
     def _add_samples_tx(
         self, run_id: str, member_id: str, samples: Sequence[Sample], now: float

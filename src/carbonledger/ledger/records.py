@@ -95,5 +95,5 @@ def segment_digest(samples: Iterable[Sequence[Any]], windows: Iterable[dict[str,
     their ``repr``, documents by their canonical JSON), so the digest does not depend on the
     order the database returns them in."""
     rows = sorted((list(s) for s in samples), key=repr)
-    docs = sorted((canonical_json(w) for w in windows))
+    docs = sorted(canonical_json(w) for w in windows)
     return hashlib.sha256(canonical_json({"samples": rows, "windows": docs}).encode()).hexdigest()
