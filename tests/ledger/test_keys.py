@@ -171,10 +171,10 @@ def test_settle_command(
     tmp_path: Path, make_run: Callable[..., RunRecord], capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = str(tmp_path / "l.sqlite")
-    led = open_ledger(path)
+    led = open_ledger(path, clock=lambda: 1_000.0)  # long ago: dead for the commands below
     try:
-        led.open_run(make_run("gone", started=0.0))
-        led.join(MemberRecord("m", "gone", "h", 1, 0.0), 0.001)
+        led.open_run(make_run("gone", started=1_000.0))
+        led.join(MemberRecord("m", "gone", "h", 1, 1_000.0), 5)
     finally:
         led.close()
     code, out, _ = cli(capsys, "runs", "--ledger", path, "--json")

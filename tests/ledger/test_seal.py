@@ -187,6 +187,25 @@ def test_deleted_and_inserted_samples(sealed: Any) -> None:
     assert ("r1", "modified") in found and ("r1", "unsigned") in found
 
 
+def test_samples_and_windows_slipped_into_a_running_run(
+    sealed: Any, clock: Any, make_run: Callable[..., RunRecord]
+) -> None:
+    backend, led, pin = sealed
+    led.open_run(make_run("live", started=clock()))
+    led.join(MemberRecord("m-live", "live", "h1", 1, clock()), 1e9)
+    led.register_devices("live", "m-live", [CPU])
+    assert led.verify([pin]).ok
+    (ref,) = backend.execute("SELECT device_ref FROM devices WHERE run_id = 'live'")
+    backend.execute(
+        "INSERT INTO samples (device_ref, time_unix_s, energy_j) VALUES (?, 1, 9e9)", ref
+    )
+    backend.execute(
+        "INSERT INTO windows (run_id, member_id, name, path, started_unix_s, duration_s, "
+        "components) VALUES ('live', 'm-live', 'w', 'w', 0, 1, '[]')"
+    )
+    assert problems(led, pin) == {("live", "unsigned")}
+
+
 def test_edited_windows(sealed: Any) -> None:
     backend, led, pin = sealed
     backend.execute("UPDATE windows SET duration_s = 1.0 WHERE run_id = 'r1'")

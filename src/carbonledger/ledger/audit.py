@@ -221,7 +221,7 @@ def _check_segments(
     for seg, (samples, windows) in sorted(held.items()):
         if seg in checkpoints:
             continue
-        if (end is not None and not end.get("settled")) or seg <= last:
+        if seg == 0 or (end is not None and not end.get("settled")) or seg <= last:
             problems.append(
                 Problem(
                     rid,

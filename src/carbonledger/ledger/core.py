@@ -107,16 +107,23 @@ class SqlLedger(Queries):
         for member_id, device, seg, *values in tx.rows(
             "SELECT d.member_id, d.device, s.seg, s.time_unix_s, s.energy_j, s.power_w, "
             "s.low_j, s.high_j FROM samples s JOIN devices d ON d.device_ref = s.device_ref "
-            "WHERE d.run_id = ? AND s.seg IS NOT NULL",
+            "WHERE d.run_id = ?",
             (run_id,),
         ):
-            key = (str(member_id), int(seg))
+            key = (str(member_id), _seg(seg))
             state.segments.setdefault(key, ([], []))[0].append([device, *values])
         for w in self._windows_rows(tx, run_id):
-            if w["seg"] is not None:
-                key = (str(w["member_id"]), int(w["seg"]))
-                state.segments.setdefault(key, ([], []))[1].append(window_doc(w))
+            key = (str(w["member_id"]), _seg(w["seg"]))
+            state.segments.setdefault(key, ([], []))[1].append(window_doc(w))
         return state
+
+
+def _seg(value: Any) -> int:
+    """A row's segment; 0 for none (rows of schema 1, or written behind the ledger's back)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _dedupe(problems: list[Any]) -> list[Any]:
