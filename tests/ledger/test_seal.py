@@ -145,6 +145,24 @@ def test_inserted_run_signed_by_another_key(sealed: Any, clock: Any, make_run: A
     assert ("r9", "unsigned") in found
 
 
+def test_records_appended_after_the_signed_head(sealed: Any) -> None:
+    """A record signed with another key, appended without touching the signed head."""
+    backend, led, pin = sealed
+    attacker = Ed25519PrivateKey.generate()
+    raw = attacker.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+    ((seq, prev),) = backend.execute("SELECT seq, record_hash FROM seals ORDER BY seq DESC LIMIT 1")
+    canonical = json.dumps({"kind": "meta", "meta": {}, "run_id": "r1", "member_id": ""})
+    digest = record_hash(prev, canonical)
+    backend.execute(
+        "INSERT INTO seals (seq, run_id, member_id, kind, prev_hash, record_hash, signer, "
+        "signature, sealed_unix_s, canonical) VALUES (?, 'r1', '', 'meta', ?, ?, ?, ?, 0, ?)",
+        (seq + 1, prev, digest, raw, attacker.sign(bytes.fromhex(digest)).hex(), canonical),
+    )
+    report = led.verify(use_trusted_file=False)  # even without a pinned key
+    assert [(p.ref, p.kind) for p in report.problems] == [(f"seq {seq + 1}", "inserted")]
+    assert ("seq " + str(seq + 1), "inserted") in problems(led, pin)
+
+
 def test_inserted_unsigned_finished_run(sealed: Any) -> None:
     backend, led, pin = sealed
     backend.execute(

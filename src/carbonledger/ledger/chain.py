@@ -278,6 +278,15 @@ def _check_head(
                 f"says seq {head_seq}",
             )
         )
+    elif head_seq < top:
+        problems.append(
+            Problem(
+                f"seq {head_seq + 1}",
+                "inserted",
+                f"records seq {head_seq + 1}-{top} follow the chain's signed head (seq "
+                f"{head_seq}): they were added behind the ledger's back",
+            )
+        )
     elif head_seq in {s.seq for s in seals} and head_hash not in {s.record_hash for s in chain}:
         problems.append(
             Problem(f"seq {head_seq}", "deleted", "the record the chain's head names is missing")
