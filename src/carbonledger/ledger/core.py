@@ -107,7 +107,7 @@ class SqlLedger(Queries):
         for member_id, device, seg, *values in tx.rows(
             "SELECT d.member_id, d.device, s.seg, s.time_unix_s, s.energy_j, s.power_w, "
             "s.low_j, s.high_j FROM samples s JOIN devices d ON d.device_ref = s.device_ref "
-            "WHERE d.run_id = ?",
+            "WHERE d.run_id = ? ORDER BY s.time_unix_s, d.device",
             (run_id,),
         ):
             key = (str(member_id), _seg(seg))

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 from typing import Any
 
 __all__ = [
@@ -91,9 +92,14 @@ def window_doc(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def segment_digest(samples: Iterable[Sequence[Any]], windows: Iterable[dict[str, Any]]) -> str:
-    """SHA-256 (hex) over a segment's sample rows and window documents, each sorted (rows by
-    their ``repr``, documents by their canonical JSON), so the digest does not depend on the
-    order the database returns them in."""
-    rows = sorted((list(s) for s in samples), key=repr)
+    """SHA-256 (hex) over a segment's sample rows, sorted by (time, device, energy), and its
+    window documents, sorted by their canonical JSON: the digest does not depend on the order
+    the database returns them in. (Two samples of one device at one time with the same
+    energy are a duplicate whatever their other fields: no writer makes such pairs.)"""
+    rows = list(samples)
+    try:
+        rows.sort(key=itemgetter(1, 0, 2))
+    except TypeError:  # values of mixed types (edited by hand): still a fixed order
+        rows.sort(key=repr)
     docs = sorted(canonical_json(w) for w in windows)
     return hashlib.sha256(canonical_json({"samples": rows, "windows": docs}).encode()).hexdigest()

@@ -139,9 +139,10 @@ class LedgerBase:
         last heartbeat and its last sample (each sample is a sign of life too)."""
         rows = tx.rows(
             f"SELECT {', '.join('m.' + c for c in MEMBER_COLS)}, "
-            "(SELECT MAX(s.time_unix_s) FROM devices d JOIN samples s "
-            "ON s.device_ref = d.device_ref WHERE d.run_id = m.run_id "
-            "AND d.member_id = m.member_id) "
+            # the newest sample of each device (one index probe each), then their maximum
+            "(SELECT MAX((SELECT s.time_unix_s FROM samples s WHERE s.device_ref = d.device_ref "
+            "ORDER BY s.time_unix_s DESC LIMIT 1)) FROM devices d "
+            "WHERE d.run_id = m.run_id AND d.member_id = m.member_id) "
             "FROM members m WHERE m.run_id = ? ORDER BY m.started_unix_s, m.member_id",
             (run_id,),
         )
