@@ -76,3 +76,23 @@ def test_tampering_with_an_old_run_is_still_seen(v1: Path) -> None:
         assert [(p.ref, p.kind) for p in problems] == [("old-2", "modified")]
     finally:
         led.close()
+
+
+def test_a_public_key_without_records_is_tampering(v1: Path) -> None:
+    """An old ledger's key is there, its seals are gone (and the head reset): only tampering
+    leaves that state."""
+    conn = sqlite3.connect(v1)
+    conn.execute("DELETE FROM seals")
+    conn.execute(
+        "UPDATE carbonledger_meta SET value = ? WHERE key = 'seal_head'",
+        ('{"hash":"' + "0" * 64 + '","seq":0}',),
+    )
+    conn.commit()
+    conn.close()
+    led = open_ledger(v1)
+    try:
+        found = {(p.ref, p.kind) for p in led.verify(use_trusted_file=False).problems}
+    finally:
+        led.close()
+    assert ("ledger", "deleted") in found
+    assert {("old-1", "unsigned"), ("old-2", "unsigned")} <= found
