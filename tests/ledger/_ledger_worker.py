@@ -25,7 +25,9 @@ def main() -> None:
     mode, target, run_id = sys.argv[1:4]
     batches = int(sys.argv[4]) if len(sys.argv) > 4 else 20
     size = int(sys.argv[5]) if len(sys.argv) > 5 and mode != "member" else 10
-    led = open_ledger(target)
+    # MODE hang signs every write (a checkpoint interval of 0 s): what it committed before
+    # being killed is then all signed
+    led = open_ledger(target, checkpoint_interval_s=0.0 if mode == "hang" else 5.0)
     now = time.time()
     led.open_run(
         RunRecord(run_id, "mp", "exp", now, "process", "FR", "test", 50.0, "test", 1.0, "test")

@@ -135,6 +135,15 @@ class _PgServer:
         return f"postgresql://postgres@127.0.0.1:{self.port}"
 
 
+@pytest.fixture(autouse=True)
+def _own_keys(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test signs with a key of its own, in a config dir of its own (never the user's)."""
+    config = tmp_path_factory.mktemp("config")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
+    monkeypatch.setenv("CARBONLEDGER_SIGNING_KEY", str(config / "carbonledger" / "signing_key.pem"))
+    return config
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """Base URL (no database) of a PostgreSQL server running for this test session."""

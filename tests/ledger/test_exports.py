@@ -6,6 +6,7 @@ import base64
 import csv
 import io
 import json
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -180,9 +181,14 @@ def test_keys_from_files_and_environment(tmp_path: Path) -> None:
     assert load_key(key_env="K", env={"K": key.hex()}) == key
     assert load_key(key_env="K", env={"K": base64.urlsafe_b64encode(key).decode()}) == key
     short = tmp_path / "short.key"
-    short.write_text("abcd")
+    short.write_bytes(b"\x00\x01\xff")
     with pytest.raises(InputError, match="not 32 bytes"):
         load_key(key_file=short)
+    for password in ("hunter2", "correct horse battery staple 12\n", "x" * 32):
+        text = tmp_path / "password.key"
+        text.write_text(password)
+        with pytest.raises(InputError, match=r"password.*head -c32 /dev/urandom"):
+            load_key(key_file=text)
     with pytest.raises(InputError, match="not set"):
         load_key(key_env="MISSING", env={})
     with pytest.raises(InputError, match="cannot read key file"):
@@ -201,3 +207,19 @@ def test_decrypt_file_writes_nothing_on_failure(tmp_path: Path) -> None:
     assert not out.exists()
     assert decrypt_file(src, out, key) == 8
     assert out.read_bytes() == b"a,b\n1,2\n"
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600  # plaintext: readable by its owner only
+
+
+def test_output_through_a_link_replaces_the_link_not_its_target(tmp_path: Path) -> None:
+    """The plaintext is written to a new file renamed over the name: a symbolic link planted
+    at the output path is replaced, the file it points at is left alone."""
+    key = generate_key()
+    src = tmp_path / "export.enc"
+    src.write_bytes(encrypt(b"secret\n", key))
+    victim = tmp_path / "victim"
+    victim.write_text("keep")
+    out = tmp_path / "out.csv"
+    out.symlink_to(victim)
+    decrypt_file(src, out, key)
+    assert victim.read_text() == "keep"
+    assert not out.is_symlink() and out.read_bytes() == b"secret\n"

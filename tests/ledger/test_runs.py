@@ -27,6 +27,16 @@ def comp(device: str, energy_j: float, component: str = "cpu", **kw: Any) -> Com
     return ComponentEnergy(component, device, energy_j=energy_j, **fields)  # type: ignore[arg-type]
 
 
+def seal_kinds(led: SqlLedger, run_id: str) -> list[str]:
+    """The run's seal and reopen records, oldest first."""
+    with led._transaction(write=False) as tx:
+        rows = tx.rows(
+            "SELECT kind FROM seals WHERE run_id = ? AND kind IN ('seal', 'reopen') ORDER BY seq",
+            (run_id,),
+        )
+    return [str(r[0]) for r in rows]
+
+
 def test_open_run_creates_then_joins(
     led: SqlLedger, clock: Any, make_run: Callable[..., RunRecord]
 ) -> None:
@@ -205,25 +215,35 @@ def test_lease_takeover_counts_the_device_once_per_interval(
 def test_dead_members_make_the_run_interrupted_with_last_samples(
     led: SqlLedger, clock: Any, make_run: Callable[..., RunRecord]
 ) -> None:
+    """Reading reports a silent run interrupted without writing; a writer's settle records it
+    from what the member signed (its samples up to its last checkpoint)."""
     led.open_run(make_run())
     led.join(member("m1", rank=0), 5)
     led.register_devices("run-1", "m1", [GPU])
     clock.advance(1)
-    led.add_samples("run-1", "m1", [Sample(T0 + 1, "gpu", "gpu:0", 100.0, 100.0)])
+    led.add_samples("run-1", "m1", [Sample(clock(), "gpu", "gpu:0", 100.0, 100.0)])
+    clock.advance(5)  # a checkpoint is due: it signs both samples so far
+    led.add_samples("run-1", "m1", [Sample(clock(), "gpu", "gpu:0", 250.0, 150.0)])
     clock.advance(1)
-    led.add_samples("run-1", "m1", [Sample(T0 + 2, "gpu", "gpu:0", 250.0, 150.0)])
+    led.add_samples("run-1", "m1", [Sample(clock(), "gpu", "gpu:0", 300.0, 50.0)])  # unsigned
     clock.advance(4.9)
     assert led.summary("run-1").status == "running"
     clock.advance(0.2)  # 5.1 s after the last sample
     s = led.summary("run-1")
     assert s.status == "interrupted"
-    assert s.energy_j == pytest.approx(250.0)
+    assert s.energy_j == pytest.approx(300.0)  # the view: every committed sample
     (gpu,) = s.components
     assert (gpu.method, gpu.measured, gpu.model) == ("nvml-energy", True, "H100")
     assert any("stopped heart-beating" in e for e in s.errors)
-    # persisted and sealed
-    assert led.list_runs()[0].status == "interrupted"
-    assert led.verify().ok
+    assert seal_kinds(led, "run-1") == []  # reading wrote nothing
+    assert led.settle() == ["run-1"]
+    s = led.summary("run-1")
+    assert s.status == "interrupted" and led.list_runs()[0].status == "interrupted"
+    assert s.energy_j == pytest.approx(250.0)  # only what the member signed is sealed
+    assert seal_kinds(led, "run-1") == ["seal"]
+    report = led.verify()
+    assert report.ok, report.problems
+    assert any("unsigned" in n for n in report.notes)
 
 
 def test_a_member_that_comes_back_is_recorded_and_resealed(
@@ -234,13 +254,14 @@ def test_a_member_that_comes_back_is_recorded_and_resealed(
     led.add_samples("run-1", "m1", [Sample(T0, "cpu", "cpu:package-0", 10.0)])
     clock.advance(60)  # e.g. a suspended laptop
     assert led.summary("run-1").status == "interrupted"
+    assert led.settle() == ["run-1"]
     clock.advance(1)
     led.finish_member("run-1", "m1", [comp("cpu:package-0", 70.0)], "completed")
     s = led.summary("run-1")
     assert s.status == "completed" and s.energy_j == pytest.approx(70.0)
     report = led.verify()
     assert report.ok, report.problems
-    assert report.seals == 2
+    assert seal_kinds(led, "run-1") == ["seal", "seal"]
 
 
 def test_joining_a_finished_run_reopens_it(
@@ -258,7 +279,7 @@ def test_joining_a_finished_run_reopens_it(
     assert s.status == "completed" and s.energy_j == pytest.approx(3.0)
     report = led.verify()
     assert report.ok, report.problems
-    assert report.seals == 3  # seal, reopen, seal
+    assert seal_kinds(led, "run-1") == ["seal", "reopen", "seal"]
 
 
 def test_update_meta_merges_and_reseals(

@@ -140,47 +140,118 @@ def test_missing_ledger_without_create(tmp_path: Path) -> None:
     assert not (tmp_path / "none.sqlite").exists()
 
 
-def test_signing_key_file_is_private(tmp_path: Path, make_run: Callable[..., RunRecord]) -> None:
+def test_the_ledger_holds_no_private_key(
+    tmp_path: Path, make_run: Callable[..., RunRecord]
+) -> None:
     path = tmp_path / "l.sqlite"
     led = open_ledger(path)
     try:
         led.open_run(make_run())
         led.join(MemberRecord("m", "run-1", "h", 1, 0.0), 5)
         led.finish_member("run-1", "m", [], "completed")
-        key = Path(str(path) + ".key")
-        assert stat.S_IMODE(key.stat().st_mode) == 0o600
-        assert b"PRIVATE KEY" in key.read_bytes()
         public = led.public_key()
         assert public is not None and len(public) == 64
     finally:
         led.close()
+    assert not Path(str(path) + ".key").exists()
+    assert b"PRIVATE KEY" not in path.read_bytes()
+    key = Path(os.environ["CARBONLEDGER_SIGNING_KEY"])
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600 and b"PRIVATE KEY" in key.read_bytes()
 
 
-def test_missing_signing_key_keeps_the_data_and_verify_says_so(
-    tmp_path: Path, make_run: Callable[..., RunRecord]
-) -> None:
+def test_reading_never_writes(tmp_path: Path, make_run: Callable[..., RunRecord]) -> None:
+    """A dead run is reported interrupted by a read-only ledger, which writes nothing (not
+    even on a read-only file); a writer's settle records it."""
     path = tmp_path / "l.sqlite"
-    led = open_ledger(path)
-    led.open_run(make_run("a"))
-    led.join(MemberRecord("m", "a", "h", 1, 0.0), 5)
-    led.finish_member("a", "m", [], "completed")
+    clock = [1_700_000_000.0]
+    led = open_ledger(path, clock=lambda: clock[0])
+    led.open_run(make_run(started=clock[0]))
+    led.join(MemberRecord("m", "run-1", "h", 1, clock[0]), 5)
+    led.add_samples("run-1", "m", [Sample(clock[0], "cpu", "cpu:package-0", 1.0)])
     led.close()
-    Path(str(path) + ".key").unlink()
-    led = open_ledger(path)
+    clock[0] += 60
+    before = digest(path)
+    path.chmod(0o444)
     try:
-        led.open_run(make_run("b"))
-        led.join(MemberRecord("m", "b", "h", 1, 0.0), 5)
-        led.finish_member("b", "m", [], "completed")  # recorded, though it cannot be sealed
-        assert led.summary("b").status == "completed"
-        report = led.verify()
-        assert [(p.ref, p.kind) for p in report.problems] == [("b", "inserted")]
+        reader = open_ledger(path, clock=lambda: clock[0], read_only=True)
+        try:
+            assert reader.summary("run-1").status == "interrupted"
+            assert [s.status for s in reader.list_runs()] == ["interrupted"]
+            assert reader.verify().ok
+            with pytest.raises(LedgerError, match="read-only"):
+                reader.settle()
+        finally:
+            reader.close()
+    finally:
+        path.chmod(0o644)
+    assert digest(path) == before
+    writer = open_ledger(path, clock=lambda: clock[0])
+    try:
+        assert writer.settle() == ["run-1"]
+        assert writer.run_record("run-1") and writer.list_runs()[0].status == "interrupted"
+    finally:
+        writer.close()
+
+
+def test_a_locked_ledger_fails_fast(tmp_path: Path, make_run: Callable[..., RunRecord]) -> None:
+    path = tmp_path / "l.sqlite"
+    led = open_ledger(path, timeout_s=0.2)
+    try:
+        led.open_run(make_run())
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")
+        try:
+            with pytest.raises(LedgerError, match="locked by another process") as info:
+                led.update_meta("run-1", {"k": 1})
+            assert str(path) in str(info.value)
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        led.update_meta("run-1", {"k": 1})  # free again: works
     finally:
         led.close()
 
 
+def test_overlong_names_are_refused(tmp_path: Path, make_run: Callable[..., RunRecord]) -> None:
+    led = open_ledger(tmp_path / "l.sqlite")
+    try:
+        for fields in (
+            {"project": "p" * 201},
+            {"experiment": "e" * 201},
+            {"run_id": "r" * 201},
+            {"tags": {"k" * 201: "v"}},
+            {"tags": {"k": "v" * 201}},
+        ):
+            with pytest.raises(InputError, match="at most 200"):
+                led.open_run(make_run(**fields))
+        assert led.list_runs() == []
+        led.open_run(make_run(project="p" * 200))
+    finally:
+        led.close()
+
+
+def test_memory_ledger_records_runs_without_a_file_or_key(
+    tmp_path: Path, make_run: Callable[..., RunRecord], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CARBONLEDGER_SIGNING_KEY", str(tmp_path / "never.pem"))
+    led = open_ledger(":memory:")
+    try:
+        led.open_run(make_run())
+        led.join(MemberRecord("m", "run-1", "h", 1, 0.0), 5)
+        led.add_samples("run-1", "m", [Sample(1.0, "cpu", "cpu:package-0", 5.0)])
+        assert led.summary("run-1").energy_j == pytest.approx(5.0)
+        led.finish_member("run-1", "m", [], "completed")
+        assert led.summary("run-1").status == "completed"
+    finally:
+        led.close()
+    assert not (tmp_path / "never.pem").exists()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_threads_share_one_ledger(tmp_path: Path, make_run: Callable[..., RunRecord]) -> None:
     """The tracker's sampler thread writes samples while the main thread writes windows."""
-    led = open_ledger(tmp_path / "l.sqlite")
+    # a checkpoint on every write: threads' checkpoints interleave with their samples
+    led = open_ledger(tmp_path / "l.sqlite", checkpoint_interval_s=0.0)
     try:
         led.open_run(make_run())
         led.join(MemberRecord("m", "run-1", "h", 1, 0.0), 5)
@@ -202,6 +273,8 @@ def test_threads_share_one_ledger(tmp_path: Path, make_run: Callable[..., RunRec
         assert not errors
         s = led.summary("run-1")
         assert len(s.components) == 4 and s.energy_j == pytest.approx(4 * 199.0)
+        report = led.verify()
+        assert report.ok and not report.notes, (report.problems, report.notes)
     finally:
         led.close()
 
@@ -233,5 +306,26 @@ def test_a_transaction_rolls_back_on_errors_and_frees_the_lock(tmp_path: Path) -
         worker.join(10)
         assert not worker.is_alive()
         assert "k3" in seen and "k1" not in seen and "k2" not in seen
+    finally:
+        led.close()
+
+
+def test_a_full_disk_is_a_ledger_error_naming_the_fix(
+    tmp_path: Path, make_run: Callable[..., RunRecord]
+) -> None:
+    """SQLite's 'database or disk is full' (here: a page limit on the connection, the same
+    error a full file system gives) surfaces as LedgerError, and the ledger stays readable."""
+    path = tmp_path / "l.sqlite"
+    led = open_ledger(path)
+    try:
+        led.open_run(make_run())
+        led.join(MemberRecord("m", "run-1", "h", 1, 0.0), 5)
+        pages = led._connection().execute("PRAGMA page_count").fetchone()[0]  # type: ignore[attr-defined]
+        led._connection().execute(f"PRAGMA max_page_count = {pages + 1}")  # type: ignore[attr-defined]
+        with pytest.raises(LedgerError, match=r"disk is full.*free space") as info:
+            for i in range(10_000):
+                led.add_samples("run-1", "m", [Sample(float(i), "cpu", f"cpu:{i}", 1.0)])
+        assert str(path) in str(info.value)
+        assert led.summary("run-1").status == "running"
     finally:
         led.close()

@@ -1,4 +1,9 @@
-"""``carbonledger runs | show | verify | export | decrypt``: the ledger from the command line."""
+"""``carbonledger runs | show | verify | export | decrypt``: the ledger from the command line.
+
+The reading commands open the ledger read-only: they never write, settle or seal, and work
+on read-only media. Names, tags and ids are escaped when printed (no control characters
+reach the terminal).
+"""
 
 from __future__ import annotations
 
@@ -53,7 +58,40 @@ def _row(s: Any) -> dict[str, Any]:
     }
 
 
-def register(app: typer.Typer) -> None:
+def _print_report(report: Any) -> None:
+    """``verify``'s text output: verdict, head, what the check was anchored on, problems."""
+    from carbonledger.ledger.keys import trusted_keys_path
+    from carbonledger.report.text import printable
+
+    where = printable(report.location)
+    if report.ok:
+        typer.echo(f"{where}: intact ({report.records} records, {report.runs} runs checked)")
+    else:
+        typer.echo(f"{where}: {len(report.problems)} problem(s)")
+        for p in report.problems:
+            typer.echo(f"  {printable(p.ref)}: {p.kind}: {printable(p.detail)}")
+    if report.head:
+        typer.echo(
+            f"chain head: {report.head}  (publish it; later 'carbonledger verify "
+            "--expect-head HEAD' detects a rollback or a cut-off tail)"
+        )
+    signers = ", ".join(report.signers) or "none"
+    if report.anchored:
+        typer.echo(
+            f"checked against the keys you trust ({', '.join(report.trusted_sources)}); "
+            f"signers: {signers}"
+        )
+    else:
+        typer.echo(
+            "NOT ANCHORED: only checked consistency against keys read from the ledger itself "
+            f"({signers}); anyone who can write the ledger could have made those. Pin a key: "
+            f"--key FILE|FINGERPRINT, or list trusted keys in {trusted_keys_path()}"
+        )
+    for note in report.notes:
+        typer.echo(f"note: {printable(note)}")
+
+
+def _register_runs(app: typer.Typer) -> None:
     @app.command("runs")
     def runs_command(
         project: Annotated[
@@ -68,12 +106,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """List runs, newest first: status, duration, energy and CO2e."""
         from carbonledger.ledger import open_ledger
-        from carbonledger.report.text import format_energy_j, format_mass_g
+        from carbonledger.report.text import format_energy_j, format_mass_g, printable
 
         if limit < 0:
             fail(f"--limit must be >= 0, got {limit}")
         try:
-            led = open_ledger(ledger, create=False)
+            led = open_ledger(ledger, create=False, read_only=True)
         except InputError as exc:  # no ledger yet: no runs
             if json_out:
                 emit_json([])
@@ -90,7 +128,8 @@ def register(app: typer.Typer) -> None:
             return
         if not rows:
             typer.echo(
-                f"no runs in {led.location}" + (f" for project {project!r}" if project else "")
+                f"no runs in {printable(led.location)}"
+                + (f" for project {printable(repr(project))}" if project else "")
             )
             return
         typer.echo(
@@ -98,13 +137,15 @@ def register(app: typer.Typer) -> None:
             f"{'duration':>10} {'energy':>11} {'CO2e':>10}"
         )
         for s in summaries:
-            name = f"{s.project}/{s.experiment}"
+            name = printable(f"{s.project}/{s.experiment}")
             typer.echo(
-                f"{s.run_id[:26]:<26} {name[:26]:<26} {s.status:<11} "
+                f"{printable(s.run_id)[:26]:<26} {name[:26]:<26} {s.status:<11} "
                 f"{_row(s)['started_at'][:19].replace('T', ' '):<20} {s.duration_s:>9.1f}s "
                 f"{format_energy_j(s.energy_j):>11} {format_mass_g(s.co2e_g):>10}"
             )
 
+
+def _register_show(app: typer.Typer) -> None:
     @app.command("show")
     def show_command(
         run: Annotated[str, typer.Argument(help="A run id, or a unique prefix of one.")],
@@ -114,9 +155,14 @@ def register(app: typer.Typer) -> None:
         """One run in full: devices with method and range, windows, errors, forecast."""
         from carbonledger.ledger import open_ledger
         from carbonledger.ledger.export import jsonl_record
-        from carbonledger.report.text import format_energy_j, format_mass_g, format_summary
+        from carbonledger.report.text import (
+            format_energy_j,
+            format_mass_g,
+            format_summary,
+            printable,
+        )
 
-        led = open_ledger(ledger, create=False)
+        led = open_ledger(ledger, create=False, read_only=True)
         try:
             summary = led.summary(led.resolve_run_id(run))
         finally:
@@ -130,7 +176,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"  members: {len(members)} on {len(summary.hosts)} host(s)")
             for m in members:
                 rank = "" if m["rank"] is None else f" rank {m['rank']}"
-                typer.echo(f"    {m['host']} pid {m['pid']}{rank}: {m['status']}")
+                typer.echo(f"    {printable(m['host'])} pid {m['pid']}{rank}: {m['status']}")
         forecast = summary.extra.get("forecast")
         if isinstance(forecast, dict) and "energy_j" in forecast:
             done, total = forecast.get("windows_done"), forecast.get("windows_total")
@@ -144,6 +190,8 @@ def register(app: typer.Typer) -> None:
                 f"{format_mass_g(float(forecast.get('co2e_high_g', 0.0)))})"
             )
 
+
+def _register_verify(app: typer.Typer) -> None:
     @app.command("verify")
     def verify_command(
         target: Annotated[
@@ -153,26 +201,39 @@ def register(app: typer.Typer) -> None:
                 help="Ledger file or postgresql:// URL (default: the ledger in use).",
             ),
         ] = None,
+        key: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--key",
+                "-k",
+                help="A key you trust: a file of public key PEM blocks, or a fingerprint "
+                "SHA256:... (repeatable; the trusted-keys file in your config is added).",
+            ),
+        ] = None,
+        expect_head: Annotated[
+            str | None,
+            typer.Option(
+                "--expect-head",
+                help="COUNT:HASH printed by an earlier verify: detects a rolled back or "
+                "truncated ledger.",
+            ),
+        ] = None,
         json_out: JsonOpt = False,
     ) -> None:
-        """Check every sealed record: exit 0 when intact, 1 naming each problem."""
+        """Check every signed record against the keys you trust: exit 0 when intact, 1
+        naming each problem. Prints the chain head to publish."""
         from carbonledger.ledger import verify
 
-        report = verify(target)
+        report = verify(target, keys=key or (), expect_head=expect_head)
         if json_out:
             emit_json(report.to_dict())
-        elif report.ok:
-            typer.echo(
-                f"{report.location}: intact ({report.seals} seals, "
-                f"{report.runs} finished runs checked)"
-            )
         else:
-            typer.echo(f"{report.location}: {len(report.problems)} problem(s)")
-            for p in report.problems:
-                typer.echo(f"  {p.ref}: {p.kind}: {p.detail}")
+            _print_report(report)
         if not report.ok:
             raise typer.Exit(1)
 
+
+def _register_export(app: typer.Typer) -> None:
     @app.command("export")
     def export_command(
         csv_path: Annotated[
@@ -206,7 +267,7 @@ def register(app: typer.Typer) -> None:
         key = load_key(key_file=key_file, key_env=key_env) if encrypt else None
         out = csv_path if csv_path is not None else jsonl_path
         assert out is not None
-        led = open_ledger(ledger, create=False)
+        led = open_ledger(ledger, create=False, read_only=True)
         try:
             summaries = [led.summary(r) for r in led.iter_run_ids(project)]
         finally:
@@ -223,6 +284,8 @@ def register(app: typer.Typer) -> None:
         what = "encrypted " if key is not None else ""
         typer.echo(f"exported {n} run(s) to {what}{out}", err=True)
 
+
+def _register_decrypt(app: typer.Typer) -> None:
     @app.command("decrypt")
     def decrypt_command(
         src: Annotated[Path, typer.Argument(metavar="IN", help="An encrypted export.")],
@@ -236,3 +299,15 @@ def register(app: typer.Typer) -> None:
         key = load_key(key_file=key_file, key_env=key_env)
         n = decrypt_file(src, out, key)
         typer.echo(f"decrypted {n} bytes to {out}", err=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``runs``, ``show``, ``verify``, ``export`` and ``decrypt`` to ``app``."""
+    for add in (
+        _register_runs,
+        _register_show,
+        _register_verify,
+        _register_export,
+        _register_decrypt,
+    ):
+        add(app)

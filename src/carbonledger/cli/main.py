@@ -15,7 +15,17 @@ import typer
 from carbonledger.errors import CarbonLedgerError
 
 #: command modules, each with ``register(app: typer.Typer) -> None``
-COMMAND_MODULES = ("run", "doctor", "intensity", "estimate", "ledger", "monitor", "sync")
+COMMAND_MODULES = (
+    "run",
+    "doctor",
+    "intensity",
+    "estimate",
+    "ledger",
+    "keys",
+    "settle",
+    "monitor",
+    "sync",
+)
 
 
 def build_app() -> typer.Typer:

@@ -8,27 +8,24 @@ that can go stale). The run's totals are the sum over members.
 
 from __future__ import annotations
 
-from carbonledger._lite import field, record
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-    from typing import Any, Protocol
-
     from carbonledger.models import (
         ComponentEnergy,
         RunStatus,
         RunSummary,
         Sample,
+        SensorInfo,
         WindowSummary,
     )
-else:
-    from carbonledger._lite import Protocol
 
 __all__ = ["Ledger", "MemberRecord", "RunRecord"]
 
 
-@record
+@dataclass(frozen=True)
 class RunRecord:
     """What is known of a run when it starts (shared by all its members)."""
 
@@ -48,7 +45,7 @@ class RunRecord:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-@record
+@dataclass(frozen=True)
 class MemberRecord:
     """One process taking part in a run."""
 
@@ -62,7 +59,7 @@ class MemberRecord:
 
 
 class Ledger(Protocol):
-    """Durable storage of runs. Implementations: SQLite (default), PostgreSQL."""
+    """Durable storage of runs. Implementations: SQLite (default), PostgreSQL, in memory."""
 
     location: str
     """The file path or URL (without password) of this ledger."""
@@ -85,6 +82,10 @@ class Ledger(Protocol):
         """Renew the member's liveness and every lease it holds."""
         ...
 
+    def register_devices(self, run_id: str, member_id: str, infos: Sequence[SensorInfo]) -> None:
+        """Record (and sign) how each of a member's devices is read."""
+        ...
+
     def add_samples(self, run_id: str, member_id: str, samples: Sequence[Sample]) -> None:
         """Append samples in one transaction (committed before returning)."""
         ...
@@ -101,8 +102,9 @@ class Ledger(Protocol):
         status: RunStatus,
         errors: Sequence[str] = (),
     ) -> None:
-        """Record a member's final per-device energy and release its leases. The run becomes
-        ``completed`` (or ``failed``) when its last live member finishes; it is then sealed."""
+        """Record (and sign) a member's final per-device energy and release its leases. The
+        run becomes ``completed`` (or ``failed``) when its last live member finishes; it is
+        then sealed."""
         ...
 
     def update_meta(self, run_id: str, meta: dict[str, Any]) -> None:
@@ -111,7 +113,8 @@ class Ledger(Protocol):
 
     def summary(self, run_id: str) -> RunSummary:
         """The run's footprint so far: finished members' totals plus the latest samples of
-        live or dead ones. A run whose members all stopped heart-beating is ``interrupted``."""
+        live or dead ones. A run whose members all stopped heart-beating is reported
+        ``interrupted`` (nothing is written: a writer's ``settle`` records it)."""
         ...
 
     def windows(self, run_id: str) -> list[WindowSummary]:
@@ -124,6 +127,14 @@ class Ledger(Protocol):
 
     def list_runs(self, project: str | None = None, limit: int | None = None) -> list[RunSummary]:
         """Runs, newest first."""
+        ...
+
+    def resolve_run_id(self, prefix: str) -> str:
+        """The run id that is ``prefix`` or starts with it (InputError when none or several)."""
+        ...
+
+    def iter_run_ids(self, project: str | None = None) -> Iterator[str]:
+        """Every run id, oldest first."""
         ...
 
     def close(self) -> None: ...

@@ -12,7 +12,13 @@ nonce, ciphertext or tag — makes decryption fail with a clear error; a wrong k
 the same way. Nothing is ever returned from a file that does not authenticate.
 
 A key is 32 bytes: a file holding them raw, or as 64 hex digits, or as base64 (e.g.
-``openssl rand -hex 32 > export.key``); or an environment variable holding hex or base64.
+``head -c32 /dev/urandom > export.key`` or ``openssl rand -hex 32 > export.key``); or an
+environment variable holding hex or base64. A text password is refused: it is not a key
+(32 printable characters are taken for a password, not for 32 random bytes).
+
+Output files (exports, decrypted plaintext) are written through a temporary file created
+exclusively (``O_CREAT | O_EXCL | O_NOFOLLOW``: never an existing file, never through a
+link) and renamed into place; decrypted plaintext gets mode 0600.
 """
 
 from __future__ import annotations
@@ -52,8 +58,15 @@ def generate_key() -> bytes:
     return os.urandom(KEY_BYTES)
 
 
+_HINT = "make one with 'head -c32 /dev/urandom > export.key' (or 'openssl rand -hex 32')"
+
+
+def _looks_like_text(data: bytes) -> bool:
+    return all(32 <= b < 127 or b in b"\t\n\r" for b in data)
+
+
 def _parse_key(data: bytes, where: str) -> bytes:
-    if len(data) == KEY_BYTES:
+    if len(data) == KEY_BYTES and not _looks_like_text(data):
         return data
     text = data.strip()
     if len(text) == 2 * KEY_BYTES:
@@ -68,10 +81,12 @@ def _parse_key(data: bytes, where: str) -> bytes:
             continue
         if len(decoded) == KEY_BYTES:
             return decoded
-    raise InputError(
-        f"the key in {where} is not 32 bytes (raw, 64 hex digits or base64); make one with "
-        "'openssl rand -hex 32'"
-    )
+    if _looks_like_text(text):
+        raise InputError(
+            f"the key in {where} looks like a text password, not a 32-byte key (raw, 64 hex "
+            f"digits or base64); a password is not a key: {_HINT}"
+        )
+    raise InputError(f"the key in {where} is not 32 bytes (raw, 64 hex digits or base64); {_HINT}")
 
 
 def load_key(
@@ -99,8 +114,8 @@ def load_key(
 
 
 _NEEDS = (
-    "encrypted exports need the 'cryptography' package (AES-256-GCM): "
-    "pip install 'carbonledger[crypto]'"
+    "encrypted exports need the 'cryptography' package (AES-256-GCM), a dependency of "
+    "carbonledger: reinstall it (pip install --force-reinstall carbonledger)"
 )
 
 
@@ -156,15 +171,21 @@ def decrypt(blob: bytes, key: bytes, where: str = "the input") -> bytes:
         ) from None
 
 
-def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file renamed into place."""
+def write_atomic(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -> None:
+    """Write ``data`` to ``path`` through a temporary file, created exclusively in the same
+    folder (no link followed, nothing overwritten) with ``mode``, then renamed into place."""
+    from carbonledger.ledger.keys import write_exclusive
+
     target = Path(path)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     try:
-        tmp.write_bytes(data)
+        write_exclusive(str(tmp), data, mode)
+    except OSError as exc:
+        raise InputError(f"cannot write {target}: {exc.strerror}") from None
+    try:
         os.replace(tmp, target)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        tmp.unlink()
         raise InputError(f"cannot write {target}: {exc.strerror}") from None
 
 
@@ -177,5 +198,5 @@ def decrypt_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], key: 
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
     plain = decrypt(blob, key, str(path))
-    write_atomic(dst, plain)
+    write_atomic(dst, plain, mode=0o600)
     return len(plain)

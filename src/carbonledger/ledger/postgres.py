@@ -8,9 +8,12 @@ The same tables, statuses, leases and seals as the SQLite ledger. Differences:
   ``INSERT ... ON CONFLICT DO UPDATE ... WHERE expired OR same member``;
 * the schema version is the ``schema_version`` row of ``carbonledger_meta``; the schema is
   created under an advisory lock so that many processes may open a new database at once;
-* the Ed25519 *private* signing key is stored in the table ``carbonledger_keys`` (there is
-  no file beside the ledger). Anyone who can read that table can sign: grant it to the
-  accounts that record runs only (``REVOKE ALL ON carbonledger_keys FROM PUBLIC``).
+* every session sets ``lock_timeout`` and ``statement_timeout`` (``timeout_s``, default 5 s):
+  a locked table or a slow server fails the call with :class:`LedgerError` (a tracker then
+  spools) instead of stalling it; connecting gives up after ``connect_timeout_s``;
+* no private key is stored: each writer signs with its own key (see
+  :mod:`carbonledger.ledger.keys`); the table ``carbonledger_keys`` of an earlier version is
+  dropped by the upgrade.
 """
 
 from __future__ import annotations
@@ -19,12 +22,13 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from carbonledger.errors import InputError, LedgerError
-from carbonledger.ledger.core import SqlLedger, Tx
+from carbonledger.ledger.core import SqlLedger
 from carbonledger.ledger.paths import mask_url
+from carbonledger.ledger.rows import Tx
 from carbonledger.ledger.schema import (
     MARKER,
     SCHEMA_VERSION,
@@ -32,15 +36,7 @@ from carbonledger.ledger.schema import (
     initial_meta,
     migration_statements,
 )
-from carbonledger.ledger.seal import (
-    new_private_key,
-    private_key_from_pem,
-    private_key_to_pem,
-    public_key_hex,
-)
-
-if TYPE_CHECKING:
-    from carbonledger.ledger.seal import SigningKey
+from carbonledger.ledger.store import SigningKeySource
 
 __all__ = ["PostgresLedger"]
 
@@ -64,6 +60,9 @@ class PostgresLedger(SqlLedger):
     :param url: libpq connection URL (``postgresql://user:password@host:port/dbname``)
     :param clock: wall clock in Unix seconds
     :param connect_timeout_s: give up connecting after this many seconds
+    :param read_only: a read-only session (nothing can be written)
+    :param timeout_s: ``lock_timeout`` and ``statement_timeout`` of every session, in s
+    :param signing_key: see :func:`carbonledger.ledger.open_ledger`
     """
 
     _for_update = " FOR UPDATE"
@@ -74,8 +73,18 @@ class PostgresLedger(SqlLedger):
         *,
         clock: Callable[[], float] = time.time,
         connect_timeout_s: float = 5.0,
+        read_only: bool = False,
+        timeout_s: float = 5.0,
+        signing_key: SigningKeySource = None,
+        checkpoint_interval_s: float = 5.0,
     ) -> None:
-        super().__init__(clock)
+        super().__init__(
+            clock,
+            read_only=read_only,
+            signing_key=signing_key,
+            checkpoint_interval_s=checkpoint_interval_s,
+        )
+        self._statement_ms = max(1, int(timeout_s * 1000))
         self._psycopg = _psycopg()
         self._url = url
         self.location = mask_url(url)
@@ -91,8 +100,14 @@ class PostgresLedger(SqlLedger):
 
     def _connect(self) -> Any:
         psycopg = self._psycopg
+        ms = self._statement_ms
         try:
-            return psycopg.connect(self._url, autocommit=True, connect_timeout=self._timeout_s)
+            conn = psycopg.connect(self._url, autocommit=True, connect_timeout=self._timeout_s)
+            conn.execute(f"SET lock_timeout = {ms}")
+            conn.execute(f"SET statement_timeout = {ms}")
+            if self.read_only:
+                conn.execute("SET default_transaction_read_only = on")
+            return conn
         except psycopg.Error as exc:
             detail = " ".join(str(exc).split())
             password = urlsplit(self._url).password
@@ -129,6 +144,11 @@ class PostgresLedger(SqlLedger):
                     version = int(meta.get("schema_version", "0"))
                 elif existing:
                     raise self._foreign(existing)
+                if self.read_only and version < SCHEMA_VERSION:
+                    raise LedgerError(
+                        f"ledger {self.location} has the schema of an older carbonledger "
+                        f"(version {version}); open it once for writing to upgrade it"
+                    )
                 if version > SCHEMA_VERSION:
                     raise LedgerError(
                         f"ledger {self.location} has schema version {version}, newer than this "
@@ -160,7 +180,15 @@ class PostgresLedger(SqlLedger):
 
     def _error(self, exc: Exception) -> LedgerError:
         detail = " ".join(str(exc).split())
-        return LedgerError(f"PostgreSQL ledger {self.location}: {detail}")
+        fix = ""
+        if "lock timeout" in detail or "statement timeout" in detail:
+            fix = (
+                f"; the database stayed locked or slow for {self._statement_ms / 1000:g} s: "
+                "try again, or raise timeout_s"
+            )
+        elif "read-only" in detail:
+            fix = "; this session is read-only: open the ledger for writing"
+        return LedgerError(f"PostgreSQL ledger {self.location}: {detail}{fix}")
 
     def _connection(self) -> Any:
         if self._conn is None:
@@ -173,6 +201,8 @@ class PostgresLedger(SqlLedger):
     @contextlib.contextmanager
     def _transaction(self, write: bool) -> Iterator[Tx]:
         psycopg = self._psycopg
+        if write:
+            self._writable()
         with self._lock:
             conn = self._connection()
             try:
@@ -180,25 +210,6 @@ class PostgresLedger(SqlLedger):
                     yield Tx(conn.cursor(), paramstyle="pyformat")
             except psycopg.Error as exc:
                 raise self._error(exc) from None
-
-    def _private_key(self, tx: Tx, public_hex: str | None) -> SigningKey:
-        if public_hex is not None:
-            row = tx.one(
-                "SELECT private_pem FROM carbonledger_keys WHERE public_key = ?", (public_hex,)
-            )
-            if row is None:
-                raise LedgerError(
-                    f"the signing key of ledger {self.location} is missing from table "
-                    "carbonledger_keys; restore it from a backup. Sealed runs still verify, new "
-                    "ones cannot be sealed"
-                )
-            return private_key_from_pem(str(row[0]).encode(), "in table carbonledger_keys")
-        key = new_private_key()
-        tx.run(
-            "INSERT INTO carbonledger_keys (public_key, private_pem) VALUES (?, ?)",
-            (public_key_hex(key), private_key_to_pem(key).decode()),
-        )
-        return key
 
     def close(self) -> None:
         with self._lock:

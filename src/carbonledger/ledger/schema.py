@@ -13,11 +13,9 @@ with run, member, component, device and host spelled out, for ad-hoc SQL.
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
-if TYPE_CHECKING:
-    from typing import Literal
+from typing import Literal
 
-    Dialect = Literal["sqlite", "postgres"]
+Dialect = Literal["sqlite", "postgres"]
 
 
 __all__ = [
@@ -149,8 +147,23 @@ _V1 = [
     )""",
 ]
 
+# version 2: signed records per writer. Each record names its signer (the public key; the
+# ledger stores no private key any more: PostgreSQL's key table is dropped), and the member
+# whose chain it extends; samples and windows carry the segment a checkpoint signs.
+_V2 = [
+    "ALTER TABLE seals ADD COLUMN member_id TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE seals ADD COLUMN signer TEXT NOT NULL DEFAULT ''",
+    "UPDATE seals SET signer = COALESCE((SELECT value FROM carbonledger_meta "
+    "WHERE key = 'public_key'), '')",
+    "ALTER TABLE samples ADD COLUMN seg {BIGINT}",
+    "ALTER TABLE windows ADD COLUMN seg {BIGINT}",
+    "CREATE INDEX seals_by_member ON seals (run_id, member_id, seq)",
+    "CREATE INDEX runs_by_status ON runs (status)",
+    "DROP TABLE carbonledger_keys",
+]
+
 #: ``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1`` (statements with dialect tokens)
-MIGRATIONS: list[list[str]] = [_V1]
+MIGRATIONS: list[list[str]] = [_V1, _V2]
 
 #: the newest schema version this carbonledger knows
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -3,23 +3,35 @@
 * WAL journal, ``synchronous=NORMAL``: a committed write survives the process being killed
   (SIGKILL); only a power cut or OS crash can lose the last commits.
 * Every write is one transaction that takes the write lock at once (``BEGIN IMMEDIATE``)
-  and commits before the call returns; ``busy_timeout`` makes concurrent writers wait
-  for each other instead of failing.
-* One connection per ledger object, guarded by a lock (the tracker's sampler thread and
-  main thread share it); a forked child opens its own.
+  and commits before the call returns. A write waits at most ``timeout_s`` (default 5 s)
+  for another process's write, then fails with :class:`LedgerError` (a tracker then
+  spools): a locked ledger never stalls the caller for long.
+* ``read_only=True`` opens the file with ``mode=ro`` (nothing can be written, not even the
+  WAL setting); on read-only media, where SQLite cannot make its ``-shm`` file, the file is
+  read as ``immutable``.
 * Before anything is written the file is checked: not an SQLite database, a database of
   another program, or a schema newer than this carbonledger -> :class:`LedgerError`
   naming the file and what to do, and the file is left as it was.
-* The Ed25519 signing key lives beside the ledger in ``<ledger>.key`` (mode 0600).
+* Every SQLite failure (corrupt file, locked, read-only, disk full) is a
+  :class:`LedgerError` naming the file and the fix.
+* No key is kept beside the ledger: records are signed with the writer's own key (see
+  :mod:`carbonledger.ledger.keys`). A ``<ledger>.key`` file of an earlier version is no
+  longer read.
 """
 
 from __future__ import annotations
 
 import os
+import pathlib
+import sqlite3
 import time
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Any
 
 from carbonledger.errors import InputError, LedgerError
-from carbonledger.ledger.core import SqlLedger, Tx
+from carbonledger.ledger.core import SqlLedger
+from carbonledger.ledger.rows import Tx
 from carbonledger.ledger.schema import (
     MARKER,
     SCHEMA_VERSION,
@@ -27,32 +39,7 @@ from carbonledger.ledger.schema import (
     initial_meta,
     migration_statements,
 )
-from carbonledger.ledger.seal import (
-    new_private_key,
-    private_key_from_pem,
-    private_key_to_pem,
-)
-
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
-if TYPE_CHECKING:
-    import sqlite3
-else:
-    # sqlite3's own C module: the sqlite3 package around it adds nothing this module uses
-    # but imports datetime (~4 ms here) to register its date adapters, which this ledger
-    # never passes (timestamps are Unix seconds). Same classes, same exceptions.
-    try:
-        import _sqlite3 as sqlite3
-    except ImportError:  # pragma: no cover - an interpreter without it
-        import sqlite3
-if TYPE_CHECKING:
-    import pathlib
-    from collections.abc import Callable, Sequence
-    from types import TracebackType
-    from typing import Any
-
-
-if TYPE_CHECKING:
-    from carbonledger.ledger.seal import SigningKey
+from carbonledger.ledger.store import SigningKeySource
 
 __all__ = ["SqliteLedger"]
 
@@ -66,7 +53,10 @@ class SqliteLedger(SqlLedger):
     :param path: the file (created with its folders when missing, unless ``create=False``)
     :param clock: wall clock in Unix seconds (tests inject one to age leases)
     :param create: create the file when it does not exist (else :class:`InputError`)
-    :param busy_timeout_s: how long a write waits for another process's write to end
+    :param read_only: open for reading only (nothing is ever written)
+    :param timeout_s: how long a write waits for another process's write, in seconds
+    :param signing_key: see :func:`carbonledger.ledger.open_ledger`
+    :param checkpoint_interval_s: a member's samples are signed at least this often, in s
     """
 
     def __init__(
@@ -75,13 +65,20 @@ class SqliteLedger(SqlLedger):
         *,
         clock: Callable[[], float] = time.time,
         create: bool = True,
-        busy_timeout_s: float = 60.0,
+        read_only: bool = False,
+        timeout_s: float = 5.0,
+        signing_key: SigningKeySource = None,
+        checkpoint_interval_s: float = 5.0,
     ) -> None:
-        super().__init__(clock)
-        self._file = os.path.abspath(os.path.expanduser(os.fspath(path)))
+        super().__init__(
+            clock,
+            read_only=read_only,
+            signing_key=signing_key,
+            checkpoint_interval_s=checkpoint_interval_s,
+        )
+        self._file = self._resolve(path)
         self.location = self._file
-        self._key_file = self._file + ".key"
-        self._busy_ms = int(busy_timeout_s * 1000)
+        self._timeout_s = float(timeout_s)
         self._conn: sqlite3.Connection | None = None
         self._pid = os.getpid()
         conn = self._open(create)
@@ -92,23 +89,18 @@ class SqliteLedger(SqlLedger):
             raise
         self._conn = conn
 
+    @staticmethod
+    def _resolve(path: str | os.PathLike[str]) -> str:
+        return os.path.abspath(os.path.expanduser(os.fspath(path)))
+
     @property
     def path(self) -> pathlib.Path:
         """The ledger file (absolute)."""
-        import pathlib
-
         return pathlib.Path(self._file)
-
-    @property
-    def key_path(self) -> pathlib.Path:
-        """The signing key's file, beside the ledger."""
-        import pathlib
-
-        return pathlib.Path(self._key_file)
 
     # --- opening -------------------------------------------------------------------------
 
-    def _open(self, create: bool) -> sqlite3.Connection:
+    def _uri(self, create: bool) -> str:
         p = self._file
         if os.path.isdir(p):
             raise LedgerError(f"{p} is a folder, not a ledger file; {_FIX}")
@@ -125,27 +117,41 @@ class SqliteLedger(SqlLedger):
                     f"{p} is not a carbonledger ledger (not an SQLite database: corrupt, or "
                     f"another kind of file); it was not changed. Move it away or {_FIX}"
                 )
-            uri = f"file:{_quote(p)}?mode=rw"
-        else:
-            if not create:
-                raise InputError(f"no ledger at {p}; {_FIX}, or record a run first")
-            try:
-                os.makedirs(os.path.dirname(p), exist_ok=True)
-            except OSError as exc:
-                raise LedgerError(
-                    f"cannot create the ledger's folder {os.path.dirname(p)}: {exc.strerror}; {_FIX} "
-                    "in a writable place"
-                ) from None
-            uri = f"file:{_quote(p)}?mode=rwc"
+            return f"file:{_quote(p)}?mode={'ro' if self.read_only else 'rw'}"
+        if not create or self.read_only:
+            raise InputError(f"no ledger at {p}; {_FIX}, or record a run first")
         try:
-            conn = sqlite3.connect(
-                uri, uri=True, isolation_level=None, check_same_thread=False, timeout=60.0
-            )
-        except sqlite3.Error as exc:
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+        except OSError as exc:
             raise LedgerError(
-                f"cannot open ledger {p}: {exc}; check that the path is writable, or {_FIX}"
+                f"cannot create the ledger's folder {os.path.dirname(p)}: {exc.strerror}; "
+                f"{_FIX} in a writable place"
             ) from None
-        conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+        return f"file:{_quote(p)}?mode=rwc"
+
+    def _open(self, create: bool) -> sqlite3.Connection:
+        uri = self._uri(create)
+        try:
+            conn = self._connect(uri)
+            if self.read_only:
+                try:
+                    conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                except sqlite3.OperationalError:  # read-only media: no -shm can be made
+                    conn.close()
+                    conn = self._connect(uri + "&immutable=1")
+        except sqlite3.Error as exc:
+            raise self._error(exc, "open") from None
+        return conn
+
+    def _connect(self, uri: str) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            uri,
+            uri=True,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=self._timeout_s,
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(self._timeout_s * 1000)}")
         return conn
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
@@ -166,6 +172,8 @@ class SqliteLedger(SqlLedger):
                 ).fetchone()
                 marker = None if row is None else row[0]
         except sqlite3.DatabaseError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise self._error(exc, "open") from None
             raise LedgerError(
                 f"{p} is not a readable carbonledger ledger ({exc}); it was not changed. "
                 f"Move it away (or restore a backup) or {_FIX}"
@@ -183,25 +191,34 @@ class SqliteLedger(SqlLedger):
                 f"{p} is an SQLite database of another program ({what}); it was not changed. "
                 f"{_FIX.capitalize()}"
             )
+        if self.read_only:
+            if version < SCHEMA_VERSION:
+                raise LedgerError(
+                    f"ledger {p} has the schema of an older carbonledger (version {version}); "
+                    f"open it once for writing to upgrade it: carbonledger settle --ledger {p}"
+                )
+            return
         if version < SCHEMA_VERSION:
             self._migrate(conn)
-        for _ in range(100):
+        self._journal(conn)
+
+    def _journal(self, conn: sqlite3.Connection) -> None:
+        deadline = time.monotonic() + self._timeout_s
+        while True:
             try:
                 conn.execute("PRAGMA journal_mode = WAL")
-                break
+                conn.execute("PRAGMA synchronous = NORMAL")
+                return
             except sqlite3.OperationalError as exc:  # another process holds a lock: retry
-                if "locked" not in str(exc):
-                    raise LedgerError(f"cannot open ledger {p}: {exc}") from None
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise self._error(exc, "open") from None
                 time.sleep(0.05)
-        conn.execute("PRAGMA synchronous = NORMAL")
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            raise LedgerError(
-                f"cannot write ledger {self._file}: {exc}; check that it is writable, or {_FIX}"
-            ) from None
+            raise self._error(exc, "open") from None
         try:
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
             for v in range(version, SCHEMA_VERSION):
@@ -215,11 +232,8 @@ class SqliteLedger(SqlLedger):
                 conn.execute(f"PRAGMA user_version = {v + 1}")
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            conn.execute("ROLLBACK")
-            raise LedgerError(
-                f"cannot create the ledger's tables in {self._file}: {exc}; check that it is "
-                f"writable, or {_FIX}"
-            ) from None
+            _rollback(conn)
+            raise self._error(exc, "create the tables of") from None
 
     # --- the seam ------------------------------------------------------------------------
 
@@ -229,14 +243,12 @@ class SqliteLedger(SqlLedger):
         if os.getpid() != self._pid:  # a forked child: never share the parent's connection
             self._pid = os.getpid()
             self._conn = self._open(create=False)
-            self._conn.execute("PRAGMA synchronous = NORMAL")
         return self._conn
 
-    _RENEWS_APART = True  # see SqlLedger._renew
+    _RENEWS_APART = True  # see Liveness._renew
 
     def _append(self, sql: str, params: Sequence[Any]) -> None:
         # one statement outside BEGIN...COMMIT: SQLite makes it a transaction of its own
-        # (one step, one commit), where _transaction takes three statements
         with self._lock:
             conn = self._connection()
             try:
@@ -245,40 +257,36 @@ class SqliteLedger(SqlLedger):
                 raise self._error(exc) from None
 
     def _transaction(self, write: bool) -> _Transaction:
+        if write:
+            self._writable()
         return _Transaction(self, write)
 
-    def _error(self, exc: sqlite3.Error) -> LedgerError:
+    def _error(self, exc: sqlite3.Error, doing: str = "write") -> LedgerError:
+        """A :class:`LedgerError` for ``exc`` naming the file and the fix."""
         text = str(exc)
+        p = self._file
         if "readonly" in text or "read-only" in text:
-            return LedgerError(f"ledger {self._file} is read-only here ({text}); {_FIX}")
+            return LedgerError(f"ledger {p} is read-only here ({text}); {_FIX}")
         if "locked" in text or "busy" in text:
             return LedgerError(
-                f"ledger {self._file} stayed locked by another process for "
-                f"{self._busy_ms / 1000:g} s ({text}); try again"
+                f"ledger {p} stayed locked by another process for {self._timeout_s:g} s "
+                f"({text}); try again, or find the process holding it (fuser {p})"
             )
-        return LedgerError(f"ledger {self._file}: {text}")
-
-    def _private_key(self, tx: Tx, public_hex: str | None) -> SigningKey:
-        path = self._key_file
-        if os.path.exists(path):
-            try:
-                with open(path, "rb") as fh:
-                    pem = fh.read()
-            except OSError as exc:
-                raise LedgerError(
-                    f"cannot read the ledger's signing key {path}: {exc.strerror}"
-                ) from None
-            return private_key_from_pem(pem, path)
-        if public_hex is not None:
-            raise LedgerError(
-                f"the ledger's signing key {path} is missing; restore it from a backup. Sealed "
-                "runs still verify (the public key is in the ledger), new ones cannot be sealed"
+        if "full" in text:
+            return LedgerError(
+                f"ledger {p}: the disk is full ({text}); free space on its file system or {_FIX}"
             )
-        key = new_private_key()
-        if not _write_private(path, private_key_to_pem(key)):  # another writer's key won
-            with open(path, "rb") as fh:
-                return private_key_from_pem(fh.read(), path)
-        return key
+        if "not a database" in text or "malformed" in text or "corrupt" in text:
+            return LedgerError(
+                f"{p} is not a readable carbonledger ledger ({text}); move it away (or restore "
+                f"a backup) or {_FIX}"
+            )
+        if "unable to open" in text:
+            return LedgerError(
+                f"cannot {doing} ledger {p} ({text}); check that it and its folder are "
+                f"writable, or {_FIX}"
+            )
+        return LedgerError(f"ledger {p}: {text}")
 
     def close(self) -> None:
         with self._lock:
@@ -287,7 +295,7 @@ class SqliteLedger(SqlLedger):
             self._conn = None
 
     def __repr__(self) -> str:
-        return f"SqliteLedger({self._file!r})"
+        return f"{type(self).__name__}({self._file!r})"
 
 
 class _Transaction:
@@ -342,44 +350,14 @@ class _Transaction:
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
-    try:  # noqa: SIM105 - contextlib is kept off the tracker's import path
+    try:  # noqa: SIM105 - one statement
         conn.execute("ROLLBACK")
     except sqlite3.Error:
         pass
 
 
-_URI_SAFE = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-~/")
-
-
 def _quote(path: str) -> str:
-    """``path`` percent-encoded for a ``file:`` URI (what ``urllib.parse.quote(path, safe="/")``
-    gives, without importing urllib)."""
-    return "".join(chr(b) if b in _URI_SAFE else f"%{b:02X}" for b in os.fsencode(path))
+    """``path`` percent-encoded for a ``file:`` URI."""
+    from urllib.parse import quote
 
-
-def _write_private(path: str, pem: bytes) -> bool:
-    """Write the key readable by its owner only, never over an existing file (then False)."""
-    folder, name = os.path.split(path)
-    tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.fchmod(fd, 0o600)
-            os.write(fd, pem)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.link(tmp, path)  # fails when the key exists: the first writer wins
-    except FileExistsError:
-        return False
-    except OSError as exc:
-        raise LedgerError(
-            f"cannot write the ledger's signing key {path}: {exc.strerror}; the folder must be "
-            "writable"
-        ) from None
-    finally:
-        try:  # noqa: SIM105 - contextlib is kept off the tracker's import path
-            os.unlink(tmp)
-        except OSError:
-            pass
-    return True
+    return quote(path, safe="/")

@@ -4,7 +4,29 @@ from __future__ import annotations
 
 from carbonledger.models import ComponentEnergy, RunSummary
 
-__all__ = ["format_energy_j", "format_summary"]
+__all__ = ["format_energy_j", "format_summary", "printable"]
+
+#: characters that reorder text on a terminal (bidirectional overrides and isolates)
+_BIDI = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def printable(text: object) -> str:
+    """``text`` safe to print on a terminal: control characters (C0, DEL, C1: escape
+    sequences, carriage returns, newlines) and bidirectional overrides are written as
+    ``\\xNN`` / ``\\uNNNN`` escapes, so a run name cannot rewrite or hide other output."""
+    s = str(text)
+    if s.isprintable() and not _BIDI.intersection(s):
+        return s
+    out = []
+    for ch in s:
+        code = ord(ch)
+        if code < 32 or 127 <= code < 160:
+            out.append(f"\\x{code:02x}")
+        elif ch in _BIDI or (not ch.isprintable() and ch != " "):
+            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def format_energy_j(energy_j: float) -> str:
@@ -30,8 +52,8 @@ def format_mass_g(mass_g: float) -> str:
 def _component_line(c: ComponentEnergy) -> str:
     how = "measured" if c.measured else "estimated"
     line = (
-        f"  {c.component:<4} {c.device:<22} {format_energy_j(c.energy_j):>11}  "
-        f"{c.power_w:8.2f} W  {how} ({c.method})"
+        f"  {c.component:<4} {printable(c.device):<22} {format_energy_j(c.energy_j):>11}  "
+        f"{c.power_w:8.2f} W  {how} ({printable(c.method)})"
     )
     if not c.measured and c.low_j is not None and c.high_j is not None:
         line += f"  range {format_energy_j(c.low_j)} - {format_energy_j(c.high_j)}"
@@ -41,7 +63,8 @@ def _component_line(c: ComponentEnergy) -> str:
 def format_summary(summary: RunSummary, *, equivalents: bool = True) -> str:
     """A multi-line summary: energy per device and how it was obtained, CO2e and its basis."""
     lines = [
-        f"carbonledger run {summary.run_id} ({summary.project}/{summary.experiment}) "
+        f"carbonledger run {printable(summary.run_id)} "
+        f"({printable(summary.project)}/{printable(summary.experiment)}) "
         f"{summary.status}, {summary.duration_s:.2f} s, scope={summary.scope}",
     ]
     lines.extend(_component_line(c) for c in summary.components)
@@ -53,8 +76,9 @@ def format_summary(summary: RunSummary, *, equivalents: bool = True) -> str:
     lines.append(
         f"  CO2e  {format_mass_g(summary.co2e_g)} (range {format_mass_g(summary.co2e_low_g)}"
         f" - {format_mass_g(summary.co2e_high_g)}) at {summary.intensity_g_per_kwh:.4g} g/kWh"
-        f" [{summary.location}, {summary.location_source}; {summary.intensity_source}]"
-        f" x PUE {summary.pue:g} [{summary.pue_source}]"
+        f" [{printable(summary.location)}, {printable(summary.location_source)};"
+        f" {printable(summary.intensity_source)}]"
+        f" x PUE {summary.pue:g} [{printable(summary.pue_source)}]"
     )
     if summary.market_co2e_g is not None:
         lines.append(f"  market-based CO2e {format_mass_g(summary.market_co2e_g)}")
@@ -81,7 +105,9 @@ def format_summary(summary: RunSummary, *, equivalents: bool = True) -> str:
                 "  that is about " + "; ".join(f"{e.value:.3g} {e.description}" for e in chosen)
             )
     for w in summary.windows:
-        lines.append(f"  window {w.path}: {format_energy_j(w.energy_j)} in {w.duration_s:.3f} s")
+        lines.append(
+            f"  window {printable(w.path)}: {format_energy_j(w.energy_j)} in {w.duration_s:.3f} s"
+        )
     for err in summary.errors:
-        lines.append(f"  ! {err}")
+        lines.append(f"  ! {printable(err)}")
     return "\n".join(lines)
