@@ -24,7 +24,7 @@ import json
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields, is_dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from carbonledger.errors import InputError, LedgerError
@@ -64,8 +64,7 @@ def spool_dir(env: Mapping[str, str] | None = None) -> str:
 
 
 def _record_dict(obj: Any) -> dict[str, Any]:
-    if not is_dataclass(obj):  # TODO(integration): every ledger record is a dataclass
-        return dict(vars(obj))
+    """A record's fields in order (shallow: nested records stay objects)."""
     return {f.name: getattr(obj, f.name) for f in fields(obj)}
 
 

@@ -20,13 +20,6 @@ NAN = float("nan")
 """Not a number (``math.nan``)."""
 
 
-def isfinite(x: float) -> bool:
-    """``math.isfinite(x)`` for a float or int, without importing ``math``: an extension
-    module whose loading is ~1 ms of a fresh tracker's import. (Unlike ``math.isfinite``,
-    an int too large for a float is finite here, not an OverflowError.)"""
-    return x - x == 0
-
-
 def j_to_kwh(energy_j: float) -> float:
     """Joules -> kilowatt-hours."""
     return energy_j / J_PER_KWH

@@ -17,11 +17,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from math import isfinite
 from typing import Any
 
 from carbonledger.carbon._tables import read_table
 from carbonledger.errors import InputError
-from carbonledger.units import G_PER_KG, NAN, isfinite
+from carbonledger.units import G_PER_KG, NAN
 
 __all__ = [
     "DEVICE_KINDS",

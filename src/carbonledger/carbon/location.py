@@ -24,11 +24,11 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from math import isfinite
 from typing import TYPE_CHECKING, Any, Literal
 
 from carbonledger.carbon.zones import Zone, intensity, world_average
 from carbonledger.errors import InputError, UnknownNameError
-from carbonledger.units import isfinite
 
 if TYPE_CHECKING:
     from carbonledger.carbon._http import Response

@@ -11,11 +11,11 @@ applied silently.
 from __future__ import annotations
 
 import functools
+from math import isfinite
 from typing import TYPE_CHECKING
 
 from carbonledger.carbon._tables import read_table
 from carbonledger.errors import InputError
-from carbonledger.units import isfinite
 
 if TYPE_CHECKING:
     from carbonledger.carbon.location import Location
