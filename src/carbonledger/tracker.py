@@ -32,7 +32,7 @@ from carbonledger.accounting import (
     account,
     window_co2e_g,
 )
-from carbonledger.errors import StateError
+from carbonledger.errors import InputError, StateError
 from carbonledger.membership import Membership, claim_devices, derive_run_id, lease_ttl_s
 from carbonledger.meter import Meter, Sampler
 from carbonledger.meter.core import WindowBlock
@@ -174,6 +174,7 @@ class Tracker:
         self._stopped_s: float | None = None
         self._summary: RunSummary | None = None
         self._forecast: dict[str, Any] | None = None
+        self._metrics: dict[str, float] = {}
         self._final: tuple[HourlyIntensity | None, EmbodiedCarbon | None] | None = None
         self._sigterm = SigtermAsExit(enabled=handle_signals)
         self._cloud: tuple[str | None, str | None] = (None, None)
@@ -410,6 +411,31 @@ class Tracker:
         """The latest whole-run forecast (see ``expected_epochs``), or None."""
         return self._forecast
 
+    def log_metric(self, name: str, value: float) -> None:
+        """Keep a metric of the run's own (accuracy, loss, tokens...) beside its footprint,
+        so that comparisons can weigh CO2e against quality. The latest value of a name wins;
+        metrics are in the summary's ``extra["metrics"]`` and the ledger's run metadata."""
+        import math
+
+        from carbonledger.settings import check_name
+
+        if self._recorder is None or self._state not in ("running", "stopping"):
+            raise StateError(f"log_metric({name!r}) needs a running tracker; call start() first")
+        check_name("metric name", name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InputError(f"metric {name!r} must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise InputError(f"metric {name!r} must be finite, got {value!r}")
+        self._metrics[name] = float(value)
+        self._recorder.submit("update_meta", self.run_id, {"metrics": dict(self._metrics)})
+
+    def energy_j(self) -> float:
+        """IT energy of every device in use since :meth:`start`, in joules, read now (for
+        accounting of one's own, e.g. per request: differences of two calls)."""
+        if self._meter is None or self._state != "running":
+            raise StateError("energy_j() needs a running tracker; call start() first")
+        return sum(c.energy_j for c in self._meter.since_start())
+
     # --- results -----------------------------------------------------------------------------
 
     def summary(self) -> RunSummary:
@@ -498,6 +524,8 @@ class Tracker:
             extra["spool"] = recorder.spool_path
         if self._forecast is not None:
             extra["forecast"] = self._forecast
+        if self._metrics:
+            extra["metrics"] = dict(self._metrics)
         if self._ledger_location:
             extra["ledger"] = self._ledger_location
         facts = RunFacts(

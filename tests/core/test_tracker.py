@@ -350,3 +350,22 @@ def test_start_records_a_zero_sample_per_device(tmp_path: Path) -> None:
         assert {t for _, _, t in rows} == {run.summary().started_unix_s}
     finally:
         run.stop()
+
+
+def test_metrics_are_kept_beside_the_footprint(tmp_path: Path) -> None:
+    ledger_path = str(tmp_path / "l.sqlite")
+    with cl.Tracker(grid_g_per_kwh=100, sensors=sensors(), ledger=ledger_path) as run:
+        run.log_metric("accuracy", 0.91)
+        run.log_metric("accuracy", 0.93)  # the latest value wins
+        run.log_metric("tokens", 1200)
+        with pytest.raises(InputError, match="finite"):
+            run.log_metric("loss", float("nan"))
+        with pytest.raises(InputError, match="number"):
+            run.log_metric("loss", "low")  # type: ignore[arg-type]
+        assert run.energy_j() >= 0
+    assert run.summary().extra["metrics"] == {"accuracy": 0.93, "tokens": 1200.0}
+    with open_ledger(ledger_path) as ledger:
+        stored = ledger.summary(run.run_id)
+    assert stored.extra["meta"]["metrics"] == {"accuracy": 0.93, "tokens": 1200.0}
+    with pytest.raises(StateError):
+        run.log_metric("late", 1.0)
