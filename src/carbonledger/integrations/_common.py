@@ -104,7 +104,7 @@ class EpochRecorder:
         env: Mapping[str, str] | None = None,
     ) -> None:
         self._given = tracker
-        self._tracker = tracker
+        self._tracker: Tracker | None = None
         self._owned = False
         self._options = dict(tracker_options or {})
         self._sinks = list(sinks)
@@ -224,6 +224,11 @@ class EpochRecorder:
     @property
     def in_epoch(self) -> bool:
         return self._epoch is not None
+
+    @property
+    def phase(self) -> str | None:
+        """The phase open now (``train``, ``validation``, ``train-2`` ...), or None."""
+        return self._phase
 
     def _metrics(self, epoch: WindowSummary) -> dict[str, float]:
         from carbonledger.units import co2e_g

@@ -94,7 +94,10 @@ class CarbonCallback(_pl.Callback):  # type: ignore[misc]
         if trainer.sanity_checking or not self.recorder.in_epoch:
             return
         self.recorder.end_phase()
-        if trainer.training:  # validation in the middle of an epoch: training goes on
+
+    def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:
+        # training goes on after a validation in the middle of the epoch (val_check_interval)
+        if self.recorder.in_epoch and self.recorder.phase is None:
             self.recorder.begin_phase("train")
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
