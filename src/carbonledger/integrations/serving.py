@@ -251,13 +251,14 @@ class RequestMeter:
     ) -> Request:
         """A request begins now (optionally in ``phase``)."""
         _check_tokens("input_tokens", input_tokens)
+        if phase is not None and phase not in PHASES:
+            raise InputError(f"phase must be 'prefill' or 'decode', got {phase!r}")
         request = Request(self, request_id or f"req-{next(self._ids)}", input_tokens)
+        request.phased = phase is not None
         with self._lock:
             now_s = self._event()
             request.start_s = now_s
-            self._open_segment(request, None, now_s)
-        if phase is not None:
-            self.mark(request, phase)
+            self._open_segment(request, phase, now_s)
         return request
 
     def _open_segment(self, request: Request, phase: str | None, now_s: float) -> None:

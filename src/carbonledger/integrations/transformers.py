@@ -10,9 +10,11 @@ token of ``model.generate``.
     CarbonTrainerCallback.attach(trainer, project="gpt2-ft")   # first, so MLflow/W&B see it
     trainer.train()
 
-The Trainer evaluates *after* ``on_epoch_end``; when it will (``control.should_evaluate``)
+The Trainer evaluates *after* ``on_epoch_end``; when it will (``eval_strategy="epoch"``)
 the epoch window stays open over the evaluation, which is measured as the epoch's
-``validation`` phase, and closes at ``on_evaluate``. The epoch's metrics
+``validation`` phase, and closes at ``on_evaluate``. An evaluation in the middle of an
+epoch (``eval_strategy="steps"``) is measured from its first batch's end (the Trainer has
+no hook before it) to ``on_evaluate``. The epoch's metrics
 (``carbon/epoch_energy_j`` ...) are added to the next ``logs`` dict the Trainer logs (its
 ``log_history``, progress bar, and the reporting integrations that come after this callback:
 :meth:`CarbonTrainerCallback.attach` puts it first). Passing it in ``callbacks=[...]`` works
@@ -111,8 +113,10 @@ class CarbonTrainerCallback(_transformers.TrainerCallback):  # type: ignore[misc
         if not self.recorder.in_epoch:
             return
         self.recorder.end_phase()
-        if getattr(control, "should_evaluate", False):
+        strategy = getattr(args, "eval_strategy", None)
+        if getattr(control, "should_evaluate", False) or _value(strategy) == "epoch":
             self._awaiting_eval = True  # the Trainer evaluates right after this hook
+            self.recorder.begin_phase("validation")
         else:
             self._close_epoch()
 
@@ -149,6 +153,11 @@ class CarbonTrainerCallback(_transformers.TrainerCallback):  # type: ignore[misc
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.recorder.running:
             self.recorder.end_run("completed")
+
+
+def _value(option: Any) -> Any:
+    """An option's plain value (``IntervalStrategy.EPOCH`` -> ``"epoch"``)."""
+    return getattr(option, "value", option)
 
 
 class _PhaseStreamer:
