@@ -57,7 +57,9 @@ def test_mlflow_gets_epochs_run_totals_and_the_summary(
     assert run.data.metrics["carbon/measured_share"] == pytest.approx(1.0)
     names = {a.path for a in client.list_artifacts(active.info.run_id, "carbonledger")}
     assert names == {"carbonledger/summary.json", "carbonledger/summary.txt"}
-    local = client.download_artifacts(active.info.run_id, "carbonledger/summary.json", str(tmp_path))
+    local = client.download_artifacts(
+        active.info.run_id, "carbonledger/summary.json", str(tmp_path)
+    )
     stored = json.loads(Path(local).read_text())
     assert loop.summary is not None and stored["run_id"] == loop.summary.run_id
 

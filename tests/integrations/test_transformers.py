@@ -79,7 +79,11 @@ def test_trainer_windows_per_epoch_and_phase_in_logs(model: Any, tmp_path: Path)
         "epoch-2/train", "epoch-2/validation", "epoch-2",
     ]  # fmt: skip
     epochs = [w for w in summary.windows if "/" not in w.path]
-    logged = [e["carbon/epoch_energy_j"] for e in trainer.state.log_history if "carbon/epoch_energy_j" in e]
+    logged = [
+        e["carbon/epoch_energy_j"]
+        for e in trainer.state.log_history
+        if "carbon/epoch_energy_j" in e
+    ]
     assert logged == pytest.approx([w.energy_j for w in epochs])
     assert epochs[0].energy_j == pytest.approx(POWER_W * epochs[0].duration_s, abs=0.05)
     assert summary.extra["forecast"]["windows_total"] == 2
@@ -87,7 +91,9 @@ def test_trainer_windows_per_epoch_and_phase_in_logs(model: Any, tmp_path: Path)
 
 def test_trainer_without_evaluation_and_with_max_steps(model: Any, tmp_path: Path) -> None:
     trainer = _trainer(model, tmp_path, max_steps=2)
-    callback = CarbonTrainerCallback(sensors=fake_sensors(POWER_W), ledger=False, handle_signals=False)
+    callback = CarbonTrainerCallback(
+        sensors=fake_sensors(POWER_W), ledger=False, handle_signals=False
+    )
     trainer.add_callback(callback)
     trainer.train()
     assert callback.summary is not None

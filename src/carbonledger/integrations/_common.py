@@ -165,10 +165,7 @@ class EpochRecorder:
         tracker = self.tracker
         if self._epoch is not None:
             self.end_epoch()
-        if self._owned:
-            summary = tracker.stop(status)
-        else:
-            summary = tracker.summary()
+        summary = tracker.stop(status) if self._owned else tracker.summary()
         self.summary = summary
         self._owned = False
         if self.logs:
@@ -234,11 +231,12 @@ class EpochRecorder:
         from carbonledger.units import co2e_g
 
         tracker = self.tracker
-        metrics = {
+        metrics: dict[str, float] = {
             "epoch_energy_j": epoch.energy_j,
-            "epoch_co2e_g": epoch.co2e_g,
             "epoch_duration_s": epoch.duration_s,
         }
+        if epoch.co2e_g is not None:
+            metrics["epoch_co2e_g"] = epoch.co2e_g
         for phase in PHASES:
             windows = [
                 w for w in self._epoch_windows if w.name == phase or w.name.startswith(phase + "-")

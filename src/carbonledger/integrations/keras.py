@@ -30,7 +30,10 @@ __all__ = ["CarbonCallback"]
 _keras = require("keras", "carbonledger's Keras callback", "keras>=3")
 
 
-class CarbonCallback(_keras.callbacks.Callback):  # type: ignore[misc]
+_Base: Any = _keras.callbacks.Callback
+
+
+class CarbonCallback(_Base):  # type: ignore[misc]
     """Measure a Keras ``fit``: a window per epoch and per phase, logged into ``logs``.
 
     :param tracker: record into this :class:`~carbonledger.Tracker` (you start and stop

@@ -44,7 +44,10 @@ def _lightning() -> Any:
 _pl = _lightning()
 
 
-class CarbonCallback(_pl.Callback):  # type: ignore[misc]
+_Base: Any = _pl.Callback
+
+
+class CarbonCallback(_Base):  # type: ignore[misc]
     """Measure a Lightning ``fit``: a window per epoch and per phase, logged to Lightning.
 
     :param tracker: record into this :class:`~carbonledger.Tracker` (you start and stop
@@ -95,7 +98,9 @@ class CarbonCallback(_pl.Callback):  # type: ignore[misc]
             return
         self.recorder.end_phase()
 
-    def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int
+    ) -> None:
         # training goes on after a validation in the middle of the epoch (val_check_interval)
         if self.recorder.in_epoch and self.recorder.phase is None:
             self.recorder.begin_phase("train")

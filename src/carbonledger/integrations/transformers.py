@@ -49,7 +49,10 @@ __all__ = ["CarbonTrainerCallback", "generate_measured"]
 _transformers = require("transformers", "carbonledger's Transformers integration", "transformers")
 
 
-class CarbonTrainerCallback(_transformers.TrainerCallback):  # type: ignore[misc]
+_Base: Any = _transformers.TrainerCallback
+
+
+class CarbonTrainerCallback(_Base):  # type: ignore[misc]
     """Measure ``Trainer.train``: a window per epoch and per phase, logged in ``logs``.
 
     :param tracker: record into this :class:`~carbonledger.Tracker` (you start and stop
