@@ -98,3 +98,29 @@ def test_bad_arguments() -> None:
                 pass
     assert epochs_from(3) == 3 and epochs_from(3.0) == 3
     assert epochs_from(-1) is None and epochs_from(2.5) is None and epochs_from(None) is None
+
+
+@pytest.mark.parametrize(
+    ("module", "hidden"),
+    [
+        ("lightning", ("lightning", "lightning.pytorch", "pytorch_lightning")),
+        ("keras", ("keras",)),
+        ("transformers", ("transformers",)),
+        ("mlflow", ("mlflow",)),
+        ("wandb", ("wandb",)),
+    ],
+)
+def test_a_missing_framework_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, module: str, hidden: tuple[str, ...]
+) -> None:
+    import importlib
+    import sys
+
+    for name in hidden:
+        monkeypatch.setitem(sys.modules, name, None)  # what an absent package looks like
+    target = f"carbonledger.integrations.{module}"
+    monkeypatch.delitem(sys.modules, target, raising=False)
+    with pytest.raises(ImportError, match=r"pip install 'carbonledger\[integrations\]'"):
+        module_obj = importlib.import_module(target)
+        if module in ("mlflow", "wandb"):  # imported lazily: the first use says it
+            getattr(module_obj, "MlflowSink" if module == "mlflow" else "WandbSink")()
