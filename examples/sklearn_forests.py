@@ -2,7 +2,7 @@
 
 scikit-learn needs no callback: each scenario is one run of the tracker's context manager
 (``@carbonledger.track`` works the same for a function), its accuracy kept beside its
-footprint with ``log_metric``, so ``carbonledger compare`` can weigh CO2e against quality.
+footprint with ``log_metric``, so the runs can be weighed by CO2e against quality.
 
     python examples/sklearn_forests.py            # 100 / 500 / 1000 trees
     python examples/sklearn_forests.py --quick    # 5 / 10 / 20 trees on less data

@@ -25,6 +25,7 @@ CELLS = [
     "%carbon_stop",
     "print(_carbon.project, [w.path for w in _carbon.windows], _carbon.status)",
     "%%carbon --no-ledger\nraise ValueError('boom')",
+    "print(_carbon.status)",
 ]
 
 
@@ -53,6 +54,7 @@ def test_magics_in_a_kernel(tmp_path: Path) -> None:
     assert "carbonledger: run " in out[7]
     assert out[8].strip() == "span ['cell-1'] completed"
     assert "ValueError" in out[9] and "carbonledger: this cell used" in out[9]
+    assert out[10].strip() == "failed"
     assert (tmp_path / "ledger.sqlite").exists()
 
 
