@@ -47,8 +47,9 @@ pytest: $(STAMP) postgres
 
 test: lint typecheck pytest
 
+# BENCH_ARGS: e.g. --markdown, or --update-doc docs/performance.md
 bench: $(STAMP)
-	$(PY) benchmarks/run.py
+	$(PY) benchmarks/run.py $(BENCH_ARGS)
 	$(PY) benchmarks/ledger_bench.py
 
 clean:

@@ -3,15 +3,14 @@
     python _probe.py TOOL METRIC [--workdir DIR] [--seconds S] [--interval S]
 
 TOOL is ``carbonledger``, ``codecarbon``, ``eco2ai`` or ``none`` (no tracker: the baseline).
-METRIC is ``startstop``, ``cpu`` (busy main thread), ``cpu-idle`` (sleeping main thread)
-or ``rss``. The result is one JSON line on stdout prefixed
-with ``@@RESULT``; whatever the tool logs goes before it. Standard library only, so the same
-file runs in every tool's venv.
+METRIC is ``import``, ``firstuse``, ``cpu`` (busy main thread), ``cpu-idle`` (sleeping main
+thread) or ``rss``. The result is one JSON line on stdout prefixed with ``@@RESULT``;
+whatever the tool logs goes before it. Standard library only, so the same file runs in every
+tool's venv; it imports nothing beyond what the interpreter has loaded at start-up until its
+measurement is over (annotations are never evaluated, so no ``typing`` either).
 """
 
 from __future__ import annotations
-
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~1.7 MB of RSS
 
 
 def _status_kb() -> dict[str, int]:
@@ -26,73 +25,116 @@ def _status_kb() -> dict[str, int]:
 
 
 # Read before anything else is imported: the RSS metric is "what the tool adds" to this.
-# The harness itself imports only os, sys and time (already loaded or built in) until the
-# measurement is over; json is imported to print the result afterwards.
 _STATUS_AT_START = _status_kb()
 
-import os  # noqa: E402
+import os  # noqa: E402  (loaded by the interpreter at start-up already)
 import sys  # noqa: E402
 import time  # noqa: E402
 
-if TYPE_CHECKING:
-    from typing import Any
-
 MARKER = "@@RESULT "
+
+#: per tool: the package, and the tracker class the benchmark constructs
+PACKAGES = {
+    "carbonledger": ("carbonledger", "Tracker"),
+    "codecarbon": ("codecarbon", "OfflineEmissionsTracker"),
+    "eco2ai": ("eco2ai", "Tracker"),
+}
 
 
 class _Adapter:
-    """Construct / start / stop one tool's tracker with the settings the benchmark compares."""
+    """Construct / start / stop one tool's tracker with the settings the benchmark compares:
+    the country given (no network), a sampling interval, output to a new file per tracker."""
 
-    def __init__(self, tool: str, workdir: str, interval: float) -> None:
+    def __init__(self, tool: str, workdir: str, interval_s: float) -> None:
         self.tool = tool
         self.workdir = workdir
-        self.interval = interval
+        self.interval_s = interval_s
         self.count = 0
 
-    def construct(self) -> Any:
-        self.count += 1
-        n = self.count
-        if self.tool == "carbonledger":
-            from carbonledger import Tracker
+    def tracker_class(self) -> object:
+        if self.tool == "none":
+            return None
+        package, name = PACKAGES[self.tool]
+        return getattr(__import__(package), name)
 
-            return Tracker(
+    def construct(self) -> object:
+        self.count += 1
+        new_file = os.path.join(self.workdir, f"{self.tool}-{os.getpid()}-{self.count}")
+        cls = self.tracker_class()
+        if self.tool == "carbonledger":
+            return cls(  # type: ignore[operator]
                 project="bench",
                 country="FR",
-                ledger=os.path.join(self.workdir, f"ledger-{n}.sqlite"),
-                interval_s=self.interval,
+                ledger=new_file + ".sqlite",
+                interval_s=self.interval_s,
             )
         if self.tool == "codecarbon":
-            from codecarbon import OfflineEmissionsTracker
-
-            return OfflineEmissionsTracker(
+            return cls(  # type: ignore[operator]
                 country_iso_code="FRA",
                 save_to_file=False,
                 log_level="error",
-                measure_power_secs=self.interval,
+                measure_power_secs=self.interval_s,
             )
         if self.tool == "eco2ai":
-            import eco2ai
-
-            return eco2ai.Tracker(
+            return cls(  # type: ignore[operator]
                 project_name="bench",
-                file_name=os.path.join(self.workdir, f"emission-{n}.csv"),
+                file_name=new_file + ".csv",
                 alpha_2_code="FR",
-                measure_period=self.interval,
+                measure_period=self.interval_s,
                 ignore_warnings=True,
             )
-        if self.tool == "none":
-            return None
-        raise SystemExit(f"unknown tool {self.tool!r}")
+        return None
 
     @staticmethod
-    def start(tracker: Any) -> None:
+    def start(tracker: object) -> None:
         if tracker is not None:
-            tracker.start()
+            tracker.start()  # type: ignore[attr-defined]
 
     @staticmethod
-    def stop(tracker: Any) -> None:
+    def stop(tracker: object) -> None:
         if tracker is not None:
-            tracker.stop()
+            tracker.stop()  # type: ignore[attr-defined]
+
+
+def measure_import(tool: str) -> dict[str, float]:
+    """``import PACKAGE``, then the tracker class's attribute (a lazy package loads its
+    module then), timed in-process: the cost over a bare interpreter, without the noise of
+    timing two interpreters' start-up."""
+    if tool == "none":
+        return {"package_s": 0.0, "class_s": 0.0, "modules_package": 0.0}
+    package, name = PACKAGES[tool]
+    before = len(sys.modules)
+    t0 = time.perf_counter()
+    module = __import__(package)
+    t1 = time.perf_counter()
+    getattr(module, name)
+    t2 = time.perf_counter()
+    return {
+        "package_s": t1 - t0,
+        "class_s": t2 - t0,
+        "modules_package": float(len(sys.modules) - before),
+    }
+
+
+def measure_firstuse(adapter: _Adapter) -> dict[str, float]:
+    """import + construct + start() + stop(), the first tracker of this fresh process. The
+    harness times the whole process too (its exit included); these are the parts."""
+    t0 = time.perf_counter()
+    adapter.tracker_class()
+    t1 = time.perf_counter()
+    tracker = adapter.construct()
+    t2 = time.perf_counter()
+    adapter.start(tracker)
+    t3 = time.perf_counter()
+    adapter.stop(tracker)
+    t4 = time.perf_counter()
+    return {
+        "import_s": t1 - t0,
+        "construct_s": t2 - t1,
+        "start_s": t3 - t2,
+        "stop_s": t4 - t3,
+        "in_process_s": t4 - t0,
+    }
 
 
 def _busy_loop(seconds: float) -> int:
@@ -106,58 +148,14 @@ def _busy_loop(seconds: float) -> int:
             return x
 
 
-def measure_startstop(adapter: _Adapter) -> dict[str, Any]:
-    """First-call costs in this fresh process, then a second tracker in the same process."""
-    t0 = time.perf_counter()
-    # Import first, so the construct time below does not include it.
-    if adapter.tool == "carbonledger":
-        from carbonledger import Tracker  # noqa: F401
-    elif adapter.tool == "codecarbon":
-        from codecarbon import OfflineEmissionsTracker  # noqa: F401
-    elif adapter.tool == "eco2ai":
-        import eco2ai  # noqa: F401
-    t1 = time.perf_counter()
-    tracker = adapter.construct()
-    t2 = time.perf_counter()
-    adapter.start(tracker)
-    t3 = time.perf_counter()
-    adapter.stop(tracker)
-    t4 = time.perf_counter()
-    result: dict[str, Any] = {
-        "import_s": t1 - t0,
-        "construct_s": t2 - t1,
-        "start_s": t3 - t2,
-        "stop_s": t4 - t3,
-        "startstop_s": t4 - t2,
-    }
-    # A second tracker in the same (now warm) process.
-    try:
-        w0 = time.perf_counter()
-        second = adapter.construct()
-        w1 = time.perf_counter()
-        adapter.start(second)
-        w2 = time.perf_counter()
-        adapter.stop(second)
-        w3 = time.perf_counter()
-        result.update(
-            warm_construct_s=w1 - w0,
-            warm_start_s=w2 - w1,
-            warm_stop_s=w3 - w2,
-            warm_startstop_s=w3 - w1,
-        )
-    except Exception as exc:
-        result["warm_error"] = f"{type(exc).__name__}: {exc}"
-    return result
-
-
-def measure_cpu(adapter: _Adapter, seconds: float, busy: bool = True) -> dict[str, Any]:
-    """CPU time spent outside the main thread while the main thread runs a busy loop
-    (``busy``: the sampler competes for the GIL) or sleeps (it has the interpreter to itself).
+def measure_cpu(adapter: _Adapter, seconds: float, busy: bool = True) -> dict[str, float]:
+    """CPU time spent outside the main thread while the main thread runs a busy pure-Python
+    loop (``busy``: the sampler competes for the GIL) or sleeps.
 
     extra = process CPU time - main-thread CPU time over the same span, plus the CPU time of
     child processes the tracker ran and reaped meanwhile (eco2AI runs ``top`` every tick).
     Process and thread times come from clock_gettime (process_time / thread_time, ns
-    resolution, where os.times() counts 10 ms ticks); children's from getrusage (us).
+    resolution); children's from getrusage (us).
     """
     import resource  # here, not at the top: the RSS metric must not count it
 
@@ -184,12 +182,9 @@ def measure_cpu(adapter: _Adapter, seconds: float, busy: bool = True) -> dict[st
         adapter.stop(tracker)
     wall = w1 - w0
     extra = (p1 - p0) - (th1 - th0) + (c1 - c0)
-    # A process-tree sampler's cost grows with the number of processes on the host.
-    host_processes = sum(1 for name in os.listdir("/proc") if name.isdigit())
     return {
-        "host_processes": host_processes,
+        "host_processes": float(sum(1 for name in os.listdir("/proc") if name.isdigit())),
         "wall_s": wall,
-        "process_cpu_s": p1 - p0,
         "main_thread_cpu_s": th1 - th0,
         "children_cpu_s": c1 - c0,
         "extra_cpu_s": extra,
@@ -197,7 +192,7 @@ def measure_cpu(adapter: _Adapter, seconds: float, busy: bool = True) -> dict[st
     }
 
 
-def measure_rss(adapter: _Adapter, seconds: float) -> dict[str, Any]:
+def measure_rss(adapter: _Adapter, seconds: float) -> dict[str, float]:
     """Peak RSS added by import + construct + start + ``seconds`` running + stop."""
     before = _STATUS_AT_START
     tracker = adapter.construct()
@@ -206,16 +201,14 @@ def measure_rss(adapter: _Adapter, seconds: float) -> dict[str, Any]:
     adapter.stop(tracker)
     after = _status_kb()
     return {
-        "rss_before_kb": before["VmRSS"],
-        "hwm_before_kb": before["VmHWM"],
-        "rss_after_kb": after["VmRSS"],
-        "hwm_after_kb": after["VmHWM"],
+        "rss_before_kb": float(before["VmRSS"]),
+        "hwm_after_kb": float(after["VmHWM"]),
         "added_peak_mib": (after["VmHWM"] - before["VmRSS"]) / 1024.0,
     }
 
 
 TOOLS = ("carbonledger", "codecarbon", "eco2ai", "none")
-METRICS = ("startstop", "cpu", "cpu-idle", "rss")
+METRICS = ("import", "firstuse", "cpu", "cpu-idle", "rss")
 USAGE = "usage: _probe.py TOOL METRIC [--workdir DIR] [--seconds S] [--interval S]"
 
 
@@ -235,8 +228,11 @@ def main(argv: list[str] | None = None) -> int:
     tool, metric, opts = _parse(sys.argv[1:] if argv is None else argv)
     seconds = float(opts["--seconds"])
     adapter = _Adapter(tool, opts["--workdir"], float(opts["--interval"]))
-    if metric == "startstop":
-        result = measure_startstop(adapter)
+    result: dict[str, float]
+    if metric == "import":
+        result = measure_import(tool)
+    elif metric == "firstuse":
+        result = measure_firstuse(adapter)
     elif metric in ("cpu", "cpu-idle"):
         result = measure_cpu(adapter, seconds, busy=metric == "cpu")
     else:

@@ -8,19 +8,25 @@ arithmetic that combines them is :func:`carbonledger.accounting.account`.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from carbonledger.accounting import CarbonContext, EmbodiedCarbon, HourlyIntensity
 
 if TYPE_CHECKING:
+    import logging
+
     from carbonledger.models import SensorInfo, WindowSummary
     from carbonledger.settings import LocationSettings
 
 __all__ = ["embodied_carbon", "forecast_after", "hourly_intensity", "resolve_carbon"]
 
-_LOG = logging.getLogger("carbonledger")
+
+def _log() -> logging.Logger:
+    """The "carbonledger" logger (logging is loaded when something is logged)."""
+    import logging
+
+    return logging.getLogger("carbonledger")
 
 
 def resolve_carbon(
@@ -58,7 +64,7 @@ def resolve_carbon(
                 "country=/region=, CARBONLEDGER_COUNTRY or CARBONLEDGER_REGION, or carbonledger.toml"
             )
             notes.append(msg)
-            _LOG.warning("carbonledger: %s", msg)
+            _log().warning("carbonledger: %s", msg)
     pue, pue_source = resolve_pue(where.pue, loc)
     context = CarbonContext(
         location=zone.code,
@@ -134,7 +140,7 @@ def forecast_after(
         intensity_g_per_kwh=context.intensity_g_per_kwh,
         pue=context.pue,
     )
-    _LOG.info(
+    _log().info(
         "carbonledger forecast after %d/%d windows: %.4g kWh (%.4g-%.4g), %.4g kgCO2e",
         len(windows),
         expected_epochs,

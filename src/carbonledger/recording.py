@@ -11,7 +11,6 @@ where it asks to (``flush()``, ``stop()``), and then for a bounded time.
 
 from __future__ import annotations
 
-import logging
 import os
 import queue
 import threading
@@ -21,13 +20,21 @@ from typing import TYPE_CHECKING, Any
 from carbonledger.spool import Spool
 
 if TYPE_CHECKING:
+    import logging
     from collections.abc import Mapping
 
     from carbonledger.ledger.base import Ledger
 
 __all__ = ["Recorder", "open_recorder"]
 
-_LOG = logging.getLogger("carbonledger")
+
+def _log() -> logging.Logger:
+    """The "carbonledger" logger (logging is loaded when something is logged)."""
+    import logging
+
+    return logging.getLogger("carbonledger")
+
+
 #: calls whose line the journal forces to disk (rare, and the ones a crash must not lose)
 _SYNC_OPS = frozenset({"open_run", "join", "register_devices", "add_window", "finish_member"})
 _STOP = ("", ())
@@ -57,6 +64,8 @@ class Recorder:
         self._queue: queue.SimpleQueue[tuple[str, tuple[Any, ...]]] = queue.SimpleQueue()
         self._pending = 0
         self._idle = threading.Condition()
+        #: one write at a time, from the writer thread or the sampler's (see write_now)
+        self._write_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.problem = ""
         self.journal_problem = ""
@@ -85,7 +94,7 @@ class Recorder:
             f"journal {self._spool.path}. Fix the ledger, then run 'carbonledger sync' "
             "(or start another tracker on it) to replay the journal: nothing is lost."
         )
-        _LOG.warning("carbonledger: %s", message)
+        _log().warning("carbonledger: %s", message)
         if self._on_problem is not None:
             self._on_problem(message)
 
@@ -116,7 +125,7 @@ class Recorder:
         except Exception as exc:  # the journal itself failed: say so once, keep going
             if not self.journal_problem:
                 self.journal_problem = f"{self._spool.path}: {type(exc).__name__}: {exc}"
-                _LOG.warning(
+                _log().warning(
                     "carbonledger: measurements could not be journalled either (%s)",
                     self.journal_problem,
                 )
@@ -128,6 +137,12 @@ class Recorder:
                 target=self._loop, name="carbonledger-writer", daemon=True
             )
             self._thread.start()
+
+    def write_now(self, op: str, *args: Any) -> None:
+        """Make a write from the calling thread — the sampler's, whose samples need no hand-off
+        to another thread (one wake-up less per tick). Never call it from the user's thread:
+        it may wait on the database (boundedly), and journals on failure like the writer."""
+        self._write(op, args)
 
     def submit(self, op: str, *args: Any) -> None:
         """Hand a write to the writer thread (returns at once)."""
@@ -165,12 +180,16 @@ class Recorder:
             try:
                 done = replay(path, ledger)
             except Exception as exc:  # a journal that cannot be read: leave it for sync
-                _LOG.warning("carbonledger: journal %s not replayed: %s", path, exc)
+                _log().warning("carbonledger: journal %s not replayed: %s", path, exc)
                 continue
             if done.done:
-                _LOG.info("carbonledger: replayed %d writes from %s", done.calls, path)
+                _log().info("carbonledger: replayed %d writes from %s", done.calls, path)
 
     def _write(self, op: str, args: tuple[Any, ...]) -> None:
+        with self._write_lock:
+            self._write_locked(op, args)
+
+    def _write_locked(self, op: str, args: tuple[Any, ...]) -> None:
         if op == "_replay":
             self._replay()
             return

@@ -74,12 +74,6 @@ def _intensity(key: str, value: float | None) -> float | None:
     return value
 
 
-def _watts(key: str, value: float | None) -> float | None:
-    if value is not None and not (math.isfinite(value) and 0 < value <= 100_000):
-        raise InputError(f"{key} must be a power in watts above 0, got {value!r}")
-    return value
-
-
 @dataclass(frozen=True)
 class RunSettings:
     """What the run is: names, tags, and the run id to join when one was given."""
@@ -179,7 +173,7 @@ def resolve(
         interval_s=interval_s,
         pid=os.getpid() if pid is None else pid,
         gpu=bool(merged.get("gpu", True)),
-        cpu_watts=_watts("cpu_watts", merged.get("cpu_watts", arguments.get("cpu_watts"))),
-        ram_watts=_watts("ram_watts", merged.get("ram_watts", arguments.get("ram_watts"))),
+        cpu_watts=merged.get("cpu_watts"),  # checked by load_settings: finite and > 0
+        ram_watts=merged.get("ram_watts"),
     )
     return TrackerSettings(run, location, sampling)

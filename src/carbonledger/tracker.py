@@ -16,7 +16,6 @@ journal when the ledger fails (:mod:`carbonledger.recording`).
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
@@ -52,7 +51,6 @@ R = TypeVar("R")
 
 __all__ = ["Tracker", "derive_run_id", "track"]
 
-_LOG = logging.getLogger("carbonledger")
 #: the longest stop() waits for the ledger to take the run's last writes (then: the journal)
 STOP_WAIT_S = 10.0
 
@@ -78,8 +76,10 @@ class Tracker:
         or False for no ledger (in memory only). A ledger that cannot be used never stops the
         run: measurements go to a local journal that ``carbonledger sync`` replays.
     :param sensors: sensors to use instead of discovering them (tests, custom hardware)
-    :param cpu_watts: the CPU's power in watts, instead of a counter or a model
-    :param ram_watts: the RAM's power in watts, instead of the RAM model
+    :param cpu_watts: the CPU's full-load power in watts (scaled by utilisation), instead of
+        a model; a readable RAPL counter still wins (CodeCarbon's ``force_cpu_power``)
+    :param ram_watts: the power of the whole installed memory in watts (constant), instead of
+        the RAM model (CodeCarbon's ``force_ram_power``)
     :param expected_epochs: forecast the whole run after each top-level window
     :param intensity_provider: an hourly intensity provider (see ``carbonledger.carbon``)
     """
@@ -179,6 +179,8 @@ class Tracker:
         self._cloud: tuple[str | None, str | None] = (None, None)
         self._country_name = ""
         self._cpu_model = ""
+        #: what the models assume (watts, sources), kept in the run's metadata
+        self._assumptions: dict[str, Any] = {}
 
     # --- what the run resolved to (read-only views of the carbon context) --------------------
 
@@ -274,6 +276,7 @@ class Tracker:
             country_name=self._country_name,
             command=self._command,
         )
+        meta.update(self._assumptions)
         self.project, self.experiment, self._carbon = join_run(
             recorder,
             self._member,
@@ -458,18 +461,25 @@ class Tracker:
             gpu=sampling.gpu,
             env=self._env,
             clock=self._clock,
-            **_watts(sampling),
+            cpu_watts=sampling.cpu_watts,
+            ram_watts=sampling.ram_watts,
         )
         self._candidates = found.candidates
         self._notes.extend(found.notes)
         self._cpu_model = found.cpu_model
+        self._assumptions = {
+            "virtual_machine": found.hypervisor,
+            "assumed_power": [a.to_dict() for a in found.assumptions],
+        }
         return list(found.sensors)
 
     def _on_sample(self, wall_s: float, readings: dict[str, Reading]) -> None:
         meter, recorder = self._meter, self._recorder
         assert meter is not None and recorder is not None
-        # add_samples also renews this member's liveness and leases
-        recorder.submit("add_samples", self.run_id, self.member_id, meter.sample(wall_s, readings))
+        # from the sampler's thread (never the user's): samples are written where they are
+        # taken; add_samples also renews this member's liveness and leases
+        samples = meter.sample(wall_s, readings)
+        recorder.write_now("add_samples", self.run_id, self.member_id, samples)
 
     def _build_summary(self, components: tuple[ComponentEnergy, ...]) -> RunSummary:
         meter = self._meter
@@ -524,16 +534,6 @@ class Tracker:
         from carbonledger.context import embodied_carbon
 
         return embodied_carbon(self._meter.infos, self.scope, duration_s, self._notes)
-
-
-def _watts(sampling: settings_mod.SamplingSettings) -> dict[str, Any]:
-    """The user-set powers to pass to discovery (only those that were set)."""
-    out: dict[str, Any] = {}
-    if sampling.cpu_watts is not None:
-        out["cpu_watts"] = sampling.cpu_watts
-    if sampling.ram_watts is not None:
-        out["ram_watts"] = sampling.ram_watts
-    return out
 
 
 def track(

@@ -21,6 +21,20 @@ class Reply:
     body: str | bytes = ""
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
+    #: > 0: send the answer one byte every ``trickle_s`` seconds (a slow or hostile server);
+    #: from the status line on when ``trickle_headers``, else after prompt headers
+    trickle_s: float = 0.0
+    trickle_headers: bool = False
+
+
+@dataclass
+class Trickle:
+    """What one trickled answer did: bytes sent of the whole, and whether it got to the end."""
+
+    total: int
+    sent: int = 0
+    finished: bool = False
+    aborted: bool = False
 
 
 @dataclass
@@ -40,7 +54,9 @@ class LocalServer:
     def __init__(self) -> None:
         self.routes: dict[tuple[str, str], Reply | Route] = {}
         self.requests: list[Seen] = []
+        self.trickles: list[Trickle] = []
         self._lock = threading.Lock()
+        self._stop = threading.Event()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -57,6 +73,9 @@ class LocalServer:
                 if reply.delay_s:
                     time.sleep(reply.delay_s)
                 body = reply.body.encode() if isinstance(reply.body, str) else reply.body
+                if reply.trickle_s:
+                    self._trickle(reply, body)
+                    return
                 try:
                     self.send_response(reply.status)
                     for k, v in reply.headers.items():
@@ -66,6 +85,30 @@ class LocalServer:
                     self.wfile.write(body)
                 except OSError:
                     pass  # the client gave up (a timeout test)
+
+            def _trickle(self, reply: Reply, body: bytes) -> None:
+                """Send the answer byte by byte; stops by itself at its end, when the
+                client goes away, or when the server closes (so a test never hangs)."""
+                head = f"HTTP/1.1 {reply.status} OK\r\nContent-Length: {len(body)}\r\n"
+                head += "".join(f"{k}: {v}\r\n" for k, v in reply.headers.items()) + "\r\n"
+                whole = head.encode() + body
+                log = Trickle(total=len(whole))
+                with server._lock:
+                    server.trickles.append(log)
+                slow_from = 0 if reply.trickle_headers else len(head)
+                try:
+                    self.wfile.write(whole[:slow_from])
+                    log.sent = slow_from
+                    for i in range(slow_from, len(whole)):
+                        if server._stop.wait(reply.trickle_s):
+                            break
+                        self.wfile.write(whole[i : i + 1])
+                        log.sent = i + 1
+                    else:
+                        log.finished = True
+                except OSError:
+                    log.aborted = True  # the client gave up
+                self.close_connection = True
 
             do_GET = _handle
             do_PUT = _handle
@@ -86,6 +129,7 @@ class LocalServer:
         return self.base + path
 
     def close(self) -> None:
+        self._stop.set()
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)

@@ -220,13 +220,14 @@ def test_electricity_maps_failures_are_provider_errors(server: LocalServer) -> N
     assert result.fallback_used and "401" in result.fallback_reason
 
 
-def test_electricity_maps_calls_are_time_bounded(server: LocalServer) -> None:
+def test_electricity_maps_slow_answers_fall_back(server: LocalServer) -> None:
+    """An answer later than the deadline is not waited for (see test_http_deadline for a
+    server that trickles)."""
     server.routes[("GET", "/v3/carbon-intensity/past-range")] = Reply(body="{}", delay_s=2.0)
     provider = ElectricityMapsProvider("secret", base_url=server.base, timeout_s=0.2)
-    started = time.monotonic()
     result = hourly_co2e({H0: KWH}, zone=intensity("FR"), pue=1.0, provider=provider)
-    assert time.monotonic() - started < 1.5
     assert result.fallback_used and "did not answer" in result.fallback_reason
+    assert "within 0.2 s" in result.fallback_reason
 
 
 def test_electricity_maps_needs_a_token() -> None:

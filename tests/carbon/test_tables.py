@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
 import re
-from typing import Any
+from pathlib import Path
 
 import pytest
 
@@ -118,31 +119,30 @@ def test_pue_embodied_and_equivalents_are_plausible() -> None:
 
 
 @pytest.mark.parametrize("name", TABLES)
-def test_python_line_parser_reads_every_table_as_csv_does(name: str) -> None:
-    """parse_line (small tables, one-row lookups) agrees with the csv module on every line
-    of every shipped table, and no field spans lines (so a line is a row)."""
+def test_read_table_gives_what_csv_dictreader_gives(name: str) -> None:
     import csv
-    import io
 
-    from carbonledger.carbon._tables import _text, parse_line, read_table, table_lines
+    from carbonledger.carbon import _tables
 
-    text = _text(name)
-    assert list(csv.reader(io.StringIO(text))) == [parse_line(line) for line in text.splitlines()]
-    assert [r for r in csv.reader(io.StringIO(text)) if r][1:] == [
-        parse_line(line) for line in table_lines(name)
-    ]
-    expected = tuple(csv.DictReader(io.StringIO(text)))
+    with open(os.path.join(_tables._DATA, name), encoding="utf-8", newline="") as fh:
+        expected = tuple(csv.DictReader(fh))
     assert read_table(name) == expected
+    assert read_table(name) is read_table(name)  # read once per process
 
 
-def test_parse_line_quoting() -> None:
-    from carbonledger.carbon._tables import parse_line
+def test_a_damaged_table_names_its_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from carbonledger.carbon import _tables
 
-    for line in ('a,"b, c",d', '"x ""y"" z",,', '"",a', 'a,""', '"a,b"', "plain"):
-        assert parse_line(line) == next(csv_reader([line]))
-
-
-def csv_reader(lines: list[str]) -> Any:
-    import csv
-
-    return csv.reader(lines)
+    (tmp_path / "pue.csv").write_text(
+        'provider,pue,source,year,licence\naws,1.1,"a, b",2024,CC0\ngcp,1.1,x,2024\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(_tables, "_DATA", str(tmp_path))
+    read_table.cache_clear()
+    try:
+        with pytest.raises(ValueError, match=r"pue.csv, line 3: .*header's 5"):
+            read_table("pue.csv")
+        with pytest.raises(KeyError, match="no shipped table"):
+            read_table("other.csv")
+    finally:
+        read_table.cache_clear()

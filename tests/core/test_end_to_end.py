@@ -62,8 +62,40 @@ def test_sigkill_loses_at_most_one_interval_and_shows_interrupted(tmp_path: Path
         later.close()
     assert s.status == "interrupted", s
     cpu = next(c for c in s.components if c.component == "cpu")
-    assert cpu.energy_j > 0 and cpu.method == "tdp-model", (cpu, s.errors)
+    assert cpu.energy_j > 0 and cpu.method in ("tdp-model", "vcpu-model"), (cpu, s.errors)
     assert s.energy_j == pytest.approx(live.energy_j), (live.components, s.components)
+
+
+def _run_and_kill(tmp_path: Path, name: str, code: str) -> tuple[str, float]:
+    """`carbonledger run` of ``code``, SIGKILLed with its child 1.5 s in: the run's status
+    and CPU energy (J) as the ledger holds them."""
+    ledger = str(tmp_path / f"{name}.sqlite")
+    env = {**os.environ, "CARBONLEDGER_NO_CLOUD_PROBE": "1"}
+    p = subprocess.Popen(
+        [sys.executable, "-m", "carbonledger", "run", "--ledger", ledger, "--grid", "300",
+         "--interval", "0.1", "--project", name, "--", sys.executable, "-c", code],
+        env=env, start_new_session=True,
+    )  # fmt: skip
+    time.sleep(1.5)
+    os.killpg(p.pid, signal.SIGKILL)  # carbonledger and its child, at once
+    p.wait(timeout=30)
+    reader = open_ledger(ledger, clock=lambda: time.time() + 3600)
+    try:
+        (s,) = reader.list_runs(project=name)
+    finally:
+        reader.close()
+    return s.status, s.component_energy_j("cpu")
+
+
+def test_carbonledger_run_killed_in_its_second_second_counts_its_child(tmp_path: Path) -> None:
+    """`carbonledger run` counts the command it spawned from its birth, found within one
+    interval: killed 1.5 s in, the ledger already holds the busy child's CPU energy."""
+    busy = "import time\nend = time.time() + 60\nwhile time.time() < end: sum(range(10_000))"
+    status, busy_j = _run_and_kill(tmp_path, "busy", busy)
+    assert status == "interrupted"
+    _, sleeping_j = _run_and_kill(tmp_path, "sleeping", "import time; time.sleep(60)")
+    # a busy core for about a second, against a child that only sleeps
+    assert busy_j > 3 * sleeping_j and busy_j > 0, (busy_j, sleeping_j)
 
 
 FORECASTING = textwrap.dedent(
@@ -157,7 +189,8 @@ def test_monitor_serves_prometheus_metrics(tmp_path: Path) -> None:
         time.sleep(0.3)
         body = urllib.request.urlopen(url, timeout=10).read().decode()
         assert "carbonledger_energy_joules_total{" in body
-        assert 'component="cpu"' in body and 'method="tdp-model"' in body
+        assert 'component="cpu"' in body
+        assert 'method="tdp-model"' in body or 'method="vcpu-model"' in body
         assert "carbonledger_emissions_grams_total" in body
     finally:
         # SIGTERM, not SIGINT: a job started in the background by a non-interactive shell

@@ -20,11 +20,7 @@ loads on first use of one of its names.
 from __future__ import annotations
 
 import sys
-
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
-if TYPE_CHECKING:
-    from typing import Any
-
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from carbonledger.carbon.embodied import (

@@ -14,16 +14,14 @@ reported apart from operational emissions, never added to them silently.
 
 from __future__ import annotations
 
-from carbonledger._lite import cache, record
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
 from carbonledger.carbon._tables import read_table
 from carbonledger.errors import InputError
 from carbonledger.units import G_PER_KG, NAN, isfinite
-
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-    from typing import Any
-
 
 __all__ = [
     "DEVICE_KINDS",
@@ -39,7 +37,7 @@ SECONDS_PER_YEAR = 365.25 * 86400.0
 METHOD = "linear amortisation: manufacturing CO2e x quantity x share x duration / lifetime"
 
 
-@record
+@dataclass(frozen=True)
 class EmbodiedDevice:
     """One kind of hardware: ``kind`` is one of ``gpu``, ``cpu``, ``ram_gb`` (quantity in
     GB), ``ssd_tb`` (quantity in TB) or ``server`` (a chassis with its first CPU and
@@ -50,7 +48,7 @@ class EmbodiedDevice:
     quantity: float = 1.0
 
 
-@record
+@dataclass(frozen=True)
 class EmbodiedItem:
     """One device's share: the figure used, its source and the lifetime applied."""
 
@@ -82,7 +80,7 @@ class EmbodiedItem:
         }
 
 
-@record
+@dataclass(frozen=True)
 class EmbodiedResult:
     """Embodied CO2e charged to a run, with the per-device breakdown."""
 
@@ -105,7 +103,7 @@ class EmbodiedResult:
 DeviceSpec = EmbodiedDevice | str | tuple[str, str] | tuple[str, str, float]
 
 
-@record
+@dataclass(frozen=True)
 class _Figure:
     kind: str
     model: str
@@ -125,7 +123,7 @@ def _tokens(text: str) -> tuple[str, ...]:
     return tuple("".join(chars).split())
 
 
-@cache
+@functools.cache
 def _figures() -> tuple[dict[str, _Figure], tuple[_Figure, ...]]:
     """(generic figure by kind, per-model GPU figures)."""
     generic: dict[str, _Figure] = {}

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
-from carbonledger._lite import record
 from carbonledger.carbon._tables import read_table
 from carbonledger.errors import InputError
-
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
-if TYPE_CHECKING:
-    from typing import Any
-
 
 __all__ = ["Equivalent", "equivalents"]
 
 
-@record
+@dataclass(frozen=True)
 class Equivalent:
     """``value`` ``unit`` emit as much CO2e as the amount given; ``factor`` is grams
     CO2e per unit."""

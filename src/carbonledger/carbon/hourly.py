@@ -19,23 +19,17 @@ import math
 import os
 import re
 import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
-from carbonledger._lite import record
 from carbonledger.carbon._http import fetch
 from carbonledger.carbon.pue import validate_pue
 from carbonledger.carbon.zones import Zone
 from carbonledger.errors import CarbonLedgerError, InputError
 from carbonledger.units import j_to_kwh
-
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
-if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
-    from typing import Any, Protocol, runtime_checkable
-else:
-    from carbonledger._lite import Protocol, runtime_checkable
-
 
 __all__ = [
     "ElectricityMapsProvider",
@@ -426,7 +420,7 @@ class UKCarbonIntensityProvider(_OnlineProvider):
 # ----------------------------------------------------------------------------- hourly_co2e
 
 
-@record
+@dataclass(frozen=True)
 class HourlyResult:
     """Operational CO2e computed hour by hour.
 

@@ -19,25 +19,23 @@ error, never a silent pick.
 
 from __future__ import annotations
 
+import json
 import os
 import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
-from carbonledger._fastjson import loads
-from carbonledger._lite import record
 from carbonledger.carbon.zones import Zone, intensity, world_average
 from carbonledger.errors import InputError, UnknownNameError
 from carbonledger.units import isfinite
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
-    from typing import Any, Literal
-
     from carbonledger.carbon._http import Response
 
-    LocationSource = Literal[
-        "argument", "environment", "config", "cloud-metadata", "ip-geolocation", "default"
-    ]
+LocationSource = Literal[
+    "argument", "environment", "config", "cloud-metadata", "ip-geolocation", "default"
+]
 
 
 __all__ = [
@@ -69,7 +67,7 @@ _HOW_TO_SET = (
 _TRUE = ("1", "true", "yes", "on")
 
 
-@record
+@dataclass(frozen=True)
 class Location:
     """The resolved place: its zone, how it was found, the cloud when on one, and a
     sentence explaining the choice (``detail``)."""
@@ -151,6 +149,7 @@ def _matches(pattern: str, text: str) -> bool:
 
 
 def _probe_aws(urls: Mapping[str, str], timeout_s: float) -> str | None:
+    deadline = time.monotonic() + timeout_s  # the token and the region share the time
     token = fetch(
         urls["aws_token"],
         method="PUT",
@@ -163,7 +162,7 @@ def _probe_aws(urls: Mapping[str, str], timeout_s: float) -> str | None:
     resp = fetch(
         urls["aws_region"],
         headers={"X-aws-ec2-metadata-token": token.text.strip()},
-        timeout_s=timeout_s,
+        timeout_s=max(deadline - time.monotonic(), 0.001),
         use_proxies=False,
     )
     region = resp.text.strip()
@@ -213,8 +212,8 @@ def probe_cloud_metadata(
 ) -> tuple[str, str] | None:
     """``(provider, region)`` from the instance metadata service, or None when this is
     not a cloud instance we recognise. The three providers are asked at once and the
-    whole probe returns within ``timeout_s`` (stragglers are left to finish on their own
-    daemon threads)."""
+    whole probe returns within ``timeout_s``; each probe's own HTTP calls share a deadline of
+    ``timeout_s`` too, so a straggler's daemon thread ends soon after."""
     urls = _merged_urls(metadata_urls)
     if not isinstance(timeout_s, (int, float)) or not isfinite(timeout_s) or timeout_s <= 0:
         raise InputError(f"cloud_timeout_s must be a positive number of seconds, got {timeout_s!r}")
@@ -258,7 +257,7 @@ def _ip_geolocate(url: str) -> tuple[Zone, str]:
     if resp.status != 200:
         raise OSError(f"HTTP {resp.status}")
     try:
-        data = loads(resp.text)
+        data = json.loads(resp.text)
     except ValueError:
         raise OSError("the answer is not JSON") from None
     if not isinstance(data, dict):

@@ -10,12 +10,13 @@ applied silently.
 
 from __future__ import annotations
 
-from carbonledger._lite import cache
+import functools
+from typing import TYPE_CHECKING
+
 from carbonledger.carbon._tables import read_table
 from carbonledger.errors import InputError
 from carbonledger.units import isfinite
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
 if TYPE_CHECKING:
     from carbonledger.carbon.location import Location
 
@@ -39,7 +40,7 @@ def validate_pue(pue: float, what: str = "pue") -> float:
     return value
 
 
-@cache
+@functools.cache
 def _pue_rows() -> dict[str, dict[str, str]]:
     return {row["provider"]: row for row in read_table("pue.csv")}
 

@@ -17,15 +17,15 @@ Lookups are case- and accent-insensitive. Unknown names raise
 
 from __future__ import annotations
 
-from carbonledger._lite import cache, record
-from carbonledger.carbon._tables import read_table, table_header, table_lines, table_row
+import functools
+import unicodedata
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from carbonledger.carbon._tables import read_table
 from carbonledger.errors import InputError, UnknownNameError
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see carbonledger._lite
-if TYPE_CHECKING:
-    from typing import Any, Literal
-
-    ZoneKind = Literal["country", "subregion", "cloud"]
+ZoneKind = Literal["country", "subregion", "cloud"]
 
 
 __all__ = ["ZONE_KINDS", "Zone", "intensity", "list_zones", "world_average"]
@@ -57,7 +57,7 @@ _PROVIDER_LABELS = {
 }
 
 
-@record
+@dataclass(frozen=True)
 class Zone:
     """One place and its yearly grid carbon intensity.
 
@@ -106,13 +106,8 @@ class Zone:
 
 def _key(text: str) -> str:
     """Case-, accent- and spacing-insensitive lookup key."""
-    if text.isascii():  # NFKD leaves ASCII as it is, and it has no combining marks
-        plain = text
-    else:
-        import unicodedata  # an extension module: loaded only for a name that needs it
-
-        decomposed = unicodedata.normalize("NFKD", text)
-        plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    decomposed = unicodedata.normalize("NFKD", text)
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return " ".join(plain.casefold().split())
 
 
@@ -120,7 +115,7 @@ def _optional_float(text: str) -> float | None:
     return float(text) if text.strip() else None
 
 
-@record
+@dataclass(frozen=True)
 class _Catalogue:
     zones: tuple[Zone, ...]
     by_key: dict[str, Zone]
@@ -144,58 +139,26 @@ def _grid_zone(row: dict[str, str], kind: ZoneKind, country: str) -> Zone:
     )
 
 
-@cache
-def _country_rows() -> dict[str, dict[str, str]]:
-    """Rows of countries.csv (countries and WORLD) by their alpha-2 and alpha-3 codes, as
-    lookup keys (the codes are ASCII: their key is their case fold).
+@functools.cache
+def _countries() -> dict[str, Zone]:
+    """The zones of countries.csv (countries and WORLD) by the lookup keys of their
+    alpha-2 and alpha-3 codes: a tracker told its country reads this table only.
 
-    Codes win over names in the full catalogue too, so this shortcut never disagrees with it.
+    Codes win over names in the full catalogue too, so this index never disagrees with it.
     """
-    out: dict[str, dict[str, str]] = {}
+    out: dict[str, Zone] = {}
     for row in read_table("countries.csv"):
-        out[row["code"].casefold()] = row
+        zone = _grid_zone(row, "country", "" if row["code"] == WORLD_CODE else row["code"])
+        out[_key(row["code"])] = zone
         if row.get("alpha3"):
-            out.setdefault(row["alpha3"].casefold(), row)
+            out.setdefault(_key(row["alpha3"]), zone)
     return out
 
 
-def _country_row(key: str) -> dict[str, str] | None:
-    """``_country_rows().get(key)``, parsing only the row found (a tracker's start() looks up
-    one country: the whole table would be ~200 rows parsed for it)."""
-    if table_header("countries.csv")[:2] != ["code", "alpha3"]:
-        return _country_rows().get(key)  # a layout the shortcut does not know: read it all
-    code_hit: str | None = None
-    alpha3_hit: str | None = None
-    for line in table_lines("countries.csv"):
-        code, _, rest = line.partition(",")
-        alpha3 = rest.partition(",")[0]
-        if code.startswith('"') or alpha3.startswith('"'):
-            return _country_rows().get(key)  # a quoted code: read it all
-        if code.casefold() == key:
-            code_hit = line  # as in _country_rows: a code wins over any alpha-3, the last
-        elif alpha3_hit is None and alpha3 and alpha3.casefold() == key:
-            alpha3_hit = line  # the first alpha-3
-    found = code_hit or alpha3_hit
-    return None if found is None else table_row("countries.csv", found)
-
-
-_country_zones: dict[str, Zone] = {}
-
-
-def _country_zone(row: dict[str, str]) -> Zone:
-    """The Zone of a countries.csv row, made once (the shortcut and the catalogue share it)."""
-    zone = _country_zones.get(row["code"])
-    if zone is None:
-        made = _grid_zone(row, "country", "" if row["code"] == WORLD_CODE else row["code"])
-        zone = _country_zones.setdefault(row["code"], made)
-    return zone
-
-
-@cache
+@functools.cache
 def _catalogue() -> _Catalogue:
     zones: list[Zone] = []
-    for row in read_table("countries.csv"):
-        zones.append(_country_zone(row))  # the same objects as the shortcut's
+    zones.extend({id(z): z for z in _countries().values()}.values())  # the index's objects
     for name in ("subregions_electricitymaps.csv", "subregions.csv"):
         zones.extend(_grid_zone(row, "subregion", row["country"]) for row in read_table(name))
     by_code = {z.code: z for z in zones}
@@ -270,9 +233,9 @@ def intensity(code_or_name: str) -> Zone:
     if not isinstance(code_or_name, str) or not code_or_name.strip():
         raise InputError(f"a zone code or name is required, got {code_or_name!r}; {_LIST_HINT}")
     key = _key(code_or_name)
-    row = _country_row(key)
-    if row is not None:  # the common case: a country code, without the whole catalogue
-        return _country_zone(row)
+    country = _countries().get(key)
+    if country is not None:  # the common case: a country code, without the whole catalogue
+        return country
     cat = _catalogue()
     zone = cat.by_key.get(key)
     if zone is None and ":" in key:

@@ -48,11 +48,19 @@ def register(app: typer.Typer) -> None:
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No periodic lines.")] = False,
         cpu_watts: Annotated[
             float | None,
-            typer.Option("--cpu-watts", help="The CPU's power in watts, instead of a model."),
+            typer.Option(
+                "--cpu-watts",
+                help="The CPU's full-load power in watts (scaled by utilisation), instead of "
+                "a model.",
+            ),
         ] = None,
         ram_watts: Annotated[
             float | None,
-            typer.Option("--ram-watts", help="The RAM's power in watts, instead of a model."),
+            typer.Option(
+                "--ram-watts",
+                help="The power of the whole installed memory in watts (constant), instead "
+                "of a model.",
+            ),
         ] = None,
     ) -> None:
         """Track the whole machine until Ctrl-C or --duration."""

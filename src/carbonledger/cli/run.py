@@ -56,11 +56,19 @@ def register(app: typer.Typer) -> None:
         expected_epochs: Annotated[int | None, typer.Option("--expected-epochs")] = None,
         cpu_watts: Annotated[
             float | None,
-            typer.Option("--cpu-watts", help="The CPU's power in watts, instead of a model."),
+            typer.Option(
+                "--cpu-watts",
+                help="The CPU's full-load power in watts (scaled by utilisation), instead of "
+                "a model.",
+            ),
         ] = None,
         ram_watts: Annotated[
             float | None,
-            typer.Option("--ram-watts", help="The RAM's power in watts, instead of a model."),
+            typer.Option(
+                "--ram-watts",
+                help="The power of the whole installed memory in watts (constant), instead "
+                "of a model.",
+            ),
         ] = None,
         tag: Annotated[
             list[str] | None,

@@ -1,0 +1,134 @@
+"""Every HTTP call has a whole-call deadline: a server that trickles one byte a second (its
+headers or its body) cannot hold a call past it, and each caller falls back as it documents.
+
+The local server stops by itself (the answer is a few dozen bytes at one a second, and it
+stops when the client leaves or the test ends). The assertions are on behaviour: the error
+or fallback, and that the server had not finished sending when the call came back.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from carbonledger.carbon import (
+    ElectricityMapsProvider,
+    UKCarbonIntensityProvider,
+    hourly_co2e,
+    intensity,
+    resolve_location,
+)
+from carbonledger.carbon._http import DeadlineError, fetch
+from carbonledger.units import J_PER_KWH
+
+from .conftest import LocalServer, Reply
+
+H0 = 1_714_564_800  # 2024-05-01T12:00:00Z
+BODY = json.dumps({"data": [], "padding": "x" * 20})  # ~45 bytes: 45 s at one a second
+
+
+def trickle(body: str = BODY, *, headers: bool = False, status: int = 200) -> Reply:
+    return Reply(status, body, trickle_s=1.0, trickle_headers=headers)
+
+
+def unfinished(server: LocalServer) -> bool:
+    """The server had started trickling and had not sent its whole answer."""
+    return bool(server.trickles) and not any(t.finished for t in server.trickles)
+
+
+@pytest.mark.parametrize("slow_headers", [False, True], ids=["slow-body", "slow-headers"])
+def test_a_trickling_server_cannot_hold_a_call_past_its_deadline(
+    server: LocalServer, slow_headers: bool
+) -> None:
+    server.routes[("GET", "/slow")] = trickle(headers=slow_headers)
+    with pytest.raises(DeadlineError, match=r"no complete answer within 1.5 s") as info:
+        fetch(server.url("/slow"), timeout_s=1.5)
+    assert unfinished(server)
+    assert isinstance(info.value, TimeoutError) and isinstance(info.value, OSError)
+
+
+def test_an_error_status_with_a_trickled_body_is_bounded_too(server: LocalServer) -> None:
+    server.routes[("GET", "/slow")] = trickle(status=503)
+    with pytest.raises(DeadlineError):
+        fetch(server.url("/slow"), timeout_s=1.0)
+    assert unfinished(server)
+
+
+def test_a_prompt_answer_comes_back_whole(server: LocalServer) -> None:
+    server.routes[("GET", "/ok")] = Reply(body="x" * 200_000, headers={"X-Test": "yes"})
+    server.routes[("GET", "/missing")] = Reply(404, "no such thing")
+    resp = fetch(server.url("/ok"), timeout_s=5.0, use_proxies=False)
+    assert resp.status == 200 and resp.body == b"x" * 200_000 and resp.header("x-test") == "yes"
+    missing = fetch(server.url("/missing"), timeout_s=5.0)
+    assert missing.status == 404 and missing.text == "no such thing"
+
+
+def test_an_oversized_answer_is_an_error_not_a_cut(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from carbonledger.carbon import _http
+
+    monkeypatch.setattr(_http, "MAX_BYTES", 100)
+    server.routes[("GET", "/big")] = Reply(body="x" * 1000)
+    with pytest.raises(OSError, match="larger than 100 bytes"):
+        fetch(server.url("/big"), timeout_s=5.0)
+
+
+def test_refused_connections_and_bad_urls_are_os_errors() -> None:
+    with pytest.raises(OSError) as refused:
+        fetch("http://127.0.0.1:9/", timeout_s=2.0)  # discard port: nothing listens
+    assert not isinstance(refused.value, DeadlineError)
+    for url in ("not a url", "ftp://127.0.0.1/x", "file:///etc/hostname", "http://"):
+        with pytest.raises(OSError, match=r"URL|no host"):
+            fetch(url, timeout_s=1.0)
+
+
+# ----------------------------------------------------------------------------- callers
+
+
+def test_electricity_maps_falls_back_to_the_yearly_figure(server: LocalServer) -> None:
+    server.routes[("GET", "/v3/carbon-intensity/past-range")] = trickle()
+    provider = ElectricityMapsProvider("secret", base_url=server.base, timeout_s=1.0)
+    fr = intensity("FR")
+    result = hourly_co2e({H0: J_PER_KWH}, zone=fr, pue=1.0, provider=provider)
+    assert unfinished(server)
+    assert result.fallback_used and "no complete answer within 1 s" in result.fallback_reason
+    assert result.co2e_g == pytest.approx(fr.intensity_g_per_kwh)
+
+
+def test_uk_provider_falls_back_to_the_yearly_figure(server: LocalServer) -> None:
+    server.routes[("GET", "/intensity/2024-05-01T12:00Z/2024-05-01T13:00Z")] = trickle(headers=True)
+    provider = UKCarbonIntensityProvider(base_url=server.base, timeout_s=1.0)
+    result = hourly_co2e({H0: J_PER_KWH}, zone=intensity("GB"), pue=1.0, provider=provider)
+    assert unfinished(server)
+    assert result.fallback_used and result.hours_from_provider == 0
+
+
+def test_ip_geolocation_falls_back_to_the_default_and_says_why(server: LocalServer) -> None:
+    server.routes[("GET", "/json")] = trickle(json.dumps({"country": "FR", "pad": "x" * 30}))
+    loc = resolve_location(
+        env={},
+        probe_cloud=False,
+        ip_geolocation=True,
+        metadata_urls={"ip_geolocation": server.url("/json")},
+    )
+    assert unfinished(server)
+    assert loc.source == "default"
+    assert "IP geolocation" in loc.detail and "no complete answer within" in loc.detail
+
+
+def test_trickling_metadata_services_leave_the_location_unknown(server: LocalServer) -> None:
+    server.routes[("PUT", "/latest/api/token")] = trickle("T" * 40, headers=True)
+    server.routes[("GET", "/gcp")] = trickle("projects/1/zones/europe-west1-b" + " " * 10)
+    server.routes[("GET", "/azure")] = trickle("westeurope" + " " * 30)
+    urls = {
+        "aws_token": server.url("/latest/api/token"),
+        "aws_region": server.url("/region"),
+        "gcp_zone": server.url("/gcp"),
+        "azure_location": server.url("/azure"),
+    }
+    loc = resolve_location(env={}, metadata_urls=urls, cloud_timeout_s=1.0)
+    assert unfinished(server)
+    assert loc.source == "default" and loc.cloud_provider is None
+    assert "no cloud instance metadata answered within 1 s" in loc.detail
