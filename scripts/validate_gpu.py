@@ -16,6 +16,7 @@ Needs the NVIDIA driver, ``nvidia-ml-py`` and PyTorch with CUDA. See docs/valida
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -48,7 +49,7 @@ def _power_sampler(handle: Any, stop: threading.Event, out: list[tuple[float, fl
 
 
 def _trapezoid_j(points: list[tuple[float, float]]) -> float:
-    return sum((t1 - t0) * (p0 + p1) / 2 for (t0, p0), (t1, p1) in zip(points, points[1:]))
+    return sum((t1 - t0) * (p0 + p1) / 2 for (t0, p0), (t1, p1) in itertools.pairwise(points))
 
 
 def run_under_cli(handle: Any, seconds: float) -> dict[str, Any]:
