@@ -38,7 +38,10 @@ class RampSensor:
 
 def tracker(**kwargs: object) -> cl.Tracker:
     return cl.Tracker(
-        grid_g_per_kwh=1000, sensors=[RampSensor()], interval_s=3600, **kwargs  # type: ignore[arg-type]
+        grid_g_per_kwh=1000,
+        sensors=[RampSensor()],
+        interval_s=3600,
+        **kwargs,  # type: ignore[arg-type]
     )
 
 

@@ -239,9 +239,17 @@ class FileIntensityProvider:
         wanted = _hours_between(start_unix_s, end_unix_s)
         return {h: hours[h] for h in wanted if h in hours}
 
-    def forecast(self, zone_code: str, start_unix_s: float, end_unix_s: float) -> IntensityForecast:
+    def forecast(
+        self,
+        zone_code: str,
+        start_unix_s: float,
+        end_unix_s: float,
+        *,
+        now_unix_s: float | None = None,
+    ) -> IntensityForecast:
         """The file's hours in ``[start_unix_s, end_unix_s)`` as a forecast (the file is
-        taken as what the user expects; issued when the file was last modified)."""
+        taken as what the user expects; issued when the file was last modified, fetched
+        at ``now_unix_s``)."""
         hours = self.hourly(zone_code, start_unix_s, end_unix_s)
         if not hours:
             raise ProviderError(
@@ -256,7 +264,7 @@ class FileIntensityProvider:
             source=self.name,
             hours=tuple(sorted(hours.items())),
             issued_unix_s=issued,
-            fetched_unix_s=time.time(),
+            fetched_unix_s=time.time() if now_unix_s is None else now_unix_s,
         )
 
 

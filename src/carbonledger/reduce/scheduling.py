@@ -202,7 +202,8 @@ def plan_start(
 ) -> StartPlan:
     """The start in ``[now, now + within_s]`` with the lowest expected intensity for a job
     of ``duration_s`` in grid ``zone`` (a zone code the provider knows: ``GB``, ``FR``...),
-    from ``provider.forecast(zone, start, end)`` (any carbonledger intensity provider).
+    from ``provider.forecast(zone, start, end, now_unix_s=now)`` (any carbonledger
+    intensity provider).
     ``energy_kwh`` (IT energy) and ``pue`` turn intensities into grams. Never raises for
     a provider failure: the plan is then "start now" with the reason."""
     duration_s = _check_span("duration", duration_s, allow_zero=False)
@@ -219,7 +220,9 @@ def plan_start(
         return fallback(f"no forecast provider for zone {zone}")
     name = str(getattr(provider, "name", type(provider).__name__))
     try:
-        forecast: IntensityForecast = provider.forecast(zone, now, now + within_s + duration_s)
+        forecast: IntensityForecast = provider.forecast(
+            zone, now, now + within_s + duration_s, now_unix_s=now
+        )
     except (CarbonLedgerError, OSError, ValueError) as exc:
         return fallback(f"{name} gave no forecast ({exc})")
     hours = dict(forecast.hours)
