@@ -418,16 +418,39 @@ class Tracker:
 
     # --- budget (carbonledger.reduce.budget) ---
     def _check_budget(self) -> None:
-        assert self._budget is not None and self._recorder is not None
+        assert self._budget is not None
         top = [w for w in self._windows if "/" not in w.path]
-        status = self._budget.check(self._forecast, sum(w.co2e_g or 0.0 for w in top), len(top))
-        if status is None:
-            return
-        self._recorder.submit("update_meta", self.run_id, {"budget": self._budget.record()})
-        if status.action == "stop":
+        status = self._budget_status(self._forecast, sum(w.co2e_g or 0.0 for w in top))
+        if status is not None and status.action == "stop":
             from carbonledger.reduce.budget import BudgetExceeded
 
             raise BudgetExceeded(status)
+
+    def _budget_status(
+        self, forecast: Mapping[str, Any] | None, so_far_g: float, basis: str | None = None
+    ) -> BudgetStatus | None:
+        assert self._budget is not None and self._recorder is not None
+        top = sum(1 for w in self._windows if "/" not in w.path)
+        status = self._budget.check(forecast, so_far_g, top, basis)
+        if status is not None:
+            self._recorder.submit("update_meta", self.run_id, {"budget": self._budget.record()})
+        return status
+
+    def check_budget(self, expected_duration_s: float | None = None) -> BudgetStatus | None:
+        """Check ``budget_kg`` now, for work without windows (``carbonledger run``): against
+        the whole-run forecast if there is one, else the CO2e so far extrapolated to
+        ``expected_duration_s`` (seconds, when given), else the CO2e so far. Returns the
+        status the first time it is exceeded (warned, recorded; the caller stops the work
+        when ``status.action == "stop"``), else None. Never raises ``BudgetExceeded``."""
+        if self._budget is None or self._meter is None or self._state != "running":
+            return None
+        so_far_g = window_co2e_g(self.energy_j(), self._carbon)
+        elapsed_s = self._meter.elapsed_s
+        if self._forecast is None and expected_duration_s and elapsed_s > 0:
+            whole = {"co2e_g": so_far_g * max(1.0, expected_duration_s / elapsed_s)}
+            basis = f"CO2e so far extrapolated to {expected_duration_s:g} s"
+            return self._budget_status(whole, so_far_g, basis)
+        return self._budget_status(self._forecast, so_far_g)
 
     @property
     def budget_exceeded(self) -> bool:

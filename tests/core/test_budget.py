@@ -121,3 +121,17 @@ def test_under_budget_says_nothing(tmp_path: Path) -> None:
 def test_bad_budget_arguments(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(InputError, match=match):
         cl.Tracker(ledger=False, **kwargs)  # type: ignore[arg-type]
+
+
+def test_check_budget_without_windows_extrapolates_to_the_expected_duration() -> None:
+    with tracker(ledger=False, budget_kg=1e6, on_budget="stop") as run:
+        assert run.check_budget() is None  # ~1 kg so far, far under 1000 t
+        with pytest.warns(BudgetWarning, match="extrapolated to 1e\\+12 s"):
+            status = run.check_budget(expected_duration_s=1e12)
+        assert status is not None and status.action == "stop" and run.budget_exceeded
+        assert run.check_budget(expected_duration_s=1e12) is None  # once
+
+
+def test_no_budget_no_check() -> None:
+    with tracker(ledger=False) as run:
+        assert run.check_budget(expected_duration_s=1e12) is None and not run.budget_exceeded

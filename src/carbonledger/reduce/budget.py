@@ -124,9 +124,15 @@ class BudgetWatch:
         return {"budget_kg": self.budget_g / 1e3, "exceeded": False, "action": self.action}
 
     def check(
-        self, forecast: Mapping[str, Any] | None, measured_co2e_g: float, windows_done: int
+        self,
+        forecast: Mapping[str, Any] | None,
+        measured_co2e_g: float,
+        windows_done: int,
+        basis: str | None = None,
     ) -> BudgetStatus | None:
-        """The new status when this check first finds the budget exceeded, else None."""
+        """The new status when this check first finds the budget exceeded, else None.
+        ``forecast`` is a whole-run forecast (``co2e_g``, optional ``co2e_low_g`` and
+        ``co2e_high_g``); ``basis`` names how it was made."""
         if self.status is not None:
             return None
         if forecast is not None and forecast.get("co2e_g") is not None:
@@ -135,7 +141,7 @@ class BudgetWatch:
                 float(forecast["co2e_g"]),
                 _maybe(forecast.get("co2e_low_g")),
                 _maybe(forecast.get("co2e_high_g")),
-                "forecast of the whole run",
+                basis or "forecast of the whole run",
                 windows_done,
                 self.action,
             )
