@@ -80,3 +80,12 @@ def test_nothing_to_advise_for_an_empty_or_clean_run() -> None:
     assert advise(s) == []
     no_gpu = summary(gpu_model="no-such-gpu")
     assert all(a.kind != "accelerator" for a in advise(no_gpu))
+
+
+def test_format_advice_for_show_and_reports() -> None:
+    from carbonledger.reduce.advice import format_advice
+
+    lines = format_advice(advise(summary()))
+    assert lines[0].startswith("To cut this run's CO2e")
+    assert len(lines) == 3 and all(" kg CO2e instead of " in line for line in lines[1:])
+    assert format_advice([]) == []

@@ -154,3 +154,24 @@ def test_provider_choice(tmp_path: Path) -> None:
     assert none is None and "CARBONLEDGER_ELECTRICITYMAPS_TOKEN" in why
     em, _ = forecast_provider("FR", env={"CARBONLEDGER_ELECTRICITYMAPS_TOKEN": "t"})
     assert type(em).__name__ == "ElectricityMapsProvider"
+
+
+def test_start_within_for_the_run_command(tmp_path: Path) -> None:
+    from carbonledger.reduce.scheduling import schedule_tags, start_within
+
+    hour = int(__import__("time").time() // H) * H
+    path = tmp_path / "f.csv"
+    rows = "\n".join(f"{hour + i * H},{v}" for i, v in enumerate([50, 50, 50, 400, 400, 400]))
+    path.write_text("timestamp,intensity_g_per_kwh\n" + rows + "\n")
+    lines: list[str] = []
+    started, record = start_within(
+        "aws:eu-west-2", 2 * H, H, energy_kwh=2, forecast_file=str(path), echo=lines.append
+    )
+    assert started is not None and record["choice"] == "immediate"
+    assert record["zone"] == "GB" and record["pue"] > 1  # the cloud's grid and PUE
+    assert lines[0].startswith("starting now: no start in the next 2 h")
+    tags = schedule_tags(record)
+    assert tags["schedule.choice"] == "immediate" and tags["schedule.source"].startswith("file")
+    started, record = start_within(None, 2 * H, H, echo=lines.append, env={})
+    assert started is not None and record["fallback_used"]
+    assert schedule_tags(record)["schedule.reason"] == "no --country/--region to forecast for"

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from carbonledger.models import RunSummary
     from carbonledger.predict.hardware import Accelerator
 
-__all__ = ["Advice", "advise"]
+__all__ = ["Advice", "advise", "format_advice"]
 
 AdviceKind = Literal["region", "start_hour", "accelerator"]
 #: relative half-width assumed on an accelerator swap's GPU energy
@@ -253,3 +253,12 @@ def _grid_zone(location: str) -> str:
     except CarbonLedgerError:
         return location
     return zone.grid_zone or zone.code
+
+
+def format_advice(advice: list[Advice]) -> list[str]:
+    """Text lines for ``show`` and reports: a heading and one line per change, or none."""
+    if not advice:
+        return []
+    lines = ["To cut this run's CO2e (estimates, from its own numbers):"]
+    lines += [f"  - {a.describe()}" for a in advice]
+    return lines

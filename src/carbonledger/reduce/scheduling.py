@@ -33,6 +33,8 @@ __all__ = [
     "parse_duration_s",
     "plan_start",
     "realised_saving",
+    "schedule_tags",
+    "start_within",
     "wait_for_start",
 ]
 
@@ -417,3 +419,48 @@ def parse_duration_s(text: str, what: str = "duration") -> float:
     if match is None:
         raise InputError(f"{what} {text!r} is not a duration: write e.g. 6h, 90m, 1.5d or 3600s")
     return float(match.group(1)) * _UNITS_S[match.group(2) or "s"]
+
+
+def start_within(
+    place: str | None,
+    within_s: float,
+    duration_s: float,
+    *,
+    energy_kwh: float | None = None,
+    forecast_file: str | None = None,
+    echo: Callable[[str], None] = print,
+    choose: Callable[[], str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> tuple[float | None, dict[str, Any]]:
+    """``carbonledger run --start-within``: plan the start for ``place`` (a country, grid
+    zone or cloud region; None: start now, said so), print when and why, wait (Ctrl-C:
+    start now or quit), and return ``(started_unix_s or None when the user quit, record)``.
+    ``record`` goes into the run's metadata under ``"schedule"``."""
+    from carbonledger.carbon import intensity, provider_pue
+
+    if place is None:
+        plan = plan_start("?", duration_s, within_s, None)
+        plan = _replace(plan, zone="", fallback_reason="no --country/--region to forecast for")
+        return wait_for_start(plan, echo=echo, choose=choose)
+    zone = intensity(place)
+    grid = zone.grid_zone or zone.code
+    pue = (provider_pue(zone.provider) or (1.0, ""))[0] if zone.kind == "cloud" else 1.0
+    provider, why = forecast_provider(grid, forecast_file=forecast_file, env=env)
+    plan = plan_start(grid, duration_s, within_s, provider, energy_kwh=energy_kwh, pue=pue)
+    if provider is None:
+        plan = _replace(plan, fallback_reason=why)
+    return wait_for_start(plan, echo=echo, choose=choose)
+
+
+def schedule_tags(record: Mapping[str, Any]) -> dict[str, str]:
+    """The scheduling record as run tags (``schedule.choice``, ``schedule.start``,
+    ``schedule.expected_saving``, ``schedule.source``, ``schedule.reason``)."""
+    saving = record.get("saving_fraction")
+    tags = {
+        "schedule.choice": str(record.get("choice", "")),
+        "schedule.start": str(record.get("started") or record.get("start") or ""),
+        "schedule.expected_saving": "" if saving is None else f"{saving:.3f}",
+        "schedule.source": str(record.get("source", ""))[:200],
+        "schedule.reason": str(record.get("fallback_reason", ""))[:200],
+    }
+    return {k: v for k, v in tags.items() if v}
