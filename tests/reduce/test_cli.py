@@ -87,3 +87,13 @@ def test_where_text_per_kwh() -> None:
     code, out, _ = run("where", "--top", "3")
     assert code == 0 and out.startswith("job: 1 kWh IT energy (per kWh")
     assert len(out.strip().splitlines()) == 5
+
+
+def test_where_with_an_estimate() -> None:
+    spec = Path(__file__).resolve().parents[2] / "examples" / "estimates" / "dense-7b-a100.yaml"
+    code, out, _ = run("where", "--estimate", str(spec), "--top", "2", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["energy_basis"].startswith("estimated from") and data["energy_kwh"] > 1000
+    first = data["regions"][0]
+    assert first["co2e_low_g"] < first["co2e_g"] < first["co2e_high_g"]

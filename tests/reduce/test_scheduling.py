@@ -175,3 +175,15 @@ def test_start_within_for_the_run_command(tmp_path: Path) -> None:
     started, record = start_within(None, 2 * H, H, echo=lines.append, env={})
     assert started is not None and record["fallback_used"]
     assert schedule_tags(record)["schedule.reason"] == "no --country/--region to forecast for"
+
+
+def test_job_from_a_prediction_spec() -> None:
+    from carbonledger.predict import load_spec
+    from carbonledger.reduce.scheduling import job_from_estimate
+
+    spec = Path(__file__).resolve().parents[2] / "examples" / "estimates" / "dense-7b-a100.yaml"
+    duration_s, kwh = job_from_estimate(str(spec))
+    e = load_spec(spec).training()
+    assert e is not None
+    assert duration_s == pytest.approx(e.device_hours / e.devices * 3600)
+    assert kwh == pytest.approx(e.energy_mwh * 1000 / e.pue) and kwh > 0

@@ -29,6 +29,7 @@ __all__ = [
     "TOKEN_ENV",
     "StartPlan",
     "forecast_provider",
+    "job_from_estimate",
     "mean_intensity",
     "parse_duration_s",
     "plan_start",
@@ -464,3 +465,14 @@ def schedule_tags(record: Mapping[str, Any]) -> dict[str, str]:
         "schedule.reason": str(record.get("fallback_reason", ""))[:200],
     }
     return {k: v for k, v in tags.items() if v}
+
+
+def job_from_estimate(spec_path: str) -> tuple[float, float]:
+    """``(duration_s, it_energy_kwh)`` of the training run a prediction spec describes
+    (central values: wall time with every device busy, IT energy = facility / PUE)."""
+    from carbonledger.predict import load_spec
+
+    estimate = load_spec(spec_path).training()
+    if estimate is None:
+        raise InputError(f"{spec_path} describes no training run; give --duration instead")
+    return estimate.days * 86400.0, estimate.energy_mwh * 1e3 / estimate.pue
