@@ -187,3 +187,20 @@ def test_job_from_a_prediction_spec() -> None:
     assert e is not None
     assert duration_s == pytest.approx(e.device_hours / e.devices * 3600)
     assert kwh == pytest.approx(e.energy_mwh * 1000 / e.pue) and kwh > 0
+
+
+def test_the_worked_example_of_docs_reduce(tmp_path: Path) -> None:
+    """docs/reduce.md's numbers: 4 h, 40 kWh, AWS PUE 1.135, from 09:20 UTC."""
+    start = 1_796_202_000  # 2026-12-02T09:00:00Z
+    values = [210, 190, 170, 160, 150, 170, 220, 260, 280, 250, 200, 150, 110, 90, 80, 85]
+    provider = forecast_file(tmp_path, [*values, 90, 100, 120], start=start)
+    plan = plan_start(
+        "GB", 4 * H, 12 * H, provider, energy_kwh=40, pue=1.135, now_unix_s=start + 1200
+    )
+    assert plan.start_unix_s == start + 12 * H  # 21:00Z
+    assert plan.intensity_now_g_per_kwh == pytest.approx(177.5)
+    assert plan.intensity_at_start_g_per_kwh == pytest.approx(91.25)
+    assert plan.co2e_at_start_g == pytest.approx(4142.75)
+    assert plan.co2e_now_g == pytest.approx(8058.5)
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "reduce.md").read_text()
+    assert plan.explain().split("; forecast:")[0] in doc
