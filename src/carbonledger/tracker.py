@@ -52,6 +52,9 @@ R = TypeVar("R")
 
 __all__ = ["Tracker", "derive_run_id", "track"]
 
+#: metadata keys the tracker writes itself (update_meta refuses them)
+_OWN_META_KEYS = frozenset({"hourly", "embodied", "forecast", "metrics", "budget"})
+
 #: the longest stop() waits for the ledger to take the run's last writes (then: the journal)
 STOP_WAIT_S = 10.0
 
@@ -474,6 +477,24 @@ class Tracker:
     def forecast(self) -> dict[str, Any] | None:
         """The latest whole-run forecast (see ``expected_epochs``), or None."""
         return self._forecast
+
+    def update_meta(self, meta: Mapping[str, Any]) -> None:
+        """Keep more facts with the run in the ledger's metadata (JSON-able values; a later
+        value of a key replaces an earlier one). Keys carbonledger writes itself are refused."""
+        import json
+
+        if self._recorder is None or self._state not in ("running", "stopping"):
+            raise StateError("update_meta() needs a running tracker; call start() first")
+        taken = sorted(set(meta) & _OWN_META_KEYS)
+        if taken:
+            raise InputError(f"metadata keys {taken} are carbonledger's own; use other names")
+        try:
+            data = json.loads(json.dumps(dict(meta), allow_nan=False))
+        except (TypeError, ValueError) as exc:
+            raise InputError(
+                f"run metadata must be JSON-able (no NaN or infinity): {exc}"
+            ) from None
+        self._recorder.submit("update_meta", self.run_id, data)
 
     def log_metric(self, name: str, value: float) -> None:
         """Keep a metric of the run's own (accuracy, loss, tokens...) beside its footprint,
