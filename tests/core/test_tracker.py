@@ -369,3 +369,18 @@ def test_metrics_are_kept_beside_the_footprint(tmp_path: Path) -> None:
     assert stored.extra["meta"]["metrics"] == {"accuracy": 0.93, "tokens": 1200.0}
     with pytest.raises(StateError):
         run.log_metric("late", 1.0)
+
+
+def test_update_meta_keeps_facts_and_refuses_our_own_keys(tmp_path: Path) -> None:
+    ledger_path = str(tmp_path / "l.sqlite")
+    with cl.Tracker(grid_g_per_kwh=100, sensors=sensors(), ledger=ledger_path) as run:
+        run.update_meta({"dataset": "imagenet-1k", "seed": 3})
+        with pytest.raises(InputError, match="carbonledger's own"):
+            run.update_meta({"metrics": {}})
+        with pytest.raises(InputError, match="JSON-able"):
+            run.update_meta({"bad": float("inf")})
+    with open_ledger(ledger_path) as ledger:
+        meta = ledger.summary(run.run_id).extra["meta"]
+    assert meta["dataset"] == "imagenet-1k" and meta["seed"] == 3
+    with pytest.raises(StateError):
+        run.update_meta({"late": 1})
