@@ -4,22 +4,24 @@ energy we control (a fake sensor drawing a set power on a fake clock)."""
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 
 import carbonledger as cl
 from carbonledger.errors import InputError, StateError
 from carbonledger.integrations.serving import Distribution, RequestMeter
+from carbonledger.ledger import open_ledger
 from carbonledger.testing import FakeClock
 
 from .conftest import fake_sensors
 
 
-def _tracker(clock: FakeClock, power_w: float = 100.0) -> cl.Tracker:
+def _tracker(clock: FakeClock, power_w: float = 100.0, ledger: str | bool = False) -> cl.Tracker:
     return cl.Tracker(
         sensors=fake_sensors(power_w, clock),
         clock=clock,
-        ledger=False,
+        ledger=ledger,
         grid_g_per_kwh=400,
         pue=1.0,
         handle_signals=False,
@@ -105,8 +107,8 @@ def test_no_tokens_split_equally_and_idle_time_is_nobodys(clock: FakeClock) -> N
     tracker.stop()
 
 
-def test_percentiles_and_metrics_reach_the_run_summary(clock: FakeClock) -> None:
-    tracker = _tracker(clock, power_w=1.0)
+def test_percentiles_and_metrics_reach_the_run_summary(clock: FakeClock, tmp_path: Path) -> None:
+    tracker = _tracker(clock, power_w=1.0, ledger=str(tmp_path / "l.sqlite"))
     meter = RequestMeter(tracker, clock=clock)
     for seconds in range(1, 11):  # requests of 1 .. 10 J, 2 output tokens each
         with meter.request(input_tokens=1) as req:
@@ -121,6 +123,13 @@ def test_percentiles_and_metrics_reach_the_run_summary(clock: FakeClock) -> None
     assert metrics["requests/count"] == 10
     summary = tracker.stop()
     assert summary.extra["metrics"]["requests/count"] == 10
+    led = open_ledger(str(tmp_path / "l.sqlite"))
+    try:
+        meta = led.run_record(summary.run_id).meta
+    finally:
+        led.close()
+    assert meta["requests"]["per_request_j"]["p90"] == pytest.approx(9.1)
+    assert meta["metrics"]["requests/energy_per_request_j_p50"] == pytest.approx(5.5)
 
 
 def test_many_threads_account_every_joule() -> None:

@@ -142,7 +142,11 @@ class RequestStats:
     energy_per_request_with_idle_j: float | None
     prefill_energy_per_input_token_j: float | None
     decode_energy_per_output_token_j: float | None
-    method: str = field(default="measured share of device energy; see the serving docs")
+    #: how the figures were obtained
+    method: str = field(
+        default="device energy (as measured or estimated by the run's sensors) shared among "
+        "concurrent requests by overlap time weighted by token rate; idle energy apart"
+    )
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -351,7 +355,9 @@ class RequestMeter:
         return _stats(done, idle_j)
 
     def log_to_tracker(self, tracker: Tracker | None = None) -> RequestStats:
-        """Put :meth:`stats` into the run's metrics (``Tracker.log_metric``)."""
+        """Put :meth:`stats` into the run: its flat numbers as metrics
+        (``Tracker.log_metric``: the summary and the ledger) and the whole of it, with the
+        sharing rule's name, under the run metadata key ``requests``."""
         target = tracker or self._tracker
         if target is None:
             raise StateError("log_to_tracker needs a Tracker (this meter reads a callable)")
@@ -359,6 +365,7 @@ class RequestMeter:
         for name, value in stats.metrics().items():
             if math.isfinite(value):
                 target.log_metric(name, value)
+        target.update_meta({"requests": stats.to_dict()})
         return stats
 
 
