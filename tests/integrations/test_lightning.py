@@ -121,3 +121,39 @@ def test_a_tracker_of_ones_own_is_used_and_left_running(tmp_path: Path) -> None:
         run.energy_j()  # still running: the callback did not stop it
         assert run.expected_epochs == 2
     assert [w.path for w in run.summary().windows if "/" not in w.path] == ["epoch-1", "epoch-2"]
+
+
+@pytest.mark.slow
+def test_ddp_ranks_join_one_run_and_log_the_jobs_total(tmp_path: Path) -> None:
+    """torchrun with no rendezvous id (its run id is "none"): rank 0's run id is shared, each
+    rank counts its own device, and what Lightning logs is the sum over ranks."""
+    import json
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    script = Path(__file__).parent / "scripts" / "lightning_ddp.py"
+    env = {k: v for k, v in os.environ.items() if k != "TORCHELASTIC_RUN_ID"}
+    subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+         "--master_addr=127.0.0.1", f"--master_port={port}", str(script), str(tmp_path)],
+        check=True, env=env, capture_output=True, timeout=300,
+    )  # fmt: skip
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[0]["run_id"] == ranks[1]["run_id"]
+    led = open_ledger(str(tmp_path / "ledger.sqlite"))
+    try:
+        stored = led.summary(ranks[0]["run_id"])
+        runs = led.list_runs()
+    finally:
+        led.close()
+    assert len(runs) == 1
+    assert stored.energy_j == pytest.approx(ranks[0]["energy_j"] + ranks[1]["energy_j"])
+    with (tmp_path / "logs" / "version_0" / "metrics.csv").open() as f:
+        logged = [float(r["carbon/epoch_energy_j"]) for r in csv.DictReader(f)]
+    sums = [a + b for a, b in zip(ranks[0]["epochs"], ranks[1]["epochs"], strict=True)]
+    assert logged == pytest.approx(sums, rel=1e-5)

@@ -76,6 +76,28 @@ def is_rank_zero(env: Mapping[str, str] | None = None) -> bool:
     return rank(env) == 0
 
 
+def shared_run_id(env: Mapping[str, str] | None = None) -> str | None:
+    """Rank 0's new run id, sent to every rank of an initialised ``torch.distributed``
+    process group, when the launcher's environment names no run (e.g. ``torchrun`` without
+    ``--rdzv-id``, whose run id is "none"); None otherwise. torch is not imported here: a
+    job with a process group has imported it already."""
+    import sys
+
+    from carbonledger.membership import derive_run_id, new_id
+
+    if derive_run_id(os.environ if env is None else env)[0] is not None:
+        return None
+    torch = sys.modules.get("torch")
+    dist = getattr(torch, "distributed", None)
+    if dist is None or not dist.is_available() or not dist.is_initialized():
+        return None
+    if dist.get_world_size() < 2:
+        return None
+    box: list[str | None] = [new_id() if dist.get_rank() == 0 else None]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
 class Sink(Protocol):
     """Where epoch metrics and the final summary go besides the framework's logger
     (:class:`carbonledger.integrations.mlflow.MlflowSink`,
@@ -145,6 +167,10 @@ class EpochRecorder:
             options = dict(self._options)
             if expected_epochs is not None and expected_epochs > 0:
                 options.setdefault("expected_epochs", expected_epochs)
+            if not options.get("run_id"):
+                shared = shared_run_id(options.get("env"))
+                if shared is not None:
+                    options["run_id"] = shared
             self._tracker = Tracker(**options).start()
             self._owned = True
         else:
