@@ -15,7 +15,15 @@ from carbonledger.report import format as fmt
 from carbonledger.report.data import LedgerStatus, RunReport
 from carbonledger.report.text import format_energy_j, format_mass_g, meaningful_equivalents
 
-__all__ = ["figure_divs", "page", "project_html", "run_html"]
+__all__ = [
+    "figure_divs",
+    "ledger_line",
+    "page",
+    "project_body",
+    "project_html",
+    "run_body",
+    "run_html",
+]
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
@@ -58,7 +66,7 @@ def page(title: str, body: str, *, plotlyjs: str | None = None) -> str:
     )
 
 
-def _ledger_line(status: LedgerStatus | None) -> str:
+def ledger_line(status: LedgerStatus | None) -> str:
     if status is None:
         return "<p>Ledger: not verified for this report.</p>"
     cls = "ok" if status.ok else "bad"
@@ -97,7 +105,7 @@ def run_body(report: RunReport) -> str:
     parts = [
         f"<h1>carbonledger run {_e(s.run_id)}</h1>",
         _table(facts),
-        _ledger_line(report.ledger),
+        ledger_line(report.ledger),
         "<h2>Where the numbers come from</h2>",
         _table(basis, ("quantity", "value", "source")),
         "<h2>Components</h2>",
@@ -144,7 +152,7 @@ def project_body(title: str, summaries: Sequence[RunSummary], status: LedgerStat
             f"<h1>{_e(title)}</h1>",
             f"<p>{len(summaries)} runs, {_e(format_energy_j(energy))}, "
             f"{_e(format_mass_g(co2e))} CO2e</p>",
-            _ledger_line(status),
+            ledger_line(status),
             _table(rows, ("run", "experiment", "status", "duration", "energy", "CO2e")),
             figure_divs(project_figures(summaries)) if summaries else "",
         ]
