@@ -193,7 +193,7 @@ def create_app(ledger_target: str | None = None, *, token: str | None = None) ->
     def index() -> str:
         from carbonledger.report.data import ledger_status
         from carbonledger.report.figures import project_figures
-        from carbonledger.report.html import ledger_line, figure_divs, page
+        from carbonledger.report.html import figure_divs, ledger_line, page
 
         with reading() as led:
             runs = led.list_runs()
