@@ -60,7 +60,9 @@ def build_ledger(path: Path) -> Path:
             cpu = ComponentEnergy("cpu", "cpu:package-0", "rapl", True, cpu_w * secs, secs)
             ram = ComponentEnergy("ram", "ram", "ram-model", False, 5.0 * secs, secs,
                                   2.5 * secs, 7.5 * secs)  # fmt: skip
-            led.add_window(rid, member, WindowSummary("epoch-1", "epoch-1", clock.t - 5, 5.0, (cpu,)))
+            led.add_window(
+                rid, member, WindowSummary("epoch-1", "epoch-1", clock.t - 5, 5.0, (cpu,))
+            )
             led.finish_member(rid, member, [cpu, ram], "completed")
     finally:
         led.close()

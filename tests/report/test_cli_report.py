@@ -28,7 +28,9 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.strip() == f"carbonledger {__version__}"
 
 
-def test_paper_statement_md_and_latex(ledger_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_paper_statement_md_and_latex(
+    ledger_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     before = _digest(ledger_path)
     assert main(["report", "aaaa1111base0001", "--ledger", str(ledger_path), "--format", "md"]) == 0
     md = capsys.readouterr().out
@@ -55,7 +57,9 @@ def test_html_report_is_self_contained(
         assert f'id="{chart}"' in text
     assert "verified" in text and "Our World in Data, test figure, 2023" in text
     project = tmp_path / "project.html"
-    assert main(["report", "--project", "vision", "-l", str(ledger_path), "--html", str(project)]) == 0
+    assert (
+        main(["report", "--project", "vision", "-l", str(ledger_path), "--html", str(project)]) == 0
+    )
     assert "chart-over_time" in project.read_text()
 
 
@@ -77,7 +81,9 @@ def test_compare_two_sides_json(ledger_path: Path, capsys: pytest.CaptureFixture
     assert energy["exceeds_spread"] is None  # one run on side B
 
 
-def test_metric_is_written_then_compared(ledger_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_metric_is_written_then_compared(
+    ledger_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["metric", "aaaa1111base0001", "accuracy", "0.90", "-l", str(ledger_path)]) == 0
     assert main(["metric", "bbbb2222", "accuracy", "0.93", "-l", str(ledger_path)]) == 0
     assert main(["metric", "bbbb2222", "accuracy", "high", "-l", str(ledger_path)]) == 2
@@ -89,7 +95,9 @@ def test_metric_is_written_then_compared(ledger_path: Path, capsys: pytest.Captu
 
 
 def test_regions_of_a_run_and_of_kwh(ledger_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["regions", "aaaa1111base0001", "-l", str(ledger_path), "--top", "3", "--json"]) == 0
+    assert (
+        main(["regions", "aaaa1111base0001", "-l", str(ledger_path), "--top", "3", "--json"]) == 0
+    )
     data = _json(capsys)
     assert isinstance(data, dict) and len(data["options"]) == 3
     assert data["reference_g_per_kwh"] == 50.0 and data["pue"] == 1.2

@@ -48,7 +48,9 @@ def test_run_to_run_spread_decides_with_several_runs() -> None:
 
 
 def test_metrics_logged_on_both_sides_are_compared() -> None:
-    result = compare_runs([_run("a", 10.0, accuracy=0.90, loss=1.0)], [_run("b", 8.0, accuracy=0.93)])
+    result = compare_runs(
+        [_run("a", 10.0, accuracy=0.90, loss=1.0)], [_run("b", 8.0, accuracy=0.93)]
+    )
     names = [d.name for d in result.deltas]
     assert "metric:accuracy" in names and "metric:loss" not in names
     acc = next(d for d in result.deltas if d.name == "metric:accuracy")
@@ -62,7 +64,9 @@ def test_empty_side_is_an_input_error() -> None:
 
 def test_regions_ranked_with_saving_against_the_reference() -> None:
     options = rank_regions(3.6e6, pue=1.0, reference_g_per_kwh=500.0)
-    assert [o.intensity_g_per_kwh for o in options] == sorted(o.intensity_g_per_kwh for o in options)
+    assert [o.intensity_g_per_kwh for o in options] == sorted(
+        o.intensity_g_per_kwh for o in options
+    )
     first = options[0]
     assert first.co2e_g == pytest.approx(first.intensity_g_per_kwh)  # 1 kWh
     assert first.saving_g == pytest.approx(500.0 - first.co2e_g)

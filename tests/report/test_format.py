@@ -79,9 +79,9 @@ def test_equivalents_only_when_meaningful() -> None:
     assert meaningful_equivalents(1e-6) == []  # a microgram is nothing anyone can picture
     items = meaningful_equivalents(1000.0)
     assert items and all(0.1 <= float(v) <= 1e6 for v, _ in items)
-    assert "about" not in format_summary(_summary(co2e_scale=1e-9).__class__(
-        **{**_summary().__dict__, "components": ()}
-    ))
+    assert "about" not in format_summary(
+        _summary(co2e_scale=1e-9).__class__(**{**_summary().__dict__, "components": ()})
+    )
 
 
 def test_metrics_are_printed() -> None:

@@ -60,6 +60,7 @@ def test_api_contents(client: TestClient, ledger_path: Path) -> None:
     assert client.get("/api/runs/nope").status_code == 404
     page = client.get(f"/runs/{LIVE}").text
     assert "data-status='running'" in page and "Plotly.react" in page
+    assert "verified" in page
     assert "/static/plotly.min.js" in page and "cdn.plot.ly/plotly" not in page
     assert hashlib.sha256(ledger_path.read_bytes()).hexdigest() == before
 

@@ -127,11 +127,12 @@ def create_app(ledger_target: str | None = None, *, token: str | None = None) ->
             response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
         return response
 
-    def run_report(led: Any, run_id: str, samples: bool = True) -> Any:
-        from carbonledger.report.data import gather
+    def run_report(led: Any, run_id: str, samples: bool = True, verify: bool = False) -> Any:
+        from carbonledger.report.data import gather, ledger_status
 
         try:
-            return gather(led, run_id, with_samples=samples)
+            status = ledger_status(led) if verify else None
+            return gather(led, run_id, status=status, with_samples=samples)
         except InputError as exc:
             raise HTTPException(404, str(exc)) from None
 
@@ -214,7 +215,7 @@ def create_app(ledger_target: str | None = None, *, token: str | None = None) ->
         from carbonledger.report.regions import rank_regions
 
         with reading() as led:
-            report = run_report(led, run_id)
+            report = run_report(led, run_id, verify=True)
         s = report.summary
         options = rank_regions(
             s.energy_j, pue=s.pue, reference_g_per_kwh=s.intensity_g_per_kwh,
