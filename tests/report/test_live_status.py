@@ -9,12 +9,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from carbonledger.cli._live import status_line
 from carbonledger.models import ComponentEnergy, RunSummary
 
 ARGS = [sys.executable, "-m", "carbonledger.cli.main", "run", "--no-ledger", "--country", "FR",
         "--cpu-watts", "20", "--ram-watts", "3", "--interval", "0.1", "--",
         sys.executable, "-c", "import time; time.sleep(1.0)"]  # fmt: skip
+MONITOR = [sys.executable, "-m", "carbonledger.cli.main", "monitor", "--no-ledger", "--country",
+           "FR", "--cpu-watts", "20", "--ram-watts", "3", "--interval", "0.2", "--duration", "1"]  # fmt: skip
 MARK = " CO2e | "  # only the status line has it
 
 
@@ -37,16 +41,18 @@ def _env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def test_no_status_line_when_not_a_terminal(tmp_path: Path) -> None:
-    done = subprocess.run(ARGS, capture_output=True, text=True, env=_env(tmp_path), timeout=60)
+@pytest.mark.parametrize("args", [ARGS, MONITOR], ids=["run", "monitor"])
+def test_no_status_line_when_not_a_terminal(tmp_path: Path, args: list[str]) -> None:
+    done = subprocess.run(args, capture_output=True, text=True, env=_env(tmp_path), timeout=60)
     assert done.returncode == 0, done.stderr
     assert MARK not in done.stderr and MARK not in done.stdout
     assert "carbonledger run" in done.stderr  # the final summary is still printed
 
 
-def test_status_line_on_a_terminal(tmp_path: Path) -> None:
+@pytest.mark.parametrize("args", [ARGS, MONITOR], ids=["run", "monitor"])
+def test_status_line_on_a_terminal(tmp_path: Path, args: list[str]) -> None:
     master, slave = os.openpty()
-    proc = subprocess.Popen(ARGS, stdin=slave, stdout=slave, stderr=slave, env=_env(tmp_path))
+    proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, env=_env(tmp_path))
     os.close(slave)
     chunks = []
     try:
