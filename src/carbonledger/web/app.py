@@ -7,11 +7,14 @@ import html
 import json
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from carbonledger.errors import CarbonLedgerError, InputError
 from carbonledger.report.text import format_energy_j, format_mass_g
 from carbonledger.web.security import COOKIE, token_matches
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 __all__ = ["create_app"]
 
@@ -92,17 +95,31 @@ def create_app(ledger_target: str | None = None, *, token: str | None = None) ->
     """The dashboard over the ledger ``ledger_target`` (a SQLite path or postgresql:// URL;
     None: the default ledger). With ``token``, every request must carry it (header
     ``Authorization: Bearer T``, ``?token=T``, or the cookie set by a ``?token=`` visit)."""
-    from fastapi import FastAPI, HTTPException, Request, Response
-    from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
-
-    from carbonledger.ledger import open_ledger
+    from fastapi import FastAPI
 
     app = FastAPI(title="carbonledger", docs_url=None, redoc_url=None, openapi_url=None)
+    if token is not None:
+        _add_token_check(app, token)
+    reader = _Reader(ledger_target)
+    _add_api(app, reader)
+    _add_pages(app, reader)
+    return app
+
+
+class _Reader:
+    """Opens the ledger read-only for one request at a time."""
+
+    def __init__(self, target: str | None) -> None:
+        self.target = target
 
     @contextmanager
-    def reading() -> Iterator[Any]:
+    def reading(self) -> Iterator[Any]:
+        from fastapi import HTTPException
+
+        from carbonledger.ledger import open_ledger
+
         try:
-            led = open_ledger(ledger_target, create=False, read_only=True)
+            led = open_ledger(self.target, create=False, read_only=True)
         except CarbonLedgerError as exc:
             raise HTTPException(503, str(exc)) from None
         try:
@@ -110,12 +127,27 @@ def create_app(ledger_target: str | None = None, *, token: str | None = None) ->
         finally:
             led.close()
 
+    def run_report(self, led: Any, run_id: str, samples: bool = True, verify: bool = False) -> Any:
+        from fastapi import HTTPException
+
+        from carbonledger.report.data import gather, ledger_status
+
+        try:
+            status = ledger_status(led) if verify else None
+            return gather(led, run_id, status=status, with_samples=samples)
+        except InputError as exc:
+            raise HTTPException(404, str(exc)) from None
+
+
+def _add_token_check(app: FastAPI, token: str) -> None:
+    """Every request must carry ``token`` (header, query or cookie)."""
+    from fastapi import Request, Response
+    from fastapi.responses import PlainTextResponse
+
     @app.middleware("http")
     async def require_token(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        if token is None:
-            return await call_next(request)
         header = request.headers.get("authorization", "")
         given = header[7:] if header.lower().startswith("bearer ") else None
         from_query = request.query_params.get("token")
@@ -127,14 +159,13 @@ def create_app(ledger_target: str | None = None, *, token: str | None = None) ->
             response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
         return response
 
-    def run_report(led: Any, run_id: str, samples: bool = True, verify: bool = False) -> Any:
-        from carbonledger.report.data import gather, ledger_status
 
-        try:
-            status = ledger_status(led) if verify else None
-            return gather(led, run_id, status=status, with_samples=samples)
-        except InputError as exc:
-            raise HTTPException(404, str(exc)) from None
+def _add_api(app: FastAPI, reader: _Reader) -> None:
+    """The JSON API and the static plotly.js."""
+    from fastapi import HTTPException, Response
+    from fastapi.responses import JSONResponse
+
+    reading, run_report = reader.reading, reader.run_report
 
     @app.get("/static/plotly.min.js")
     def plotly_js() -> Response:
@@ -190,6 +221,13 @@ def create_app(ledger_target: str | None = None, *, token: str | None = None) ->
             raise HTTPException(400, str(exc)) from None
         return JSONResponse([o.to_dict() for o in options[: max(top, 1)]])
 
+
+def _add_pages(app: FastAPI, reader: _Reader) -> None:
+    """The HTML pages: the runs tree and a run."""
+    from fastapi.responses import HTMLResponse
+
+    reading, run_report = reader.reading, reader.run_report
+
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
         from carbonledger.report.data import ledger_status
@@ -238,5 +276,3 @@ def create_app(ledger_target: str | None = None, *, token: str | None = None) ->
         return text.replace(
             "<body>", f"<body data-run='{_e(s.run_id)}' data-status='{_e(s.status)}'>", 1
         ).replace("</body>", _LIVE_JS + "</body>")
-
-    return app
