@@ -42,13 +42,6 @@ def reading(target: str | None) -> Iterator[Any]:
 def summaries(ledger: Any, runs: list[str]) -> list[Any]:
     """The summaries of ``runs`` (full ids or unique prefixes); exit 2 on an unknown one."""
     try:
-        return [with_metrics(ledger, ledger.summary(ledger.resolve_run_id(r))) for r in runs]
+        return [ledger.summary(ledger.resolve_run_id(r)) for r in runs]
     except CarbonLedgerError as exc:
         fail_from(exc)
-
-
-def with_metrics(ledger: Any, summary: Any) -> Any:
-    """``summary`` with the run's logged metrics in ``extra["metrics"]``."""
-    from carbonledger.report.data import with_metrics as merge
-
-    return merge(summary, ledger.run_record(summary.run_id).meta)

@@ -16,7 +16,6 @@ __all__ = [
     "cumulative_energy",
     "gather",
     "ledger_status",
-    "with_metrics",
 ]
 
 
@@ -80,18 +79,7 @@ def gather(
     summary = ledger.summary(run_id)
     samples = tuple(read_samples(ledger, run_id)) if with_samples else ()
     meta = dict(ledger.run_record(run_id).meta)
-    return RunReport(with_metrics(summary, meta), samples, meta, status)
-
-
-def with_metrics(summary: RunSummary, meta: dict[str, Any]) -> RunSummary:
-    """``summary`` with the metrics logged on the run (its record's ``meta["metrics"]``) in
-    ``extra["metrics"]``, where a tracker's own summary has them."""
-    import dataclasses
-
-    metrics = meta.get("metrics")
-    if not isinstance(metrics, dict) or not metrics:
-        return summary
-    return dataclasses.replace(summary, extra={**summary.extra, "metrics": dict(metrics)})
+    return RunReport(summary, samples, meta, status)
 
 
 def cumulative_energy(samples: Sequence[Sample]) -> tuple[list[float], list[float]]:

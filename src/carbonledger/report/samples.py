@@ -1,8 +1,6 @@
 """Reading a run's time series (samples) for plots. Nothing here writes.
 
-The ledger has no public reader of samples yet; until it has one this module reads the
-documented ``samples_view`` through the ledger's own read transaction (the ledger must be
-opened with ``read_only=True`` by the caller for the no-write guarantee to hold).
+Samples come from the ledger's public reader (``samples``), which never writes.
 """
 
 from __future__ import annotations
@@ -18,35 +16,8 @@ __all__ = ["Series", "power_series", "read_samples"]
 
 def read_samples(ledger: Any, run_id: str, since_unix_s: float | None = None) -> list[Sample]:
     """Every sample of ``run_id`` (all members), oldest first; only those after
-    ``since_unix_s`` when given. Uses the ledger's public ``samples`` method when it has one."""
-    public = getattr(ledger, "samples", None)
-    if callable(public):
-        got = public(run_id) if since_unix_s is None else public(run_id, since_unix_s=since_unix_s)
-        return list(got)
-    sql = (
-        "SELECT time_unix_s, component, device, energy_j, power_w, host, low_j, high_j, "
-        "member_id FROM samples_view WHERE run_id = ?"
-    )
-    params: list[Any] = [run_id]
-    if since_unix_s is not None:
-        sql += " AND time_unix_s > ?"
-        params.append(float(since_unix_s))
-    sql += " ORDER BY time_unix_s, device"
-    with ledger._transaction(write=False) as tx:
-        rows = tx.rows(sql, params)
-    return [
-        Sample(
-            float(r[0]),
-            r[1],
-            str(r[2]),
-            float(r[3]),
-            None if r[4] is None else float(r[4]),
-            str(r[5] or ""),
-            None if r[6] is None else float(r[6]),
-            None if r[7] is None else float(r[7]),
-        )
-        for r in rows
-    ]
+    ``since_unix_s`` when given (the ledger's :meth:`samples`; it reads only)."""
+    return list(ledger.samples(run_id, since_unix_s=since_unix_s))
 
 
 @dataclass(frozen=True)
