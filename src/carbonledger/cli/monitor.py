@@ -64,7 +64,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Track the whole machine until Ctrl-C or --duration."""
-        from carbonledger.report import format_energy_j, format_summary
+        from carbonledger.report import format_energy_j, format_mass_g, format_summary
         from carbonledger.tracker import Tracker
 
         check_interval_option(interval)
@@ -96,9 +96,13 @@ def register(app: typer.Typer) -> None:
             )
             exporter.start()
             typer.echo(f"serving Prometheus metrics at {exporter.url}", err=True)
+        from carbonledger.cli._live import LiveStatus, status_line
+
         stop = threading.Event()
         status = "completed"
         elapsed = 0.0
+        live = LiveStatus(tracker.summary, interval)
+        previous = None
         try:
             while not stop.wait(interval):
                 elapsed += interval
@@ -110,17 +114,21 @@ def register(app: typer.Typer) -> None:
                         push_to_gateway(pushgateway, "carbonledger", current)
                     except Exception as exc:
                         typer.echo(f"warning: push to {pushgateway} failed: {exc}", err=True)
-                if not quiet:
+                if not quiet and live.enabled:
+                    live.show(status_line(current, previous))
+                elif not quiet:
                     typer.echo(
                         f"{current.duration_s:8.1f} s  {format_energy_j(current.energy_j):>11}  "
-                        f"{current.co2e_g:.4g} gCO2e",
+                        f"{format_mass_g(current.co2e_g)} CO2e",
                         err=True,
                     )
+                previous = current
                 if duration is not None and elapsed >= duration:
                     break
         except (KeyboardInterrupt, SystemExit):
             status = "interrupted"
         finally:
+            live.stop()
             summary = tracker.stop(status)  # type: ignore[arg-type]
             if exporter is not None:
                 exporter.stop()

@@ -132,14 +132,19 @@ def register(app: typer.Typer) -> None:
             with contextlib.suppress(ProcessLookupError):
                 child.send_signal(signum)
 
+        from carbonledger.cli._live import LiveStatus
+
         previous = {s: signal.signal(s, forward) for s in SIGNALS}
+        live = LiveStatus(tracker.summary, tracker.interval_s).start()
         try:
             returncode = child.wait()
             while returncode is None:  # pragma: no cover
                 returncode = child.wait()
+            live.stop()
             status = "interrupted" if received else ("completed" if returncode == 0 else "failed")
             summary = tracker.stop(status)  # type: ignore[arg-type]
         finally:
+            live.stop()
             for s, handler in previous.items():
                 signal.signal(s, handler)
         typer.echo(format_summary(summary), err=True)
