@@ -56,12 +56,16 @@ def test_mlflow_gets_epochs_run_totals_and_the_summary(
     assert run.data.metrics["carbon/co2e_g"] == pytest.approx(60 / 3.6e6 * 100)
     assert run.data.metrics["carbon/measured_share"] == pytest.approx(1.0)
     names = {a.path for a in client.list_artifacts(active.info.run_id, "carbonledger")}
-    assert names == {"carbonledger/summary.json", "carbonledger/summary.txt"}
+    assert names == {
+        f"carbonledger/{n}" for n in ("summary.json", "summary.txt", "report.md", "report.html")
+    }
     local = client.download_artifacts(
         active.info.run_id, "carbonledger/summary.json", str(tmp_path)
     )
     stored = json.loads(Path(local).read_text())
     assert loop.summary is not None and stored["run_id"] == loop.summary.run_id
+    page = client.download_artifacts(active.info.run_id, "carbonledger/report.html", str(tmp_path))
+    assert loop.summary.run_id in Path(page).read_text()
 
 
 def test_wandb_offline_gets_epochs_run_totals_and_the_summary(

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
+from importlib.util import find_spec
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from carbonledger.models import RunSummary
 
 __all__ = ["ARTIFACT_DIR", "report_files", "run_metrics"]
+
+LOG = logging.getLogger("carbonledger.integrations")
 
 #: the folder of a tracker run's artifacts that carbonledger writes
 ARTIFACT_DIR = "carbonledger"
@@ -32,11 +36,44 @@ def run_metrics(summary: RunSummary) -> dict[str, float]:
 
 
 def report_files(summary: RunSummary) -> dict[str, str]:
-    """File name -> text: ``summary.json`` (the whole summary) and ``summary.txt`` (the
-    plain-text footprint, as ``carbonledger show`` prints it)."""
+    """File name -> text: ``summary.json`` (the whole summary), ``summary.txt`` (the
+    plain-text footprint), ``report.md`` (the statement for a paper, in Markdown) and, when
+    plotly is installed (the ``report`` extra), ``report.html`` (the self-contained report,
+    with the power series when the run's ledger can be read)."""
     from carbonledger.report import format_summary
+    from carbonledger.report.paper import paper_statement
 
-    return {
+    files = {
         "summary.json": json.dumps(summary.to_dict(), indent=2, sort_keys=True, default=str),
         "summary.txt": format_summary(summary),
+        "report.md": paper_statement(summary, "md"),
     }
+    if find_spec("plotly") is not None:
+        try:
+            files["report.html"] = _html(summary)
+        except Exception as exc:  # a report must never break training
+            LOG.warning("carbonledger: the HTML report could not be made: %s", exc)
+    return files
+
+
+def _html(summary: RunSummary) -> str:
+    from carbonledger.report.data import RunReport, gather
+    from carbonledger.report.html import run_html
+
+    report = RunReport(summary, ())
+    location = summary.extra.get("ledger")
+    if isinstance(location, str) and location:
+        from carbonledger.ledger import open_ledger
+
+        try:
+            ledger = open_ledger(location, create=False, read_only=True)
+        except Exception as exc:
+            LOG.info("carbonledger: report without the ledger's samples: %s", exc)
+        else:
+            try:
+                report = gather(ledger, summary.run_id)
+            except Exception as exc:
+                LOG.info("carbonledger: report without the ledger's samples: %s", exc)
+            finally:
+                ledger.close()
+    return run_html(report)
