@@ -330,6 +330,9 @@ def test_hourly_intensity_from_a_file(tmp_path: Path) -> None:
     assert 120.0 <= s.intensity_g_per_kwh <= 130.0
     assert s.intensity_source.startswith("hourly")
     assert s.co2e_g == pytest.approx(s.energy_kwh * s.intensity_g_per_kwh)
+    # the figure of each hour used is kept, for the report's hourly chart
+    hours = stored.extra["meta"]["hourly"]["hours"]
+    assert hours and all(p["intensity_g_per_kwh"] in (120.0, 130.0) for p in hours)
 
 
 def test_start_records_a_zero_sample_per_device(tmp_path: Path) -> None:
