@@ -1,0 +1,1 @@
+"""Integrations with training frameworks, trackers and cluster engines (optional extras)."""
