@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from carbonledger.errors import InputError
-
 from carbonledger.sensors.allocation import Allocation, allocation_share, parse_cpu_list
 
 __all__ = ["Allocation", "allocation_share", "job_meta", "parse_cpu_list", "parse_tres"]

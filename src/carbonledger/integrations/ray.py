@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass, field
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from carbonledger.errors import InputError
@@ -134,9 +134,7 @@ class RayClusterTracker:
         url = os.fspath(ledger) if isinstance(ledger, (str, os.PathLike)) else None
         self._collect = collect if collect is not None else not (url and is_postgres_url(url))
         if not self._collect and not (url and is_postgres_url(url)):
-            raise InputError(
-                "collect=False needs a ledger every node reaches: a postgresql:// URL"
-            )
+            raise InputError("collect=False needs a ledger every node reaches: a postgresql:// URL")
         self._ledger_arg, self._url = ledger, url
         self._factory, self._poll_s, self._run_id = sensors, poll_s, run_id
         self._names = (project, experiment)
@@ -152,6 +150,8 @@ class RayClusterTracker:
         self._thread: threading.Thread | None = None
         self._driver: Tracker | None = None
         self._ledger: Ledger | None = None
+        self._owns_ledger = False
+        self._final: RunSummary | None = None
 
     @property
     def run_id(self) -> str:
@@ -163,15 +163,18 @@ class RayClusterTracker:
         from carbonledger.ledger import open_ledger
         from carbonledger.tracker import Tracker
 
-        _require_ray()
-        if self._collect:
-            arg = self._ledger_arg
-            self._ledger = open_ledger(None if arg is None else arg) if not _is_ledger(arg) else arg  # type: ignore[arg-type]
+        ray = _require_ray()
+        host = node_host(os.uname().nodename, ray.get_runtime_context().get_node_id())
+        arg = self._ledger_arg
+        if self._collect and (arg is None or isinstance(arg, (str, os.PathLike))):
+            self._ledger, self._owns_ledger = open_ledger(arg), True
+        elif self._collect and not isinstance(arg, (str, os.PathLike)):
+            self._ledger = arg
         driver_ledger: Any = self._ledger if self._collect else self._url
         project, experiment = self._names
         self._driver = Tracker(
             project, experiment, run_id=self._run_id, ledger=driver_ledger, sensors=[],
-            **self._options,
+            host=host, **self._options,
         )  # fmt: skip
         self._driver.start()
         self._driver._recorder.flush(10.0)  # type: ignore[union-attr]
@@ -260,12 +263,18 @@ class RayClusterTracker:
             self._actors.clear()
         assert self._driver is not None
         self._driver.stop(status)  # type: ignore[arg-type]
-        return self.summary()
+        self._final = self.summary()
+        if self._owns_ledger and self._ledger is not None:
+            self._ledger.close()
+            self._ledger = None
+        return self._final
 
     def summary(self) -> RunSummary:
         """The whole run's footprint, as the ledger adds it up (every node, each device once)."""
         from carbonledger.ledger import open_ledger
 
+        if self._final is not None:
+            return self._final
         if self._ledger is not None:
             return self._ledger.summary(self.run_id)
         assert self._url is not None
@@ -291,10 +300,6 @@ class RayClusterTracker:
         self.stop("completed" if exc_type is None else "failed")
 
 
-def _is_ledger(obj: object) -> bool:
-    return obj is not None and not isinstance(obj, (str, os.PathLike))
-
-
 def train_worker_tracker(ledger: str, **options: Any) -> Tracker:
     """A tracker for one Ray Train worker (call it inside ``train_loop_per_worker``): it
     joins the run named by ``CARBONLEDGER_RUN_ID`` (see :meth:`RayClusterTracker.runtime_env`)
@@ -312,9 +317,9 @@ def train_worker_tracker(ledger: str, **options: Any) -> Tracker:
     from carbonledger.tracker import Tracker
 
     hostname = os.uname().nodename
-    return Tracker(ledger=ledger, host=node_host(hostname, node_id), handle_signals=False, **options)
-
-
+    return Tracker(
+        ledger=ledger, host=node_host(hostname, node_id), handle_signals=False, **options
+    )
 
 
 # --- the records a node ships to the driver ---------------------------------------------------
@@ -405,7 +410,11 @@ def replay_lines(lines: list[dict[str, Any]], ledger: Any, logs: dict[str, Membe
                 member.run_id, member.member_id, member.host, member.started_unix_s
             )
             continue
-        log = logs.get(args[1]) if op in ("register_devices", "add_samples", "finish_member") else None
+        log = (
+            logs.get(args[1])
+            if op in ("register_devices", "add_samples", "finish_member")
+            else None
+        )
         if log is None:
             continue
         if op == "register_devices":
