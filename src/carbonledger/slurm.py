@@ -141,6 +141,7 @@ SACCT_FIELDS = (
     "AllocTRES,TotalCPU,NodeList"
 )
 SACCT_COMMAND = ("sacct", "--allusers", "--allocations", "--parsable2", f"--format={SACCT_FIELDS}")
+_NOT_OVER = ("RUNNING", "PENDING", "REQUEUED", "SUSPENDED")
 _REQUIRED = ("JobID", "Start", "ElapsedRaw", "NCPUS", "AllocTRES")
 #: share of a GPU's TDP assumed drawn when only GPU-hours are known, with its range
 GPU_TDP_SHARE, GPU_TDP_SHARE_LOW, GPU_TDP_SHARE_HIGH = 0.7, 0.4, 1.0
@@ -308,17 +309,15 @@ def import_jobs(
     from carbonledger.ledger import open_ledger
     from carbonledger.ledger.base import MemberRecord, RunRecord
 
-    estimates = [(job, *estimate_components(job, gpu_watts=gpu_watts)) for job in jobs]
+    over = [j for j in jobs if not j.fields.get("State", "").startswith(_NOT_OVER)]
+    skipped = [f"slurm-{j.job_id}" for j in jobs if j not in over]  # import them once over
+    estimates = [(job, *estimate_components(job, gpu_watts=gpu_watts)) for job in over]
     now_s = [0.0]  # the ledger's clock: the job's own times, not the import's
     ledger = open_ledger(target, clock=lambda: now_s[0])
     done: list[str] = []
-    skipped: list[str] = []
     try:
         for job, components, notes in estimates:
             run_id = f"slurm-{job.job_id}"
-            if job.fields.get("State", "").startswith(("RUNNING", "PENDING", "REQUEUED")):
-                skipped.append(run_id)  # not over yet: import it once it ends
-                continue
             try:
                 ledger.run_record(run_id)
             except InputError:

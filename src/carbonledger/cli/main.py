@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "settle",
     "monitor",
     "sync",
+    "importer",
 )
 
 
