@@ -304,8 +304,9 @@ def import_jobs(
 ) -> Imported:
     """Write each job as a finished, estimated run ``slurm-<job id>`` into the ledger
     ``target`` (the default ledger when None), with its start and end times and the job's
-    sacct fields in the metadata. A job already in the ledger (tracked live, or imported
-    before) is skipped: importing twice changes nothing."""
+    sacct fields in the metadata. A job already in the ledger (tracked live as
+    ``slurm-<id>`` or ``slurm-<id>.<step>``, or imported before) is skipped: importing twice
+    changes nothing."""
     from carbonledger.ledger import open_ledger
     from carbonledger.ledger.base import MemberRecord, RunRecord
 
@@ -316,13 +317,14 @@ def import_jobs(
     ledger = open_ledger(target, clock=lambda: now_s[0])
     done: list[str] = []
     try:
+        known = {
+            r[len("slurm-") :].split(".")[0]
+            for r in ledger.iter_run_ids()
+            if r.startswith("slurm-")
+        }
         for job, components, notes in estimates:
             run_id = f"slurm-{job.job_id}"
-            try:
-                ledger.run_record(run_id)
-            except InputError:
-                pass
-            else:
+            if job.job_id in known:  # tracked live (any step) or imported before
                 skipped.append(run_id)
                 continue
             now_s[0] = job.started_unix_s

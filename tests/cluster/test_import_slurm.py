@@ -81,3 +81,23 @@ def test_unknown_gpu_needs_watts_and_no_sacct_is_exit_2(tmp_path: Path) -> None:
     assert ok.exit_code == 0, ok.output
     missing = runner.invoke(build_app(), ["import", "slurm", str(tmp_path / "nope.txt")])
     assert missing.exit_code == 2 and "cannot read" in missing.output
+
+
+def test_a_job_tracked_live_is_not_imported_again(tmp_path: Path) -> None:
+    import carbonledger as cl
+    from carbonledger.models import SensorInfo
+    from carbonledger.testing import FakeClock, FakeSensor
+
+    ledger = str(tmp_path / "ledger.sqlite")
+    cpu = FakeSensor(SensorInfo("cpu", "cpu:package-0", "rapl", True), 10.0, FakeClock())
+    with cl.Tracker("live", run_id="slurm-1002.0", sensors=[cpu], ledger=ledger,
+                    grid_g_per_kwh=100, handle_signals=False):  # fmt: skip
+        pass
+    result = CliRunner().invoke(
+        build_app(),
+        ["import", "slurm", str(SACCT), "-l", ledger, "--grid-g-per-kwh", "1", "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["imported"] == ["slurm-1001"]
+    assert "slurm-1002" in out["skipped"]
