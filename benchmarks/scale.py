@@ -10,7 +10,9 @@ own connection, fake sensors per host (a CPU package and RAM, shared by the host
   ranks wrote, with no (device, time) twice, and the run's energy equals the sum over the
   distinct devices (each host's CPU and RAM once, each GPU once);
 - the per-sample write cost (wall time of the ranks' ``add_samples`` calls per sample);
-- the ledger's summary time for the whole run.
+- the ledger's summary time for the whole run; writes a rank journalled because the
+  database was too slow for it (see docs/ledger.md) are replayed first, as `carbonledger
+  sync` would.
 
 Bounded: ``--seconds`` (default 20) of sampling at ``--interval`` (default 1 s).
 """
@@ -65,11 +67,14 @@ class TimedLedger:
         return getattr(self._inner, name)
 
     def add_samples(self, run_id: str, member_id: str, samples: Any) -> None:
-        t0 = time.perf_counter()
-        self._inner.add_samples(run_id, member_id, samples)
-        self.write_s += time.perf_counter() - t0
+        # counted before the write: a write that fails goes to the journal, replayed later
         self.samples += len(samples)
         self.calls += 1
+        t0 = time.perf_counter()
+        try:
+            self._inner.add_samples(run_id, member_id, samples)
+        finally:
+            self.write_s += time.perf_counter() - t0
 
 
 def _rank(host: int, local: int, url: str, seconds: float, interval_s: float, out: list) -> None:
@@ -145,6 +150,22 @@ def start_postgres(root: Path) -> tuple[str, list[str]]:
     return f"postgresql://postgres@127.0.0.1:{port}/postgres", [*prefix, pg_ctl, "-D", str(data)]
 
 
+def replay_journals(url: str) -> int:
+    """Replay what ranks journalled when the ledger was too slow for them (what
+    ``carbonledger sync`` does); the number of journals replayed."""
+    from carbonledger.ledger import open_ledger
+    from carbonledger.spool import pending, replay, spool_dir
+
+    paths = list(pending(spool_dir()))
+    led = open_ledger(url, timeout_s=120)
+    try:
+        for path in paths:
+            replay(path, led)
+    finally:
+        led.close()
+    return len(paths)
+
+
 def check(
     url: str, results: list[dict[str, Any]], summary_s: float, summary: Any
 ) -> dict[str, Any]:
@@ -154,6 +175,7 @@ def check(
         rows = conn.execute(
             "SELECT count(*), count(DISTINCT (device_ref, time_unix_s)) FROM samples"
         ).fetchone()
+        size = conn.execute("SELECT pg_total_relation_size('samples')").fetchone()
     assert rows is not None
     written = sum(r["samples"] for r in results)
     write_s = sum(r["write_s"] for r in results)
@@ -173,6 +195,8 @@ def check(
         "write_ms_per_call": 1e3 * write_s / calls if calls else None,
         "samples_per_s": written / max(1e-9, max(r["seconds"] for r in results)),
         "summary_s": summary_s,
+        # table + index bytes per row (pages are allocated whole: an upper bound on small runs)
+        "bytes_per_row": size[0] / rows[0] if size and rows[0] else None,
         "errors": sorted({e for r in results for e in r["errors"]}),
     }
 
@@ -211,12 +235,13 @@ def main() -> int:
         for p in procs:
             p.join()
         wall_s = time.perf_counter() - t0
+        journalled = replay_journals(url)
         led = open_ledger(url, read_only=True)
         t1 = time.perf_counter()
         summary = led.summary("torchrun-scale")
         summary_s = time.perf_counter() - t1
         led.close()
-        report = {**check(url, results, summary_s, summary), "wall_s": wall_s,
+        report = {**check(url, results, summary_s, summary), "wall_s": wall_s, "journals_replayed": journalled,
                   "seconds": args.seconds, "interval_s": args.interval}  # fmt: skip
     finally:
         subprocess.run([*pg, "-m", "immediate", "-w", "stop"], capture_output=True, check=False)
@@ -226,6 +251,7 @@ def main() -> int:
           f"{report['energy_j']:.0f} J (expected {report['expected_energy_j']:.0f}); write "
           f"{report['write_us_per_sample']:.0f} us/sample ({report['write_ms_per_call']:.1f} ms per "
           f"add_samples call, concurrent); summary {report['summary_s']*1e3:.1f} ms; "
+          f"{report['bytes_per_row']:.0f} B/row on disk; "
           f"{'OK' if report['ok'] else 'FAILED'}")  # fmt: skip
     print(json.dumps(report))
     return 0 if report["ok"] else 1
