@@ -279,6 +279,23 @@ def _save_progress(path: str, count: int) -> None:
     os.replace(tmp, path + ".done")
 
 
+def _checkpoint_open_members(ledger: Ledger, body: list[dict[str, Any]]) -> None:
+    """Sign, now, what the journal wrote for members it did not finish (a finished member's
+    end record signs its rows already; a ledger without checkpoints has nothing to do)."""
+    checkpoint = getattr(ledger, "checkpoint", None)
+    if checkpoint is None:
+        return
+    open_members: dict[tuple[str, str], None] = {}
+    for line in body:
+        key = (line.get("run_id", ""), line.get("member_id", ""))
+        if line.get("op") in ("add_samples", "add_window") and all(key):
+            open_members[key] = None
+        elif line.get("op") == "finish_member":
+            open_members.pop(key, None)
+    for run_id, member_id in open_members:
+        checkpoint(run_id, member_id)
+
+
 def replay(path: str, ledger: Ledger) -> Replayed:
     """Replay one journal into ``ledger``, in order, then remove it.
 
@@ -299,6 +316,7 @@ def replay(path: str, ledger: Ledger) -> Replayed:
                 getattr(ledger, op)(*args)
                 count += 1
                 _save_progress(path, count)
+            _checkpoint_open_members(ledger, body)
         except (LedgerError, OSError) as exc:
             return Replayed(path, target, count - start, False, str(exc))
         for name in (path, path + ".done"):

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from carbonledger.ledger.base import Ledger
     from carbonledger.models import SensorInfo
     from carbonledger.recording import Recorder
+    from carbonledger.reduce.budget import BudgetStatus, BudgetWatch
     from carbonledger.sensors.base import Sensor
 
 P = ParamSpec("P")
@@ -82,6 +83,12 @@ class Tracker:
         the RAM model (CodeCarbon's ``force_ram_power``)
     :param expected_epochs: forecast the whole run after each top-level window
     :param intensity_provider: an hourly intensity provider (see ``carbonledger.carbon``)
+    :param budget_kg: a carbon budget in kg CO2e, checked after each top-level window against
+        the whole-run forecast (``expected_epochs``) or else the CO2e so far
+    :param on_budget: ``"warn"`` (warn once) or ``"stop"`` (warn, set ``budget_exceeded``
+        for framework callbacks, raise ``carbonledger.reduce.BudgetExceeded`` from that
+        window's end); see ``carbonledger.reduce.budget``
+    :param on_budget_exceeded: called once with the ``BudgetStatus`` when first exceeded
     """
 
     def __init__(
@@ -107,6 +114,9 @@ class Tracker:
         expected_epochs: int | None = None,
         intensity_provider: Any | None = None,
         embodied: bool = True,
+        budget_kg: float | None = None,
+        on_budget: str = "warn",
+        on_budget_exceeded: Callable[[BudgetStatus], None] | None = None,
         probe_cloud: bool | None = None,
         ip_geolocation: bool | None = None,
         handle_signals: bool = True,
@@ -182,6 +192,12 @@ class Tracker:
         self._cpu_model = ""
         #: what the models assume (watts, sources), kept in the run's metadata
         self._assumptions: dict[str, Any] = {}
+        # --- budget (carbonledger.reduce.budget) ---
+        self._budget: BudgetWatch | None = None
+        if budget_kg is not None:
+            from carbonledger.reduce.budget import BudgetWatch
+
+            self._budget = BudgetWatch(budget_kg, on_budget, on_budget_exceeded)
 
     # --- what the run resolved to (read-only views of the carbon context) --------------------
 
@@ -315,6 +331,8 @@ class Tracker:
         meta: dict[str, Any] = {}
         if hourly is not None:
             meta["hourly"] = hourly.to_dict()
+        if self._budget is not None:  # budget: what happened
+            meta["budget"] = self._budget.record()
         if embodied is not None:
             meta["embodied"] = embodied.to_dict()
         if meta:
@@ -347,7 +365,9 @@ class Tracker:
             return
         if exc_type is None:
             status: RunStatus = "completed"
-        elif issubclass(exc_type, (KeyboardInterrupt, SystemExit)):
+        elif issubclass(exc_type, (KeyboardInterrupt, SystemExit)) or (
+            self._budget is not None and self._budget.exceeded  # budget: stopped on purpose
+        ):
             status = "interrupted"
         else:
             status = "failed"
@@ -392,7 +412,51 @@ class Tracker:
         self._recorder.submit("add_window", self.run_id, self.member_id, window)
         if self.expected_epochs is not None and "/" not in window.path:
             self._update_forecast()
+        if self._budget is not None and "/" not in window.path:
+            self._check_budget()
         return window
+
+    # --- budget (carbonledger.reduce.budget) ---
+    def _check_budget(self) -> None:
+        assert self._budget is not None
+        top = [w for w in self._windows if "/" not in w.path]
+        status = self._budget_status(self._forecast, sum(w.co2e_g or 0.0 for w in top))
+        if status is not None and status.action == "stop":
+            from carbonledger.reduce.budget import BudgetExceeded
+
+            raise BudgetExceeded(status)
+
+    def _budget_status(
+        self, forecast: Mapping[str, Any] | None, so_far_g: float, basis: str | None = None
+    ) -> BudgetStatus | None:
+        assert self._budget is not None and self._recorder is not None
+        top = sum(1 for w in self._windows if "/" not in w.path)
+        status = self._budget.check(forecast, so_far_g, top, basis)
+        if status is not None:
+            self._recorder.submit("update_meta", self.run_id, {"budget": self._budget.record()})
+        return status
+
+    def check_budget(self, expected_duration_s: float | None = None) -> BudgetStatus | None:
+        """Check ``budget_kg`` now, for work without windows (``carbonledger run``): against
+        the whole-run forecast if there is one, else the CO2e so far extrapolated to
+        ``expected_duration_s`` (seconds, when given), else the CO2e so far. Returns the
+        status the first time it is exceeded (warned, recorded; the caller stops the work
+        when ``status.action == "stop"``), else None. Never raises ``BudgetExceeded``."""
+        if self._budget is None or self._meter is None or self._state != "running":
+            return None
+        so_far_g = window_co2e_g(self.energy_j(), self._carbon)
+        elapsed_s = self._meter.elapsed_s
+        if self._forecast is None and expected_duration_s and elapsed_s > 0:
+            whole = {"co2e_g": so_far_g * max(1.0, expected_duration_s / elapsed_s)}
+            basis = f"CO2e so far extrapolated to {expected_duration_s:g} s"
+            return self._budget_status(whole, so_far_g, basis)
+        return self._budget_status(self._forecast, so_far_g)
+
+    @property
+    def budget_exceeded(self) -> bool:
+        """True once the run's forecast (or CO2e so far) exceeded ``budget_kg`` with
+        ``on_budget="stop"``: framework callbacks poll it to set their stop flag."""
+        return self._budget is not None and self._budget.exceeded and self._budget.action == "stop"
 
     def _update_forecast(self) -> None:
         from carbonledger.context import forecast_after

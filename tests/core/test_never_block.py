@@ -76,6 +76,10 @@ def _assert_journalled_then_replayed(
         assert stored.energy_j == pytest.approx(summary.energy_j)
     finally:
         good.close()
+    from carbonledger.ledger import verify
+
+    report = verify(str(tmp_path / "good.sqlite"))  # the replayed run is signed and sealed
+    assert report.ok, report.problems
     assert pending(spool_dir()) == [] and not os.path.exists(spool)
 
 

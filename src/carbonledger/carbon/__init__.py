@@ -7,7 +7,8 @@ manufacturing share.
 * :func:`resolve_location`: where the work runs (arguments, environment, config, cloud
   metadata, opt-in IP geolocation, else the world average, said so).
 * :func:`resolve_pue`: the facility overhead, with where it comes from.
-* :func:`hourly_co2e` with an :class:`IntensityProvider`: hour-by-hour intensity.
+* :func:`hourly_co2e` with an :class:`IntensityProvider`: hour-by-hour intensity; each
+  provider's ``forecast()`` gives an :class:`IntensityForecast` of the hours ahead.
 * :func:`market_co2e_g`: market-based (contractual) emissions.
 * :func:`embodied_co2e_g`: manufacturing carbon amortised over the run.
 * :func:`equivalents`: km driven, smartphone charges, tree-months...
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
         ElectricityMapsProvider,
         FileIntensityProvider,
         HourlyResult,
+        IntensityForecast,
         IntensityProvider,
         ProviderError,
         UKCarbonIntensityProvider,
@@ -61,6 +63,7 @@ __all__ = [
     "Equivalent",
     "FileIntensityProvider",
     "HourlyResult",
+    "IntensityForecast",
     "IntensityProvider",
     "Location",
     "ProviderError",
@@ -91,6 +94,7 @@ _LAZY: dict[str, str] = {
     "Equivalent": "carbonledger.carbon.equivalents",
     "FileIntensityProvider": "carbonledger.carbon.hourly",
     "HourlyResult": "carbonledger.carbon.hourly",
+    "IntensityForecast": "carbonledger.carbon.hourly",
     "IntensityProvider": "carbonledger.carbon.hourly",
     "Location": "carbonledger.carbon.location",
     "ProviderError": "carbonledger.carbon.hourly",

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -25,7 +24,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from carbonledger.carbon._http import fetch
 from carbonledger.carbon.pue import validate_pue
 from carbonledger.carbon.zones import Zone
 from carbonledger.errors import CarbonLedgerError, InputError
@@ -35,6 +33,7 @@ __all__ = [
     "ElectricityMapsProvider",
     "FileIntensityProvider",
     "HourlyResult",
+    "IntensityForecast",
     "IntensityProvider",
     "ProviderError",
     "UKCarbonIntensityProvider",
@@ -118,6 +117,38 @@ def _ranges(hours: list[int], max_hours: int) -> list[tuple[int, int]]:
         else:
             ranges.append((h, h + HOUR_S))
     return ranges
+
+
+@dataclass(frozen=True)
+class IntensityForecast:
+    """Grid intensity for the hours ahead, from one provider.
+
+    ``hours`` holds ``(hour_start_unix_s, g_per_kwh)`` in time order. ``issued_unix_s`` is
+    when the provider made the forecast (its own stamp where it gives one, else when it was
+    fetched); ``fetched_unix_s`` when carbonledger fetched it; ``from_cache`` whether this
+    answer came from the cache rather than the network.
+    """
+
+    zone: str
+    source: str
+    hours: tuple[tuple[int, float], ...]
+    issued_unix_s: float
+    fetched_unix_s: float
+    from_cache: bool = False
+
+    def age_s(self, now_unix_s: float) -> float:
+        """Seconds since the forecast was issued (>= 0)."""
+        return max(0.0, now_unix_s - self.issued_unix_s)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "zone": self.zone,
+            "source": self.source,
+            "issued": _iso(self.issued_unix_s),
+            "fetched": _iso(self.fetched_unix_s),
+            "from_cache": self.from_cache,
+            "hours": len(self.hours),
+        }
 
 
 # ----------------------------------------------------------------------------- file
@@ -208,213 +239,33 @@ class FileIntensityProvider:
         wanted = _hours_between(start_unix_s, end_unix_s)
         return {h: hours[h] for h in wanted if h in hours}
 
-
-# ----------------------------------------------------------------------------- online base
-
-
-class _OnlineProvider:
-    """Shared by the HTTP providers: memory + optional file cache, time-bounded calls."""
-
-    name = "online"
-    _cache_prefix = "online"
-    max_hours_per_call = 24 * 10
-
-    def __init__(
-        self, *, base_url: str, timeout_s: float, cache_dir: str | os.PathLike[str] | None
-    ):
-        if not isinstance(timeout_s, (int, float)) or not 0 < timeout_s <= 300:
-            raise InputError(f"timeout_s must be between 0 and 300 seconds, got {timeout_s!r}")
-        self.base_url = base_url.rstrip("/")
-        self.timeout_s = float(timeout_s)
-        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
-        self._memory: dict[str, dict[int, float]] = {}
-        self._tried: dict[str, set[int]] = {}  # hours asked for this process, even if absent
-
-    # cache -------------------------------------------------------------------
-    def _cache_file(self, zone: str) -> Path | None:
-        if self.cache_dir is None:
-            return None
-        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", zone)
-        return self.cache_dir / f"{self._cache_prefix}-{safe}.json"
-
-    def _cached(self, zone: str) -> dict[int, float]:
-        if zone not in self._memory:
-            hours: dict[int, float] = {}
-            path = self._cache_file(zone)
-            if path is not None and path.is_file():
-                try:
-                    raw = json.loads(path.read_text(encoding="utf-8"))
-                    hours = {int(k): float(v) for k, v in raw.get("hours", {}).items()}
-                except (OSError, ValueError, AttributeError, TypeError):
-                    hours = {}  # a damaged cache is ignored and rewritten
-            self._memory[zone] = hours
-        return self._memory[zone]
-
-    def _store(self, zone: str, fresh: Mapping[int, float]) -> None:
-        cache = self._cached(zone)
-        cache.update(fresh)
-        path = self._cache_file(zone)
-        if path is None or not fresh:
-            return
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            payload = {"zone": zone, "hours": {str(h): v for h, v in sorted(cache.items())}}
-            tmp.write_text(json.dumps(payload), encoding="utf-8")
-            os.replace(tmp, path)
-        except OSError:
-            pass  # the file cache is an optimisation; the memory cache still holds
-
-    # fetching ----------------------------------------------------------------
-    def _fetch_range(self, zone: str, start_h: int, end_h: int) -> dict[int, float]:
-        raise NotImplementedError
-
-    def _check_zone(self, zone_code: str) -> str:
-        return zone_code.strip()
-
-    def hourly(self, zone_code: str, start_unix_s: float, end_unix_s: float) -> dict[int, float]:
-        zone = self._check_zone(zone_code)
-        wanted = _hours_between(start_unix_s, end_unix_s)
-        cache = self._cached(zone)
-        tried = self._tried.setdefault(zone, set())
-        now_h = hour_start(time.time())
-        # nothing to fetch for future hours, nor for hours already asked for in vain
-        missing = [h for h in wanted if h not in cache and h not in tried and h <= now_h]
-        if missing:
-            fresh: dict[int, float] = {}
-            for start, end in _ranges(missing, self.max_hours_per_call):
-                fresh.update(self._fetch_range(zone, start, end))
-            tried.update(missing)
-            self._store(zone, fresh)
-        return {h: cache[h] for h in wanted if h in cache}
-
-    def _get_json(self, url: str, headers: Mapping[str, str]) -> Any:
-        try:
-            resp = fetch(url, headers=headers, timeout_s=self.timeout_s)
-        except OSError as exc:
-            raise ProviderError(f"{self.name}: {url} did not answer: {exc}") from None
-        if resp.status != 200:
-            detail = resp.text.strip().replace("\n", " ")[:200]
-            raise ProviderError(f"{self.name}: HTTP {resp.status} from {url}: {detail}")
-        try:
-            return json.loads(resp.text)
-        except ValueError:
-            raise ProviderError(f"{self.name}: {url} did not return JSON") from None
-
-
-# ----------------------------------------------------------------------------- Electricity Maps
-
-
-class ElectricityMapsProvider(_OnlineProvider):
-    """Electricity Maps API: ``GET /v3/carbon-intensity/past-range`` (``zone``, ``start``,
-    ``end``, ``temporalGranularity=hourly``; header ``auth-token``), at most 10 days a
-    call. Zone codes are Electricity Maps' own (``FR``, ``US-CAL-CISO``, ``SE-SE3``...),
-    which carbonledger's countries and Electricity Maps subregions share."""
-
-    name = "Electricity Maps"
-    _cache_prefix = "electricitymaps"
-
-    def __init__(
+    def forecast(
         self,
-        token: str,
+        zone_code: str,
+        start_unix_s: float,
+        end_unix_s: float,
         *,
-        base_url: str = "https://api.electricitymap.org",
-        timeout_s: float = 2.0,
-        cache_dir: str | os.PathLike[str] | None = None,
-    ) -> None:
-        if not isinstance(token, str) or not token.strip():
-            raise InputError(
-                "ElectricityMapsProvider needs an API token (https://portal.electricitymaps.com)"
+        now_unix_s: float | None = None,
+    ) -> IntensityForecast:
+        """The file's hours in ``[start_unix_s, end_unix_s)`` as a forecast (the file is
+        taken as what the user expects; issued when the file was last modified, fetched
+        at ``now_unix_s``)."""
+        hours = self.hourly(zone_code, start_unix_s, end_unix_s)
+        if not hours:
+            raise ProviderError(
+                f"{self.path} has no hours between {_iso(start_unix_s)} and {_iso(end_unix_s)}"
             )
-        super().__init__(base_url=base_url, timeout_s=timeout_s, cache_dir=cache_dir)
-        self._token = token.strip()
-
-    def __repr__(self) -> str:  # never print the token
-        return f"ElectricityMapsProvider(base_url={self.base_url!r}, timeout_s={self.timeout_s})"
-
-    def _fetch_range(self, zone: str, start_h: int, end_h: int) -> dict[int, float]:
-        from urllib.parse import urlencode
-
-        query = urlencode(
-            {
-                "zone": zone,
-                "start": _iso(start_h),
-                "end": _iso(end_h),
-                "temporalGranularity": "hourly",
-            }
+        try:
+            issued = self.path.stat().st_mtime
+        except OSError:
+            issued = time.time()
+        return IntensityForecast(
+            zone=zone_code.strip().upper(),
+            source=self.name,
+            hours=tuple(sorted(hours.items())),
+            issued_unix_s=issued,
+            fetched_unix_s=time.time() if now_unix_s is None else now_unix_s,
         )
-        url = f"{self.base_url}/v3/carbon-intensity/past-range?{query}"
-        data = self._get_json(url, {"auth-token": self._token})
-        items = data.get("data") if isinstance(data, dict) else None
-        if not isinstance(items, list):
-            raise ProviderError(f"{self.name}: unexpected answer from {url} (no 'data' list)")
-        points = []
-        for item in items:
-            if not isinstance(item, dict) or item.get("carbonIntensity") is None:
-                continue
-            try:
-                t = _parse_time(item["datetime"])
-                v = float(item["carbonIntensity"])
-            except (KeyError, TypeError, ValueError):
-                continue
-            if start_h <= t < end_h and math.isfinite(v) and v >= 0:
-                points.append((t, v))
-        return _to_hours(points)
-
-
-# ----------------------------------------------------------------------------- UK
-
-
-class UKCarbonIntensityProvider(_OnlineProvider):
-    """National Grid ESO Carbon Intensity API for Great Britain (no token):
-    ``GET /intensity/{from}/{to}``, half-hourly ``{"from", "to", "intensity": {"forecast",
-    "actual"}}`` averaged per hour, ``actual`` preferred over ``forecast``; at most 14 days
-    a call. Only zone ``GB`` (the API does not cover Northern Ireland)."""
-
-    name = "UK Carbon Intensity API"
-    _cache_prefix = "ukcarbonintensity"
-    max_hours_per_call = 24 * 14
-
-    def __init__(
-        self,
-        *,
-        base_url: str = "https://api.carbonintensity.org.uk",
-        timeout_s: float = 2.0,
-        cache_dir: str | os.PathLike[str] | None = None,
-    ) -> None:
-        super().__init__(base_url=base_url, timeout_s=timeout_s, cache_dir=cache_dir)
-
-    def _check_zone(self, zone_code: str) -> str:
-        zone = zone_code.strip().upper()
-        if zone not in ("GB", "UK"):
-            raise ProviderError(f"{self.name} covers Great Britain (GB) only, not {zone_code}")
-        return "GB"
-
-    def _fetch_range(self, zone: str, start_h: int, end_h: int) -> dict[int, float]:
-        def stamp(t: float) -> str:
-            return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
-
-        url = f"{self.base_url}/intensity/{stamp(start_h)}/{stamp(end_h)}"
-        data = self._get_json(url, {"Accept": "application/json"})
-        items = data.get("data") if isinstance(data, dict) else None
-        if not isinstance(items, list):
-            raise ProviderError(f"{self.name}: unexpected answer from {url} (no 'data' list)")
-        points = []
-        for item in items:
-            if not isinstance(item, dict) or not isinstance(item.get("intensity"), dict):
-                continue
-            reading = item["intensity"]
-            value = reading.get("actual")
-            if value is None:
-                value = reading.get("forecast")
-            try:
-                t = _parse_time(item["from"])
-                v = float(value)
-            except (KeyError, TypeError, ValueError):
-                continue
-            if start_h <= t < end_h and math.isfinite(v) and v >= 0:
-                points.append((t, v))
-        return _to_hours(points)
 
 
 # ----------------------------------------------------------------------------- hourly_co2e
@@ -517,3 +368,9 @@ def hourly_co2e(
         hours_from_provider=from_provider,
         intensity_by_hour=tuple(applied),
     )
+
+
+from carbonledger.carbon.online import (  # noqa: E402  (re-exported: they live there)
+    ElectricityMapsProvider,
+    UKCarbonIntensityProvider,
+)

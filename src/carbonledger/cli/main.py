@@ -25,6 +25,8 @@ COMMAND_MODULES = (
     "settle",
     "monitor",
     "sync",
+    "when",
+    "where",
     "importer",
 )
 

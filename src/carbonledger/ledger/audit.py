@@ -31,7 +31,7 @@ class RunState:
     members: list[dict[str, Any]] = field(default_factory=list)
     devices: list[dict[str, Any]] = field(default_factory=list)
     #: (member, segment) -> (sample rows, window documents)
-    segments: dict[tuple[str, int], tuple[list[list[Any]], list[dict[str, Any]]]] = field(
+    segments: dict[tuple[str, int], tuple[list[Sequence[Any]], list[dict[str, Any]]]] = field(
         default_factory=dict
     )
 

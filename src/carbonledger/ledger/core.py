@@ -14,6 +14,8 @@ member failed, or ``interrupted`` when a member was interrupted or stopped heart
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from carbonledger.ledger.audit import RunState, check_runs
@@ -104,14 +106,15 @@ class SqlLedger(Queries):
         state = RunState(row=run, canonical=self._canonical(tx, run_id) if final else None)
         state.members = self._members(tx, run_id)
         state.devices = self._devices(tx, run_id)
-        for member_id, device, seg, *values in tx.rows(
-            "SELECT d.member_id, d.device, s.seg, s.time_unix_s, s.energy_j, s.power_w, "
+        rows = tx.rows(
+            "SELECT d.member_id, s.seg, d.device, s.time_unix_s, s.energy_j, s.power_w, "
             "s.low_j, s.high_j FROM samples s JOIN devices d ON d.device_ref = s.device_ref "
-            "WHERE d.run_id = ? ORDER BY s.time_unix_s, d.device",
+            "WHERE d.run_id = ? ORDER BY d.member_id, s.seg, s.time_unix_s, d.device",
             (run_id,),
-        ):
+        )
+        for (member_id, seg), group in groupby(rows, key=itemgetter(0, 1)):
             key = (str(member_id), _seg(seg))
-            state.segments.setdefault(key, ([], []))[0].append([device, *values])
+            state.segments.setdefault(key, ([], []))[0].extend([r[2:] for r in group])
         for w in self._windows_rows(tx, run_id):
             key = (str(w["member_id"]), _seg(w["seg"]))
             state.segments.setdefault(key, ([], []))[1].append(window_doc(w))

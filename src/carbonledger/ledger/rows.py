@@ -147,7 +147,8 @@ class Tx:
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         self._cur.execute(self._sql(sql), tuple(params))
-        return [tuple(r) for r in self._cur.fetchall()]
+        rows = self._cur.fetchall()
+        return rows if not rows or type(rows[0]) is tuple else [tuple(r) for r in rows]
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         self._cur.execute(self._sql(sql), tuple(params))

@@ -1,0 +1,91 @@
+"""``carbonledger when``: the start in a window with the lowest expected CO2e for a job."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from carbonledger.cli._common import emit_json, fail, fail_from
+from carbonledger.errors import CarbonLedgerError
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("when")
+    def when_command(
+        duration: Annotated[
+            str, typer.Option("--duration", help="The job's length: 6h, 90m, 1.5d, 3600s.")
+        ],
+        within: Annotated[
+            str, typer.Option("--within", help="Start at most this long from now.")
+        ] = "24h",
+        zone: Annotated[
+            str | None, typer.Option("--zone", help="Grid zone: GB, FR, DE, US-CAL-CISO...")
+        ] = None,
+        region: Annotated[
+            str | None, typer.Option("--region", help="Cloud region: aws:eu-west-2...")
+        ] = None,
+        forecast: Annotated[
+            Path | None,
+            typer.Option(
+                "--forecast", help="CSV/JSON rows of timestamp, intensity_g_per_kwh (ISO 8601)."
+            ),
+        ] = None,
+        kwh: Annotated[
+            float | None, typer.Option("--kwh", help="The job's IT energy in kWh.")
+        ] = None,
+        estimate: Annotated[
+            Path | None, typer.Option("--estimate", help="A prediction spec (SPEC.yaml).")
+        ] = None,
+        timeout: Annotated[
+            float, typer.Option("--timeout", help="Seconds for the whole forecast call.")
+        ] = 3.0,
+        json_out: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
+    ) -> None:
+        """The start with the lowest expected CO2e over the job's hours, vs starting now."""
+        import dataclasses
+
+        from carbonledger.carbon import intensity, provider_pue
+        from carbonledger.cli.where import job_energy_kwh
+        from carbonledger.reduce.scheduling import forecast_provider, parse_duration_s, plan_start
+
+        if (zone is None) == (region is None):
+            fail("give --zone (e.g. GB) or --region (e.g. aws:eu-west-2)")
+        try:
+            duration_s = parse_duration_s(duration, "--duration")
+            within_s = parse_duration_s(within, "--within")
+            place = intensity(zone or region or "")
+            grid = place.grid_zone or place.code
+            energy = job_energy_kwh(kwh, estimate, None, None)
+            pue = 1.0  # a grid zone: no facility assumed
+            if place.kind == "cloud":
+                pue = (provider_pue(place.provider) or (1.0, ""))[0]
+            provider, why = forecast_provider(
+                grid, forecast_file=str(forecast) if forecast else None, timeout_s=timeout
+            )
+            plan = plan_start(
+                grid,
+                duration_s,
+                within_s,
+                provider,
+                energy_kwh=None if energy is None else energy[0],
+                pue=pue,
+            )
+        except CarbonLedgerError as exc:
+            fail_from(exc)
+        if plan.fallback_used and provider is None:
+            plan = dataclasses.replace(plan, fallback_reason=why)  # the fuller reason
+        if json_out:
+            emit_json(plan.to_dict())
+            return
+        typer.echo(plan.explain())
+        if plan.co2e_now_g is not None and plan.co2e_at_start_g is not None:
+            typer.echo(
+                f"expected CO2e: {plan.co2e_at_start_g / 1e3:.3g} kg at the chosen start vs "
+                f"{plan.co2e_now_g / 1e3:.3g} kg now ({plan.energy_kwh:.3g} kWh x PUE {pue:g})"
+            )
+        age = plan.forecast_age_s()
+        if age is not None:
+            cached = ", from the cache" if plan.forecast_from_cache else ""
+            typer.echo(f"forecast: {plan.source}, {age / 60:.0f} min old{cached}")

@@ -1,0 +1,120 @@
+"""``carbonledger where``: cloud regions ranked by a job's expected CO2e."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from carbonledger.cli._common import emit_json, fail, fail_from
+from carbonledger.errors import CarbonLedgerError
+
+
+def job_energy_kwh(
+    kwh: float | None, estimate: Path | None, run: str | None, ledger: str | None
+) -> tuple[float, float, float, str] | None:
+    """The job's IT energy (kWh, low, high) and where it comes from: ``--kwh``, a
+    prediction spec (``--estimate``) or a run of the ledger; None when none was given.
+    Exits 2 when more than one is given."""
+    given = [n for n, v in (("--kwh", kwh), ("--estimate", estimate), ("RUN", run)) if v]
+    if len(given) > 1:
+        fail(f"give one of --kwh, --estimate or RUN, not {' and '.join(given)}")
+    if kwh is not None:
+        if not kwh >= 0:
+            fail(f"--kwh must be >= 0, got {kwh}")
+        return kwh, kwh, kwh, "given (--kwh)"
+    if estimate is not None:
+        from carbonledger.predict import load_spec
+
+        e = load_spec(estimate).training()
+        if e is None:
+            fail(f"{estimate} describes no training run; give --kwh instead")
+        to_kwh = 1e3 / e.pue  # facility MWh -> IT kWh
+        return (
+            e.energy_mwh * to_kwh,
+            e.energy_mwh_low * to_kwh,
+            e.energy_mwh_high * to_kwh,
+            f"estimated from {estimate} (80% interval)",
+        )
+    if run is not None:
+        from carbonledger.ledger import open_ledger
+        from carbonledger.units import j_to_kwh
+
+        led = open_ledger(ledger, create=False, read_only=True)
+        try:
+            s = led.summary(led.resolve_run_id(run))
+        finally:
+            led.close()
+        return (
+            j_to_kwh(s.energy_j),
+            j_to_kwh(s.energy_low_j),
+            j_to_kwh(s.energy_high_j),
+            f"run {s.run_id} (measured/estimated as recorded)",
+        )
+    return None
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("where")
+    def where_command(
+        run: Annotated[
+            str | None,
+            typer.Argument(help="A run of the ledger (id or prefix).", show_default=False),
+        ] = None,
+        kwh: Annotated[
+            float | None, typer.Option("--kwh", help="The job's IT energy in kWh.")
+        ] = None,
+        estimate: Annotated[
+            Path | None, typer.Option("--estimate", help="A prediction spec (SPEC.yaml).")
+        ] = None,
+        cloud: Annotated[
+            str, typer.Option("--cloud", help="Providers, comma-separated: aws,gcp,azure.")
+        ] = "aws,gcp,azure",
+        near: Annotated[
+            str | None,
+            typer.Option("--near", help="Only regions in the same geography as this one."),
+        ] = None,
+        top: Annotated[int, typer.Option("--top", help="How many regions to list.")] = 10,
+        ledger: Annotated[str | None, typer.Option("--ledger", help="Ledger path or URL.")] = None,
+        json_out: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
+    ) -> None:
+        """Rank cloud regions by the expected CO2e of a job (per kWh without a job)."""
+        from carbonledger.reduce.regions import rank_regions
+
+        if top < 1:
+            fail(f"--top must be >= 1, got {top}")
+        try:
+            energy = job_energy_kwh(kwh, estimate, run, ledger)
+            kwh_mid, low, high, basis = energy or (1.0, 1.0, 1.0, "per kWh (no job given)")
+            options = rank_regions(
+                kwh_mid,
+                energy_low_kwh=low,
+                energy_high_kwh=high,
+                clouds=cloud.split(","),
+                near=near,
+            )[:top]
+        except CarbonLedgerError as exc:
+            fail_from(exc)
+        if json_out:
+            emit_json(
+                {
+                    "energy_kwh": kwh_mid,
+                    "energy_basis": basis,
+                    "regions": [o.to_dict() for o in options],
+                }
+            )
+            return
+        typer.echo(f"job: {kwh_mid:.4g} kWh IT energy ({basis}); CO2e = kWh x PUE x grid")
+        for o in options:
+            cfe = f"{o.cfe_share:.0%}" if o.cfe_share is not None else "-"
+            rng = f"{o.co2e_low_g / 1e3:.3g}-{o.co2e_high_g / 1e3:.3g}"
+            typer.echo(
+                f"{o.code:<28} {o.co2e_g / 1e3:>9.4g} kg ({rng})  {o.intensity_g_per_kwh:>5.0f} "
+                f"g/kWh {o.intensity_year}  CFE {cfe:>4}  PUE {o.pue:g}  {o.geography}"
+            )
+        if options:
+            typer.echo(
+                f"intensity: yearly grid figures (source per region: `carbonledger intensity "
+                f"{options[0].code}`); PUE: {options[0].pue_source}"
+            )
