@@ -3,6 +3,7 @@ fake sensors: one run, each device once, nothing lost when a node dies, loopback
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import time
 from typing import Any
@@ -102,7 +103,15 @@ def test_a_node_that_dies_keeps_what_was_recorded(ray_cluster: Any, tmp_path: An
     job.collect()
     before = ledger.summary(job.run_id).energy_j
     victim_host = next(h for nid, (h, _) in job._actors.items() if nid == worker.node_id)
+    # a node lost for good: its raylet and every process on it (the tracker's worker too)
+    import psutil
+
+    raylet = worker.all_processes["raylet"][0].process.pid
+    on_node = psutil.Process(raylet).children(recursive=True)
     ray_cluster.remove_node(worker, allow_graceful=False)
+    for proc in on_node:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
     time.sleep(0.5)
     job.collect()
     after_loss = ledger.summary(job.run_id)

@@ -220,6 +220,13 @@ class RayClusterTracker:
                     self._lose(node_id, exc)
                     continue
                 self._replay(lines)
+            alive = {n["NodeID"] for n in ray.nodes() if n.get("Alive")}
+            for node_id in [n for n in self._actors if n not in alive]:
+                # the node is gone though its tracker still answered (its worker outlives the
+                # node's raylet for a moment): what it sent is kept, the rest is lost
+                _host, actor = self._actors[node_id]
+                self._lose(node_id, RuntimeError("the cluster reports the node dead"))
+                ray.kill(actor)
 
     def _replay(self, lines: list[dict[str, Any]]) -> None:
         if not lines:
