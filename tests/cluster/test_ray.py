@@ -126,3 +126,34 @@ def test_a_node_that_dies_keeps_what_was_recorded(ray_cluster: Any, tmp_path: An
     assert all(m["status"] == "completed" for h, m in members.items() if h != victim_host)
     assert ledger.run_record(job.run_id).meta["ray_nodes_lost"] == [victim_host]
     ledger.close()
+
+
+def test_train_workers_count_their_gpus_nodes_the_rest(ray_cluster: Any, tmp_path: Any) -> None:
+    import ray
+
+    from carbonledger.integrations.ray import RayClusterTracker
+
+    ledger = str(tmp_path / "shared.sqlite")  # every node of this one-machine cluster reaches it
+    job = RayClusterTracker(
+        "ray-train", ledger=ledger, sensors=node_sensors, node_gpus=False, poll_s=0.5,
+        interval_s=0.2, grid_g_per_kwh=100,
+    )  # fmt: skip
+    with job:
+
+        @ray.remote(num_cpus=0, runtime_env=job.runtime_env())
+        def train_loop_per_worker(path: str, k: int) -> float:
+            from carbonledger.integrations.ray import train_worker_tracker
+
+            sensors = node_sensors("worker", f"{k}" * 8)
+            with train_worker_tracker(path, sensors=sensors, grid_g_per_kwh=100) as run:
+                time.sleep(0.5)
+            assert [s.component for s in run.sensors] == ["gpu"]
+            return run.summary().energy_j
+
+        worker_j = ray.get([train_loop_per_worker.remote(ledger, k) for k in (1, 2)])
+    summary = job.summary()
+    node_j = sum(_device_totals(s) for s in job.node_summaries.values())
+    assert all(c["component"] != "gpu" for s in job.node_summaries.values()
+               for c in s["components"])  # fmt: skip
+    assert summary.energy_j == pytest.approx(node_j + sum(worker_j))
+    assert summary.status == "completed"

@@ -84,6 +84,8 @@ class _NodeTracker:
         self._collector = CollectingLedger(open_ledger(":memory:", signing_key=False))
         ledger: Any = self._collector if ledger_target is None else ledger_target
         sensors = list(factory(host, node_id)) if factory is not None else None
+        if sensors is not None and options.get("gpu") is False:  # the workers count them
+            sensors = [s for s in sensors if s.info.component != "gpu"]
         self._tracker = Tracker(
             run_id=run_id, host=host, ledger=ledger, sensors=sensors, handle_signals=False,
             scope="machine", **options,
@@ -310,12 +312,13 @@ class RayClusterTracker:
 def train_worker_tracker(ledger: str, **options: Any) -> Tracker:
     """A tracker for one Ray Train worker (call it inside ``train_loop_per_worker``): it
     joins the run named by ``CARBONLEDGER_RUN_ID`` (see :meth:`RayClusterTracker.runtime_env`)
-    with its node's host label, and counts the GPUs Ray gave it; the host-wide devices stay
-    with the node's tracker through the shared ledger's leases. Use it as a context manager.
+    with its node's host label, and counts only the GPUs Ray gave it; the host-wide devices
+    (CPU, RAM) stay with the node's tracker. ``ledger`` is the run's ledger as every node
+    reaches it (a ``postgresql://`` URL, or a path on a shared file system). Start the cluster
+    tracker with ``node_gpus=False``. Use it as a context manager.
     """
     ray = _require_ray()
-    context = ray.get_runtime_context()
-    node_id = context.get_node_id()
+    node_id = ray.get_runtime_context().get_node_id()
     if not os.environ.get("CARBONLEDGER_RUN_ID"):
         raise InputError(
             "CARBONLEDGER_RUN_ID is not set in this worker: pass "
@@ -323,10 +326,17 @@ def train_worker_tracker(ledger: str, **options: Any) -> Tracker:
         )
     from carbonledger.tracker import Tracker
 
-    hostname = os.uname().nodename
-    return Tracker(
-        ledger=ledger, host=node_host(hostname, node_id), handle_signals=False, **options
-    )
+    given = options.pop("sensors", None)
+    if given is None:
+        from carbonledger.sensors.discovery import discover
+
+        given = discover(gpu=True).sensors
+    sensors = [s for s in given if not s.info.host_wide]
+    for sensor in given:
+        if sensor.info.host_wide:
+            sensor.close()
+    host = node_host(os.uname().nodename, node_id)
+    return Tracker(ledger=ledger, host=host, sensors=sensors, handle_signals=False, **options)
 
 
 # --- the records a node ships to the driver ---------------------------------------------------
