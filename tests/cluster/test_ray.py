@@ -157,3 +157,25 @@ def test_train_workers_count_their_gpus_nodes_the_rest(ray_cluster: Any, tmp_pat
                for c in s["components"])  # fmt: skip
     assert summary.energy_j == pytest.approx(node_j + sum(worker_j))
     assert summary.status == "completed"
+
+
+def test_a_node_that_joins_mid_run_is_tracked(ray_cluster: Any, tmp_path: Any) -> None:
+    from carbonledger.integrations.ray import RayClusterTracker
+
+    job = RayClusterTracker(
+        "ray-job", ledger=str(tmp_path / "driver.sqlite"), sensors=node_sensors, poll_s=0.3,
+        interval_s=0.2, grid_g_per_kwh=100,
+    )  # fmt: skip
+    with job:
+        before = set(job.tracked_hosts)
+        node = ray_cluster.add_node(num_cpus=1, object_store_memory=80 * 1024**2)
+        ray_cluster.wait_for_nodes()
+        deadline = time.monotonic() + 60
+        while len(job.tracked_hosts) == len(before) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)
+    assert node.node_id in job.node_summaries  # its tracker was placed, ran and stopped
+    summary = job.summary()
+    new_host = next(h for h in summary.hosts if h.endswith(node.node_id[:8]))
+    assert new_host not in before
+    assert any(c.host == new_host and c.energy_j > 0 for c in summary.components)

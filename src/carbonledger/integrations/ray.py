@@ -160,6 +160,12 @@ class RayClusterTracker:
         assert self._driver is not None, "start() first"
         return self._driver.run_id
 
+    @property
+    def tracked_hosts(self) -> list[str]:
+        """The host labels of the nodes being tracked now."""
+        with self._lock:
+            return [host for host, _ in self._actors.values()]
+
     def start(self) -> RayClusterTracker:
         """Open the run from the driver, place a tracker on every live node, start polling."""
         from carbonledger.ledger import open_ledger
@@ -205,7 +211,8 @@ class RayClusterTracker:
         while not self._stop.wait(self._poll_s):
             self.collect()
             try:
-                self._place_new_nodes()
+                with self._lock:
+                    self._place_new_nodes()
             except Exception:  # a cluster that cannot be listed now: try at the next poll
                 continue
 
