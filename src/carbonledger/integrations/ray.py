@@ -145,7 +145,9 @@ class RayClusterTracker:
         self._options = options
         self._actors: dict[str, tuple[str, Any]] = {}  # node id -> (host, actor)
         self._logs: dict[str, MemberLog] = {}  # member id -> what was collected of it
+        #: Ray node ids and host labels of the nodes lost during the run
         self.nodes_lost: list[str] = []
+        self.hosts_lost: list[str] = []
         self.node_summaries: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -185,7 +187,6 @@ class RayClusterTracker:
             host=host, **self._options,
         )  # fmt: skip
         self._driver.start()
-        self._driver._recorder.flush(10.0)  # type: ignore[union-attr]
         self._place_new_nodes()
         self._thread = threading.Thread(target=self._loop, name="carbonledger-ray", daemon=True)
         self._thread.start()
@@ -209,12 +210,17 @@ class RayClusterTracker:
 
     def _loop(self) -> None:
         while not self._stop.wait(self._poll_s):
-            self.collect()
             try:
+                self.collect()
                 with self._lock:
                     self._place_new_nodes()
-            except Exception:  # a cluster that cannot be listed now: try at the next poll
-                continue
+            except Exception as exc:  # never stop polling: say so, try at the next poll
+                import logging
+
+                logging.getLogger("carbonledger").warning(
+                    "carbonledger: Ray collection failed (%s: %s); retrying in %g s",
+                    type(exc).__name__, exc, self._poll_s,
+                )  # fmt: skip
 
     def collect(self) -> None:
         """Collect every node's records now (the driver's poll does it every ``poll_s``);
@@ -246,19 +252,25 @@ class RayClusterTracker:
     def _lose(self, node_id: str, exc: BaseException) -> None:
         host, _ = self._actors.pop(node_id)
         self.nodes_lost.append(node_id)
+        self.hosts_lost.append(host)
         reason = f"Ray node {host} left the cluster ({type(exc).__name__})"
         if self._ledger is not None:
             for log in [m for m in self._logs.values() if m.host == host and not m.finished]:
                 log.finish_lost(self._ledger, reason)
-        if self._driver is not None and self._driver._recorder is not None:
-            lost = [self._actors_host(n) for n in self.nodes_lost]
-            self._driver._recorder.submit("update_meta", self.run_id, {"ray_nodes_lost": lost})
+        self._update_meta({"ray_nodes_lost": list(self.hosts_lost)})
 
-    def _actors_host(self, node_id: str) -> str:
-        for log in self._logs.values():
-            if log.host.endswith(node_id[:8]):
-                return log.host
-        return node_id
+    def _update_meta(self, meta: dict[str, Any]) -> None:
+        from carbonledger.ledger import open_ledger
+
+        if self._ledger is not None:
+            self._ledger.update_meta(self.run_id, meta)
+            return
+        assert self._url is not None
+        ledger = open_ledger(self._url)
+        try:
+            ledger.update_meta(self.run_id, meta)
+        finally:
+            ledger.close()
 
     def stop(self, status: str = "completed") -> RunSummary:
         """Stop every node's tracker, collect their last records, close the run."""
