@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck pytest bench clean postgres
+.PHONY: demo test lint typecheck pytest bench clean postgres chromium
 
 $(VENV)/bin/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found; set PYTHON=python3.X (3.10 or newer)" >&2; exit 2; }
@@ -35,6 +35,18 @@ postgres:
 	  else echo "note: no initdb and no root apt-get; PostgreSQL tests will be skipped"; fi; \
 	fi
 
+# A headless browser for the dashboard's end-to-end test (Debian's chromium and
+# chromium-driver; never a browser download). Best effort: without it that test skips.
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian's chromium and chromium-driver for the dashboard test"; \
+	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 \
+	      || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null)) \
+	      || echo "warning: could not install chromium; the browser test will be skipped"; \
+	  else echo "note: no chromium and no root apt-get; the browser test will be skipped"; fi; \
+	fi
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks examples scripts
 	$(VENV)/bin/ruff format --check src tests benchmarks examples scripts
@@ -42,7 +54,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-pytest: $(STAMP) postgres
+pytest: $(STAMP) postgres chromium
 	$(PY) -m pytest -q
 
 test: lint typecheck pytest

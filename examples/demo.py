@@ -8,6 +8,7 @@ its footprint: energy per device with how it was obtained, and the CO2e with its
 from __future__ import annotations
 
 import os
+import sys
 
 from sklearn.datasets import make_classification
 from sklearn.ensemble import RandomForestClassifier
@@ -34,7 +35,17 @@ def main() -> None:
     print(f"random forest: mean accuracy {sum(scores) / len(scores):.3f} over {len(scores)} folds")
     print(format_summary(summary))
     print(f"recorded in the ledger {run.ledger_location or summary.extra.get('ledger')}")
-    print("see it again with: carbonledger show", summary.run_id)
+    print("see it again with:", _cli(), "show", summary.run_id[:12])
+
+
+def _cli() -> str:
+    """The `carbonledger` command as it can be typed from here: this interpreter's script
+    (``.venv/bin/carbonledger`` after ``make demo``), relative when that is shorter."""
+    script = os.path.join(os.path.dirname(sys.executable), "carbonledger")
+    if not os.path.exists(script):
+        return f"{sys.executable} -m carbonledger"
+    relative = os.path.relpath(script)
+    return relative if len(relative) < len(script) else script
 
 
 if __name__ == "__main__":

@@ -65,12 +65,15 @@ class HourlyIntensity:
     intensity_g_per_kwh: float
     source: str
     fallback: str | None = None
+    #: (hour_start_unix_s, gCO2e/kWh applied) for every hour the run used, in time order
+    hours: tuple[tuple[int, float], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "intensity_g_per_kwh": self.intensity_g_per_kwh,
             "source": self.source,
             "fallback": self.fallback,
+            "hours": [{"hour_unix_s": h, "intensity_g_per_kwh": g} for h, g in self.hours],
         }
 
     @classmethod
@@ -82,10 +85,20 @@ class HourlyIntensity:
         if intensity is None or intensity < 0:
             return None
         fallback = data.get("fallback")
+        hours: list[tuple[int, float]] = []
+        for point in data.get("hours") or ():
+            if isinstance(point, Mapping):
+                hour, g = (
+                    _finite(point.get("hour_unix_s")),
+                    _finite(point.get("intensity_g_per_kwh")),
+                )
+                if hour is not None and g is not None:
+                    hours.append((int(hour), g))
         return cls(
             intensity_g_per_kwh=intensity,
             source=str(data.get("source") or ""),
             fallback=None if fallback is None else str(fallback),
+            hours=tuple(hours),
         )
 
 

@@ -101,6 +101,7 @@ def hourly_intensity(
         result.effective_intensity_g_per_kwh,
         f"hourly: {result.source}",
         result.fallback_reason if result.fallback_used else None,
+        result.intensity_by_hour,
     )
 
 

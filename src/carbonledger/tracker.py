@@ -32,11 +32,12 @@ from carbonledger.accounting import (
     account,
     window_co2e_g,
 )
-from carbonledger.errors import InputError, StateError
+from carbonledger.errors import StateError
 from carbonledger.membership import Membership, claim_devices, derive_run_id, lease_ttl_s
 from carbonledger.meter import Meter, Sampler
 from carbonledger.meter.core import WindowBlock
 from carbonledger.models import ComponentEnergy, Reading, RunStatus, RunSummary, WindowSummary
+from carbonledger.progress import RunProgress
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from carbonledger.ledger.base import Ledger
     from carbonledger.models import SensorInfo
     from carbonledger.recording import Recorder
-    from carbonledger.reduce.budget import BudgetStatus, BudgetWatch
+    from carbonledger.reduce.budget import BudgetStatus
     from carbonledger.sensors.base import Sensor
 
 P = ParamSpec("P")
@@ -170,7 +171,7 @@ class Tracker:
         )
         self.run_id, self.run_id_source = self._member.run_id, self._member.run_id_source
         self.member_id = self._member.member_id
-        self._carbon = CarbonContext("unknown", "default", 0.0, "")
+        self._use_carbon(CarbonContext("unknown", "default", 0.0, ""))
         self._state = "new"
         self._status: RunStatus = "running"
         self._lock = threading.Lock()
@@ -178,13 +179,10 @@ class Tracker:
         self._sampler: Sampler | None = None
         self._recorder: Recorder | None = None
         self._ledger_location: str | None = None
-        self._windows: list[WindowSummary] = []
         self._notes: list[str] = []
         self._candidates: tuple[SensorInfo, ...] = ()
         self._stopped_s: float | None = None
         self._summary: RunSummary | None = None
-        self._forecast: dict[str, Any] | None = None
-        self._metrics: dict[str, float] = {}
         self._final: tuple[HourlyIntensity | None, EmbodiedCarbon | None] | None = None
         self._sigterm = SigtermAsExit(enabled=handle_signals)
         self._cloud: tuple[str | None, str | None] = (None, None)
@@ -192,38 +190,19 @@ class Tracker:
         self._cpu_model = ""
         #: what the models assume (watts, sources), kept in the run's metadata
         self._assumptions: dict[str, Any] = {}
-        # --- budget (carbonledger.reduce.budget) ---
-        self._budget: BudgetWatch | None = None
-        if budget_kg is not None:
+        budget = None
+        if budget_kg is not None:  # carbonledger.reduce.budget
             from carbonledger.reduce.budget import BudgetWatch
 
-            self._budget = BudgetWatch(budget_kg, on_budget, on_budget_exceeded)
+            budget = BudgetWatch(budget_kg, on_budget, on_budget_exceeded)
+        self._progress = RunProgress(self.run_id, self.expected_epochs, budget, self._error)
 
-    # --- what the run resolved to (read-only views of the carbon context) --------------------
-
-    @property
-    def location(self) -> str:
-        return self._carbon.location
-
-    @property
-    def location_source(self) -> str:
-        return self._carbon.location_source
-
-    @property
-    def intensity_g_per_kwh(self) -> float:
-        return self._carbon.intensity_g_per_kwh
-
-    @property
-    def intensity_source(self) -> str:
-        return self._carbon.intensity_source
-
-    @property
-    def pue(self) -> float:
-        return self._carbon.pue
-
-    @property
-    def pue_source(self) -> str:
-        return self._carbon.pue_source
+    def _use_carbon(self, context: CarbonContext) -> None:
+        """Take ``context`` as the run's; its figures are the tracker's public attributes."""
+        self._carbon = c = context
+        self.location, self.location_source = c.location, c.location_source
+        self.intensity_g_per_kwh, self.intensity_source = c.intensity_g_per_kwh, c.intensity_source
+        self.pue, self.pue_source = c.pue, c.pue_source
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -242,7 +221,8 @@ class Tracker:
             from carbonledger.recording import open_recorder
 
             resolved = resolve_carbon(self._settings.location, self._env)
-            self._carbon, self._cloud, self._country_name = resolved[:3]
+            self._use_carbon(resolved[0])
+            self._cloud, self._country_name = resolved[1], resolved[2]
             self._notes.extend(resolved[3])
             sensors = self._discover()
             self._recorder, self._ledger_location, ledger = open_recorder(
@@ -271,6 +251,7 @@ class Tracker:
         first = meter.sample(meter.started_unix_s, base)
         self._recorder.call_now("add_samples", self.run_id, self.member_id, first)
         self._recorder.start()
+        self._progress.attach(self._recorder)
         self._sampler = Sampler(
             meter, self.interval_s, self._on_sample, wall_clock=self._wall_clock
         )
@@ -294,7 +275,7 @@ class Tracker:
             command=self._command,
         )
         meta.update(self._assumptions)
-        self.project, self.experiment, self._carbon = join_run(
+        self.project, self.experiment, context = join_run(
             recorder,
             self._member,
             (self.scope, self.project, self.experiment),
@@ -304,6 +285,7 @@ class Tracker:
             started_unix_s=self._wall_clock(),
             interval_s=self.interval_s,
         )
+        self._use_carbon(context)
 
     def stop(self, status: RunStatus = "completed") -> RunSummary:
         """Stop sampling, record everything, and return this process's summary."""
@@ -331,8 +313,7 @@ class Tracker:
         meta: dict[str, Any] = {}
         if hourly is not None:
             meta["hourly"] = hourly.to_dict()
-        if self._budget is not None:  # budget: what happened
-            meta["budget"] = self._budget.record()
+        meta.update(self._progress.final_meta())  # the budget and what happened
         if embodied is not None:
             meta["embodied"] = embodied.to_dict()
         if meta:
@@ -365,9 +346,7 @@ class Tracker:
             return
         if exc_type is None:
             status: RunStatus = "completed"
-        elif issubclass(exc_type, (KeyboardInterrupt, SystemExit)) or (
-            self._budget is not None and self._budget.exceeded  # budget: stopped on purpose
-        ):
+        elif issubclass(exc_type, (KeyboardInterrupt, SystemExit)) or self._progress.budget_stop:
             status = "interrupted"
         else:
             status = "failed"
@@ -408,33 +387,9 @@ class Tracker:
             components=raw.components,
             co2e_g=window_co2e_g(raw.energy_j, self._carbon),
         )
-        self._windows.append(window)
         self._recorder.submit("add_window", self.run_id, self.member_id, window)
-        if self.expected_epochs is not None and "/" not in window.path:
-            self._update_forecast()
-        if self._budget is not None and "/" not in window.path:
-            self._check_budget()
+        self._progress.window_ended(window, self._carbon)  # forecast, budget
         return window
-
-    # --- budget (carbonledger.reduce.budget) ---
-    def _check_budget(self) -> None:
-        assert self._budget is not None
-        top = [w for w in self._windows if "/" not in w.path]
-        status = self._budget_status(self._forecast, sum(w.co2e_g or 0.0 for w in top))
-        if status is not None and status.action == "stop":
-            from carbonledger.reduce.budget import BudgetExceeded
-
-            raise BudgetExceeded(status)
-
-    def _budget_status(
-        self, forecast: Mapping[str, Any] | None, so_far_g: float, basis: str | None = None
-    ) -> BudgetStatus | None:
-        assert self._budget is not None and self._recorder is not None
-        top = sum(1 for w in self._windows if "/" not in w.path)
-        status = self._budget.check(forecast, so_far_g, top, basis)
-        if status is not None:
-            self._recorder.submit("update_meta", self.run_id, {"budget": self._budget.record()})
-        return status
 
     def check_budget(self, expected_duration_s: float | None = None) -> BudgetStatus | None:
         """Check ``budget_kg`` now, for work without windows (``carbonledger run``): against
@@ -442,56 +397,44 @@ class Tracker:
         ``expected_duration_s`` (seconds, when given), else the CO2e so far. Returns the
         status the first time it is exceeded (warned, recorded; the caller stops the work
         when ``status.action == "stop"``), else None. Never raises ``BudgetExceeded``."""
-        if self._budget is None or self._meter is None or self._state != "running":
+        if self._meter is None or self._state != "running":
             return None
-        so_far_g = window_co2e_g(self.energy_j(), self._carbon)
         elapsed_s = self._meter.elapsed_s
-        if self._forecast is None and expected_duration_s and elapsed_s > 0:
-            whole = {"co2e_g": so_far_g * max(1.0, expected_duration_s / elapsed_s)}
-            basis = f"CO2e so far extrapolated to {expected_duration_s:g} s"
-            return self._budget_status(whole, so_far_g, basis)
-        return self._budget_status(self._forecast, so_far_g)
+        return self._progress.check_budget(
+            self.energy_j(), elapsed_s, self._carbon, expected_duration_s
+        )
 
     @property
     def budget_exceeded(self) -> bool:
         """True once the run's forecast (or CO2e so far) exceeded ``budget_kg`` with
         ``on_budget="stop"``: framework callbacks poll it to set their stop flag."""
-        return self._budget is not None and self._budget.exceeded and self._budget.action == "stop"
-
-    def _update_forecast(self) -> None:
-        from carbonledger.context import forecast_after
-
-        assert self._meter is not None and self._recorder is not None
-        top = [w for w in self._windows if "/" not in w.path]
-        try:
-            self._forecast = forecast_after(top, self.expected_epochs or 0, self._carbon)
-        except Exception as exc:  # a forecast must never break training
-            self._meter.record_error(f"forecast: {exc}")
-            return
-        self._recorder.submit("update_meta", self.run_id, {"forecast": self._forecast})
+        return self._progress.budget_stop
 
     @property
     def forecast(self) -> dict[str, Any] | None:
         """The latest whole-run forecast (see ``expected_epochs``), or None."""
-        return self._forecast
+        return self._progress.forecast
+
+    def update_meta(self, meta: Mapping[str, Any]) -> None:
+        """Keep more facts with the run in the ledger's metadata (JSON-able values; a later
+        value of a key replaces an earlier one). Keys carbonledger writes itself are refused."""
+        self._need_running("update_meta()")
+        self._progress.update_meta(meta)
 
     def log_metric(self, name: str, value: float) -> None:
         """Keep a metric of the run's own (accuracy, loss, tokens...) beside its footprint,
         so that comparisons can weigh CO2e against quality. The latest value of a name wins;
         metrics are in the summary's ``extra["metrics"]`` and the ledger's run metadata."""
-        import math
+        self._need_running(f"log_metric({name!r})")
+        self._progress.log_metric(name, value)
 
-        from carbonledger.settings import check_name
-
+    def _need_running(self, what: str) -> None:
         if self._recorder is None or self._state not in ("running", "stopping"):
-            raise StateError(f"log_metric({name!r}) needs a running tracker; call start() first")
-        check_name("metric name", name)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InputError(f"metric {name!r} must be a number, got {value!r}")
-        if not math.isfinite(value):
-            raise InputError(f"metric {name!r} must be finite, got {value!r}")
-        self._metrics[name] = float(value)
-        self._recorder.submit("update_meta", self.run_id, {"metrics": dict(self._metrics)})
+            raise StateError(f"{what} needs a running tracker; call start() first")
+
+    def _error(self, message: str) -> None:
+        if self._meter is not None:
+            self._meter.record_error(message)
 
     def energy_j(self) -> float:
         """IT energy of every device in use since :meth:`start`, in joules, read now (for
@@ -586,10 +529,10 @@ class Tracker:
         if recorder is not None and recorder.spooling and self._ledger_arg is not False:
             errors.append(f"ledger: {recorder.problem}; journalled to {recorder.spool_path}")
             extra["spool"] = recorder.spool_path
-        if self._forecast is not None:
-            extra["forecast"] = self._forecast
-        if self._metrics:
-            extra["metrics"] = dict(self._metrics)
+        if self._progress.forecast is not None:
+            extra["forecast"] = self._progress.forecast
+        if self._progress.metrics:
+            extra["metrics"] = dict(self._progress.metrics)
         if self._ledger_location:
             extra["ledger"] = self._ledger_location
         facts = RunFacts(
@@ -608,7 +551,7 @@ class Tracker:
             self._carbon,
             hourly=hourly,
             embodied=embodied,
-            windows=self._windows,
+            windows=self._progress.windows,
             errors=errors,
             extra=extra,
         )

@@ -43,8 +43,10 @@ def test_hourly_overrides_the_yearly_figure_and_says_so() -> None:
 
 
 def test_stored_records_round_trip_and_reject_garbage() -> None:
-    h = HourlyIntensity(80.0, "x", None)
+    h = HourlyIntensity(80.0, "x", None, ((1_700_000_000, 75.0), (1_700_003_600, 85.0)))
     assert HourlyIntensity.from_dict(h.to_dict()) == h
+    older = {"intensity_g_per_kwh": 80.0, "source": "x"}  # before per-hour figures were kept
+    assert HourlyIntensity.from_dict(older) == HourlyIntensity(80.0, "x")
     for bad in (None, 3, {"intensity_g_per_kwh": "80"}, {"intensity_g_per_kwh": float("nan")},
                 {"intensity_g_per_kwh": -1}):  # fmt: skip
         assert HourlyIntensity.from_dict(bad) is None

@@ -330,6 +330,9 @@ def test_hourly_intensity_from_a_file(tmp_path: Path) -> None:
     assert 120.0 <= s.intensity_g_per_kwh <= 130.0
     assert s.intensity_source.startswith("hourly")
     assert s.co2e_g == pytest.approx(s.energy_kwh * s.intensity_g_per_kwh)
+    # the figure of each hour used is kept, for the report's hourly chart
+    hours = stored.extra["meta"]["hourly"]["hours"]
+    assert hours and all(p["intensity_g_per_kwh"] in (120.0, 130.0) for p in hours)
 
 
 def test_start_records_a_zero_sample_per_device(tmp_path: Path) -> None:
@@ -369,3 +372,18 @@ def test_metrics_are_kept_beside_the_footprint(tmp_path: Path) -> None:
     assert stored.extra["meta"]["metrics"] == {"accuracy": 0.93, "tokens": 1200.0}
     with pytest.raises(StateError):
         run.log_metric("late", 1.0)
+
+
+def test_update_meta_keeps_facts_and_refuses_our_own_keys(tmp_path: Path) -> None:
+    ledger_path = str(tmp_path / "l.sqlite")
+    with cl.Tracker(grid_g_per_kwh=100, sensors=sensors(), ledger=ledger_path) as run:
+        run.update_meta({"dataset": "imagenet-1k", "seed": 3})
+        with pytest.raises(InputError, match="carbonledger's own"):
+            run.update_meta({"metrics": {}})
+        with pytest.raises(InputError, match="JSON-able"):
+            run.update_meta({"bad": float("inf")})
+    with open_ledger(ledger_path) as ledger:
+        meta = ledger.summary(run.run_id).extra["meta"]
+    assert meta["dataset"] == "imagenet-1k" and meta["seed"] == 3
+    with pytest.raises(StateError):
+        run.update_meta({"late": 1})

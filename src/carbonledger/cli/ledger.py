@@ -106,7 +106,12 @@ def _register_runs(app: typer.Typer) -> None:
     ) -> None:
         """List runs, newest first: status, duration, energy and CO2e."""
         from carbonledger.ledger import open_ledger
-        from carbonledger.report.text import format_energy_j, format_mass_g, printable
+        from carbonledger.report.text import (
+            format_energy_j,
+            format_mass_g,
+            printable,
+            unique_prefixes,
+        )
 
         if limit < 0:
             fail(f"--limit must be >= 0, got {limit}")
@@ -120,6 +125,7 @@ def _register_runs(app: typer.Typer) -> None:
             return
         try:
             summaries = led.list_runs(project=project, limit=limit or None)
+            every_id = list(led.iter_run_ids())  # a prefix must be unique in the whole ledger
         finally:
             led.close()
         rows = [_row(s) for s in summaries]
@@ -132,14 +138,18 @@ def _register_runs(app: typer.Typer) -> None:
                 + (f" for project {printable(repr(project))}" if project else "")
             )
             return
+        prefixes = unique_prefixes(every_id)
+        ids = [printable(prefixes.get(s.run_id, s.run_id)) for s in summaries]
+        names = [printable(f"{s.project}/{s.experiment}") for s in summaries]
+        id_w = max(len("run"), *(len(i) for i in ids))
+        name_w = max(len("project/experiment"), *(len(n) for n in names))
         typer.echo(
-            f"{'run':<26} {'project/experiment':<26} {'status':<11} {'started (UTC)':<20} "
-            f"{'duration':>10} {'energy':>11} {'CO2e':>10}"
+            f"{'run':<{id_w}} {'project/experiment':<{name_w}} {'status':<11} "
+            f"{'started (UTC)':<20} {'duration':>10} {'energy':>11} {'CO2e':>10}"
         )
-        for s in summaries:
-            name = printable(f"{s.project}/{s.experiment}")
+        for s, rid, name in zip(summaries, ids, names, strict=True):
             typer.echo(
-                f"{printable(s.run_id)[:26]:<26} {name[:26]:<26} {s.status:<11} "
+                f"{rid:<{id_w}} {name:<{name_w}} {s.status:<11} "
                 f"{_row(s)['started_at'][:19].replace('T', ' '):<20} {s.duration_s:>9.1f}s "
                 f"{format_energy_j(s.energy_j):>11} {format_mass_g(s.co2e_g):>10}"
             )
@@ -167,10 +177,17 @@ def _register_show(app: typer.Typer) -> None:
             summary = led.summary(led.resolve_run_id(run))
         finally:
             led.close()
+        from carbonledger.reduce.advice import advise, format_advice
+
+        advice = advise(summary) if summary.status != "running" else []
         if json_out:
-            emit_json(jsonl_record(summary))
+            record = jsonl_record(summary)
+            record["advice"] = [a.to_dict() for a in advice]
+            emit_json(record)
             return
-        typer.echo(format_summary(summary, equivalents=False))
+        typer.echo(format_summary(summary, equivalents=False, citations=True))
+        for line in format_advice(advice):
+            typer.echo(line)
         members = summary.extra.get("members") or []
         if len(members) > 1:
             typer.echo(f"  members: {len(members)} on {len(summary.hosts)} host(s)")
@@ -222,9 +239,11 @@ def _register_verify(app: typer.Typer) -> None:
     ) -> None:
         """Check every signed record against the keys you trust: exit 0 when intact, 1
         naming each problem. Prints the chain head to publish."""
+        from carbonledger.cli._progress import progress
         from carbonledger.ledger import verify
 
-        report = verify(target, keys=key or (), expect_head=expect_head)
+        with progress("verifying every signed record"):
+            report = verify(target, keys=key or (), expect_head=expect_head)
         if json_out:
             emit_json(report.to_dict())
         else:
@@ -267,9 +286,12 @@ def _register_export(app: typer.Typer) -> None:
         key = load_key(key_file=key_file, key_env=key_env) if encrypt else None
         out = csv_path if csv_path is not None else jsonl_path
         assert out is not None
+        from carbonledger.cli._progress import progress
+
         led = open_ledger(ledger, create=False, read_only=True)
         try:
-            summaries = [led.summary(r) for r in led.iter_run_ids(project)]
+            with progress("reading the runs to export"):
+                summaries = [led.summary(r) for r in led.iter_run_ids(project)]
         finally:
             led.close()
         text, n = export_text(summaries, "csv" if csv_path is not None else "jsonl")

@@ -27,8 +27,22 @@ COMMAND_MODULES = (
     "sync",
     "when",
     "where",
+    "report",
+    "compare",
+    "regions",
+    "metric",
+    "serve",
     "importer",
 )
+
+
+def _print_version(value: bool) -> None:
+    """``--version``: print the package version and exit."""
+    if value:
+        from carbonledger._version import __version__
+
+        typer.echo(f"carbonledger {__version__}")
+        raise typer.Exit(0)
 
 
 def build_app() -> typer.Typer:
@@ -41,6 +55,19 @@ def build_app() -> typer.Typer:
         pretty_exceptions_enable=False,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
+
+    @app.callback()
+    def root(
+        version: bool = typer.Option(
+            False,
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="Print the version and exit.",
+        ),
+    ) -> None:
+        """Measure, predict and report the energy and carbon footprint of ML work."""
+
     for name in COMMAND_MODULES:
         try:
             module = importlib.import_module(f"carbonledger.cli.{name}")

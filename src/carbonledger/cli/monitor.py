@@ -8,7 +8,14 @@ from typing import Annotated
 
 import typer
 
-from carbonledger.cli._common import check_interval_option, emit_json, fail, fail_from
+from carbonledger.cli._common import (
+    CpuWattsOpt,
+    RamWattsOpt,
+    check_interval_option,
+    emit_json,
+    fail,
+    fail_from,
+)
 from carbonledger.errors import CarbonLedgerError
 
 
@@ -46,25 +53,11 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No periodic lines.")] = False,
-        cpu_watts: Annotated[
-            float | None,
-            typer.Option(
-                "--cpu-watts",
-                help="The CPU's full-load power in watts (scaled by utilisation), instead of "
-                "a model.",
-            ),
-        ] = None,
-        ram_watts: Annotated[
-            float | None,
-            typer.Option(
-                "--ram-watts",
-                help="The power of the whole installed memory in watts (constant), instead "
-                "of a model.",
-            ),
-        ] = None,
+        cpu_watts: CpuWattsOpt = None,
+        ram_watts: RamWattsOpt = None,
     ) -> None:
         """Track the whole machine until Ctrl-C or --duration."""
-        from carbonledger.report import format_energy_j, format_summary
+        from carbonledger.report import format_energy_j, format_mass_g, format_summary
         from carbonledger.tracker import Tracker
 
         check_interval_option(interval)
@@ -96,9 +89,13 @@ def register(app: typer.Typer) -> None:
             )
             exporter.start()
             typer.echo(f"serving Prometheus metrics at {exporter.url}", err=True)
+        from carbonledger.cli._live import LiveStatus, status_line
+
         stop = threading.Event()
         status = "completed"
         elapsed = 0.0
+        live = LiveStatus(tracker.summary, interval)
+        previous = None
         try:
             while not stop.wait(interval):
                 elapsed += interval
@@ -110,17 +107,21 @@ def register(app: typer.Typer) -> None:
                         push_to_gateway(pushgateway, "carbonledger", current)
                     except Exception as exc:
                         typer.echo(f"warning: push to {pushgateway} failed: {exc}", err=True)
-                if not quiet:
+                if not quiet and live.enabled:
+                    live.show(status_line(current, previous))
+                elif not quiet:
                     typer.echo(
                         f"{current.duration_s:8.1f} s  {format_energy_j(current.energy_j):>11}  "
-                        f"{current.co2e_g:.4g} gCO2e",
+                        f"{format_mass_g(current.co2e_g)} CO2e",
                         err=True,
                     )
+                previous = current
                 if duration is not None and elapsed >= duration:
                     break
         except (KeyboardInterrupt, SystemExit):
             status = "interrupted"
         finally:
+            live.stop()
             summary = tracker.stop(status)  # type: ignore[arg-type]
             if exporter is not None:
                 exporter.stop()

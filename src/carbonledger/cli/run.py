@@ -8,12 +8,26 @@ import shutil
 import signal
 import subprocess
 import sys
+from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
 import typer
 
-from carbonledger.cli._common import check_interval_option, emit_json, fail, parse_tags
+from carbonledger.cli._common import (
+    CpuWattsOpt,
+    RamWattsOpt,
+    check_interval_option,
+    emit_json,
+    fail,
+    parse_tags,
+)
+from carbonledger.cli._run_plan import (
+    expected_job,
+    realised,
+    start_when_planned,
+    wait_with_budget,
+)
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -54,26 +68,41 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--no-ledger", help="Do not record the run.")
         ] = False,
         expected_epochs: Annotated[int | None, typer.Option("--expected-epochs")] = None,
-        cpu_watts: Annotated[
-            float | None,
-            typer.Option(
-                "--cpu-watts",
-                help="The CPU's full-load power in watts (scaled by utilisation), instead of "
-                "a model.",
-            ),
-        ] = None,
-        ram_watts: Annotated[
-            float | None,
-            typer.Option(
-                "--ram-watts",
-                help="The power of the whole installed memory in watts (constant), instead "
-                "of a model.",
-            ),
-        ] = None,
+        cpu_watts: CpuWattsOpt = None,
+        ram_watts: RamWattsOpt = None,
         tag: Annotated[
             list[str] | None,
             typer.Option("--tag", "-t", help="KEY=VALUE kept with the run (repeatable)."),
         ] = None,
+        start_within: Annotated[
+            str | None,
+            typer.Option(
+                "--start-within", help="Start at the lowest-CO2e time within this long (12h)."
+            ),
+        ] = None,
+        duration: Annotated[
+            str | None,
+            typer.Option(
+                "--duration",
+                help="The job's expected length (6h, 90m), for --start-within/--budget-kg.",
+            ),
+        ] = None,
+        estimate: Annotated[
+            Path | None,
+            typer.Option("--estimate", help="Prediction spec: the job's length and energy."),
+        ] = None,
+        forecast: Annotated[
+            Path | None,
+            typer.Option(
+                "--forecast", help="CSV/JSON hourly forecast (timestamp, intensity_g_per_kwh)."
+            ),
+        ] = None,
+        budget_kg: Annotated[
+            float | None, typer.Option("--budget-kg", help="Carbon budget in kg CO2e.")
+        ] = None,
+        on_budget: Annotated[
+            str, typer.Option("--on-budget", help="warn, or stop (SIGINT to the command).")
+        ] = "warn",
     ) -> None:
         """Run CMD, track its process tree, and exit with CMD's exit code."""
         from carbonledger.errors import CarbonLedgerError
@@ -97,6 +126,12 @@ def register(app: typer.Typer) -> None:
         if os.sep in exe and not os.access(exe, os.X_OK):
             typer.echo(f"carbonledger: permission denied: {exe}", err=True)
             raise typer.Exit(126)
+        expected_s, energy_kwh = expected_job(duration, estimate)
+        schedule = None
+        if start_within is not None:
+            schedule = start_when_planned(
+                start_within, region or country, expected_s, energy_kwh, forecast
+            )
         # Track from before the child exists, rooted at this process: the command's whole
         # tree is counted from its birth (plus carbonledger's own small sampler).
         try:
@@ -114,6 +149,8 @@ def register(app: typer.Typer) -> None:
                 cpu_watts=cpu_watts,
                 ram_watts=ram_watts,
                 tags=tags,
+                budget_kg=budget_kg,
+                on_budget=on_budget,
                 handle_signals=False,
                 command=cmd,
             ).start()
@@ -132,14 +169,19 @@ def register(app: typer.Typer) -> None:
             with contextlib.suppress(ProcessLookupError):
                 child.send_signal(signum)
 
+        from carbonledger.cli._live import LiveStatus
+
         previous = {s: signal.signal(s, forward) for s in SIGNALS}
+        live = LiveStatus(tracker.summary, tracker.interval_s).start()
         try:
-            returncode = child.wait()
-            while returncode is None:  # pragma: no cover
-                returncode = child.wait()
+            returncode = wait_with_budget(child, tracker, budget_kg, expected_s, received)
+            live.stop()
+            if schedule is not None:  # the choice, and the saving it realised
+                tracker.update_meta({"schedule": realised(schedule, tracker.summary())})
             status = "interrupted" if received else ("completed" if returncode == 0 else "failed")
             summary = tracker.stop(status)  # type: ignore[arg-type]
         finally:
+            live.stop()
             for s, handler in previous.items():
                 signal.signal(s, handler)
         typer.echo(format_summary(summary), err=True)

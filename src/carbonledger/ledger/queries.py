@@ -15,7 +15,7 @@ from carbonledger.errors import InputError
 from carbonledger.ledger.base import RunRecord
 from carbonledger.ledger.ingest import Ingest
 from carbonledger.ledger.rows import Tx, ce_from_dict, iso, merge_components, number
-from carbonledger.models import ComponentEnergy, RunStatus, RunSummary, WindowSummary
+from carbonledger.models import ComponentEnergy, RunStatus, RunSummary, Sample, WindowSummary
 
 __all__ = ["Queries"]
 
@@ -132,6 +132,36 @@ class Queries(Ingest):
                     out.append(self._summary(tx, run, now))
         return out
 
+    def samples(self, run_id: str, *, since_unix_s: float | None = None) -> list[Sample]:
+        """Every sample of ``run_id`` (all members), oldest first: each device's cumulative
+        energy since its member joined (J) and power (W) at that time; only those after
+        ``since_unix_s`` when given (for live views). Reads only."""
+        sql = (
+            "SELECT time_unix_s, component, device, energy_j, power_w, host, low_j, high_j "
+            "FROM samples_view WHERE run_id = ?"
+        )
+        params: list[Any] = [run_id]
+        if since_unix_s is not None:
+            sql += " AND time_unix_s > ?"
+            params.append(float(since_unix_s))
+        sql += " ORDER BY time_unix_s, device"
+        with self._transaction(write=False) as tx:
+            self._need_run(tx, run_id)
+            rows = tx.rows(sql, params)
+        return [
+            Sample(
+                float(r[0]),
+                r[1],
+                str(r[2]),
+                float(r[3]),
+                None if r[4] is None else float(r[4]),
+                str(r[5] or ""),
+                None if r[6] is None else float(r[6]),
+                None if r[7] is None else float(r[7]),
+            )
+            for r in rows
+        ]
+
     def iter_run_ids(self, project: str | None = None) -> Iterator[str]:
         """Every run id, oldest first (for exports)."""
         sql = "SELECT run_id FROM runs"
@@ -231,6 +261,8 @@ class Queries(Ingest):
         }
         if isinstance(run["meta"].get("forecast"), dict):
             extra["forecast"] = run["meta"]["forecast"]
+        if isinstance(run["meta"].get("metrics"), dict):
+            extra["metrics"] = run["meta"]["metrics"]
         windows = self._merged_windows(
             self._windows_rows(tx, run_id), {m["member_id"]: m for m in members}
         )

@@ -59,11 +59,14 @@ class Advice:
         return self.saving_g / self.co2e_now_g if self.co2e_now_g > 0 else 0.0
 
     def describe(self) -> str:
-        """``"run in gcp:europe-north1: ~0.41 kg CO2e instead of 2.3 (-82 %; 0.33-0.49)"``."""
+        """``"run in gcp:europe-north1: ~410 g CO2e instead of 2.3 kg (-82%; 330 g – 490 g)"``
+        (masses scaled to their size, 3 significant figures)."""
+        from carbonledger.report.text import format_mass_g as mass
+
         return (
-            f"{self.change}: ~{self.co2e_after_g / 1e3:.3g} kg CO2e instead of "
-            f"{self.co2e_now_g / 1e3:.3g} (-{self.saving_fraction:.0%}; estimate "
-            f"{self.co2e_after_low_g / 1e3:.3g}-{self.co2e_after_high_g / 1e3:.3g} kg)"
+            f"{self.change}: ~{mass(self.co2e_after_g)} CO2e instead of "
+            f"{mass(self.co2e_now_g)} (-{self.saving_fraction:.0%}; estimate "
+            f"{mass(self.co2e_after_low_g)} – {mass(self.co2e_after_high_g)})"
         )
 
     def to_dict(self) -> dict[str, Any]:

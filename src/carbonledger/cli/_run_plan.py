@@ -1,0 +1,114 @@
+"""What ``carbonledger run`` does before and around the command for the reduce options:
+``--start-within`` (wait for the lowest-CO2e start) and ``--budget-kg`` (check the budget
+while the command runs). The planning itself is :mod:`carbonledger.reduce.scheduling`."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from carbonledger.cli._common import fail
+from carbonledger.errors import CarbonLedgerError
+
+if TYPE_CHECKING:
+    from carbonledger.models import RunSummary
+    from carbonledger.tracker import Tracker
+
+__all__ = ["BUDGET_CHECK_S", "expected_job", "realised", "start_when_planned", "wait_with_budget"]
+
+#: the most seconds between two budget checks while the command runs (five sampling
+#: intervals, at least 1 s)
+BUDGET_CHECK_S = 10.0
+
+
+def expected_job(duration: str | None, estimate: Path | None) -> tuple[float | None, float | None]:
+    """The job's expected length (s) and IT energy (kWh), from --duration / --estimate."""
+    from carbonledger.reduce.scheduling import job_from_estimate, parse_duration_s
+
+    expected_s = energy_kwh = None
+    try:
+        if estimate is not None:
+            expected_s, energy_kwh = job_from_estimate(str(estimate))
+        if duration is not None:
+            expected_s = parse_duration_s(duration, "--duration")
+    except CarbonLedgerError as exc:
+        fail(str(exc), exc.exit_code)
+    return expected_s, energy_kwh
+
+
+def start_when_planned(
+    start_within: str,
+    place: str | None,
+    expected_s: float | None,
+    energy_kwh: float | None,
+    forecast: Path | None,
+) -> dict[str, Any]:
+    """Plan the start, say when and why, wait for it (Ctrl-C: start now or quit; quitting
+    exits 130). Returns the scheduling record kept in the run's metadata."""
+    from carbonledger.reduce.scheduling import parse_duration_s
+    from carbonledger.reduce.scheduling import start_within as wait_start
+
+    if expected_s is None:
+        fail("--start-within needs --duration or --estimate (the job's length)")
+    try:
+        started, record = wait_start(
+            place,
+            parse_duration_s(start_within, "--start-within"),
+            expected_s,
+            energy_kwh=energy_kwh,
+            forecast_file=str(forecast) if forecast else None,
+            echo=lambda m: typer.echo(f"carbonledger: {m}", err=True),
+        )
+    except CarbonLedgerError as exc:
+        fail(str(exc), exc.exit_code)
+    if started is None:
+        raise typer.Exit(130)
+    return record
+
+
+def wait_with_budget(
+    child: subprocess.Popen[bytes],
+    tracker: Tracker,
+    budget_kg: float | None,
+    expected_s: float | None,
+    received: list[int],
+) -> int:
+    """The command's exit code; with a budget, checked every five sampling intervals (1 s to
+    :data:`BUDGET_CHECK_S`) while it runs: exceeded with ``--on-budget stop``, the command
+    gets SIGINT (recorded as interrupted)."""
+    period_s = min(BUDGET_CHECK_S, max(1.0, 5 * tracker.interval_s))
+    returncode: int | None = None
+    while returncode is None:
+        try:
+            returncode = child.wait(timeout=None if budget_kg is None else period_s)
+        except subprocess.TimeoutExpired:
+            hit = tracker.check_budget(expected_s)
+            if hit is not None and hit.action == "stop":
+                received.append(signal.SIGINT)
+                child.send_signal(signal.SIGINT)
+    return returncode
+
+
+def realised(record: dict[str, Any], summary: RunSummary) -> dict[str, Any]:
+    """``record`` with the saving the chosen start realised (from the provider's actual
+    hourly figures for the hours the job ran; bounded, and says so when unknown)."""
+    from carbonledger.reduce.scheduling import forecast_provider, realised_saving
+
+    zone = record.get("zone") or ""
+    try:
+        provider = forecast_provider(zone)[0] if zone else None
+        outcome = realised_saving(
+            record,
+            provider,
+            started_unix_s=summary.started_unix_s,
+            duration_s=summary.duration_s,
+            energy_kwh=summary.energy_kwh,
+            pue=summary.pue,
+        )
+    except Exception as exc:  # the run is done: a missing figure must not fail it
+        outcome = {"method": f"not computed: {type(exc).__name__}: {exc}"}
+    return {**record, "realised": outcome}

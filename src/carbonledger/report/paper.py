@@ -1,0 +1,110 @@
+"""A compute statement for a paper: one paragraph and a small table (Markdown or LaTeX)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from carbonledger.models import RunSummary
+from carbonledger.report import format as fmt
+from carbonledger.report.text import brief_source, format_energy_j, format_mass_g
+
+__all__ = ["paper_statement", "statement_rows"]
+
+Format = Literal["md", "latex"]
+
+
+def _hardware(s: RunSummary) -> str:
+    names = sorted({c.model or c.device for c in s.components})
+    return ", ".join(names) or "none recorded"
+
+
+def _method(s: RunSummary) -> str:
+    parts = sorted(
+        {
+            f"{c.component}: {'measured' if c.measured else 'estimated'} ({c.method})"
+            for c in s.components
+        }
+    )
+    return "; ".join(parts) or "no component"
+
+
+def statement_rows(
+    s: RunSummary, *, ledger_head: str = "", version: str = ""
+) -> list[tuple[str, str]]:
+    """``(quantity, value)`` rows of the statement table."""
+    co2e = format_mass_g(s.co2e_g)
+    if s.co2e_high_g > s.co2e_low_g:
+        co2e += f" (range {format_mass_g(s.co2e_low_g)} to {format_mass_g(s.co2e_high_g)})"
+    rows = [
+        ("Hardware", _hardware(s)),
+        ("Duration", fmt.duration(s.duration_s)),
+        ("Energy (IT)", f"{format_energy_j(s.energy_j)}, {fmt.percent(s.measured_share)} measured"),
+        ("CO2e (location-based)", co2e),
+        ("Location", f"{s.location} ({s.location_source})"),
+        ("Grid intensity", f"{fmt.sig3(s.intensity_g_per_kwh)} gCO2e/kWh ({s.intensity_source})"),
+        ("PUE", f"{s.pue:g} ({s.pue_source})"),
+        ("Method", _method(s)),
+        ("Tool", f"carbonledger {version}".strip()),
+    ]
+    if ledger_head:
+        rows.append(("Ledger head", ledger_head))
+    return rows
+
+
+def _latex_escape(text: str) -> str:
+    table = {
+        "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+        "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}",
+    }  # fmt: skip
+    return "".join(table.get(ch, ch) for ch in text)
+
+
+def _paragraph(s: RunSummary, version: str, ledger_head: str) -> str:
+    text = (
+        f"The computation ran for {fmt.duration(s.duration_s)} on {_hardware(s)} and used "
+        f"{format_energy_j(s.energy_j)} of IT energy ({fmt.percent(s.measured_share)} measured "
+        f"by hardware counters, the rest estimated). With a PUE of {s.pue:g} and a grid "
+        f"intensity of {fmt.sig3(s.intensity_g_per_kwh)} gCO2e/kWh for {s.location} "
+        f"({brief_source(s.intensity_source, 60)}), this corresponds to "
+        f"{format_mass_g(s.co2e_g)} CO2e"
+    )
+    if s.co2e_high_g > s.co2e_low_g:
+        text += f" (range {format_mass_g(s.co2e_low_g)} to {format_mass_g(s.co2e_high_g)})"
+    text += f", as recorded by carbonledger {version}".rstrip()
+    if ledger_head:
+        text += f" in a signed ledger whose head is {ledger_head}"
+    return text + "."
+
+
+def paper_statement(
+    s: RunSummary, fmt_name: Format, *, version: str = "", ledger_head: str = ""
+) -> str:
+    """The statement of run ``s`` in Markdown (``md``) or LaTeX (``latex``)."""
+    rows = statement_rows(s, ledger_head=ledger_head, version=version)
+    para = _paragraph(s, version, ledger_head)
+    if fmt_name == "md":
+        lines = [para, "", "| Quantity | Value |", "| --- | --- |"]
+        lines += [f"| {k} | {v.replace('|', '/')} |" for k, v in rows]
+        return "\n".join(lines) + "\n"
+    body: Sequence[str] = [f"{_latex_escape(k)} & {_latex_escape(v)} \\\\" for k, v in rows]
+    return (
+        "\n".join(
+            [
+                _latex_escape(para),
+                "",
+                "\\begin{table}[h]",
+                "\\centering",
+                "\\begin{tabular}{ll}",
+                "\\hline",
+                "Quantity & Value \\\\",
+                "\\hline",
+                *body,
+                "\\hline",
+                "\\end{tabular}",
+                "\\caption{Compute and carbon footprint (carbonledger).}",
+                "\\end{table}",
+            ]
+        )
+        + "\n"
+    )

@@ -1,0 +1,19 @@
+"""The dashboard (``carbonledger serve``; needs the ``web`` extra: FastAPI, uvicorn, plotly).
+
+Read-only over a SQLite or PostgreSQL ledger. Bound to loopback unless told otherwise;
+with a token, every request (pages, JSON API, static files) must carry it.
+"""
+
+from __future__ import annotations
+
+from carbonledger.web.security import TOKEN_ENV, check_bind, is_loopback
+
+__all__ = ["TOKEN_ENV", "check_bind", "create_app", "is_loopback"]
+
+
+def __getattr__(name: str) -> object:
+    if name == "create_app":
+        from carbonledger.web.app import create_app
+
+        return create_app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,69 @@
+"""A small ledger for the report and dashboard tests, written through the public ledger API:
+three finished runs (two of experiment ``base``, one of ``gelu``) and one running run, with
+samples of a measured CPU and an estimated RAM (with a range)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from carbonledger.ledger import MemberRecord, RunRecord, open_ledger
+from carbonledger.models import ComponentEnergy, Sample, SensorInfo, WindowSummary
+
+#: the runs start ~1 h ago, so the last one (never finished) is still live (lease 1 h)
+T0 = float(int(time.time()) - 4000)
+CPU = SensorInfo("cpu", "cpu:package-0", "rapl", True, host_wide=True)
+RAM = SensorInfo("ram", "ram", "ram-model", False, host_wide=True)
+
+#: run id -> (experiment, CPU power W, seconds, finished)
+RUNS = {
+    "aaaa1111base0001": ("base", 100.0, 10, True),
+    "aaaa1111base0002": ("base", 104.0, 10, True),
+    "bbbb2222gelu0001": ("gelu", 80.0, 10, True),
+    "cccc3333live0001": ("gelu", 90.0, 5, False),
+}
+
+
+class Clock:
+    def __init__(self, t: float = T0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def build_ledger(path: Path) -> Path:
+    """Write the runs into a SQLite ledger at ``path``; return it."""
+    clock = Clock()
+    led = open_ledger(path, clock=clock)
+    try:
+        for k, (rid, (exp, cpu_w, secs, finished)) in enumerate(RUNS.items()):
+            clock.t = T0 + 1000 * k
+            led.open_run(
+                RunRecord(rid, "vision", exp, clock.t, "process", "FR", "argument", 50.0,
+                          "Our World in Data, test figure, 2023 (FR, lifecycle)", 1.2,
+                          "argument")
+            )  # fmt: skip
+            member = f"m{k}"
+            led.join(MemberRecord(member, rid, "h1", 100 + k, clock.t, rank=0), 3600)
+            led.register_devices(rid, member, [CPU, RAM])
+            for i in range(1, secs + 1):
+                clock.t += 1
+                ram = 5.0 * i
+                led.add_samples(
+                    rid, member,
+                    [Sample(clock.t, "cpu", "cpu:package-0", cpu_w * i, cpu_w, "h1"),
+                     Sample(clock.t, "ram", "ram", ram, 5.0, "h1", 0.5 * ram, 1.5 * ram)],
+                )  # fmt: skip
+            if not finished:
+                continue
+            cpu = ComponentEnergy("cpu", "cpu:package-0", "rapl", True, cpu_w * secs, secs)
+            ram = ComponentEnergy("ram", "ram", "ram-model", False, 5.0 * secs, secs,
+                                  2.5 * secs, 7.5 * secs)  # fmt: skip
+            led.add_window(
+                rid, member, WindowSummary("epoch-1", "epoch-1", clock.t - 5, 5.0, (cpu,))
+            )
+            led.finish_member(rid, member, [cpu, ram], "completed")
+    finally:
+        led.close()
+    return path

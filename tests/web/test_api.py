@@ -1,0 +1,83 @@
+"""Every endpoint of the dashboard, with and without its token; the bind rule."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from carbonledger.cli.main import main
+from carbonledger.errors import InputError
+from carbonledger.web import check_bind, create_app, is_loopback
+
+TOKEN = "s3cret-token"
+RUN = "aaaa1111base0001"
+LIVE = "cccc3333live0001"
+ENDPOINTS = [
+    "/", f"/runs/{RUN}", "/static/plotly.min.js", "/api/runs", "/api/projects", "/api/verify",
+    f"/api/runs/{RUN}", f"/api/runs/{RUN}/figures", f"/api/runs/{RUN}/regions",
+]  # fmt: skip
+
+
+@pytest.fixture
+def client(ledger_path: Path) -> TestClient:
+    return TestClient(create_app(str(ledger_path), token=TOKEN))
+
+
+@pytest.mark.parametrize("path", ENDPOINTS)
+def test_every_endpoint_needs_the_token(client: TestClient, path: str) -> None:
+    assert client.get(path).status_code == 401
+    assert client.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    ok = client.get(path, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert ok.status_code == 200, ok.text
+
+
+def test_a_token_in_the_query_sets_a_cookie(client: TestClient) -> None:
+    first = client.get(f"/?token={TOKEN}")
+    assert first.status_code == 200
+    assert client.get("/api/runs").status_code == 200  # the cookie now carries it
+
+
+def test_api_contents(client: TestClient, ledger_path: Path) -> None:
+    before = hashlib.sha256(ledger_path.read_bytes()).hexdigest()
+    client.headers["Authorization"] = f"Bearer {TOKEN}"
+    runs = client.get("/api/runs").json()
+    assert {r["run_id"] for r in runs} == {RUN, "aaaa1111base0002", "bbbb2222gelu0001", LIVE}
+    tree = client.get("/api/projects").json()
+    assert tree["runs"] == 4
+    assert set(tree["projects"]["vision"]["experiments"]) == {"base", "gelu"}
+    assert tree["projects"]["vision"]["energy_j"] == pytest.approx(sum(r["energy_j"] for r in runs))
+    assert client.get("/api/verify").json()["ok"] is True
+    assert client.get(f"/api/runs/{LIVE}").json()["status"] == "running"
+    figs = client.get(f"/api/runs/{RUN}/figures").json()
+    assert [f["id"] for f in figs["figures"]][:3] == ["power", "energy", "co2e"]
+    power = figs["figures"][0]["figure"]["data"]
+    assert {t["name"] for t in power} == {"cpu cpu:package-0 @h1", "ram ram @h1"}
+    regions = client.get(f"/api/runs/{RUN}/regions?top=3&cloud=gcp").json()
+    assert len(regions) == 3
+    assert client.get("/api/runs/nope").status_code == 404
+    page = client.get(f"/runs/{LIVE}").text
+    assert "data-status='running'" in page and "Plotly.react" in page
+    assert "verified" in page
+    assert "/static/plotly.min.js" in page and "cdn.plot.ly/plotly" not in page
+    assert hashlib.sha256(ledger_path.read_bytes()).hexdigest() == before
+
+
+def test_without_a_token_loopback_needs_none(ledger_path: Path) -> None:
+    assert TestClient(create_app(str(ledger_path))).get("/api/runs").status_code == 200
+
+
+def test_bind_rule() -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.4")
+    check_bind("127.0.0.1", None)
+    check_bind("0.0.0.0", "t")
+    with pytest.raises(InputError, match="without a token"):
+        check_bind("0.0.0.0", None)
+
+
+def test_serve_refuses_a_public_bind_without_token(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--host", "0.0.0.0", "--port", "8787"]) == 2
+    assert "without a token" in capsys.readouterr().err
