@@ -10,6 +10,8 @@ One module per framework, each imported only when you use it:
 - :mod:`carbonledger.integrations.mlflow`, :mod:`carbonledger.integrations.wandb`: sinks
 - :mod:`carbonledger.integrations.jupyter`: ``%load_ext carbonledger``
 - :mod:`carbonledger.integrations.serving`: ``RequestMeter``, energy per request and token
+- :mod:`carbonledger.integrations.ray`: ``RayClusterTracker``, one run across a Ray cluster
+  (``pip install 'carbonledger[ray]'``)
 
 The frameworks come with ``pip install 'carbonledger[integrations]'``; a module whose
 framework is missing raises ImportError saying what to install.
