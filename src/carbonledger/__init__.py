@@ -104,5 +104,12 @@ def __getattr__(name: str) -> Any:
     return value
 
 
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext carbonledger``: the notebook magics (see carbonledger.integrations.jupyter)."""
+    from carbonledger.integrations.jupyter import load_ipython_extension as load
+
+    load(ipython)
+
+
 def __dir__() -> list[str]:
     return sorted(__all__)

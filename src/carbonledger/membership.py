@@ -41,8 +41,11 @@ def new_id() -> str:
 def derive_run_id(env: Mapping[str, str] | None = None) -> tuple[str | None, str]:
     """The run id shared by the processes of one distributed job, and where it came from.
 
-    ``CARBONLEDGER_RUN_ID`` > torchrun's ``TORCHELASTIC_RUN_ID`` (unless "none") > SLURM's
-    ``SLURM_JOB_ID`` (+ ``SLURM_STEP_ID``). (None, "new") when none is set.
+    ``CARBONLEDGER_RUN_ID`` > torchrun's ``TORCHELASTIC_RUN_ID`` (its default "none" on one
+    node: the torchrun agent's host and pid, which all its ranks share) > SLURM's
+    ``SLURM_JOB_ID`` (+ ``SLURM_STEP_ID``). (None, "new") when none is set. Several nodes
+    with torchrun's default id need ``--rdzv-id`` (or ``CARBONLEDGER_RUN_ID``) to share one
+    run.
     """
     env = os.environ if env is None else env
     if env.get("CARBONLEDGER_RUN_ID"):
@@ -50,11 +53,21 @@ def derive_run_id(env: Mapping[str, str] | None = None) -> tuple[str | None, str
     torch_id = env.get("TORCHELASTIC_RUN_ID", "")
     if torch_id and torch_id.lower() != "none":
         return f"torchrun-{torch_id}", "TORCHELASTIC_RUN_ID"
+    if torch_id.lower() == "none" and _one_torchrun_node(env):
+        # torchrun's default rendezvous id is "none": on one node, the ranks of one job are
+        # the children of one agent process, which names the job while it lives
+        return f"torchrun-{os.uname().nodename}-{os.getppid()}", "torchrun agent (one node)"
     job = env.get("SLURM_JOB_ID")
     if job:
         step = env.get("SLURM_STEP_ID")
         return (f"slurm-{job}.{step}" if step else f"slurm-{job}"), "SLURM_JOB_ID"
     return None, "new"
+
+
+def _one_torchrun_node(env: Mapping[str, str]) -> bool:
+    """Whether torchrun started this process with every rank on this node."""
+    world, local = env.get("WORLD_SIZE", ""), env.get("LOCAL_WORLD_SIZE", "")
+    return bool(world) and world == local
 
 
 def int_env(env: Mapping[str, str], *names: str) -> int | None:

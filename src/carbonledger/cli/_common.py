@@ -4,11 +4,27 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
 from carbonledger.errors import CarbonLedgerError
+
+#: ``--cpu-watts`` and ``--ram-watts`` of ``run`` and ``monitor``
+CpuWattsOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--cpu-watts",
+        help="The CPU's full-load power in watts (scaled by utilisation), instead of a model.",
+    ),
+]
+RamWattsOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--ram-watts",
+        help="The power of the whole installed memory in watts (constant), instead of a model.",
+    ),
+]
 
 
 def emit_json(obj: Any) -> None:

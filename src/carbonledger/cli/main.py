@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "regions",
     "metric",
     "serve",
+    "importer",
 )
 
 

@@ -8,7 +8,14 @@ from typing import Annotated
 
 import typer
 
-from carbonledger.cli._common import check_interval_option, emit_json, fail, fail_from
+from carbonledger.cli._common import (
+    CpuWattsOpt,
+    RamWattsOpt,
+    check_interval_option,
+    emit_json,
+    fail,
+    fail_from,
+)
 from carbonledger.errors import CarbonLedgerError
 
 
@@ -46,22 +53,8 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No periodic lines.")] = False,
-        cpu_watts: Annotated[
-            float | None,
-            typer.Option(
-                "--cpu-watts",
-                help="The CPU's full-load power in watts (scaled by utilisation), instead of "
-                "a model.",
-            ),
-        ] = None,
-        ram_watts: Annotated[
-            float | None,
-            typer.Option(
-                "--ram-watts",
-                help="The power of the whole installed memory in watts (constant), instead "
-                "of a model.",
-            ),
-        ] = None,
+        cpu_watts: CpuWattsOpt = None,
+        ram_watts: RamWattsOpt = None,
     ) -> None:
         """Track the whole machine until Ctrl-C or --duration."""
         from carbonledger.report import format_energy_j, format_mass_g, format_summary

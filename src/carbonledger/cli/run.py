@@ -14,7 +14,14 @@ from typing import Annotated
 
 import typer
 
-from carbonledger.cli._common import check_interval_option, emit_json, fail, parse_tags
+from carbonledger.cli._common import (
+    CpuWattsOpt,
+    RamWattsOpt,
+    check_interval_option,
+    emit_json,
+    fail,
+    parse_tags,
+)
 from carbonledger.cli._run_plan import (
     expected_job,
     realised,
@@ -61,22 +68,8 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--no-ledger", help="Do not record the run.")
         ] = False,
         expected_epochs: Annotated[int | None, typer.Option("--expected-epochs")] = None,
-        cpu_watts: Annotated[
-            float | None,
-            typer.Option(
-                "--cpu-watts",
-                help="The CPU's full-load power in watts (scaled by utilisation), instead of "
-                "a model.",
-            ),
-        ] = None,
-        ram_watts: Annotated[
-            float | None,
-            typer.Option(
-                "--ram-watts",
-                help="The power of the whole installed memory in watts (constant), instead "
-                "of a model.",
-            ),
-        ] = None,
+        cpu_watts: CpuWattsOpt = None,
+        ram_watts: RamWattsOpt = None,
         tag: Annotated[
             list[str] | None,
             typer.Option("--tag", "-t", help="KEY=VALUE kept with the run (repeatable)."),

@@ -123,6 +123,8 @@ def discover(
     cpuinfo: str | os.PathLike[str] = "/proc/cpuinfo",
     sys_root: str | os.PathLike[str] = "/sys",
     cpu_count: int | None = None,
+    cgroup_root: str = "/sys/fs/cgroup",
+    proc_cgroup_path: str = "/proc/self/cgroup",
 ) -> Discovery:
     """Examine this host and return the sensors to use.
 
@@ -132,7 +134,9 @@ def discover(
     utilisation, idle at ``IDLE_SHARE`` of it), ``ram_watts`` the user's power of the whole
     installed memory (constant). Hardware roots and vendor modules are injectable for tests
     (``powercap_root``, ``cpuinfo``, ``sys_root``, ``nvml``, ``amdsmi``; ``cpu_count`` the
-    logical CPUs, default ``os.cpu_count()``). Raises :class:`InputError` for a bad scope or
+    logical CPUs, default ``os.cpu_count()``). In a SLURM job on a shared node, host-wide
+    CPU and RAM sensors are charged by the job's allocation (its cgroup's CPU set and memory
+    limit, read under ``cgroup_root``; see :mod:`carbonledger.sensors.allocation`). Raises :class:`InputError` for a bad scope or
     a non-positive watts figure.
     """
     from carbonledger.sensors.cpu.host import hypervisor_hint, read_host_cpu
@@ -176,8 +180,9 @@ def discover(
         _choose_gpus(found, nvml=nvml, amdsmi=amdsmi, env=env, clock=clock)
     else:
         found.notes.append("gpu: disabled by configuration")
+    sensors = _charge_allocation(found, env, cpu_count, cgroup_root, proc_cgroup_path)
     return Discovery(
-        sensors=tuple(found.chosen),
+        sensors=tuple(sensors),
         candidates=tuple(found.candidates),
         notes=tuple(found.notes),
         cpu_model=name,
@@ -185,6 +190,27 @@ def discover(
         assumptions=tuple(found.assumptions),
         hypervisor=hint,
     )
+
+
+def _charge_allocation(
+    found: _Found,
+    env: Mapping[str, str],
+    cpu_count: int | None,
+    cgroup_root: str,
+    proc_cgroup_path: str,
+) -> list[Sensor]:
+    """The chosen sensors, host-wide ones charged by the job's share of a shared node."""
+    from carbonledger.sensors.allocation import allocation_share, apply_allocation
+    from carbonledger.sensors.memory import installed_ram_bytes
+
+    allocation = allocation_share(
+        node_cpus=cpu_count or os.cpu_count() or 1,
+        node_ram_bytes=int(installed_ram_bytes()) or 1,
+        env=env,
+        cgroup_root=cgroup_root,
+        proc_cgroup_path=proc_cgroup_path,
+    )
+    return apply_allocation(found.chosen, allocation, found.notes)
 
 
 @dataclass

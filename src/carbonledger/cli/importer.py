@@ -1,0 +1,106 @@
+"""``carbonledger import slurm``: a cluster's past jobs, from SLURM accounting, as estimated runs."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from carbonledger.cli._common import emit_json, fail, fail_from
+
+
+def _sacct_text(path: str | None, since: str | None) -> str:
+    """The sacct output: the file (``-`` for stdin), else what the sacct command prints."""
+    import shutil
+    import subprocess
+    import sys
+
+    from carbonledger.slurm import SACCT_COMMAND, SACCT_FIELDS
+
+    if path == "-":
+        return sys.stdin.read()
+    if path is not None:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                return fh.read()
+        except OSError as exc:
+            fail(f"cannot read {path}: {exc.strerror or exc}")
+    if shutil.which("sacct") is None:
+        fail(
+            "no sacct command here: give a file saved on the cluster with "
+            f"'TZ=UTC sacct --allusers --allocations --parsable2 --format={SACCT_FIELDS}'"
+        )
+    command = [*SACCT_COMMAND, *(["--starttime", since] if since else [])]
+    done = subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, "TZ": "UTC"}, check=False
+    )
+    if done.returncode != 0:
+        fail(f"sacct failed ({done.returncode}): {done.stderr.strip()[-300:]}", 1)
+    return done.stdout
+
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(help="Import past work (from a scheduler's accounting) as estimated runs.")
+    app.add_typer(group, name="import")
+
+    @group.command("slurm")
+    def slurm_command(
+        path: Annotated[
+            str | None,
+            typer.Argument(
+                help="sacct output saved to a file ('-': stdin); default: run sacct here."
+            ),
+        ] = None,
+        ledger: Annotated[
+            str | None, typer.Option("--ledger", "-l", help="Ledger file or postgresql:// URL.")
+        ] = None,
+        project: Annotated[str, typer.Option(help="Project of the imported runs.")] = "slurm",
+        country: Annotated[str | None, typer.Option(help="The cluster's country.")] = None,
+        region: Annotated[str | None, typer.Option(help="A zone or cloud region.")] = None,
+        grid_g_per_kwh: Annotated[
+            float | None, typer.Option("--grid-g-per-kwh", help="Grid intensity, gCO2e/kWh.")
+        ] = None,
+        pue: Annotated[float | None, typer.Option(help="The data centre's PUE.")] = None,
+        gpu_watts: Annotated[
+            float | None,
+            typer.Option("--gpu-watts", help="GPU TDP in watts (when sacct names no known model)."),
+        ] = None,
+        since: Annotated[
+            str | None, typer.Option(help="Passed to sacct --starttime (when sacct is run).")
+        ] = None,
+        json_out: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+    ) -> None:
+        """Turn SLURM accounting (sacct --parsable2) into estimated runs in the ledger.
+
+        Each finished job becomes the run slurm-<job id>: CPU-hours x a per-vCPU power model,
+        GPU-hours x the GPU's TDP x 0.7 (0.4-1.0), allocated memory x W/GB, all labelled
+        estimated with their range. Jobs already in the ledger are skipped."""
+        from carbonledger.context import resolve_carbon
+        from carbonledger.errors import CarbonLedgerError
+        from carbonledger.settings import resolve
+        from carbonledger.slurm import import_jobs, parse_sacct
+
+        text = _sacct_text(path, since)
+        try:
+            where = resolve(
+                {"country": country, "region": region, "grid_g_per_kwh": grid_g_per_kwh,
+                 "pue": pue, "probe_cloud": False, "ip_geolocation": False},
+                env=os.environ,
+            ).location  # fmt: skip
+            context = resolve_carbon(where, os.environ)[0]
+            jobs = parse_sacct(text)
+            done = import_jobs(jobs, ledger, context, project=project, gpu_watts=gpu_watts)
+        except CarbonLedgerError as exc:
+            fail_from(exc)
+        if json_out:
+            emit_json({"imported": list(done.run_ids), "skipped": list(done.skipped)})
+            return
+        typer.echo(
+            f"imported {len(done.run_ids)} job(s) as estimated runs"
+            + (
+                f"; skipped {len(done.skipped)} (already in the ledger or not over)"
+                if done.skipped
+                else ""
+            )
+        )

@@ -1,0 +1,20 @@
+"""Integrations with ML frameworks, experiment trackers and notebooks.
+
+One module per framework, each imported only when you use it:
+
+- :mod:`carbonledger.integrations.lightning`: PyTorch Lightning ``CarbonCallback``
+- :mod:`carbonledger.integrations.transformers`: Hugging Face ``CarbonTrainerCallback`` and
+  ``generate_measured`` (energy per request and per token of ``model.generate``)
+- :mod:`carbonledger.integrations.keras`: Keras 3 ``CarbonCallback``
+- :mod:`carbonledger.integrations.pytorch`: ``TrainingLoop`` for hand-written loops
+- :mod:`carbonledger.integrations.mlflow`, :mod:`carbonledger.integrations.wandb`: sinks
+- :mod:`carbonledger.integrations.jupyter`: ``%load_ext carbonledger``
+- :mod:`carbonledger.integrations.serving`: ``RequestMeter``, energy per request and token
+- :mod:`carbonledger.integrations.ray`: ``RayClusterTracker``, one run across a Ray cluster
+  (``pip install 'carbonledger[ray]'``)
+
+The frameworks come with ``pip install 'carbonledger[integrations]'``; a module whose
+framework is missing raises ImportError saying what to install.
+"""
+
+__all__: list[str] = []

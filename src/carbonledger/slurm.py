@@ -1,0 +1,349 @@
+"""SLURM: a job's metadata and its share of a shared node.
+
+:func:`job_meta` reads the job's identity and allocation from the environment SLURM gives
+every task (``SLURM_JOB_ID``, ``SLURM_ARRAY_TASK_ID``, ``SLURM_JOB_PARTITION``...), to keep
+on the run. :func:`allocation_share` tells what fraction of a shared node's host-wide devices
+the job holds, from its cgroup (the CPU set, the memory limit) and the GPUs it was given, so
+that a job on a quarter of a node is charged a quarter of the node's CPU and RAM energy.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from carbonledger.errors import InputError
+from carbonledger.membership import new_id
+from carbonledger.models import ComponentEnergy, RunStatus
+from carbonledger.sensors.allocation import Allocation, allocation_share, parse_cpu_list
+
+if TYPE_CHECKING:
+    from carbonledger.accounting import CarbonContext
+
+__all__ = [
+    "SACCT_COMMAND",
+    "SACCT_FIELDS",
+    "Allocation",
+    "Imported",
+    "SacctJob",
+    "allocation_share",
+    "estimate_components",
+    "import_jobs",
+    "job_meta",
+    "job_status",
+    "parse_cpu_list",
+    "parse_sacct",
+    "parse_tres",
+]
+
+
+def _first(env: Mapping[str, str], *names: str) -> str:
+    for name in names:
+        value = env.get(name, "")
+        if value:
+            return value
+    return ""
+
+
+def _int(env: Mapping[str, str], *names: str) -> int | None:
+    for name in names:
+        value = env.get(name, "")
+        if value:
+            head = value.split("(")[0].split(",")[0]  # "4(x2)" (per node), "4,4"
+            try:
+                return int(head)
+            except ValueError:
+                raise InputError(f"{name} must be an integer, got {value!r}") from None
+    return None
+
+
+def parse_tres(text: str) -> dict[str, str]:
+    """``cpu=8,mem=32G,node=2,billing=8,gres/gpu=4`` as a dict (``gres/gpu:a100=4`` keeps
+    its full key). Empty text gives an empty dict."""
+    out: dict[str, str] = {}
+    for part in text.split(","):
+        if "=" in part:
+            key, _, value = part.partition("=")
+            out[key.strip()] = value.strip()
+    return out
+
+
+def _gpu_count(env: Mapping[str, str]) -> int | None:
+    """GPUs allocated to the job: ``SLURM_GPUS_ON_NODE`` (per node), else ``SLURM_GPUS``,
+    else ``SLURM_JOB_GPUS`` / ``SLURM_STEP_GPUS`` (a list of indexes), else the TRES string."""
+    count = _int(env, "SLURM_GPUS_ON_NODE")
+    if count is not None:
+        return count
+    gpus = env.get("SLURM_GPUS", "")
+    if gpus:
+        try:
+            return int(gpus.rsplit(":", 1)[-1])
+        except ValueError:
+            raise InputError(f"SLURM_GPUS must end in a count (a100:4), got {gpus!r}") from None
+    listed = _first(env, "SLURM_STEP_GPUS", "SLURM_JOB_GPUS")
+    if listed:
+        return len([g for g in listed.split(",") if g])
+    tres = parse_tres(env.get("SLURM_TRES_PER_NODE", "") or env.get("SLURM_TRES_PER_TASK", ""))
+    for key, value in tres.items():
+        if key.startswith("gres/gpu") or key == "gpu":
+            try:
+                return int(value.rsplit(":", 1)[-1])
+            except ValueError:
+                return None
+    return None
+
+
+def job_meta(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The SLURM job this process belongs to, for the run's metadata; ``{}`` outside SLURM.
+
+    Keys (each only when SLURM set it): ``job_id``, ``array_job_id``, ``array_task_id``,
+    ``step_id``, ``job_name``, ``partition``, ``account``, ``qos``, ``cluster``,
+    ``nodes`` (the node list as SLURM writes it), ``node_count``, ``cpus_on_node``
+    (CPUs allocated on this node), ``cpus_per_task``, ``tasks``, ``gpus_on_node``
+    (GPUs allocated on this node), ``mem_per_node_mb``.
+    """
+    env = os.environ if env is None else env
+    job_id = env.get("SLURM_JOB_ID") or env.get("SLURM_JOBID")
+    if not job_id:
+        return {}
+    text = {
+        "job_id": job_id,
+        "array_job_id": env.get("SLURM_ARRAY_JOB_ID", ""),
+        "array_task_id": env.get("SLURM_ARRAY_TASK_ID", ""),
+        "step_id": env.get("SLURM_STEP_ID", ""),
+        "job_name": env.get("SLURM_JOB_NAME", ""),
+        "partition": _first(env, "SLURM_JOB_PARTITION", "SLURM_PARTITION"),
+        "account": _first(env, "SLURM_JOB_ACCOUNT", "SLURM_ACCOUNT"),
+        "qos": _first(env, "SLURM_JOB_QOS", "SLURM_QOS"),
+        "cluster": env.get("SLURM_CLUSTER_NAME", ""),
+        "nodes": _first(env, "SLURM_JOB_NODELIST", "SLURM_NODELIST"),
+    }
+    numbers = {
+        "node_count": _int(env, "SLURM_JOB_NUM_NODES", "SLURM_NNODES"),
+        "cpus_on_node": _int(env, "SLURM_CPUS_ON_NODE", "SLURM_JOB_CPUS_PER_NODE"),
+        "cpus_per_task": _int(env, "SLURM_CPUS_PER_TASK"),
+        "tasks": _int(env, "SLURM_NTASKS", "SLURM_NPROCS"),
+        "gpus_on_node": _gpu_count(env),
+        "mem_per_node_mb": _int(env, "SLURM_MEM_PER_NODE"),
+    }
+    meta: dict[str, Any] = {k: v for k, v in text.items() if v}
+    meta.update({k: v for k, v in numbers.items() if v is not None})
+    return meta
+
+
+# --- after the fact: sacct accounting into estimated runs -----------------------------------
+
+#: the sacct fields ``carbonledger import slurm`` reads (with ``--parsable2``, header kept)
+SACCT_FIELDS = (
+    "JobID,JobName,Partition,Account,User,State,Start,End,ElapsedRaw,NNodes,NCPUS,"
+    "AllocTRES,TotalCPU,NodeList"
+)
+SACCT_COMMAND = ("sacct", "--allusers", "--allocations", "--parsable2", f"--format={SACCT_FIELDS}")
+_NOT_OVER = ("RUNNING", "PENDING", "REQUEUED", "SUSPENDED")
+_REQUIRED = ("JobID", "Start", "ElapsedRaw", "NCPUS", "AllocTRES")
+#: share of a GPU's TDP assumed drawn when only GPU-hours are known, with its range
+GPU_TDP_SHARE, GPU_TDP_SHARE_LOW, GPU_TDP_SHARE_HIGH = 0.7, 0.4, 1.0
+
+
+@dataclass(frozen=True)
+class SacctJob:
+    """One job (allocation) of ``sacct`` output."""
+
+    job_id: str
+    started_unix_s: float
+    duration_s: float
+    cpus: int
+    gpus: int
+    gpu_model: str
+    mem_bytes: float
+    #: 0..1 from TotalCPU / (NCPUS x elapsed), None when sacct gave no TotalCPU
+    cpu_utilisation: float | None
+    fields: dict[str, str]
+
+
+def _sacct_time_s(text: str) -> float:
+    """``[DD-][HH:]MM:SS[.mmm]`` (sacct's TotalCPU) in seconds."""
+    days, _, rest = text.rpartition("-")
+    parts = [float(p) for p in rest.split(":")]
+    while len(parts) < 3:
+        parts.insert(0, 0.0)
+    return (int(days) if days else 0) * 86400 + parts[0] * 3600 + parts[1] * 60 + parts[2]
+
+
+def _mem_bytes(text: str) -> float:
+    units = {"K": 1024.0, "M": 1024.0**2, "G": 1024.0**3, "T": 1024.0**4}
+    if text and text[-1].upper() in units:
+        return float(text[:-1]) * units[text[-1].upper()]
+    return float(text) * 1024.0**2 if text else 0.0  # sacct's default unit is MB
+
+
+def _job(row: dict[str, str], line_no: int) -> SacctJob | None:
+    from datetime import datetime, timezone
+
+    if not row["JobID"] or "." in row["JobID"] or row["Start"] in ("", "Unknown", "None"):
+        return None  # a step (the allocation line carries the job), or a job never started
+    try:
+        start = datetime.fromisoformat(row["Start"]).replace(tzinfo=timezone.utc).timestamp()
+        duration_s = float(row["ElapsedRaw"])
+        cpus = int(row["NCPUS"])
+        tres = parse_tres(row["AllocTRES"])
+        gpus, gpu_model = 0, ""
+        for key, value in tres.items():
+            if key == "gres/gpu":
+                gpus = max(gpus, int(value))
+            elif key.startswith("gres/gpu:"):
+                gpus, gpu_model = max(gpus, int(value)), key.split(":", 1)[1]
+        mem = _mem_bytes(tres.get("mem", ""))
+        total_cpu = row.get("TotalCPU", "")
+        util = None
+        if total_cpu and cpus and duration_s > 0:
+            util = min(1.0, _sacct_time_s(total_cpu) / (cpus * duration_s))
+    except (ValueError, KeyError) as exc:
+        raise InputError(
+            f"sacct line {line_no}: cannot read job {row.get('JobID', '?')!r} ({exc}); "
+            f"expected sacct --parsable2 --format={SACCT_FIELDS}"
+        ) from None
+    return SacctJob(row["JobID"], start, duration_s, cpus, gpus, gpu_model, mem, util, row)
+
+
+def parse_sacct(text: str) -> list[SacctJob]:
+    """The jobs of ``sacct --parsable2 --format=...`` output (header line kept; ``|``-separated;
+    see :data:`SACCT_FIELDS`). Steps (``123.batch``) and jobs that never started are skipped.
+    Times are read as UTC (run sacct with ``TZ=UTC``)."""
+    import csv
+    import io
+
+    reader = csv.DictReader(io.StringIO(text), delimiter="|", quoting=csv.QUOTE_NONE)
+    missing = [f for f in _REQUIRED if f not in (reader.fieldnames or [])]
+    if missing:
+        raise InputError(
+            f"sacct output lacks the field(s) {', '.join(missing)}: run "
+            f"'TZ=UTC sacct --parsable2 --format={SACCT_FIELDS}' (header line kept)"
+        )
+    jobs = []
+    for line_no, row in enumerate(reader, start=2):
+        job = _job(row, line_no)
+        if job is not None:
+            jobs.append(job)
+    return jobs
+
+
+def estimate_components(
+    job: SacctJob, *, gpu_watts: float | None = None
+) -> tuple[list[ComponentEnergy], list[str]]:
+    """A job's estimated energy per component in joules, with the notes on each model: CPU
+    cores x per-vCPU power (idle..full by TotalCPU), GPU-hours x TDP x 0.7 (0.4..1.0), memory
+    allocated x W/GB. Everything is labelled estimated, with its range."""
+    from carbonledger.predict.hardware import accelerator
+    from carbonledger.sensors.cpu.vcpu import vcpu_power
+    from carbonledger.sensors.memory import W_PER_GB, W_PER_GB_HIGH, W_PER_GB_LOW
+
+    t, notes, out = job.duration_s, [], []
+    row = vcpu_power(None)
+    util = 1.0 if job.cpu_utilisation is None else job.cpu_utilisation
+    if job.cpu_utilisation is None:
+        notes.append("cpu: no TotalCPU in the sacct output: full load assumed")
+    per_core_w = row.min_w + (row.max_w - row.min_w) * util
+    low_w = row.min_low_w + (row.max_low_w - row.min_low_w) * util
+    high_w = row.min_high_w + (row.max_high_w - row.min_high_w) * util
+    n = job.cpus
+    out.append(ComponentEnergy("cpu", "cpu", f"sacct cpu-hours x per-vCPU model ({row.source})",
+                               False, n * per_core_w * t, t, n * low_w * t, n * high_w * t))  # fmt: skip
+    if job.gpus:
+        if gpu_watts is not None:
+            tdp_w, how = gpu_watts, "given"
+        else:
+            try:
+                acc = accelerator(job.gpu_model) if job.gpu_model else None
+            except InputError:
+                acc = None
+            if acc is None:
+                raise InputError(
+                    f"job {job.job_id}: GPU model {job.gpu_model or 'not named'} is unknown; "
+                    "pass --gpu-watts (the GPU's TDP in watts)"
+                )
+            tdp_w, how = acc.tdp_w, f"{acc.name} TDP"
+        e = job.gpus * tdp_w * t
+        out.append(ComponentEnergy("gpu", "gpu", f"sacct gpu-hours x {how} {tdp_w:g} W x "
+                                   f"{GPU_TDP_SHARE:g}", False, e * GPU_TDP_SHARE, t,
+                                   e * GPU_TDP_SHARE_LOW, e * GPU_TDP_SHARE_HIGH))  # fmt: skip
+    gb = job.mem_bytes / 1e9
+    out.append(ComponentEnergy("ram", "ram", f"sacct memory allocated x {W_PER_GB} W/GB", False,
+                               gb * W_PER_GB * t, t, gb * W_PER_GB_LOW * t, gb * W_PER_GB_HIGH * t))  # fmt: skip
+    return out, notes
+
+
+def job_status(state: str) -> RunStatus:
+    """A run status for sacct's State: COMPLETED -> completed; CANCELLED, TIMEOUT, PREEMPTED
+    -> interrupted; anything else (FAILED, OUT_OF_MEMORY, NODE_FAIL...) -> failed."""
+    word = state.split()[0] if state else "COMPLETED"
+    if word == "COMPLETED":
+        return "completed"
+    if word in ("CANCELLED", "TIMEOUT", "PREEMPTED", "DEADLINE"):
+        return "interrupted"
+    return "failed"
+
+
+@dataclass(frozen=True)
+class Imported:
+    """What an import did: the runs written, and those skipped (already in the ledger)."""
+
+    run_ids: tuple[str, ...]
+    skipped: tuple[str, ...]
+
+
+def import_jobs(
+    jobs: list[SacctJob],
+    target: str | None,
+    context: CarbonContext,
+    *,
+    project: str = "slurm",
+    gpu_watts: float | None = None,
+) -> Imported:
+    """Write each job as a finished, estimated run ``slurm-<job id>`` into the ledger
+    ``target`` (the default ledger when None), with its start and end times and the job's
+    sacct fields in the metadata. A job already in the ledger (tracked live as
+    ``slurm-<id>`` or ``slurm-<id>.<step>``, or imported before) is skipped: importing twice
+    changes nothing."""
+    from carbonledger.ledger import open_ledger
+    from carbonledger.ledger.base import MemberRecord, RunRecord
+
+    over = [j for j in jobs if not j.fields.get("State", "").startswith(_NOT_OVER)]
+    skipped = [f"slurm-{j.job_id}" for j in jobs if j not in over]  # import them once over
+    estimates = [(job, *estimate_components(job, gpu_watts=gpu_watts)) for job in over]
+    now_s = [0.0]  # the ledger's clock: the job's own times, not the import's
+    ledger = open_ledger(target, clock=lambda: now_s[0])
+    done: list[str] = []
+    try:
+        known = {
+            r[len("slurm-") :].split(".")[0]
+            for r in ledger.iter_run_ids()
+            if r.startswith("slurm-")
+        }
+        for job, components, notes in estimates:
+            run_id = f"slurm-{job.job_id}"
+            if job.job_id in known:  # tracked live (any step) or imported before
+                skipped.append(run_id)
+                continue
+            now_s[0] = job.started_unix_s
+            meta = {"estimated": True, "source": "sacct", "slurm": dict(job.fields),
+                    "notes": notes, "run_id_source": "sacct"}  # fmt: skip
+            ledger.open_run(
+                RunRecord(run_id, project, job.fields.get("JobName") or "default",
+                          job.started_unix_s, "slurm-job", context.location,
+                          context.location_source, context.intensity_g_per_kwh,
+                          context.intensity_source, context.pue, context.pue_source,
+                          tags={"imported": "sacct"}, meta=meta)
+            )  # fmt: skip
+            member = MemberRecord(new_id(), run_id, job.fields.get("NodeList", ""), 0,
+                                  job.started_unix_s)  # fmt: skip
+            ledger.join(member, 60.0)
+            now_s[0] = job.started_unix_s + job.duration_s
+            status = job_status(job.fields.get("State", ""))
+            ledger.finish_member(run_id, member.member_id, components, status, [])
+            done.append(run_id)
+    finally:
+        ledger.close()
+    return Imported(tuple(done), tuple(skipped))
