@@ -16,6 +16,17 @@ from carbonledger.cli.main import build_app
 OUT = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
 
 
+def _commands(group: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Every command, sub-commands of a group (``import slurm``) after the group itself."""
+    out: list[tuple[str, Any]] = []
+    for name in sorted(group.commands):
+        cmd = group.commands[name]
+        out.append((prefix + name, cmd))
+        if hasattr(cmd, "commands"):
+            out.extend(_commands(cmd, f"{prefix}{name} "))
+    return out
+
+
 def render() -> str:
     group: Any = get_command(build_app())
     lines = [
@@ -25,8 +36,7 @@ def render() -> str:
         "Every command exits 0 when it worked, 1 on a failure, 2 on bad input.",
         "",
     ]
-    for name in sorted(group.commands):
-        cmd = group.commands[name]
+    for name, cmd in _commands(group):
         lines.append(f"## `carbonledger {name}`")
         lines.append("")
         lines.append((cmd.help or "").strip().split("\n\n")[0])

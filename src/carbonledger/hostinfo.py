@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from carbonledger._version import __version__
@@ -88,11 +88,20 @@ def run_meta(
     cloud: tuple[str | None, str | None],
     country_name: str,
     command: Sequence[str] | None,
+    env: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """A run's metadata as its start record keeps it: the host, the location's names, the
-    market factor, the forecast's horizon and where the run id came from."""
+    market factor, the forecast's horizon, where the run id came from, and the SLURM job."""
+    from carbonledger.errors import InputError
+    from carbonledger.slurm import job_meta
+
     location = carbon.location
+    try:
+        slurm = job_meta(env)
+    except InputError as exc:  # a malformed SLURM variable: said, not fatal
+        slurm = {"error": str(exc)}
     return {
+        **({"slurm": slurm} if slurm else {}),
         **host_meta(cpu_model=cpu_model, gpu_models=gpu_models, cloud=cloud, command=command),
         "country_name": country_name,
         "country_iso_code": location.split("-")[0] if ":" not in location else "",

@@ -38,6 +38,8 @@ __all__ = [
     "IN_USE",
     "Replayed",
     "Spool",
+    "decode_call",
+    "encode_call",
     "journal_target",
     "pending",
     "replay",
@@ -68,8 +70,9 @@ def _record_dict(obj: Any) -> dict[str, Any]:
     return {f.name: getattr(obj, f.name) for f in fields(obj)}
 
 
-def _encode(op: str, args: Sequence[Any]) -> dict[str, Any]:
-    """One ledger call as a JSON-able dict."""
+def encode_call(op: str, args: Sequence[Any]) -> dict[str, Any]:
+    """One ledger call as a JSON-able dict (a journal line; :func:`decode_call` reverses it).
+    Also how a Ray node ships its records to the driver."""
     if op == "open_run":
         return {"op": op, "run": _record_dict(args[0])}
     if op == "join":
@@ -96,7 +99,7 @@ def _encode(op: str, args: Sequence[Any]) -> dict[str, Any]:
     raise ValueError(f"no spool encoding for ledger call {op!r}")
 
 
-def _decode(line: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
+def decode_call(line: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
     """A journal line back into the ledger call it stands for."""
     from carbonledger.ledger.base import MemberRecord, RunRecord
 
@@ -171,7 +174,7 @@ class Spool:
         """Append one ledger call; ``sync`` forces it to disk (window ends, a member's end)."""
         if self._fd is None:
             self._fd = self._open()
-        os.write(self._fd, _dumps(_encode(op, args)))
+        os.write(self._fd, _dumps(encode_call(op, args)))
         self.lines += 1
         if sync:
             os.fsync(self._fd)
@@ -312,7 +315,7 @@ def replay(path: str, ledger: Ledger) -> Replayed:
         count = start
         try:
             for line in body[start:]:
-                op, args = _decode(line)
+                op, args = decode_call(line)
                 getattr(ledger, op)(*args)
                 count += 1
                 _save_progress(path, count)

@@ -273,6 +273,7 @@ class Tracker:
             cloud=self._cloud,
             country_name=self._country_name,
             command=self._command,
+            env=self._env,
         )
         meta.update(self._assumptions)
         self.project, self.experiment, context = join_run(

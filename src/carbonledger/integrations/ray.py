@@ -381,12 +381,12 @@ class CollectingLedger:
         attr = getattr(self._inner, name)
         if name not in _WRITES:
             return attr
-        from carbonledger.spool import _encode
+        from carbonledger.spool import encode_call
 
         def write(*args: Any) -> Any:
             result = attr(*args)
             with self._lines_lock:
-                self._lines.append(_encode(name, args))
+                self._lines.append(encode_call(name, args))
             return result
 
         return write
@@ -435,10 +435,10 @@ class MemberLog:
 
 def replay_lines(lines: list[dict[str, Any]], ledger: Any, logs: dict[str, MemberLog]) -> None:
     """Make a node's collected writes in ``ledger``, in order, and keep track in ``logs``."""
-    from carbonledger.spool import _decode
+    from carbonledger.spool import decode_call
 
     for line in lines:
-        op, args = _decode(line)
+        op, args = decode_call(line)
         getattr(ledger, op)(*args)
         if op == "join":
             member = args[0]
