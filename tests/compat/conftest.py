@@ -7,7 +7,6 @@ fake powercap tree through ``CARBONLEDGER_POWERCAP_ROOT``, as a user's process w
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,17 +23,8 @@ RAM_W = 3.6
 
 @pytest.fixture(autouse=True)
 def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No user config, no real ledger, no cloud probe: each test sees only what it sets."""
-    for name in list(os.environ):
-        if name.startswith("CARBONLEDGER_") or name in (
-            "TORCHELASTIC_RUN_ID",
-            "SLURM_JOB_ID",
-            "SLURM_STEP_ID",
-            "LOCAL_RANK",
-            "RANK",
-            "CUDA_VISIBLE_DEVICES",
-        ):
-            monkeypatch.delenv(name, raising=False)
+    """No user config, no real ledger, no cloud probe: each test sees only what it sets
+    (the root conftest has cleared carbonledger's and the launchers' variables)."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import csv
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from carbonledger import open_ledger
-from carbonledger.testing import FakePowercap
 
+from ._scripts import run_swapped
 from .test_codecarbon import CODECARBON_332_COLUMNS
 
 #: CodeCarbon's documented ways in: a with block, the decorator, start/stop with tasks
@@ -54,26 +51,16 @@ print("EMISSIONS", emissions, tracker.final_emissions_data.run_id)
 
 
 def test_codecarbon_script_runs_after_swapping_the_import(tmp_path: Path) -> None:
-    original = "from codecarbon import"
-    assert CODECARBON_SCRIPT.count(original) == 1
-    script = tmp_path / "train.py"
-    script.write_text(
-        CODECARBON_SCRIPT.replace(original, "from carbonledger.compat.codecarbon import")
-    )
-    powercap = FakePowercap(tmp_path / "powercap")
-    powercap.add_package(0, dram=True)
     out = tmp_path / "out"
     out.mkdir()
-    env = {**os.environ, "CARBONLEDGER_POWERCAP_ROOT": str(powercap.root)}
-    done = subprocess.run(
-        [sys.executable, str(script), str(out)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    done = run_swapped(
+        tmp_path,
+        CODECARBON_SCRIPT,
+        "from codecarbon import",
+        "from carbonledger.compat.codecarbon import",
+        args=(str(out),),
+        dram=True,
     )
-    assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     tasks = [line.split() for line in lines if line.startswith("TASK")]
     assert [t[1] for t in tasks] == ["load", "train"]

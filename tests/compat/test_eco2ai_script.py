@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import csv
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from carbonledger import open_ledger
-from carbonledger.testing import FakePowercap
 
+from ._scripts import run_swapped
 from .test_eco2ai import ECO2AI_0312_COLUMNS
 
 #: eco2AI's documented ways in: start/stop, a training with epochs, the decorator
@@ -48,27 +45,15 @@ fit()
 
 
 def test_eco2ai_script_runs_after_swapping_the_import(tmp_path: Path) -> None:
-    original = "import eco2ai\n"
-    assert ECO2AI_SCRIPT.count(original) == 1
-    script = tmp_path / "train.py"
-    script.write_text(
-        ECO2AI_SCRIPT.replace(original, "import carbonledger.compat.eco2ai as eco2ai\n")
-    )
-    powercap = FakePowercap(tmp_path / "powercap")
-    powercap.add_package(0)
     work = tmp_path / "work"
     work.mkdir()
-    env = {**os.environ, "CARBONLEDGER_POWERCAP_ROOT": str(powercap.root)}
-    done = subprocess.run(
-        [sys.executable, str(script)],
+    run_swapped(
+        tmp_path,
+        ECO2AI_SCRIPT,
+        "import eco2ai\n",
+        "import carbonledger.compat.eco2ai as eco2ai\n",
         cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
     )
-    assert done.returncode == 0, done.stderr
     with (work / "emission.csv").open(newline="") as fh:
         reader = csv.DictReader(fh)
         assert reader.fieldnames == ECO2AI_0312_COLUMNS

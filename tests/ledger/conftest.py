@@ -260,3 +260,12 @@ def _make_run(run_id: str = "run-1", *, started: float = 1_700_000_000.0, **kw: 
 def make_run() -> Callable[..., RunRecord]:
     """``make_run(run_id, started=..., **fields)`` -> a RunRecord with test defaults."""
     return _make_run
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run the command line with ``args``: (exit code, stdout, stderr)."""
+    from carbonledger.cli.main import main
+
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err

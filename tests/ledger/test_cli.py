@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from carbonledger.cli.main import main
 from carbonledger.ledger import MemberRecord, RunRecord, open_ledger
 from carbonledger.ledger.crypto import generate_key
 from carbonledger.models import ComponentEnergy, Sample, WindowSummary
+
+from .conftest import run_cli
 
 T0 = 1_700_000_000.0
 FORECAST = {
@@ -54,12 +55,6 @@ def ledger_path(
     finally:
         led.close()
     return path
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_runs_json(ledger_path: str, capsys: pytest.CaptureFixture[str]) -> None:

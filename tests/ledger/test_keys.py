@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from carbonledger.cli.main import main
 from carbonledger.errors import InputError, LedgerError
 from carbonledger.ledger import MemberRecord, RunRecord, open_ledger
 from carbonledger.ledger.keys import (
@@ -25,6 +24,8 @@ from carbonledger.ledger.keys import (
     verify_signature,
 )
 from carbonledger.models import ComponentEnergy
+
+from .conftest import run_cli
 
 P = 2**255 - 19
 #: the eight small-order points' encodings (libsodium's list, with both sign bits)
@@ -118,25 +119,19 @@ def finished(tmp_path: Path, make_run: Callable[..., RunRecord]) -> str:
     return path
 
 
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_keys_command_and_trusting_it(
     finished: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    code, out, _ = cli(capsys, "keys", "--json")
+    code, out, _ = run_cli(capsys, "keys", "--json")
     info = json.loads(out)
     assert code == 0 and info["fingerprint"].startswith("SHA256:")
     assert info["public_key_pem"].startswith("-----BEGIN PUBLIC KEY-----")
     assert info["path"] == os.environ["CARBONLEDGER_SIGNING_KEY"]
-    code, out, _ = cli(capsys, "verify", finished)
+    code, out, _ = run_cli(capsys, "verify", finished)
     assert code == 0 and "NOT ANCHORED" in out and "chain head: " in out
-    code, out, _ = cli(capsys, "keys", "--trust")
+    code, out, _ = run_cli(capsys, "keys", "--trust")
     assert code == 0 and info["fingerprint"] in out
-    code, out, _ = cli(capsys, "verify", finished)
+    code, out, _ = run_cli(capsys, "verify", finished)
     assert code == 0 and "NOT ANCHORED" not in out and "keys you trust" in out
 
 
@@ -146,24 +141,26 @@ def test_verify_with_a_pinned_key_file_or_fingerprint(
     signer = load_or_create_signing_key()
     pin = tmp_path / "alice.pub"
     pin.write_text(public_key_pem(signer.public_hex))
-    code, out, _ = cli(capsys, "verify", finished, "--key", str(pin), "--json")
+    code, out, _ = run_cli(capsys, "verify", finished, "--key", str(pin), "--json")
     report = json.loads(out)
     assert code == 0 and report["ok"] and report["anchored"]
     head = report["head"]
-    code, _, _ = cli(capsys, "verify", finished, "-k", signer.fingerprint, "--expect-head", head)
+    code, _, _ = run_cli(
+        capsys, "verify", finished, "-k", signer.fingerprint, "--expect-head", head
+    )
     assert code == 0
     other = load_or_create_signing_key(str(tmp_path / "bob.pem"))
-    code, out, _ = cli(capsys, "verify", finished, "--key", other.fingerprint)
+    code, out, _ = run_cli(capsys, "verify", finished, "--key", other.fingerprint)
     assert code == 1 and "untrusted" in out
-    code, _, err = cli(capsys, "verify", finished, "--expect-head", "nonsense")
+    code, _, err = run_cli(capsys, "verify", finished, "--expect-head", "nonsense")
     assert code == 2 and "COUNT:HASH" in err
 
 
 def test_printed_names_are_escaped(finished: str, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = cli(capsys, "runs", "--ledger", finished)
+    code, out, _ = run_cli(capsys, "runs", "--ledger", finished)
     assert code == 0 and "\x1b" not in out and "\r" not in out
     assert "a1\\x1b[31m-evil" in out
-    code, out, _ = cli(capsys, "show", "a1", "--ledger", finished)
+    code, out, _ = run_cli(capsys, "show", "a1", "--ledger", finished)
     assert code == 0 and "\x1b" not in out and "\\x1b" in out
 
 
@@ -177,13 +174,13 @@ def test_settle_command(
         led.join(MemberRecord("m", "gone", "h", 1, 1_000.0), 5)
     finally:
         led.close()
-    code, out, _ = cli(capsys, "runs", "--ledger", path, "--json")
+    code, out, _ = run_cli(capsys, "runs", "--ledger", path, "--json")
     assert json.loads(out)[0]["status"] == "interrupted"
-    code, out, _ = cli(capsys, "verify", path)
+    code, out, _ = run_cli(capsys, "verify", path)
     assert code == 0  # reading wrote nothing: still running in the file, and consistent
-    code, out, _ = cli(capsys, "settle", "--ledger", path, "--json")
+    code, out, _ = run_cli(capsys, "settle", "--ledger", path, "--json")
     assert code == 0 and json.loads(out)["settled"] == ["gone"]
-    code, out, _ = cli(capsys, "settle", "--ledger", path)
+    code, out, _ = run_cli(capsys, "settle", "--ledger", path)
     assert code == 0 and "no run to settle" in out
-    code, out, _ = cli(capsys, "verify", path)
+    code, out, _ = run_cli(capsys, "verify", path)
     assert code == 0, out

@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-
-def load_ledgerdata() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "carbonledger_test_ledgerdata", Path(__file__).with_name("ledgerdata.py")
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from .ledgerdata import build_ledger
 
 
 @pytest.fixture(autouse=True)
@@ -33,4 +23,4 @@ def _own_keys(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
 @pytest.fixture
 def ledger_path(tmp_path: Path) -> Path:
     """A SQLite ledger with three finished runs and a running one (see ledgerdata.py)."""
-    return load_ledgerdata().build_ledger(tmp_path / "ledger.db")
+    return build_ledger(tmp_path / "ledger.db")

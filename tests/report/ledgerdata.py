@@ -10,8 +10,13 @@ from pathlib import Path
 from carbonledger.ledger import MemberRecord, RunRecord, open_ledger
 from carbonledger.models import ComponentEnergy, Sample, SensorInfo, WindowSummary
 
-#: the runs start ~1 h ago, so the last one (never finished) is still live (lease 1 h)
-T0 = float(int(time.time()) - 4000)
+
+def start_s() -> float:
+    """The first run's start: ~1 h before now (each build), so the last run (never
+    finished) is still live (lease 1 h)."""
+    return float(int(time.time()) - 4000)
+
+
 CPU = SensorInfo("cpu", "cpu:package-0", "rapl", True, host_wide=True)
 RAM = SensorInfo("ram", "ram", "ram-model", False, host_wide=True)
 
@@ -25,7 +30,7 @@ RUNS = {
 
 
 class Clock:
-    def __init__(self, t: float = T0) -> None:
+    def __init__(self, t: float) -> None:
         self.t = t
 
     def __call__(self) -> float:
@@ -34,11 +39,12 @@ class Clock:
 
 def build_ledger(path: Path) -> Path:
     """Write the runs into a SQLite ledger at ``path``; return it."""
-    clock = Clock()
+    t0 = start_s()
+    clock = Clock(t0)
     led = open_ledger(path, clock=clock)
     try:
         for k, (rid, (exp, cpu_w, secs, finished)) in enumerate(RUNS.items()):
-            clock.t = T0 + 1000 * k
+            clock.t = t0 + 1000 * k
             led.open_run(
                 RunRecord(rid, "vision", exp, clock.t, "process", "FR", "argument", 50.0,
                           "Our World in Data, test figure, 2023 (FR, lifecycle)", 1.2,

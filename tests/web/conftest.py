@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
+from ..report.ledgerdata import build_ledger
+
 pytest.importorskip("fastapi", reason="the dashboard needs the web extra (fastapi)")
 pytest.importorskip("plotly", reason="the dashboard needs plotly")
-
-
-def _ledgerdata() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "carbonledger_test_ledgerdata",
-        Path(__file__).parent.parent / "report" / "ledgerdata.py",
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(autouse=True)
@@ -34,4 +23,4 @@ def _own_keys(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
 
 @pytest.fixture
 def ledger_path(tmp_path: Path) -> Path:
-    return Path(_ledgerdata().build_ledger(tmp_path / "ledger.db"))
+    return build_ledger(tmp_path / "ledger.db")

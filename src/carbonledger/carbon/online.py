@@ -11,7 +11,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -200,6 +200,13 @@ class _OnlineProvider:
         except ValueError:
             raise ProviderError(f"{self.name}: {url} did not return JSON") from None
 
+    def _items(self, data: Any, key: str, url: str) -> list[Any]:
+        """The list under ``key`` of the JSON object ``data`` that ``url`` returned."""
+        items = data.get(key) if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise ProviderError(f"{self.name}: unexpected answer from {url} (no {key!r} list)")
+        return items
+
 
 # ----------------------------------------------------------------------------- Electricity Maps
 
@@ -243,41 +250,37 @@ class ElectricityMapsProvider(_OnlineProvider):
             }
         )
         url = f"{self.base_url}/v3/carbon-intensity/past-range?{query}"
-        data = self._get_json(url, {"auth-token": self._token})
-        items = data.get("data") if isinstance(data, dict) else None
-        if not isinstance(items, list):
-            raise ProviderError(f"{self.name}: unexpected answer from {url} (no 'data' list)")
-        points = []
-        for item in items:
-            if not isinstance(item, dict) or item.get("carbonIntensity") is None:
-                continue
-            try:
-                t = _parse_time(item["datetime"])
-                v = float(item["carbonIntensity"])
-            except (KeyError, TypeError, ValueError):
-                continue
-            if start_h <= t < end_h and math.isfinite(v) and v >= 0:
-                points.append((t, v))
-        return _to_hours(points)
+        items = self._items(self._get_json(url, {"auth-token": self._token}), "data", url)
+        return _points(items, "datetime", _em_value, start_h, end_h)
 
     def _fetch_forecast(self, zone: str, now_unix_s: float) -> tuple[dict[int, float], float]:
         from urllib.parse import urlencode
 
         url = f"{self.base_url}/v3/carbon-intensity/forecast?{urlencode({'zone': zone})}"
         data = self._get_json(url, {"auth-token": self._token})
-        items = data.get("forecast") if isinstance(data, dict) else None
-        if not isinstance(items, list):
-            raise ProviderError(f"{self.name}: unexpected answer from {url} (no 'forecast' list)")
+        items = self._items(data, "forecast", url)
         try:
             issued = _parse_time(data.get("updatedAt") or now_unix_s)
         except ValueError:
             issued = now_unix_s
-        return _points(items, "datetime", lambda item: item.get("carbonIntensity")), issued
+        return _points(items, "datetime", _em_value), issued
 
 
-def _points(items: list[Any], time_key: str, value_of: Any) -> dict[int, float]:
-    """Hourly means of ``items`` (dicts with a time under ``time_key``, a value given by
-    ``value_of(item)``); items without a usable time or value are skipped."""
+def _em_value(item: dict[str, Any]) -> Any:
+    """An Electricity Maps item's intensity (gCO2e/kWh), or None."""
+    return item.get("carbonIntensity")
+
+
+def _points(
+    items: list[Any],
+    time_key: str,
+    value_of: Callable[[dict[str, Any]], Any],
+    start_h: float = -math.inf,
+    end_h: float = math.inf,
+) -> dict[int, float]:
+    """Hourly means of ``items`` (dicts with a time under ``time_key``, a value in
+    gCO2e/kWh given by ``value_of(item)``) timed in ``[start_h, end_h)``; items without a
+    usable time or value are skipped."""
     points = []
     for item in items:
         if not isinstance(item, dict):
@@ -287,7 +290,7 @@ def _points(items: list[Any], time_key: str, value_of: Any) -> dict[int, float]:
             v = float(value_of(item))
         except (KeyError, TypeError, ValueError):
             continue
-        if math.isfinite(v) and v >= 0:
+        if start_h <= t < end_h and math.isfinite(v) and v >= 0:
             points.append((t, v))
     return _to_hours(points)
 
@@ -325,34 +328,21 @@ class UKCarbonIntensityProvider(_OnlineProvider):
             return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
 
         url = f"{self.base_url}/intensity/{stamp(start_h)}/{stamp(end_h)}"
-        data = self._get_json(url, {"Accept": "application/json"})
-        items = data.get("data") if isinstance(data, dict) else None
-        if not isinstance(items, list):
-            raise ProviderError(f"{self.name}: unexpected answer from {url} (no 'data' list)")
-        points = []
-        for item in items:
-            if not isinstance(item, dict) or not isinstance(item.get("intensity"), dict):
-                continue
-            reading = item["intensity"]
-            value = reading.get("actual")
-            if value is None:
-                value = reading.get("forecast")
-            try:
-                t = _parse_time(item["from"])
-                v = float(value)
-            except (KeyError, TypeError, ValueError):
-                continue
-            if start_h <= t < end_h and math.isfinite(v) and v >= 0:
-                points.append((t, v))
-        return _to_hours(points)
+        items = self._items(self._get_json(url, {"Accept": "application/json"}), "data", url)
+
+        def value(item: dict[str, Any]) -> Any:
+            reading = item.get("intensity")
+            if not isinstance(reading, dict):
+                return None
+            actual = reading.get("actual")
+            return reading.get("forecast") if actual is None else actual
+
+        return _points(items, "from", value, start_h, end_h)
 
     def _fetch_forecast(self, zone: str, now_unix_s: float) -> tuple[dict[int, float], float]:
         stamp = datetime.fromtimestamp(hour_start(now_unix_s), tz=timezone.utc)
         url = f"{self.base_url}/intensity/{stamp.strftime('%Y-%m-%dT%H:%MZ')}/fw48h"
-        data = self._get_json(url, {"Accept": "application/json"})
-        items = data.get("data") if isinstance(data, dict) else None
-        if not isinstance(items, list):
-            raise ProviderError(f"{self.name}: unexpected answer from {url} (no 'data' list)")
+        items = self._items(self._get_json(url, {"Accept": "application/json"}), "data", url)
 
         def value(item: dict[str, Any]) -> Any:
             return (item.get("intensity") or {}).get("forecast")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -266,6 +267,12 @@ def list_zones(kind: str | None = None) -> list[Zone]:
 
 def _code(zone: Zone) -> str:
     return zone.code
+
+
+def lowest_intensity_first(zones: Iterable[Zone]) -> list[Zone]:
+    """``zones`` ordered by yearly grid intensity (gCO2e/kWh), lowest first, ties by code:
+    the order in which the same energy at the same PUE emits the least CO2e."""
+    return sorted(zones, key=lambda z: (z.intensity_g_per_kwh, z.code))
 
 
 def world_average() -> Zone:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from carbonledger.cli._common import emit_json
+from carbonledger.cli._ledger_read import JsonOpt
 
 
 def register(app: typer.Typer) -> None:
@@ -30,7 +31,7 @@ def register(app: typer.Typer) -> None:
                 "--trust", help="Also add the public key to your trusted-keys file (for verify)."
             ),
         ] = False,
-        json_out: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+        json_out: JsonOpt = False,
     ) -> None:
         """Show your signing key's public key (PEM) and fingerprint; make the key if missing.
 

@@ -14,18 +14,9 @@ from typing import Annotated, Any
 import typer
 
 from carbonledger.cli._common import emit_json, fail
+from carbonledger.cli._ledger_read import JsonOpt, LedgerOpt
 from carbonledger.errors import InputError
 
-LedgerOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--ledger",
-        "-l",
-        help="Ledger file or postgresql:// URL (default: $CARBONLEDGER_LEDGER, else the "
-        "per-user ledger).",
-    ),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 KeyFileOpt = Annotated[
     Path | None,
     typer.Option("--key-file", help="File holding the 32-byte key (raw, hex or base64)."),

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from carbonledger.cli._common import emit_json, fail, fail_from
+from carbonledger.cli.where import EstimateOpt, KwhOpt
 from carbonledger.errors import CarbonLedgerError
 
 
@@ -32,12 +33,8 @@ def register(app: typer.Typer) -> None:
                 "--forecast", help="CSV/JSON rows of timestamp, intensity_g_per_kwh (ISO 8601)."
             ),
         ] = None,
-        kwh: Annotated[
-            float | None, typer.Option("--kwh", help="The job's IT energy in kWh.")
-        ] = None,
-        estimate: Annotated[
-            Path | None, typer.Option("--estimate", help="A prediction spec (SPEC.yaml).")
-        ] = None,
+        kwh: KwhOpt = None,
+        estimate: EstimateOpt = None,
         timeout: Annotated[
             float, typer.Option("--timeout", help="Seconds for the whole forecast call.")
         ] = 3.0,

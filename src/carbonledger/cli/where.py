@@ -10,6 +10,12 @@ import typer
 from carbonledger.cli._common import emit_json, fail, fail_from
 from carbonledger.errors import CarbonLedgerError
 
+#: the job's energy, as ``where`` and ``when`` take it (or a run of the ledger)
+KwhOpt = Annotated[float | None, typer.Option("--kwh", help="The job's IT energy in kWh.")]
+EstimateOpt = Annotated[
+    Path | None, typer.Option("--estimate", help="A prediction spec (SPEC.yaml).")
+]
+
 
 def job_energy_kwh(
     kwh: float | None, estimate: Path | None, run: str | None, ledger: str | None
@@ -62,12 +68,8 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Argument(help="A run of the ledger (id or prefix).", show_default=False),
         ] = None,
-        kwh: Annotated[
-            float | None, typer.Option("--kwh", help="The job's IT energy in kWh.")
-        ] = None,
-        estimate: Annotated[
-            Path | None, typer.Option("--estimate", help="A prediction spec (SPEC.yaml).")
-        ] = None,
+        kwh: KwhOpt = None,
+        estimate: EstimateOpt = None,
         cloud: Annotated[
             str, typer.Option("--cloud", help="Providers, comma-separated: aws,gcp,azure.")
         ] = "aws,gcp,azure",

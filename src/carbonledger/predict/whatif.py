@@ -51,13 +51,13 @@ def compare_regions(
     """The ``top`` lowest-carbon zones of each kind (countries, cloud regions; from the
     carbon tables), each with this run's operational CO2e there."""
     from carbonledger.carbon import list_zones
+    from carbonledger.carbon.zones import lowest_intensity_first
 
     if top < 1:
         raise InputError(f"top must be >= 1; got {top}")
     rows: list[RegionRow] = []
     for kind in kinds:
-        zones = sorted(list_zones(kind), key=lambda z: (z.intensity_g_per_kwh, z.code))[:top]
-        for z in zones:
+        for z in lowest_intensity_first(list_zones(kind))[:top]:
             e = estimate.with_grid(z.intensity_g_per_kwh, z.code)
             rows.append(
                 RegionRow(

@@ -35,8 +35,6 @@ NOT_SUGGESTED = frozenset(
     }
 )  # fmt: skip
 
-CLOUDS = ("aws", "gcp", "azure")
-
 
 @dataclass(frozen=True)
 class RegionOption:
@@ -85,6 +83,7 @@ def rank_regions(
         cloud provider.
     """
     from carbonledger.carbon import list_zones, world_average
+    from carbonledger.carbon.zones import lowest_intensity_first
 
     if not (energy_j >= 0 and energy_j != float("inf")):
         raise InputError(f"energy must be a finite number of joules >= 0, got {energy_j!r}")
@@ -109,7 +108,7 @@ def rank_regions(
     kwh = j_to_kwh(energy_j) * pue
     ref_g = kwh * reference
     out = []
-    for z in zones:
+    for z in lowest_intensity_first(zones):
         g = kwh * z.intensity_g_per_kwh
         out.append(
             RegionOption(
@@ -124,5 +123,4 @@ def rank_regions(
                 year=z.year,
             )
         )
-    out.sort(key=lambda o: (o.intensity_g_per_kwh, o.code))
     return out

@@ -8,10 +8,11 @@ counter counts ticks of ``counter_resolution`` microjoules; socket power is in w
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from carbonledger.testing._fake_gpus import SimulatedGpus
 
 __all__ = ["AmdSmiException", "AmdSmiLibraryException", "FakeAmdGpu", "FakeAmdSmi"]
 
@@ -79,7 +80,7 @@ class _AmdHandle:
     index: int
 
 
-class FakeAmdSmi:
+class FakeAmdSmi(SimulatedGpus[FakeAmdGpu]):
     """A module-like stand-in for ``amdsmi`` over a list of :class:`FakeAmdGpu`.
 
     ``init_error`` (a status code) makes ``amdsmi_init`` fail as on a machine
@@ -99,55 +100,18 @@ class FakeAmdSmi:
         start_s: float = 0.0,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        self.gpus: list[FakeAmdGpu] = list(gpus or [])
-        self.init_error = init_error
-        self.now_s = start_s
-        self.init_calls = 0
-        self.shutdown_calls = 0
-        self._lock = threading.RLock()
-        self._external_clock = clock
-        self._synced_s = self.clock()
+        super().__init__(gpus, init_error=init_error, start_s=start_s, clock=clock)
 
-    # ---- simulation controls (see FakeNvml)
+    # ---- amdsmi's units: the counter in uJ, the socket power in W (see FakeNvml)
 
-    def clock(self) -> float:
-        """The simulated time in seconds: pass it as the sensors' ``clock``."""
-        return self._external_clock() if self._external_clock is not None else self.now_s
+    def _accrue(self, gpu: FakeAmdGpu, elapsed_s: float) -> None:
+        gpu.energy_uj += gpu.power_w * elapsed_s * 1e6
 
-    def _sync(self) -> None:
-        now = self.clock()
-        elapsed = now - self._synced_s
-        if elapsed > 0:
-            for gpu in self.gpus:
-                gpu.energy_uj += gpu.power_w * elapsed * 1e6
-            self._synced_s = now
+    def _add_energy_j(self, gpu: FakeAmdGpu, energy_j: float) -> None:
+        gpu.energy_uj += energy_j * 1e6
 
-    def tick(self, seconds: float) -> None:
-        """Let ``seconds`` pass: every GPU's counter grows by its power x time."""
-        if seconds < 0:
-            raise ValueError("time does not go backwards")
-        if self._external_clock is not None:
-            raise RuntimeError("this fake follows an external clock: advance that clock")
-        with self._lock:
-            self._sync()
-            self.now_s += seconds
-            self._sync()
-
-    def advance(self, index: int, joules: float, seconds: float = 0.0) -> None:
-        """GPU ``index`` uses ``joules`` over the next ``seconds`` (see FakeNvml.advance)."""
-        if seconds > 0:
-            self.set_power(index, joules / seconds)
-            self.tick(seconds)
-        else:
-            with self._lock:
-                self._sync()
-                self.gpus[index].energy_uj += joules * 1e6
-
-    def set_power(self, index: int, watts: float) -> None:
-        """Set GPU ``index``'s socket power in watts, from now on."""
-        with self._lock:
-            self._sync()
-            self.gpus[index].power_w = watts
+    def _set_power_w(self, gpu: FakeAmdGpu, power_w: float) -> None:
+        gpu.power_w = power_w
 
     def reset_counter(self, index: int, energy_uj: float = 0.0) -> None:
         """Simulate a driver reload: the accumulator restarts."""

@@ -21,10 +21,11 @@ NVML counts millijoules and reports milliwatts; amdsmi counts ticks of
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from carbonledger.testing._fake_gpus import SimulatedGpus
 
 __all__ = ["FakeGpu", "FakeNvml", "NVMLError"]
 
@@ -110,7 +111,7 @@ class _Utilization:
     memory: int
 
 
-class FakeNvml:
+class FakeNvml(SimulatedGpus[FakeGpu]):
     """A module-like stand-in for ``pynvml``, over a list of :class:`FakeGpu`.
 
     ``init_error`` (an NVML code such as ``NVML_ERROR_LIBRARY_NOT_FOUND``) makes
@@ -142,70 +143,19 @@ class FakeNvml:
         start_s: float = 0.0,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        self.gpus: list[FakeGpu] = list(gpus or [])
-        self.init_error = init_error
+        super().__init__(gpus, init_error=init_error, start_s=start_s, clock=clock)
         self.driver_version = driver_version
-        self.now_s = start_s
-        self.init_calls = 0
-        self.shutdown_calls = 0
-        self._lock = threading.RLock()
-        self._external_clock = clock
-        self._synced_s = self.clock()
 
-    # ---- simulation controls (not part of NVML)
+    # ---- NVML's units: the counter in mJ, the power in mW
 
-    def clock(self) -> float:
-        """The simulated time in seconds: pass it as the sensors' ``clock``.
+    def _accrue(self, gpu: FakeGpu, elapsed_s: float) -> None:
+        gpu.energy_mj += gpu.power_mw * elapsed_s  # mW x s = mJ
 
-        It is the ``clock`` given to the constructor (e.g. a
-        :class:`carbonledger.testing.FakeClock`) when there is one, else the fake's own
-        time, moved by :meth:`tick` and :meth:`advance`.
-        """
-        return self._external_clock() if self._external_clock is not None else self.now_s
+    def _add_energy_j(self, gpu: FakeGpu, energy_j: float) -> None:
+        gpu.energy_mj += energy_j * 1e3
 
-    def _sync(self) -> None:
-        """Accrue every GPU's power x elapsed time into its counter (lock held)."""
-        now = self.clock()
-        elapsed = now - self._synced_s
-        if elapsed > 0:
-            for gpu in self.gpus:
-                gpu.energy_mj += gpu.power_mw * elapsed  # mW x s = mJ
-            self._synced_s = now
-
-    def tick(self, seconds: float) -> None:
-        """Let ``seconds`` pass: every GPU's counter grows by its power x time.
-
-        Only for the fake's own time; with an external clock, advance that clock.
-        """
-        if seconds < 0:
-            raise ValueError("time does not go backwards")
-        if self._external_clock is not None:
-            raise RuntimeError("this fake follows an external clock: advance that clock")
-        with self._lock:
-            self._sync()
-            self.now_s += seconds
-            self._sync()
-
-    def advance(self, index: int, joules: float, seconds: float = 0.0) -> None:
-        """GPU ``index`` uses ``joules`` over the next ``seconds``.
-
-        With ``seconds > 0`` its power becomes ``joules / seconds`` and the fake's
-        time moves on (the other GPUs keep drawing their own power); with
-        ``seconds == 0`` the energy is added at once and time stays.
-        """
-        if seconds > 0:
-            self.set_power(index, joules / seconds)
-            self.tick(seconds)
-        else:
-            with self._lock:
-                self._sync()
-                self.gpus[index].energy_mj += joules * 1e3
-
-    def set_power(self, index: int, watts: float) -> None:
-        """Set GPU ``index``'s power draw in watts, from now on."""
-        with self._lock:
-            self._sync()
-            self.gpus[index].power_mw = watts * 1e3
+    def _set_power_w(self, gpu: FakeGpu, power_w: float) -> None:
+        gpu.power_mw = power_w * 1e3
 
     def reset_counter(self, index: int, energy_mj: float = 0.0) -> None:
         """Simulate a driver reload: the energy counter restarts from ``energy_mj``."""
