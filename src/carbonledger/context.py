@@ -110,15 +110,13 @@ def embodied_carbon(
 ) -> EmbodiedCarbon | None:
     """The manufacturing share of the GPUs in use (and of the server in machine scope)
     amortised over ``duration_s`` seconds; None when nothing is known to amortise."""
-    if duration_s <= 0:
-        return None
-    from carbonledger.carbon import embodied_co2e_g
-
     devices = [("gpu", i.model) for i in infos if i.component == "gpu"]
     if scope == "machine":
         devices.append(("server", ""))
-    if not devices:
-        return None
+    if duration_s <= 0 or not devices:
+        return None  # nothing to amortise: the table is not even read
+    from carbonledger.carbon import embodied_co2e_g
+
     try:
         result = embodied_co2e_g(devices, duration_s=duration_s)
     except Exception as exc:

@@ -92,14 +92,17 @@ def run_meta(
 ) -> dict[str, Any]:
     """A run's metadata as its start record keeps it: the host, the location's names, the
     market factor, the forecast's horizon, where the run id came from, and the SLURM job."""
-    from carbonledger.errors import InputError
-    from carbonledger.slurm import job_meta
-
     location = carbon.location
-    try:
-        slurm = job_meta(env)
-    except InputError as exc:  # a malformed SLURM variable: said, not fatal
-        slurm = {"error": str(exc)}
+    slurm: dict[str, Any] = {}
+    known = os.environ if env is None else env
+    if "SLURM_JOB_ID" in known or "SLURM_JOBID" in known:  # the module loads only there
+        from carbonledger.errors import InputError
+        from carbonledger.slurm import job_meta
+
+        try:
+            slurm = job_meta(env)
+        except InputError as exc:  # a malformed SLURM variable: said, not fatal
+            slurm = {"error": str(exc)}
     return {
         **({"slurm": slurm} if slurm else {}),
         **host_meta(cpu_model=cpu_model, gpu_models=gpu_models, cloud=cloud, command=command),

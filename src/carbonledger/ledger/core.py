@@ -16,22 +16,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from itertools import groupby
 from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from carbonledger.ledger.audit import RunState, check_runs
-from carbonledger.ledger.chain import (
-    SealRow,
-    VerifyReport,
-    check_chain,
-    check_expected_head,
-    parse_head,
-)
-from carbonledger.ledger.keys import fingerprint, load_trusted_keys
 from carbonledger.ledger.liveness import ORPHAN_TTL_S
 from carbonledger.ledger.queries import Queries
 from carbonledger.ledger.records import FINAL_STATUSES, window_doc
 from carbonledger.ledger.rows import SEAL_COLS, Tx
 from carbonledger.ledger.store import loads
+
+# verify's checks load when verify runs, not with every writer (a tracker's start)
+if TYPE_CHECKING:
+    from carbonledger.ledger.audit import RunState
+    from carbonledger.ledger.chain import VerifyReport
 
 __all__ = ["ORPHAN_TTL_S", "SqlLedger", "Tx"]
 
@@ -58,6 +54,16 @@ class SqlLedger(Queries):
         :param expect_head: ``COUNT:HASH`` published earlier: a rolled back or truncated
             ledger is then reported.
         """
+        from carbonledger.ledger.audit import check_runs
+        from carbonledger.ledger.chain import (
+            SealRow,
+            VerifyReport,
+            check_chain,
+            check_expected_head,
+            parse_head,
+        )
+        from carbonledger.ledger.keys import fingerprint, load_trusted_keys
+
         trusted_list, sources = load_trusted_keys(list(keys or ()), user_file=use_trusted_file)
         trusted = set(trusted_list) if trusted_list else None
         if expect_head is not None:
@@ -101,6 +107,8 @@ class SqlLedger(Queries):
         )
 
     def _run_state(self, tx: Tx, run_id: str) -> RunState:
+        from carbonledger.ledger.audit import RunState
+
         run = self._need_run(tx, run_id)
         final = run["status"] in FINAL_STATUSES
         state = RunState(row=run, canonical=self._canonical(tx, run_id) if final else None)

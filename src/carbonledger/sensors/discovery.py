@@ -200,6 +200,8 @@ def _charge_allocation(
     proc_cgroup_path: str,
 ) -> list[Sensor]:
     """The chosen sensors, host-wide ones charged by the job's share of a shared node."""
+    if not (env.get("SLURM_JOB_ID") or env.get("SLURM_JOBID")):
+        return list(found.chosen)  # not a SLURM job: the whole node is ours to charge
     from carbonledger.sensors.allocation import allocation_share, apply_allocation
     from carbonledger.sensors.memory import installed_ram_bytes
 
