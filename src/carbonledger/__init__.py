@@ -24,6 +24,7 @@ from carbonledger._version import __version__
 
 if TYPE_CHECKING:
     from carbonledger import carbon, predict, testing
+    from carbonledger.decorator import track
     from carbonledger.errors import (
         CarbonLedgerError,
         InputError,
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
         WindowSummary,
     )
     from carbonledger.sensors.discovery import discover
-    from carbonledger.tracker import Tracker, track
+    from carbonledger.tracker import Tracker
 
 __all__ = [
     "CarbonLedgerError",
@@ -71,7 +72,7 @@ __all__ = [
 
 _LAZY: dict[str, str] = {
     "Tracker": "carbonledger.tracker",
-    "track": "carbonledger.tracker",
+    "track": "carbonledger.decorator",
     "discover": "carbonledger.sensors.discovery",
     "open_ledger": "carbonledger.ledger",
     "ComponentEnergy": "carbonledger.models",

@@ -20,7 +20,8 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from carbonledger import settings as settings_mod
 from carbonledger._signals import SigtermAsExit
@@ -48,10 +49,7 @@ if TYPE_CHECKING:
     from carbonledger.reduce.budget import BudgetStatus
     from carbonledger.sensors.base import Sensor
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-__all__ = ["Tracker", "derive_run_id", "track"]
+__all__ = ["Tracker", "derive_run_id"]
 
 #: the longest stop() waits for the ledger to take the run's last writes (then: the journal)
 STOP_WAIT_S = 10.0
@@ -128,31 +126,13 @@ class Tracker:
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._env = os.environ if env is None else env
+        given = dict(locals())  # the arguments, as the settings know them (None: not given)
         path_arg = ledger if isinstance(ledger, (str, os.PathLike)) else None
+        given["ledger"] = None if path_arg is None else os.fspath(path_arg)
         self._settings = settings_mod.resolve(
-            {
-                "project": project,
-                "experiment": experiment,
-                "country": country,
-                "region": region,
-                "grid_g_per_kwh": grid_g_per_kwh,
-                "pue": pue,
-                "market_g_per_kwh": market_g_per_kwh,
-                "scope": scope,
-                "interval_s": interval_s,
-                "ledger": None if path_arg is None else os.fspath(path_arg),
-                "gpu": gpu,
-                "cpu_watts": cpu_watts,
-                "ram_watts": ram_watts,
-                "probe_cloud": probe_cloud,
-                "ip_geolocation": ip_geolocation,
-            },
-            env=self._env,
-            run_id=run_id,
-            tags=tags,
-            expected_epochs=expected_epochs,
+            given, env=self._env, run_id=run_id, tags=tags, expected_epochs=expected_epochs,
             pid=pid,
-        )
+        )  # fmt: skip
         run = self._settings.run
         self.project, self.experiment = run.project, run.experiment
         self.scope = self._settings.sampling.scope
@@ -178,9 +158,11 @@ class Tracker:
         self._meter: Meter | None = None
         self._sampler: Sampler | None = None
         self._recorder: Recorder | None = None
-        self._ledger_location: str | None = None
+        #: where the run is recorded (None without a durable ledger)
+        self.ledger_location: str | None = None
         self._notes: list[str] = []
-        self._candidates: tuple[SensorInfo, ...] = ()
+        #: every sensor examined at start, available or not, with reasons
+        self.candidates: tuple[SensorInfo, ...] = ()
         self._stopped_s: float | None = None
         self._summary: RunSummary | None = None
         self._final: tuple[HourlyIntensity | None, EmbodiedCarbon | None] | None = None
@@ -225,7 +207,7 @@ class Tracker:
             self._cloud, self._country_name = resolved[1], resolved[2]
             self._notes.extend(resolved[3])
             sensors = self._discover()
-            self._recorder, self._ledger_location, ledger = open_recorder(
+            self._recorder, self.ledger_location, ledger = open_recorder(
                 self._ledger_arg, self._settings.run.ledger, self.run_id, self.member_id, self._env
             )
             self._open_run(self._recorder, [s.info for s in sensors])
@@ -308,9 +290,7 @@ class Tracker:
         self._sigterm.restore()
         self._status = status
         components = meter.since_start(meter.last_tick, self._stopped_s)
-        hourly = self._hourly(sum(c.energy_j for c in components))
-        embodied = self._embodied_carbon(self._stopped_s) if self._embodied else None
-        self._final = (hourly, embodied)
+        self._final = hourly, embodied = self._extras(components, self._stopped_s)
         meta: dict[str, Any] = {}
         if hourly is not None:
             meta["hourly"] = hourly.to_dict()
@@ -380,14 +360,7 @@ class Tracker:
     def _end_window(self, name: str) -> WindowSummary:
         assert self._meter is not None and self._recorder is not None
         raw = self._meter.end_window(name)
-        window = WindowSummary(
-            name=raw.name,
-            path=raw.path,
-            started_unix_s=raw.started_unix_s,
-            duration_s=raw.duration_s,
-            components=raw.components,
-            co2e_g=window_co2e_g(raw.energy_j, self._carbon),
-        )
+        window = replace(raw, co2e_g=window_co2e_g(raw.energy_j, self._carbon))
         self._recorder.submit("add_window", self.run_id, self.member_id, window)
         self._progress.window_ended(window, self._carbon)  # forecast, budget
         return window
@@ -460,18 +433,8 @@ class Tracker:
         return self._meter.infos if self._meter is not None else ()
 
     @property
-    def candidates(self) -> tuple[SensorInfo, ...]:
-        """Every sensor examined at start, available or not, with reasons."""
-        return self._candidates
-
-    @property
     def notes(self) -> tuple[str, ...]:
         return tuple(self._notes)
-
-    @property
-    def ledger_location(self) -> str | None:
-        """Where the run is recorded (None without a ledger)."""
-        return self._ledger_location
 
     @property
     def spool_path(self) -> str | None:
@@ -482,29 +445,17 @@ class Tracker:
     # --- internals ---------------------------------------------------------------------------
 
     def _discover(self) -> list[Sensor]:
-        if self._sensors_arg is not None:
-            self._candidates = tuple(s.info for s in self._sensors_arg)
-            self._notes.append("sensors given by the caller")
-            return list(self._sensors_arg)
-        from carbonledger.sensors.discovery import discover
+        from carbonledger.sensors.discovery import discover_for_run
 
         sampling = self._settings.sampling
-        found = discover(
-            scope=sampling.scope,
-            pid=sampling.pid,
-            gpu=sampling.gpu,
-            env=self._env,
-            clock=self._clock,
-            cpu_watts=sampling.cpu_watts,
+        found = discover_for_run(
+            self._sensors_arg, scope=sampling.scope, pid=sampling.pid, gpu=sampling.gpu,
+            env=self._env, clock=self._clock, cpu_watts=sampling.cpu_watts,
             ram_watts=sampling.ram_watts,
-        )
-        self._candidates = found.candidates
+        )  # fmt: skip
+        self.candidates, self._cpu_model = found.candidates, found.cpu_model
         self._notes.extend(found.notes)
-        self._cpu_model = found.cpu_model
-        self._assumptions = {
-            "virtual_machine": found.hypervisor,
-            "assumed_power": [a.to_dict() for a in found.assumptions],
-        }
+        self._assumptions = found.meta()
         return list(found.sensors)
 
     def _on_sample(self, wall_s: float, readings: dict[str, Reading]) -> None:
@@ -519,11 +470,8 @@ class Tracker:
         meter = self._meter
         assert meter is not None
         duration_s = self._stopped_s if self._stopped_s is not None else meter.elapsed_s
-        if self._final is not None:  # decided once, at stop()
-            hourly, embodied = self._final
-        else:
-            hourly = self._hourly(sum(c.energy_j for c in components))
-            embodied = self._embodied_carbon(duration_s) if self._embodied else None
+        # decided once at stop(), else as things stand now
+        hourly, embodied = self._final or self._extras(components, duration_s)
         errors = list(meter.errors)
         extra: dict[str, Any] = {"notes": list(self._notes), "member_id": self.member_id}
         recorder = self._recorder
@@ -534,62 +482,28 @@ class Tracker:
             extra["forecast"] = self._progress.forecast
         if self._progress.metrics:
             extra["metrics"] = dict(self._progress.metrics)
-        if self._ledger_location:
-            extra["ledger"] = self._ledger_location
+        if self.ledger_location:
+            extra["ledger"] = self.ledger_location
         facts = RunFacts(
-            self.run_id,
-            self.project,
-            self.experiment,
-            self._status,
-            meter.started_unix_s,
-            duration_s,
-            self.scope,
-            (self._member.host,),
-        )
+            self.run_id, self.project, self.experiment, self._status, meter.started_unix_s,
+            duration_s, self.scope, (self._member.host,),
+        )  # fmt: skip
         return account(
-            facts,
-            components,
-            self._carbon,
-            hourly=hourly,
-            embodied=embodied,
-            windows=self._progress.windows,
-            errors=errors,
-            extra=extra,
-        )
+            facts, components, self._carbon, hourly=hourly, embodied=embodied,
+            windows=self._progress.windows, errors=errors, extra=extra,
+        )  # fmt: skip
 
-    def _hourly(self, energy_j: float) -> HourlyIntensity | None:
-        if self._intensity_provider is None or energy_j <= 0 or self._meter is None:
-            return None
-        from carbonledger.context import hourly_intensity
+    def _extras(
+        self, components: tuple[ComponentEnergy, ...], duration_s: float
+    ) -> tuple[HourlyIntensity | None, EmbodiedCarbon | None]:
+        """The hourly intensity of the hours used and the embodied carbon (``context``)."""
+        from carbonledger.context import embodied_carbon, hourly_intensity
 
-        return hourly_intensity(self._meter.hour_energy_j, self._carbon, self._intensity_provider)
-
-    def _embodied_carbon(self, duration_s: float) -> EmbodiedCarbon | None:
-        if self._meter is None:
-            return None
-        from carbonledger.context import embodied_carbon
-
-        return embodied_carbon(self._meter.infos, self.scope, duration_s, self._notes)
-
-
-def track(
-    project: str | None = None, experiment: str | None = None, **options: Any
-) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Decorator: track every call of the function as a run.
-
-    ``@carbonledger.track(project="svm")`` — options are :class:`Tracker`'s. The summary of
-    the latest call is attached to the wrapper as ``wrapper.last_summary``.
-    """
-    import functools
-
-    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
-        @functools.wraps(fn)
-        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-            with Tracker(project, experiment, **options) as run:
-                result = fn(*args, **kwargs)
-            wrapper.last_summary = run.summary()  # type: ignore[attr-defined]
-            return result
-
-        return wrapper
-
-    return decorate
+        meter, energy_j = self._meter, sum(c.energy_j for c in components)
+        assert meter is not None
+        hourly = None
+        if self._intensity_provider is not None and energy_j > 0:
+            hourly = hourly_intensity(meter.hour_energy_j, self._carbon, self._intensity_provider)
+        if not self._embodied:
+            return hourly, None
+        return hourly, embodied_carbon(meter.infos, self.scope, duration_s, self._notes)

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -29,7 +29,51 @@ from carbonledger.cli._run_plan import (
     wait_with_budget,
 )
 
+if TYPE_CHECKING:
+    from carbonledger.models import RunSummary
+    from carbonledger.tracker import Tracker
+
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+JsonOut = Annotated[
+    bool, typer.Option("--json", help="Print the summary as ONE JSON line last on stdout.")
+]
+Interval = Annotated[float | None, typer.Option("--interval", help="Sampling interval in seconds.")]
+Region = Annotated[
+    str | None,
+    typer.Option("--region", help="Sub-national zone or cloud region, e.g. US-CA, aws:eu-west-3."),
+]
+Scope = Annotated[str, typer.Option("--scope", help="process (the command's tree) or machine.")]
+Grid = Annotated[float | None, typer.Option("--grid", help="Grid intensity in gCO2e/kWh.")]
+LedgerTarget = Annotated[
+    str | None, typer.Option("--ledger", help="SQLite path or postgresql:// URL.")
+]
+NoLedger = Annotated[bool, typer.Option("--no-ledger", help="Do not record the run.")]
+Tags = Annotated[
+    list[str] | None,
+    typer.Option("--tag", "-t", help="KEY=VALUE kept with the run (repeatable)."),
+]
+StartWithin = Annotated[
+    str | None,
+    typer.Option("--start-within", help="Start at the lowest-CO2e time within this long (12h)."),
+]
+Duration = Annotated[
+    str | None,
+    typer.Option(
+        "--duration", help="The job's expected length (6h, 90m), for --start-within/--budget-kg."
+    ),
+]
+Estimate = Annotated[
+    Path | None, typer.Option("--estimate", help="Prediction spec: the job's length and energy.")
+]
+Forecast = Annotated[
+    Path | None,
+    typer.Option("--forecast", help="CSV/JSON hourly forecast (timestamp, intensity_g_per_kwh)."),
+]
+BudgetKg = Annotated[float | None, typer.Option("--budget-kg", help="Carbon budget in kg CO2e.")]
+OnBudget = Annotated[
+    str, typer.Option("--on-budget", help="warn, or stop (SIGINT to the command).")
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -39,93 +83,31 @@ def register(app: typer.Typer) -> None:
     )
     def run_command(
         ctx: typer.Context,
-        json_out: Annotated[
-            bool, typer.Option("--json", help="Print the summary as ONE JSON line last on stdout.")
-        ] = False,
+        json_out: JsonOut = False,
         project: Annotated[str | None, typer.Option("--project", "-p")] = None,
         experiment: Annotated[str | None, typer.Option("--experiment", "-e")] = None,
-        interval: Annotated[
-            float | None, typer.Option("--interval", help="Sampling interval in seconds.")
-        ] = None,
+        interval: Interval = None,
         country: Annotated[str | None, typer.Option("--country")] = None,
-        region: Annotated[
-            str | None,
-            typer.Option(
-                "--region", help="Sub-national zone or cloud region, e.g. US-CA, aws:eu-west-3."
-            ),
-        ] = None,
-        scope: Annotated[
-            str, typer.Option("--scope", help="process (the command's tree) or machine.")
-        ] = "process",
+        region: Region = None,
+        scope: Scope = "process",
         pue: Annotated[float | None, typer.Option("--pue")] = None,
-        grid: Annotated[
-            float | None, typer.Option("--grid", help="Grid intensity in gCO2e/kWh.")
-        ] = None,
-        ledger: Annotated[
-            str | None, typer.Option("--ledger", help="SQLite path or postgresql:// URL.")
-        ] = None,
-        no_ledger: Annotated[
-            bool, typer.Option("--no-ledger", help="Do not record the run.")
-        ] = False,
+        grid: Grid = None,
+        ledger: LedgerTarget = None,
+        no_ledger: NoLedger = False,
         expected_epochs: Annotated[int | None, typer.Option("--expected-epochs")] = None,
         cpu_watts: CpuWattsOpt = None,
         ram_watts: RamWattsOpt = None,
-        tag: Annotated[
-            list[str] | None,
-            typer.Option("--tag", "-t", help="KEY=VALUE kept with the run (repeatable)."),
-        ] = None,
-        start_within: Annotated[
-            str | None,
-            typer.Option(
-                "--start-within", help="Start at the lowest-CO2e time within this long (12h)."
-            ),
-        ] = None,
-        duration: Annotated[
-            str | None,
-            typer.Option(
-                "--duration",
-                help="The job's expected length (6h, 90m), for --start-within/--budget-kg.",
-            ),
-        ] = None,
-        estimate: Annotated[
-            Path | None,
-            typer.Option("--estimate", help="Prediction spec: the job's length and energy."),
-        ] = None,
-        forecast: Annotated[
-            Path | None,
-            typer.Option(
-                "--forecast", help="CSV/JSON hourly forecast (timestamp, intensity_g_per_kwh)."
-            ),
-        ] = None,
-        budget_kg: Annotated[
-            float | None, typer.Option("--budget-kg", help="Carbon budget in kg CO2e.")
-        ] = None,
-        on_budget: Annotated[
-            str, typer.Option("--on-budget", help="warn, or stop (SIGINT to the command).")
-        ] = "warn",
+        tag: Tags = None,
+        start_within: StartWithin = None,
+        duration: Duration = None,
+        estimate: Estimate = None,
+        forecast: Forecast = None,
+        budget_kg: BudgetKg = None,
+        on_budget: OnBudget = "warn",
     ) -> None:
         """Run CMD, track its process tree, and exit with CMD's exit code."""
-        from carbonledger.errors import CarbonLedgerError
-        from carbonledger.report import format_summary
-        from carbonledger.tracker import Tracker
-
-        cmd = list(ctx.args)
-        if cmd and cmd[0] == "--":
-            cmd = cmd[1:]
-        if not cmd:
-            fail("no command given; usage: carbonledger run [OPTIONS] -- CMD [ARGS...]")
-        if scope not in ("process", "machine"):
-            fail(f"unknown scope {scope!r}; use --scope process or --scope machine")
+        cmd = _command(ctx, scope, interval)
         tags = parse_tags(tag)
-        check_interval_option(interval)
-        exe = cmd[0]
-        found = shutil.which(exe) if os.sep not in exe else (exe if os.path.exists(exe) else None)
-        if found is None:
-            typer.echo(f"carbonledger: command not found: {exe}", err=True)
-            raise typer.Exit(127)
-        if os.sep in exe and not os.access(exe, os.X_OK):
-            typer.echo(f"carbonledger: permission denied: {exe}", err=True)
-            raise typer.Exit(126)
         expected_s, energy_kwh = expected_job(duration, estimate)
         schedule = None
         if start_within is not None:
@@ -134,62 +116,98 @@ def register(app: typer.Typer) -> None:
             )
         # Track from before the child exists, rooted at this process: the command's whole
         # tree is counted from its birth (plus carbonledger's own small sampler).
-        try:
-            tracker = Tracker(
-                project,
-                experiment,
-                country=country,
-                region=region,
-                scope=scope,
-                interval_s=interval,
-                pue=pue,
-                grid_g_per_kwh=grid,
-                ledger=False if no_ledger else ledger,
-                expected_epochs=expected_epochs,
-                cpu_watts=cpu_watts,
-                ram_watts=ram_watts,
-                tags=tags,
-                budget_kg=budget_kg,
-                on_budget=on_budget,
-                handle_signals=False,
-                command=cmd,
-            ).start()
-        except CarbonLedgerError as exc:
-            fail(str(exc), exc.exit_code)
-        try:
-            child = subprocess.Popen(cmd)
-        except OSError as exc:
-            tracker.stop("failed")
-            typer.echo(f"carbonledger: cannot run {exe}: {exc.strerror}", err=True)
-            raise typer.Exit(126) from None
-        received: list[int] = []
+        tracker = _start_tracker(
+            project, experiment, country=country, region=region, scope=scope,
+            interval_s=interval, pue=pue, grid_g_per_kwh=grid,
+            ledger=False if no_ledger else ledger, expected_epochs=expected_epochs,
+            cpu_watts=cpu_watts, ram_watts=ram_watts, tags=tags, budget_kg=budget_kg,
+            on_budget=on_budget, handle_signals=False, command=cmd,
+        )  # fmt: skip
+        returncode, summary = _supervise(cmd, tracker, budget_kg, expected_s, schedule)
+        _finish(cmd, returncode, summary, json_out)
 
-        def forward(signum: int, frame: FrameType | None) -> None:
-            received.append(signum)
-            with contextlib.suppress(ProcessLookupError):
-                child.send_signal(signum)
 
-        from carbonledger.cli._live import LiveStatus
+def _command(ctx: typer.Context, scope: str, interval_s: float | None) -> list[str]:
+    """The command to run, checked (exit 2 on bad options, 127/126 as a shell does)."""
+    cmd = list(ctx.args)
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    if not cmd:
+        fail("no command given; usage: carbonledger run [OPTIONS] -- CMD [ARGS...]")
+    if scope not in ("process", "machine"):
+        fail(f"unknown scope {scope!r}; use --scope process or --scope machine")
+    check_interval_option(interval_s)
+    exe = cmd[0]
+    found = shutil.which(exe) if os.sep not in exe else (exe if os.path.exists(exe) else None)
+    if found is None:
+        typer.echo(f"carbonledger: command not found: {exe}", err=True)
+        raise typer.Exit(127)
+    if os.sep in exe and not os.access(exe, os.X_OK):
+        typer.echo(f"carbonledger: permission denied: {exe}", err=True)
+        raise typer.Exit(126)
+    return cmd
 
-        previous = {s: signal.signal(s, forward) for s in SIGNALS}
-        live = LiveStatus(tracker.summary, tracker.interval_s).start()
-        try:
-            returncode = wait_with_budget(child, tracker, budget_kg, expected_s, received)
-            live.stop()
-            if schedule is not None:  # the choice, and the saving it realised
-                tracker.update_meta({"schedule": realised(schedule, tracker.summary())})
-            status = "interrupted" if received else ("completed" if returncode == 0 else "failed")
-            summary = tracker.stop(status)  # type: ignore[arg-type]
-        finally:
-            live.stop()
-            for s, handler in previous.items():
-                signal.signal(s, handler)
-        typer.echo(format_summary(summary), err=True)
-        if json_out:
-            data = summary.to_dict()
-            data["exit_code"] = returncode
-            data["command"] = cmd
-            emit_json(data)
-        code = returncode if returncode >= 0 else 128 - returncode
-        sys.stdout.flush()
-        raise typer.Exit(code)
+
+def _start_tracker(*args: Any, **options: Any) -> Tracker:
+    from carbonledger.errors import CarbonLedgerError
+    from carbonledger.tracker import Tracker
+
+    try:
+        return Tracker(*args, **options).start()
+    except CarbonLedgerError as exc:
+        fail(str(exc), exc.exit_code)
+
+
+def _supervise(
+    cmd: list[str],
+    tracker: Tracker,
+    budget_kg: float | None,
+    expected_s: float | None,
+    schedule: dict[str, Any] | None,
+) -> tuple[int, RunSummary]:
+    """Run the command under the tracker, forwarding signals, with the live status line;
+    the command's exit code and the run's summary."""
+    try:
+        child = subprocess.Popen(cmd)
+    except OSError as exc:
+        tracker.stop("failed")
+        typer.echo(f"carbonledger: cannot run {cmd[0]}: {exc.strerror}", err=True)
+        raise typer.Exit(126) from None
+    received: list[int] = []
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        with contextlib.suppress(ProcessLookupError):
+            child.send_signal(signum)
+
+    from carbonledger.cli._live import LiveStatus
+
+    previous = {s: signal.signal(s, forward) for s in SIGNALS}
+    live = LiveStatus(tracker.summary, tracker.interval_s).start()
+    try:
+        returncode = wait_with_budget(child, tracker, budget_kg, expected_s, received)
+        live.stop()
+        if schedule is not None:  # the choice, and the saving it realised
+            tracker.update_meta({"schedule": realised(schedule, tracker.summary())})
+        status = "interrupted" if received else ("completed" if returncode == 0 else "failed")
+        summary = tracker.stop(status)  # type: ignore[arg-type]
+    finally:
+        live.stop()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return returncode, summary
+
+
+def _finish(cmd: list[str], returncode: int, summary: RunSummary, json_out: bool) -> NoReturn:
+    """Print the summary (stderr; JSON last on stdout) and exit with the command's code."""
+    from carbonledger.report import format_summary
+
+    typer.echo(format_summary(summary), err=True)
+    if json_out:
+        data = summary.to_dict()
+        data["exit_code"] = returncode
+        data["command"] = cmd
+        emit_json(data)
+    code = returncode if returncode >= 0 else 128 - returncode
+    sys.stdout.flush()
+    raise typer.Exit(code)

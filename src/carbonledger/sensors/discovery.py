@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
@@ -86,6 +86,15 @@ class Discovery:
     @property
     def chosen(self) -> tuple[SensorInfo, ...]:
         return tuple(s.info for s in self.sensors)
+
+    def meta(self) -> dict[str, Any]:
+        """What a run's metadata keeps: the VM verdict and the watts each model assumes."""
+        if not self.hypervisor and not self.assumptions:
+            return {}
+        return {
+            "virtual_machine": self.hypervisor,
+            "assumed_power": [a.to_dict() for a in self.assumptions],
+        }
 
 
 def _amd_possible() -> bool:
@@ -427,3 +436,13 @@ def _choose_gpus(
         found.notes.append(f"gpu: {len(amd_sensors)} AMD GPU(s) via amdsmi")
     if not nv_sensors and not amd_sensors:
         found.notes.append("gpu: none visible to this process")
+
+
+def discover_for_run(given: Sequence[Sensor] | None, **options: Any) -> Discovery:
+    """The sensors of a run: ``given`` ones as they are (tests, custom hardware), else
+    :func:`discover` with ``options``."""
+    if given is None:
+        return discover(**options)
+    return Discovery(
+        tuple(given), tuple(s.info for s in given), ("sensors given by the caller",), "", 0
+    )
