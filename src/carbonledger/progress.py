@@ -79,7 +79,7 @@ class RunProgress:
             if status is not None and status.action == "stop":
                 from carbonledger.reduce.budget import BudgetExceeded
 
-                raise BudgetExceeded(status)
+                raise BudgetExceeded(status, window)
 
     def _update_forecast(self, context: CarbonContext) -> None:
         from carbonledger.context import forecast_after

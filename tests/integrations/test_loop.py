@@ -124,3 +124,23 @@ def test_a_missing_framework_says_what_to_install(
         module_obj = importlib.import_module(target)
         if module in ("mlflow", "wandb"):  # imported lazily: the first use says it
             getattr(module_obj, "MlflowSink" if module == "mlflow" else "WandbSink")()
+
+
+def test_a_carbon_budget_stops_the_loop_without_an_exception(clock: FakeClock) -> None:
+    """on_budget="stop": the loop ends after the epoch that exceeded the budget; the run is
+    recorded with what happened, and nothing is raised into the training code."""
+    loop = TrainingLoop(
+        10, sensors=fake_sensors(1000.0, clock), clock=clock, ledger=False,
+        grid_g_per_kwh=1000, pue=1.0, handle_signals=False,
+        budget_kg=1e-6, on_budget="stop",
+    )  # fmt: skip
+    done: list[int] = []
+    with (
+        pytest.warns(UserWarning, match="budget"),
+        loop,
+    ):
+        for epoch in loop.epochs():
+            clock.advance(10.0)  # 10 kJ an epoch: 2.8 g, far past 1 mg
+            done.append(epoch)
+    assert done and len(done) < 10
+    assert loop.recorder.stop_requested and loop.summary is not None

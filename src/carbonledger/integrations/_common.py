@@ -138,6 +138,8 @@ class EpochRecorder:
         self._epoch_windows: list[WindowSummary] = []
         self.last_metrics: dict[str, float] = {}
         self.summary: RunSummary | None = None
+        #: the carbon budget was exceeded with on_budget="stop": the callback stops training
+        self.stop_requested = False
 
     @property
     def tracker(self) -> Tracker:
@@ -234,7 +236,13 @@ class EpochRecorder:
             return {}
         self.end_phase()
         name, self._epoch = self._epoch, None
-        window = self.tracker.end_window(name)
+        from carbonledger.reduce.budget import BudgetExceeded
+
+        try:
+            window = self.tracker.end_window(name)
+        except BudgetExceeded as exc:  # on_budget="stop": the trainer's stop flag, not a raise
+            assert exc.window is not None
+            window, self.stop_requested = exc.window, True
         metrics = self._metrics(window)
         self.last_metrics = metrics
         if self.logs:

@@ -83,6 +83,8 @@ class CarbonCallback(_Base):  # type: ignore[misc]
         metrics = self.recorder.end_epoch()
         if logs is not None:
             logs.update(metrics)
+        if self.recorder.stop_requested and getattr(self, "model", None) is not None:
+            self.model.stop_training = True  # the carbon budget says stop
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         if self.recorder.running:

@@ -107,6 +107,8 @@ class CarbonCallback(_Base):  # type: ignore[misc]
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
         metrics = self.recorder.end_epoch()
+        if self.recorder.stop_requested:
+            trainer.should_stop = True  # the carbon budget says stop
         if self._log and metrics:
             distributed = int(getattr(trainer, "world_size", 1)) > 1
             for name, value in metrics.items():

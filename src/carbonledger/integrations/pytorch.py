@@ -99,7 +99,8 @@ class TrainingLoop:
         return self.recorder.last_metrics
 
     def epochs(self, start: int = 1) -> Iterator[int]:
-        """Yield epoch numbers ``start`` .. ``epochs``, each inside its own window."""
+        """Yield epoch numbers ``start`` .. ``epochs``, each inside its own window; stops
+        early when the run's carbon budget is exceeded with ``on_budget="stop"``."""
         if not self.recorder.running:
             self.recorder.begin_run(self.total_epochs)
         for number in range(start, self.total_epochs + 1):
@@ -108,6 +109,8 @@ class TrainingLoop:
                 yield number
             finally:
                 self._finish_epoch(number)
+            if self.recorder.stop_requested:  # the carbon budget says stop
+                return
 
     def _finish_epoch(self, number: int) -> None:
         if not self.recorder.in_epoch:

@@ -122,6 +122,8 @@ class CarbonTrainerCallback(_Base):  # type: ignore[misc]
             self.recorder.begin_phase("validation")
         else:
             self._close_epoch()
+        if self.recorder.stop_requested:
+            control.should_training_stop = True  # the carbon budget says stop
 
     def on_prediction_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         phase = self.recorder.phase
@@ -133,6 +135,8 @@ class CarbonTrainerCallback(_Base):  # type: ignore[misc]
             return
         if self._awaiting_eval:
             self._close_epoch()
+            if self.recorder.stop_requested:
+                control.should_training_stop = True  # the carbon budget says stop
         else:  # evaluation in the middle of an epoch (eval_strategy="steps")
             self.recorder.end_phase()
             self.recorder.begin_phase("train")

@@ -21,7 +21,7 @@ import math
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from carbonledger.errors import CarbonLedgerError, InputError
 
@@ -35,6 +35,10 @@ class BudgetWarning(UserWarning):
     """A run's forecast (or measured) CO2e is over its carbon budget."""
 
 
+if TYPE_CHECKING:
+    from carbonledger.models import WindowSummary
+
+
 class BudgetExceeded(CarbonLedgerError):
     """Raised at a window boundary when ``on_budget="stop"`` and the run's forecast CO2e
     exceeds its budget. ``status`` holds the figures. Catch it to end a plain training loop
@@ -42,9 +46,11 @@ class BudgetExceeded(CarbonLedgerError):
 
     exit_code = 3
 
-    def __init__(self, status: BudgetStatus) -> None:
+    def __init__(self, status: BudgetStatus, window: WindowSummary | None = None) -> None:
         super().__init__(status.message)
         self.status = status
+        #: the window whose end found the budget exceeded (it is recorded all the same)
+        self.window = window
 
 
 @dataclass(frozen=True)
