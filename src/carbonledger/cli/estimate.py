@@ -42,9 +42,7 @@ AvgPowerOpt = Annotated[
     str | None,
     typer.Option("--avg-power-w", help="Measured average power per device, W."),
 ]
-MfuOpt = Annotated[
-    str | None, typer.Option("--mfu", help="Measured model-FLOPs utilisation, 0-1.")
-]
+MfuOpt = Annotated[str | None, typer.Option("--mfu", help="Measured model-FLOPs utilisation, 0-1.")]
 MoeActiveParamsOpt = Annotated[
     str | None,
     typer.Option("--moe-active-params", help="Mixture of experts: parameters per token."),

@@ -48,7 +48,9 @@ def _device_attrs(s: RunSummary, c: Any) -> dict[str, Any]:
     }
 
 
-def _callbacks(source: Source, observation: Any) -> tuple[_Callback, _Callback, _Callback, _Callback]:
+def _callbacks(
+    source: Source, observation: Any
+) -> tuple[_Callback, _Callback, _Callback, _Callback]:
     """The four observable callbacks (energy J, power W, emissions g, intensity g/kWh)."""
 
     def energy(_options: Any) -> Iterable[Any]:

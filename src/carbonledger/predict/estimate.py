@@ -386,6 +386,7 @@ def training(
     notes.insert(0, f"accelerator {acc.describe()} ({acc.spec_source})")
     model_flops = _model_flops(flops_given, active, n_tokens, measured, notes)
     r = recompute_factor(recompute, architecture=architecture, active_params=active)
+    hw_flops = model_flops * r
     seconds, util = _device_seconds(
         acc, n_devices, model_flops, r, recompute, hours_given, mfu_given, pri, measured, notes
     )
@@ -408,7 +409,7 @@ def training(
         active_params=active,
         tokens=n_tokens,
         flops=model_flops,
-        hardware_flops=model_flops * r if hours_given is None and mfu_given is None else model_flops,
+        hardware_flops=hw_flops if hours_given is None and mfu_given is None else model_flops,
         device_hours=hours,
         device_hours_low=hours * lo_u,
         device_hours_high=hours * hi_u,
