@@ -338,6 +338,69 @@ def _embodied_t(
     return per_device_kg * hours / (life * HOURS_PER_YEAR) / 1000.0
 
 
+def _assemble(
+    *,
+    acc: Accelerator,
+    n_devices: int,
+    total: float,
+    active: float,
+    n_tokens: float,
+    model_flops: float,
+    hardware_flops: float,
+    seconds: float,
+    util: _Band,
+    power: _Band,
+    pue_v: float,
+    grid: float,
+    embodied_t: float,
+    life: float,
+    notes: list[str],
+    measured: list[str],
+) -> Estimate:
+    """The Estimate: facility energy (MWh) and CO2e (t) with their 80% intervals, from the
+    device-seconds, the utilisation and the average power per device (W)."""
+    hours = seconds / 3600.0
+    energy_mwh = seconds * power.median * pue_v / J_PER_MWH
+    co2e_t = _co2e_t(energy_mwh, grid)
+    sigma = math.hypot(util.sigma, power.sigma)
+    lo, hi = math.exp(-Z80 * sigma), math.exp(Z80 * sigma)
+    lo_u, hi_u = math.exp(-Z80 * util.sigma), math.exp(Z80 * util.sigma)
+
+    return Estimate(
+        accelerator=acc.name,
+        devices=n_devices,
+        params=total,
+        active_params=active,
+        tokens=n_tokens,
+        flops=model_flops,
+        hardware_flops=hardware_flops,
+        device_hours=hours,
+        device_hours_low=hours * lo_u,
+        device_hours_high=hours * hi_u,
+        utilisation=util.median,
+        utilisation_low=util.low,
+        utilisation_high=util.high,
+        avg_power_w=power.median,
+        avg_power_w_low=power.low,
+        avg_power_w_high=power.high,
+        pue=pue_v,
+        grid_g_per_kwh=grid,
+        energy_mwh=energy_mwh,
+        energy_mwh_low=energy_mwh * lo,
+        energy_mwh_high=energy_mwh * hi,
+        co2e_t=co2e_t,
+        co2e_t_low=co2e_t * lo,
+        co2e_t_high=co2e_t * hi,
+        embodied_t=embodied_t,
+        embodied_t_low=embodied_t * lo_u,
+        embodied_t_high=embodied_t * hi_u,
+        embodied_per_device_kg=acc.embodied_kg,
+        lifetime_years=life,
+        assumptions=tuple(notes),
+        measured=tuple(measured),
+    )
+
+
 def training(
     *,
     params: float | None = None,
@@ -390,48 +453,26 @@ def training(
     seconds, util = _device_seconds(
         acc, n_devices, model_flops, r, recompute, hours_given, mfu_given, pri, measured, notes
     )
-    hours = seconds / 3600.0
     power = _avg_power(acc, power_given, pri, measured, notes)
     notes.append(f"PUE {pue_v:g} taken as exact")
     notes.append(f"grid intensity {fmt(grid)} g/kWh taken as exact")
 
-    energy_mwh = seconds * power.median * pue_v / J_PER_MWH
-    co2e_t = _co2e_t(energy_mwh, grid)
-    sigma = math.hypot(util.sigma, power.sigma)
-    lo, hi = math.exp(-Z80 * sigma), math.exp(Z80 * sigma)
-    lo_u, hi_u = math.exp(-Z80 * util.sigma), math.exp(Z80 * util.sigma)
-    embodied_t = _embodied_t(acc, consts, hours, life, notes)
-
-    return Estimate(
-        accelerator=acc.name,
-        devices=n_devices,
-        params=total,
-        active_params=active,
-        tokens=n_tokens,
-        flops=model_flops,
+    embodied_t = _embodied_t(acc, consts, seconds / 3600.0, life, notes)
+    return _assemble(
+        acc=acc,
+        n_devices=n_devices,
+        total=total,
+        active=active,
+        n_tokens=n_tokens,
+        model_flops=model_flops,
         hardware_flops=hw_flops if hours_given is None and mfu_given is None else model_flops,
-        device_hours=hours,
-        device_hours_low=hours * lo_u,
-        device_hours_high=hours * hi_u,
-        utilisation=util.median,
-        utilisation_low=util.low,
-        utilisation_high=util.high,
-        avg_power_w=power.median,
-        avg_power_w_low=power.low,
-        avg_power_w_high=power.high,
-        pue=pue_v,
-        grid_g_per_kwh=grid,
-        energy_mwh=energy_mwh,
-        energy_mwh_low=energy_mwh * lo,
-        energy_mwh_high=energy_mwh * hi,
-        co2e_t=co2e_t,
-        co2e_t_low=co2e_t * lo,
-        co2e_t_high=co2e_t * hi,
+        seconds=seconds,
+        util=util,
+        power=power,
+        pue_v=pue_v,
+        grid=grid,
         embodied_t=embodied_t,
-        embodied_t_low=embodied_t * lo_u,
-        embodied_t_high=embodied_t * hi_u,
-        embodied_per_device_kg=acc.embodied_kg,
-        lifetime_years=life,
-        assumptions=tuple(notes),
-        measured=tuple(measured),
+        life=life,
+        notes=notes,
+        measured=measured,
     )
