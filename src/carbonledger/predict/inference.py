@@ -269,9 +269,22 @@ def _check(
     )
     pri = default_priors() if priors is None else priors
     return _Serving(
-        acc, n_dev, u_given, batch, batch_size is None, n_in, n_out, rpd, n_days, pue_v,
-        grid, power_given, bpp, life, pri,
-    )  # fmt: skip
+        acc=acc,
+        n_dev=n_dev,
+        u_given=u_given,
+        batch=batch,
+        batch_defaulted=batch_size is None,
+        n_in=n_in,
+        n_out=n_out,
+        rpd=rpd,
+        n_days=n_days,
+        pue_v=pue_v,
+        grid=grid,
+        power_given=power_given,
+        bpp=bpp,
+        life=life,
+        pri=pri,
+    )
 
 
 def _request(
