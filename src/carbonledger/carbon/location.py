@@ -282,6 +282,84 @@ def _ip_geolocate(url: str) -> tuple[Zone, str]:
 # ----------------------------------------------------------------------------- resolve
 
 
+def _declared(
+    country: str | None,
+    region: str | None,
+    env: Mapping[str, str],
+    config: Mapping[str, Any],
+) -> Location | None:
+    """The location given as arguments, else in the environment, else in the configuration."""
+    return (
+        _explicit(country, region, "argument", ("argument country", "argument region"))
+        or _explicit(
+            env.get("CARBONLEDGER_COUNTRY"),
+            env.get("CARBONLEDGER_REGION"),
+            "environment",
+            (
+                "environment variable CARBONLEDGER_COUNTRY",
+                "environment variable CARBONLEDGER_REGION",
+            ),
+        )
+        or _explicit(
+            config.get("country"),
+            config.get("region"),
+            "config",
+            ("configuration key 'country'", "configuration key 'region'"),
+        )
+    )
+
+
+def _from_cloud(
+    cloud_timeout_s: float, metadata_urls: Mapping[str, str] | None, notes: list[str]
+) -> tuple[Location | None, tuple[str, str] | None]:
+    """(location, (provider, region)) from the cloud instance metadata; the location is
+    None when no metadata answered or its region is unknown (``notes`` then says why)."""
+    cloud = probe_cloud_metadata(cloud_timeout_s, metadata_urls)
+    if cloud is None:
+        notes.append(f"no cloud instance metadata answered within {cloud_timeout_s:g} s")
+        return None, None
+    provider, cloud_region = cloud
+    try:
+        zone = intensity(f"{provider}:{cloud_region}")
+    except InputError:
+        notes.append(
+            f"{provider} instance metadata says region {cloud_region!r}, which "
+            "carbonledger's tables do not know"
+        )
+        return None, cloud
+    location = Location(
+        zone,
+        "cloud-metadata",
+        provider,
+        cloud_region,
+        f"{provider} instance metadata: region {cloud_region} -> grid zone {zone.grid_zone}",
+    )
+    return location, cloud
+
+
+def _from_ip(
+    metadata_urls: Mapping[str, str] | None,
+    provider_found: str | None,
+    region_found: str | None,
+    notes: list[str],
+) -> Location | None:
+    """The location of the public IP address (opt-in); None (and a note) when it fails."""
+    url = _merged_urls(metadata_urls)["ip_geolocation"]
+    try:
+        zone, said = _ip_geolocate(url)
+    except (OSError, InputError) as exc:
+        notes.append(f"IP geolocation ({url}) failed: {exc}")
+        return None
+    return Location(
+        zone,
+        "ip-geolocation",
+        provider_found,
+        region_found,
+        f"IP geolocation ({url}) says {said} -> {zone.code}; approximate: the "
+        "public IP's location, not the machine's grid",
+    )
+
+
 def resolve_location(
     *,
     country: str | None = None,
@@ -301,73 +379,25 @@ def resolve_location(
     is known the world average is returned with ``source="default"``.
     """
     env = os.environ if env is None else env
-    config = config or {}
-    found = (
-        _explicit(country, region, "argument", ("argument country", "argument region"))
-        or _explicit(
-            env.get("CARBONLEDGER_COUNTRY"),
-            env.get("CARBONLEDGER_REGION"),
-            "environment",
-            (
-                "environment variable CARBONLEDGER_COUNTRY",
-                "environment variable CARBONLEDGER_REGION",
-            ),
-        )
-        or _explicit(
-            config.get("country"),
-            config.get("region"),
-            "config",
-            ("configuration key 'country'", "configuration key 'region'"),
-        )
-    )
+    found = _declared(country, region, env, config or {})
     if found is not None:
         return found
 
     notes: list[str] = []
     cloud: tuple[str, str] | None = None
-    probing = probe_cloud and env.get("CARBONLEDGER_NO_CLOUD_PROBE", "").strip() != "1"
-    if probing:
-        cloud = probe_cloud_metadata(cloud_timeout_s, metadata_urls)
-        if cloud is not None:
-            provider, cloud_region = cloud
-            try:
-                zone = intensity(f"{provider}:{cloud_region}")
-            except InputError:
-                notes.append(
-                    f"{provider} instance metadata says region {cloud_region!r}, which "
-                    "carbonledger's tables do not know"
-                )
-            else:
-                return Location(
-                    zone,
-                    "cloud-metadata",
-                    provider,
-                    cloud_region,
-                    f"{provider} instance metadata: region {cloud_region} -> grid zone "
-                    f"{zone.grid_zone}",
-                )
-        else:
-            notes.append(f"no cloud instance metadata answered within {cloud_timeout_s:g} s")
+    if probe_cloud and env.get("CARBONLEDGER_NO_CLOUD_PROBE", "").strip() != "1":
+        found, cloud = _from_cloud(cloud_timeout_s, metadata_urls, notes)
+        if found is not None:
+            return found
     provider_found, region_found = cloud if cloud is not None else (None, None)
 
     ip_opt_in = (
         ip_geolocation or env.get("CARBONLEDGER_IP_GEOLOCATION", "").strip().lower() in _TRUE
     )
     if ip_opt_in:
-        url = _merged_urls(metadata_urls)["ip_geolocation"]
-        try:
-            zone, said = _ip_geolocate(url)
-        except (OSError, InputError) as exc:
-            notes.append(f"IP geolocation ({url}) failed: {exc}")
-        else:
-            return Location(
-                zone,
-                "ip-geolocation",
-                provider_found,
-                region_found,
-                f"IP geolocation ({url}) says {said} -> {zone.code}; approximate: the "
-                "public IP's location, not the machine's grid",
-            )
+        found = _from_ip(metadata_urls, provider_found, region_found, notes)
+        if found is not None:
+            return found
 
     zone = world_average()
     detail = (

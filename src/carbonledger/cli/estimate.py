@@ -14,82 +14,85 @@ if TYPE_CHECKING:
     from carbonledger.predict import Estimate, InferenceEstimate, RegionRow
 
 
+SpecArg = Annotated[
+    Path | None,
+    typer.Argument(
+        help="YAML spec (model, training, hardware, datacenter; see "
+        "examples/estimates/). Or give the options below instead.",
+        show_default=False,
+    ),
+]
+ParamsOpt = Annotated[str | None, typer.Option("--params", help="Total parameters: 7e9, 7B.")]
+TokensOpt = Annotated[str | None, typer.Option("--tokens", help="Training tokens: 2e12, 2T.")]
+AcceleratorOpt = Annotated[
+    str | None,
+    typer.Option("--accelerator", help="A100-80GB, H100, TPUv4, MI300X, ..."),
+]
+DevicesOpt = Annotated[str | None, typer.Option("--devices", help="Number of accelerators.")]
+PueOpt = Annotated[str | None, typer.Option("--pue", help="Data-centre PUE (default 1.0).")]
+GridOpt = Annotated[str | None, typer.Option("--grid", help="Grid intensity, gCO2e/kWh.")]
+ZoneOpt = Annotated[
+    str | None,
+    typer.Option("--zone", help="Instead of --grid: FR, US-CA, aws:eu-west-3, ..."),
+]
+DeviceHoursOpt = Annotated[
+    str | None, typer.Option("--device-hours", help="Measured device-hours.")
+]
+AvgPowerOpt = Annotated[
+    str | None,
+    typer.Option("--avg-power-w", help="Measured average power per device, W."),
+]
+MfuOpt = Annotated[str | None, typer.Option("--mfu", help="Measured model-FLOPs utilisation, 0-1.")]
+MoeActiveParamsOpt = Annotated[
+    str | None,
+    typer.Option("--moe-active-params", help="Mixture of experts: parameters per token."),
+]
+FlopsOpt = Annotated[str | None, typer.Option("--flops", help="Total model FLOPs, when counted.")]
+RecomputeOpt = Annotated[
+    str | None,
+    typer.Option("--recompute", help="Activation recomputation: none, selective, full."),
+]
+LifetimeYearsOpt = Annotated[
+    str | None,
+    typer.Option("--lifetime-years", help="Hardware life for embodied carbon (5)."),
+]
+CompareRegionsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--compare-regions",
+        help="The same run in the lowest-carbon countries and cloud regions.",
+    ),
+]
+TopOpt = Annotated[int, typer.Option("--top", help="With --compare-regions: zones of each kind.")]
+CompareAcceleratorsOpt = Annotated[
+    str | None,
+    typer.Option("--compare-accelerators", help="The same run on A,B,C (e.g. A100,H100,TPUv4)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="One line of JSON.")]
+
+
 def register(app: typer.Typer) -> None:
     @app.command("estimate")
     def estimate_command(
-        spec: Annotated[
-            Path | None,
-            typer.Argument(
-                help="YAML spec (model, training, hardware, datacenter; see "
-                "examples/estimates/). Or give the options below instead.",
-                show_default=False,
-            ),
-        ] = None,
-        params: Annotated[
-            str | None, typer.Option("--params", help="Total parameters: 7e9, 7B.")
-        ] = None,
-        tokens: Annotated[
-            str | None, typer.Option("--tokens", help="Training tokens: 2e12, 2T.")
-        ] = None,
-        accelerator: Annotated[
-            str | None,
-            typer.Option("--accelerator", help="A100-80GB, H100, TPUv4, MI300X, ..."),
-        ] = None,
-        devices: Annotated[
-            str | None, typer.Option("--devices", help="Number of accelerators.")
-        ] = None,
-        pue: Annotated[
-            str | None, typer.Option("--pue", help="Data-centre PUE (default 1.0).")
-        ] = None,
-        grid: Annotated[
-            str | None, typer.Option("--grid", help="Grid intensity, gCO2e/kWh.")
-        ] = None,
-        zone: Annotated[
-            str | None,
-            typer.Option("--zone", help="Instead of --grid: FR, US-CA, aws:eu-west-3, ..."),
-        ] = None,
-        device_hours: Annotated[
-            str | None, typer.Option("--device-hours", help="Measured device-hours.")
-        ] = None,
-        avg_power_w: Annotated[
-            str | None,
-            typer.Option("--avg-power-w", help="Measured average power per device, W."),
-        ] = None,
-        mfu: Annotated[
-            str | None, typer.Option("--mfu", help="Measured model-FLOPs utilisation, 0-1.")
-        ] = None,
-        moe_active_params: Annotated[
-            str | None,
-            typer.Option("--moe-active-params", help="Mixture of experts: parameters per token."),
-        ] = None,
-        flops: Annotated[
-            str | None, typer.Option("--flops", help="Total model FLOPs, when counted.")
-        ] = None,
-        recompute: Annotated[
-            str | None,
-            typer.Option("--recompute", help="Activation recomputation: none, selective, full."),
-        ] = None,
-        lifetime_years: Annotated[
-            str | None,
-            typer.Option("--lifetime-years", help="Hardware life for embodied carbon (5)."),
-        ] = None,
-        compare_regions: Annotated[
-            bool,
-            typer.Option(
-                "--compare-regions",
-                help="The same run in the lowest-carbon countries and cloud regions.",
-            ),
-        ] = False,
-        top: Annotated[
-            int, typer.Option("--top", help="With --compare-regions: zones of each kind.")
-        ] = 5,
-        compare_accelerators: Annotated[
-            str | None,
-            typer.Option(
-                "--compare-accelerators", help="The same run on A,B,C (e.g. A100,H100,TPUv4)."
-            ),
-        ] = None,
-        json_out: Annotated[bool, typer.Option("--json", help="One line of JSON.")] = False,
+        spec: SpecArg = None,
+        params: ParamsOpt = None,
+        tokens: TokensOpt = None,
+        accelerator: AcceleratorOpt = None,
+        devices: DevicesOpt = None,
+        pue: PueOpt = None,
+        grid: GridOpt = None,
+        zone: ZoneOpt = None,
+        device_hours: DeviceHoursOpt = None,
+        avg_power_w: AvgPowerOpt = None,
+        mfu: MfuOpt = None,
+        moe_active_params: MoeActiveParamsOpt = None,
+        flops: FlopsOpt = None,
+        recompute: RecomputeOpt = None,
+        lifetime_years: LifetimeYearsOpt = None,
+        compare_regions: CompareRegionsOpt = False,
+        top: TopOpt = 5,
+        compare_accelerators: CompareAcceleratorsOpt = None,
+        json_out: JsonOpt = False,
     ) -> None:
         """Predict the energy and CO2e of a training run (and of serving the model, when
         the spec has an inference section), with an 80% interval and every assumption."""
@@ -165,6 +168,33 @@ def _direct_kwargs(given: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
     return kwargs, notes
 
 
+def _from_spec_or_options(
+    spec_path: Path | None, given: dict[str, str]
+) -> tuple[str, Estimate | None, InferenceEstimate | None, dict[str, Any]]:
+    """(name, training estimate, inference estimate, training() kwargs) from the spec file
+    or from the command-line options (exit 2 when both or neither are given)."""
+    from dataclasses import replace
+
+    from carbonledger.predict import load_spec, training
+
+    if spec_path is not None:
+        if given:
+            flags = ", ".join("--" + k.replace("_", "-") for k in given)
+            fail(f"give a SPEC.yaml or the options ({flags}), not both")
+        spec = load_spec(spec_path)
+        return spec.name, spec.training(), spec.inference(), dict(spec.training_kwargs or {})
+    if not given:
+        fail(
+            "give a SPEC.yaml or the run: carbonledger estimate --params 7e9 --tokens 2e12 "
+            "--accelerator A100-80GB --devices 1024 --pue 1.1 --grid 385"
+        )
+    kwargs, notes = _direct_kwargs(given)
+    est = training(**kwargs)
+    if notes:
+        est = replace(est, assumptions=(*est.assumptions, *notes))
+    return "", est, None, kwargs
+
+
 def _run(
     spec_path: Path | None,
     given: dict[str, str],
@@ -174,33 +204,9 @@ def _run(
     others: str | None,
     json_out: bool,
 ) -> None:
-    from dataclasses import replace
+    from carbonledger.predict import compare_accelerators, compare_regions
 
-    from carbonledger.predict import compare_accelerators, compare_regions, load_spec, training
-
-    name = ""
-    inf: InferenceEstimate | None = None
-    est: Estimate | None = None
-    if spec_path is not None:
-        if given:
-            flags = ", ".join("--" + k.replace("_", "-") for k in given)
-            fail(f"give a SPEC.yaml or the options ({flags}), not both")
-        spec = load_spec(spec_path)
-        name = spec.name
-        est = spec.training()
-        inf = spec.inference()
-        kwargs = dict(spec.training_kwargs or {})
-    else:
-        if not given:
-            fail(
-                "give a SPEC.yaml or the run: carbonledger estimate --params 7e9 --tokens 2e12 "
-                "--accelerator A100-80GB --devices 1024 --pue 1.1 --grid 385"
-            )
-        kwargs, notes = _direct_kwargs(given)
-        est = training(**kwargs)
-        if notes:
-            est = replace(est, assumptions=(*est.assumptions, *notes))
-
+    name, est, inf, kwargs = _from_spec_or_options(spec_path, given)
     region_rows = compare_regions(est, top=top) if regions and est is not None else []
     if (regions or others) and est is None:
         fail("--compare-regions and --compare-accelerators need a training section")

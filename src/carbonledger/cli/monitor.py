@@ -4,7 +4,7 @@ serving Prometheus metrics."""
 from __future__ import annotations
 
 import threading
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,46 +18,128 @@ from carbonledger.cli._common import (
 )
 from carbonledger.errors import CarbonLedgerError
 
+if TYPE_CHECKING:
+    from carbonledger.exporters.prometheus import PrometheusExporter
+    from carbonledger.models import RunSummary
+    from carbonledger.tracker import Tracker
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the final summary as one JSON line.")]
+ProjectOpt = Annotated[str | None, typer.Option("--project", "-p")]
+ExperimentOpt = Annotated[str | None, typer.Option("--experiment", "-e")]
+IntervalOpt = Annotated[float, typer.Option("--interval", help="Sampling interval in seconds.")]
+DurationOpt = Annotated[
+    float | None, typer.Option("--duration", help="Stop after this many seconds.")
+]
+CountryOpt = Annotated[str | None, typer.Option("--country")]
+RegionOpt = Annotated[str | None, typer.Option("--region")]
+PueOpt = Annotated[float | None, typer.Option("--pue")]
+GridOpt = Annotated[float | None, typer.Option("--grid")]
+LedgerOpt = Annotated[str | None, typer.Option("--ledger")]
+NoLedgerOpt = Annotated[bool, typer.Option("--no-ledger")]
+PrometheusPortOpt = Annotated[
+    int | None,
+    typer.Option("--prometheus-port", help="Serve /metrics on this port (0: any free port)."),
+]
+PrometheusAddrOpt = Annotated[str, typer.Option("--prometheus-addr")]
+PushgatewayOpt = Annotated[
+    str | None,
+    typer.Option("--pushgateway", help="Push metrics to this Pushgateway URL at every interval."),
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No periodic lines.")]
+
+
+def _start_exporter(
+    tracker: Tracker, prometheus_port: int | None, prometheus_addr: str
+) -> PrometheusExporter | None:
+    """Serve /metrics when ``--prometheus-port`` was given; None otherwise."""
+    if prometheus_port is None:
+        return None
+    from carbonledger.exporters.prometheus import PrometheusExporter
+
+    exporter = PrometheusExporter(tracker.summary, port=prometheus_port, addr=prometheus_addr)
+    exporter.start()
+    typer.echo(f"serving Prometheus metrics at {exporter.url}", err=True)
+    return exporter
+
+
+def _push(pushgateway: str, current: RunSummary) -> None:
+    """Push ``current`` to the Pushgateway; a failure is a warning on stderr, not an exit."""
+    from carbonledger.exporters.prometheus import push_to_gateway
+
+    try:
+        push_to_gateway(pushgateway, "carbonledger", current)
+    except Exception as exc:
+        typer.echo(f"warning: push to {pushgateway} failed: {exc}", err=True)
+
+
+def _loop(
+    tracker: Tracker,
+    interval: float,
+    duration: float | None,
+    pushgateway: str | None,
+    quiet: bool,
+    exporter: PrometheusExporter | None,
+) -> RunSummary:
+    """Sample every ``interval`` seconds until Ctrl-C or ``duration``; stop the tracker (and
+    the exporter) and return the final summary."""
+    from carbonledger.cli._live import LiveStatus, status_line
+    from carbonledger.report import format_energy_j, format_mass_g
+
+    stop = threading.Event()
+    status = "completed"
+    elapsed = 0.0
+    live = LiveStatus(tracker.summary, interval)
+    previous = None
+    try:
+        while not stop.wait(interval):
+            elapsed += interval
+            current = tracker.summary()
+            if pushgateway:
+                _push(pushgateway, current)
+            if not quiet and live.enabled:
+                live.show(status_line(current, previous))
+            elif not quiet:
+                typer.echo(
+                    f"{current.duration_s:8.1f} s  {format_energy_j(current.energy_j):>11}  "
+                    f"{format_mass_g(current.co2e_g)} CO2e",
+                    err=True,
+                )
+            previous = current
+            if duration is not None and elapsed >= duration:
+                break
+    except (KeyboardInterrupt, SystemExit):
+        status = "interrupted"
+    finally:
+        live.stop()
+        summary = tracker.stop(status)  # type: ignore[arg-type]
+        if exporter is not None:
+            exporter.stop()
+    return summary
+
 
 def register(app: typer.Typer) -> None:
     @app.command("monitor")
     def monitor_command(
-        json_out: Annotated[
-            bool, typer.Option("--json", help="Print the final summary as one JSON line.")
-        ] = False,
-        project: Annotated[str | None, typer.Option("--project", "-p")] = None,
-        experiment: Annotated[str | None, typer.Option("--experiment", "-e")] = None,
-        interval: Annotated[
-            float, typer.Option("--interval", help="Sampling interval in seconds.")
-        ] = 1.0,
-        duration: Annotated[
-            float | None, typer.Option("--duration", help="Stop after this many seconds.")
-        ] = None,
-        country: Annotated[str | None, typer.Option("--country")] = None,
-        region: Annotated[str | None, typer.Option("--region")] = None,
-        pue: Annotated[float | None, typer.Option("--pue")] = None,
-        grid: Annotated[float | None, typer.Option("--grid")] = None,
-        ledger: Annotated[str | None, typer.Option("--ledger")] = None,
-        no_ledger: Annotated[bool, typer.Option("--no-ledger")] = False,
-        prometheus_port: Annotated[
-            int | None,
-            typer.Option(
-                "--prometheus-port", help="Serve /metrics on this port (0: any free port)."
-            ),
-        ] = None,
-        prometheus_addr: Annotated[str, typer.Option("--prometheus-addr")] = "127.0.0.1",
-        pushgateway: Annotated[
-            str | None,
-            typer.Option(
-                "--pushgateway", help="Push metrics to this Pushgateway URL at every interval."
-            ),
-        ] = None,
-        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No periodic lines.")] = False,
+        json_out: JsonOpt = False,
+        project: ProjectOpt = None,
+        experiment: ExperimentOpt = None,
+        interval: IntervalOpt = 1.0,
+        duration: DurationOpt = None,
+        country: CountryOpt = None,
+        region: RegionOpt = None,
+        pue: PueOpt = None,
+        grid: GridOpt = None,
+        ledger: LedgerOpt = None,
+        no_ledger: NoLedgerOpt = False,
+        prometheus_port: PrometheusPortOpt = None,
+        prometheus_addr: PrometheusAddrOpt = "127.0.0.1",
+        pushgateway: PushgatewayOpt = None,
+        quiet: QuietOpt = False,
         cpu_watts: CpuWattsOpt = None,
         ram_watts: RamWattsOpt = None,
     ) -> None:
         """Track the whole machine until Ctrl-C or --duration."""
-        from carbonledger.report import format_energy_j, format_mass_g, format_summary
+        from carbonledger.report import format_summary
         from carbonledger.tracker import Tracker
 
         check_interval_option(interval)
@@ -80,51 +162,8 @@ def register(app: typer.Typer) -> None:
             ).start()
         except CarbonLedgerError as exc:
             fail_from(exc)
-        exporter = None
-        if prometheus_port is not None:
-            from carbonledger.exporters.prometheus import PrometheusExporter
-
-            exporter = PrometheusExporter(
-                tracker.summary, port=prometheus_port, addr=prometheus_addr
-            )
-            exporter.start()
-            typer.echo(f"serving Prometheus metrics at {exporter.url}", err=True)
-        from carbonledger.cli._live import LiveStatus, status_line
-
-        stop = threading.Event()
-        status = "completed"
-        elapsed = 0.0
-        live = LiveStatus(tracker.summary, interval)
-        previous = None
-        try:
-            while not stop.wait(interval):
-                elapsed += interval
-                current = tracker.summary()
-                if pushgateway:
-                    from carbonledger.exporters.prometheus import push_to_gateway
-
-                    try:
-                        push_to_gateway(pushgateway, "carbonledger", current)
-                    except Exception as exc:
-                        typer.echo(f"warning: push to {pushgateway} failed: {exc}", err=True)
-                if not quiet and live.enabled:
-                    live.show(status_line(current, previous))
-                elif not quiet:
-                    typer.echo(
-                        f"{current.duration_s:8.1f} s  {format_energy_j(current.energy_j):>11}  "
-                        f"{format_mass_g(current.co2e_g)} CO2e",
-                        err=True,
-                    )
-                previous = current
-                if duration is not None and elapsed >= duration:
-                    break
-        except (KeyboardInterrupt, SystemExit):
-            status = "interrupted"
-        finally:
-            live.stop()
-            summary = tracker.stop(status)  # type: ignore[arg-type]
-            if exporter is not None:
-                exporter.stop()
+        exporter = _start_exporter(tracker, prometheus_port, prometheus_addr)
+        summary = _loop(tracker, interval, duration, pushgateway, quiet, exporter)
         typer.echo(format_summary(summary), err=True)
         if json_out:
             emit_json(summary.to_dict())

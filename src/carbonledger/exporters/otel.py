@@ -27,11 +27,56 @@ from carbonledger.models import RunSummary
 __all__ = ["register_metrics"]
 
 Source = Callable[[], "RunSummary | Sequence[RunSummary]"]
+_Callback = Callable[[Any], Iterable[Any]]
 
 
 def _runs(source: Source) -> list[RunSummary]:
     got = source()
     return [got] if isinstance(got, RunSummary) else list(got)
+
+
+def _device_attrs(s: RunSummary, c: Any) -> dict[str, Any]:
+    """The attributes of one device's energy and power observations."""
+    return {
+        "run_id": s.run_id,
+        "project": s.project,
+        "host": c.host,
+        "component": c.component,
+        "device": c.device,
+        "method": c.method,
+        "measured": bool(c.measured),
+    }
+
+
+def _callbacks(
+    source: Source, observation: Any
+) -> tuple[_Callback, _Callback, _Callback, _Callback]:
+    """The four observable callbacks (energy J, power W, emissions g, intensity g/kWh)."""
+
+    def energy(_options: Any) -> Iterable[Any]:
+        for s in _runs(source):
+            for c in s.components:
+                yield observation(c.energy_j, _device_attrs(s, c))
+
+    def power(_options: Any) -> Iterable[Any]:
+        for s in _runs(source):
+            for c in s.components:
+                yield observation(c.power_w, _device_attrs(s, c))
+
+    def emissions(_options: Any) -> Iterable[Any]:
+        for s in _runs(source):
+            yield observation(
+                s.co2e_g, {"run_id": s.run_id, "project": s.project, "location": s.location}
+            )
+
+    def intensity(_options: Any) -> Iterable[Any]:
+        for s in _runs(source):
+            yield observation(
+                s.intensity_g_per_kwh,
+                {"run_id": s.run_id, "location": s.location, "source": s.intensity_source},
+            )
+
+    return energy, power, emissions, intensity
 
 
 def register_metrics(
@@ -53,41 +98,7 @@ def register_metrics(
 
     provider = meter_provider if meter_provider is not None else metrics.get_meter_provider()
     meter = provider.get_meter(meter_name, __version__)
-    Observation = metrics.Observation
-
-    def device_attrs(s: RunSummary, c: Any) -> dict[str, Any]:
-        return {
-            "run_id": s.run_id,
-            "project": s.project,
-            "host": c.host,
-            "component": c.component,
-            "device": c.device,
-            "method": c.method,
-            "measured": bool(c.measured),
-        }
-
-    def energy(_options: Any) -> Iterable[Any]:
-        for s in _runs(source):
-            for c in s.components:
-                yield Observation(c.energy_j, device_attrs(s, c))
-
-    def power(_options: Any) -> Iterable[Any]:
-        for s in _runs(source):
-            for c in s.components:
-                yield Observation(c.power_w, device_attrs(s, c))
-
-    def emissions(_options: Any) -> Iterable[Any]:
-        for s in _runs(source):
-            yield Observation(
-                s.co2e_g, {"run_id": s.run_id, "project": s.project, "location": s.location}
-            )
-
-    def intensity(_options: Any) -> Iterable[Any]:
-        for s in _runs(source):
-            yield Observation(
-                s.intensity_g_per_kwh,
-                {"run_id": s.run_id, "location": s.location, "source": s.intensity_source},
-            )
+    energy, power, emissions, intensity = _callbacks(source, metrics.Observation)
 
     return (
         meter.create_observable_counter(

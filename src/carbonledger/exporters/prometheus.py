@@ -78,104 +78,115 @@ class _Family:
             yield f"{self.name}{_labels(labels)} {_value(value)}"
 
 
+#: (name, type, help) of every metric family, in exposition order
+_FAMILIES: tuple[tuple[str, str, str], ...] = (
+    (
+        "carbonledger_energy_joules_total",
+        "counter",
+        "Energy used by the device in this run, in joules.",
+    ),
+    (
+        "carbonledger_energy_low_joules_total",
+        "counter",
+        "Low end of an estimated device's energy, in joules.",
+    ),
+    (
+        "carbonledger_energy_high_joules_total",
+        "counter",
+        "High end of an estimated device's energy, in joules.",
+    ),
+    (
+        "carbonledger_power_watts",
+        "gauge",
+        "Mean power of the device over the run so far, in watts.",
+    ),
+    (
+        "carbonledger_emissions_grams_total",
+        "counter",
+        "Operational emissions of the run (energy x PUE x grid intensity), in grams CO2e.",
+    ),
+    (
+        "carbonledger_emissions_low_grams_total",
+        "counter",
+        "Low end of the run's emissions, in grams CO2e.",
+    ),
+    (
+        "carbonledger_emissions_high_grams_total",
+        "counter",
+        "High end of the run's emissions, in grams CO2e.",
+    ),
+    (
+        "carbonledger_grid_intensity_grams_per_kwh",
+        "gauge",
+        "Grid carbon intensity used, in grams CO2e per kWh.",
+    ),
+    ("carbonledger_pue_ratio", "gauge", "Power usage effectiveness of the facility."),
+    ("carbonledger_duration_seconds", "gauge", "Duration of the run so far, in seconds."),
+    (
+        "carbonledger_measured_ratio",
+        "gauge",
+        "Share (0-1) of the energy measured by hardware counters.",
+    ),
+    ("carbonledger_run_info", "gauge", "The run's description (value always 1)."),
+)
+
+
+def _add_components(fam: dict[str, _Family], s: RunSummary, run: dict[str, str]) -> None:
+    """One energy and power sample per device (and the range of an estimated device)."""
+    for c in s.components:
+        labels = {
+            **run,
+            "host": c.host,
+            "component": c.component,
+            "device": c.device,
+            "method": c.method,
+            "measured": "true" if c.measured else "false",
+        }
+        fam["carbonledger_energy_joules_total"].add(labels, c.energy_j)
+        fam["carbonledger_power_watts"].add(labels, c.power_w)
+        if not c.measured:
+            low = c.low_j if c.low_j is not None else c.energy_j
+            high = c.high_j if c.high_j is not None else c.energy_j
+            fam["carbonledger_energy_low_joules_total"].add(labels, low)
+            fam["carbonledger_energy_high_joules_total"].add(labels, high)
+
+
+def _add_run(fam: dict[str, _Family], s: RunSummary, run: dict[str, str]) -> None:
+    """The run-level samples: emissions (g), intensity, PUE, duration, measured share, info."""
+    where = {**run, "location": s.location}
+    fam["carbonledger_emissions_grams_total"].add(where, s.co2e_g)
+    fam["carbonledger_emissions_low_grams_total"].add(where, s.co2e_low_g)
+    fam["carbonledger_emissions_high_grams_total"].add(where, s.co2e_high_g)
+    fam["carbonledger_grid_intensity_grams_per_kwh"].add(
+        {"run_id": s.run_id, "location": s.location, "source": s.intensity_source},
+        s.intensity_g_per_kwh,
+    )
+    fam["carbonledger_pue_ratio"].add({"run_id": s.run_id, "source": s.pue_source}, s.pue)
+    fam["carbonledger_duration_seconds"].add({"run_id": s.run_id}, s.duration_s)
+    fam["carbonledger_measured_ratio"].add({"run_id": s.run_id}, s.measured_share)
+    fam["carbonledger_run_info"].add(
+        {
+            **run,
+            "experiment": s.experiment,
+            "status": s.status,
+            "scope": s.scope,
+            "location": s.location,
+            "location_source": s.location_source,
+            "intensity_source": s.intensity_source,
+            "hosts": ",".join(s.hosts),
+        },
+        1.0,
+    )
+
+
 def render(summaries: RunSummary | Sequence[RunSummary]) -> str:
     """The text exposition format for one run or several."""
     runs = [summaries] if isinstance(summaries, RunSummary) else list(summaries)
-    fam = {
-        name: _Family(name, kind, text)
-        for name, kind, text in (
-            (
-                "carbonledger_energy_joules_total",
-                "counter",
-                "Energy used by the device in this run, in joules.",
-            ),
-            (
-                "carbonledger_energy_low_joules_total",
-                "counter",
-                "Low end of an estimated device's energy, in joules.",
-            ),
-            (
-                "carbonledger_energy_high_joules_total",
-                "counter",
-                "High end of an estimated device's energy, in joules.",
-            ),
-            (
-                "carbonledger_power_watts",
-                "gauge",
-                "Mean power of the device over the run so far, in watts.",
-            ),
-            (
-                "carbonledger_emissions_grams_total",
-                "counter",
-                "Operational emissions of the run (energy x PUE x grid intensity), in grams CO2e.",
-            ),
-            (
-                "carbonledger_emissions_low_grams_total",
-                "counter",
-                "Low end of the run's emissions, in grams CO2e.",
-            ),
-            (
-                "carbonledger_emissions_high_grams_total",
-                "counter",
-                "High end of the run's emissions, in grams CO2e.",
-            ),
-            (
-                "carbonledger_grid_intensity_grams_per_kwh",
-                "gauge",
-                "Grid carbon intensity used, in grams CO2e per kWh.",
-            ),
-            ("carbonledger_pue_ratio", "gauge", "Power usage effectiveness of the facility."),
-            ("carbonledger_duration_seconds", "gauge", "Duration of the run so far, in seconds."),
-            (
-                "carbonledger_measured_ratio",
-                "gauge",
-                "Share (0-1) of the energy measured by hardware counters.",
-            ),
-            ("carbonledger_run_info", "gauge", "The run's description (value always 1)."),
-        )
-    }
+    fam = {name: _Family(name, kind, text) for name, kind, text in _FAMILIES}
     for s in runs:
         run = {"run_id": s.run_id, "project": s.project}
-        for c in s.components:
-            labels = {
-                **run,
-                "host": c.host,
-                "component": c.component,
-                "device": c.device,
-                "method": c.method,
-                "measured": "true" if c.measured else "false",
-            }
-            fam["carbonledger_energy_joules_total"].add(labels, c.energy_j)
-            fam["carbonledger_power_watts"].add(labels, c.power_w)
-            if not c.measured:
-                low = c.low_j if c.low_j is not None else c.energy_j
-                high = c.high_j if c.high_j is not None else c.energy_j
-                fam["carbonledger_energy_low_joules_total"].add(labels, low)
-                fam["carbonledger_energy_high_joules_total"].add(labels, high)
-        where = {**run, "location": s.location}
-        fam["carbonledger_emissions_grams_total"].add(where, s.co2e_g)
-        fam["carbonledger_emissions_low_grams_total"].add(where, s.co2e_low_g)
-        fam["carbonledger_emissions_high_grams_total"].add(where, s.co2e_high_g)
-        fam["carbonledger_grid_intensity_grams_per_kwh"].add(
-            {"run_id": s.run_id, "location": s.location, "source": s.intensity_source},
-            s.intensity_g_per_kwh,
-        )
-        fam["carbonledger_pue_ratio"].add({"run_id": s.run_id, "source": s.pue_source}, s.pue)
-        fam["carbonledger_duration_seconds"].add({"run_id": s.run_id}, s.duration_s)
-        fam["carbonledger_measured_ratio"].add({"run_id": s.run_id}, s.measured_share)
-        fam["carbonledger_run_info"].add(
-            {
-                **run,
-                "experiment": s.experiment,
-                "status": s.status,
-                "scope": s.scope,
-                "location": s.location,
-                "location_source": s.location_source,
-                "intensity_source": s.intensity_source,
-                "hosts": ",".join(s.hosts),
-            },
-            1.0,
-        )
+        _add_components(fam, s, run)
+        _add_run(fam, s, run)
     lines: list[str] = []
     for f in fam.values():
         if f.samples:

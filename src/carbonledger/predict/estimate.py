@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from carbonledger.errors import InputError
 from carbonledger.predict._check import optional_positive, positive, positive_int, share
 from carbonledger.predict._stats import Z80
 from carbonledger.predict.flops import recompute_factor, training_flops
-from carbonledger.predict.hardware import Accelerator, embodied_constants
+from carbonledger.predict.hardware import Accelerator, EmbodiedConstants, embodied_constants
 from carbonledger.predict.hardware import accelerator as lookup_accelerator
 from carbonledger.predict.params import Architecture
 from carbonledger.predict.priors import Priors, default_priors
@@ -227,6 +227,180 @@ def resolve_params(
     return total, active
 
 
+class _Band(NamedTuple):
+    """A median with its 80% interval and the log-spread behind it (0 when measured)."""
+
+    median: float
+    low: float
+    high: float
+    sigma: float
+
+
+def _model_flops(
+    flops_given: float | None,
+    active: float,
+    n_tokens: float,
+    measured: list[str],
+    notes: list[str],
+) -> float:
+    """The model FLOPs: given, or 6 x active parameters x tokens."""
+    if flops_given is not None:
+        measured.append("flops")
+        notes.append(f"model FLOPs given: {fmt(flops_given)}")
+        return flops_given
+    model_flops = training_flops(active, n_tokens)
+    notes.append(
+        f"model FLOPs = 6 x {fmt(active)} active parameters x {fmt(n_tokens)} tokens = "
+        f"{fmt(model_flops)} (attention-score FLOPs not counted)"
+    )
+    return model_flops
+
+
+def _device_seconds(
+    acc: Accelerator,
+    n_devices: int,
+    model_flops: float,
+    r: float,
+    recompute: str,
+    hours_given: float | None,
+    mfu_given: float | None,
+    pri: Priors,
+    measured: list[str],
+    notes: list[str],
+) -> tuple[float, _Band]:
+    """(device-seconds, FLOP utilisation): from the given device-hours, else the given
+    MFU, else the utilisation prior (with the recomputation factor ``r``)."""
+    if hours_given is not None:
+        seconds = hours_given * 3600.0
+        u = model_flops / (seconds * acc.peak_flops)
+        measured.append("device_hours")
+        notes.append(f"device-hours given: {fmt(hours_given)} (implied MFU {u:.3f})")
+        if mfu_given is not None:
+            notes.append(f"MFU {mfu_given:g} given too: not used, the device-hours decide")
+        return seconds, _Band(u, u, u, 0.0)
+    if mfu_given is not None:
+        u = mfu_given
+        seconds = model_flops / (u * acc.peak_flops)
+        measured.append("mfu")
+        notes.append(f"MFU given: {u:g} of the {acc.peak_tflops:g} TFLOP/s dense peak")
+        return seconds, _Band(u, u, u, 0.0)
+    prior = pri.utilisation(acc, n_devices)
+    u, u_lo, u_hi = prior.median, prior.low, prior.high
+    seconds = model_flops * r / (u * acc.peak_flops)
+    notes.append(
+        f"FLOP utilisation prior: median {u:.3f} (80%: {u_lo:.3f}-{u_hi:.3f}) of peak; {prior.basis}"
+    )
+    if r != 1.0:
+        notes.append(f"activation recomputation '{recompute}': hardware FLOPs x {r:.3f}")
+    else:
+        notes.append("no activation recomputation (recompute='none')")
+    return seconds, _Band(u, u_lo, u_hi, prior.sigma)
+
+
+def _avg_power(
+    acc: Accelerator,
+    power_given: float | None,
+    pri: Priors,
+    measured: list[str],
+    notes: list[str],
+) -> _Band:
+    """Average system power per device, W: given, or the power-share prior x TDP."""
+    if power_given is not None:
+        measured.append("avg_power_w")
+        notes.append(f"average power per device given: {fmt(power_given)} W")
+        return _Band(power_given, power_given, power_given, 0.0)
+    sp = pri.power_share(acc)
+    p, p_lo, p_hi = sp.median * acc.tdp_w, sp.low * acc.tdp_w, sp.high * acc.tdp_w
+    notes.append(
+        f"average system power per device (device + host share): {sp.median:.2f} x TDP "
+        f"{acc.tdp_w:g} W = {fmt(p)} W (80%: {fmt(p_lo)}-{fmt(p_hi)} W); {sp.basis}"
+    )
+    return _Band(p, p_lo, p_hi, sp.sigma)
+
+
+def _embodied_t(
+    acc: Accelerator, consts: EmbodiedConstants, hours: float, life: float, notes: list[str]
+) -> float:
+    """Embodied tonnes CO2e of ``hours`` device-hours over a ``life``-year hardware life."""
+    per_device_kg = acc.embodied_kg
+    parts = acc.embodied_breakdown_kg()
+    node, cpa = consts.node_cpa(acc.process_nm)
+    notes.append(
+        f"embodied: {per_device_kg:.0f} kgCO2e per device (die {acc.die_area_cm2:g} cm2 x "
+        f"{cpa:g} kg/cm2 at {node} nm = {parts['die']:.1f}; {acc.memory_gb:g} GB memory x "
+        f"{consts.memory_kg_per_gb:g} kg/GB = {parts['memory']:.1f}; host share "
+        f"{parts['host_share']:.1f} = {consts.host_kg:g} kg / {acc.devices_per_host} devices; "
+        f"LLMCarbon) over a {life:g}-year life, amortised by device-hours"
+    )
+    if acc.estimated_fields:
+        notes.append(f"{acc.name}: {', '.join(acc.estimated_fields)} not published, assumed")
+    notes.append("every device busy for the whole run (idle or failed capacity not counted)")
+    return per_device_kg * hours / (life * HOURS_PER_YEAR) / 1000.0
+
+
+def _assemble(
+    *,
+    acc: Accelerator,
+    n_devices: int,
+    total: float,
+    active: float,
+    n_tokens: float,
+    model_flops: float,
+    hardware_flops: float,
+    seconds: float,
+    util: _Band,
+    power: _Band,
+    pue_v: float,
+    grid: float,
+    embodied_t: float,
+    life: float,
+    notes: list[str],
+    measured: list[str],
+) -> Estimate:
+    """The Estimate: facility energy (MWh) and CO2e (t) with their 80% intervals, from the
+    device-seconds, the utilisation and the average power per device (W)."""
+    hours = seconds / 3600.0
+    energy_mwh = seconds * power.median * pue_v / J_PER_MWH
+    co2e_t = _co2e_t(energy_mwh, grid)
+    sigma = math.hypot(util.sigma, power.sigma)
+    lo, hi = math.exp(-Z80 * sigma), math.exp(Z80 * sigma)
+    lo_u, hi_u = math.exp(-Z80 * util.sigma), math.exp(Z80 * util.sigma)
+
+    return Estimate(
+        accelerator=acc.name,
+        devices=n_devices,
+        params=total,
+        active_params=active,
+        tokens=n_tokens,
+        flops=model_flops,
+        hardware_flops=hardware_flops,
+        device_hours=hours,
+        device_hours_low=hours * lo_u,
+        device_hours_high=hours * hi_u,
+        utilisation=util.median,
+        utilisation_low=util.low,
+        utilisation_high=util.high,
+        avg_power_w=power.median,
+        avg_power_w_low=power.low,
+        avg_power_w_high=power.high,
+        pue=pue_v,
+        grid_g_per_kwh=grid,
+        energy_mwh=energy_mwh,
+        energy_mwh_low=energy_mwh * lo,
+        energy_mwh_high=energy_mwh * hi,
+        co2e_t=co2e_t,
+        co2e_t_low=co2e_t * lo,
+        co2e_t_high=co2e_t * hi,
+        embodied_t=embodied_t,
+        embodied_t_low=embodied_t * lo_u,
+        embodied_t_high=embodied_t * hi_u,
+        embodied_per_device_kg=acc.embodied_kg,
+        lifetime_years=life,
+        assumptions=tuple(notes),
+        measured=tuple(measured),
+    )
+
+
 def training(
     *,
     params: float | None = None,
@@ -273,118 +447,32 @@ def training(
     total, active = resolve_params(params, active_params, architecture, notes)
     measured: list[str] = []
     notes.insert(0, f"accelerator {acc.describe()} ({acc.spec_source})")
-
-    if flops_given is not None:
-        model_flops = flops_given
-        measured.append("flops")
-        notes.append(f"model FLOPs given: {fmt(model_flops)}")
-    else:
-        model_flops = training_flops(active, n_tokens)
-        notes.append(
-            f"model FLOPs = 6 x {fmt(active)} active parameters x {fmt(n_tokens)} tokens = "
-            f"{fmt(model_flops)} (attention-score FLOPs not counted)"
-        )
+    model_flops = _model_flops(flops_given, active, n_tokens, measured, notes)
     r = recompute_factor(recompute, architecture=architecture, active_params=active)
     hw_flops = model_flops * r
-
-    # device time and the utilisation behind it
-    sigma_u = 0.0
-    if hours_given is not None:
-        seconds = hours_given * 3600.0
-        u = model_flops / (seconds * acc.peak_flops)
-        u_lo = u_hi = u
-        measured.append("device_hours")
-        notes.append(f"device-hours given: {fmt(hours_given)} (implied MFU {u:.3f})")
-        if mfu_given is not None:
-            notes.append(f"MFU {mfu_given:g} given too: not used, the device-hours decide")
-    elif mfu_given is not None:
-        u = u_lo = u_hi = mfu_given
-        seconds = model_flops / (u * acc.peak_flops)
-        measured.append("mfu")
-        notes.append(f"MFU given: {u:g} of the {acc.peak_tflops:g} TFLOP/s dense peak")
-    else:
-        prior = pri.utilisation(acc, n_devices)
-        sigma_u = prior.sigma
-        u, u_lo, u_hi = prior.median, prior.low, prior.high
-        seconds = hw_flops / (u * acc.peak_flops)
-        notes.append(
-            f"FLOP utilisation prior: median {u:.3f} (80%: {u_lo:.3f}-{u_hi:.3f}) of peak; {prior.basis}"
-        )
-        if r != 1.0:
-            notes.append(f"activation recomputation '{recompute}': hardware FLOPs x {r:.3f}")
-        else:
-            notes.append("no activation recomputation (recompute='none')")
-    hours = seconds / 3600.0
-
-    # average power per device
-    sigma_p = 0.0
-    if power_given is not None:
-        p = p_lo = p_hi = power_given
-        measured.append("avg_power_w")
-        notes.append(f"average power per device given: {fmt(p)} W")
-    else:
-        sp = pri.power_share(acc)
-        sigma_p = sp.sigma
-        p, p_lo, p_hi = sp.median * acc.tdp_w, sp.low * acc.tdp_w, sp.high * acc.tdp_w
-        notes.append(
-            f"average system power per device (device + host share): {sp.median:.2f} x TDP "
-            f"{acc.tdp_w:g} W = {fmt(p)} W (80%: {fmt(p_lo)}-{fmt(p_hi)} W); {sp.basis}"
-        )
+    seconds, util = _device_seconds(
+        acc, n_devices, model_flops, r, recompute, hours_given, mfu_given, pri, measured, notes
+    )
+    power = _avg_power(acc, power_given, pri, measured, notes)
     notes.append(f"PUE {pue_v:g} taken as exact")
     notes.append(f"grid intensity {fmt(grid)} g/kWh taken as exact")
 
-    energy_it_j = seconds * p
-    energy_mwh = energy_it_j * pue_v / J_PER_MWH
-    co2e_t = _co2e_t(energy_mwh, grid)
-    sigma = math.hypot(sigma_u, sigma_p)
-    lo, hi = math.exp(-Z80 * sigma), math.exp(Z80 * sigma)
-    lo_u, hi_u = math.exp(-Z80 * sigma_u), math.exp(Z80 * sigma_u)
-
-    per_device_kg = acc.embodied_kg
-    parts = acc.embodied_breakdown_kg()
-    node, cpa = consts.node_cpa(acc.process_nm)
-    embodied_t = per_device_kg * hours / (life * HOURS_PER_YEAR) / 1000.0
-    notes.append(
-        f"embodied: {per_device_kg:.0f} kgCO2e per device (die {acc.die_area_cm2:g} cm2 x "
-        f"{cpa:g} kg/cm2 at {node} nm = {parts['die']:.1f}; {acc.memory_gb:g} GB memory x "
-        f"{consts.memory_kg_per_gb:g} kg/GB = {parts['memory']:.1f}; host share "
-        f"{parts['host_share']:.1f} = {consts.host_kg:g} kg / {acc.devices_per_host} devices; "
-        f"LLMCarbon) over a {life:g}-year life, amortised by device-hours"
-    )
-    if acc.estimated_fields:
-        notes.append(f"{acc.name}: {', '.join(acc.estimated_fields)} not published, assumed")
-    notes.append("every device busy for the whole run (idle or failed capacity not counted)")
-
-    return Estimate(
-        accelerator=acc.name,
-        devices=n_devices,
-        params=total,
-        active_params=active,
-        tokens=n_tokens,
-        flops=model_flops,
+    embodied_t = _embodied_t(acc, consts, seconds / 3600.0, life, notes)
+    return _assemble(
+        acc=acc,
+        n_devices=n_devices,
+        total=total,
+        active=active,
+        n_tokens=n_tokens,
+        model_flops=model_flops,
         hardware_flops=hw_flops if hours_given is None and mfu_given is None else model_flops,
-        device_hours=hours,
-        device_hours_low=hours * lo_u,
-        device_hours_high=hours * hi_u,
-        utilisation=u,
-        utilisation_low=u_lo,
-        utilisation_high=u_hi,
-        avg_power_w=p,
-        avg_power_w_low=p_lo,
-        avg_power_w_high=p_hi,
-        pue=pue_v,
-        grid_g_per_kwh=grid,
-        energy_mwh=energy_mwh,
-        energy_mwh_low=energy_mwh * lo,
-        energy_mwh_high=energy_mwh * hi,
-        co2e_t=co2e_t,
-        co2e_t_low=co2e_t * lo,
-        co2e_t_high=co2e_t * hi,
+        seconds=seconds,
+        util=util,
+        power=power,
+        pue_v=pue_v,
+        grid=grid,
         embodied_t=embodied_t,
-        embodied_t_low=embodied_t * lo_u,
-        embodied_t_high=embodied_t * hi_u,
-        embodied_per_device_kg=per_device_kg,
-        lifetime_years=life,
-        assumptions=tuple(notes),
-        measured=tuple(measured),
+        life=life,
+        notes=notes,
+        measured=measured,
     )

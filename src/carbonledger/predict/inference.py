@@ -34,7 +34,7 @@ from carbonledger.predict.estimate import HOURS_PER_YEAR, fmt, resolve_params
 from carbonledger.predict.hardware import Accelerator, embodied_constants
 from carbonledger.predict.hardware import accelerator as lookup_accelerator
 from carbonledger.predict.params import Architecture
-from carbonledger.predict.priors import Priors, default_priors
+from carbonledger.predict.priors import Prior, Priors, default_priors
 from carbonledger.units import J_PER_KWH, J_PER_WH
 
 __all__ = ["BANDWIDTH_EFFICIENCY", "BANDWIDTH_EFFICIENCY_SIGMA", "InferenceEstimate", "inference"]
@@ -207,6 +207,172 @@ def _seconds_per_request(
     return t_in + n_out * max(t_mem, t_comp) / batch, regime
 
 
+@dataclass(frozen=True, slots=True)
+class _Serving:
+    """The checked inputs of :func:`inference` (``batch`` None: utilisation given)."""
+
+    acc: Accelerator
+    n_dev: int
+    u_given: float | None
+    batch: int | None
+    batch_defaulted: bool
+    n_in: int
+    n_out: int
+    rpd: float | None
+    n_days: float
+    pue_v: float
+    grid: float
+    power_given: float | None
+    bpp: float
+    life: float
+    pri: Priors
+
+
+def _check(
+    accelerator: str | Accelerator,
+    devices: int,
+    batch_size: int | None,
+    utilisation: float | None,
+    input_tokens: int,
+    output_tokens: int,
+    requests_per_day: float | None,
+    days: float,
+    pue: float,
+    grid_g_per_kwh: float,
+    avg_power_w: float | None,
+    bytes_per_param: float,
+    lifetime_years: float | None,
+    priors: Priors | None,
+) -> _Serving:
+    """Check :func:`inference`'s arguments (InputError naming the bad one)."""
+    acc = lookup_accelerator(accelerator)
+    n_dev = positive_int(devices, "devices")
+    u_given = None if utilisation is None else share(utilisation, "utilisation")
+    batch = None if batch_size is None else positive_int(batch_size, "batch_size")
+    if batch is None and u_given is None:
+        batch = 1
+    n_in = int(positive(input_tokens, "input_tokens", inclusive=True))
+    n_out = int(positive(output_tokens, "output_tokens", inclusive=True))
+    if n_in + n_out < 1:
+        raise InputError("a request needs at least one token: give input_tokens or output_tokens")
+    rpd = optional_positive(requests_per_day, "requests_per_day")
+    n_days = positive(days, "days")
+    pue_v = positive(pue, "pue", minimum=1.0, inclusive=True)
+    grid = positive(grid_g_per_kwh, "grid_g_per_kwh", inclusive=True)
+    power_given = optional_positive(avg_power_w, "avg_power_w")
+    bpp = positive(bytes_per_param, "bytes_per_param")
+    consts = embodied_constants()
+    life = (
+        consts.lifetime_years
+        if lifetime_years is None
+        else positive(lifetime_years, "lifetime_years")
+    )
+    pri = default_priors() if priors is None else priors
+    return _Serving(
+        acc=acc,
+        n_dev=n_dev,
+        u_given=u_given,
+        batch=batch,
+        batch_defaulted=batch_size is None,
+        n_in=n_in,
+        n_out=n_out,
+        rpd=rpd,
+        n_days=n_days,
+        pue_v=pue_v,
+        grid=grid,
+        power_given=power_given,
+        bpp=bpp,
+        life=life,
+        pri=pri,
+    )
+
+
+def _request(
+    c: _Serving, total: float, active: float, u: float, p: float, eta: float
+) -> tuple[float, float, str]:
+    """(replica seconds, facility energy J, decode regime) of one request at utilisation
+    ``u``, power ``p`` W per device and bandwidth efficiency ``eta``."""
+    secs, regime = _seconds_per_request(
+        acc=c.acc,
+        devices=c.n_dev,
+        total=total,
+        active=active,
+        n_in=c.n_in,
+        n_out=c.n_out,
+        batch=c.batch,
+        u=u,
+        eta=eta,
+        bytes_per_param=c.bpp,
+    )
+    return secs, secs * c.n_dev * p * c.pue_v, regime
+
+
+def _energy_range_j(
+    c: _Serving,
+    total: float,
+    active: float,
+    u0: float,
+    p0: float,
+    u_prior: Prior,
+    s_prior: Prior,
+    energy_j: float,
+) -> tuple[float, float]:
+    """The 80% interval of a request's energy, J, by Monte Carlo over the unknowns (a fixed
+    seed, so the same inputs give the same interval); it always holds ``energy_j``."""
+    rng = random.Random(0)
+    draws = []
+    for _ in range(_DRAWS):
+        u = u0 if c.u_given is not None else u0 * math.exp(rng.gauss(0.0, u_prior.sigma))
+        p = p0 if c.power_given is not None else p0 * math.exp(rng.gauss(0.0, s_prior.sigma))
+        eta = BANDWIDTH_EFFICIENCY * math.exp(rng.gauss(0.0, BANDWIDTH_EFFICIENCY_SIGMA))
+        draws.append(_request(c, total, active, min(u, 1.0), p, min(eta, 1.0))[1])
+    draws.sort()
+    e_lo = min(energy_j, draws[int(0.1 * _DRAWS)])
+    e_hi = max(energy_j, draws[int(0.9 * _DRAWS) - 1])
+    return e_lo, e_hi
+
+
+def _notes(c: _Serving, regime: str, u_prior: Prior, s_prior: Prior, p0: float) -> list[str]:
+    """The assumptions behind utilisation, decode, power, PUE, grid, request and embodied."""
+    acc = c.acc
+    notes: list[str] = []
+    if c.u_given is not None:
+        notes.append(f"utilisation given: {c.u_given:g} of the dense peak")
+    else:
+        notes.append(
+            f"compute utilisation from the training prior: median {u_prior.median:.3f} "
+            f"(80%: {u_prior.low:.3f}-{u_prior.high:.3f}); {u_prior.basis}"
+        )
+    if c.batch is not None:
+        notes.append(
+            f"batch size {c.batch}{' (default: single stream)' if c.batch_defaulted else ''}; "
+            f"decode is {regime}: weights read once per step at {BANDWIDTH_EFFICIENCY:g} "
+            f"(log-spread {BANDWIDTH_EFFICIENCY_SIGMA:g}) of {acc.memory_bw_gb_s:g} GB/s per "
+            f"device, {c.bpp:g} bytes per parameter; KV-cache reads not counted"
+        )
+    if c.power_given is not None:
+        notes.append(f"average power per device given: {fmt(p0)} W")
+    else:
+        notes.append(
+            f"average system power per device: {s_prior.median:.2f} x TDP {acc.tdp_w:g} W = "
+            f"{fmt(p0)} W (training prior; serving often draws less); {s_prior.basis}"
+        )
+    notes.append(f"PUE {c.pue_v:g} and grid intensity {fmt(c.grid)} g/kWh taken as exact")
+    notes.append(
+        f"request: {c.n_in} input + {c.n_out} output tokens"
+        + (
+            f"; {fmt(c.rpd)} requests/day for {c.n_days:g} days, replicas busy only while serving"
+            if c.rpd is not None
+            else ""
+        )
+    )
+    notes.append(
+        f"embodied: {acc.embodied_kg:.0f} kgCO2e per device over {c.life:g} years, "
+        "amortised by the device time a request occupies (LLMCarbon)"
+    )
+    return notes
+
+
 def inference(
     *,
     params: float | None = None,
@@ -233,99 +399,23 @@ def inference(
     1 unless ``utilisation`` is given); ``input_tokens`` / ``output_tokens`` per request
     (default: 1,000 generated tokens); ``requests_per_day`` x ``days`` for deployment totals.
     """
-    acc = lookup_accelerator(accelerator)
-    n_dev = positive_int(devices, "devices")
-    u_given = None if utilisation is None else share(utilisation, "utilisation")
-    batch = None if batch_size is None else positive_int(batch_size, "batch_size")
-    if batch is None and u_given is None:
-        batch = 1
-    n_in = int(positive(input_tokens, "input_tokens", inclusive=True))
-    n_out = int(positive(output_tokens, "output_tokens", inclusive=True))
-    if n_in + n_out < 1:
-        raise InputError("a request needs at least one token: give input_tokens or output_tokens")
-    rpd = optional_positive(requests_per_day, "requests_per_day")
-    n_days = positive(days, "days")
-    pue_v = positive(pue, "pue", minimum=1.0, inclusive=True)
-    grid = positive(grid_g_per_kwh, "grid_g_per_kwh", inclusive=True)
-    power_given = optional_positive(avg_power_w, "avg_power_w")
-    bpp = positive(bytes_per_param, "bytes_per_param")
-    consts = embodied_constants()
-    life = (
-        consts.lifetime_years
-        if lifetime_years is None
-        else positive(lifetime_years, "lifetime_years")
-    )
-    pri = default_priors() if priors is None else priors
-
+    c = _check(
+        accelerator, devices, batch_size, utilisation, input_tokens, output_tokens,
+        requests_per_day, days, pue, grid_g_per_kwh, avg_power_w, bytes_per_param,
+        lifetime_years, priors,
+    )  # fmt: skip
+    acc, n_dev, grid = c.acc, c.n_dev, c.grid
     notes: list[str] = [f"accelerator {acc.describe()} ({acc.spec_source})"]
     total, active = resolve_params(params, active_params, architecture, notes)
-    u_prior = pri.utilisation(acc, n_dev)
-    s_prior = pri.power_share(acc)
-    u0 = u_given if u_given is not None else u_prior.median
-    p0 = power_given if power_given is not None else s_prior.median * acc.tdp_w
+    u_prior = c.pri.utilisation(acc, n_dev)
+    s_prior = c.pri.power_share(acc)
+    u0 = c.u_given if c.u_given is not None else u_prior.median
+    p0 = c.power_given if c.power_given is not None else s_prior.median * acc.tdp_w
 
-    def run(u: float, p: float, eta: float) -> tuple[float, float, str]:
-        secs, regime = _seconds_per_request(
-            acc=acc,
-            devices=n_dev,
-            total=total,
-            active=active,
-            n_in=n_in,
-            n_out=n_out,
-            batch=batch,
-            u=u,
-            eta=eta,
-            bytes_per_param=bpp,
-        )
-        return secs, secs * n_dev * p * pue_v, regime
-
-    secs, energy_j, regime = run(u0, p0, BANDWIDTH_EFFICIENCY)
-    rng = random.Random(0)
-    draws = []
-    for _ in range(_DRAWS):
-        u = u0 if u_given is not None else u0 * math.exp(rng.gauss(0.0, u_prior.sigma))
-        p = p0 if power_given is not None else p0 * math.exp(rng.gauss(0.0, s_prior.sigma))
-        eta = BANDWIDTH_EFFICIENCY * math.exp(rng.gauss(0.0, BANDWIDTH_EFFICIENCY_SIGMA))
-        draws.append(run(min(u, 1.0), p, min(eta, 1.0))[1])
-    draws.sort()
-    e_lo = min(energy_j, draws[int(0.1 * _DRAWS)])
-    e_hi = max(energy_j, draws[int(0.9 * _DRAWS) - 1])
-
-    if u_given is not None:
-        notes.append(f"utilisation given: {u_given:g} of the dense peak")
-    else:
-        notes.append(
-            f"compute utilisation from the training prior: median {u_prior.median:.3f} "
-            f"(80%: {u_prior.low:.3f}-{u_prior.high:.3f}); {u_prior.basis}"
-        )
-    if batch is not None:
-        notes.append(
-            f"batch size {batch}{' (default: single stream)' if batch_size is None else ''}; "
-            f"decode is {regime}: weights read once per step at {BANDWIDTH_EFFICIENCY:g} "
-            f"(log-spread {BANDWIDTH_EFFICIENCY_SIGMA:g}) of {acc.memory_bw_gb_s:g} GB/s per "
-            f"device, {bpp:g} bytes per parameter; KV-cache reads not counted"
-        )
-    if power_given is not None:
-        notes.append(f"average power per device given: {fmt(p0)} W")
-    else:
-        notes.append(
-            f"average system power per device: {s_prior.median:.2f} x TDP {acc.tdp_w:g} W = "
-            f"{fmt(p0)} W (training prior; serving often draws less); {s_prior.basis}"
-        )
-    notes.append(f"PUE {pue_v:g} and grid intensity {fmt(grid)} g/kWh taken as exact")
-    notes.append(
-        f"request: {n_in} input + {n_out} output tokens"
-        + (
-            f"; {fmt(rpd)} requests/day for {n_days:g} days, replicas busy only while serving"
-            if rpd is not None
-            else ""
-        )
-    )
-    embodied_g = acc.embodied_kg * 1000.0 * n_dev * secs / (life * HOURS_PER_YEAR * 3600.0)
-    notes.append(
-        f"embodied: {acc.embodied_kg:.0f} kgCO2e per device over {life:g} years, "
-        "amortised by the device time a request occupies (LLMCarbon)"
-    )
+    secs, energy_j, regime = _request(c, total, active, u0, p0, BANDWIDTH_EFFICIENCY)
+    e_lo, e_hi = _energy_range_j(c, total, active, u0, p0, u_prior, s_prior, energy_j)
+    notes.extend(_notes(c, regime, u_prior, s_prior, p0))
+    embodied_g = acc.embodied_kg * 1000.0 * n_dev * secs / (c.life * HOURS_PER_YEAR * 3600.0)
 
     def co2(j: float) -> float:
         return j / J_PER_KWH * grid
@@ -335,13 +425,13 @@ def inference(
         devices=n_dev,
         params=total,
         active_params=active,
-        batch_size=batch,
+        batch_size=c.batch,
         utilisation=u0,
-        input_tokens=n_in,
-        output_tokens=n_out,
+        input_tokens=c.n_in,
+        output_tokens=c.n_out,
         regime=regime,
         avg_power_w=p0,
-        pue=pue_v,
+        pue=c.pue_v,
         grid_g_per_kwh=grid,
         device_seconds_per_request=secs * n_dev,
         energy_per_request_wh=energy_j / J_PER_WH,
@@ -351,7 +441,7 @@ def inference(
         co2e_per_request_g_low=co2(e_lo),
         co2e_per_request_g_high=co2(e_hi),
         embodied_per_request_g=embodied_g,
-        requests_per_day=rpd,
-        days=n_days,
+        requests_per_day=c.rpd,
+        days=c.n_days,
         assumptions=tuple(notes),
     )

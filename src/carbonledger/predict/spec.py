@@ -229,13 +229,8 @@ def _scalar(doc: _Doc, key: str) -> Any:
     return value
 
 
-def parse_spec(text: str, path: str = "<spec>") -> Spec:
-    """Parse the text of a spec; every error is an InputError naming the line."""
-    root = _compose(text, path)
-    if root is None:
-        raise InputError(f"{path}: the spec is empty; see docs/prediction.md for an example")
-    top = _mapping(root, path, "")
-    _check_keys(top, _TOP)
+def _sections(top: _Doc, path: str) -> tuple[dict[str, dict[str, Any]], dict[str, _Doc]]:
+    """(values of every known section, empty when absent; the documents of those given)."""
     sections: dict[str, dict[str, Any]] = {}
     docs: dict[str, _Doc] = {}
     for name in SECTIONS:
@@ -246,8 +241,13 @@ def parse_spec(text: str, path: str = "<spec>") -> Spec:
             sections[name] = {k: _scalar(doc, k) for k in doc.values}
         else:
             sections[name] = {}
+    return sections, docs
 
-    model = sections["model"]
+
+def _model_kwargs(
+    model: dict[str, Any], docs: dict[str, _Doc], top: _Doc, path: str
+) -> dict[str, Any]:
+    """The model size: ``architecture`` and/or ``params`` / ``active_params``."""
     kwargs: dict[str, Any] = {}
     if "architecture" in model:
         from carbonledger.predict.params import Architecture
@@ -266,9 +266,12 @@ def parse_spec(text: str, path: str = "<spec>") -> Spec:
             "model" if "model" not in docs else None,
             "give the model size: model.params (e.g. 7e9) or model.architecture",
         )
+    return kwargs
 
-    notes: list[str] = []
-    dc = sections["datacenter"]
+
+def _grid_g_per_kwh(dc: dict[str, Any], docs: dict[str, _Doc], top: _Doc, notes: list[str]) -> Any:
+    """The grid intensity, gCO2e/kWh: ``datacenter.grid_g_per_kwh`` or that of
+    ``datacenter.zone`` (one of them)."""
     grid = dc.get("grid_g_per_kwh")
     if "zone" in dc:
         if grid is not None:
@@ -286,8 +289,13 @@ def parse_spec(text: str, path: str = "<spec>") -> Spec:
             "grid_g_per_kwh" if "datacenter" in docs else "datacenter",
             "give datacenter.grid_g_per_kwh (e.g. 385) or datacenter.zone (e.g. FR)",
         )
-    common = {"grid_g_per_kwh": grid, "pue": dc.get("pue", 1.0), **kwargs}
-    hw = sections["hardware"]
+    return grid
+
+
+def _add_hardware(
+    common: dict[str, Any], hw: dict[str, Any], docs: dict[str, _Doc], top: _Doc
+) -> None:
+    """Add the (known) accelerator and the hardware lifetime to ``common``."""
     if "accelerator" not in hw:
         raise (docs.get("hardware") or top).error(
             "accelerator" if "hardware" in docs else "hardware",
@@ -303,28 +311,38 @@ def parse_spec(text: str, path: str = "<spec>") -> Spec:
     if "lifetime_years" in hw:
         common["lifetime_years"] = hw["lifetime_years"]
 
-    training_kwargs: dict[str, Any] | None = None
-    tr = sections["training"]
-    if tr or "training" in docs or "inference" not in docs:
-        if "tokens" not in tr:
-            raise (docs.get("training") or top).error(
-                "tokens" if "training" in docs else "training",
-                "give training.tokens (e.g. 2e12)",
-            )
-        if "devices" not in hw:
-            raise (docs.get("hardware") or top).error(
-                "devices" if "hardware" in docs else "hardware", "give hardware.devices (e.g. 64)"
-            )
-        training_kwargs = {**common, "tokens": tr["tokens"], "devices": hw["devices"]}
-        if "recompute" in tr:
-            training_kwargs["recompute"] = str(tr["recompute"])
-        if "flops" in tr:
-            training_kwargs["flops"] = tr["flops"]
-        training_kwargs.update(sections["measured"])
 
-    inference_kwargs: dict[str, Any] | None = None
-    if "inference" in docs:
-        inference_kwargs = {**common, **sections["inference"]}
+def _training_kwargs(
+    common: dict[str, Any],
+    sections: dict[str, dict[str, Any]],
+    docs: dict[str, _Doc],
+    top: _Doc,
+) -> dict[str, Any] | None:
+    """training() arguments; None when the spec has only an inference section."""
+    tr = sections["training"]
+    hw = sections["hardware"]
+    if not (tr or "training" in docs or "inference" not in docs):
+        return None
+    if "tokens" not in tr:
+        raise (docs.get("training") or top).error(
+            "tokens" if "training" in docs else "training",
+            "give training.tokens (e.g. 2e12)",
+        )
+    if "devices" not in hw:
+        raise (docs.get("hardware") or top).error(
+            "devices" if "hardware" in docs else "hardware", "give hardware.devices (e.g. 64)"
+        )
+    training_kwargs = {**common, "tokens": tr["tokens"], "devices": hw["devices"]}
+    if "recompute" in tr:
+        training_kwargs["recompute"] = str(tr["recompute"])
+    if "flops" in tr:
+        training_kwargs["flops"] = tr["flops"]
+    training_kwargs.update(sections["measured"])
+    return training_kwargs
+
+
+def _source_lines(docs: dict[str, _Doc]) -> tuple[dict[str, str], dict[str, str]]:
+    """Where each training and inference argument came from: ``line N (section.key)``."""
 
     def where(section: str, key: str) -> str:
         return f"line {docs[section].lines[key]} ({section}.{key})"
@@ -342,6 +360,28 @@ def parse_spec(text: str, path: str = "<spec>") -> Spec:
     inference_lines = {k: v for k, v in shared.items() if k != "devices"}
     if "inference" in docs:
         inference_lines.update({k: where("inference", k) for k in docs["inference"].values})
+    return training_lines, inference_lines
+
+
+def parse_spec(text: str, path: str = "<spec>") -> Spec:
+    """Parse the text of a spec; every error is an InputError naming the line."""
+    root = _compose(text, path)
+    if root is None:
+        raise InputError(f"{path}: the spec is empty; see docs/prediction.md for an example")
+    top = _mapping(root, path, "")
+    _check_keys(top, _TOP)
+    sections, docs = _sections(top, path)
+    kwargs = _model_kwargs(sections["model"], docs, top, path)
+    notes: list[str] = []
+    dc = sections["datacenter"]
+    grid = _grid_g_per_kwh(dc, docs, top, notes)
+    common = {"grid_g_per_kwh": grid, "pue": dc.get("pue", 1.0), **kwargs}
+    _add_hardware(common, sections["hardware"], docs, top)
+    training_kwargs = _training_kwargs(common, sections, docs, top)
+    inference_kwargs: dict[str, Any] | None = None
+    if "inference" in docs:
+        inference_kwargs = {**common, **sections["inference"]}
+    training_lines, inference_lines = _source_lines(docs)
     name = str(_construct(top.values["name"])) if "name" in top.values else Path(path).stem
     return Spec(
         path,
