@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 from carbonledger.errors import InputError
 from carbonledger.membership import new_id
 from carbonledger.models import ComponentEnergy, RunStatus
-from carbonledger.sensors.allocation import Allocation, allocation_share, parse_cpu_list
+from carbonledger.sensors.allocation import (
+    Allocation,
+    allocation_share,
+    parse_cpu_list,
+)
+from carbonledger.sensors.allocation import (
+    first_set as _first,
+)
 
 if TYPE_CHECKING:
     from carbonledger.accounting import CarbonContext
@@ -37,14 +44,6 @@ __all__ = [
     "parse_sacct",
     "parse_tres",
 ]
-
-
-def _first(env: Mapping[str, str], *names: str) -> str:
-    for name in names:
-        value = env.get(name, "")
-        if value:
-            return value
-    return ""
 
 
 def _int(env: Mapping[str, str], *names: str) -> int | None:

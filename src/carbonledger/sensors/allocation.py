@@ -30,7 +30,8 @@ __all__ = [
 ]
 
 
-def _first(env: Mapping[str, str], *names: str) -> str:
+def first_set(env: Mapping[str, str], *names: str) -> str:
+    """The value of the first of ``names`` set (non-empty) in ``env``, else ``""``."""
     for name in names:
         value = env.get(name, "")
         if value:
@@ -147,7 +148,7 @@ def allocation_share(
         if mem_mb is not None:
             ram_fraction = min(1.0, mem_mb * 1024 * 1024 / node_ram_bytes)
             how.append(f"ram: SLURM_MEM_PER_NODE={mem_mb} MB")
-    gpus_text = _first(env, "SLURM_STEP_GPUS", "SLURM_JOB_GPUS")
+    gpus_text = first_set(env, "SLURM_STEP_GPUS", "SLURM_JOB_GPUS")
     gpu_indexes: tuple[int, ...] | None = None
     if gpus_text:
         try:
