@@ -193,8 +193,10 @@ def fetch(
     headers: Mapping[str, str] | None = None,
     timeout_s: float,
     use_proxies: bool = True,
+    data: bytes | None = None,
 ) -> Response:
-    """Send one request and read the whole answer within ``timeout_s`` seconds in all.
+    """Send one request (with ``data`` as its body, when given) and read the whole answer
+    within ``timeout_s`` seconds in all.
 
     HTTP error statuses come back as a :class:`Response`. Network failures raise
     :class:`OSError`; running out of time raises :class:`DeadlineError` (an ``OSError``
@@ -210,7 +212,7 @@ def fetch(
     if not url.lower().startswith(("http://", "https://")):
         raise OSError(f"bad URL {url!r}: only http:// and https:// URLs are fetched")
     try:
-        request = urllib.request.Request(url, method=method, headers=dict(headers or {}))
+        request = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))
     except ValueError as exc:  # a malformed URL
         raise OSError(f"bad URL {url!r}: {exc}") from None
     handlers = _bounded_handlers(deadline, ssl.create_default_context())

@@ -12,8 +12,7 @@ import json
 import logging
 import math
 import os
-import platform
-import threading
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -37,7 +36,6 @@ __all__ = [
     "model_counts",
     "place_of",
     "post_json",
-    "run_bounded",
     "start_tracker",
     "stop_tracker",
     "warn_unknown",
@@ -213,20 +211,20 @@ class HostFacts:
 
 @functools.cache
 def host_facts() -> HostFacts:
-    """This host's OS, Python, logical CPUs and RAM size in GB (read once)."""
-    try:
-        import psutil
+    """This host's OS, Python, logical CPUs and RAM size in GB (read once), as the run's own
+    metadata has them (:mod:`carbonledger.hostinfo`)."""
+    from carbonledger.hostinfo import platform_string
+    from carbonledger.sensors.memory import installed_ram_bytes
+    from carbonledger.units import bytes_to_gb
 
-        ram_total_gb: float | None = psutil.virtual_memory().total / 1e9
-    except Exception:
-        ram_total_gb = None
-    system = platform.system()
+    system = os.uname().sysname
+    ram_bytes = installed_ram_bytes()
     return HostFacts(
-        os=platform.platform(),
+        os=platform_string(),
         os_system="MacOS" if system == "Darwin" else system,
-        python_version=platform.python_version(),
+        python_version=sys.version.split()[0],
         cpu_count=os.cpu_count(),
-        ram_total_gb=ram_total_gb,
+        ram_total_gb=bytes_to_gb(ram_bytes) if ram_bytes else None,
     )
 
 
@@ -238,49 +236,27 @@ def model_counts(models: Iterable[str]) -> str:
 
 def post_json(url: str, payload: Mapping[str, Any], deadline_s: float = HTTP_DEADLINE_S) -> None:
     """HTTP ``POST`` ``payload`` as JSON to ``url``; the whole call, connection included,
-    ends within ``deadline_s`` seconds. Failures and a status other than 201 are logged,
-    never raised."""
+    ends within ``deadline_s`` seconds (``carbon._http.fetch``). Failures and a status other
+    than 201 are logged, never raised."""
     import urllib.parse
+
+    from carbonledger.carbon._http import fetch
 
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
         LOG.error("emissions_endpoint %r is not an http(s) URL; the record was not sent", url)
         return
-    body = json.dumps(payload, default=str).encode("utf-8")
-
-    def send() -> None:
-        import urllib.error
-        import urllib.request
-
-        request = urllib.request.Request(
-            url, data=body, method="POST", headers={"Content-Type": "application/json"}
+    try:
+        response = fetch(
+            url,
+            method="POST",
+            headers={"Content-Type": "application/json"},
+            data=json.dumps(payload, default=str).encode("utf-8"),
+            timeout_s=deadline_s,
         )
-        try:
-            with urllib.request.urlopen(request, timeout=deadline_s) as response:
-                status = response.status
-        except urllib.error.HTTPError as exc:
-            status = exc.code
-            exc.close()
-        except Exception as exc:
-            LOG.error("could not send the emissions record to %s: %s", url, exc)
-            return
-        if status != 201:
-            LOG.warning("the emissions endpoint %s answered HTTP %s (201 expected)", url, status)
-
-    run_bounded(send, deadline_s, f"send the emissions record to {url}")
-
-
-def run_bounded(fn: Callable[[], object], deadline_s: float, what: str) -> None:
-    """Run ``fn`` in a daemon thread and wait at most ``deadline_s`` seconds for it; a
-    failure or an overrun is logged (the thread is left to finish on its own)."""
-
-    def call() -> None:
-        try:
-            fn()
-        except Exception as exc:
-            LOG.error("could not %s: %s", what, exc)
-
-    thread = threading.Thread(target=call, name="carbonledger-compat-output", daemon=True)
-    thread.start()
-    thread.join(deadline_s)
-    if thread.is_alive():
-        LOG.error("could not %s within %g s; going on without it", what, deadline_s)
+    except OSError as exc:  # refused, unreachable, or past the deadline
+        LOG.error("could not send the emissions record to %s: %s", url, exc)
+        return
+    if response.status != 201:
+        LOG.warning(
+            "the emissions endpoint %s answered HTTP %s (201 expected)", url, response.status
+        )

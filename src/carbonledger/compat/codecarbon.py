@@ -42,7 +42,6 @@ from carbonledger.compat._base import (
     host_facts,
     model_counts,
     place_of,
-    run_bounded,
     start_tracker,
     stop_tracker,
 )
@@ -55,6 +54,7 @@ from carbonledger.compat._cc_data import (
 )
 from carbonledger.compat._cc_options import CodeCarbonOptions, OutputMethod, parse_options
 from carbonledger.compat._cc_outputs import BaseOutput, CsvFileOutput, HTTPOutput, LoggerOutput
+from carbonledger.errors import CarbonLedgerError
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -262,11 +262,10 @@ class EmissionsTracker:
         if "://" not in url:
             url = "http://" + url
         job = re.sub(r"[^a-zA-Z0-9_-]", "_", f"{summary.project}_{self._opts.experiment_name}")
-        run_bounded(
-            lambda: push_to_gateway(url, job, summary, timeout_s=HTTP_DEADLINE_S),
-            HTTP_DEADLINE_S,
-            f"push to the Prometheus Pushgateway at {url}",
-        )
+        try:  # the push's whole call ends within HTTP_DEADLINE_S
+            push_to_gateway(url, job, summary, timeout_s=HTTP_DEADLINE_S)
+        except CarbonLedgerError as exc:
+            LOG.error("could not push to the Prometheus Pushgateway at %s: %s", url, exc)
 
 
 def _call(output: Any, method: str, *args: Any) -> None:

@@ -301,9 +301,9 @@ def push_to_gateway(
     grouping: Mapping[str, str] | None = None,
 ) -> None:
     """HTTP ``PUT`` the metrics of ``summary`` to a Pushgateway at ``url`` under
-    ``/metrics/job/<job>`` (plus ``grouping`` labels), replacing that group's metrics."""
-    import urllib.error
-    import urllib.request
+    ``/metrics/job/<job>`` (plus ``grouping`` labels), replacing that group's metrics. The
+    whole call (connection, request, answer) ends within ``timeout_s`` seconds."""
+    from carbonledger.carbon._http import fetch
 
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -314,27 +314,24 @@ def push_to_gateway(
         _path_label(k, v) for k, v in [("job", job), *(grouping or {}).items()]
     )
     target = url.rstrip("/") + path
-    request = urllib.request.Request(
-        target,
-        data=render(summary).encode("utf-8"),
-        method="PUT",
-        headers={"Content-Type": CONTENT_TYPE},
-    )
     try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
-            response.read()
-    except urllib.error.HTTPError as exc:
-        detail = exc.read(500).decode("utf-8", "replace").strip()
-        exc.close()
+        response = fetch(
+            target,
+            method="PUT",
+            headers={"Content-Type": CONTENT_TYPE},
+            data=render(summary).encode("utf-8"),
+            timeout_s=timeout_s,
+        )
+    except OSError as exc:
         raise CarbonLedgerError(
-            f"Pushgateway {target} refused the metrics: HTTP {exc.code} {detail}"
-        ) from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise CarbonLedgerError(
-            f"cannot push metrics to the Pushgateway at {url}: {reason}; check that it runs "
+            f"cannot push metrics to the Pushgateway at {url}: {exc}; check that it runs "
             "and is reachable"
         ) from None
+    if response.status >= 400:
+        detail = response.text[:500].strip()
+        raise CarbonLedgerError(
+            f"Pushgateway {target} refused the metrics: HTTP {response.status} {detail}"
+        )
 
 
 def _path_label(name: str, value: str) -> str:
