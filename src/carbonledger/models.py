@@ -12,13 +12,29 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from carbonledger.errors import InputError
 from carbonledger.units import j_to_kwh
+
+#: longest project, experiment, run id, tag or metric name (characters), everywhere
+MAX_NAME_CHARS = 200
+
+
+def check_name_length(value: str, what: str) -> None:
+    """:class:`InputError` for a name longer than :data:`MAX_NAME_CHARS` characters."""
+    if len(value) > MAX_NAME_CHARS:
+        raise InputError(
+            f"{what} is {len(value)} characters long; at most {MAX_NAME_CHARS} are allowed "
+            f"(it starts {value[:40]!r}); give a shorter one (long descriptions fit in a "
+            "tag's value or the command line)"
+        )
+
 
 Component = Literal["cpu", "gpu", "ram"]
 Scope = Literal["process", "machine"]
 RunStatus = Literal["running", "completed", "interrupted", "failed"]
 
 __all__ = [
+    "MAX_NAME_CHARS",
     "Component",
     "ComponentEnergy",
     "Reading",

@@ -18,10 +18,10 @@ from typing import Any
 
 from carbonledger.config import KEYS, load_settings
 from carbonledger.errors import InputError
+from carbonledger.models import check_name_length
 
 __all__ = [
     "MAX_INTERVAL_S",
-    "MAX_NAME_CHARS",
     "MIN_INTERVAL_S",
     "LocationSettings",
     "RunSettings",
@@ -36,8 +36,6 @@ __all__ = [
 MIN_INTERVAL_S = 0.01
 MAX_INTERVAL_S = 86_400.0
 DEFAULT_INTERVAL_S = 1.0
-#: longest project, experiment, run id or tag (characters)
-MAX_NAME_CHARS = 200
 SCOPES = ("process", "machine")
 
 
@@ -55,16 +53,12 @@ def check_interval_s(value: object, what: str = "interval_s") -> float:
 
 
 def check_name(kind: str, value: str) -> str:
-    """``value`` when it is a usable name (non-empty, at most :data:`MAX_NAME_CHARS`)."""
+    """``value`` when it is a usable name (non-empty, at most :data:`carbonledger.models.MAX_NAME_CHARS`)."""
     if not isinstance(value, str):
         raise InputError(f"{kind} must be a string, got {type(value).__name__}")
     if not value:
         raise InputError(f"{kind} must not be empty")
-    if len(value) > MAX_NAME_CHARS:
-        raise InputError(
-            f"{kind} is {len(value)} characters long; at most {MAX_NAME_CHARS} are allowed "
-            "(put long descriptions in a tag's value or the command line)"
-        )
+    check_name_length(value, kind)
     return value
 
 

@@ -28,8 +28,15 @@ from carbonledger.ledger.rows import (
     dumps,
     sample_values,
 )
-from carbonledger.ledger.store import Segment, check_name
-from carbonledger.models import ComponentEnergy, RunStatus, Sample, SensorInfo, WindowSummary
+from carbonledger.ledger.store import Segment
+from carbonledger.models import (
+    ComponentEnergy,
+    RunStatus,
+    Sample,
+    SensorInfo,
+    WindowSummary,
+    check_name_length,
+)
 
 __all__ = ["Ingest"]
 
@@ -51,12 +58,12 @@ def _insert_samples_sql(rows: int) -> str:
 def _check_run_names(run: RunRecord) -> None:
     if not run.run_id:
         raise InputError("a run id must not be empty")
-    check_name(run.run_id, "the run id")
-    check_name(run.project, "the project name")
-    check_name(run.experiment, "the experiment name")
+    check_name_length(run.run_id, "the run id")
+    check_name_length(run.project, "the project name")
+    check_name_length(run.experiment, "the experiment name")
     for key, value in run.tags.items():
-        check_name(str(key), f"tag name {str(key)[:40]!r}")
-        check_name(str(value), f"the value of tag {str(key)[:40]!r}")
+        check_name_length(str(key), f"tag name {str(key)[:40]!r}")
+        check_name_length(str(value), f"the value of tag {str(key)[:40]!r}")
 
 
 class Ingest(Liveness):

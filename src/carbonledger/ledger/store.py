@@ -24,10 +24,9 @@ from carbonledger.ledger.base import RunRecord
 from carbonledger.ledger.keys import Signer
 from carbonledger.ledger.rows import DEVICE_COLS, MEMBER_COLS, RUN_COLS, WINDOW_COLS, Row, Tx
 
-__all__ = ["MAX_NAME_CHARS", "LedgerBase", "SigningKeySource"]
+__all__ = ["LedgerBase", "SigningKeySource"]
 
 #: the longest project, experiment, run id, tag key or tag value accepted, in characters
-MAX_NAME_CHARS = 200
 
 #: where a writer's signing key comes from: a loaded :class:`Signer`, a key file path, None
 #: for the user's key (``$CARBONLEDGER_SIGNING_KEY`` or the config dir), or False: no signing
@@ -237,12 +236,3 @@ def loads(text: Any, empty: Any) -> Any:
     if isinstance(value, type(empty)):
         return value
     return {"unreadable": str(text)} if isinstance(empty, dict) else [f"unreadable: {text}"]
-
-
-def check_name(value: str, what: str) -> None:
-    """:class:`InputError` for a name longer than :data:`MAX_NAME_CHARS` characters."""
-    if len(value) > MAX_NAME_CHARS:
-        raise InputError(
-            f"{what} is {len(value)} characters long; at most {MAX_NAME_CHARS} are accepted "
-            f"(it starts {value[:40]!r}); give a shorter one"
-        )
