@@ -69,7 +69,6 @@ class Recorder:
         self._thread: threading.Thread | None = None
         self.problem = ""
         self.journal_problem = ""
-        self.written = 0
         #: the start records the ledger took (open_run, join, register_devices)
         self._preamble: list[tuple[str, tuple[Any, ...]]] = []
         if ledger is None:
@@ -101,18 +100,8 @@ class Recorder:
     def call_now(self, op: str, *args: Any) -> Any:
         """Make one write from the calling thread (a run's start, whose answers the tracker
         needs); on failure, journal it and return None."""
-        if self._ledger is not None:
-            try:
-                result = getattr(self._ledger, op)(*args)
-            except Exception as exc:
-                self._fail(f"{type(exc).__name__}: {exc}")
-            else:
-                self.written += 1
-                if op in _START_OPS:
-                    self._preamble.append((op, args))
-                return result
-        self._journal(op, args)
-        return None
+        with self._write_lock:
+            return self._write_locked(op, args)
 
     def _journal(self, op: str, args: tuple[Any, ...]) -> None:
         try:
@@ -189,19 +178,22 @@ class Recorder:
         with self._write_lock:
             self._write_locked(op, args)
 
-    def _write_locked(self, op: str, args: tuple[Any, ...]) -> None:
+    def _write_locked(self, op: str, args: tuple[Any, ...]) -> Any:
+        """The ledger's answer to one call, or None once it is journalled instead."""
         if op == "_replay":
             self._replay()
-            return
+            return None
         if self._ledger is not None:
             try:
-                getattr(self._ledger, op)(*args)
+                result = getattr(self._ledger, op)(*args)
             except Exception as exc:
                 self._fail(f"{type(exc).__name__}: {exc}")
             else:
-                self.written += 1
-                return
+                if op in _START_OPS:  # a later journal begins with them
+                    self._preamble.append((op, args))
+                return result
         self._journal(op, args)
+        return None
 
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Wait until every write handed over so far is made (True) or ``timeout_s`` passed."""

@@ -149,7 +149,6 @@ class Spool:
         safe_run = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in run_id)[:80]
         self.path = os.path.join(self.directory, f"{safe_run}-{member_id}{SUFFIX}")
         self._fd: int | None = None
-        self.lines = 0
 
     @property
     def active(self) -> bool:
@@ -175,7 +174,6 @@ class Spool:
         if self._fd is None:
             self._fd = self._open()
         os.write(self._fd, _dumps(encode_call(op, args)))
-        self.lines += 1
         if sync:
             os.fsync(self._fd)
 
