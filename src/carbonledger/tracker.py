@@ -16,6 +16,7 @@ journal when the ledger fails (:mod:`carbonledger.recording`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -33,7 +34,7 @@ from carbonledger.accounting import (
     account,
     window_co2e_g,
 )
-from carbonledger.errors import StateError
+from carbonledger.errors import CarbonLedgerError, StateError
 from carbonledger.membership import Membership, claim_devices, derive_run_id, lease_ttl_s
 from carbonledger.meter import Meter, Sampler
 from carbonledger.meter.core import WindowBlock
@@ -284,7 +285,8 @@ class Tracker:
         sampler.stop()
         for name in reversed(meter.open_windows):
             self._notes.append(f"window {name!r} was still open at stop and was closed then")
-            self._end_window(name)
+            with contextlib.suppress(CarbonLedgerError):  # a budget's stop: we are stopping
+                self._end_window(name)
         sampler.tick()  # the final sample: the ledger holds everything
         self._stopped_s = meter.elapsed_s
         self._sigterm.restore()

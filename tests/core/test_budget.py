@@ -135,3 +135,15 @@ def test_check_budget_without_windows_extrapolates_to_the_expected_duration() ->
 def test_no_budget_no_check() -> None:
     with tracker(ledger=False) as run:
         assert run.check_budget(expected_duration_s=1e12) is None and not run.budget_exceeded
+
+
+def test_a_window_left_open_at_stop_cannot_make_stop_raise() -> None:
+    """stop() closes windows still open; a budget exceeded at that moment is recorded, not
+    raised out of stop()."""
+    run = tracker(ledger=False, budget_kg=0.001, on_budget="stop")
+    run.start()
+    run.begin_window("epoch-1")
+    with pytest.warns(BudgetWarning):
+        summary = run.stop()
+    assert summary.windows and summary.windows[0].path == "epoch-1"
+    assert run.budget_exceeded
