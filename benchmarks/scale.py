@@ -154,7 +154,7 @@ def replay_journals(url: str) -> int:
     """Replay what ranks journalled when the ledger was too slow for them (what
     ``carbonledger sync`` does); the number of journals replayed."""
     from carbonledger.ledger import open_ledger
-    from carbonledger.spool import pending, replay, spool_dir
+    from carbonledger.run.journal import pending, replay, spool_dir
 
     paths = list(pending(spool_dir()))
     led = open_ledger(url, timeout_s=120)

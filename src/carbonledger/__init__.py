@@ -24,7 +24,6 @@ from carbonledger._version import __version__
 
 if TYPE_CHECKING:
     from carbonledger import carbon, predict, testing
-    from carbonledger.decorator import track
     from carbonledger.errors import (
         CarbonLedgerError,
         InputError,
@@ -43,8 +42,9 @@ if TYPE_CHECKING:
         SensorInfo,
         WindowSummary,
     )
+    from carbonledger.run.decorator import track
+    from carbonledger.run.tracker import Tracker
     from carbonledger.sensors.discovery import discover
-    from carbonledger.tracker import Tracker
 
 __all__ = [
     "CarbonLedgerError",
@@ -71,8 +71,8 @@ __all__ = [
 ]
 
 _LAZY: dict[str, str] = {
-    "Tracker": "carbonledger.tracker",
-    "track": "carbonledger.decorator",
+    "Tracker": "carbonledger.run.tracker",
+    "track": "carbonledger.run.decorator",
     "discover": "carbonledger.sensors.discovery",
     "open_ledger": "carbonledger.ledger",
     "ComponentEnergy": "carbonledger.models",

@@ -152,7 +152,7 @@ def test_the_carbon_package_imports_no_sensor_or_ledger_code() -> None:
         "for n in c.__all__: getattr(c, n)\n"
         "c.intensity('FR'); c.embodied_co2e_g([('gpu', 'H100')], duration_s=1)\n"
         "bad = [m for m in sys.modules if m.startswith(('carbonledger.sensors', "
-        "'carbonledger.ledger', 'carbonledger.meter', 'carbonledger.tracker'))]\n"
+        "'carbonledger.ledger', 'carbonledger.meter', 'carbonledger.run.tracker'))]\n"
         "print(','.join(bad))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

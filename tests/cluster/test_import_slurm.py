@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from carbonledger.cli.main import build_app
 from carbonledger.ledger import open_ledger
+from carbonledger.run.slurm import parse_sacct
 from carbonledger.sensors.cpu.vcpu import vcpu_power
 from carbonledger.sensors.memory import W_PER_GB
-from carbonledger.slurm import parse_sacct
 
 SACCT = Path(__file__).parent / "data" / "sacct.txt"
 A100_TDP_W = 400.0

@@ -9,8 +9,8 @@ import pytest
 
 from carbonledger.errors import InputError
 from carbonledger.models import SensorInfo
+from carbonledger.run.slurm import allocation_share, job_meta, parse_cpu_list, parse_tres
 from carbonledger.sensors.allocation import AllocatedShareSensor, apply_allocation
-from carbonledger.slurm import allocation_share, job_meta, parse_cpu_list, parse_tres
 from carbonledger.testing import FakeClock, FakeSensor
 
 GiB = 1024**3

@@ -20,7 +20,7 @@ from carbonledger.compat.codecarbon import (
     OutputMethod,
     track_emissions,
 )
-from carbonledger.ledger.export import CODECARBON_COLUMNS
+from carbonledger.report.export import CODECARBON_COLUMNS
 from carbonledger.testing import FakeClock
 
 from .conftest import CPU_W, RAM_W

@@ -14,7 +14,7 @@ import pytest
 from carbonledger import open_ledger
 from carbonledger.compat import eco2ai
 from carbonledger.errors import InputError
-from carbonledger.ledger.crypto import MAGIC, decrypt, generate_key, load_key
+from carbonledger.report.crypto import MAGIC, decrypt, generate_key, load_key
 from carbonledger.testing import FakeClock, FakePowercap
 
 from .conftest import CPU_W, RAM_W

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from carbonledger.config import load_settings, project_config_file
 from carbonledger.errors import InputError
+from carbonledger.run.config import load_settings, project_config_file
 
 SPELLINGS = {
     "table": '[tool.carbonledger]\ncountry = "DE"\n',

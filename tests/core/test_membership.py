@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from carbonledger.membership import derive_run_id
+from carbonledger.run.membership import derive_run_id
 
 
 def test_explicit_and_launcher_ids() -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 import carbonledger as cl
-from carbonledger.spool import pending, replay, spool_dir
+from carbonledger.run.journal import pending, replay, spool_dir
 
 sys.path.insert(0, str(Path(__file__).parent))
 from fakes import StepSensor

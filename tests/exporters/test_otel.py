@@ -46,7 +46,7 @@ def test_otel_instruments_follow_the_source() -> None:
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-    from carbonledger.exporters.otel import register_metrics
+    from carbonledger.report.otel import register_metrics
 
     reader = InMemoryMetricReader()
     provider = MeterProvider(metric_readers=[reader])

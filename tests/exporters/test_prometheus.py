@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from carbonledger.errors import CarbonLedgerError, InputError
-from carbonledger.exporters.prometheus import PrometheusExporter, push_to_gateway, render
 from carbonledger.models import ComponentEnergy, RunSummary
+from carbonledger.report.prometheus import PrometheusExporter, push_to_gateway, render
 
 
 def make_summary(energy_j: float = 3600.0, run_id: str = "run-1") -> RunSummary:

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from carbonledger.ledger import MemberRecord, RunRecord, open_ledger
-from carbonledger.ledger.crypto import generate_key
 from carbonledger.models import ComponentEnergy, Sample, WindowSummary
+from carbonledger.report.crypto import generate_key
 
 from .conftest import run_cli
 

@@ -14,15 +14,15 @@ import pytest
 
 from carbonledger.errors import InputError
 from carbonledger.ledger import MemberRecord, RunRecord, open_ledger
-from carbonledger.ledger.crypto import decrypt, decrypt_file, encrypt, generate_key, load_key
-from carbonledger.ledger.export import (
+from carbonledger.models import ComponentEnergy, RunSummary
+from carbonledger.report.crypto import decrypt, decrypt_file, encrypt, generate_key, load_key
+from carbonledger.report.export import (
     CODECARBON_COLUMNS,
     CSV_COLUMNS,
     csv_row,
     export_text,
     write_jsonl,
 )
-from carbonledger.models import ComponentEnergy, RunSummary
 
 T0 = 1_700_000_000.0
 

@@ -9,7 +9,7 @@ import sys
 
 def test_core_imports_no_plotting_web_or_live_display() -> None:
     code = (
-        "import sys, carbonledger, carbonledger.tracker, carbonledger.report;"
+        "import sys, carbonledger, carbonledger.run.tracker, carbonledger.report;"
         "heavy = [m for m in ('plotly', 'fastapi', 'uvicorn', 'starlette', 'rich.live')"
         " if m in sys.modules]; print(heavy)"
     )

@@ -61,7 +61,7 @@ def check_interval_option(interval_s: float | None) -> None:
     if interval_s is None:
         return
     from carbonledger.errors import InputError
-    from carbonledger.settings import check_interval_s
+    from carbonledger.run.settings import check_interval_s
 
     try:
         check_interval_s(interval_s, "--interval")

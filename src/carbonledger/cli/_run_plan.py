@@ -16,7 +16,7 @@ from carbonledger.errors import CarbonLedgerError
 
 if TYPE_CHECKING:
     from carbonledger.models import RunSummary
-    from carbonledger.tracker import Tracker
+    from carbonledger.run.tracker import Tracker
 
 __all__ = ["BUDGET_CHECK_S", "expected_job", "realised", "start_when_planned", "wait_with_budget"]
 

@@ -37,8 +37,8 @@ def _gather(scope: str) -> dict[str, Any]:
     """Everything doctor says, as one JSON-ready dict (sensors are closed before returning)."""
     import os
 
-    from carbonledger.config import load_settings
     from carbonledger.ledger import default_ledger_path
+    from carbonledger.run.config import load_settings
     from carbonledger.sensors.discovery import discover
 
     settings = load_settings()

@@ -16,7 +16,7 @@ def _sacct_text(path: str | None, since: str | None) -> str:
     import subprocess
     import sys
 
-    from carbonledger.slurm import SACCT_COMMAND, SACCT_FIELDS
+    from carbonledger.run.slurm import SACCT_COMMAND, SACCT_FIELDS
 
     if path == "-":
         return sys.stdin.read()
@@ -76,10 +76,10 @@ def register(app: typer.Typer) -> None:
         Each finished job becomes the run slurm-<job id>: CPU-hours x a per-vCPU power model,
         GPU-hours x the GPU's TDP x 0.7 (0.4-1.0), allocated memory x W/GB, all labelled
         estimated with their range. Jobs already in the ledger are skipped."""
-        from carbonledger.context import resolve_carbon
         from carbonledger.errors import CarbonLedgerError
-        from carbonledger.settings import resolve
-        from carbonledger.slurm import import_jobs, parse_sacct
+        from carbonledger.run.context import resolve_carbon
+        from carbonledger.run.settings import resolve
+        from carbonledger.run.slurm import import_jobs, parse_sacct
 
         text = _sacct_text(path, since)
         try:

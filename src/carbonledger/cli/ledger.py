@@ -28,7 +28,7 @@ KeyEnvOpt = Annotated[
 
 
 def _row(s: Any) -> dict[str, Any]:
-    from carbonledger.ledger.export import iso_utc
+    from carbonledger.report.export import iso_utc
 
     finished = s.extra.get("finished_unix_s")
     return {
@@ -155,7 +155,7 @@ def _register_show(app: typer.Typer) -> None:
     ) -> None:
         """One run in full: devices with method and range, windows, errors, forecast."""
         from carbonledger.ledger import open_ledger
-        from carbonledger.ledger.export import jsonl_record
+        from carbonledger.report.export import jsonl_record
         from carbonledger.report.text import (
             format_energy_j,
             format_mass_g,
@@ -266,9 +266,9 @@ def _register_export(app: typer.Typer) -> None:
     ) -> None:
         """Export runs as CSV (CodeCarbon's columns first) or JSON Lines, optionally encrypted."""
         from carbonledger.ledger import open_ledger
-        from carbonledger.ledger.crypto import encrypt as seal_bytes
-        from carbonledger.ledger.crypto import load_key, write_atomic
-        from carbonledger.ledger.export import export_text
+        from carbonledger.report.crypto import encrypt as seal_bytes
+        from carbonledger.report.crypto import load_key, write_atomic
+        from carbonledger.report.export import export_text
 
         if (csv_path is None) == (jsonl_path is None):
             fail("give exactly one of --csv FILE or --jsonl FILE")
@@ -307,7 +307,7 @@ def _register_decrypt(app: typer.Typer) -> None:
         key_env: KeyEnvOpt = None,
     ) -> None:
         """Decrypt an encrypted export (a wrong key or a changed byte is an error)."""
-        from carbonledger.ledger.crypto import decrypt_file, load_key
+        from carbonledger.report.crypto import decrypt_file, load_key
 
         key = load_key(key_file=key_file, key_env=key_env)
         n = decrypt_file(src, out, key)

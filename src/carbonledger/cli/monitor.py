@@ -19,9 +19,9 @@ from carbonledger.cli._common import (
 from carbonledger.errors import CarbonLedgerError
 
 if TYPE_CHECKING:
-    from carbonledger.exporters.prometheus import PrometheusExporter
     from carbonledger.models import RunSummary
-    from carbonledger.tracker import Tracker
+    from carbonledger.report.prometheus import PrometheusExporter
+    from carbonledger.run.tracker import Tracker
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the final summary as one JSON line.")]
 ProjectOpt = Annotated[str | None, typer.Option("--project", "-p")]
@@ -54,7 +54,7 @@ def _start_exporter(
     """Serve /metrics when ``--prometheus-port`` was given; None otherwise."""
     if prometheus_port is None:
         return None
-    from carbonledger.exporters.prometheus import PrometheusExporter
+    from carbonledger.report.prometheus import PrometheusExporter
 
     exporter = PrometheusExporter(tracker.summary, port=prometheus_port, addr=prometheus_addr)
     exporter.start()
@@ -64,7 +64,7 @@ def _start_exporter(
 
 def _push(pushgateway: str, current: RunSummary) -> None:
     """Push ``current`` to the Pushgateway; a failure is a warning on stderr, not an exit."""
-    from carbonledger.exporters.prometheus import push_to_gateway
+    from carbonledger.report.prometheus import push_to_gateway
 
     try:
         push_to_gateway(pushgateway, "carbonledger", current)
@@ -140,7 +140,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Track the whole machine until Ctrl-C or --duration."""
         from carbonledger.report import format_summary
-        from carbonledger.tracker import Tracker
+        from carbonledger.run.tracker import Tracker
 
         check_interval_option(interval)
         if duration is not None and not duration > 0:

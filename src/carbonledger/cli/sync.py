@@ -30,7 +30,14 @@ def register(app: typer.Typer) -> None:
         from dataclasses import asdict
 
         from carbonledger.ledger import open_ledger
-        from carbonledger.spool import IN_USE, Replayed, journal_target, pending, replay, spool_dir
+        from carbonledger.run.journal import (
+            IN_USE,
+            Replayed,
+            journal_target,
+            pending,
+            replay,
+            spool_dir,
+        )
 
         results: list[Replayed] = []
         failed = False

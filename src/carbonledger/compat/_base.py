@@ -18,11 +18,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from carbonledger.settings import MAX_INTERVAL_S, MIN_INTERVAL_S
+from carbonledger.run.settings import MAX_INTERVAL_S, MIN_INTERVAL_S
 
 if TYPE_CHECKING:
     from carbonledger.models import RunStatus, RunSummary
-    from carbonledger.tracker import Tracker
+    from carbonledger.run.tracker import Tracker
 
 __all__ = [
     "HTTP_DEADLINE_S",
@@ -212,8 +212,8 @@ class HostFacts:
 @functools.cache
 def host_facts() -> HostFacts:
     """This host's OS, Python, logical CPUs and RAM size in GB (read once), as the run's own
-    metadata has them (:mod:`carbonledger.hostinfo`)."""
-    from carbonledger.hostinfo import platform_string
+    metadata has them (:mod:`carbonledger.run.hostinfo`)."""
+    from carbonledger.run.hostinfo import platform_string
     from carbonledger.sensors.memory import installed_ram_bytes
     from carbonledger.units import bytes_to_gb
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from carbonledger.compat._base import LOG, post_json
 from carbonledger.compat._cc_data import EmissionsData, TaskEmissionsData
-from carbonledger.ledger.export import CODECARBON_COLUMNS
+from carbonledger.report.export import CODECARBON_COLUMNS
 
 __all__ = [
     "BaseOutput",

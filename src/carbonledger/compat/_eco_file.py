@@ -8,7 +8,7 @@ one begun, with a warning (eco2AI would fail on it).
 
 eco2AI's ``encode_file`` writes a copy through a letter-shifting substitution, which anyone
 can undo. Here the copy is the same CSV encrypted with AES-256-GCM
-(:mod:`carbonledger.ledger.crypto`); read it with ``carbonledger decrypt FILE -o OUT
+(:mod:`carbonledger.report.crypto`); read it with ``carbonledger decrypt FILE -o OUT
 --key-file KEY``. The key comes from ``encode_key_file=`` or the variable
 ``CARBONLEDGER_ENCODE_KEY`` (hex or base64); without either, one is made once and kept in
 ``$XDG_CONFIG_HOME/carbonledger/encode.key`` (mode 0600), and its path is logged.
@@ -80,7 +80,7 @@ def upsert_row(path: Path, row: Mapping[str, str], *, add_new: bool = False) -> 
 
 def resolve_key(key_file: str | os.PathLike[str] | None) -> bytes:
     """The 32-byte key of the encrypted copy (see the module's description)."""
-    from carbonledger.ledger.crypto import generate_key, load_key
+    from carbonledger.report.crypto import generate_key, load_key
 
     if key_file is not None:
         return load_key(key_file=key_file)
@@ -108,6 +108,6 @@ def resolve_key(key_file: str | os.PathLike[str] | None) -> bytes:
 
 def encrypt_copy(plain: Path, target: Path, key: bytes) -> None:
     """Write ``target`` as the AES-256-GCM encryption of the file ``plain``."""
-    from carbonledger.ledger.crypto import encrypt, write_atomic
+    from carbonledger.report.crypto import encrypt, write_atomic
 
     write_atomic(target, encrypt(plain.read_bytes(), key))

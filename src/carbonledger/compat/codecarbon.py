@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from carbonledger.models import RunStatus, RunSummary
-    from carbonledger.tracker import Tracker
+    from carbonledger.run.tracker import Tracker
 
 __all__ = [
     "BaseOutput",
@@ -256,7 +256,7 @@ class EmissionsTracker:
             self._push(summary)
 
     def _push(self, summary: RunSummary) -> None:
-        from carbonledger.exporters.prometheus import push_to_gateway
+        from carbonledger.report.prometheus import push_to_gateway
 
         url = self._opts.prometheus_url or ""
         if "://" not in url:

@@ -51,7 +51,7 @@ from carbonledger.units import j_to_kwh
 
 if TYPE_CHECKING:
     from carbonledger.models import ComponentEnergy
-    from carbonledger.tracker import Tracker as ClTracker
+    from carbonledger.run.tracker import Tracker as ClTracker
 
 __all__ = [
     "IncorrectMethodSequenceError",

@@ -16,7 +16,7 @@ every tracker joins the driver's run. With a shared ledger (a ``postgresql://`` 
 ``collect=False``, the default for such a URL) the node trackers write into it directly. Without
 one, the node trackers write into memory and the driver collects their records every
 ``poll_s`` seconds and replays them into its own ledger (the journal format of
-:mod:`carbonledger.spool`). Nodes that join mid-run get a tracker at the next poll; a node that
+:mod:`carbonledger.run.journal`). Nodes that join mid-run get a tracker at the next poll; a node that
 disappears is recorded as ``interrupted`` with its energy up to its last collected sample, and
 named in the run's metadata (``ray_nodes_lost``).
 
@@ -39,8 +39,8 @@ if TYPE_CHECKING:
 
     from carbonledger.ledger.base import Ledger
     from carbonledger.models import RunSummary
+    from carbonledger.run.tracker import Tracker
     from carbonledger.sensors.base import Sensor
-    from carbonledger.tracker import Tracker
 
 __all__ = ["RayClusterTracker", "SensorFactory", "node_host", "train_worker_tracker"]
 
@@ -79,7 +79,7 @@ class _NodeTracker:
         options: dict[str, Any],
     ) -> None:
         from carbonledger.ledger import open_ledger
-        from carbonledger.tracker import Tracker
+        from carbonledger.run.tracker import Tracker
 
         self._collector = CollectingLedger(open_ledger(":memory:", signing_key=False))
         ledger: Any = self._collector if ledger_target is None else ledger_target
@@ -171,7 +171,7 @@ class RayClusterTracker:
     def start(self) -> RayClusterTracker:
         """Open the run from the driver, place a tracker on every live node, start polling."""
         from carbonledger.ledger import open_ledger
-        from carbonledger.tracker import Tracker
+        from carbonledger.run.tracker import Tracker
 
         ray = _require_ray()
         host = node_host(os.uname().nodename, ray.get_runtime_context().get_node_id())
@@ -343,7 +343,7 @@ def train_worker_tracker(ledger: str, **options: Any) -> Tracker:
             "CARBONLEDGER_RUN_ID is not set in this worker: pass "
             "runtime_env=job.runtime_env() to the trainer (or ray.init)"
         )
-    from carbonledger.tracker import Tracker
+    from carbonledger.run.tracker import Tracker
 
     given = options.pop("sensors", None)
     if given is None:
@@ -368,7 +368,7 @@ _WRITES = frozenset(
 
 
 class CollectingLedger:
-    """A ledger that keeps its writes (as journal lines of :mod:`carbonledger.spool`) for the
+    """A ledger that keeps its writes (as journal lines of :mod:`carbonledger.run.journal`) for the
     driver to collect, and answers reads from the private ledger it wraps."""
 
     def __init__(self, inner: Any) -> None:
@@ -381,7 +381,7 @@ class CollectingLedger:
         attr = getattr(self._inner, name)
         if name not in _WRITES:
             return attr
-        from carbonledger.spool import encode_call
+        from carbonledger.run.journal import encode_call
 
         def write(*args: Any) -> Any:
             result = attr(*args)
@@ -435,7 +435,7 @@ class MemberLog:
 
 def replay_lines(lines: list[dict[str, Any]], ledger: Any, logs: dict[str, MemberLog]) -> None:
     """Make a node's collected writes in ``ledger``, in order, and keep track in ``logs``."""
-    from carbonledger.spool import decode_call
+    from carbonledger.run.journal import decode_call
 
     for line in lines:
         op, args = decode_call(line)

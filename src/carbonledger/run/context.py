@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import logging
 
     from carbonledger.models import SensorInfo, WindowSummary
-    from carbonledger.settings import LocationSettings
+    from carbonledger.run.settings import LocationSettings
 
 __all__ = ["embodied_carbon", "forecast_after", "hourly_intensity", "resolve_carbon"]
 
@@ -38,7 +38,7 @@ def resolve_carbon(
     ``location_source == "default"`` and a note says how to set it.
     """
     from carbonledger.carbon import resolve_location, resolve_pue
-    from carbonledger.hostinfo import cloud_hint
+    from carbonledger.run.hostinfo import cloud_hint
 
     probe = where.probe_cloud
     if probe is None:

@@ -19,7 +19,7 @@ from carbonledger.errors import InputError
 if TYPE_CHECKING:
     from carbonledger.accounting import CarbonContext
     from carbonledger.ledger.base import Ledger
-    from carbonledger.recording import Recorder
+    from carbonledger.run.recording import Recorder
     from carbonledger.sensors.base import Sensor
 
 __all__ = [

@@ -15,8 +15,8 @@ from carbonledger._version import __version__
 
 if TYPE_CHECKING:
     from carbonledger.accounting import CarbonContext
-    from carbonledger.membership import Membership
-    from carbonledger.settings import TrackerSettings
+    from carbonledger.run.membership import Membership
+    from carbonledger.run.settings import TrackerSettings
 
 __all__ = ["cloud_hint", "host_meta", "platform_string", "run_meta"]
 
@@ -97,7 +97,7 @@ def run_meta(
     known = os.environ if env is None else env
     if "SLURM_JOB_ID" in known or "SLURM_JOBID" in known:  # the module loads only there
         from carbonledger.errors import InputError
-        from carbonledger.slurm import job_meta
+        from carbonledger.run.slurm import job_meta
 
         try:
             slurm = job_meta(env)

@@ -1,7 +1,7 @@
 """A tracker's settings, resolved once and grouped by concern.
 
 ``Tracker(...)`` takes flat keyword arguments (the public API); :func:`resolve` merges them with
-the environment and the config files (see :mod:`carbonledger.config`), checks them, and returns
+the environment and the config files (see :mod:`carbonledger.run.config`), checks them, and returns
 three small records: what the run is (:class:`RunSettings`), where its energy turns into CO2e
 (:class:`LocationSettings`) and how it is measured (:class:`SamplingSettings`).
 
@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from carbonledger.config import KEYS, load_settings
 from carbonledger.errors import InputError
 from carbonledger.models import check_name_length
+from carbonledger.run.config import KEYS, load_settings
 
 __all__ = [
     "MAX_INTERVAL_S",

@@ -7,11 +7,11 @@
             train_one_epoch()
     print(run.summary())
 
-The tracker only composes: settings (:mod:`carbonledger.settings`), membership of a run
-(:mod:`carbonledger.membership`), sensors (:mod:`carbonledger.sensors.discovery`), the meter
+The tracker only composes: settings (:mod:`carbonledger.run.settings`), membership of a run
+(:mod:`carbonledger.run.membership`), sensors (:mod:`carbonledger.sensors.discovery`), the meter
 and its sampler (:mod:`carbonledger.meter`), the one accounting step
 (:mod:`carbonledger.accounting`) and the writer that records into the ledger, or into a local
-journal when the ledger fails (:mod:`carbonledger.recording`).
+journal when the ledger fails (:mod:`carbonledger.run.recording`).
 """
 
 from __future__ import annotations
@@ -24,8 +24,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from carbonledger import settings as settings_mod
-from carbonledger._signals import SigtermAsExit
 from carbonledger.accounting import (
     CarbonContext,
     EmbodiedCarbon,
@@ -35,19 +33,21 @@ from carbonledger.accounting import (
     window_co2e_g,
 )
 from carbonledger.errors import CarbonLedgerError, StateError
-from carbonledger.membership import Membership, claim_devices, derive_run_id, lease_ttl_s
 from carbonledger.meter import Meter, Sampler
 from carbonledger.meter.core import WindowBlock
 from carbonledger.models import ComponentEnergy, Reading, RunStatus, RunSummary, WindowSummary
-from carbonledger.progress import RunProgress
+from carbonledger.run import settings as settings_mod
+from carbonledger.run._signals import SigtermAsExit
+from carbonledger.run.membership import Membership, claim_devices, derive_run_id, lease_ttl_s
+from carbonledger.run.progress import RunProgress
 
 if TYPE_CHECKING:
     from types import TracebackType
 
     from carbonledger.ledger.base import Ledger
     from carbonledger.models import SensorInfo
-    from carbonledger.recording import Recorder
     from carbonledger.reduce.budget import BudgetStatus
+    from carbonledger.run.recording import Recorder
     from carbonledger.sensors.base import Sensor
 
 __all__ = ["Tracker", "derive_run_id"]
@@ -200,8 +200,8 @@ class Tracker:
                 )
             self._state = "starting"
         try:
-            from carbonledger.context import resolve_carbon
-            from carbonledger.recording import open_recorder
+            from carbonledger.run.context import resolve_carbon
+            from carbonledger.run.recording import open_recorder
 
             resolved = resolve_carbon(self._settings.location, self._env)
             self._use_carbon(resolved[0])
@@ -244,8 +244,8 @@ class Tracker:
         return self
 
     def _open_run(self, recorder: Recorder, infos: list[SensorInfo]) -> None:
-        from carbonledger.hostinfo import run_meta
-        from carbonledger.membership import join_run
+        from carbonledger.run.hostinfo import run_meta
+        from carbonledger.run.membership import join_run
 
         meta = run_meta(
             self._settings,
@@ -499,7 +499,7 @@ class Tracker:
         self, components: tuple[ComponentEnergy, ...], duration_s: float
     ) -> tuple[HourlyIntensity | None, EmbodiedCarbon | None]:
         """The hourly intensity of the hours used and the embodied carbon (``context``)."""
-        from carbonledger.context import embodied_carbon, hourly_intensity
+        from carbonledger.run.context import embodied_carbon, hourly_intensity
 
         meter, energy_j = self._meter, sum(c.energy_j for c in components)
         assert meter is not None

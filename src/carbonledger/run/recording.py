@@ -4,7 +4,7 @@ The tracker hands every write made while a run goes on (samples, window ends, me
 member's end) to :class:`Recorder`, which makes them from a thread of its own
 ("carbonledger-writer"). When the ledger fails (it could not be opened, or a write raised) the
 recorder warns once, naming the problem and the fix, and from then on appends the writes to
-the member's local journal (:mod:`carbonledger.spool`) instead; ``carbonledger sync`` or the
+the member's local journal (:mod:`carbonledger.run.journal`) instead; ``carbonledger sync`` or the
 next tracker that opens the ledger replays it. The training thread waits on the database only
 where it asks to (``flush()``, ``stop()``), and then for a bounded time.
 """
@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from carbonledger.spool import Spool
+from carbonledger.run.journal import Spool
 
 if TYPE_CHECKING:
     import logging
@@ -154,11 +154,11 @@ class Recorder:
 
     def replay_pending(self) -> None:
         """Replay, from the writer thread, the journals other members left for this ledger
-        (the "next successful open" of :mod:`carbonledger.spool`)."""
+        (the "next successful open" of :mod:`carbonledger.run.journal`)."""
         self.submit("_replay")
 
     def _replay(self) -> None:
-        from carbonledger.spool import pending, replay
+        from carbonledger.run.journal import pending, replay
 
         ledger = self._ledger
         if ledger is None:
@@ -241,7 +241,7 @@ def open_recorder(
     """
     from carbonledger.ledger import open_ledger
     from carbonledger.ledger.paths import default_ledger_file, is_postgres_url
-    from carbonledger.spool import spool_dir
+    from carbonledger.run.journal import spool_dir
 
     directory = spool_dir(env)
     if ledger_arg is False:

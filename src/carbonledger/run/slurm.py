@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from carbonledger.errors import InputError
-from carbonledger.membership import new_id
 from carbonledger.models import ComponentEnergy, RunStatus
+from carbonledger.run.membership import new_id
 from carbonledger.sensors.allocation import (
     Allocation,
     allocation_share,

@@ -2,7 +2,7 @@
 carbon budget, its own metrics and metadata.
 
 The tracker measures; :class:`RunProgress` keeps what follows from each window's end and
-hands every fact to the writer (:class:`carbonledger.recording.Recorder`) for the ledger's
+hands every fact to the writer (:class:`carbonledger.run.recording.Recorder`) for the ledger's
 run metadata, under carbonledger's own keys (``forecast``, ``budget``, ``metrics``) or the
 user's (:meth:`RunProgress.update_meta`).
 """
@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 from carbonledger.accounting import CarbonContext, window_co2e_g
 from carbonledger.errors import InputError
 from carbonledger.models import WindowSummary
-from carbonledger.settings import check_name
+from carbonledger.run.settings import check_name
 
 if TYPE_CHECKING:
-    from carbonledger.recording import Recorder
     from carbonledger.reduce.budget import BudgetStatus, BudgetWatch
+    from carbonledger.run.recording import Recorder
 
 __all__ = ["OWN_META_KEYS", "RunProgress"]
 
@@ -82,7 +82,7 @@ class RunProgress:
                 raise BudgetExceeded(status, window)
 
     def _update_forecast(self, context: CarbonContext) -> None:
-        from carbonledger.context import forecast_after
+        from carbonledger.run.context import forecast_after
 
         try:
             self.forecast = forecast_after(self._top, self._expected_epochs or 0, context)

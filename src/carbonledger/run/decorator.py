@@ -6,7 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
-from carbonledger.tracker import Tracker
+from carbonledger.run.tracker import Tracker
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -36,7 +36,7 @@ from carbonledger.models import RunSummary
 
 __all__ = ["CONTENT_TYPE", "PrometheusExporter", "push_to_gateway", "render"]
 
-log = logging.getLogger("carbonledger.exporters")
+log = logging.getLogger("carbonledger.report")
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
