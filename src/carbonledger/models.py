@@ -37,7 +37,9 @@ __all__ = [
     "MAX_NAME_CHARS",
     "Component",
     "ComponentEnergy",
+    "MemberRecord",
     "Reading",
+    "RunRecord",
     "RunStatus",
     "RunSummary",
     "Sample",
@@ -297,3 +299,36 @@ class RunSummary:
             "errors": list(self.errors),
             **self.extra,
         }
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What is known of a run when it starts (shared by all its members)."""
+
+    run_id: str
+    project: str
+    experiment: str
+    started_unix_s: float
+    scope: str
+    location: str
+    location_source: str
+    intensity_g_per_kwh: float
+    intensity_source: str
+    pue: float
+    pue_source: str
+    tags: dict[str, str] = field(default_factory=dict)
+    #: anything else worth keeping: versions, command line, market factor, expected epochs...
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MemberRecord:
+    """One process taking part in a run (a rank of a distributed job, a node's tracker)."""
+
+    member_id: str
+    run_id: str
+    host: str
+    pid: int
+    started_unix_s: float
+    rank: int | None = None
+    local_rank: int | None = None

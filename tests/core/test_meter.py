@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 
 import pytest
@@ -9,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from carbonledger.errors import InputError, SensorError, StateError
+from carbonledger.events import Event, SamplesAdded
 from carbonledger.meter import Meter, Sampler
 from carbonledger.models import Reading, SensorInfo
 
@@ -151,7 +153,7 @@ def test_sampler_failure_is_recorded_not_raised() -> None:
     meter = Meter([CounterAtRate(clock, 1.0)], clock=clock)
     calls: list[int] = []
 
-    def broken(wall: float, readings: dict[str, Reading]) -> None:
+    def broken(events: list[Event]) -> None:
         calls.append(1)
         raise RuntimeError("disk full")
 
@@ -164,19 +166,51 @@ def test_sampler_thread_ticks_and_stops() -> None:
     clock = Clock()
     meter = Meter([CounterAtRate(clock, 1.0)], clock=clock)
     seen = threading.Event()
-    got: list[dict[str, Reading]] = []
+    got: list[list[Event]] = []
 
-    def on_sample(wall: float, readings: dict[str, Reading]) -> None:
-        got.append(readings)
+    def sink(events: list[Event]) -> None:
+        got.append(events)
         if len(got) >= 3:
             seen.set()
 
-    sampler = Sampler(meter, 0.005, on_sample)
+    meter.start()
+    sampler = Sampler(meter, 0.005, sink)
     sampler.start()
     assert seen.wait(10)
     sampler.stop()
     n = len(got)
-    assert n >= 3 and "cpu:package-0" in got[0]
+    assert n >= 3
+    (event,) = got[0]
+    assert isinstance(event, SamplesAdded)
+    assert [s.device for s in event.samples] == ["cpu:package-0"]
+
+
+def test_a_tick_turns_readings_into_one_samples_event() -> None:
+    clock = Clock()
+    meter = Meter([CounterAtRate(clock, 2.0)], clock=clock, wall_clock=lambda: 1000.0)
+    meter.start()
+    clock.now += 1.5
+    (event,) = meter.tick()
+    assert isinstance(event, SamplesAdded)
+    (sample,) = event.samples
+    assert sample.time_unix_s == 1000.0 and sample.energy_j == pytest.approx(3.0)
+
+
+def test_a_non_finite_reading_is_an_error_never_a_sample() -> None:
+    clock = Clock()
+
+    class Broken(CounterAtRate):
+        def read(self) -> Reading:
+            r = super().read()
+            return Reading(r.time_s, float("nan"))
+
+    meter = Meter([Broken(clock, 1.0)], clock=clock)
+    meter.start()
+    clock.now += 1.0
+    (event,) = meter.tick()
+    assert isinstance(event, SamplesAdded)
+    assert all(math.isfinite(s.energy_j) for s in event.samples)
+    assert any("non-finite" in e for e in meter.errors)
 
 
 @pytest.mark.parametrize("bad", [0, -1.0])
@@ -184,4 +218,4 @@ def test_sampler_rejects_bad_interval(bad: float) -> None:
     clock = Clock()
     meter = Meter([CounterAtRate(clock, 1.0)], clock=clock)
     with pytest.raises(InputError, match="> 0"):
-        Sampler(meter, bad, lambda w, r: None)
+        Sampler(meter, bad, lambda events: None)

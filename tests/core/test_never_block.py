@@ -21,10 +21,16 @@ from pathlib import Path
 import pytest
 
 import carbonledger as cl
-from carbonledger.run.journal import pending, replay, spool_dir
+from carbonledger.ledger.keys import load_or_create_signing_key
+from carbonledger.run.journal import journal_dir, pending, replay, trusted_for_replay
 
 sys.path.insert(0, str(Path(__file__).parent))
 from fakes import StepSensor
+
+
+def trusted() -> set[str]:
+    """The keys a replay takes: this user's own (the tests' key) and trusted ones."""
+    return trusted_for_replay(load_or_create_signing_key().public_hex)
 
 
 def sensors() -> list[StepSensor]:
@@ -67,9 +73,9 @@ def _assert_journalled_then_replayed(
     # replay into a working ledger: the same run, its windows, its energy
     good = cl.open_ledger(str(tmp_path / "good.sqlite"))
     try:
-        (path,) = pending(spool_dir())
-        result = replay(path, good)
-        assert result.done and result.calls >= 6
+        (path,) = pending(journal_dir())
+        result = replay(path, good, trusted())
+        assert result.done and result.batches >= 4
         stored = good.summary(summary.run_id)
         assert stored.status == "completed"
         assert [w.path for w in stored.windows] == ["epoch-0", "epoch-1"]
@@ -80,7 +86,7 @@ def _assert_journalled_then_replayed(
 
     report = verify(str(tmp_path / "good.sqlite"))  # the replayed run is signed and sealed
     assert report.ok, report.problems
-    assert pending(spool_dir()) == [] and not os.path.exists(spool)
+    assert pending(journal_dir()) == [] and not os.path.exists(spool)
 
 
 def test_corrupt_ledger_file(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -130,8 +136,8 @@ def test_locked_database_does_not_stall_window_ends(
     assert summary.status == "completed"
     if "spool" in summary.extra:  # the writer gave up waiting: the journal has the rest
         with cl.open_ledger(str(path)) as ledger:
-            (journal,) = pending(spool_dir())
-            assert replay(journal, ledger).done
+            (journal,) = pending(journal_dir())
+            assert replay(journal, ledger, trusted()).done
     with cl.open_ledger(str(path)) as ledger:
         stored = ledger.summary(summary.run_id)
     assert stored.status == "completed" and [w.path for w in stored.windows] == ["epoch-0"]
@@ -187,9 +193,9 @@ def test_full_disk_mid_run(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["windows"] == 40 and result["spool"], result
-    (journal,) = pending(spool_dir())
+    (journal,) = pending(journal_dir())
     with cl.open_ledger(str(tmp_path / "roomy.sqlite")) as roomy:
-        assert replay(journal, roomy).done
+        assert replay(journal, roomy, trusted()).done
     # the ledger that filled up still opens: nothing in it was corrupted
     with cl.open_ledger(str(path)) as full:
         assert full.run_record(result["run_id"]).project == "full"
@@ -208,7 +214,7 @@ def test_sync_command_replays_into_the_named_ledger(
     done = _cli("sync", "--ledger", target, "--json", env=env)
     assert done.returncode == 0, done.stderr
     (item,) = json.loads(done.stdout.strip().splitlines()[-1])
-    assert item["done"] and item["calls"] >= 6
+    assert item["done"] and item["batches"] >= 4
     with cl.open_ledger(target) as ledger:
         assert ledger.summary(summary.run_id).status == "completed"
     again = _cli("sync", env=env)
@@ -222,10 +228,10 @@ def test_next_tracker_on_the_ledger_replays_the_journal(
     path = tmp_path / "flaky.sqlite"
     path.write_bytes(b"garbage" * 1000)
     first = _run_with_windows(str(path), caplog)
-    assert pending(spool_dir())
+    assert pending(journal_dir())
     path.unlink()  # the user fixes the ledger
     with cl.Tracker("next", grid_g_per_kwh=100, sensors=sensors(), ledger=str(path)):
         pass
-    assert pending(spool_dir()) == []
+    assert pending(journal_dir()) == []
     with cl.open_ledger(str(path)) as ledger:
         assert ledger.summary(first.run_id).status == "completed"

@@ -44,7 +44,9 @@ def register(app: typer.Typer) -> None:
                 run_id = led.resolve_run_id(run)
                 metrics = dict(led.run_record(run_id).meta.get("metrics") or {})
                 metrics[name] = parsed
-                led.update_meta(run_id, {"metrics": metrics})
+                from carbonledger.events import MetaUpdated
+
+                led.record(run_id, [MetaUpdated({"metrics": metrics})])
             finally:
                 led.close()
         except CarbonLedgerError as exc:

@@ -15,9 +15,9 @@ node's host-wide devices (CPU packages, RAM) once and, unless ``node_gpus=False`
 every tracker joins the driver's run. With a shared ledger (a ``postgresql://`` URL and
 ``collect=False``, the default for such a URL) the node trackers write into it directly. Without
 one, the node trackers write into memory and the driver collects their records every
-``poll_s`` seconds and replays them into its own ledger (the journal format of
-:mod:`carbonledger.run.journal`). Nodes that join mid-run get a tracker at the next poll; a node that
-disappears is recorded as ``interrupted`` with its energy up to its last collected sample, and
+``poll_s`` seconds and appends them to its own ledger (the signed batches, unchanged).
+Nodes that join mid-run get a tracker at the next poll; a node that disappears is settled as
+``interrupted`` (signed by the driver) with its energy up to its last collected sample, and
 named in the run's metadata (``ray_nodes_lost``).
 
 ``ray`` is imported inside the functions that need it: importing this module costs nothing.
@@ -32,12 +32,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from carbonledger.errors import InputError
+from carbonledger.events import SignedBatch
+from carbonledger.ledger.ledger import Ledger
 from carbonledger.models import ComponentEnergy, Sample, SensorInfo
 
 if TYPE_CHECKING:
     from types import TracebackType
-
-    from carbonledger.ledger.base import Ledger
     from carbonledger.models import RunSummary
     from carbonledger.run.tracker import Tracker
     from carbonledger.sensors.base import Sensor
@@ -78,10 +78,9 @@ class _NodeTracker:
         factory: SensorFactory | None,
         options: dict[str, Any],
     ) -> None:
-        from carbonledger.ledger import open_ledger
         from carbonledger.run.tracker import Tracker
 
-        self._collector = CollectingLedger(open_ledger(":memory:", signing_key=False))
+        self._collector = CollectingLedger()
         ledger: Any = self._collector if ledger_target is None else ledger_target
         sensors = list(factory(host, node_id)) if factory is not None else None
         if sensors is not None and options.get("gpu") is False:  # the workers count them
@@ -92,12 +91,12 @@ class _NodeTracker:
         )  # fmt: skip
         self._tracker.start()
 
-    def drain(self) -> list[dict[str, Any]]:
-        """A sample now, and the records written since the last drain."""
+    def drain(self) -> list[dict[str, str]]:
+        """A sample now, and the signed batches written since the last drain."""
         self._tracker.flush()
         return self._collector.take()
 
-    def stop(self, status: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    def stop(self, status: str) -> tuple[dict[str, Any], list[dict[str, str]]]:
         summary = self._tracker.stop(status)  # type: ignore[arg-type]
         return summary.to_dict(), self._collector.take()
 
@@ -243,11 +242,11 @@ class RayClusterTracker:
                 self._lose(node_id, RuntimeError("the cluster reports the node dead"))
                 ray.kill(actor)
 
-    def _replay(self, lines: list[dict[str, Any]]) -> None:
-        if not lines:
+    def _replay(self, batches: list[dict[str, str]]) -> None:
+        if not batches:
             return
         assert self._ledger is not None
-        replay_lines(lines, self._ledger, self._logs)
+        append_collected(batches, self._ledger, self._logs)
 
     def _lose(self, node_id: str, exc: BaseException) -> None:
         host, _ = self._actors.pop(node_id)
@@ -256,19 +255,21 @@ class RayClusterTracker:
         reason = f"Ray node {host} left the cluster ({type(exc).__name__})"
         if self._ledger is not None:
             for log in [m for m in self._logs.values() if m.host == host and not m.finished]:
-                log.finish_lost(self._ledger, reason)
+                log.settle_lost(self._ledger, reason)
         self._update_meta({"ray_nodes_lost": list(self.hosts_lost)})
 
     def _update_meta(self, meta: dict[str, Any]) -> None:
         from carbonledger.ledger import open_ledger
 
+        from carbonledger.events import MetaUpdated
+
         if self._ledger is not None:
-            self._ledger.update_meta(self.run_id, meta)
+            self._ledger.record(self.run_id, [MetaUpdated(meta)])
             return
         assert self._url is not None
         ledger = open_ledger(self._url)
         try:
-            ledger.update_meta(self.run_id, meta)
+            ledger.record(self.run_id, [MetaUpdated(meta)])
         finally:
             ledger.close()
 
@@ -358,49 +359,40 @@ def train_worker_tracker(ledger: str, **options: Any) -> Tracker:
     return Tracker(ledger=ledger, host=host, sensors=sensors, handle_signals=False, **options)
 
 
-# --- the records a node ships to the driver ---------------------------------------------------
-
-#: the ledger calls a node's tracker makes that the driver must replay
-_WRITES = frozenset(
-    {"open_run", "join", "register_devices", "add_samples", "add_window", "finish_member",
-     "update_meta", "heartbeat"}
-)  # fmt: skip
+# --- the batches a node ships to the driver -------------------------------------------------
 
 
-class CollectingLedger:
-    """A ledger that keeps its writes (as journal lines of :mod:`carbonledger.run.journal`) for the
-    driver to collect, and answers reads from the private ledger it wraps."""
+class CollectingLedger(Ledger):
+    """A node's ledger: an in-memory one that also keeps every signed batch it takes, for the
+    driver to collect and append to the run's ledger unchanged (the bytes the node signed)."""
 
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-        self._lines: list[dict[str, Any]] = []
-        self._lines_lock = threading.Lock()
-        self.location = f"collected by the Ray driver ({inner.location})"
+    def __init__(self) -> None:
+        from carbonledger.ledger.transports.memory import MemoryTransport
 
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._inner, name)
-        if name not in _WRITES:
-            return attr
-        from carbonledger.run.journal import encode_call
+        super().__init__(MemoryTransport(), signing_key=False)
+        self._batches: list[dict[str, str]] = []
+        self._batches_lock = threading.Lock()
 
-        def write(*args: Any) -> Any:
-            result = attr(*args)
-            with self._lines_lock:
-                self._lines.append(encode_call(name, args))
-            return result
+    @property
+    def location(self) -> str:
+        return "collected by the Ray driver"
 
-        return write
+    def append(self, batches: Sequence[SignedBatch]) -> int:
+        new = super().append(batches)
+        with self._batches_lock:
+            self._batches.extend(b.to_dict() for b in batches)
+        return new
 
-    def take(self) -> list[dict[str, Any]]:
-        """The lines written since the last take."""
-        with self._lines_lock:
-            lines, self._lines = self._lines, []
-        return lines
+    def take(self) -> list[dict[str, str]]:
+        """The batches taken since the last take (as :meth:`SignedBatch.to_dict`)."""
+        with self._batches_lock:
+            batches, self._batches = self._batches, []
+        return batches
 
 
 @dataclass
 class MemberLog:
-    """What the driver collected of one member: enough to record it if its node is lost."""
+    """What the driver collected of one member: enough to settle it if its node is lost."""
 
     run_id: str
     member_id: str
@@ -408,10 +400,16 @@ class MemberLog:
     started_unix_s: float
     infos: dict[str, SensorInfo] = field(default_factory=dict)
     last: dict[str, Sample] = field(default_factory=dict)
+    last_seq: int = 0
+    last_hash: str = ""
+    last_time_s: float = 0.0
     finished: bool = False
 
-    def finish_lost(self, ledger: Any, reason: str) -> None:
-        """Record the member as interrupted with each device's energy at its last sample."""
+    def settle_lost(self, ledger: Ledger, reason: str) -> None:
+        """Record the member as interrupted (signed by the driver's key, naming the member's
+        last collected batch) with each device's energy at its last sample."""
+        from carbonledger.events import Settled
+
         components = []
         for device, sample in self.last.items():
             info = self.infos.get(device)
@@ -429,33 +427,42 @@ class MemberLog:
                     host=self.host,
                 )
             )
-        ledger.finish_member(self.run_id, self.member_id, components, "interrupted", [reason])
+        if self.last_seq:
+            settled = Settled(
+                self.member_id, self.last_seq, self.last_hash, tuple(components),
+                self.last_time_s, reason,
+            )  # fmt: skip
+            ledger.record(self.run_id, [settled])
         self.finished = True
 
 
-def replay_lines(lines: list[dict[str, Any]], ledger: Any, logs: dict[str, MemberLog]) -> None:
-    """Make a node's collected writes in ``ledger``, in order, and keep track in ``logs``."""
-    from carbonledger.run.journal import decode_call
+def append_collected(
+    batches: list[dict[str, str]], ledger: Ledger, logs: dict[str, MemberLog]
+) -> None:
+    """Append a node's collected batches to ``ledger`` (unchanged), and keep track in
+    ``logs`` of what each member signed last."""
+    from carbonledger.events import DevicesClaimed, MemberFinished, MemberJoined, SamplesAdded
 
-    for line in lines:
-        op, args = decode_call(line)
-        getattr(ledger, op)(*args)
-        if op == "join":
-            member = args[0]
-            logs[member.member_id] = MemberLog(
-                member.run_id, member.member_id, member.host, member.started_unix_s
-            )
-            continue
-        log = (
-            logs.get(args[1])
-            if op in ("register_devices", "add_samples", "finish_member")
-            else None
-        )
+    signed = [SignedBatch.from_dict(b) for b in batches]
+    if not signed:
+        return
+    ledger.append(signed)
+    for b in signed:
+        batch = b.decode()
+        for event in batch.events:
+            if isinstance(event, MemberJoined):
+                m = event.member
+                logs[batch.member_id] = MemberLog(
+                    batch.run_id, batch.member_id, m.host, m.started_unix_s
+                )
+        log = logs.get(batch.member_id)
         if log is None:
             continue
-        if op == "register_devices":
-            log.infos.update({i.device: i for i in args[2]})
-        elif op == "add_samples":
-            log.last.update({s.device: s for s in args[2]})
-        else:
-            log.finished = True
+        log.last_seq, log.last_hash, log.last_time_s = batch.seq, b.hash, batch.time_unix_s
+        for event in batch.events:
+            if isinstance(event, DevicesClaimed):
+                log.infos.update({i.device: i for i in event.devices})
+            elif isinstance(event, SamplesAdded):
+                log.last.update({s.device: s for s in event.samples})
+            elif isinstance(event, MemberFinished):
+                log.finished = True

@@ -1,44 +1,68 @@
-"""What a tracker writes: runs, members, device claims, samples, windows, ends, meta.
+"""Ingest: applying signed batches to the ledger, each inside the transaction that records it.
 
-Each call is one transaction committed before it returns. A sampler tick is one ``INSERT``
-of its samples (tagged with the member's open segment, see
-:mod:`~carbonledger.ledger.sealing`); the heartbeat row and lease expiry are renewed with the
-first tick after a third of the lease TTL, and a signed checkpoint is written with the first
-write after ``checkpoint_interval_s``.
+A batch becomes one record of the chain (:mod:`~carbonledger.ledger.log`), stored with the
+signature its member made, and its events are applied to the tables that queries read:
+
+* ``RunOpened`` makes the run (the first one received wins; later ones change nothing);
+* ``MemberJoined`` adds the member; ``DevicesClaimed`` its devices;
+* ``SamplesAdded`` and ``WindowEnded`` add rows tagged with the batch's number (``seg``);
+* ``MetaUpdated`` merges into the run's metadata;
+* ``MemberFinished`` records the member's end; ``Settled`` records a silent member as
+  interrupted unless the member signed its own end (which always wins);
+* the run's ``status`` column follows its members (a cache: readers and ``verify`` go by the
+  signed events, see :mod:`~carbonledger.ledger.state`).
+
+A batch already in the ledger (the same member and number, the same hash) is skipped, so two
+replays of one journal at once duplicate nothing; a different batch under the same number is
+refused (:class:`~carbonledger.errors.IntegrityError`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from carbonledger.errors import InputError
-from carbonledger.ledger.base import MemberRecord, RunRecord
-from carbonledger.ledger.liveness import Liveness
-from carbonledger.ledger.records import FINAL_STATUSES, window_doc
+from carbonledger.errors import InputError, IntegrityError
+from carbonledger.events import (
+    Batch,
+    DecodeError,
+    DevicesClaimed,
+    Event,
+    Heartbeat,
+    MemberFinished,
+    MemberJoined,
+    MetaUpdated,
+    RunOpened,
+    SamplesAdded,
+    Settled,
+    SignedBatch,
+    Signer,
+    WindowEnded,
+)
+from carbonledger.ledger.log import append_record
 from carbonledger.ledger.rows import (
     CLAIM_COLS,
-    JOIN_COLS,
     MEMBER_COLS,
     RUN_COLS,
     START_COLS,
-    Tx,
     ce_to_dict,
     dumps,
     sample_values,
 )
-from carbonledger.ledger.store import Segment
-from carbonledger.models import (
-    ComponentEnergy,
-    RunStatus,
-    Sample,
-    SensorInfo,
-    WindowSummary,
-    check_name_length,
+from carbonledger.ledger.state import (
+    KIND_EVENTS,
+    KIND_FINISHED,
+    KIND_OPENED,
+    KIND_SETTLED,
+    loads,
+    status_of,
 )
+from carbonledger.ledger.transports.base import Transport, Tx
+from carbonledger.models import RunRecord, check_name_length
 
-__all__ = ["Ingest"]
+__all__ = ["Ingest", "batch_kind"]
 
 _INSERT_SAMPLES = (
     "INSERT INTO samples (device_ref, time_unix_s, energy_j, power_w, low_j, high_j, seg) VALUES "
@@ -55,7 +79,19 @@ def _insert_samples_sql(rows: int) -> str:
     return sql
 
 
-def _check_run_names(run: RunRecord) -> None:
+def batch_kind(events: Sequence[Event]) -> str:
+    """The kind of the chain's record holding a batch: what its most telling event is."""
+    kinds = {type(e) for e in events}
+    if Settled in kinds:
+        return KIND_SETTLED
+    if MemberFinished in kinds:
+        return KIND_FINISHED
+    if RunOpened in kinds or MemberJoined in kinds:
+        return KIND_OPENED
+    return KIND_EVENTS
+
+
+def check_run_names(run: RunRecord) -> None:
     if not run.run_id:
         raise InputError("a run id must not be empty")
     check_name_length(run.run_id, "the run id")
@@ -66,13 +102,261 @@ def _check_run_names(run: RunRecord) -> None:
         check_name_length(str(value), f"the value of tag {str(key)[:40]!r}")
 
 
-class Ingest(Liveness):
-    """The writes of the Ledger protocol (a layer of :class:`~carbonledger.ledger.core.SqlLedger`)."""
+class Ingest:
+    """Applies signed batches (the write side of a :class:`~carbonledger.ledger.Ledger`).
 
-    def open_run(self, run: RunRecord) -> RunRecord:
-        _check_run_names(run)
-        self._writable()
-        self.signer()  # an unusable key is an error before anything is written
+    ``head_signer`` gives the key that signs the chain's head after an append (the writing
+    process's own; None: the head is left unsigned, as in an in-memory ledger).
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        head_signer: Callable[[], Signer | None],
+        clock: Callable[[], float],
+    ) -> None:
+        self._t = transport
+        self._head_signer = head_signer
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._device_refs: dict[tuple[str, str, str], int] = {}
+        #: (run, member) -> (when its leases were last renewed, its lease TTL in s)
+        self._beats: dict[tuple[str, str], tuple[float, float]] = {}
+        self._lease_holders: set[tuple[str, str]] = set()
+
+    # --- leases (coordination, not records) -------------------------------------------------
+
+    def acquire_lease(self, run_id: str, key: str, member_id: str, ttl_s: float) -> bool:
+        """Take (or renew) the lease ``key`` (e.g. ``host:node1:cpu``) for ``member_id``: True
+        when this member holds it now; an expired lease may be taken over."""
+        now = self._clock()
+        with self._t.transaction(write=True) as tx:
+            row = tx.one(
+                "INSERT INTO leases (run_id, key, member_id, expires_unix_s) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (run_id, key) DO UPDATE SET "
+                "member_id = excluded.member_id, expires_unix_s = excluded.expires_unix_s "
+                "WHERE leases.expires_unix_s < ? OR leases.member_id = excluded.member_id "
+                "RETURNING member_id",
+                (run_id, key, member_id, now + float(ttl_s), now),
+            )
+        if row is not None:
+            with self._lock:
+                self._lease_holders.add((run_id, member_id))
+                self._beats[(run_id, member_id)] = (now, float(ttl_s))
+        return row is not None
+
+    # --- batches ----------------------------------------------------------------------------
+
+    def append(self, batches: Sequence[SignedBatch]) -> int:
+        """Record ``batches`` in one transaction; returns how many were new."""
+        decoded = []
+        for signed in batches:
+            try:
+                batch = signed.decode()
+            except DecodeError as exc:
+                raise InputError(f"a batch cannot be recorded: {exc}") from None
+            if signed.made is None and not signed.hash_ok:
+                raise IntegrityError(
+                    f"batch {batch.seq} of member {batch.member_id!r} of run {batch.run_id!r}: "
+                    "its hash is not its body's; it was changed after it was made"
+                )
+            for event in batch.events:
+                if isinstance(event, RunOpened):
+                    check_run_names(event.run)
+            decoded.append((signed, batch))
+        if not decoded:
+            return 0
+        now = self._clock()
+        applied = 0
+        head_signer = self._head_signer()
+        try:
+            with self._t.transaction(write=True) as tx:
+                for signed, batch in decoded:
+                    applied += self._apply(tx, signed, batch, now, head_signer)
+        except BaseException:
+            self._device_refs.clear()  # refs made in a transaction that did not commit
+            raise
+        return applied
+
+    def _apply(
+        self, tx: Tx, signed: SignedBatch, batch: Batch, now: float, head_signer: Signer | None
+    ) -> int:
+        run_id, member_id = batch.run_id, batch.member_id
+        existing = tx.one(
+            "SELECT batch_hash FROM seals WHERE run_id = ? AND member_id = ? AND member_seq = ?",
+            (run_id, member_id, batch.seq),
+        )
+        if existing is not None:
+            if existing[0] == signed.hash:
+                return 0  # already recorded (a second replay)
+            raise IntegrityError(
+                f"run {run_id!r}, member {member_id!r}: the ledger holds another batch "
+                f"{batch.seq} than the one offered; two writers claim the same member"
+            )
+        append_record(
+            tx,
+            self._t.for_update,
+            run_id=run_id,
+            member_id=member_id,
+            kind=batch_kind(batch.events),
+            canonical=signed.body,
+            signature=signed.signature,
+            signer=signed.signer,
+            now=now,
+            head_signer=head_signer,
+            member_seq=batch.seq,
+            batch_hash=signed.hash,
+            claimed_unix_s=batch.time_unix_s,
+        )
+        settle = False
+        for event in batch.events:
+            settle |= self._event(tx, batch, event)
+        if settle:
+            self._update_status(tx, run_id)
+        return 1
+
+    def _event(self, tx: Tx, batch: Batch, event: Event) -> bool:
+        """Apply one event; True when the run's status may have changed."""
+        match event:
+            case SamplesAdded(samples=samples):
+                self._samples(tx, batch, samples)
+                self._renew(tx, batch.run_id, batch.member_id, batch.time_unix_s)
+            case Heartbeat():
+                self._renew(tx, batch.run_id, batch.member_id, batch.time_unix_s)
+            case WindowEnded(window=window):
+                host = self._member_host(tx, batch.run_id, batch.member_id)
+                tx.run(
+                    "INSERT INTO windows (run_id, member_id, name, path, started_unix_s, "
+                    "duration_s, co2e_g, components, seg) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        batch.run_id,
+                        batch.member_id,
+                        window.name,
+                        window.path,
+                        float(window.started_unix_s),
+                        float(window.duration_s),
+                        None if window.co2e_g is None else float(window.co2e_g),
+                        dumps([ce_to_dict(c, host) for c in window.components]),
+                        batch.seq,
+                    ),
+                )
+            case MetaUpdated(meta=meta):
+                row = tx.one(
+                    "SELECT meta FROM runs WHERE run_id = ?" + self._t.for_update, (batch.run_id,)
+                )
+                if row is not None:
+                    merged = {**loads(row[0], {}), **json.loads(dumps(meta))}
+                    tx.run(
+                        "UPDATE runs SET meta = ? WHERE run_id = ?", (dumps(merged), batch.run_id)
+                    )
+            case RunOpened(run=run):
+                self._open_run(tx, run)
+            case MemberJoined(member=member, lease_ttl_s=ttl_s):
+                values: dict[str, Any] = {
+                    "run_id": batch.run_id,
+                    "member_id": batch.member_id,
+                    "host": member.host,
+                    "pid": int(member.pid),
+                    "rank": member.rank,
+                    "local_rank": member.local_rank,
+                    "started_unix_s": float(member.started_unix_s),
+                    "heartbeat_unix_s": batch.time_unix_s,
+                    "lease_ttl_s": float(ttl_s),
+                    "finished_unix_s": None,
+                    "status": "running",
+                    "components": None,
+                    "errors": "[]",
+                }
+                tx.run(
+                    f"INSERT INTO members ({', '.join(MEMBER_COLS)}) "
+                    f"VALUES ({', '.join('?' * len(MEMBER_COLS))}) "
+                    "ON CONFLICT (run_id, member_id) DO UPDATE SET "
+                    "heartbeat_unix_s = excluded.heartbeat_unix_s, "
+                    "lease_ttl_s = excluded.lease_ttl_s",
+                    [values[c] for c in MEMBER_COLS],
+                )
+                with self._lock:
+                    self._beats.setdefault(
+                        (batch.run_id, batch.member_id), (batch.time_unix_s, float(ttl_s))
+                    )
+                return True
+            case DevicesClaimed(devices=devices):
+                host = self._member_host(tx, batch.run_id, batch.member_id)
+                for info in devices:
+                    claim = {
+                        "component": info.component,
+                        "device": info.device,
+                        "host": host,
+                        "method": info.method,
+                        "measured": int(bool(info.measured)),
+                        "model": info.model,
+                        "uid": info.uid,
+                    }
+                    tx.run(
+                        f"INSERT INTO devices (run_id, member_id, {', '.join(CLAIM_COLS)}) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                        "ON CONFLICT (run_id, member_id, device) DO UPDATE SET "
+                        "component = excluded.component, method = excluded.method, "
+                        "measured = excluded.measured, model = excluded.model, uid = excluded.uid",
+                        (batch.run_id, batch.member_id, *[claim[c] for c in CLAIM_COLS]),
+                    )
+            case MemberFinished():
+                host = self._member_host(tx, batch.run_id, batch.member_id)
+                tx.run(
+                    "UPDATE members SET finished_unix_s = ?, heartbeat_unix_s = ?, status = ?, "
+                    "components = ?, errors = ? WHERE run_id = ? AND member_id = ?",
+                    (
+                        event.finished_unix_s,
+                        batch.time_unix_s,
+                        event.status,
+                        dumps([ce_to_dict(c, host) for c in event.components]),
+                        dumps([str(e) for e in event.errors]),
+                        batch.run_id,
+                        batch.member_id,
+                    ),
+                )
+                tx.run(
+                    "DELETE FROM leases WHERE run_id = ? AND member_id = ?",
+                    (batch.run_id, batch.member_id),
+                )
+                with self._lock:
+                    self._beats.pop((batch.run_id, batch.member_id), None)
+                    self._lease_holders.discard((batch.run_id, batch.member_id))
+                return True
+            case Settled():
+                own_end = tx.one(
+                    "SELECT seq FROM seals WHERE run_id = ? AND member_id = ? AND kind = ? "
+                    "LIMIT 1",
+                    (batch.run_id, event.member_id, KIND_FINISHED),
+                )
+                if own_end is not None:
+                    return False  # the member's own signed end wins
+                row = tx.one(
+                    "SELECT host, errors FROM members WHERE run_id = ? AND member_id = ?",
+                    (batch.run_id, event.member_id),
+                )
+                if row is None:
+                    return False
+                host, errors = str(row[0]), loads(row[1], [])
+                tx.run(
+                    "UPDATE members SET finished_unix_s = ?, status = 'interrupted', "
+                    "components = ?, errors = ? WHERE run_id = ? AND member_id = ?",
+                    (
+                        event.finished_unix_s,
+                        dumps([ce_to_dict(c, host) for c in event.components]),
+                        dumps([*errors, event.note] if event.note else errors),
+                        batch.run_id,
+                        event.member_id,
+                    ),
+                )
+                tx.run(
+                    "DELETE FROM leases WHERE run_id = ? AND member_id = ?",
+                    (batch.run_id, event.member_id),
+                )
+                return True
+        return False
+
+    def _open_run(self, tx: Tx, run: RunRecord) -> None:
         values = {
             **{c: getattr(run, c) for c in START_COLS},
             "started_unix_s": float(run.started_unix_s),
@@ -81,156 +365,36 @@ class Ingest(Liveness):
         }
         row = {**values, "tags": dumps(run.tags), "meta": dumps(run.meta)}
         row.update(finished_unix_s=None, status="running", seal_seq=None)
-        with self._transaction(write=True) as tx:
-            created = tx.run(
-                f"INSERT INTO runs ({', '.join(RUN_COLS)}) "
-                f"VALUES ({', '.join('?' * len(RUN_COLS))}) ON CONFLICT (run_id) DO NOTHING",
-                [row[c] for c in RUN_COLS],
-            )
-            stored = self._need_run(tx, run.run_id)
-            if created == 1:
-                start = {c: stored[c] for c in START_COLS}
-                self._append_record(
-                    tx, run.run_id, "", {"kind": "start", "run": start}, self._clock()
-                )
-        return self._record(stored)
+        tx.run(
+            f"INSERT INTO runs ({', '.join(RUN_COLS)}) "
+            f"VALUES ({', '.join('?' * len(RUN_COLS))}) ON CONFLICT (run_id) DO NOTHING",
+            [row[c] for c in RUN_COLS],
+        )
 
-    def join(self, member: MemberRecord, lease_ttl_s: float) -> None:
-        self._writable()
-        self.signer()
-        now = self._clock()
-        with self._transaction(write=True) as tx:
-            run = self._need_run(tx, member.run_id, lock=True)
-            values = {
-                "run_id": member.run_id,
-                "member_id": member.member_id,
-                "host": member.host,
-                "pid": int(member.pid),
-                "rank": member.rank,
-                "local_rank": member.local_rank,
-                "started_unix_s": float(member.started_unix_s),
-                "heartbeat_unix_s": now,
-                "lease_ttl_s": float(lease_ttl_s),
-                "finished_unix_s": None,
-                "status": "running",
-                "components": None,
-                "errors": "[]",
-            }
-            tx.run(
-                f"INSERT INTO members ({', '.join(MEMBER_COLS)}) "
-                f"VALUES ({', '.join('?' * len(MEMBER_COLS))}) "
-                "ON CONFLICT (run_id, member_id) DO UPDATE SET "
-                "heartbeat_unix_s = excluded.heartbeat_unix_s, lease_ttl_s = excluded.lease_ttl_s",
-                [values[c] for c in MEMBER_COLS],
-            )
-            doc = {"kind": "join", "member": {c: values[c] for c in JOIN_COLS}}
-            self._member_record(tx, member.run_id, member.member_id, doc, now)
-            self._settle(tx, run, now, joining=member.member_id)
-        self._beats[(member.run_id, member.member_id)] = (now, float(lease_ttl_s))
-        self._settle_quietly()  # other runs whose members all stopped
+    def _member_host(self, tx: Tx, run_id: str, member_id: str) -> str:
+        row = tx.one(
+            "SELECT host FROM members WHERE run_id = ? AND member_id = ?", (run_id, member_id)
+        )
+        return "" if row is None else str(row[0])
 
-    def register_devices(self, run_id: str, member_id: str, infos: Sequence[SensorInfo]) -> None:
-        """Record how each of a member's devices is read (method, measured, model): a signed
-        claim, so the energy of a run in progress, or interrupted, keeps its labels."""
-        self._writable()
-        now = self._clock()
-        with self._transaction(write=True) as tx:
-            host = self._member_host(tx, run_id, member_id)
-            claims = []
-            for info in infos:
-                claim = {
-                    "component": info.component,
-                    "device": info.device,
-                    "host": host,
-                    "method": info.method,
-                    "measured": int(bool(info.measured)),
-                    "model": info.model,
-                    "uid": info.uid,
-                }
-                claims.append(claim)
-                tx.run(
-                    f"INSERT INTO devices (run_id, member_id, {', '.join(CLAIM_COLS)}) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (run_id, member_id, device) DO UPDATE SET "
-                    "component = excluded.component, method = excluded.method, "
-                    "measured = excluded.measured, model = excluded.model, uid = excluded.uid",
-                    (run_id, member_id, *[claim[c] for c in CLAIM_COLS]),
-                )
-            self._member_record(tx, run_id, member_id, {"kind": "devices", "devices": claims}, now)
-
-    def add_samples(self, run_id: str, member_id: str, samples: Sequence[Sample]) -> None:
-        """Append samples in one transaction. A sample may carry cumulative estimate bounds
-        as ``low_j``/``high_j`` attributes (None for measurements)."""
-        self._writable()
-        now = self._clock()
-        key = (run_id, member_id)
-        beat = self._beats.get(key)
-        state = self._segments.get(key)
-        due = beat is not None and now - beat[0] >= beat[1] / 3.0
-        fast = self._RENEWS_APART or not due
-        if beat is not None and state is not None and fast and 0 < len(samples) <= 64:
-            # under the lock: a checkpoint from another thread must not fall between the
-            # INSERT and the segment's record of it
-            with self._lock:
-                if self._fast_append(run_id, member_id, samples, state, now):
-                    if due:
-                        self._renew(self._append, run_id, member_id, now)
-                        self._beats[key] = (now, beat[1])
-                    if self._checkpoint_due(run_id, member_id, now):
-                        with self._transaction(write=True) as tx:
-                            self._checkpoint(tx, run_id, member_id, now)
-                    return
-        self._add_samples_tx(run_id, member_id, samples, now)
-        if beat is not None:
-            self._beats[key] = (now, beat[1])
-
-    def _fast_append(
-        self, run_id: str, member_id: str, samples: Sequence[Sample], state: Segment, now: float
-    ) -> bool:
-        """One INSERT of a tick's samples of known devices (False: a device is new)."""
+    def _samples(self, tx: Tx, batch: Batch, samples: Sequence[Any]) -> None:
+        run_id, member_id = batch.run_id, batch.member_id
         refs = self._device_refs
-        values: list[Any] = []
-        digest_rows = []
+        rows = []
         for s in samples:
-            ref = refs.get((run_id, member_id, s.device))
-            if ref is None:  # a device new to the ledger: the transaction path
-                return False
-            v = sample_values(s)
-            values += (ref, *v, state.seg)
-            digest_rows.append([s.device, *v])
-        self._append(_insert_samples_sql(len(samples)), values)
-        state.samples.extend(digest_rows)
-        return True
+            key = (run_id, member_id, s.device)
+            ref = refs.get(key)
+            if ref is None:
+                ref = self._device_ref(tx, run_id, member_id, s)
+            rows.append((ref, *sample_values(s), batch.seq))
+        if not rows:
+            return
+        if len(rows) <= 64:  # a sampler tick: one statement
+            tx.run(_insert_samples_sql(len(rows)), [x for row in rows for x in row])
+        else:  # bulk ingest
+            tx.many(_INSERT_SAMPLES + _SAMPLE_ROW, rows)
 
-    def _add_samples_tx(
-        self, run_id: str, member_id: str, samples: Sequence[Sample], now: float
-    ) -> None:
-        with self._transaction(write=True) as tx:
-            state = self._segment(tx, run_id, member_id)
-            fresh: dict[tuple[str, str, str], int] = {}
-            rows = []
-            digest_rows = []
-            for s in samples:
-                key = (run_id, member_id, s.device)
-                ref = self._device_refs.get(key) or fresh.get(key)
-                if ref is None:
-                    ref = self._device_ref(tx, run_id, member_id, s)
-                    fresh[key] = ref
-                v = sample_values(s)
-                rows.append((ref, *v, state.seg))
-                digest_rows.append([s.device, *v])
-            if len(rows) <= 64:  # a sampler tick: one statement
-                if rows:
-                    tx.run(_insert_samples_sql(len(rows)), [x for row in rows for x in row])
-            else:  # bulk ingest
-                tx.many(_INSERT_SAMPLES + _SAMPLE_ROW, rows)
-            self._renew(tx.run, run_id, member_id, now)
-            state.samples.extend(digest_rows)
-            if self._checkpoint_due(run_id, member_id, now):
-                self._checkpoint(tx, run_id, member_id, now)
-        self._device_refs.update(fresh)
-
-    def _device_ref(self, tx: Tx, run_id: str, member_id: str, s: Sample) -> int:
+    def _device_ref(self, tx: Tx, run_id: str, member_id: str, s: Any) -> int:
         host = s.host or self._member_host(tx, run_id, member_id)
         tx.run(
             "INSERT INTO devices (run_id, member_id, component, device, host, method, measured, "
@@ -243,89 +407,32 @@ class Ingest(Liveness):
             (run_id, member_id, s.device),
         )
         assert row is not None
-        return int(row[0])
+        ref = int(row[0])
+        self._device_refs[(run_id, member_id, s.device)] = ref  # cleared if the tx rolls back
+        return ref
 
-    def add_window(self, run_id: str, member_id: str, window: WindowSummary) -> None:
-        self._writable()
-        now = self._clock()
-        with self._transaction(write=True) as tx:
-            run = self._need_run(tx, run_id, lock=True)
-            host = self._member_host(tx, run_id, member_id)
-            state = self._segment(tx, run_id, member_id)
-            row = {
-                "name": window.name,
-                "path": window.path,
-                "started_unix_s": float(window.started_unix_s),
-                "duration_s": float(window.duration_s),
-                "co2e_g": None if window.co2e_g is None else float(window.co2e_g),
-                "components": [ce_to_dict(c, host) for c in window.components],
-            }
-            tx.run(
-                "INSERT INTO windows (run_id, member_id, name, path, started_unix_s, duration_s, "
-                "co2e_g, components, seg) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    run_id,
-                    member_id,
-                    row["name"],
-                    row["path"],
-                    row["started_unix_s"],
-                    row["duration_s"],
-                    row["co2e_g"],
-                    dumps(row["components"]),
-                    state.seg,
-                ),
-            )
-            state.windows.append(window_doc(row))
-            final = run["status"] in FINAL_STATUSES
-            if final or self._checkpoint_due(run_id, member_id, now):
-                self._checkpoint(tx, run_id, member_id, now)
-            self._reseal_if_final(tx, run)
+    def _renew(self, tx: Tx, run_id: str, member_id: str, now: float) -> None:
+        """Renew the expiry of the member's leases every third of its TTL."""
+        key = (run_id, member_id)
+        with self._lock:
+            if key not in self._lease_holders:
+                return
+            last, ttl_s = self._beats.get(key, (0.0, 15.0))
+            if now - last < ttl_s / 3.0:
+                return
+            self._beats[key] = (now, ttl_s)
+        tx.run(
+            "UPDATE leases SET expires_unix_s = ? WHERE run_id = ? AND member_id = ?",
+            (now + ttl_s, run_id, member_id),
+        )
 
-    def finish_member(
-        self,
-        run_id: str,
-        member_id: str,
-        components: Sequence[ComponentEnergy],
-        status: RunStatus,
-        errors: Sequence[str] = (),
-    ) -> None:
-        if status not in FINAL_STATUSES:
-            raise InputError(
-                f"a member finishes as one of {', '.join(FINAL_STATUSES)}, not {status!r}"
-            )
-        self._writable()
-        now = self._clock()
-        with self._transaction(write=True) as tx:
-            run = self._need_run(tx, run_id, lock=True)
-            host = self._member_host(tx, run_id, member_id)
-            comps = [ce_to_dict(c, host) for c in components]
-            errs = [str(e) for e in errors]
-            tx.run(
-                "UPDATE members SET finished_unix_s = ?, heartbeat_unix_s = ?, status = ?, "
-                "components = ?, errors = ? WHERE run_id = ? AND member_id = ?",
-                (now, now, status, dumps(comps), dumps(errs), run_id, member_id),
-            )
-            tx.run("DELETE FROM leases WHERE run_id = ? AND member_id = ?", (run_id, member_id))
-            seg = self._checkpoint(tx, run_id, member_id, now)
-            doc = {
-                "kind": "end",
-                "seg": seg,
-                "status": status,
-                "finished_unix_s": now,
-                "components": comps,
-                "errors": errs,
-            }
-            self._member_record(tx, run_id, member_id, doc, now)
-            self._settle(tx, run, now, reseal=True)
-        self._segments.pop((run_id, member_id), None)
-        self._beats.pop((run_id, member_id), None)
-
-    def update_meta(self, run_id: str, meta: dict[str, Any]) -> None:
-        self._writable()
-        with self._transaction(write=True) as tx:
-            run = self._need_run(tx, run_id, lock=True)
-            meta = json.loads(dumps(meta))  # as stored: what the signed record says
-            merged = {**run["meta"], **meta}
-            tx.run("UPDATE runs SET meta = ? WHERE run_id = ?", (dumps(merged), run_id))
-            self._append_record(tx, run_id, "", {"kind": "meta", "meta": meta}, self._clock())
-            self._reseal_if_final(tx, run)
+    def _update_status(self, tx: Tx, run_id: str) -> None:
+        rows = tx.rows(
+            "SELECT finished_unix_s, status FROM members WHERE run_id = ?", (run_id,)
+        )
+        ms = [{"finished_unix_s": r[0], "status": r[1]} for r in rows]
+        status, finished = status_of(ms)
+        tx.run(
+            "UPDATE runs SET status = ?, finished_unix_s = ? WHERE run_id = ?",
+            (status, finished, run_id),
+        )

@@ -11,11 +11,21 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from collections.abc import Callable
+
 from carbonledger.errors import InputError
-from carbonledger.ledger.base import RunRecord
-from carbonledger.ledger.ingest import Ingest
-from carbonledger.ledger.rows import Tx, ce_from_dict, iso, merge_components, number
-from carbonledger.models import ComponentEnergy, RunStatus, RunSummary, Sample, WindowSummary
+from carbonledger.ledger import state
+from carbonledger.ledger.liveness import is_dead
+from carbonledger.ledger.rows import ce_from_dict, iso, merge_components, number
+from carbonledger.ledger.transports.base import Transport, Tx
+from carbonledger.models import (
+    ComponentEnergy,
+    RunRecord,
+    RunStatus,
+    RunSummary,
+    Sample,
+    WindowSummary,
+)
 
 __all__ = ["Queries"]
 
@@ -74,16 +84,24 @@ def _account(
     )
 
 
-class Queries(Ingest):
-    """The reads of the Ledger protocol (a layer of :class:`~carbonledger.ledger.core.SqlLedger`)."""
+class Queries:
+    """The reads of a :class:`~carbonledger.ledger.Ledger` (nothing here writes)."""
+
+    def __init__(self, transport: Transport, clock: Callable[[], float]) -> None:
+        self._t = transport
+        self._clock = clock
+        self.location = transport.location
+
+    def _need_run(self, tx: Tx, run_id: str) -> dict[str, Any]:
+        return state.need_run(tx, run_id, self.location)
 
     def run_record(self, run_id: str) -> RunRecord:
-        with self._transaction(write=False) as tx:
-            return self._record(self._need_run(tx, run_id))
+        with self._t.transaction(write=False) as tx:
+            return state.record(self._need_run(tx, run_id))
 
     def resolve_run_id(self, prefix: str) -> str:
         """The run id that is ``prefix`` or starts with it (InputError when none or several)."""
-        with self._transaction(write=False) as tx:
+        with self._t.transaction(write=False) as tx:
             if tx.one("SELECT run_id FROM runs WHERE run_id = ?", (prefix,)) is not None:
                 return prefix
             rows = tx.rows(
@@ -103,15 +121,15 @@ class Queries(Ingest):
 
     def summary(self, run_id: str) -> RunSummary:
         now = self._clock()
-        with self._transaction(write=False) as tx:
+        with self._t.transaction(write=False) as tx:
             run = self._need_run(tx, run_id)
             return self._summary(tx, run, now)
 
     def windows(self, run_id: str) -> list[WindowSummary]:
-        with self._transaction(write=False) as tx:
+        with self._t.transaction(write=False) as tx:
             self._need_run(tx, run_id)
-            members = {m["member_id"]: m for m in self._members(tx, run_id)}
-            return self._merged_windows(self._windows_rows(tx, run_id), members)
+            members = {m["member_id"]: m for m in state.members(tx, run_id)}
+            return self._merged_windows(state.windows_rows(tx, run_id), members)
 
     def list_runs(self, project: str | None = None, limit: int | None = None) -> list[RunSummary]:
         sql = "SELECT run_id FROM runs"
@@ -125,9 +143,9 @@ class Queries(Ingest):
             params.append(int(limit))
         now = self._clock()
         out = []
-        with self._transaction(write=False) as tx:
+        with self._t.transaction(write=False) as tx:
             for (run_id,) in tx.rows(sql, params):
-                run = self._run_row(tx, str(run_id))
+                run = state.run_row(tx, str(run_id))
                 if run is not None:
                     out.append(self._summary(tx, run, now))
         return out
@@ -145,7 +163,7 @@ class Queries(Ingest):
             sql += " AND time_unix_s > ?"
             params.append(float(since_unix_s))
         sql += " ORDER BY time_unix_s, device"
-        with self._transaction(write=False) as tx:
+        with self._t.transaction(write=False) as tx:
             self._need_run(tx, run_id)
             rows = tx.rows(sql, params)
         return [
@@ -169,7 +187,7 @@ class Queries(Ingest):
         if project is not None:
             sql += " WHERE project = ?"
             params.append(project)
-        with self._transaction(write=False) as tx:
+        with self._t.transaction(write=False) as tx:
             ids = [str(r[0]) for r in tx.rows(sql + " ORDER BY started_unix_s, run_id", params)]
         yield from ids
 
@@ -210,8 +228,8 @@ class Queries(Ingest):
 
     def _summary(self, tx: Tx, run: dict[str, Any], now: float) -> RunSummary:
         run_id = run["run_id"]
-        members = self._members(tx, run_id)
-        devices = self._devices(tx, run_id)
+        members = state.members(tx, run_id)
+        devices = state.devices(tx, run_id)
         parts: list[tuple[ComponentEnergy, float, float]] = []
         durations = []
         errors: list[str] = []
@@ -222,25 +240,27 @@ class Queries(Ingest):
                 end = float(m["finished_unix_s"] or m["heartbeat_unix_s"])
             else:
                 own = [d for d in devices if d["member_id"] == m["member_id"]]
-                comps = [ce_from_dict(c) for c in self._components_from_samples(tx, m, own)]
+                comps = [ce_from_dict(c) for c in state.components_from_samples(tx, m, own)]
                 end = max([float(m["heartbeat_unix_s"])] + [start + c.duration_s for c in comps])
-                if not self._live(m, now):
+                if not state.live(m, now):
                     m["errors"] = [
                         *m["errors"],
-                        f"{self._member_label(m)} stopped heart-beating at "
-                        f"{iso(m['heartbeat_unix_s'])} (lease TTL {m['lease_ttl_s']:g} s): "
-                        "energy up to its last sample (not yet recorded: a writer settles it, "
-                        "from its last signed checkpoint)",
+                        f"{state.member_label(m)} stopped signing at "
+                        f"{iso(min(float(m['heartbeat_unix_s']), now))} (lease TTL "
+                        f"{float(m['lease_ttl_s']):g} s): energy up to its last sample (not yet "
+                        "recorded: 'carbonledger settle' records it)",
                     ]
             durations.append(max(0.0, end - start))
             parts.extend((c, start, start + c.duration_s) for c in comps)
-            label = self._member_label(m) + ": " if len(members) > 1 else ""
+            label = state.member_label(m) + ": " if len(members) > 1 else ""
             errors.extend(label + e for e in m["errors"])
-        status: RunStatus = "interrupted" if self._is_dead(run, members, now) else run["status"]
+        status = _status(run, members, now)
         extra: dict[str, Any] = {
             "tags": run["tags"],
             "meta": run["meta"],
-            "finished_unix_s": run["finished_unix_s"],
+            "finished_unix_s": state.status_of(members)[1]
+            if any(m["signed"] for m in members)
+            else run["finished_unix_s"],
             "members": [
                 {
                     k: m[k]
@@ -264,7 +284,7 @@ class Queries(Ingest):
         if isinstance(run["meta"].get("metrics"), dict):
             extra["metrics"] = run["meta"]["metrics"]
         windows = self._merged_windows(
-            self._windows_rows(tx, run_id), {m["member_id"]: m for m in members}
+            state.windows_rows(tx, run_id), {m["member_id"]: m for m in members}
         )
         return _account(
             run,
@@ -276,3 +296,17 @@ class Queries(Ingest):
             hosts=tuple(sorted({m["host"] for m in members})),
             extra=extra,
         )
+
+
+def _status(run: dict[str, Any], members: list[dict[str, Any]], now: float) -> RunStatus:
+    """The run's status: from its members' signed ends (the status column of runs recorded
+    before signed batches); ``interrupted`` when it has not ended but nobody is live."""
+    if is_dead(run, members, now):
+        return "interrupted"
+    if any(m["signed"] for m in members):
+        status: RunStatus = state.status_of(members)[0]  # type: ignore[assignment]
+        return status
+    column = str(run["status"])
+    if column in ("running", "completed", "failed", "interrupted"):
+        return column  # type: ignore[return-value]
+    return "running"

@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from carbonledger.ledger.transports.base import Row, Tx
 from carbonledger.models import ComponentEnergy, Sample
 
 __all__ = [
@@ -14,16 +15,16 @@ __all__ = [
     "MEMBER_COLS",
     "RUN_COLS",
     "SEAL_COLS",
+    "Row",
     "WINDOW_COLS",
     "Tx",
     "ce_from_dict",
     "ce_to_dict",
     "dumps",
     "merge_components",
+    "number",
     "sample_values",
 ]
-
-Row = tuple[Any, ...]
 
 RUN_COLS = (
     "run_id",
@@ -129,35 +130,6 @@ def sample_values(s: Sample) -> tuple[float, float, float | None, float | None, 
         None if low is None else float(low),
         None if high is None else float(high),
     )
-
-
-class Tx:
-    """One open transaction: run SQL written with ``?`` placeholders."""
-
-    def __init__(self, cursor: Any, paramstyle: str = "qmark") -> None:
-        self._cur = cursor
-        self._pyformat = paramstyle != "qmark"
-
-    def _sql(self, sql: str) -> str:
-        return sql.replace("?", "%s") if self._pyformat else sql
-
-    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
-        self._cur.execute(self._sql(sql), tuple(params))
-        return int(self._cur.rowcount)
-
-    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        self._cur.execute(self._sql(sql), tuple(params))
-        rows = self._cur.fetchall()
-        return rows if not rows or type(rows[0]) is tuple else [tuple(r) for r in rows]
-
-    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        self._cur.execute(self._sql(sql), tuple(params))
-        row = self._cur.fetchone()
-        return None if row is None else tuple(row)
-
-    def many(self, sql: str, seq: Sequence[Sequence[Any]]) -> None:
-        if seq:
-            self._cur.executemany(self._sql(sql), seq)
 
 
 def ce_to_dict(c: ComponentEnergy, host: str = "") -> dict[str, Any]:

@@ -162,8 +162,20 @@ _V2 = [
     "DROP TABLE carbonledger_keys",
 ]
 
+# version 3: signed batches of events. A record of the chain may be a batch that a member
+# signed where it measured (kind "events..."): its member's sequence number, the batch's own
+# hash and the time the batch claims (for liveness) are kept beside it; one batch of a member
+# is stored once. Rows of versions 1 and 2 stay as they are and verify as they did.
+_V3 = [
+    "ALTER TABLE seals ADD COLUMN member_seq {BIGINT}",
+    "ALTER TABLE seals ADD COLUMN batch_hash TEXT",
+    "ALTER TABLE seals ADD COLUMN claimed_unix_s {REAL}",
+    "CREATE UNIQUE INDEX seals_by_batch ON seals (run_id, member_id, member_seq)",
+    "CREATE INDEX samples_by_seg ON samples (device_ref, seg)",
+]
+
 #: ``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1`` (statements with dialect tokens)
-MIGRATIONS: list[list[str]] = [_V1, _V2]
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3]
 
 #: the newest schema version this carbonledger knows
 SCHEMA_VERSION = len(MIGRATIONS)

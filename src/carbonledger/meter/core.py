@@ -7,6 +7,7 @@ nest (``epoch-1`` containing ``step-3``) or overlap; each is keyed by its name.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from carbonledger.errors import InputError, SensorError, StateError
+from carbonledger.events import SamplesAdded
 from carbonledger.models import ComponentEnergy, Reading, Sample, SensorInfo, WindowSummary
 
 if TYPE_CHECKING:
@@ -138,6 +140,13 @@ class Meter:
         self._hour_energy_j[hour] = self._hour_energy_j.get(hour, 0.0) + step_total_j
         return samples
 
+    def tick(self, wall_s: float | None = None) -> list[SamplesAdded]:
+        """Read every sensor now: the tick's events (its samples; none when no sensor gave a
+        reading). What the sampler calls every interval and hands to the recorder."""
+        readings = self.read_all()
+        samples = self.sample(self._wall_clock() if wall_s is None else wall_s, readings)
+        return [SamplesAdded(tuple(samples))] if samples else []
+
     def since_start(
         self, end: dict[str, Reading] | None = None, duration_s: float | None = None
     ) -> tuple[ComponentEnergy, ...]:
@@ -177,6 +186,8 @@ class Meter:
             for device, sensor in self._by_device:
                 try:
                     reading = sensor.read()
+                    if not _finite(reading):
+                        raise SensorError(f"a non-finite reading ({reading.energy_j!r} J)")
                 except (SensorError, OSError, RuntimeError, ValueError) as exc:
                     self.record_error(f"{device}: read failed: {exc}")
                     reading = self._last.get(device) or Reading(time_s=self._clock(), energy_j=0.0)
@@ -265,6 +276,16 @@ class Meter:
                 sensor.close()
             except Exception as exc:  # closing must never raise into user code
                 self.record_error(f"{sensor.info.device}: close failed: {exc}")
+
+
+def _finite(r: Reading) -> bool:
+    """Whether every number of a reading is finite (nothing non-finite is recorded)."""
+    return (
+        math.isfinite(r.energy_j)
+        and (r.power_w is None or math.isfinite(r.power_w))
+        and (r.low_j is None or math.isfinite(r.low_j))
+        and (r.high_j is None or math.isfinite(r.high_j))
+    )
 
 
 def _optional_bound(begin: float | None, end: float | None) -> float | None:

@@ -1,4 +1,4 @@
-"""The background sampler: reads every sensor at a fixed interval and hands the readings on.
+"""The background sampler: every interval, ``Meter.tick()``'s events go to the recorder.
 
 It exists for time series, crash safety (samples reach the ledger as they are taken),
 counter wraparound and the integration of power/model sensors — not to integrate what a
@@ -16,23 +16,24 @@ from typing import TYPE_CHECKING
 from carbonledger.errors import InputError
 
 if TYPE_CHECKING:
+    from carbonledger.events import Event
     from carbonledger.meter.core import Meter
-    from carbonledger.models import Reading
 
-SampleCallback = Callable[[float, dict[str, "Reading"]], None]
+#: where a tick's events go (the recorder's ``emit``)
+EventSink = Callable[[list["Event"]], object]
 
 __all__ = ["Sampler"]
 
 
 class Sampler:
-    """Call ``on_sample(wall_time_unix_s, readings)`` every ``interval_s`` seconds from a
-    daemon thread named "carbonledger-sampler"."""
+    """Every ``interval_s`` seconds, from a daemon thread named "carbonledger-sampler",
+    hand ``meter.tick()``'s events to ``sink``."""
 
     def __init__(
         self,
         meter: Meter,
         interval_s: float,
-        on_sample: SampleCallback,
+        sink: EventSink,
         *,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
@@ -40,7 +41,7 @@ class Sampler:
             raise InputError(f"sampling interval must be > 0 seconds, got {interval_s!r}")
         self._meter = meter
         self._interval_s = float(interval_s)
-        self._on_sample = on_sample
+        self._sink = sink
         self._wall_clock = wall_clock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -60,8 +61,7 @@ class Sampler:
     def tick(self) -> None:
         """Take one sample now (also used by the loop)."""
         try:
-            readings = self._meter.read_all()
-            self._on_sample(self._wall_clock(), readings)
+            self._sink(list(self._meter.tick(self._wall_clock())))
         except Exception as exc:  # never let the sampler kill the user's program
             self._meter.record_error(f"sampler: {type(exc).__name__}: {exc}")
         self.ticks += 1

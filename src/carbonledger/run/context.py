@@ -126,22 +126,26 @@ def embodied_carbon(
 
 
 def forecast_after(
-    windows: Sequence[WindowSummary], expected_epochs: int, context: CarbonContext
+    energies_j: Sequence[float],
+    durations_s: Sequence[float],
+    expected_epochs: int,
+    context: CarbonContext,
 ) -> dict[str, Any]:
-    """The whole run's forecast from its top-level windows so far (see ``predict.forecast``)."""
+    """The whole run's forecast from its top-level windows so far (their energies in J and
+    durations in s; see ``predict.forecast``)."""
     from carbonledger.predict import forecast
     from carbonledger.units import j_to_kwh
 
     result = forecast(
-        [w.energy_j for w in windows],
-        [w.duration_s for w in windows],
-        max(expected_epochs, len(windows)),
+        list(energies_j),
+        list(durations_s),
+        max(expected_epochs, len(energies_j)),
         intensity_g_per_kwh=context.intensity_g_per_kwh,
         pue=context.pue,
     )
     _log().info(
         "carbonledger forecast after %d/%d windows: %.4g kWh (%.4g-%.4g), %.4g kgCO2e",
-        len(windows),
+        len(energies_j),
         expected_epochs,
         j_to_kwh(result.energy_j),
         j_to_kwh(result.energy_low_j),

@@ -1,19 +1,23 @@
-"""The local spool: an append-only journal of ledger writes that could not be made.
+"""The local journal: the signed batches a ledger could not take yet.
 
 When the ledger cannot be opened or written (a corrupt or read-only file, a full disk, a
-locked database, PostgreSQL down), the tracker keeps measuring and appends each write it
-would have made to a journal under the user's data directory
-(``$XDG_DATA_HOME/carbonledger/spool/``, or ``$CARBONLEDGER_SPOOL_DIR``), one file per
-member of a run. The next tracker that opens that ledger, or ``carbonledger sync``, replays
-the journal into it, in order, and removes it. Nothing measured is lost.
+locked database, PostgreSQL down or silent), a tracker keeps measuring and appends each
+signed batch it makes to its journal under the user's data folder
+(``$XDG_DATA_HOME/carbonledger/spool/``, or ``$CARBONLEDGER_SPOOL_DIR``), one file per member
+of a run; it keeps trying the ledger in the background and moves the journal into it once it
+answers. What is left (the process ended first) is replayed by ``carbonledger sync`` or by the
+next tracker that opens that ledger.
 
-A journal is JSON Lines: a header line naming the ledger it was meant for, then one line per
-write (``{"op": "add_samples", ...}``). Progress is kept in a ``.done`` file beside it (the
-count of lines already replayed), so a replay that stops half-way resumes where it stopped.
-A journal in use by a live tracker is locked (``flock``) and skipped by a replay.
+A journal is JSON Lines: a header naming the ledger it was meant for, then one signed batch
+per line (:meth:`carbonledger.events.SignedBatch.to_dict`) — the bytes its member signed where
+it measured. A journal is not trusted because it sits in the user's folder: a replay checks
+every batch's hash and signature, and takes only batches signed by a key it trusts (the
+replaying user's own, the trusted-keys file, keys given to ``sync --key``); an edited or
+planted journal is refused whole and left where it is. Replaying twice, or two replays at
+once, duplicate nothing (the ledger skips a batch it holds).
 
-Files are created with mode 0600 inside a 0700 directory: a PostgreSQL URL may hold a
-password.
+Files are created with mode 0600 inside a 0700 folder (a PostgreSQL URL may hold a
+password). A journal in use by a live tracker is locked (``flock``) and skipped by a replay.
 """
 
 from __future__ import annotations
@@ -23,36 +27,40 @@ import fcntl
 import json
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from carbonledger.errors import InputError, LedgerError
-from carbonledger.models import ComponentEnergy, Sample, SensorInfo, WindowSummary
+from carbonledger.errors import InputError, IntegrityError, LedgerError
+from carbonledger.events import DecodeError, SignedBatch, batch_message
 
 if TYPE_CHECKING:
-    from carbonledger.ledger.base import Ledger
+    from carbonledger.ledger.ledger import Ledger
 
 __all__ = [
     "FORMAT",
     "IN_USE",
+    "Journal",
     "Replayed",
-    "Spool",
-    "decode_call",
-    "encode_call",
+    "journal_dir",
     "journal_target",
     "pending",
+    "read_journal",
     "replay",
-    "spool_dir",
+    "trusted_for_replay",
 ]
 
-FORMAT = "carbonledger-spool/1"
+FORMAT = "carbonledger-journal/2"
+#: the format of carbonledger 0.1.0's journals (unsigned calls: never replayed blindly)
+OLD_FORMAT = "carbonledger-spool/1"
 #: :attr:`Replayed.error` of a journal a live tracker still writes
 IN_USE = "in use by a running tracker"
 SUFFIX = ".jsonl"
+#: a journal longer than this is refused unread (bytes)
+MAX_JOURNAL_BYTES = 1 << 30
 
 
-def spool_dir(env: Mapping[str, str] | None = None) -> str:
+def journal_dir(env: Mapping[str, str] | None = None) -> str:
     """Where journals live: ``$CARBONLEDGER_SPOOL_DIR``, else
     ``$XDG_DATA_HOME/carbonledger/spool`` (``~/.local/share`` when unset)."""
     env = os.environ if env is None else env
@@ -62,82 +70,17 @@ def spool_dir(env: Mapping[str, str] | None = None) -> str:
     return os.path.join(base, "carbonledger", "spool")
 
 
-# --- encoding -------------------------------------------------------------------------------
-
-
-def _record_dict(obj: Any) -> dict[str, Any]:
-    """A record's fields in order (shallow: nested records stay objects)."""
-    return {f.name: getattr(obj, f.name) for f in fields(obj)}
-
-
-def encode_call(op: str, args: Sequence[Any]) -> dict[str, Any]:
-    """One ledger call as a JSON-able dict (a journal line; :func:`decode_call` reverses it).
-    Also how a Ray node ships its records to the driver."""
-    if op == "open_run":
-        return {"op": op, "run": _record_dict(args[0])}
-    if op == "join":
-        return {"op": op, "member": _record_dict(args[0]), "lease_ttl_s": args[1]}
-    if op == "register_devices":
-        return {"op": op, "run_id": args[0], "member_id": args[1],
-                "infos": [asdict(i) for i in args[2]]}  # fmt: skip
-    if op == "add_samples":
-        return {"op": op, "run_id": args[0], "member_id": args[1],
-                "samples": [list(_record_dict(s).values()) for s in args[2]]}  # fmt: skip
-    if op == "add_window":
-        window: WindowSummary = args[2]
-        return {"op": op, "run_id": args[0], "member_id": args[1],
-                "window": {**_record_dict(window),
-                           "components": [_record_dict(c) for c in window.components]}}  # fmt: skip
-    if op == "finish_member":
-        return {"op": op, "run_id": args[0], "member_id": args[1],
-                "components": [_record_dict(c) for c in args[2]],
-                "status": args[3], "errors": list(args[4])}  # fmt: skip
-    if op == "update_meta":
-        return {"op": op, "run_id": args[0], "meta": args[1]}
-    if op == "heartbeat":
-        return {"op": op, "run_id": args[0], "member_id": args[1], "lease_ttl_s": args[2]}
-    raise ValueError(f"no spool encoding for ledger call {op!r}")
-
-
-def decode_call(line: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
-    """A journal line back into the ledger call it stands for."""
-    from carbonledger.ledger.base import MemberRecord, RunRecord
-
-    op = line["op"]
-    if op == "open_run":
-        return op, (RunRecord(**line["run"]),)
-    if op == "join":
-        return op, (MemberRecord(**line["member"]), float(line["lease_ttl_s"]))
-    if op == "register_devices":
-        return op, (line["run_id"], line["member_id"],
-                    [SensorInfo(**i) for i in line["infos"]])  # fmt: skip
-    if op == "add_samples":
-        return op, (line["run_id"], line["member_id"], [Sample(*s) for s in line["samples"]])
-    if op == "add_window":
-        w = dict(line["window"])
-        w["components"] = tuple(ComponentEnergy(**c) for c in w["components"])
-        return op, (line["run_id"], line["member_id"], WindowSummary(**w))
-    if op == "finish_member":
-        comps = [ComponentEnergy(**c) for c in line["components"]]
-        return op, (line["run_id"], line["member_id"], comps, line["status"], line["errors"])
-    if op == "update_meta":
-        return op, (line["run_id"], line["meta"])
-    if op == "heartbeat":
-        return op, (line["run_id"], line["member_id"], float(line["lease_ttl_s"]))
-    raise ValueError(f"unknown spool operation {op!r}")
-
-
-def _dumps(obj: Any) -> bytes:
-    return (json.dumps(obj, separators=(",", ":"), default=str) + "\n").encode()
+def _line(obj: Any) -> bytes:
+    return (json.dumps(obj, separators=(",", ":")) + "\n").encode()
 
 
 # --- writing --------------------------------------------------------------------------------
 
 
-class Spool:
-    """The journal of one member of a run, created on its first write.
+class Journal:
+    """The journal of one member of a run, created on its first batch.
 
-    ``target`` names the ledger the writes were meant for (a path or a URL); it is stored in
+    ``target`` names the ledger the batches were meant for (a path or a URL); it is kept in
     the header so that ``carbonledger sync`` knows where to replay them.
     """
 
@@ -145,10 +88,12 @@ class Spool:
         self, target: str, run_id: str, member_id: str, *, directory: str | None = None
     ) -> None:
         self.target = target
-        self.directory = directory if directory is not None else spool_dir()
+        self.directory = directory if directory is not None else journal_dir()
         safe_run = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in run_id)[:80]
         self.path = os.path.join(self.directory, f"{safe_run}-{member_id}{SUFFIX}")
         self._fd: int | None = None
+        #: batches written to this journal (by this process)
+        self.count = 0
 
     @property
     def active(self) -> bool:
@@ -157,25 +102,34 @@ class Spool:
 
     def _open(self) -> int:
         os.makedirs(self.directory, mode=0o700, exist_ok=True)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+        flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
         fd = os.open(self.path, flags, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # ours while we live
             if os.fstat(fd).st_size == 0:
                 header = {"format": FORMAT, "ledger": self.target, "created_unix_s": time.time()}
-                os.write(fd, _dumps(header))
+                os.write(fd, _line(header))
         except BaseException:
             os.close(fd)
             raise
         return fd
 
-    def append(self, op: str, *args: Any, sync: bool = False) -> None:
-        """Append one ledger call; ``sync`` forces it to disk (window ends, a member's end)."""
+    def append(self, batch: SignedBatch, *, sync: bool = False) -> None:
+        """Append one signed batch; ``sync`` forces it to disk (a run's start and end: a
+        process killed keeps what it wrote either way, ``sync`` guards against a power cut)."""
         if self._fd is None:
             self._fd = self._open()
-        os.write(self._fd, _dumps(encode_call(op, args)))
+        os.write(self._fd, _line(batch.to_dict()))
+        self.count += 1
         if sync:
             os.fsync(self._fd)
+
+    def batches(self, start: int = 0) -> list[SignedBatch]:
+        """The batches written so far (from the ``start``-th), read back."""
+        if self._fd is None:
+            return []
+        _, batches, _ = read_journal(self.path)
+        return batches[start:]
 
     def close(self) -> None:
         """Force the journal to disk and release it for a replay."""
@@ -185,8 +139,17 @@ class Spool:
                 os.fsync(fd)
             os.close(fd)
 
+    def discard(self) -> None:
+        """Remove the journal (every batch of it is in the ledger) and release it."""
+        fd, self._fd = self._fd, None
+        for name in (self.path, self.path + ".done"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(name)
+        if fd is not None:
+            os.close(fd)
 
-# --- replaying ------------------------------------------------------------------------------
+
+# --- reading --------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -195,34 +158,69 @@ class Replayed:
 
     path: str
     target: str
-    #: ledger calls replayed now (earlier replays not counted)
-    calls: int
+    #: batches new to the ledger now (batches it held already not counted)
+    batches: int
     #: True when the journal was replayed to its end and removed
     done: bool
     error: str = ""
 
+    @property
+    def calls(self) -> int:
+        """The name of earlier versions for :attr:`batches`."""
+        return self.batches
 
-def _read(path: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    with open(path, "rb") as fh:
+
+def read_journal(path: str) -> tuple[dict[str, Any], list[SignedBatch], int]:
+    """A journal's header, its batches and the count of lines a crash cut short (never
+    replayed). :class:`InputError` for a file that is not a journal of this format."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        raise InputError(f"cannot read journal {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as fh:
+        import stat
+
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"journal {path} is not a regular file")
+        if info.st_size > MAX_JOURNAL_BYTES:
+            raise InputError(
+                f"journal {path} is {info.st_size} bytes, more than a journal holds "
+                f"({MAX_JOURNAL_BYTES}); it was not read"
+            )
         raw = fh.read()
     # the piece after the last newline is empty, or a line cut short by a crash (never a
     # whole write): either way it is not replayed
-    lines = raw.split(b"\n")[:-1]
+    lines = raw.split(b"\n")
+    cut = 1 if lines[-1] else 0
+    lines = lines[:-1]
     if not lines:
-        raise InputError(f"spool file {path} is empty")
+        raise InputError(f"journal {path} is empty")
     try:
         header = json.loads(lines[0])
-        body = [json.loads(line) for line in lines[1:]]
-    except ValueError as exc:
-        raise InputError(f"spool file {path} is not a carbonledger journal: {exc}") from None
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise InputError(f"spool file {path} is not a {FORMAT} journal")
-    return header, body
+    except (ValueError, RecursionError) as exc:
+        raise InputError(f"{path} is not a carbonledger journal: {exc}") from None
+    if not isinstance(header, dict):
+        raise InputError(f"{path} is not a carbonledger journal")
+    if header.get("format") == OLD_FORMAT:
+        raise InputError(
+            f"journal {path} was written by carbonledger 0.1.0: its lines are not signed where "
+            "they were measured, so it is not replayed (it is left as it is)"
+        )
+    if header.get("format") != FORMAT:
+        raise InputError(f"{path} is not a {FORMAT} journal")
+    batches = []
+    for n, line in enumerate(lines[1:], start=2):
+        try:
+            batches.append(SignedBatch.from_dict(json.loads(line)))
+        except (ValueError, RecursionError, DecodeError) as exc:
+            raise InputError(f"journal {path}, line {n}: not a signed batch ({exc})") from None
+    return header, batches, cut
 
 
 def journal_target(path: str) -> str:
-    """The ledger (path or URL) a journal's writes were meant for."""
-    target = _read(path)[0].get("ledger")
+    """The ledger (path or URL) a journal's batches were meant for."""
+    target = read_journal(path)[0].get("ledger")
     if not isinstance(target, str) or not target or target == "memory":
         raise InputError(f"journal {path} names no ledger to replay into; give --ledger")
     return target
@@ -230,7 +228,7 @@ def journal_target(path: str) -> str:
 
 def pending(directory: str | None = None, target: str | None = None) -> list[str]:
     """Journals waiting to be replayed (oldest first), optionally only those for ``target``."""
-    directory = directory if directory is not None else spool_dir()
+    directory = directory if directory is not None else journal_dir()
     try:
         names = sorted(n for n in os.listdir(directory) if n.endswith(SUFFIX))
     except FileNotFoundError:
@@ -242,9 +240,75 @@ def pending(directory: str | None = None, target: str | None = None) -> list[str
     out = []
     for path in paths:
         with contextlib.suppress(OSError, InputError):
-            if _read(path)[0].get("ledger") == target:
+            if _header_target(path) == target:
                 out.append(path)
     return out
+
+
+def _header_target(path: str) -> str | None:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as fh:
+        first = fh.readline(1 << 16)
+    try:
+        header = json.loads(first)
+    except ValueError:
+        return None
+    return header.get("ledger") if isinstance(header, dict) else None
+
+
+def trusted_for_replay(
+    own: str | None, keys: Iterable[str] = (), *, user_file: bool = True
+) -> set[str]:
+    """The keys a replay takes batches from: the replaying user's own public key (hex), the
+    trusted-keys file and ``keys`` (files, fingerprints, hex keys)."""
+    from carbonledger.ledger.keys import load_trusted_keys
+
+    trusted, _ = load_trusted_keys(list(keys), user_file=user_file)
+    out = set(trusted)
+    if own:
+        out.add(own)
+    return out
+
+
+def check_batches(
+    batches: Iterable[SignedBatch], trusted: set[str], *, accept_unsigned: bool = False
+) -> str:
+    """Why these batches may not be replayed ('' when they may): a batch edited since it was
+    signed, a signature that does not hold, or a signer not among ``trusted`` (hex keys or
+    fingerprints)."""
+    from carbonledger.ledger.keys import fingerprint, verify_signature
+
+    for n, b in enumerate(batches, start=1):
+        if not b.hash_ok:
+            return f"batch {n} was changed after it was signed (its hash is not its body's)"
+        try:
+            b.decode()
+        except DecodeError as exc:
+            return f"batch {n} cannot be read ({exc})"
+        if not b.signer:
+            if accept_unsigned:
+                continue
+            return (
+                f"batch {n} is not signed (no key could be used where it was made); replay it "
+                "with 'carbonledger sync --accept-unsigned' to record it as unsigned"
+            )
+        try:
+            message = batch_message(b.hash)
+        except ValueError:
+            return f"batch {n} has a malformed hash"
+        if not verify_signature(b.signer, b.signature, message):
+            return f"the signature of batch {n} does not hold: it was changed or forged"
+        try:
+            fp = fingerprint(b.signer)
+        except ValueError:
+            return f"batch {n} names a malformed key"
+        if b.signer not in trusted and fp not in trusted:
+            return (
+                f"batch {n} is signed by key {fp}, which you do not trust; if it is yours, "
+                "add it to the trusted keys ('carbonledger keys --trust FILE') or pass "
+                "'carbonledger sync --key FILE'"
+            )
+    return ""
 
 
 @contextlib.contextmanager
@@ -280,47 +344,43 @@ def _save_progress(path: str, count: int) -> None:
     os.replace(tmp, path + ".done")
 
 
-def _checkpoint_open_members(ledger: Ledger, body: list[dict[str, Any]]) -> None:
-    """Sign, now, what the journal wrote for members it did not finish (a finished member's
-    end record signs its rows already; a ledger without checkpoints has nothing to do)."""
-    checkpoint = getattr(ledger, "checkpoint", None)
-    if checkpoint is None:
-        return
-    open_members: dict[tuple[str, str], None] = {}
-    for line in body:
-        key = (line.get("run_id", ""), line.get("member_id", ""))
-        if line.get("op") in ("add_samples", "add_window") and all(key):
-            open_members[key] = None
-        elif line.get("op") == "finish_member":
-            open_members.pop(key, None)
-    for run_id, member_id in open_members:
-        checkpoint(run_id, member_id)
+#: batches per transaction when a journal is replayed
+REPLAY_CHUNK = 256
 
 
-def replay(path: str, ledger: Ledger) -> Replayed:
+def replay(
+    path: str, ledger: Ledger, trusted: set[str], *, accept_unsigned: bool = False
+) -> Replayed:
     """Replay one journal into ``ledger``, in order, then remove it.
 
-    A journal held by a live tracker is skipped (``done`` False, no error). A ledger failure
-    stops the replay where it is (the progress file keeps the place) and is reported in
-    ``error``; replaying again later resumes there.
+    Every batch is checked first (:func:`check_batches`): a journal holding one that was
+    edited, forged or signed by a key not in ``trusted`` is refused whole (``error`` says
+    why; the file is left as it is). A journal held by a live tracker is skipped (``done``
+    False, ``error`` :data:`IN_USE`). A ledger failure stops the replay where it is (a
+    progress file keeps the place) and is reported in ``error``.
     """
     with _locked(path) as mine:
         if not mine:
             return Replayed(path, "", 0, False, IN_USE)
-        header, body = _read(path)
-        target = str(header.get("ledger", ""))
-        start = _progress(path)
-        count = start
         try:
-            for line in body[start:]:
-                op, args = decode_call(line)
-                getattr(ledger, op)(*args)
-                count += 1
+            header, batches, _ = read_journal(path)
+        except InputError as exc:
+            return Replayed(path, "", 0, False, str(exc))
+        target = str(header.get("ledger", ""))
+        refused = check_batches(batches, trusted, accept_unsigned=accept_unsigned)
+        if refused:
+            return Replayed(path, target, 0, False, f"not replayed: {refused}")
+        start = min(_progress(path), len(batches))
+        count, new = start, 0
+        try:
+            for i in range(start, len(batches), REPLAY_CHUNK):
+                chunk = batches[i : i + REPLAY_CHUNK]
+                new += ledger.append(chunk)
+                count += len(chunk)
                 _save_progress(path, count)
-            _checkpoint_open_members(ledger, body)
-        except (LedgerError, OSError) as exc:
-            return Replayed(path, target, count - start, False, str(exc))
+        except (LedgerError, InputError, IntegrityError, OSError) as exc:
+            return Replayed(path, target, new, False, str(exc))
         for name in (path, path + ".done"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(name)
-    return Replayed(path, target, count - start, True)
+    return Replayed(path, target, new, True)

@@ -10,26 +10,31 @@ the ledger.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from carbonledger.errors import InputError
 
+from carbonledger.events import MemberJoined, RunOpened
+from carbonledger.models import MemberRecord, RunRecord
+
 if TYPE_CHECKING:
     from carbonledger.accounting import CarbonContext
-    from carbonledger.ledger.base import Ledger
-    from carbonledger.run.recording import Recorder
+    from carbonledger.ledger.ledger import Ledger
     from carbonledger.sensors.base import Sensor
 
 __all__ = [
     "Membership",
     "claim_devices",
     "derive_run_id",
+    "adopt",
     "int_env",
-    "join_run",
+    "lease_keys",
     "lease_ttl_s",
     "new_id",
+    "run_events",
+    "start_answers",
 ]
 
 
@@ -131,18 +136,39 @@ def _lease_key(member: Membership, sensor: Sensor) -> str | None:
     return None
 
 
+def lease_keys(member: Membership, sensors: Sequence[Sensor]) -> list[str]:
+    """The leases this member asks for: one per shared device (host-wide ones, GPUs)."""
+    return [k for k in (_lease_key(member, s) for s in sensors) if k is not None]
+
+
+def start_answers(
+    ledger: Ledger, member: Membership, keys: Sequence[str], ttl_s: float
+) -> tuple[RunRecord | None, dict[str, bool]]:
+    """What a member asks the ledger at its start: the run as stored when it joins one that
+    may exist already (its names and carbon context are then the run's), and which of
+    ``keys`` it holds."""
+    stored = None
+    if member.joined:
+        try:
+            stored = ledger.run_record(member.run_id)
+        except InputError:  # not opened yet: this member opens it
+            stored = None
+    leases = {k: ledger.acquire_lease(member.run_id, k, member.member_id, ttl_s) for k in keys}
+    return stored, leases
+
+
 def claim_devices(
     sensors: list[Sensor],
     member: Membership,
-    ledger: Ledger | None,
-    ttl_s: float,
+    leases: Mapping[str, bool] | None,
     notes: list[str],
 ) -> list[Sensor]:
     """The sensors this member counts, each device once across the members of the run.
 
     With ``LOCAL_RANK`` set and several GPUs visible, a rank counts its own GPU only; then
-    each shared device is leased in the ledger (without one, every device is kept and a note
-    says the claims could not be checked). Sensors given up are closed.
+    each shared device is counted when this member holds its lease (``leases``, the ledger's
+    answers; None when the ledger did not answer: every device is kept). Sensors given up are
+    closed.
     """
     kept = list(sensors)
     gpus = [s for s in kept if s.info.component == "gpu"]
@@ -156,12 +182,12 @@ def claim_devices(
             f"gpu: LOCAL_RANK={member.local_rank}: this rank counts "
             f"{own.info.device if own else 'no GPU'} of {len(gpus)} visible"
         )
-    if ledger is None:
+    if leases is None:
         return kept
     out: list[Sensor] = []
     for sensor in kept:
         key = _lease_key(member, sensor)
-        if key is None or ledger.acquire_lease(member.run_id, key, member.member_id, ttl_s):
+        if key is None or leases.get(key, False):
             out.append(sensor)
         else:
             notes.append(f"{sensor.info.device}: counted by another process of this run")
@@ -169,8 +195,7 @@ def claim_devices(
     return out
 
 
-def join_run(
-    recorder: Recorder,
+def run_events(
     member: Membership,
     names: tuple[str, str, str],
     context: CarbonContext,
@@ -178,17 +203,10 @@ def join_run(
     tags: Mapping[str, str],
     meta: dict[str, Any],
     started_unix_s: float,
-    interval_s: float,
-) -> tuple[str, str, CarbonContext]:
-    """Open the run (or find it, when another member opened it first) and join it.
-
-    ``names`` is (scope, project, experiment). Returns the project, experiment and carbon
-    context to use: those of the stored run when this member joined an existing one, so that
-    every member's totals agree.
-    """
-    from carbonledger.accounting import CarbonContext
-    from carbonledger.ledger.base import MemberRecord, RunRecord
-
+    lease_ttl_s: float,
+) -> tuple[RunOpened, MemberJoined]:
+    """The events that open the run (as this member sees it) and join this member to it.
+    ``names`` is (scope, project, experiment)."""
     scope, project, experiment = names
     record = RunRecord(
         run_id=member.run_id,
@@ -205,18 +223,6 @@ def join_run(
         tags=dict(tags),
         meta=meta,
     )
-    stored = recorder.call_now("open_run", record)
-    if stored is not None and member.joined and stored.run_id == member.run_id:
-        project, experiment = stored.project, stored.experiment
-        context = CarbonContext(
-            stored.location,
-            stored.location_source,
-            stored.intensity_g_per_kwh,
-            stored.intensity_source,
-            stored.pue,
-            stored.pue_source,
-            context.market_g_per_kwh,
-        )
     joined = MemberRecord(
         member_id=member.member_id,
         run_id=member.run_id,
@@ -226,5 +232,32 @@ def join_run(
         rank=member.rank,
         local_rank=member.local_rank,
     )
-    recorder.call_now("join", joined, lease_ttl_s(interval_s))
-    return project, experiment, context
+    return RunOpened(record), MemberJoined(joined, lease_ttl_s)
+
+
+def adopt(
+    stored: RunRecord | None,
+    member: Membership,
+    names: tuple[str, str, str],
+    context: CarbonContext,
+) -> tuple[str, str, CarbonContext]:
+    """The project, experiment and carbon context this member uses: the stored run's when it
+    joined one another member opened first (so that every member's totals agree)."""
+    from carbonledger.accounting import CarbonContext
+
+    _, project, experiment = names
+    if stored is None or not member.joined or stored.run_id != member.run_id:
+        return project, experiment, context
+    return (
+        stored.project,
+        stored.experiment,
+        CarbonContext(
+            stored.location,
+            stored.location_source,
+            stored.intensity_g_per_kwh,
+            stored.intensity_source,
+            stored.pue,
+            stored.pue_source,
+            context.market_g_per_kwh,
+        ),
+    )

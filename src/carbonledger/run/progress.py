@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from collections import deque
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from carbonledger.accounting import CarbonContext, window_co2e_g
 from carbonledger.errors import InputError
+from carbonledger.events import MetaUpdated
 from carbonledger.models import WindowSummary
 from carbonledger.run.settings import check_name
 
@@ -23,10 +27,52 @@ if TYPE_CHECKING:
     from carbonledger.reduce.budget import BudgetStatus, BudgetWatch
     from carbonledger.run.recording import Recorder
 
-__all__ = ["OWN_META_KEYS", "RunProgress"]
+__all__ = ["OWN_META_KEYS", "RECENT_WINDOWS", "RunProgress", "WindowStats", "window_pattern"]
 
 #: metadata keys carbonledger writes itself (update_meta refuses them)
 OWN_META_KEYS = frozenset({"hourly", "embodied", "forecast", "metrics", "budget"})
+#: how many of the latest windows a tracker keeps whole (every one is in the ledger)
+RECENT_WINDOWS = 1000
+_DIGITS = re.compile(r"\d+")
+
+
+def window_pattern(path: str) -> str:
+    """The pattern a window's path belongs to: its numbers as ``#`` (``epoch-3/step-120`` ->
+    ``epoch-#/step-#``), so that a million steps make one line of statistics."""
+    return _DIGITS.sub("#", path)
+
+
+@dataclass
+class WindowStats:
+    """Running figures of the windows of one pattern: how many, their total, mean and extreme
+    energy (J) and duration (s), and their CO2e (g)."""
+
+    count: int = 0
+    energy_j: float = 0.0
+    duration_s: float = 0.0
+    co2e_g: float = 0.0
+    min_energy_j: float = math.inf
+    max_energy_j: float = 0.0
+
+    def add(self, window: WindowSummary) -> None:
+        energy_j = window.energy_j
+        self.count += 1
+        self.energy_j += energy_j
+        self.duration_s += window.duration_s
+        self.co2e_g += window.co2e_g or 0.0
+        self.min_energy_j = min(self.min_energy_j, energy_j)
+        self.max_energy_j = max(self.max_energy_j, energy_j)
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {
+            "count": self.count,
+            "energy_j": self.energy_j,
+            "mean_energy_j": self.energy_j / self.count if self.count else 0.0,
+            "min_energy_j": self.min_energy_j if self.count else 0.0,
+            "max_energy_j": self.max_energy_j,
+            "duration_s": self.duration_s,
+            "co2e_g": self.co2e_g,
+        }
 
 
 class RunProgress:
@@ -49,7 +95,16 @@ class RunProgress:
         self._budget = budget
         self._record_error = record_error
         self._recorder: Recorder | None = None
-        self.windows: list[WindowSummary] = []
+        #: the latest windows, whole (at most :data:`RECENT_WINDOWS`)
+        self.recent: deque[WindowSummary] = deque(maxlen=RECENT_WINDOWS)
+        #: running figures per window pattern (:func:`window_pattern`)
+        self.stats: dict[str, WindowStats] = {}
+        self.windows_total = 0
+        self._top_count = 0
+        self._top_co2e_g = 0.0
+        #: each top-level window's energy (J) and duration (s): kept only for a forecast
+        self._top_energy_j: list[float] = []
+        self._top_duration_s: list[float] = []
         self.forecast: dict[str, Any] | None = None
         self.metrics: dict[str, float] = {}
 
@@ -59,22 +114,38 @@ class RunProgress:
 
     def _write(self, meta: dict[str, Any]) -> None:
         if self._recorder is not None:
-            self._recorder.submit("update_meta", self._run_id, meta)
+            self._recorder.emit([MetaUpdated(meta)])
 
     @property
-    def _top(self) -> list[WindowSummary]:
-        return [w for w in self.windows if "/" not in w.path]
+    def windows(self) -> tuple[WindowSummary, ...]:
+        """The latest windows, whole (every one went to the ledger)."""
+        return tuple(self.recent)
+
+    def window_stats(self) -> dict[str, dict[str, float | int]]:
+        """The running figures of each window pattern."""
+        return {pattern: stats.to_dict() for pattern, stats in self.stats.items()}
 
     def window_ended(self, window: WindowSummary, context: CarbonContext) -> None:
-        """Keep a window; after a top-level one, update the forecast and check the budget
-        (raises ``BudgetExceeded`` when the budget says stop)."""
-        self.windows.append(window)
+        """Count a window; after a top-level one, update the forecast and check the budget
+        (raises ``BudgetExceeded`` when the budget says stop). Memory does not grow with the
+        number of windows (unless a forecast needs each top-level window's energy)."""
+        self.recent.append(window)
+        self.windows_total += 1
+        pattern = window_pattern(window.path)
+        stats = self.stats.get(pattern)
+        if stats is None:
+            stats = self.stats[pattern] = WindowStats()
+        stats.add(window)
         if "/" in window.path:
             return
+        self._top_count += 1
+        self._top_co2e_g += window.co2e_g or 0.0
         if self._expected_epochs is not None:
+            self._top_energy_j.append(window.energy_j)
+            self._top_duration_s.append(window.duration_s)
             self._update_forecast(context)
         if self._budget is not None:
-            so_far_g = sum(w.co2e_g or 0.0 for w in self._top)
+            so_far_g = self._top_co2e_g
             status = self._budget_status(self.forecast, so_far_g)
             if status is not None and status.action == "stop":
                 from carbonledger.reduce.budget import BudgetExceeded
@@ -85,7 +156,9 @@ class RunProgress:
         from carbonledger.run.context import forecast_after
 
         try:
-            self.forecast = forecast_after(self._top, self._expected_epochs or 0, context)
+            self.forecast = forecast_after(
+                self._top_energy_j, self._top_duration_s, self._expected_epochs or 0, context
+            )
         except Exception as exc:  # a forecast must never break training
             self._record_error(f"forecast: {exc}")
             return
@@ -97,7 +170,7 @@ class RunProgress:
         self, forecast: Mapping[str, Any] | None, so_far_g: float, basis: str | None = None
     ) -> BudgetStatus | None:
         assert self._budget is not None
-        status = self._budget.check(forecast, so_far_g, len(self._top), basis)
+        status = self._budget.check(forecast, so_far_g, self._top_count, basis)
         if status is not None:
             self._write({"budget": self._budget.record()})
         return status

@@ -1,225 +1,404 @@
-"""The writer: ledger writes leave the user's threads at once and never stop their work.
+"""The recorder: the sink of a member's events, signed where they are made, never in the way.
 
-The tracker hands every write made while a run goes on (samples, window ends, metadata, the
-member's end) to :class:`Recorder`, which makes them from a thread of its own
-("carbonledger-writer"). When the ledger fails (it could not be opened, or a write raised) the
-recorder warns once, naming the problem and the fix, and from then on appends the writes to
-the member's local journal (:mod:`carbonledger.run.journal`) instead; ``carbonledger sync`` or the
-next tracker that opens the ledger replays it. The training thread waits on the database only
-where it asks to (``flush()``, ``stop()``), and then for a bounded time.
+Sampler -> ``Meter.tick()`` -> events -> :meth:`Recorder.emit` -> the ledger, or the local
+journal when the ledger cannot take them. :meth:`Recorder.emit` signs the events as the
+member's next batch at once (:class:`carbonledger.events.MemberChain`), in the calling thread,
+and hands the signed batch on:
+
+* while the ledger works, to a thread of its own ("carbonledger-writer") that appends it; the
+  thread that emitted never waits on the database;
+* when the ledger fails (it could not be opened in time, or a write raised), to the member's
+  journal (:mod:`carbonledger.run.journal`), appended in the calling thread (a file append);
+  the writer thread keeps trying the ledger every ``retry_s`` seconds in the background and,
+  once it answers, moves the journal into it, in order, and goes back to writing directly.
+
+A run's start asks the ledger questions (is this run already open? which devices may this
+member count?): :meth:`Recorder.ask` waits for the answer at most ``wait_s`` (0.5 s at a
+start), then the run goes on with the journal: a locked, slow or silent ledger never delays
+the user's work by more than that.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import threading
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from carbonledger.run.journal import Spool
+from carbonledger.events import (
+    Event,
+    Heartbeat,
+    MemberChain,
+    SamplesAdded,
+    SignedBatch,
+    Signer,
+)
+from carbonledger.run.journal import Journal
 
 if TYPE_CHECKING:
-    import logging
-    from collections.abc import Mapping
-
-    from carbonledger.ledger.base import Ledger
+    from carbonledger.ledger.ledger import Ledger
 
 __all__ = ["Recorder", "open_recorder"]
 
+T = TypeVar("T")
 
-def _log() -> logging.Logger:
-    """The "carbonledger" logger (logging is loaded when something is logged)."""
-    import logging
+log = logging.getLogger("carbonledger")
 
-    return logging.getLogger("carbonledger")
+#: the longest a run's start waits for the ledger's answers before it goes on (seconds)
+START_WAIT_S = 0.5
+#: how long a tracker's write waits for a locked ledger before the journal takes it (seconds)
+WRITE_TIMEOUT_S = 1.0
+#: seconds between the writer's tries of a failed ledger
+RETRY_S = 5.0
 
 
-#: calls whose line the journal forces to disk (rare, and the ones a crash must not lose)
-_SYNC_OPS = frozenset({"open_run", "join", "register_devices", "add_window", "finish_member"})
-_STOP = ("", ())
-#: a run's start records: a journal begins with them
-_START_OPS = frozenset({"open_run", "join", "register_devices"})
+@dataclass
+class _Write:
+    batch: SignedBatch
+    sync: bool
+
+
+@dataclass
+class _Ask:
+    question: Callable[[Ledger], Any]
+    done: threading.Event = field(default_factory=threading.Event)
+    answer: Any = None
+
+
+class _Stop:
+    pass
+
+
+_Job = _Write | _Ask | _Stop
+
+
+def _durable(events: Sequence[Event]) -> bool:
+    """Whether a batch is worth forcing to disk in the journal (not a plain tick)."""
+    return any(not isinstance(e, (SamplesAdded, Heartbeat)) for e in events)
 
 
 class Recorder:
-    """Make ledger writes from a background thread, or journal them when the ledger fails.
+    """Signs a member's events and delivers them to the ledger, or to the journal.
 
-    ``ledger`` None means the ledger is already known to be unusable (``problem`` says why):
-    every write goes to the journal from the start. ``on_problem`` is called once, with the
-    message, the first time the ledger fails.
+    Give ``ledger`` (an open ledger) or ``opener`` (opens it, called on the writer thread);
+    neither: the ledger is known to be unusable (``problem`` says why) and batches go to the
+    journal from the start. ``journal`` None and no ledger: nothing is kept (``ledger=False``).
+    ``trusted`` are the keys whose journals (left by other members) are replayed when the
+    ledger opens.
     """
 
     def __init__(
         self,
-        ledger: Ledger | None,
-        spool: Spool,
+        chain: MemberChain,
+        journal: Journal | None,
         *,
+        ledger: Ledger | None = None,
+        opener: Callable[[], Ledger] | None = None,
         problem: str = "",
+        lease_ttl_s: float = 15.0,
         on_problem: Callable[[str], None] | None = None,
+        retry_s: float = RETRY_S,
+        trusted: set[str] | None = None,
     ) -> None:
+        self._chain = chain
+        self._journal = journal
         self._ledger = ledger
-        self._spool = spool
+        self._opener = opener
+        self._lease_ttl_s = lease_ttl_s
         self._on_problem = on_problem
-        self._queue: queue.SimpleQueue[tuple[str, tuple[Any, ...]]] = queue.SimpleQueue()
-        self._pending = 0
+        self._retry_s = retry_s
+        self._trusted = trusted
+        self._queue: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        #: signing and handing on happen under this lock, so batches keep their order
+        self._lock = threading.Lock()
         self._idle = threading.Condition()
-        #: one write at a time, from the writer thread or the sampler's (see write_now)
-        self._write_lock = threading.Lock()
+        self._pending = 0
         self._thread: threading.Thread | None = None
+        self._drained = 0
+        self._last_try = 0.0
         self.problem = ""
         self.journal_problem = ""
-        #: the start records the ledger took (open_run, join, register_devices)
-        self._preamble: list[tuple[str, tuple[Any, ...]]] = []
-        if ledger is None:
-            self._fail(problem or "no ledger")
+        #: "connecting" (opening), "direct", "journal" or "none" (nothing kept)
+        self._mode = "direct" if ledger is not None else "connecting" if opener else "journal"
+        if ledger is None and opener is None:
+            if journal is None:
+                self._mode = "none"
+            else:
+                self._fail(problem or "no ledger")
+
+    # --- state -----------------------------------------------------------------------------
 
     @property
     def spooling(self) -> bool:
-        """True once writes go to the local journal instead of the ledger."""
-        return self._ledger is None
+        """True while batches go to the local journal instead of the ledger."""
+        return self._mode == "journal"
 
     @property
     def spool_path(self) -> str:
-        return self._spool.path
+        return self._journal.path if self._journal is not None else ""
+
+    @property
+    def chain(self) -> MemberChain:
+        return self._chain
+
+    @property
+    def signer(self) -> Signer | None:
+        return self._chain.signer
 
     def _fail(self, problem: str) -> None:
-        self._ledger = None
+        """Say once that the ledger failed and where measurements go instead."""
+        self._mode = "journal"
         if self.problem:
             return
         self.problem = problem
+        where = self._journal.path if self._journal is not None else "(no journal)"
         message = (
             f"the ledger could not be written ({problem}); measurement goes on into the local "
-            f"journal {self._spool.path}. Fix the ledger, then run 'carbonledger sync' "
-            "(or start another tracker on it) to replay the journal: nothing is lost."
+            f"journal {where}, and the ledger is tried again in the background. What is left "
+            "when the run ends is replayed by 'carbonledger sync' (or the next tracker on that "
+            "ledger): nothing is lost."
         )
-        _log().warning("carbonledger: %s", message)
+        log.warning("carbonledger: %s", message)
         if self._on_problem is not None:
             self._on_problem(message)
 
-    def call_now(self, op: str, *args: Any) -> Any:
-        """Make one write from the calling thread (a run's start, whose answers the tracker
-        needs); on failure, journal it and return None."""
-        with self._write_lock:
-            return self._write_locked(op, args)
-
-    def _journal(self, op: str, args: tuple[Any, ...]) -> None:
-        try:
-            if not self._spool.active:
-                # a journal stands alone: it begins with the run's start records (already in
-                # the failed ledger, perhaps; replaying them there changes nothing)
-                for start_op, start_args in self._preamble:
-                    self._spool.append(start_op, *start_args, sync=True)
-            self._spool.append(op, *args, sync=op in _SYNC_OPS)
-        except Exception as exc:  # the journal itself failed: say so once, keep going
-            if not self.journal_problem:
-                self.journal_problem = f"{self._spool.path}: {type(exc).__name__}: {exc}"
-                _log().warning(
-                    "carbonledger: measurements could not be journalled either (%s)",
-                    self.journal_problem,
-                )
+    # --- the calling threads ---------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the writer thread."""
-        if self._thread is None:
+        """Start the writer thread (it opens the ledger first, when given an opener)."""
+        if self._thread is None and self._mode != "none":
             self._thread = threading.Thread(
                 target=self._loop, name="carbonledger-writer", daemon=True
             )
             self._thread.start()
 
-    def write_now(self, op: str, *args: Any) -> None:
-        """Make a write from the calling thread — the sampler's, whose samples need no hand-off
-        to another thread (one wake-up less per tick). Never call it from the user's thread:
-        it may wait on the database (boundedly), and journals on failure like the writer."""
-        self._write(op, args)
-
-    def submit(self, op: str, *args: Any) -> None:
-        """Hand a write to the writer thread (returns at once)."""
-        with self._idle:
-            self._pending += 1
-        self._queue.put((op, args))
-
-    def _loop(self) -> None:
-        while True:
-            op, args = self._queue.get()
-            if not op:
-                return
-            try:
-                self._write(op, args)
-            finally:
-                with self._idle:
-                    self._pending -= 1
-                    if self._pending == 0:
-                        self._idle.notify_all()
-
-    def replay_pending(self) -> None:
-        """Replay, from the writer thread, the journals other members left for this ledger
-        (the "next successful open" of :mod:`carbonledger.run.journal`)."""
-        self.submit("_replay")
-
-    def _replay(self) -> None:
-        from carbonledger.run.journal import pending, replay
-
-        ledger = self._ledger
-        if ledger is None:
-            return
-        for path in pending(self._spool.directory, self._spool.target):
-            if path == self._spool.path:
-                continue
-            try:
-                done = replay(path, ledger)
-            except Exception as exc:  # a journal that cannot be read: leave it for sync
-                _log().warning("carbonledger: journal %s not replayed: %s", path, exc)
-                continue
-            if done.done:
-                _log().info("carbonledger: replayed %d writes from %s", done.calls, path)
-
-    def _write(self, op: str, args: tuple[Any, ...]) -> None:
-        with self._write_lock:
-            self._write_locked(op, args)
-
-    def _write_locked(self, op: str, args: tuple[Any, ...]) -> Any:
-        """The ledger's answer to one call, or None once it is journalled instead."""
-        if op == "_replay":
-            self._replay()
+    def emit(self, events: Sequence[Event]) -> SignedBatch | None:
+        """Sign ``events`` as the member's next batch and hand it on (returns at once; no
+        events: a heartbeat). Returns the signed batch (None when nothing is kept)."""
+        if self._mode == "none":
             return None
-        if self._ledger is not None:
-            try:
-                result = getattr(self._ledger, op)(*args)
-            except Exception as exc:
-                self._fail(f"{type(exc).__name__}: {exc}")
+        if not events:
+            events = (Heartbeat(self._lease_ttl_s),)
+        with self._lock:
+            batch = self._chain.make(events)
+            sync = _durable(events)
+            if self._mode == "journal":
+                self._to_journal(batch, sync)
             else:
-                if op in _START_OPS:  # a later journal begins with them
-                    self._preamble.append((op, args))
-                return result
-        self._journal(op, args)
-        return None
+                with self._idle:
+                    self._pending += 1
+                self._queue.put(_Write(batch, sync))
+        return batch
+
+    def ask(self, question: Callable[[Ledger], T], wait_s: float = START_WAIT_S) -> T | None:
+        """``question(ledger)`` answered on the writer thread, or None when the ledger is not
+        usable or did not answer within ``wait_s`` seconds (the question may still run)."""
+        if self._mode in ("none", "journal") or self._thread is None:
+            return None
+        job = _Ask(question)
+        self._queue.put(job)
+        if not job.done.wait(wait_s):
+            return None
+        answer: T | None = job.answer
+        return answer
+
+    def journal_now(self, problem: str) -> None:
+        """From now on, batches go to the journal (the ledger did not answer in time); the
+        writer thread goes on trying it in the background."""
+        with self._lock:
+            if self._mode in ("connecting", "direct"):
+                self._move_queue_to_journal()
+                self._fail(problem)
 
     def flush(self, timeout_s: float = 10.0) -> bool:
-        """Wait until every write handed over so far is made (True) or ``timeout_s`` passed."""
+        """Wait until every batch handed over so far is written (True) or ``timeout_s``
+        passed."""
         with self._idle:
             return self._idle.wait_for(lambda: self._pending == 0, timeout_s)
 
     def close(self, timeout_s: float = 10.0) -> None:
-        """Write what is queued (bounded by ``timeout_s``), stop the thread, close the journal.
-
-        Writes still queued after the timeout (a ledger that hangs past its own bounds) are
-        journalled from this thread so that nothing is lost.
-        """
+        """Write what is handed over (bounded by ``timeout_s``), try once more to move the
+        journal into the ledger, stop the thread, close the journal and the ledger."""
         thread, self._thread = self._thread, None
         if thread is not None:
-            self._queue.put(_STOP)
+            self._queue.put(_Stop())
             thread.join(timeout_s)
-            if thread.is_alive():
-                self._fail(f"the ledger did not answer within {timeout_s:g} s")
-                while True:
-                    try:
-                        op, args = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if op:
-                        self._journal(op, args)
-        self._spool.close()
+            if thread.is_alive():  # the ledger hangs past its own bounds: keep it all
+                with self._lock:
+                    self._move_queue_to_journal()
+                    self._fail(f"the ledger did not answer within {timeout_s:g} s")
+        if self._journal is not None:
+            self._journal.close()
+        if thread is not None and not thread.is_alive() and self._ledger is not None:
+            if self._opener is not None:  # we opened it: we close it
+                self._ledger.close()
+
+    # --- the journal -----------------------------------------------------------------------
+
+    def _to_journal(self, batch: SignedBatch, sync: bool) -> None:
+        if self._journal is None:
+            return
+        try:
+            self._journal.append(batch, sync=sync)
+        except Exception as exc:  # the journal itself failed: say so once, keep going
+            if not self.journal_problem:
+                self.journal_problem = f"{self._journal.path}: {type(exc).__name__}: {exc}"
+                log.warning(
+                    "carbonledger: measurements could not be journalled either (%s)",
+                    self.journal_problem,
+                )
+
+    def _move_queue_to_journal(self) -> None:
+        """(Under the lock) journal the batches still queued, in order; keep other jobs."""
+        others: list[_Job] = []
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(job, _Write):
+                self._to_journal(job.batch, job.sync)
+                self._done_one()
+            else:
+                others.append(job)
+        for job in others:
+            self._queue.put(job)
+
+    def _done_one(self) -> None:
+        with self._idle:
+            self._pending -= 1
+            if self._pending <= 0:
+                self._pending = 0
+                self._idle.notify_all()
+
+    # --- the writer thread -----------------------------------------------------------------
+
+    def _loop(self) -> None:
+        if self._ledger is None and self._opener is not None:
+            self._open()
+        while True:
+            wait = self._retry_s if self._mode == "journal" else None
+            try:
+                job = self._queue.get(timeout=wait)
+            except queue.Empty:
+                self._try_drain()
+                continue
+            if isinstance(job, _Stop):
+                if self._mode == "journal":
+                    self._try_drain(force=True)
+                return
+            if isinstance(job, _Ask):
+                self._answer(job)
+            else:
+                self._write(job)
+            if self._mode == "journal" and time.monotonic() - self._last_try >= self._retry_s:
+                self._try_drain()
+
+    def _open(self) -> bool:
+        assert self._opener is not None
+        self._last_try = time.monotonic()
+        try:
+            ledger = self._opener()
+        except Exception as exc:
+            with self._lock:
+                self._move_queue_to_journal()
+                self._fail(f"{type(exc).__name__}: {exc}")
+            return False
+        self._ledger = ledger
+        with self._lock:
+            if self._mode == "connecting":
+                self._mode = "direct"
+        self._replay_others()
+        if self._mode == "journal":
+            self._try_drain(force=True)
+        return True
+
+    def _answer(self, job: _Ask) -> None:
+        ledger = self._ledger
+        try:
+            if ledger is not None and self._mode != "journal":
+                job.answer = job.question(ledger)
+        except Exception as exc:
+            with self._lock:
+                self._move_queue_to_journal()
+                self._fail(f"{type(exc).__name__}: {exc}")
+        finally:
+            job.done.set()
+
+    def _write(self, job: _Write) -> None:
+        try:
+            ledger = self._ledger
+            if self._mode == "journal" or ledger is None:
+                with self._lock:
+                    self._to_journal(job.batch, job.sync)
+                return
+            try:
+                ledger.append([job.batch])
+            except Exception as exc:
+                with self._lock:
+                    self._to_journal(job.batch, job.sync)
+                    self._move_queue_to_journal()
+                    self._fail(f"{type(exc).__name__}: {exc}")
+        finally:
+            self._done_one()
+
+    def _try_drain(self, force: bool = False) -> None:
+        """Move the journal into the ledger (in order) and go back to writing directly."""
+        if not force and time.monotonic() - self._last_try < self._retry_s:
+            return
+        self._last_try = time.monotonic()
+        if self._ledger is None:
+            if self._opener is None or not self._open():
+                return
+        ledger, journal = self._ledger, self._journal
+        if ledger is None or journal is None:
+            return
+        try:
+            while True:
+                batches = journal.batches(self._drained)
+                if batches:
+                    for i in range(0, len(batches), 256):
+                        ledger.append(batches[i : i + 256])
+                        self._drained += len(batches[i : i + 256])
+                with self._lock:
+                    if journal.count <= self._drained:  # caught up: write directly again
+                        journal.discard()
+                        journal.count = 0
+                        self._drained = 0
+                        self._mode = "direct"
+                        log.warning(
+                            "carbonledger: the ledger %s answers again; the journal was moved "
+                            "into it",
+                            getattr(ledger, "location", ""),
+                        )
+                        self.problem = ""
+                        return
+        except Exception as exc:
+            log.info("carbonledger: the ledger still fails (%s); journal kept", exc)
+
+    def _replay_others(self) -> None:
+        """Replay the journals other members left for this ledger (trusted keys only)."""
+        from carbonledger.run.journal import pending, replay
+
+        ledger, journal = self._ledger, self._journal
+        if ledger is None or journal is None or self._trusted is None:
+            return
+        for path in pending(journal.directory, journal.target):
+            if path == journal.path:
+                continue
+            try:
+                done = replay(path, ledger, self._trusted)
+            except Exception as exc:  # a journal that cannot be read: leave it for sync
+                log.warning("carbonledger: journal %s not replayed: %s", path, exc)
+                continue
+            if done.done:
+                log.info("carbonledger: replayed %d batches from %s", done.batches, path)
+            elif done.error and "in use" not in done.error:
+                log.warning("carbonledger: journal %s %s", path, done.error)
 
 
 def _target_name(ledger: object) -> str:
@@ -229,41 +408,48 @@ def _target_name(ledger: object) -> str:
 def open_recorder(
     ledger_arg: Ledger | bool | None,
     ledger_setting: str | None,
-    run_id: str,
-    member_id: str,
+    chain: MemberChain,
     env: Mapping[str, str],
-) -> tuple[Recorder, str | None, Ledger | None]:
-    """The recorder of a run's writes, where they go, and the ledger when it could be opened.
+    *,
+    lease_ttl_s: float,
+) -> tuple[Recorder, str | None]:
+    """The recorder of a member's batches and where they go.
 
-    ``ledger_arg`` is a Ledger object, False (no durable ledger: an in-memory one), or
-    None/True (the ledger named by ``ledger_setting``, else the default per-user file). A
-    ledger that cannot be opened gives a recorder that journals from the start.
+    ``ledger_arg`` is a Ledger object, False (no durable ledger: nothing is kept), or
+    None/True (the ledger named by ``ledger_setting``, else the default per-user file, opened
+    on the writer thread).
     """
-    from carbonledger.ledger import open_ledger
     from carbonledger.ledger.paths import default_ledger_file, is_postgres_url
-    from carbonledger.run.journal import spool_dir
+    from carbonledger.run.journal import journal_dir, trusted_for_replay
 
-    directory = spool_dir(env)
+    directory = journal_dir(env)
+    run_id, member_id = chain.run_id, chain.member_id
     if ledger_arg is False:
-        memory = open_ledger(":memory:")
-        spool = Spool("memory", run_id, member_id, directory=directory)
-        return Recorder(memory, spool), None, memory
+        return Recorder(chain, None, lease_ttl_s=lease_ttl_s), None
+    signer = chain.signer
+    trusted: set[str] | None = None
+    try:
+        trusted = trusted_for_replay(signer.public_hex if signer is not None else None)
+    except Exception as exc:  # a trusted-keys file that cannot be read: replay nothing
+        log.info("carbonledger: other journals not replayed: %s", exc)
     if ledger_arg is None or ledger_arg is True:
         target = ledger_setting or default_ledger_file(env)
         if not is_postgres_url(target):
             target = os.path.abspath(target)  # a journal may be replayed from elsewhere
-        spool = Spool(target, run_id, member_id, directory=directory)
-        try:
-            ledger: Ledger = open_ledger(target)
-        except Exception as exc:
-            problem = f"{type(exc).__name__}: {exc}"
-            return Recorder(None, spool, problem=problem), None, None
-        location = _target_name(ledger)
-        recorder = Recorder(ledger, spool)
-        recorder.replay_pending()
-        return recorder, location, ledger
-    else:
-        ledger, location = ledger_arg, _target_name(ledger_arg)
-        spool = Spool(location, run_id, member_id, directory=directory)
-    recorder = Recorder(ledger, spool)
-    return recorder, location, ledger
+        journal = Journal(target, run_id, member_id, directory=directory)
+
+        def opener() -> Ledger:
+            from carbonledger.ledger import open_ledger
+
+            return open_ledger(
+                target, timeout_s=WRITE_TIMEOUT_S, signing_key=signer if signer else False
+            )
+
+        recorder = Recorder(
+            chain, journal, opener=opener, lease_ttl_s=lease_ttl_s, trusted=trusted
+        )
+        return recorder, target
+    location = _target_name(ledger_arg)
+    journal = Journal(location, run_id, member_id, directory=directory)
+    recorder = Recorder(chain, journal, ledger=ledger_arg, lease_ttl_s=lease_ttl_s)
+    return recorder, location

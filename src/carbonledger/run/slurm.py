@@ -306,8 +306,9 @@ def import_jobs(
     sacct fields in the metadata. A job already in the ledger (tracked live as
     ``slurm-<id>`` or ``slurm-<id>.<step>``, or imported before) is skipped: importing twice
     changes nothing."""
+    from carbonledger.events import MemberFinished, MemberJoined, RunOpened
     from carbonledger.ledger import open_ledger
-    from carbonledger.ledger.base import MemberRecord, RunRecord
+    from carbonledger.models import MemberRecord, RunRecord
 
     over = [j for j in jobs if not j.fields.get("State", "").startswith(_NOT_OVER)]
     skipped = [f"slurm-{j.job_id}" for j in jobs if j not in over]  # import them once over
@@ -326,22 +327,26 @@ def import_jobs(
             if job.job_id in known:  # tracked live (any step) or imported before
                 skipped.append(run_id)
                 continue
-            now_s[0] = job.started_unix_s
             meta = {"estimated": True, "source": "sacct", "slurm": dict(job.fields),
                     "notes": notes, "run_id_source": "sacct"}  # fmt: skip
-            ledger.open_run(
-                RunRecord(run_id, project, job.fields.get("JobName") or "default",
-                          job.started_unix_s, "slurm-job", context.location,
-                          context.location_source, context.intensity_g_per_kwh,
-                          context.intensity_source, context.pue, context.pue_source,
-                          tags={"imported": "sacct"}, meta=meta)
+            record = RunRecord(
+                run_id, project, job.fields.get("JobName") or "default", job.started_unix_s,
+                "slurm-job", context.location, context.location_source,
+                context.intensity_g_per_kwh, context.intensity_source, context.pue,
+                context.pue_source, tags={"imported": "sacct"}, meta=meta,
             )  # fmt: skip
             member = MemberRecord(new_id(), run_id, job.fields.get("NodeList", ""), 0,
                                   job.started_unix_s)  # fmt: skip
-            ledger.join(member, 60.0)
-            now_s[0] = job.started_unix_s + job.duration_s
+            end_s = job.started_unix_s + job.duration_s
+            now_s[0] = end_s
             status = job_status(job.fields.get("State", ""))
-            ledger.finish_member(run_id, member.member_id, components, status, [])
+            ledger.record(
+                run_id,
+                [RunOpened(record), MemberJoined(member, 60.0),
+                 MemberFinished(status, tuple(components), end_s)],
+                member_id=member.member_id,
+                time_unix_s=end_s,
+            )  # fmt: skip
             done.append(run_id)
     finally:
         ledger.close()

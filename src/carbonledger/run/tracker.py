@@ -33,18 +33,28 @@ from carbonledger.accounting import (
     window_co2e_g,
 )
 from carbonledger.errors import CarbonLedgerError, StateError
+from carbonledger.events import (
+    DevicesClaimed,
+    Event,
+    MemberFinished,
+    MetaUpdated,
+    SamplesAdded,
+    WindowEnded,
+)
 from carbonledger.meter import Meter, Sampler
 from carbonledger.meter.core import WindowBlock
-from carbonledger.models import ComponentEnergy, Reading, RunStatus, RunSummary, WindowSummary
+from carbonledger.models import ComponentEnergy, RunStatus, RunSummary, WindowSummary
 from carbonledger.run import settings as settings_mod
 from carbonledger.run._signals import SigtermAsExit
 from carbonledger.run.membership import Membership, claim_devices, derive_run_id, lease_ttl_s
 from carbonledger.run.progress import RunProgress
 
 if TYPE_CHECKING:
+    import logging
     from types import TracebackType
 
-    from carbonledger.ledger.base import Ledger
+    from carbonledger.events import Signer
+    from carbonledger.ledger.ledger import Ledger
     from carbonledger.models import SensorInfo
     from carbonledger.reduce.budget import BudgetStatus
     from carbonledger.run.recording import Recorder
@@ -159,6 +169,8 @@ class Tracker:
         self._meter: Meter | None = None
         self._sampler: Sampler | None = None
         self._recorder: Recorder | None = None
+        #: the run's and this member's opening events (sent with the devices at start)
+        self._opening: tuple[Event, ...] = ()
         #: where the run is recorded (None without a durable ledger)
         self.ledger_location: str | None = None
         self._notes: list[str] = []
@@ -192,7 +204,8 @@ class Tracker:
     def start(self) -> Tracker:
         """Discover sensors, resolve location and intensity, open the ledger, start sampling.
 
-        A ledger that cannot be opened or written does not stop the start: see ``ledger``."""
+        A ledger that cannot be opened, or does not answer within half a second, does not
+        stop or delay the start: see ``ledger``."""
         with self._lock:
             if self._state != "new":
                 raise StateError(
@@ -201,75 +214,94 @@ class Tracker:
             self._state = "starting"
         try:
             from carbonledger.run.context import resolve_carbon
-            from carbonledger.run.recording import open_recorder
 
             resolved = resolve_carbon(self._settings.location, self._env)
             self._use_carbon(resolved[0])
             self._cloud, self._country_name = resolved[1], resolved[2]
             self._notes.extend(resolved[3])
             sensors = self._discover()
-            self._recorder, self.ledger_location, ledger = open_recorder(
-                self._ledger_arg, self._settings.run.ledger, self.run_id, self.member_id, self._env
-            )
-            self._open_run(self._recorder, [s.info for s in sensors])
-            ttl_s = lease_ttl_s(self.interval_s)
-            if ledger is not None and self._recorder.spooling:
-                ledger = None  # failed while opening the run: its leases cannot be trusted
-            if ledger is None and self._ledger_arg is not False:
-                self._notes.append("device claims not checked: the ledger is not in use")
-            sensors = claim_devices(sensors, self._member, ledger, ttl_s, self._notes)
-            self._recorder.call_now(
-                "register_devices", self.run_id, self.member_id, [s.info for s in sensors]
-            )
+            sensors = self._join(sensors)
         except BaseException:
             self._state = "new"
             if self._recorder is not None:
                 self._recorder.close(0.0)
             raise
+        recorder = self._recorder
+        assert recorder is not None
         meter = self._meter = Meter(
             sensors, clock=self._clock, wall_clock=self._wall_clock, host=self._member.host
         )
         base = meter.start()
-        # the series begins at 0 J, written before start() returns
+        # one batch opens the run: the run, this member, its devices, the series' 0 J
         first = meter.sample(meter.started_unix_s, base)
-        self._recorder.call_now("add_samples", self.run_id, self.member_id, first)
-        self._recorder.start()
-        self._progress.attach(self._recorder)
-        self._sampler = Sampler(
-            meter, self.interval_s, self._on_sample, wall_clock=self._wall_clock
-        )
+        recorder.emit([*self._opening, DevicesClaimed(tuple(s.info for s in sensors)),
+                       SamplesAdded(tuple(first))])  # fmt: skip
+        self._opening = ()
+        self._progress.attach(recorder)
+        self._sampler = Sampler(meter, self.interval_s, recorder.emit, wall_clock=self._wall_clock)
         self._sampler.start()
         self._sigterm.install()
         self._state = "running"
         return self
 
-    def _open_run(self, recorder: Recorder, infos: list[SensorInfo]) -> None:
+    def _join(self, sensors: list[Sensor]) -> list[Sensor]:
+        """Open the recorder, ask the ledger (at most half a second) whether the run exists
+        and which devices this member counts, and prepare the batch that opens the run."""
+        from carbonledger.events import MemberChain
         from carbonledger.run.hostinfo import run_meta
-        from carbonledger.run.membership import join_run
+        from carbonledger.run.membership import adopt, lease_keys, run_events, start_answers
+        from carbonledger.run.recording import open_recorder
 
+        ttl_s = lease_ttl_s(self.interval_s)
+        chain = MemberChain(self.run_id, self.member_id, self._signer(), clock=self._wall_clock)
+        self._recorder, self.ledger_location = open_recorder(
+            self._ledger_arg, self._settings.run.ledger, chain, self._env, lease_ttl_s=ttl_s
+        )
+        recorder = self._recorder
+        recorder.start()
+        keys = lease_keys(self._member, sensors)
+        answers = None
+        if self._ledger_arg is not False:
+            member = self._member
+            answers = recorder.ask(lambda led: start_answers(led, member, keys, ttl_s))
+            if answers is None:
+                recorder.journal_now(
+                    recorder.problem or "the ledger did not answer within half a second"
+                )
+                self._notes.append("device claims not checked: the ledger is not in use")
+            else:
+                recorder.ask(_settle_quietly, wait_s=0.0)  # other runs whose members stopped
+        stored, leases = answers if answers is not None else (None, None)
         meta = run_meta(
-            self._settings,
-            self._member,
-            self._carbon,
-            cpu_model=self._cpu_model,
-            gpu_models=[i.model for i in infos if i.component == "gpu"],
-            cloud=self._cloud,
-            country_name=self._country_name,
-            command=self._command,
+            self._settings, self._member, self._carbon, cpu_model=self._cpu_model,
+            gpu_models=[s.info.model for s in sensors if s.info.component == "gpu"],
+            cloud=self._cloud, country_name=self._country_name, command=self._command,
             env=self._env,
-        )
+        )  # fmt: skip
         meta.update(self._assumptions)
-        self.project, self.experiment, context = join_run(
-            recorder,
-            self._member,
-            (self.scope, self.project, self.experiment),
-            self._carbon,
-            tags=self._settings.run.tags,
-            meta=meta,
-            started_unix_s=self._wall_clock(),
-            interval_s=self.interval_s,
-        )
+        names = (self.scope, self.project, self.experiment)
+        started = self._wall_clock()
+        self._opening = run_events(
+            self._member, names, self._carbon, tags=self._settings.run.tags, meta=meta,
+            started_unix_s=started, lease_ttl_s=ttl_s,
+        )  # fmt: skip
+        self.project, self.experiment, context = adopt(stored, self._member, names, self._carbon)
         self._use_carbon(context)
+        return claim_devices(sensors, self._member, leases, self._notes)
+
+    def _signer(self) -> Signer | None:
+        """The user's signing key, for this member's batches (None: they go unsigned)."""
+        if self._ledger_arg is False:
+            return None
+        from carbonledger.ledger.keys import load_or_create_signing_key
+
+        try:
+            return load_or_create_signing_key(self._env.get("CARBONLEDGER_SIGNING_KEY"))
+        except CarbonLedgerError as exc:
+            message = f"the run's records are not signed: {exc}"
+            self._notes.append(message)
+            _log().warning("carbonledger: %s", message)
+            return None
 
     def stop(self, status: RunStatus = "completed") -> RunSummary:
         """Stop sampling, record everything, and return this process's summary."""
@@ -299,10 +331,10 @@ class Tracker:
         meta.update(self._progress.final_meta())  # the budget and what happened
         if embodied is not None:
             meta["embodied"] = embodied.to_dict()
-        if meta:
-            recorder.submit("update_meta", self.run_id, meta)
-        errors = meter.errors
-        recorder.submit("finish_member", self.run_id, self.member_id, components, status, errors)
+        events: list[Event] = [MetaUpdated(meta)] if meta else []
+        end_s = meter.started_unix_s + self._stopped_s
+        events.append(MemberFinished(status, components, end_s, meter.errors))
+        recorder.emit(events)
         recorder.close(STOP_WAIT_S)
         self._summary = self._build_summary(components)
         meter.close()
@@ -363,7 +395,7 @@ class Tracker:
         assert self._meter is not None and self._recorder is not None
         raw = self._meter.end_window(name)
         window = replace(raw, co2e_g=window_co2e_g(raw.energy_j, self._carbon))
-        self._recorder.submit("add_window", self.run_id, self.member_id, window)
+        self._recorder.emit([WindowEnded(window)])
         self._progress.window_ended(window, self._carbon)  # forecast, budget
         return window
 
@@ -460,14 +492,6 @@ class Tracker:
         self._assumptions = found.meta()
         return list(found.sensors)
 
-    def _on_sample(self, wall_s: float, readings: dict[str, Reading]) -> None:
-        meter, recorder = self._meter, self._recorder
-        assert meter is not None and recorder is not None
-        # from the sampler's thread (never the user's): samples are written where they are
-        # taken; add_samples also renews this member's liveness and leases
-        samples = meter.sample(wall_s, readings)
-        recorder.write_now("add_samples", self.run_id, self.member_id, samples)
-
     def _build_summary(self, components: tuple[ComponentEnergy, ...]) -> RunSummary:
         meter = self._meter
         assert meter is not None
@@ -484,6 +508,9 @@ class Tracker:
             extra["forecast"] = self._progress.forecast
         if self._progress.metrics:
             extra["metrics"] = dict(self._progress.metrics)
+        if self._progress.windows_total:
+            extra["window_stats"] = self._progress.window_stats()
+            extra["windows_total"] = self._progress.windows_total
         if self.ledger_location:
             extra["ledger"] = self.ledger_location
         facts = RunFacts(
@@ -509,3 +536,17 @@ class Tracker:
         if not self._embodied:
             return hourly, None
         return hourly, embodied_carbon(meter.infos, self.scope, duration_s, self._notes)
+
+
+def _log() -> logging.Logger:
+    import logging
+
+    return logging.getLogger("carbonledger")
+
+
+def _settle_quietly(ledger: Ledger) -> None:
+    """Settle other runs whose members all stopped (a tracker's start): never raises."""
+    try:
+        ledger.settle()
+    except CarbonLedgerError as exc:
+        _log().info("carbonledger: dead runs not settled: %s", exc)

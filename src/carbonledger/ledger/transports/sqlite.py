@@ -1,11 +1,10 @@
-"""The default ledger: one SQLite file (stdlib ``sqlite3``), safe for many processes at once.
+"""The default transport: one SQLite file (stdlib ``sqlite3``), safe for many processes.
 
 * WAL journal, ``synchronous=NORMAL``: a committed write survives the process being killed
   (SIGKILL); only a power cut or OS crash can lose the last commits.
 * Every write is one transaction that takes the write lock at once (``BEGIN IMMEDIATE``)
-  and commits before the call returns. A write waits at most ``timeout_s`` (default 5 s)
-  for another process's write, then fails with :class:`LedgerError` (a tracker then
-  spools): a locked ledger never stalls the caller for long.
+  and commits before the call returns. A write waits at most ``timeout_s`` for another
+  process's write, then fails with :class:`LedgerError` (a tracker then journals).
 * ``read_only=True`` opens the file with ``mode=ro`` (nothing can be written, not even the
   WAL setting); on read-only media, where SQLite cannot make its ``-shm`` file, the file is
   read as ``immutable``.
@@ -14,24 +13,18 @@
   naming the file and what to do, and the file is left as it was.
 * Every SQLite failure (corrupt file, locked, read-only, disk full) is a
   :class:`LedgerError` naming the file and the fix.
-* No key is kept beside the ledger: records are signed with the writer's own key (see
-  :mod:`carbonledger.ledger.keys`). A ``<ledger>.key`` file of an earlier version is no
-  longer read.
 """
 
 from __future__ import annotations
 
 import os
-import pathlib
 import sqlite3
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any
 
 from carbonledger.errors import InputError, LedgerError
-from carbonledger.ledger.core import SqlLedger
-from carbonledger.ledger.rows import Tx
 from carbonledger.ledger.schema import (
     MARKER,
     SCHEMA_VERSION,
@@ -39,43 +32,59 @@ from carbonledger.ledger.schema import (
     initial_meta,
     migration_statements,
 )
-from carbonledger.ledger.store import SigningKeySource
+from carbonledger.ledger.transports.base import Dialect, Tx
 
-__all__ = ["SqliteLedger"]
+__all__ = ["SqliteTransport"]
 
 _HEADER = b"SQLite format 3\x00"
 _FIX = "pass another file with --ledger or CARBONLEDGER_LEDGER"
+#: SQLite's primary result codes for a database held by another connection
+_BUSY_CODES = frozenset({5, 6})  # SQLITE_BUSY, SQLITE_LOCKED
+_READONLY = 8  # SQLITE_READONLY
+_FULL = 13  # SQLITE_FULL
+_CANTOPEN = 14  # SQLITE_CANTOPEN
+_CORRUPT_CODES = frozenset({11, 26})  # SQLITE_CORRUPT, SQLITE_NOTADB
 
 
-class SqliteLedger(SqlLedger):
-    """A ledger in one SQLite file.
+def _code(exc: sqlite3.Error) -> int | None:
+    """The primary SQLite result code of ``exc`` (Python 3.11+), else None."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return None if code is None else int(code) & 0xFF
+
+
+def _busy(exc: sqlite3.Error) -> bool:
+    code = _code(exc)
+    if code is not None:
+        return code in _BUSY_CODES
+    text = str(exc)  # Python 3.10: no result code on the exception
+    return "locked" in text or "busy" in text
+
+
+class SqliteTransport:
+    """A ledger database in one SQLite file.
 
     :param path: the file (created with its folders when missing, unless ``create=False``)
-    :param clock: wall clock in Unix seconds (tests inject one to age leases)
     :param create: create the file when it does not exist (else :class:`InputError`)
     :param read_only: open for reading only (nothing is ever written)
     :param timeout_s: how long a write waits for another process's write, in seconds
-    :param signing_key: see :func:`carbonledger.ledger.open_ledger`
-    :param checkpoint_interval_s: a member's samples are signed at least this often, in s
+    :param clock: wall clock in Unix seconds (the creation time of a new ledger)
     """
+
+    dialect: Dialect = "sqlite"
+    for_update = ""
 
     def __init__(
         self,
         path: str | os.PathLike[str],
         *,
-        clock: Callable[[], float] = time.time,
         create: bool = True,
         read_only: bool = False,
         timeout_s: float = 5.0,
-        signing_key: SigningKeySource = None,
-        checkpoint_interval_s: float = 5.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__(
-            clock,
-            read_only=read_only,
-            signing_key=signing_key,
-            checkpoint_interval_s=checkpoint_interval_s,
-        )
+        self.read_only = read_only
+        self.lock = threading.RLock()
+        self._clock = clock
         self._file = self._resolve(path)
         self.location = self._file
         self._timeout_s = float(timeout_s)
@@ -91,12 +100,10 @@ class SqliteLedger(SqlLedger):
 
     @staticmethod
     def _resolve(path: str | os.PathLike[str]) -> str:
-        return os.path.abspath(os.path.expanduser(os.fspath(path)))
-
-    @property
-    def path(self) -> pathlib.Path:
-        """The ledger file (absolute)."""
-        return pathlib.Path(self._file)
+        text = os.fspath(path)
+        if "\x00" in text:
+            raise InputError(f"the ledger path {text!r} holds a NUL character; give a file path")
+        return os.path.abspath(os.path.expanduser(text))
 
     # --- opening -------------------------------------------------------------------------
 
@@ -140,7 +147,7 @@ class SqliteLedger(SqlLedger):
                     conn.close()
                     conn = self._connect(uri + "&immutable=1")
         except sqlite3.Error as exc:
-            raise self._error(exc, "open") from None
+            raise self.error(exc, "open") from None
         return conn
 
     def _connect(self, uri: str) -> sqlite3.Connection:
@@ -172,8 +179,8 @@ class SqliteLedger(SqlLedger):
                 ).fetchone()
                 marker = None if row is None else row[0]
         except sqlite3.DatabaseError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise self._error(exc, "open") from None
+            if _busy(exc):
+                raise self.error(exc, "open") from None
             raise LedgerError(
                 f"{p} is not a readable carbonledger ledger ({exc}); it was not changed. "
                 f"Move it away (or restore a backup) or {_FIX}"
@@ -195,14 +202,15 @@ class SqliteLedger(SqlLedger):
             if version < SCHEMA_VERSION:
                 raise LedgerError(
                     f"ledger {p} has the schema of an older carbonledger (version {version}); "
-                    f"open it once for writing to upgrade it: carbonledger settle --ledger {p}"
+                    f"upgrade it once (nothing of its records changes): carbonledger migrate "
+                    f"--ledger {p}"
                 )
             return
         if version < SCHEMA_VERSION:
             self._migrate(conn)
-        self._journal(conn)
+        self._wal(conn)
 
-    def _journal(self, conn: sqlite3.Connection) -> None:
+    def _wal(self, conn: sqlite3.Connection) -> None:
         deadline = time.monotonic() + self._timeout_s
         while True:
             try:
@@ -210,15 +218,15 @@ class SqliteLedger(SqlLedger):
                 conn.execute("PRAGMA synchronous = NORMAL")
                 return
             except sqlite3.OperationalError as exc:  # another process holds a lock: retry
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise self._error(exc, "open") from None
+                if not _busy(exc) or time.monotonic() > deadline:
+                    raise self.error(exc, "open") from None
                 time.sleep(0.05)
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            raise self._error(exc, "open") from None
+            raise self.error(exc, "open") from None
         try:
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
             for v in range(version, SCHEMA_VERSION):
@@ -233,11 +241,11 @@ class SqliteLedger(SqlLedger):
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             _rollback(conn)
-            raise self._error(exc, "create the tables of") from None
+            raise self.error(exc, "create the tables of") from None
 
-    # --- the seam ------------------------------------------------------------------------
+    # --- transactions ----------------------------------------------------------------------
 
-    def _connection(self) -> sqlite3.Connection:
+    def connection(self) -> sqlite3.Connection:
         if self._conn is None:
             raise LedgerError(f"ledger {self._file} is closed")
         if os.getpid() != self._pid:  # a forked child: never share the parent's connection
@@ -245,43 +253,38 @@ class SqliteLedger(SqlLedger):
             self._conn = self._open(create=False)
         return self._conn
 
-    _RENEWS_APART = True  # see Liveness._renew
-
-    def _append(self, sql: str, params: Sequence[Any]) -> None:
-        # one statement outside BEGIN...COMMIT: SQLite makes it a transaction of its own
-        with self._lock:
-            conn = self._connection()
-            try:
-                conn.execute(sql, params)
-            except sqlite3.Error as exc:
-                raise self._error(exc) from None
-
-    def _transaction(self, write: bool) -> _Transaction:
-        if write:
-            self._writable()
+    def transaction(self, write: bool) -> _Transaction:
+        if write and self.read_only:
+            raise LedgerError(
+                f"ledger {self.location} was opened read-only; open it for writing "
+                "(open_ledger(..., read_only=False)) to record runs"
+            )
         return _Transaction(self, write)
 
-    def _error(self, exc: sqlite3.Error, doing: str = "write") -> LedgerError:
+    def error(self, exc: sqlite3.Error, doing: str = "write") -> LedgerError:
         """A :class:`LedgerError` for ``exc`` naming the file and the fix."""
         text = str(exc)
         p = self._file
-        if "readonly" in text or "read-only" in text:
+        code = _code(exc)
+        if code == _READONLY or (code is None and ("readonly" in text or "read-only" in text)):
             return LedgerError(f"ledger {p} is read-only here ({text}); {_FIX}")
-        if "locked" in text or "busy" in text:
+        if _busy(exc):
             return LedgerError(
                 f"ledger {p} stayed locked by another process for {self._timeout_s:g} s "
                 f"({text}); try again, or find the process holding it (fuser {p})"
             )
-        if "full" in text:
+        if code == _FULL or (code is None and "full" in text):
             return LedgerError(
                 f"ledger {p}: the disk is full ({text}); free space on its file system or {_FIX}"
             )
-        if "not a database" in text or "malformed" in text or "corrupt" in text:
+        if code in _CORRUPT_CODES or (
+            code is None and ("not a database" in text or "malformed" in text)
+        ):
             return LedgerError(
                 f"{p} is not a readable carbonledger ledger ({text}); move it away (or restore "
                 f"a backup) or {_FIX}"
             )
-        if "unable to open" in text:
+        if code == _CANTOPEN or "unable to open" in text:
             return LedgerError(
                 f"cannot {doing} ledger {p} ({text}); check that it and its folder are "
                 f"writable, or {_FIX}"
@@ -289,7 +292,7 @@ class SqliteLedger(SqlLedger):
         return LedgerError(f"ledger {p}: {text}")
 
     def close(self) -> None:
-        with self._lock:
+        with self.lock:
             if self._conn is not None and os.getpid() == self._pid:
                 self._conn.close()
             self._conn = None
@@ -299,31 +302,30 @@ class SqliteLedger(SqlLedger):
 
 
 class _Transaction:
-    """``with ledger._transaction(write) as tx``: BEGIN (IMMEDIATE when writing) under the
-    ledger's lock; COMMIT at the end of the block, ROLLBACK when it raises; SQLite errors
-    become :class:`LedgerError` naming the file."""
+    """``with transport.transaction(write) as tx``: BEGIN (IMMEDIATE when writing) under the
+    transport's lock; COMMIT at the end of the block, ROLLBACK when it raises."""
 
-    __slots__ = ("_conn", "_ledger", "_write")
+    __slots__ = ("_conn", "_transport", "_write")
 
-    def __init__(self, ledger: SqliteLedger, write: bool) -> None:
-        self._ledger = ledger
+    def __init__(self, transport: SqliteTransport, write: bool) -> None:
+        self._transport = transport
         self._write = write
         self._conn: sqlite3.Connection | None = None
 
     def __enter__(self) -> Tx:
-        ledger = self._ledger
-        ledger._lock.acquire()
+        t = self._transport
+        t.lock.acquire()
         try:
-            conn = ledger._connection()
+            conn = t.connection()
             conn.execute("BEGIN IMMEDIATE" if self._write else "BEGIN")
         except sqlite3.Error as exc:
-            ledger._lock.release()
-            raise ledger._error(exc) from None
+            t.lock.release()
+            raise t.error(exc) from None
         except BaseException:
-            ledger._lock.release()
+            t.lock.release()
             raise
         self._conn = conn
-        return Tx(conn.cursor())
+        return Tx(conn.cursor(), "sqlite", conn)
 
     def __exit__(
         self,
@@ -331,22 +333,22 @@ class _Transaction:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        ledger, conn = self._ledger, self._conn
+        t, conn = self._transport, self._conn
         assert conn is not None
         try:
             if exc is not None:
                 _rollback(conn)
                 if isinstance(exc, sqlite3.Error):
-                    raise ledger._error(exc) from None
+                    raise t.error(exc) from None
                 return  # the block's own exception goes on
             try:
                 conn.execute("COMMIT")
             except sqlite3.Error as error:
                 _rollback(conn)
-                raise ledger._error(error) from None
+                raise t.error(error) from None
         finally:
             self._conn = None
-            ledger._lock.release()
+            t.lock.release()
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

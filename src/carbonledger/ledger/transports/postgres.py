@@ -1,34 +1,27 @@
-"""A ledger in PostgreSQL (``pip install carbonledger[postgres]``: psycopg 3), for teams
-and for runs spread over hosts that share no file system.
+"""A PostgreSQL transport (``pip install carbonledger[postgres]``: psycopg 3), for teams and
+for runs spread over hosts that share no file system.
 
-The same tables, statuses, leases and seals as the SQLite ledger. Differences:
-
-* concurrent writers are serialised per run with ``SELECT ... FOR UPDATE`` on the run's
-  row, and per ledger on the seal chain's head row; leases are taken with
-  ``INSERT ... ON CONFLICT DO UPDATE ... WHERE expired OR same member``;
+* concurrent writers are serialised per run with ``SELECT ... FOR UPDATE`` on the run's row,
+  and per ledger on the record chain's head row;
 * the schema version is the ``schema_version`` row of ``carbonledger_meta``; the schema is
   created under an advisory lock so that many processes may open a new database at once;
-* every session sets ``lock_timeout`` and ``statement_timeout`` (``timeout_s``, default 5 s):
-  a locked table or a slow server fails the call with :class:`LedgerError` (a tracker then
-  spools) instead of stalling it; connecting gives up after ``connect_timeout_s``;
-* no private key is stored: each writer signs with its own key (see
-  :mod:`carbonledger.ledger.keys`); the table ``carbonledger_keys`` of an earlier version is
-  dropped by the upgrade.
+* every session sets ``lock_timeout`` and ``statement_timeout`` (``timeout_s``): a locked
+  table or a slow server fails the call with :class:`LedgerError` (a tracker then journals)
+  instead of stalling it; connecting gives up after ``connect_timeout_s``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 from carbonledger.errors import InputError, LedgerError
-from carbonledger.ledger.core import SqlLedger
 from carbonledger.ledger.paths import mask_url
-from carbonledger.ledger.rows import Tx
 from carbonledger.ledger.schema import (
     MARKER,
     SCHEMA_VERSION,
@@ -36,9 +29,9 @@ from carbonledger.ledger.schema import (
     initial_meta,
     migration_statements,
 )
-from carbonledger.ledger.store import SigningKeySource
+from carbonledger.ledger.transports.base import Dialect, Tx
 
-__all__ = ["PostgresLedger"]
+__all__ = ["PostgresTransport"]
 
 #: an arbitrary 63-bit number: the advisory lock taken while creating or migrating the schema
 _SCHEMA_LOCK = 0x6C65646765720001
@@ -54,41 +47,35 @@ def _psycopg() -> Any:
     return psycopg
 
 
-class PostgresLedger(SqlLedger):
-    """A ledger in a PostgreSQL database given by a ``postgresql://`` URL.
+class PostgresTransport:
+    """A ledger database in PostgreSQL, given by a ``postgresql://`` URL.
 
     :param url: libpq connection URL (``postgresql://user:password@host:port/dbname``)
-    :param clock: wall clock in Unix seconds
-    :param connect_timeout_s: give up connecting after this many seconds
+    :param connect_timeout_s: give up connecting after this many seconds (libpq's minimum: 2)
     :param read_only: a read-only session (nothing can be written)
     :param timeout_s: ``lock_timeout`` and ``statement_timeout`` of every session, in s
-    :param signing_key: see :func:`carbonledger.ledger.open_ledger`
     """
 
-    _for_update = " FOR UPDATE"
+    dialect: Dialect = "postgres"
+    for_update = " FOR UPDATE"
 
     def __init__(
         self,
         url: str,
         *,
-        clock: Callable[[], float] = time.time,
         connect_timeout_s: float = 5.0,
         read_only: bool = False,
         timeout_s: float = 5.0,
-        signing_key: SigningKeySource = None,
-        checkpoint_interval_s: float = 5.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__(
-            clock,
-            read_only=read_only,
-            signing_key=signing_key,
-            checkpoint_interval_s=checkpoint_interval_s,
-        )
+        self.read_only = read_only
+        self.lock = threading.RLock()
+        self._clock = clock
         self._statement_ms = max(1, int(timeout_s * 1000))
         self._psycopg = _psycopg()
         self._url = url
         self.location = mask_url(url)
-        self._timeout_s = max(1, round(connect_timeout_s))
+        self._connect_s = max(1, round(connect_timeout_s))
         self._pid = os.getpid()
         self._conn: Any = None
         self._conn = self._connect()
@@ -102,22 +89,26 @@ class PostgresLedger(SqlLedger):
         psycopg = self._psycopg
         ms = self._statement_ms
         try:
-            conn = psycopg.connect(self._url, autocommit=True, connect_timeout=self._timeout_s)
+            conn = psycopg.connect(self._url, autocommit=True, connect_timeout=self._connect_s)
             conn.execute(f"SET lock_timeout = {ms}")
             conn.execute(f"SET statement_timeout = {ms}")
             if self.read_only:
                 conn.execute("SET default_transaction_read_only = on")
             return conn
         except psycopg.Error as exc:
-            detail = " ".join(str(exc).split())
-            password = urlsplit(self._url).password
-            if password:
-                detail = detail.replace(password, "***")
             raise LedgerError(
-                f"cannot reach the PostgreSQL ledger {self.location} ({detail}); check that the "
-                "server is running and reachable from here, and the host, port, database name, "
-                "user and password in the URL"
+                f"cannot reach the PostgreSQL ledger {self.location} ({self._detail(exc)}); check "
+                "that the server is running and reachable from here, and the host, port, "
+                "database name, user and password in the URL"
             ) from None
+
+    def _detail(self, exc: Exception) -> str:
+        """The driver's message on one line, the URL's password masked where it appears."""
+        detail = " ".join(str(exc).split())
+        password = urlsplit(self._url).password
+        if password and len(password) >= 4:
+            detail = detail.replace(password, "***")
+        return detail
 
     def _prepare(self) -> None:
         psycopg = self._psycopg
@@ -147,7 +138,7 @@ class PostgresLedger(SqlLedger):
                 if self.read_only and version < SCHEMA_VERSION:
                     raise LedgerError(
                         f"ledger {self.location} has the schema of an older carbonledger "
-                        f"(version {version}); open it once for writing to upgrade it"
+                        f"(version {version}); upgrade it once: carbonledger migrate --ledger URL"
                     )
                 if version > SCHEMA_VERSION:
                     raise LedgerError(
@@ -168,7 +159,7 @@ class PostgresLedger(SqlLedger):
                         (str(v + 1),),
                     )
         except psycopg.Error as exc:
-            raise self._error(exc) from None
+            raise self.error(exc) from None
 
     def _foreign(self, existing: set[str]) -> LedgerError:
         return LedgerError(
@@ -178,19 +169,20 @@ class PostgresLedger(SqlLedger):
             "(add ?options=-csearch_path%3Dcarbonledger to the URL after CREATE SCHEMA carbonledger)"
         )
 
-    def _error(self, exc: Exception) -> LedgerError:
-        detail = " ".join(str(exc).split())
+    def error(self, exc: Exception) -> LedgerError:
+        detail = self._detail(exc)
         fix = ""
-        if "lock timeout" in detail or "statement timeout" in detail:
+        sqlstate = getattr(exc, "sqlstate", None) or ""
+        if sqlstate in ("55P03", "57014") or "timeout" in detail:
             fix = (
                 f"; the database stayed locked or slow for {self._statement_ms / 1000:g} s: "
                 "try again, or raise timeout_s"
             )
-        elif "read-only" in detail:
+        elif sqlstate == "25006":
             fix = "; this session is read-only: open the ledger for writing"
         return LedgerError(f"PostgreSQL ledger {self.location}: {detail}{fix}")
 
-    def _connection(self) -> Any:
+    def connection(self) -> Any:
         if self._conn is None:
             raise LedgerError(f"ledger {self.location} is closed")
         if os.getpid() != self._pid or self._conn.closed:
@@ -199,24 +191,26 @@ class PostgresLedger(SqlLedger):
         return self._conn
 
     @contextlib.contextmanager
-    def _transaction(self, write: bool) -> Iterator[Tx]:
+    def transaction(self, write: bool) -> Iterator[Tx]:
         psycopg = self._psycopg
-        if write:
-            self._writable()
-        with self._lock:
-            conn = self._connection()
+        if write and self.read_only:
+            raise LedgerError(
+                f"ledger {self.location} was opened read-only; open it for writing to record runs"
+            )
+        with self.lock:
+            conn = self.connection()
             try:
                 with conn.transaction():
-                    yield Tx(conn.cursor(), paramstyle="pyformat")
+                    yield Tx(conn.cursor(), "postgres", conn)
             except psycopg.Error as exc:
-                raise self._error(exc) from None
+                raise self.error(exc) from None
 
     def close(self) -> None:
-        with self._lock:
+        with self.lock:
             if self._conn is not None and os.getpid() == self._pid:
                 with contextlib.suppress(Exception):
                     self._conn.close()
             self._conn = None
 
     def __repr__(self) -> str:
-        return f"PostgresLedger({self.location!r})"
+        return f"PostgresTransport({self.location!r})"

@@ -1,0 +1,549 @@
+"""The typed write stream: everything a run writes, as events, in signed batches.
+
+A measuring process never writes rows; it produces **events**:
+
+==================  =======================================================================
+event               what it says
+==================  =======================================================================
+``RunOpened``       the run as this member opened it (names, location, intensity, PUE, meta)
+``MemberJoined``    a process takes part (host, pid, ranks) and how long it counts as live
+``DevicesClaimed``  how each of its devices is read (method, measured or estimated, model)
+``SamplesAdded``    each device's cumulative energy since the member joined, at one instant
+``WindowEnded``     a named window's energy per device
+``MetaUpdated``     keys merged into the run's metadata (forecast, budget, metrics, ...)
+``Heartbeat``       a sign of life of a member with nothing else to say
+``MemberFinished``  a member's end: status, final energy per device, errors
+``Settled``         a *settler* records a silent member as interrupted, from what it signed
+==================  =======================================================================
+
+Events travel in **batches**: one batch per write, made by :class:`MemberChain` and signed by
+the process that measured them *when they are produced*, before they go anywhere. Batches of
+one member form a hash chain (each names the hash of the one before, ``seq`` 1, 2, ...), so a
+batch removed, reordered or replaced shows. The ledger, the local journal and a Ray driver
+carry the same signed bytes (:class:`SignedBatch`); nobody signs on anyone else's behalf.
+
+The codec is one: a batch's body is canonical JSON (sorted keys, compact, no NaN) of its
+fields, each event an object with a ``type`` tag and its dataclass fields (fields at their
+default are left out). :func:`decode_batch` checks every field's type, so a body edited to
+hold a string where a number belongs, a non-finite number or an unknown event is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import threading
+import time
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from typing import Any, ClassVar, Literal, Protocol, Union
+
+from carbonledger.models import (
+    ComponentEnergy,
+    MemberRecord,
+    RunRecord,
+    RunStatus,
+    Sample,
+    SensorInfo,
+    WindowSummary,
+)
+
+__all__ = [
+    "BATCH_FORMAT",
+    "GENESIS",
+    "Batch",
+    "DecodeError",
+    "DevicesClaimed",
+    "Event",
+    "Heartbeat",
+    "MemberChain",
+    "MemberFinished",
+    "MemberJoined",
+    "MetaUpdated",
+    "RunOpened",
+    "SamplesAdded",
+    "Settled",
+    "SignedBatch",
+    "Signer",
+    "WindowEnded",
+    "batch_message",
+    "decode_batch",
+    "encode_batch",
+]
+
+#: the version tag of a batch body
+BATCH_FORMAT = 1
+#: the ``prev`` of a member's first batch
+GENESIS = "0" * 64
+_MESSAGE_TAG = b"carbonledger-batch/1\x00"
+
+
+class DecodeError(ValueError):
+    """A batch body that is not one this codec writes (edited, truncated or foreign)."""
+
+
+# --- events -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunOpened:
+    """The run as this member opened it. The first one the ledger receives makes the run;
+    later ones (another rank raced to open it) are kept as signed but do not change it."""
+
+    TYPE: ClassVar[str] = "run_opened"
+    run: RunRecord
+
+
+@dataclass(frozen=True)
+class MemberJoined:
+    """A process takes part in the run; it counts as live for ``lease_ttl_s`` seconds after
+    each batch it signs."""
+
+    TYPE: ClassVar[str] = "member_joined"
+    member: MemberRecord
+    lease_ttl_s: float
+
+
+@dataclass(frozen=True)
+class DevicesClaimed:
+    """How each device this member counts is read (host: the member's)."""
+
+    TYPE: ClassVar[str] = "devices_claimed"
+    devices: tuple[SensorInfo, ...]
+
+
+@dataclass(frozen=True)
+class SamplesAdded:
+    """One instant of the time series: each device's cumulative energy since the member
+    joined (J) and power (W)."""
+
+    TYPE: ClassVar[str] = "samples_added"
+    samples: tuple[Sample, ...]
+
+
+@dataclass(frozen=True)
+class WindowEnded:
+    """A named window's energy per device."""
+
+    TYPE: ClassVar[str] = "window_ended"
+    window: WindowSummary
+
+
+@dataclass(frozen=True)
+class MetaUpdated:
+    """Keys merged into the run's metadata (JSON values)."""
+
+    TYPE: ClassVar[str] = "meta_updated"
+    meta: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """A sign of life with nothing else to say (the batch's time is the time of life)."""
+
+    TYPE: ClassVar[str] = "heartbeat"
+    lease_ttl_s: float
+
+
+@dataclass(frozen=True)
+class MemberFinished:
+    """A member's end, signed by the member itself: it decides the member's status, end time
+    and energy whatever anyone records later."""
+
+    TYPE: ClassVar[str] = "member_finished"
+    status: RunStatus
+    components: tuple[ComponentEnergy, ...]
+    finished_unix_s: float
+    errors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Settled:
+    """A settler (another process, ``carbonledger settle``) records a silent member as
+    interrupted: with the energy of the member's last signed samples, as of its last signed
+    batch (``last_seq``, ``last_hash``), which it names. A signed end of the member, whenever
+    it arrives, wins over a settlement."""
+
+    TYPE: ClassVar[str] = "settled"
+    member_id: str
+    last_seq: int
+    last_hash: str
+    components: tuple[ComponentEnergy, ...]
+    finished_unix_s: float
+    note: str = ""
+
+
+Event = Union[
+    RunOpened,
+    MemberJoined,
+    DevicesClaimed,
+    SamplesAdded,
+    WindowEnded,
+    MetaUpdated,
+    Heartbeat,
+    MemberFinished,
+    Settled,
+]
+
+_EVENTS: dict[str, type[Any]] = {
+    cls.TYPE: cls
+    for cls in (
+        RunOpened,
+        MemberJoined,
+        DevicesClaimed,
+        SamplesAdded,
+        WindowEnded,
+        MetaUpdated,
+        Heartbeat,
+        MemberFinished,
+        Settled,
+    )
+}
+
+#: records written as a list of their fields in order (made many times a second)
+_POSITIONAL: frozenset[type[Any]] = frozenset({Sample})
+
+
+# --- batches ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Events of one write by one member: ``seq`` numbers the member's batches from 1;
+    ``prev`` is the hash of its batch ``seq - 1`` (:data:`GENESIS` for the first);
+    ``time_unix_s`` when it was made, by the signer's clock."""
+
+    run_id: str
+    member_id: str
+    seq: int
+    prev: str
+    time_unix_s: float
+    events: tuple[Event, ...]
+
+
+@dataclass(frozen=True)
+class SignedBatch:
+    """A batch as it travels: its body (the signed bytes, as text), the body's SHA-256,
+    and the Ed25519 signature of :func:`batch_message` by ``signer`` (a public key, hex).
+    An unsigned batch (no key could be used where it was made) has empty ``signer`` and
+    ``signature``."""
+
+    body: str
+    hash: str
+    signer: str = ""
+    signature: str = ""
+    #: the batch itself, when this process made it (spares decoding what it just encoded)
+    made: Batch | None = field(default=None, compare=False, repr=False)
+
+    def decode(self) -> Batch:
+        """The batch (:class:`DecodeError` when the body is not one we write)."""
+        return self.made if self.made is not None else decode_batch(self.body)
+
+    def to_dict(self) -> dict[str, str]:
+        """The four fields (a journal line, what a Ray node ships)."""
+        return {
+            "body": self.body,
+            "hash": self.hash,
+            "signer": self.signer,
+            "signature": self.signature,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> SignedBatch:
+        """The inverse of :meth:`to_dict` (:class:`DecodeError` for anything else)."""
+        if not isinstance(d, Mapping):
+            raise DecodeError("a signed batch is an object with body, hash, signer, signature")
+        values = [d.get(k, "") for k in ("body", "hash", "signer", "signature")]
+        if not all(isinstance(v, str) for v in values) or not values[0]:
+            raise DecodeError("a signed batch's body, hash, signer and signature are strings")
+        return cls(*values)
+
+    @property
+    def hash_ok(self) -> bool:
+        """Whether ``hash`` is the SHA-256 of ``body``."""
+        return body_hash(self.body) == self.hash
+
+
+def body_hash(body: str) -> str:
+    """SHA-256 (hex) of a batch body."""
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def batch_message(digest: str) -> bytes:
+    """What a batch's signature covers: a tag of this format, then its 32-byte hash."""
+    return _MESSAGE_TAG + bytes.fromhex(digest)
+
+
+def encode_batch(batch: Batch) -> str:
+    """The canonical body of ``batch`` (:class:`ValueError` for a non-finite number)."""
+    doc = {
+        "v": BATCH_FORMAT,
+        "run_id": batch.run_id,
+        "member_id": batch.member_id,
+        "seq": batch.seq,
+        "prev": batch.prev,
+        "time_unix_s": _number(batch.time_unix_s, "the batch's time"),
+        "events": [_encode_event(e) for e in batch.events],
+    }
+    return json.dumps(
+        doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def decode_batch(body: str) -> Batch:
+    """The batch a body holds, every field checked (:class:`DecodeError` otherwise)."""
+    try:
+        doc = json.loads(body)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise DecodeError(f"a batch body is not JSON: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("v") != BATCH_FORMAT:
+        raise DecodeError(f"not a batch of format {BATCH_FORMAT}")
+    try:
+        events = doc["events"]
+        if not isinstance(events, list):
+            raise DecodeError("a batch's events are a list")
+        return Batch(
+            run_id=_check(str, doc["run_id"], "run_id"),
+            member_id=_check(str, doc["member_id"], "member_id"),
+            seq=_check(int, doc["seq"], "seq"),
+            prev=_check(str, doc["prev"], "prev"),
+            time_unix_s=_check(float, doc["time_unix_s"], "time_unix_s"),
+            events=tuple(_decode_event(e) for e in events),
+        )
+    except KeyError as exc:
+        raise DecodeError(f"a batch lacks its field {exc.args[0]!r}") from None
+
+
+# --- the codec ----------------------------------------------------------------------------
+
+
+def _number(value: float, what: str) -> float:
+    if not math.isfinite(value):
+        raise ValueError(f"{what} is not a finite number ({value!r}); nothing non-finite is written")
+    return value
+
+
+def _encode(value: Any) -> Any:
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return _number(value, "a value")
+    if is_dataclass(value) and not isinstance(value, type):
+        cls = type(value)
+        if cls in _POSITIONAL:  # the fields in order, those at their default at the end left out
+            values = [getattr(value, f.name) for f in fields(value)]
+            defaults = [f.default for f in fields(value)]
+            while values and defaults[len(values) - 1] is not MISSING:
+                if values[-1] != defaults[len(values) - 1]:
+                    break
+                values.pop()
+            return [_encode(v) for v in values]
+        out = {}
+        for f in fields(value):
+            v = getattr(value, f.name)
+            if f.default is not MISSING and v == f.default:
+                continue
+            if f.default_factory is not MISSING and v == f.default_factory():
+                continue
+            out[f.name] = _encode(v)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _encode(v) for k, v in value.items()}
+    raise TypeError(f"cannot encode {type(value).__name__} in a batch")
+
+
+def _encode_event(event: Event) -> dict[str, Any]:
+    doc = _encode(event)
+    doc["type"] = event.TYPE
+    return dict(doc)
+
+
+_HINTS: dict[type[Any], dict[str, Any]] = {}
+_HINTS_LOCK = threading.Lock()
+
+
+def _hints(cls: type[Any]) -> dict[str, Any]:
+    hints = _HINTS.get(cls)
+    if hints is None:
+        import carbonledger.models as models
+
+        ns = {**vars(models), **globals()}
+        hints = typing.get_type_hints(cls, globalns=ns)
+        with _HINTS_LOCK:
+            _HINTS[cls] = hints
+    return hints
+
+
+def _check(tp: type[Any], value: Any, what: str) -> Any:
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise DecodeError(f"{what} must be a number, not {value!r:.60}")
+        if not math.isfinite(value):
+            raise DecodeError(f"{what} must be finite, not {value!r}")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise DecodeError(f"{what} must be an integer, not {value!r:.60}")
+        if abs(value) >= 2**63:
+            raise DecodeError(f"{what} is out of range ({value!r:.60})")
+        return value
+    if not isinstance(value, tp):
+        raise DecodeError(f"{what} must be a {tp.__name__}, not {value!r:.60}")
+    return value
+
+
+def _decode(tp: Any, value: Any, what: str) -> Any:
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        _check_json(value, what)
+        return value
+    if origin in (Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _decode(inner, value, what)
+    if origin is Literal:
+        if value not in typing.get_args(tp):
+            raise DecodeError(f"{what} must be one of {typing.get_args(tp)}, not {value!r:.60}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise DecodeError(f"{what} must be a list")
+        inner = typing.get_args(tp)[0]
+        return tuple(_decode(inner, v, what) for v in value)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise DecodeError(f"{what} must be an object")
+        _check_json(value, what)
+        return value
+    if isinstance(tp, type) and is_dataclass(tp):
+        return _decode_record(tp, value, what)
+    if tp in (str, int, float, bool):
+        return _check(tp, value, what)
+    raise DecodeError(f"{what}: no decoding for {tp!r}")  # pragma: no cover - our own types
+
+
+def _decode_record(cls: type[Any], value: Any, what: str) -> Any:
+    hints = _hints(cls)
+    names = [f.name for f in fields(cls)]
+    if cls in _POSITIONAL:
+        if not isinstance(value, list) or len(value) > len(names):
+            raise DecodeError(f"{what}: a {cls.__name__} is a list of up to {len(names)} values")
+        value = dict(zip(names, value, strict=False))
+    if not isinstance(value, dict):
+        raise DecodeError(f"{what}: a {cls.__name__} is an object")
+    unknown = set(value) - set(names) - {"type"}
+    if unknown:
+        raise DecodeError(f"{what}: unknown field(s) {sorted(unknown)} of {cls.__name__}")
+    kwargs = {
+        name: _decode(hints[name], value[name], f"{what}.{name}") for name in names if name in value
+    }
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise DecodeError(f"{what}: {exc}") from None
+
+
+def _decode_event(doc: Any) -> Event:
+    if not isinstance(doc, dict):
+        raise DecodeError("an event is an object")
+    cls = _EVENTS.get(doc.get("type"))  # type: ignore[arg-type]
+    if cls is None:
+        raise DecodeError(f"unknown event type {doc.get('type')!r:.60}")
+    event: Event = _decode_record(cls, doc, cls.TYPE)
+    return event
+
+
+def _check_json(value: Any, what: str, depth: int = 0) -> None:
+    """JSON values only, finite numbers only, nested at most 32 deep."""
+    if depth > 32:
+        raise DecodeError(f"{what} is nested too deeply")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise DecodeError(f"{what} holds a non-finite number")
+    if isinstance(value, dict):
+        for v in value.values():
+            _check_json(v, what, depth + 1)
+    elif isinstance(value, list):
+        for v in value:
+            _check_json(v, what, depth + 1)
+
+
+# --- signing at the source ----------------------------------------------------------------
+
+
+class Signer(Protocol):
+    """A signing key (:class:`carbonledger.ledger.keys.Signer` is one)."""
+
+    @property
+    def public_hex(self) -> str: ...
+
+    def sign(self, message: bytes) -> str:
+        """The Ed25519 signature of ``message``, hex."""
+        ...
+
+
+class MemberChain:
+    """Turns a member's events into signed batches, chained: the one place batches are made.
+
+    ``signer`` None makes unsigned batches (no key could be used: ``verify`` reports them).
+    ``seq``/``prev`` continue an existing chain (a settler starts its own).
+    """
+
+    def __init__(
+        self,
+        run_id: str,
+        member_id: str,
+        signer: Signer | None,
+        *,
+        seq: int = 0,
+        prev: str = GENESIS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.run_id = run_id
+        self.member_id = member_id
+        self._signer = signer
+        self._clock = clock
+        self._lock = threading.Lock()
+        #: the number and hash of the last batch made
+        self.seq = seq
+        self.prev = prev
+
+    @property
+    def signer(self) -> Signer | None:
+        return self._signer
+
+    def make(self, events: Sequence[Event], time_unix_s: float | None = None) -> SignedBatch:
+        """The next batch, holding ``events``, signed now."""
+        with self._lock:
+            batch = Batch(
+                self.run_id,
+                self.member_id,
+                self.seq + 1,
+                self.prev,
+                self._clock() if time_unix_s is None else time_unix_s,
+                tuple(events),
+            )
+            body = encode_batch(batch)
+            digest = body_hash(body)
+            signer = self._signer
+            signed = SignedBatch(
+                body,
+                digest,
+                signer.public_hex if signer is not None else "",
+                signer.sign(batch_message(digest)) if signer is not None else "",
+                batch,
+            )
+            self.seq, self.prev = batch.seq, digest
+            return signed
+
+
+def new_member_id() -> str:
+    """A random 128-bit id as 32 hex digits."""
+    return os.urandom(16).hex()
