@@ -27,7 +27,8 @@ from typing import Any
 
 import pytest
 
-from carbonledger.ledger import RunRecord, SqlLedger, open_ledger
+from carbonledger.ledger import Ledger as SqlLedger
+from carbonledger.ledger import RunRecord, open_ledger
 
 
 def _find(binary: str) -> str | None:

@@ -151,10 +151,16 @@ def _register_show(app: typer.Typer) -> None:
     def show_command(
         run: Annotated[str, typer.Argument(help="A run id, or a unique prefix of one.")],
         ledger: LedgerOpt = None,
+        key: Annotated[
+            list[str] | None,
+            typer.Option("--key", help="Trusted public key (file or fingerprint) for the check."),
+        ] = None,
         json_out: JsonOpt = False,
     ) -> None:
-        """One run in full: devices with method and range, windows, errors, forecast."""
+        """One run in full: devices with method and range, windows, errors, forecast, and
+        whether its record verifies (exit 1 when it does not)."""
         from carbonledger.ledger import open_ledger
+        from carbonledger.report.data import run_status
         from carbonledger.report.export import jsonl_record
         from carbonledger.report.text import (
             format_energy_j,
@@ -165,7 +171,9 @@ def _register_show(app: typer.Typer) -> None:
 
         led = open_ledger(ledger, create=False, read_only=True)
         try:
-            summary = led.summary(led.resolve_run_id(run))
+            run_id = led.resolve_run_id(run)
+            summary = led.summary(run_id)
+            status = run_status(led, run_id, key)
         finally:
             led.close()
         from carbonledger.reduce.advice import advise, format_advice
@@ -174,9 +182,11 @@ def _register_show(app: typer.Typer) -> None:
         if json_out:
             record = jsonl_record(summary)
             record["advice"] = [a.to_dict() for a in advice]
+            record["record"] = status.to_dict()
             emit_json(record)
-            return
+            raise typer.Exit(0 if status.ok else 1)
         typer.echo(format_summary(summary, equivalents=False, citations=True))
+        typer.echo(f"  record: {printable(status.text)}")
         for line in format_advice(advice):
             typer.echo(line)
         members = summary.extra.get("members") or []
@@ -197,6 +207,8 @@ def _register_show(app: typer.Typer) -> None:
                 f"(range {format_mass_g(float(forecast.get('co2e_low_g', 0.0)))} - "
                 f"{format_mass_g(float(forecast.get('co2e_high_g', 0.0)))})"
             )
+        if not status.ok:
+            raise typer.Exit(1)
 
 
 def _register_verify(app: typer.Typer) -> None:

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "ledger",
     "keys",
     "settle",
+    "migrate",
     "monitor",
     "sync",
     "when",

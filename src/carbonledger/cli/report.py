@@ -40,7 +40,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Report a run (or a project): HTML with charts, or Markdown/LaTeX for a paper."""
         from carbonledger._version import __version__
-        from carbonledger.report.data import gather, ledger_status
+        from carbonledger.report.data import gather, ledger_status, run_status
 
         if fmt is not None and fmt not in ("md", "latex"):
             fail(f"unknown --format {fmt!r}; use md or latex (or --html FILE)")
@@ -52,8 +52,8 @@ def register(app: typer.Typer) -> None:
             fail("--format md|latex describes one run; give a RUN")
         with reading(ledger) as led, progress("building the report"):
             try:
-                status = ledger_status(led, key)
                 if project is not None:
+                    status = ledger_status(led, key)
                     runs = led.list_runs(project=project)
                     if not runs:
                         fail(f"no runs for project {project!r} in {led.location}")
@@ -72,7 +72,16 @@ def register(app: typer.Typer) -> None:
                     if not newest:
                         fail(f"no runs in {led.location}")
                     run = newest[0].run_id
-                report = gather(led, run, status=status, with_samples=html_out is not None)
+                run_id = led.resolve_run_id(run)
+                status = run_status(led, run_id, key)
+                if not status.ok:  # a statement is only made from a record that verifies
+                    details = "; ".join(status.problems[:3])
+                    fail(
+                        f"run {run_id}: its record does not verify, so no report is made from "
+                        f"it: {details}. Run 'carbonledger verify' for the whole ledger.",
+                        code=1,
+                    )
+                report = gather(led, run_id, status=status, with_samples=html_out is not None)
             except CarbonLedgerError as exc:
                 fail_from(exc)
         _write(report, html_out, fmt, json_out, __version__)
@@ -85,7 +94,6 @@ def _write(
     from carbonledger.report.paper import paper_statement
 
     assert isinstance(report, RunReport)
-    head = report.ledger.head if report.ledger is not None else ""
     if html_out is not None:
         from carbonledger.report.html import run_html
 
@@ -96,7 +104,12 @@ def _write(
         html_out.write_text(text, encoding="utf-8")
         typer.echo(f"wrote {html_out} ({len(text) / 1e6:.1f} MB)", err=True)
     if fmt in ("md", "latex"):
-        statement = paper_statement(report.summary, fmt, version=version, ledger_head=head)  # type: ignore[arg-type]
+        statement = paper_statement(
+            report.summary,
+            fmt,  # type: ignore[arg-type]
+            version=version,
+            status=report.ledger,
+        )
         if json_out:
             emit_json({"format": fmt, "statement": statement, "summary": report.summary.to_dict(),
                        "ledger": None if report.ledger is None else report.ledger.to_dict()})  # fmt: skip

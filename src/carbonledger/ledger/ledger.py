@@ -101,6 +101,16 @@ class Ledger:
             return None
         return None if key is None else key.public_hex
 
+    def head(self) -> str:
+        """The chain's head as stored, ``COUNT:HASH`` ('' for an empty ledger); only
+        :meth:`verify` checks it."""
+        from carbonledger.ledger.log import read_head
+
+        with self._t.transaction(write=False) as tx:
+            text, head = read_head(tx)
+        seq = int(head.get("seq", 0) or 0)
+        return f"{seq}:{head['hash']}" if text is not None and seq > 0 else ""
+
     def signers(self) -> list[str]:
         """The public keys (hex) that signed records of this ledger."""
         with self._t.transaction(write=False) as tx:

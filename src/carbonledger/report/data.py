@@ -16,18 +16,23 @@ __all__ = [
     "cumulative_energy",
     "gather",
     "ledger_status",
+    "run_status",
 ]
 
 
 @dataclass(frozen=True)
 class LedgerStatus:
-    """The verification of the ledger a report was read from."""
+    """The verification of what a report says: one run's records (``scope`` "run") or the
+    whole ledger (``scope`` "ledger")."""
 
     ok: bool
     anchored: bool
     head: str
     records: int
     problems: tuple[str, ...] = ()
+    scope: str = "ledger"
+    #: fingerprints of the keys that signed the records checked
+    signers: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -35,16 +40,27 @@ class LedgerStatus:
             "anchored": self.anchored,
             "head": self.head,
             "records": self.records,
+            "scope": self.scope,
+            "signers": list(self.signers),
             "problems": list(self.problems),
         }
 
     @property
     def text(self) -> str:
-        """One line: ``verified (anchored), head 12:ab12...`` or the first problem."""
+        """One line: what was checked, against what, and the verdict."""
+        what = "the run's record" if self.scope == "run" else "the ledger"
         if not self.ok:
-            return f"NOT verified: {self.problems[0] if self.problems else 'problems found'}"
-        how = "against trusted keys" if self.anchored else "self-consistent only (no trusted key)"
-        return f"verified {how}; {self.records} records, head {self.head or '(empty)'}"
+            first = self.problems[0] if self.problems else "problems found"
+            return f"{what} does NOT verify: {first}"
+        if self.anchored:
+            keys = ", ".join(self.signers) or "no key"
+            how = f"verified against your trusted key(s) (signed by {keys})"
+        else:
+            how = (
+                "self-consistent but NOT ANCHORED (no trusted key was given: pass --key, or "
+                "trust your key with 'carbonledger keys --trust')"
+            )
+        return f"{what}: {self.records} records {how}; ledger head {self.head or '(empty)'}"
 
 
 @dataclass(frozen=True)
@@ -68,6 +84,22 @@ def ledger_status(ledger: Any, keys: Sequence[str] | None = None) -> LedgerStatu
         head=report.head,
         records=report.records,
         problems=tuple(f"{p.ref}: {p.kind}: {p.detail}" for p in report.problems),
+        signers=tuple(report.signers),
+    )
+
+
+def run_status(ledger: Any, run_id: str, keys: Sequence[str] | None = None) -> LedgerStatus:
+    """One run's records verified (what a report, ``show`` and the dashboard check before
+    they say anything of the run), with the ledger's head as stored."""
+    report = ledger.verify_run(run_id, list(keys or ()))
+    return LedgerStatus(
+        ok=report.ok,
+        anchored=report.anchored,
+        head=ledger.head(),
+        records=report.records,
+        problems=tuple(f"{p.kind}: {p.detail}" for p in report.problems),
+        scope="run",
+        signers=tuple(report.signers),
     )
 
 

@@ -7,6 +7,7 @@ from typing import Literal
 
 from carbonledger.models import RunSummary
 from carbonledger.report import format as fmt
+from carbonledger.report.data import LedgerStatus
 from carbonledger.report.text import brief_source, format_energy_j, format_mass_g
 
 __all__ = ["paper_statement", "statement_rows"]
@@ -29,8 +30,21 @@ def _method(s: RunSummary) -> str:
     return "; ".join(parts) or "no component"
 
 
+def _record(status: LedgerStatus | None) -> str:
+    """How the record behind the statement was checked, ready to paste."""
+    if status is None:
+        return ""
+    if status.anchored:
+        keys = ", ".join(status.signers) or "a trusted key"
+        return f"verified against the signing key {keys}; ledger head {status.head}"
+    return (
+        f"signatures consistent but not anchored to a key the reader trusts; ledger head "
+        f"{status.head}"
+    )
+
+
 def statement_rows(
-    s: RunSummary, *, ledger_head: str = "", version: str = ""
+    s: RunSummary, *, ledger_head: str = "", version: str = "", status: LedgerStatus | None = None
 ) -> list[tuple[str, str]]:
     """``(quantity, value)`` rows of the statement table."""
     co2e = format_mass_g(s.co2e_g)
@@ -47,7 +61,9 @@ def statement_rows(
         ("Method", _method(s)),
         ("Tool", f"carbonledger {version}".strip()),
     ]
-    if ledger_head:
+    if status is not None:
+        rows.append(("Record", _record(status)))
+    elif ledger_head:
         rows.append(("Ledger head", ledger_head))
     return rows
 
@@ -60,7 +76,7 @@ def _latex_escape(text: str) -> str:
     return "".join(table.get(ch, ch) for ch in text)
 
 
-def _paragraph(s: RunSummary, version: str, ledger_head: str) -> str:
+def _paragraph(s: RunSummary, version: str, ledger_head: str, status: LedgerStatus | None) -> str:
     text = (
         f"The computation ran for {fmt.duration(s.duration_s)} on {_hardware(s)} and used "
         f"{format_energy_j(s.energy_j)} of IT energy ({fmt.percent(s.measured_share)} measured "
@@ -72,17 +88,32 @@ def _paragraph(s: RunSummary, version: str, ledger_head: str) -> str:
     if s.co2e_high_g > s.co2e_low_g:
         text += f" (range {format_mass_g(s.co2e_low_g)} to {format_mass_g(s.co2e_high_g)})"
     text += f", as recorded by carbonledger {version}".rstrip()
-    if ledger_head:
-        text += f" in a signed ledger whose head is {ledger_head}"
+    if status is not None and status.anchored:
+        text += " in a signed ledger (the run's record verified against its signing key)"
+    elif status is not None:
+        text += " in a signed ledger (not anchored: no trusted key was given)"
+    elif ledger_head:
+        text += f" in a ledger whose head is {ledger_head}"
     return text + "."
 
 
 def paper_statement(
-    s: RunSummary, fmt_name: Format, *, version: str = "", ledger_head: str = ""
+    s: RunSummary,
+    fmt_name: Format,
+    *,
+    version: str = "",
+    ledger_head: str = "",
+    status: LedgerStatus | None = None,
 ) -> str:
-    """The statement of run ``s`` in Markdown (``md``) or LaTeX (``latex``)."""
-    rows = statement_rows(s, ledger_head=ledger_head, version=version)
-    para = _paragraph(s, version, ledger_head)
+    """The statement of run ``s`` in Markdown (``md``) or LaTeX (``latex``). ``status`` is
+    the run's verified record (see :func:`carbonledger.report.data.run_status`): a statement
+    is only made from a record that verifies, and says whether it was anchored to a key."""
+    if status is not None and not status.ok:
+        from carbonledger.errors import IntegrityError
+
+        raise IntegrityError(f"the run's record does not verify: {status.problems[0]}")
+    rows = statement_rows(s, ledger_head=ledger_head, version=version, status=status)
+    para = _paragraph(s, version, ledger_head, status)
     if fmt_name == "md":
         lines = [para, "", "| Quantity | Value |", "| --- | --- |"]
         lines += [f"| {k} | {v.replace('|', '/')} |" for k, v in rows]

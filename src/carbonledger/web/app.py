@@ -130,11 +130,12 @@ class _Reader:
     def run_report(self, led: Any, run_id: str, samples: bool = True, verify: bool = False) -> Any:
         from fastapi import HTTPException
 
-        from carbonledger.report.data import gather, ledger_status
+        from carbonledger.report.data import gather, run_status
 
         try:
-            status = ledger_status(led) if verify else None
-            return gather(led, run_id, status=status, with_samples=samples)
+            full = led.resolve_run_id(run_id)
+            status = run_status(led, full) if verify else None
+            return gather(led, full, status=status, with_samples=samples)
         except InputError as exc:
             raise HTTPException(404, str(exc)) from None
 
