@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from carbonledger.errors import InputError
-from carbonledger.units import j_to_kwh
+from carbonledger.units import NAN, g_to_kg, j_to_kwh
 
 #: longest project, experiment, run id, tag or metric name (characters), everywhere
 MAX_NAME_CHARS = 200
@@ -189,12 +189,15 @@ class WindowSummary:
 
 @dataclass(frozen=True)
 class RunSummary:
-    """The footprint of a run (or a run so far).
+    """The footprint of a run (or a run so far), as :func:`carbonledger.accounting.account`
+    makes it.
 
-    ``co2e_g`` is operational (location-based) emissions = energy x PUE x intensity;
-    ``co2e_low_g``/``co2e_high_g`` propagate the estimated components' ranges.
-    Embodied (manufacturing) carbon is reported apart in ``embodied_co2e_g`` and never
-    added to ``co2e_g``. ``market_co2e_g`` is set when a contractual factor is given.
+    ``co2e_g`` is operational (location-based) emissions in grams = energy x PUE x
+    intensity; ``co2e_low_g``/``co2e_high_g`` propagate the estimated components' ranges.
+    All three are values set by the accounting step (a summary built by hand without them
+    holds NaN, never a figure nobody computed). Embodied (manufacturing) carbon is reported
+    apart in ``embodied_co2e_g`` and never added to ``co2e_g``. ``market_co2e_g`` is set
+    when a contractual factor is given.
     """
 
     run_id: str
@@ -217,6 +220,10 @@ class RunSummary:
     scope: str = "process"
     hosts: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    #: operational CO2e (grams) and its range, set by the accounting step
+    co2e_g: float = NAN
+    co2e_low_g: float = NAN
+    co2e_high_g: float = NAN
 
     @property
     def energy_j(self) -> float:
@@ -236,21 +243,9 @@ class RunSummary:
         return j_to_kwh(self.energy_j)
 
     @property
-    def co2e_g(self) -> float:
-        """Operational CO2e in grams: energy x PUE x grid intensity."""
-        return j_to_kwh(self.energy_j) * self.pue * self.intensity_g_per_kwh
-
-    @property
     def co2e_kg(self) -> float:
-        return self.co2e_g / 1e3
-
-    @property
-    def co2e_low_g(self) -> float:
-        return j_to_kwh(self.energy_low_j) * self.pue * self.intensity_g_per_kwh
-
-    @property
-    def co2e_high_g(self) -> float:
-        return j_to_kwh(self.energy_high_j) * self.pue * self.intensity_g_per_kwh
+        """:attr:`co2e_g` in kilograms."""
+        return g_to_kg(self.co2e_g)
 
     @property
     def measured_share(self) -> float:

@@ -85,12 +85,6 @@ def lb_per_mwh_to_g_per_kwh(value_lb_per_mwh: float) -> float:
     return value_lb_per_mwh * 0.45359237
 
 
-def co2e_g(energy_j: float, intensity_g_per_kwh: float, pue: float = 1.0) -> float:
-    """Operational emissions in grams CO2e of ``energy_j`` joules drawn by IT equipment,
-    scaled by the facility's PUE and the grid intensity in g/kWh."""
-    return j_to_kwh(energy_j) * pue * intensity_g_per_kwh
-
-
 def bytes_to_gb(n_bytes: float) -> float:
     """Bytes -> decimal gigabytes (1e9 bytes)."""
     return n_bytes / BYTES_PER_GB

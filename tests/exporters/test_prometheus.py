@@ -12,30 +12,20 @@ from typing import Any
 
 import pytest
 
+from carbonledger.accounting import CarbonContext, RunFacts, account
 from carbonledger.errors import CarbonLedgerError, InputError
 from carbonledger.models import ComponentEnergy, RunSummary
 from carbonledger.report.prometheus import PrometheusExporter, push_to_gateway, render
 
 
 def make_summary(energy_j: float = 3600.0, run_id: str = "run-1") -> RunSummary:
-    return RunSummary(
-        run_id=run_id,
-        project='pro"ject',
-        experiment="e",
-        status="running",
-        started_unix_s=1_700_000_000.0,
-        duration_s=10.0,
-        components=(
+    return account(
+        RunFacts(run_id, 'pro"ject', "e", "running", 1_700_000_000.0, 10.0, hosts=("n1",)),
+        (
             ComponentEnergy("cpu", "cpu:package-0", "rapl", True, energy_j, 10.0, host="n1"),
             ComponentEnergy("ram", "ram", "ram-model", False, 100.0, 10.0, 80.0, 120.0, host="n1"),
         ),
-        intensity_g_per_kwh=400.0,
-        intensity_source="table: owid 2023",
-        location="DE",
-        location_source="argument",
-        pue=1.5,
-        pue_source="argument",
-        hosts=("n1",),
+        CarbonContext("DE", "argument", 400.0, "table: owid 2023", 1.5, "argument"),
     )
 
 
