@@ -27,7 +27,7 @@ from typing import Any, Protocol, runtime_checkable
 from carbonledger.carbon.pue import validate_pue
 from carbonledger.carbon.zones import Zone
 from carbonledger.errors import CarbonLedgerError, InputError
-from carbonledger.units import j_to_kwh
+from carbonledger.units import iso_utc, j_to_kwh
 
 __all__ = [
     "ElectricityMapsProvider",
@@ -86,10 +86,6 @@ def _parse_time(value: Any) -> float:
     return result
 
 
-def _iso(unix_s: float) -> str:
-    return datetime.fromtimestamp(unix_s, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _to_hours(points: Iterable[tuple[float, float]]) -> dict[int, float]:
     """Average the points falling in each hour (half-hourly data -> hourly)."""
     sums: dict[int, list[float]] = {}
@@ -144,8 +140,8 @@ class IntensityForecast:
         return {
             "zone": self.zone,
             "source": self.source,
-            "issued": _iso(self.issued_unix_s),
-            "fetched": _iso(self.fetched_unix_s),
+            "issued": iso_utc(self.issued_unix_s),
+            "fetched": iso_utc(self.fetched_unix_s),
             "from_cache": self.from_cache,
             "hours": len(self.hours),
         }
@@ -253,7 +249,7 @@ class FileIntensityProvider:
         hours = self.hourly(zone_code, start_unix_s, end_unix_s)
         if not hours:
             raise ProviderError(
-                f"{self.path} has no hours between {_iso(start_unix_s)} and {_iso(end_unix_s)}"
+                f"{self.path} has no hours between {iso_utc(start_unix_s)} and {iso_utc(end_unix_s)}"
             )
         try:
             issued = self.path.stat().st_mtime

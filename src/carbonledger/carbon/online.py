@@ -12,22 +12,22 @@ import os
 import re
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from carbonledger._files import read_json_cache, write_json_cache
 from carbonledger.carbon._http import fetch
 from carbonledger.carbon.hourly import (
     IntensityForecast,
     ProviderError,
     _hours_between,
-    _iso,
     _parse_time,
     _ranges,
     _to_hours,
     hour_start,
 )
 from carbonledger.errors import InputError
+from carbonledger.units import iso_utc
 
 __all__ = ["ElectricityMapsProvider", "UKCarbonIntensityProvider"]
 
@@ -65,11 +65,11 @@ class _OnlineProvider:
         if zone not in self._memory:
             hours: dict[int, float] = {}
             path = self._cache_file(zone)
-            if path is not None and path.is_file():
+            raw = None if path is None else read_json_cache(path)
+            if raw is not None:
                 try:
-                    raw = json.loads(path.read_text(encoding="utf-8"))
                     hours = {int(k): float(v) for k, v in raw.get("hours", {}).items()}
-                except (OSError, ValueError, AttributeError, TypeError):
+                except (ValueError, AttributeError, TypeError):
                     hours = {}  # a damaged cache is ignored and rewritten
             self._memory[zone] = hours
         return self._memory[zone]
@@ -80,14 +80,8 @@ class _OnlineProvider:
         path = self._cache_file(zone)
         if path is None or not fresh:
             return
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            payload = {"zone": zone, "hours": {str(h): v for h, v in sorted(cache.items())}}
-            tmp.write_text(json.dumps(payload), encoding="utf-8")
-            os.replace(tmp, path)
-        except OSError:
-            pass  # the file cache is an optimisation; the memory cache still holds
+        payload = {"zone": zone, "hours": {str(h): v for h, v in sorted(cache.items())}}
+        write_json_cache(path, payload)  # a failure is ignored: the memory cache still holds
 
     # fetching ----------------------------------------------------------------
     def _fetch_range(self, zone: str, start_h: int, end_h: int) -> dict[int, float]:
@@ -145,8 +139,8 @@ class _OnlineProvider:
         picked = tuple(sorted((h, v) for h, v in hours.items() if h in wanted))
         if not picked:
             raise ProviderError(
-                f"{self.name} forecast for {zone} has no hours between {_iso(start_unix_s)} "
-                f"and {_iso(end_unix_s)}"
+                f"{self.name} forecast for {zone} has no hours between {iso_utc(start_unix_s)} "
+                f"and {iso_utc(end_unix_s)}"
             )
         return IntensityForecast(zone, f"{self.name} forecast", picked, issued, fetched, from_cache)
 
@@ -155,13 +149,13 @@ class _OnlineProvider:
         if key in self._forecasts:
             return self._forecasts[key]
         path = self._cache_file(f"forecast-{zone}")
-        if path is None or not path.is_file():
+        raw = None if path is None else read_json_cache(path)
+        if raw is None:
             return None
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
             hours = {int(k): float(v) for k, v in raw["hours"].items()}
             entry = (hours, float(raw["issued_unix_s"]), float(raw["fetched_unix_s"]))
-        except (OSError, ValueError, KeyError, AttributeError, TypeError):
+        except (ValueError, KeyError, AttributeError, TypeError, IndexError):
             return None  # a damaged cache is ignored and rewritten
         self._forecasts[key] = entry
         return entry
@@ -179,13 +173,7 @@ class _OnlineProvider:
             "fetched_unix_s": fetched,
             "hours": {str(h): v for h, v in sorted(hours.items())},
         }
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(payload), encoding="utf-8")
-            os.replace(tmp, path)
-        except OSError:
-            pass  # the file cache is an optimisation; the memory cache still holds
+        write_json_cache(path, payload)  # a failure is ignored: the memory cache still holds
 
     def _get_json(self, url: str, headers: Mapping[str, str]) -> Any:
         try:
@@ -244,8 +232,8 @@ class ElectricityMapsProvider(_OnlineProvider):
         query = urlencode(
             {
                 "zone": zone,
-                "start": _iso(start_h),
-                "end": _iso(end_h),
+                "start": iso_utc(start_h),
+                "end": iso_utc(end_h),
                 "temporalGranularity": "hourly",
             }
         )
@@ -324,10 +312,8 @@ class UKCarbonIntensityProvider(_OnlineProvider):
         return "GB"
 
     def _fetch_range(self, zone: str, start_h: int, end_h: int) -> dict[int, float]:
-        def stamp(t: float) -> str:
-            return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
-
-        url = f"{self.base_url}/intensity/{stamp(start_h)}/{stamp(end_h)}"
+        start, end = (iso_utc(t, timespec="minutes") for t in (start_h, end_h))
+        url = f"{self.base_url}/intensity/{start}/{end}"
         items = self._items(self._get_json(url, {"Accept": "application/json"}), "data", url)
 
         def value(item: dict[str, Any]) -> Any:
@@ -340,8 +326,8 @@ class UKCarbonIntensityProvider(_OnlineProvider):
         return _points(items, "from", value, start_h, end_h)
 
     def _fetch_forecast(self, zone: str, now_unix_s: float) -> tuple[dict[int, float], float]:
-        stamp = datetime.fromtimestamp(hour_start(now_unix_s), tz=timezone.utc)
-        url = f"{self.base_url}/intensity/{stamp.strftime('%Y-%m-%dT%H:%MZ')}/fw48h"
+        stamp = iso_utc(hour_start(now_unix_s), timespec="minutes")
+        url = f"{self.base_url}/intensity/{stamp}/fw48h"
         items = self._items(self._get_json(url, {"Accept": "application/json"}), "data", url)
 
         def value(item: dict[str, Any]) -> Any:

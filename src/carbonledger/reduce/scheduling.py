@@ -17,10 +17,10 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from carbonledger.errors import CarbonLedgerError, InputError
+from carbonledger.units import iso_utc
 
 if TYPE_CHECKING:
     from carbonledger.carbon.hourly import IntensityForecast
@@ -42,10 +42,6 @@ __all__ = [
 HOUR_S = 3600
 #: the longest window and job a plan considers (seconds): forecasts reach 2-4 days at most
 MAX_SPAN_S = 7 * 24 * HOUR_S
-
-
-def _iso(unix_s: float) -> str:
-    return datetime.fromtimestamp(unix_s, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def mean_intensity(
@@ -134,7 +130,7 @@ class StartPlan:
         """One or two sentences: when the job starts and why."""
         if self.fallback_used:
             return f"starting now: {self.fallback_reason}"
-        when = _iso(self.start_unix_s)
+        when = iso_utc(self.start_unix_s)
         now, best = self.intensity_now_g_per_kwh, self.intensity_at_start_g_per_kwh
         saving = self.saving_fraction
         if self.delay_s <= 0:
@@ -153,8 +149,8 @@ class StartPlan:
         age = self.forecast_age_s()
         return {
             "zone": self.zone,
-            "now": _iso(self.now_unix_s),
-            "start": _iso(self.start_unix_s),
+            "now": iso_utc(self.now_unix_s),
+            "start": iso_utc(self.start_unix_s),
             "start_unix_s": self.start_unix_s,
             "delay_s": self.delay_s,
             "duration_s": self.duration_s,
@@ -169,7 +165,7 @@ class StartPlan:
             "source": self.source,
             "forecast_issued": None
             if self.forecast_issued_unix_s is None
-            else _iso(self.forecast_issued_unix_s),
+            else iso_utc(self.forecast_issued_unix_s),
             "forecast_age_s": age,
             "forecast_from_cache": self.forecast_from_cache,
             "candidates": self.candidates,
@@ -247,7 +243,7 @@ def plan_start(
         profile=tuple(profile),
     )
     if not profile or profile[0][0] != now:
-        covered = f"{_iso(forecast.hours[0][0])}..{_iso(forecast.hours[-1][0] + HOUR_S)}"
+        covered = f"{iso_utc(forecast.hours[0][0])}..{iso_utc(forecast.hours[-1][0] + HOUR_S)}"
         return fallback(
             f"the {forecast.source} ({covered}) does not cover a {duration_s / 3600:g} h job "
             "from now"
@@ -286,7 +282,7 @@ def wait_for_start(
     record = plan.to_dict()
     echo(plan.explain())
     if plan.delay_s <= 0:
-        record.update(choice="immediate", started=_iso(clock()), started_unix_s=clock())
+        record.update(choice="immediate", started=iso_utc(clock()), started_unix_s=clock())
         return record["started_unix_s"], record
     choice = "waited"
     try:
@@ -300,7 +296,7 @@ def wait_for_start(
     if choice == "quit":
         echo("not started (quit while waiting)")
         return None, record
-    record.update(started=_iso(started), started_unix_s=started)
+    record.update(started=iso_utc(started), started_unix_s=started)
     return started, record
 
 
@@ -379,6 +375,7 @@ def forecast_provider(
     ``timeout_s`` for the whole call."""
     import os
 
+    from carbonledger._dirs import cache_dir
     from carbonledger.carbon.hourly import (
         ElectricityMapsProvider,
         FileIntensityProvider,
@@ -388,10 +385,7 @@ def forecast_provider(
     env = os.environ if env is None else env
     if forecast_file:
         return FileIntensityProvider(forecast_file), f"the file {forecast_file}"
-    cache = os.path.join(
-        env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
-        "carbonledger",
-    )
+    cache = cache_dir(env)
     if zone.strip().upper() in ("GB", "UK"):
         kwargs: dict[str, Any] = {"timeout_s": timeout_s, "cache_dir": cache}
         if uk_base_url:
