@@ -16,6 +16,7 @@ never fire; the shutdown ends whatever read or write is under way at the deadlin
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Mapping
@@ -229,9 +230,16 @@ def _target(url: str, use_proxies: bool) -> _Target:
     return _Target(scheme, host, port, path, via, headers)  # HTTPS: a CONNECT tunnel
 
 
-def _connection(
-    target: _Target, deadline: _Deadline, context: ssl.SSLContext
-) -> http.client.HTTPConnection:
+@functools.cache
+def _tls_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    """The default TLS context (system CAs, or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``), made
+    once per pair of those variables' values: loading the CAs takes tens of milliseconds."""
+    import ssl
+
+    return ssl.create_default_context()
+
+
+def _connection(target: _Target, deadline: _Deadline) -> http.client.HTTPConnection:
     """An unconnected connection for ``target`` whose ``connect`` keeps to ``deadline``."""
     import http.client
 
@@ -242,8 +250,10 @@ def _connection(
             super().connect()  # TCP, and a proxy's CONNECT tunnel when one is set
             if target.scheme != "https":
                 return
+            import os
             import ssl
 
+            context = _tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
             self.sock.settimeout(deadline.left_s(f"before the TLS handshake with {target.host}"))
             tls = context.wrap_socket(
                 self.sock, server_hostname=target.host, do_handshake_on_connect=False
@@ -285,12 +295,11 @@ def _exchange(
     headers: Mapping[str, str],
     data: bytes | None,
     deadline: _Deadline,
-    context: ssl.SSLContext,
 ) -> Response:
     """One request and its whole answer, on a connection of its own."""
     import http.client
 
-    conn = _connection(target, deadline, context)
+    conn = _connection(target, deadline)
     watchdog = _Watchdog(deadline, conn)
     step = f"connecting to {target.host}"
     try:
@@ -348,18 +357,16 @@ def fetch(
     goes direct (link-local metadata services must never go through a proxy); otherwise
     the usual ``*_proxy`` and ``no_proxy`` environment variables apply.
     """
-    import ssl
     from urllib.parse import urljoin
 
     from carbonledger import __version__
 
     deadline = _Deadline(url, max(float(timeout_s), 0.001))
     sent = {"User-Agent": f"carbonledger/{__version__}", **dict(headers or {})}
-    context = ssl.create_default_context()
     current = url
     for _ in range(_MAX_REDIRECTS + 1):
         target = _target(current, use_proxies)
-        response = _exchange(target, method.upper(), sent, data, deadline, context)
+        response = _exchange(target, method.upper(), sent, data, deadline)
         location = response.header("location")
         if (
             response.status not in _REDIRECTS
