@@ -88,3 +88,16 @@ def lb_per_mwh_to_g_per_kwh(value_lb_per_mwh: float) -> float:
 def bytes_to_gb(n_bytes: float) -> float:
     """Bytes -> decimal gigabytes (1e9 bytes)."""
     return n_bytes / BYTES_PER_GB
+
+
+def iso_utc(unix_s: float, *, timespec: str = "seconds", suffix: str = "Z") -> str:
+    """A unix time in seconds as ISO-8601 UTC text: ``2024-05-01T12:00:00Z``.
+
+    :param timespec: as :meth:`datetime.datetime.isoformat`: ``"minutes"``, ``"seconds"``
+        (the default; fractions are cut, not rounded), ``"milliseconds"``, ``"auto"``...
+    :param suffix: the zone written after the time: ``"Z"``, ``"+00:00"``, or ``""`` for none
+    """
+    from datetime import datetime, timezone
+
+    moment = datetime.fromtimestamp(unix_s, tz=timezone.utc).replace(tzinfo=None)
+    return moment.isoformat(timespec=timespec) + suffix

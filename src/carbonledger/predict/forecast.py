@@ -31,7 +31,7 @@ from typing import Any
 from carbonledger.accounting import co2e_range_g
 from carbonledger.errors import InputError
 from carbonledger.predict._check import positive, positive_int
-from carbonledger.predict._stats import Z80, t_quantile
+from carbonledger.predict._stats import Z80, t90
 from carbonledger.units import j_to_kwh
 
 __all__ = ["PRIOR_CV", "PRIOR_WEIGHT", "Forecast", "forecast"]
@@ -106,7 +106,7 @@ def _remaining(values: Sequence[float], r: int, x_last: float) -> tuple[float, f
         return 0.0, 0.0
     ss = sum((v - m) ** 2 for v in values)
     s2 = (PRIOR_WEIGHT * (PRIOR_CV * m) ** 2 + ss) / (PRIOR_WEIGHT + k - 1)
-    t = t_quantile(0.9, PRIOR_WEIGHT + k - 1)
+    t = t90(PRIOR_WEIGHT + k - 1)
     noise = t * math.sqrt(s2 * (r + r * r / k))
     drift = 0.0
     if k >= 3:
@@ -116,7 +116,7 @@ def _remaining(values: Sequence[float], r: int, x_last: float) -> tuple[float, f
         b = sum((x - xm) * (v - m) for x, v in zip(xs, values, strict=True)) / sxx
         resid = sum((v - m - b * (x - xm)) ** 2 for x, v in zip(xs, values, strict=True))
         se_b = math.sqrt(resid / (k - 2) / sxx) if k > 2 else 0.0
-        excess = max(0.0, abs(b) - t_quantile(0.9, k - 2) * se_b)
+        excess = max(0.0, abs(b) - t90(k - 2) * se_b)
         drift = excess * (r * (x_last - xm) + r * (r + 1) / 2)
     return r * m, math.hypot(noise, Z80 * drift)
 

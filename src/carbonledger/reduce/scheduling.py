@@ -22,12 +22,11 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from carbonledger.accounting import co2e_g
 from carbonledger.errors import CarbonLedgerError, InputError
-from carbonledger.units import kwh_to_j
+from carbonledger.units import iso_utc, kwh_to_j
 
 if TYPE_CHECKING:
     from carbonledger.carbon.providers.base import IntensityForecast
@@ -47,10 +46,6 @@ __all__ = [
 HOUR_S = 3600
 #: the longest window and job a plan considers (seconds): forecasts reach 2-4 days at most
 MAX_SPAN_S = 7 * 24 * HOUR_S
-
-
-def _iso(unix_s: float) -> str:
-    return datetime.fromtimestamp(unix_s, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def mean_intensity(
@@ -139,7 +134,7 @@ class StartPlan:
         """One or two sentences: when the job starts and why."""
         if self.fallback_used:
             return f"starting now: {self.fallback_reason}"
-        when = _iso(self.start_unix_s)
+        when = iso_utc(self.start_unix_s)
         now, best = self.intensity_now_g_per_kwh, self.intensity_at_start_g_per_kwh
         saving = self.saving_fraction
         if self.delay_s <= 0:
@@ -158,8 +153,8 @@ class StartPlan:
         age = self.forecast_age_s()
         return {
             "zone": self.zone,
-            "now": _iso(self.now_unix_s),
-            "start": _iso(self.start_unix_s),
+            "now": iso_utc(self.now_unix_s),
+            "start": iso_utc(self.start_unix_s),
             "start_unix_s": self.start_unix_s,
             "delay_s": self.delay_s,
             "duration_s": self.duration_s,
@@ -174,7 +169,7 @@ class StartPlan:
             "source": self.source,
             "forecast_issued": None
             if self.forecast_issued_unix_s is None
-            else _iso(self.forecast_issued_unix_s),
+            else iso_utc(self.forecast_issued_unix_s),
             "forecast_age_s": age,
             "forecast_from_cache": self.forecast_from_cache,
             "candidates": self.candidates,
@@ -252,7 +247,7 @@ def plan_start(
         profile=tuple(profile),
     )
     if not profile or profile[0][0] != now:
-        covered = f"{_iso(forecast.hours[0][0])}..{_iso(forecast.hours[-1][0] + HOUR_S)}"
+        covered = f"{iso_utc(forecast.hours[0][0])}..{iso_utc(forecast.hours[-1][0] + HOUR_S)}"
         return fallback(
             f"the {forecast.source} ({covered}) does not cover a {duration_s / 3600:g} h job "
             "from now"
@@ -290,7 +285,7 @@ def wait_for_start(
     """
     record = plan.to_dict()
     if plan.delay_s <= 0:
-        record.update(choice="immediate", started=_iso(clock()), started_unix_s=clock())
+        record.update(choice="immediate", started=iso_utc(clock()), started_unix_s=clock())
         return record["started_unix_s"], record
     choice = "waited"
     try:
@@ -302,7 +297,7 @@ def wait_for_start(
     record.update(choice=choice)
     if choice == "quit":
         return None, record
-    record.update(started=_iso(started), started_unix_s=started)
+    record.update(started=iso_utc(started), started_unix_s=started)
     return started, record
 
 

@@ -16,10 +16,9 @@ import csv
 import io
 import json
 from collections.abc import Iterable
-from datetime import datetime, timezone
 from typing import Any, Literal, TextIO
 
-from carbonledger import __version__
+from carbonledger import __version__, units
 from carbonledger.models import RunSummary
 from carbonledger.units import j_to_kwh
 
@@ -130,9 +129,7 @@ _FROM_META = {
 
 def iso_utc(t: float | None) -> str:
     """ISO-8601 in UTC with an explicit offset, or '' for None."""
-    if t is None:
-        return ""
-    return datetime.fromtimestamp(t, tz=timezone.utc).isoformat(timespec="seconds")
+    return "" if t is None else units.iso_utc(t, suffix="+00:00")
 
 
 def _cell(value: Any) -> str:
@@ -161,9 +158,7 @@ def csv_row(s: RunSummary) -> dict[str, str]:
     by = {c: s.component_energy_j(c) for c in ("cpu", "gpu", "ram")}
     has = {c: any(x.component == c for x in s.components) for c in ("cpu", "gpu", "ram")}
     row: dict[str, Any] = {
-        "timestamp": datetime.fromtimestamp(_end_unix_s(s), tz=timezone.utc).strftime(
-            "%Y-%m-%dT%H:%M:%S"
-        ),
+        "timestamp": units.iso_utc(_end_unix_s(s), suffix=""),
         "project_name": s.project,
         "run_id": s.run_id,
         "experiment_id": s.experiment,

@@ -24,11 +24,11 @@ here patches carbonledger itself.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from carbonledger._files import atomic_write
 from carbonledger.errors import SensorError
 from carbonledger.models import Reading, SensorInfo
 from carbonledger.testing._fake_amdsmi import FakeAmdGpu, FakeAmdSmi
@@ -71,10 +71,9 @@ class FakeClock:
 
 
 def _write_atomic(path: Path, value: str) -> None:
-    """Replace a fake sysfs file at once, so a concurrent reader never sees it half written."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(value + "\n")
-    os.replace(tmp, path)
+    """Replace a fake sysfs file at once, so a concurrent reader never sees it half written
+    (not flushed to disk: a fake tree need not survive a crash)."""
+    atomic_write(path, value + "\n", durable=False)
 
 
 class FakePowercap:

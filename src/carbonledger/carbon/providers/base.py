@@ -21,6 +21,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from carbonledger import units
+from carbonledger._files import read_json_cache, write_json_cache
 from carbonledger.errors import CarbonLedgerError, InputError
 
 __all__ = [
@@ -86,8 +88,8 @@ def parse_time(value: Any) -> float:
 
 
 def iso_utc(unix_s: float) -> str:
-    """``unix_s`` as ``2024-05-01T13:00:00Z``."""
-    return datetime.fromtimestamp(unix_s, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """``unix_s`` as ``2024-05-01T13:00:00Z`` (:func:`carbonledger.units.iso_utc`)."""
+    return units.iso_utc(unix_s)
 
 
 def hourly_means(points: Iterable[tuple[float, float]]) -> dict[int, float]:
@@ -229,11 +231,11 @@ class OnlineProvider:
         if zone not in self._memory:
             hours: dict[int, float] = {}
             path = self._cache_file(zone)
-            if path is not None and path.is_file():
+            raw = None if path is None else read_json_cache(path)
+            if raw is not None:
                 try:
-                    raw = json.loads(path.read_text(encoding="utf-8"))
                     hours = {int(k): float(v) for k, v in raw.get("hours", {}).items()}
-                except (OSError, ValueError, AttributeError, TypeError):
+                except (ValueError, AttributeError, TypeError):
                     hours = {}  # a damaged cache is ignored and rewritten
             self._memory[zone] = hours
         return self._memory[zone]
@@ -249,13 +251,7 @@ class OnlineProvider:
 
     @staticmethod
     def _write_cache(path: Path, payload: dict[str, Any]) -> None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(payload), encoding="utf-8")
-            os.replace(tmp, path)
-        except OSError:
-            pass  # the file cache is an optimisation; the memory cache still holds
+        write_json_cache(path, payload)  # a failure is ignored: the memory cache still holds
 
     # past hours ----------------------------------------------------------------
     def hourly(self, zone_code: str, start_unix_s: float, end_unix_s: float) -> dict[int, float]:
@@ -312,13 +308,13 @@ class OnlineProvider:
         if key in self._forecasts:
             return self._forecasts[key]
         path = self._cache_file(f"forecast-{zone}")
-        if path is None or not path.is_file():
+        raw = None if path is None else read_json_cache(path)
+        if raw is None:
             return None
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
             hours = {int(k): float(v) for k, v in raw["hours"].items()}
             entry = (hours, float(raw["issued_unix_s"]), float(raw["fetched_unix_s"]))
-        except (OSError, ValueError, KeyError, AttributeError, TypeError):
+        except (ValueError, KeyError, AttributeError, TypeError, IndexError):
             return None  # a damaged cache is ignored and rewritten
         self._forecasts[key] = entry
         return entry

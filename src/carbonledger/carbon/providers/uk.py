@@ -4,7 +4,6 @@ and the 48 hours ahead."""
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
 from typing import Any
 
 from carbonledger.carbon.providers.base import (
@@ -13,13 +12,14 @@ from carbonledger.carbon.providers.base import (
     hour_start,
     hourly_points,
 )
+from carbonledger.units import iso_utc
 
 __all__ = ["UKCarbonIntensityProvider"]
 
 
 def _stamp(unix_s: float) -> str:
     """The API's time format: ``2024-05-01T13:00Z``."""
-    return datetime.fromtimestamp(unix_s, tz=timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
+    return iso_utc(unix_s, timespec="minutes")
 
 
 class UKCarbonIntensityProvider(OnlineProvider):
