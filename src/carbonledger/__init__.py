@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     )
     from carbonledger.run.decorator import track
     from carbonledger.run.tracker import Tracker
-    from carbonledger.sensors.discovery import discover
+    from carbonledger.sensors.registry import discover
 
 __all__ = [
     "CarbonLedgerError",
@@ -73,7 +73,7 @@ __all__ = [
 _LAZY: dict[str, str] = {
     "Tracker": "carbonledger.run.tracker",
     "track": "carbonledger.run.decorator",
-    "discover": "carbonledger.sensors.discovery",
+    "discover": "carbonledger.sensors.registry",
     "open_ledger": "carbonledger.ledger",
     "ComponentEnergy": "carbonledger.models",
     "Reading": "carbonledger.models",
