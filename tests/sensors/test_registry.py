@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
+import re
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,21 @@ def test_the_public_and_former_names_are_the_registrys() -> None:
     assert carbonledger.discover is discover
     assert discovery.discover is discover and discovery.discover_for_run is discover_for_run
     assert discovery.DiscoveryOptions is DiscoveryOptions
+
+
+def _section(title: str) -> str:
+    text = (Path(__file__).parents[2] / "docs" / "architecture.md").read_text()
+    return text.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+@pytest.mark.parametrize("title", ["Adding a GPU vendor", "Adding a system-on-chip"])
+def test_the_architecture_docs_list_at_most_three_files_that_exist(title: str) -> None:
+    section = _section(title)
+    steps = re.findall(r"^\d+\. \*\*", section, flags=re.M)
+    assert 1 <= len(steps) <= 3
+    src = Path(__file__).parents[2] / "src" / "carbonledger"
+    named = set(re.findall(r"`((?:sensors|testing)/[\w/]+\.py)`", section))
+    examples = {n for n in named if "<" not in n}
+    assert examples and all((src / n).is_file() for n in examples), examples
+    for name, module, kind in re.findall(r'`Entry\("([\w-]+)", "([\w.]+)", "(\w+)"\)`', section):
+        assert Entry(name, module, kind) in REGISTRY
