@@ -21,7 +21,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
 from carbonledger.errors import InputError
 from carbonledger.models import SensorInfo
@@ -174,8 +174,7 @@ class PowerAssumption:
         }
 
 
-@dataclass(frozen=True)
-class Probe:
+class Probe(NamedTuple):
     """What one registry entry found: the sensors it opened (the caller closes them), every
     candidate it examined (the working ones' info too), its notes for ``doctor`` and the run,
     and the watts its models assume."""

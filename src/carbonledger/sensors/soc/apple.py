@@ -38,9 +38,7 @@ from __future__ import annotations
 
 import math
 import os
-import platform
 import re
-import shutil
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -206,6 +204,9 @@ def _not_here() -> tuple[str, str] | None:
             "powermetrics",
             "nothing to do on other systems",
         )
+    import platform
+    import shutil
+
     if platform.machine() != "arm64":
         return (
             "an Intel Mac: powermetrics reports no Apple silicon CPU/GPU/ANE power",

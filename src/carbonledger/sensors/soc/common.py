@@ -29,15 +29,12 @@ why once its last samples have been returned.
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import os
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from carbonledger.errors import SensorError
 from carbonledger.models import Reading, SensorInfo
@@ -63,8 +60,7 @@ STDERR_TAIL_CHARS = 2000
 FIRST_SAMPLE_POLL_S = 0.05
 
 
-@dataclass(frozen=True)
-class SocPart:
+class SocPart(NamedTuple):
     """One part a system-on-chip reading covers: ``key`` as the parser names it (``"ane"``),
     the ``component`` it is counted as, its ``device`` name (``"npu:ane"``) and ``label``,
     what the program calls its figure (``"ANE Power"``, for messages)."""
@@ -75,8 +71,7 @@ class SocPart:
     label: str
 
 
-@dataclass(frozen=True)
-class PartsSample:
+class PartsSample(NamedTuple):
     """One sample of a system-on-chip reading: each part's mean power in watts over the
     sample's elapsed time (``elapsed_s``; None when the output did not say). A part absent
     from ``power_w`` had no readable figure in this sample."""
@@ -121,6 +116,9 @@ class ProcessText:
     program cannot be started (not found, not executable)."""
 
     def __init__(self, argv: Sequence[str]) -> None:
+        import codecs
+        import subprocess  # only where a program is run: discovery elsewhere never loads it
+
         self._argv = list(argv)
         self._proc = subprocess.Popen(
             self._argv,
@@ -175,6 +173,8 @@ class ProcessText:
         return f"{why}: {tail[-300:]}" if tail else why
 
     def close(self) -> None:
+        import subprocess
+
         if self._closed:
             return
         self._closed = True
@@ -191,15 +191,19 @@ class ProcessText:
                 stream.close()
 
 
-@dataclass
 class _State:
-    energy_j: dict[str, float] = field(default_factory=dict)
-    power_w: dict[str, float] = field(default_factory=dict)
-    #: per part, each kind of problem (its message) and how often it happened
-    problems: dict[str, dict[str, int]] = field(default_factory=dict)
-    samples: int = 0
-    last_time_s: float = 0.0
-    elapsed_s: float | None = None  # the latest elapsed time a sample stated
+    """What the samples so far add up to."""
+
+    __slots__ = ("elapsed_s", "energy_j", "last_time_s", "power_w", "problems", "samples")
+
+    def __init__(self) -> None:
+        self.energy_j: dict[str, float] = {}
+        self.power_w: dict[str, float] = {}
+        #: per part, each kind of problem (its message) and how often it happened
+        self.problems: dict[str, dict[str, int]] = {}
+        self.samples = 0
+        self.last_time_s = 0.0
+        self.elapsed_s: float | None = None  # the latest elapsed time a sample stated
 
 
 class SocReader:
