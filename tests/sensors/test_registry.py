@@ -174,6 +174,7 @@ def test_discover_for_run_keeps_the_trackers_call(tmp_path: Path) -> None:
 
 def test_the_public_and_former_names_are_the_registrys() -> None:
     assert carbonledger.discover is discover
+    assert carbonledger.DiscoveryOptions is DiscoveryOptions
     assert discovery.discover is discover and discovery.discover_for_run is discover_for_run
     assert discovery.DiscoveryOptions is DiscoveryOptions
 
