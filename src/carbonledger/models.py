@@ -29,11 +29,19 @@ def check_name_length(value: str, what: str) -> None:
         )
 
 
-Component = Literal["cpu", "gpu", "ram"]
+#: what a device's energy is counted as. ``cpu``, ``gpu`` and ``ram`` are CodeCarbon's three;
+#: a system-on-chip reports its parts apart where it can (its CPU cores as ``cpu``, its GPU as
+#: ``gpu``), and the parts that are neither: ``npu`` a neural engine (Apple's ANE), ``soc`` a
+#: power rail that covers several parts at once and cannot be split (a Jetson's
+#: VDD_CPU_GPU_CV).
+Component = Literal["cpu", "gpu", "ram", "npu", "soc"]
+#: every :data:`Component`, in the order reports list them
+COMPONENTS: tuple[Component, ...] = ("cpu", "gpu", "ram", "npu", "soc")
 Scope = Literal["process", "machine"]
 RunStatus = Literal["running", "completed", "interrupted", "failed"]
 
 __all__ = [
+    "COMPONENTS",
     "MAX_NAME_CHARS",
     "Component",
     "ComponentEnergy",
@@ -70,6 +78,10 @@ class SensorInfo:
     host_wide: bool = False
     #: a stable id across processes (GPU UUID, ...); empty when the device name suffices
     uid: str = ""
+    #: the system-on-chip whose one reading this device is a part of (``"apple"``), so its
+    #: parts are known to be one chip (no discrete card's manufacturing, for instance);
+    #: empty for a device read on its own
+    soc: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

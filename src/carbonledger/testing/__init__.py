@@ -14,9 +14,11 @@ Write tests of your own code against fake hardware instead of real counters::
 
 GPUs: :class:`FakeNvml` stands in for the ``pynvml`` module and :class:`FakeAmdSmi`
 for ``amdsmi`` (pass them to ``discover_nvml`` / ``discover_amd``, or to
-``carbonledger.sensors.discovery.discover(nvml=..., amdsmi=...)``). The host's CPU:
+``carbonledger.discover(nvml=..., amdsmi=...)``). The host's CPU:
 :class:`FakeHost` writes a ``/proc/cpuinfo`` and the ``/sys`` files that tell a virtual
-machine from bare metal (pass ``cpuinfo=`` and ``sys_root=`` to ``discover``).
+machine from bare metal (pass ``cpuinfo=`` and ``sys_root=`` to ``discover``). Apple
+silicon: :class:`FakePowermetrics` prints what macOS's ``powermetrics`` prints (pass it as
+``discover(hardware={"apple-soc": fake})``).
 
 Every sensor takes a ``clock`` and its hardware root (or vendor module), so nothing
 here patches carbonledger itself.
@@ -34,6 +36,7 @@ from carbonledger.models import Reading, SensorInfo
 from carbonledger.testing._fake_amdsmi import FakeAmdGpu, FakeAmdSmi
 from carbonledger.testing._fake_host import FakeHost
 from carbonledger.testing._fake_nvml import FakeGpu, FakeNvml
+from carbonledger.testing._fake_powermetrics import FakePowermetrics
 
 __all__ = [
     "FakeAmdGpu",
@@ -43,6 +46,7 @@ __all__ = [
     "FakeHost",
     "FakeNvml",
     "FakePowercap",
+    "FakePowermetrics",
     "FakeSensor",
 ]
 
