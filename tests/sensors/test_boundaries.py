@@ -10,7 +10,14 @@ from pathlib import Path
 import carbonledger.sensors
 
 SENSORS = Path(carbonledger.sensors.__file__).parent
-GROUND = {"carbonledger.errors", "carbonledger.units", "carbonledger.models"}
+#: the ground: values, units, errors, and the standard helpers for files and folders
+GROUND = {
+    "carbonledger.errors",
+    "carbonledger.units",
+    "carbonledger.models",
+    "carbonledger._files",
+    "carbonledger._dirs",
+}
 
 
 def _module_name(path: Path) -> str:
