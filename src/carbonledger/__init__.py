@@ -44,11 +44,13 @@ if TYPE_CHECKING:
     )
     from carbonledger.run.decorator import track
     from carbonledger.run.tracker import Tracker
-    from carbonledger.sensors.discovery import discover
+    from carbonledger.sensors.base import DiscoveryOptions
+    from carbonledger.sensors.registry import discover
 
 __all__ = [
     "CarbonLedgerError",
     "ComponentEnergy",
+    "DiscoveryOptions",
     "InputError",
     "IntegrityError",
     "LedgerError",
@@ -73,7 +75,8 @@ __all__ = [
 _LAZY: dict[str, str] = {
     "Tracker": "carbonledger.run.tracker",
     "track": "carbonledger.run.decorator",
-    "discover": "carbonledger.sensors.discovery",
+    "discover": "carbonledger.sensors.registry",
+    "DiscoveryOptions": "carbonledger.sensors.base",
     "open_ledger": "carbonledger.ledger",
     "ComponentEnergy": "carbonledger.models",
     "Reading": "carbonledger.models",

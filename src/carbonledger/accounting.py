@@ -1,8 +1,14 @@
 """The one accounting step: energy plus the carbon context of a run -> its footprint.
 
-Both the tracker (a process's own summary) and the ledger (a run's summary, merged over its
-members) call :func:`account`; neither decides intensities, market or embodied figures on its
-own. The records a run keeps beside its energy (hourly intensity, embodied carbon) are typed
+This is the only module that turns energy into CO2e. Both the tracker (a process's own
+summary) and the ledger (a run's summary, merged over its members) call :func:`account`;
+neither decides intensities, market or embodied figures on its own. Everything else that
+needs grams of CO2e from joules (windows, hour-by-hour figures, market-based figures, the
+region ranking, forecasts and predictions, the drop-ins' rows) calls the small pure
+functions here: :func:`co2e_g` (the one multiplication by an intensity), :func:`co2e_range_g`
+(a central figure and its range), :func:`hourly_co2e_g` (each hour's energy at that hour's
+intensity) and :func:`facility_energy_j` / :func:`facility_energy_kwh` (IT energy scaled by
+the PUE). They check nothing: callers validate their inputs where they read them. The records a run keeps beside its energy (hourly intensity, embodied carbon) are typed
 here and stored in the ledger as their ``to_dict()``, under these keys of a run's meta:
 ``hourly`` (:class:`HourlyIntensity`), ``embodied`` (:class:`EmbodiedCarbon`; older ledgers
 hold a bare number under ``embodied_co2e_g``), ``market_g_per_kwh`` and ``forecast``.
@@ -14,20 +20,100 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, NamedTuple
 
 from carbonledger.models import ComponentEnergy, RunStatus, RunSummary, WindowSummary
-from carbonledger.units import co2e_g
+from carbonledger.units import j_to_kwh
 
 __all__ = [
     "CarbonContext",
+    "Co2eRange",
     "EmbodiedCarbon",
+    "HourlyCo2e",
     "HourlyIntensity",
     "RunFacts",
     "account",
+    "co2e_g",
+    "co2e_range_g",
+    "facility_energy_j",
+    "facility_energy_kwh",
+    "hourly_co2e_g",
     "window_co2e_g",
 ]
+
+
+# ----------------------------------------------------------------------------- the arithmetic
+
+
+def facility_energy_j(energy_j: float, pue: float) -> float:
+    """The facility's energy (J) for ``energy_j`` joules drawn by the IT equipment at power
+    usage effectiveness ``pue`` (dimensionless, >= 1): what the grid supplies."""
+    return energy_j * pue
+
+
+def facility_energy_kwh(energy_j: float, pue: float) -> float:
+    """As :func:`facility_energy_j`, in kilowatt-hours."""
+    return j_to_kwh(energy_j) * pue
+
+
+def co2e_g(energy_j: float, *, pue: float, intensity_g_per_kwh: float) -> float:
+    """Operational CO2e in grams of ``energy_j`` joules of IT energy, scaled by the
+    facility's ``pue`` (dimensionless) and drawn from a grid at ``intensity_g_per_kwh``
+    (gCO2e/kWh): ``kWh x PUE x intensity``. The one multiplication by an intensity."""
+    return facility_energy_kwh(energy_j, pue) * intensity_g_per_kwh
+
+
+class Co2eRange(NamedTuple):
+    """A central CO2e figure and its range, in grams."""
+
+    co2e_g: float
+    low_g: float
+    high_g: float
+
+
+def co2e_range_g(
+    energy_j: float,
+    energy_low_j: float,
+    energy_high_j: float,
+    *,
+    pue: float,
+    intensity_g_per_kwh: float,
+) -> Co2eRange:
+    """:func:`co2e_g` of an energy (J) and of the two ends of its range (J), at one PUE and
+    intensity (gCO2e/kWh): ordered ``low_g <= co2e_g <= high_g`` when the energies are."""
+    return Co2eRange(
+        co2e_g(energy_j, pue=pue, intensity_g_per_kwh=intensity_g_per_kwh),
+        co2e_g(energy_low_j, pue=pue, intensity_g_per_kwh=intensity_g_per_kwh),
+        co2e_g(energy_high_j, pue=pue, intensity_g_per_kwh=intensity_g_per_kwh),
+    )
+
+
+class HourlyCo2e(NamedTuple):
+    """CO2e (grams) of energy spread over hours, each at its own intensity, and the
+    energy-weighted mean intensity that gives the same figure (gCO2e/kWh; None without
+    energy)."""
+
+    co2e_g: float
+    intensity_g_per_kwh: float | None
+
+
+def hourly_co2e_g(
+    energy_j_by_hour: Mapping[int, float],
+    intensity_g_per_kwh_by_hour: Mapping[int, float],
+    *,
+    pue: float,
+) -> HourlyCo2e:
+    """Each hour's energy (J, keyed by the hour's start in unix seconds) at that hour's
+    intensity (gCO2e/kWh, same keys; every hour of ``energy_j_by_hour`` must have one),
+    scaled by ``pue``, summed in time order; with the energy-weighted mean intensity."""
+    total_g = 0.0
+    facility_kwh = 0.0
+    for hour in sorted(energy_j_by_hour):
+        energy_j = energy_j_by_hour[hour]
+        total_g += co2e_g(energy_j, pue=pue, intensity_g_per_kwh=intensity_g_per_kwh_by_hour[hour])
+        facility_kwh += facility_energy_kwh(energy_j, pue)
+    return HourlyCo2e(total_g, total_g / facility_kwh if facility_kwh > 0 else None)
 
 
 def _finite(value: object) -> float | None:
@@ -140,7 +226,7 @@ class RunFacts:
 
 def window_co2e_g(energy_j: float, context: CarbonContext) -> float:
     """Operational CO2e of a window's energy (grams), at the run's yearly intensity and PUE."""
-    return co2e_g(energy_j, context.intensity_g_per_kwh, context.pue)
+    return co2e_g(energy_j, pue=context.pue, intensity_g_per_kwh=context.intensity_g_per_kwh)
 
 
 def account(
@@ -157,8 +243,10 @@ def account(
     """The footprint of ``components`` (energy per device) in ``context``.
 
     The intensity is the hourly one when a run has it, else the yearly figure of its
-    location; the market-based figure uses the contractual factor with the same energy and
-    PUE; embodied carbon is carried apart, never added to operational CO2e.
+    location; the operational CO2e and its range (from the estimated components' energy
+    ranges) are set on the summary as values; the market-based figure uses the contractual
+    factor with the same energy and PUE; embodied carbon is carried apart, never added to
+    operational CO2e.
     """
     out_extra: dict[str, Any] = dict(extra or {})
     intensity = context.intensity_g_per_kwh
@@ -167,9 +255,8 @@ def account(
         intensity = hourly.intensity_g_per_kwh
         source = hourly.source
         out_extra["hourly_fallback"] = hourly.fallback
-    energy_j = sum(c.energy_j for c in components)
     market = context.market_g_per_kwh
-    return RunSummary(
+    summary = RunSummary(
         run_id=facts.run_id,
         project=facts.project,
         experiment=facts.experiment,
@@ -186,8 +273,24 @@ def account(
         windows=tuple(windows),
         errors=tuple(errors),
         embodied_co2e_g=None if embodied is None else embodied.co2e_g,
-        market_co2e_g=None if market is None else co2e_g(energy_j, market, context.pue),
         scope=facts.scope,
         hosts=facts.hosts,
         extra=out_extra,
+    )
+    pue = context.pue
+    central, low, high = co2e_range_g(
+        summary.energy_j,
+        summary.energy_low_j,
+        summary.energy_high_j,
+        pue=pue,
+        intensity_g_per_kwh=intensity,
+    )
+    return replace(
+        summary,
+        co2e_g=central,
+        co2e_low_g=low,
+        co2e_high_g=high,
+        market_co2e_g=None
+        if market is None
+        else co2e_g(summary.energy_j, pue=pue, intensity_g_per_kwh=market),
     )

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from carbonledger.errors import InputError
-from carbonledger.units import j_to_kwh
+from carbonledger.units import NAN, g_to_kg, j_to_kwh
 
 #: longest project, experiment, run id, tag or metric name (characters), everywhere
 MAX_NAME_CHARS = 200
@@ -29,11 +29,19 @@ def check_name_length(value: str, what: str) -> None:
         )
 
 
-Component = Literal["cpu", "gpu", "ram"]
+#: what a device's energy is counted as. ``cpu``, ``gpu`` and ``ram`` are CodeCarbon's three;
+#: a system-on-chip reports its parts apart where it can (its CPU cores as ``cpu``, its GPU as
+#: ``gpu``), and the parts that are neither: ``npu`` a neural engine (Apple's ANE), ``soc`` a
+#: power rail that covers several parts at once and cannot be split (a Jetson's
+#: VDD_CPU_GPU_CV).
+Component = Literal["cpu", "gpu", "ram", "npu", "soc"]
+#: every :data:`Component`, in the order reports list them
+COMPONENTS: tuple[Component, ...] = ("cpu", "gpu", "ram", "npu", "soc")
 Scope = Literal["process", "machine"]
 RunStatus = Literal["running", "completed", "interrupted", "failed"]
 
 __all__ = [
+    "COMPONENTS",
     "MAX_NAME_CHARS",
     "Component",
     "ComponentEnergy",
@@ -72,6 +80,10 @@ class SensorInfo:
     host_wide: bool = False
     #: a stable id across processes (GPU UUID, ...); empty when the device name suffices
     uid: str = ""
+    #: the system-on-chip whose one reading this device is a part of (``"apple"``), so its
+    #: parts are known to be one chip (no discrete card's manufacturing, for instance);
+    #: empty for a device read on its own
+    soc: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -191,12 +203,15 @@ class WindowSummary:
 
 @dataclass(frozen=True)
 class RunSummary:
-    """The footprint of a run (or a run so far).
+    """The footprint of a run (or a run so far), as :func:`carbonledger.accounting.account`
+    makes it.
 
-    ``co2e_g`` is operational (location-based) emissions = energy x PUE x intensity;
-    ``co2e_low_g``/``co2e_high_g`` propagate the estimated components' ranges.
-    Embodied (manufacturing) carbon is reported apart in ``embodied_co2e_g`` and never
-    added to ``co2e_g``. ``market_co2e_g`` is set when a contractual factor is given.
+    ``co2e_g`` is operational (location-based) emissions in grams = energy x PUE x
+    intensity; ``co2e_low_g``/``co2e_high_g`` propagate the estimated components' ranges.
+    All three are values set by the accounting step (a summary built by hand without them
+    holds NaN, never a figure nobody computed). Embodied (manufacturing) carbon is reported
+    apart in ``embodied_co2e_g`` and never added to ``co2e_g``. ``market_co2e_g`` is set
+    when a contractual factor is given.
     """
 
     run_id: str
@@ -219,6 +234,10 @@ class RunSummary:
     scope: str = "process"
     hosts: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    #: operational CO2e (grams) and its range, set by the accounting step
+    co2e_g: float = NAN
+    co2e_low_g: float = NAN
+    co2e_high_g: float = NAN
 
     @property
     def energy_j(self) -> float:
@@ -238,21 +257,9 @@ class RunSummary:
         return j_to_kwh(self.energy_j)
 
     @property
-    def co2e_g(self) -> float:
-        """Operational CO2e in grams: energy x PUE x grid intensity."""
-        return j_to_kwh(self.energy_j) * self.pue * self.intensity_g_per_kwh
-
-    @property
     def co2e_kg(self) -> float:
-        return self.co2e_g / 1e3
-
-    @property
-    def co2e_low_g(self) -> float:
-        return j_to_kwh(self.energy_low_j) * self.pue * self.intensity_g_per_kwh
-
-    @property
-    def co2e_high_g(self) -> float:
-        return j_to_kwh(self.energy_high_j) * self.pue * self.intensity_g_per_kwh
+        """:attr:`co2e_g` in kilograms."""
+        return g_to_kg(self.co2e_g)
 
     @property
     def measured_share(self) -> float:

@@ -85,12 +85,19 @@ def lb_per_mwh_to_g_per_kwh(value_lb_per_mwh: float) -> float:
     return value_lb_per_mwh * 0.45359237
 
 
-def co2e_g(energy_j: float, intensity_g_per_kwh: float, pue: float = 1.0) -> float:
-    """Operational emissions in grams CO2e of ``energy_j`` joules drawn by IT equipment,
-    scaled by the facility's PUE and the grid intensity in g/kWh."""
-    return j_to_kwh(energy_j) * pue * intensity_g_per_kwh
-
-
 def bytes_to_gb(n_bytes: float) -> float:
     """Bytes -> decimal gigabytes (1e9 bytes)."""
     return n_bytes / BYTES_PER_GB
+
+
+def iso_utc(unix_s: float, *, timespec: str = "seconds", suffix: str = "Z") -> str:
+    """A unix time in seconds as ISO-8601 UTC text: ``2024-05-01T12:00:00Z``.
+
+    :param timespec: as :meth:`datetime.datetime.isoformat`: ``"minutes"``, ``"seconds"``
+        (the default; fractions are cut, not rounded), ``"milliseconds"``, ``"auto"``...
+    :param suffix: the zone written after the time: ``"Z"``, ``"+00:00"``, or ``""`` for none
+    """
+    from datetime import datetime, timezone
+
+    moment = datetime.fromtimestamp(unix_s, tz=timezone.utc).replace(tzinfo=None)
+    return moment.isoformat(timespec=timespec) + suffix

@@ -5,6 +5,7 @@ Tests never touch the internet: every URL they give the code points here.
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -127,6 +128,12 @@ class LocalServer:
 
     def url(self, path: str) -> str:
         return self.base + path
+
+    def wrap_tls(self, context: ssl.SSLContext) -> None:
+        """Answer over TLS from now on (the handshake happens in each request's thread)."""
+        self._httpd.socket = context.wrap_socket(
+            self._httpd.socket, server_side=True, do_handshake_on_connect=False
+        )
 
     def close(self) -> None:
         self._stop.set()

@@ -22,7 +22,7 @@ from carbonledger.carbon import (
 )
 from carbonledger.carbon.embodied import SECONDS_PER_YEAR
 from carbonledger.errors import InputError
-from carbonledger.units import J_PER_KWH, co2e_g
+from carbonledger.units import J_PER_KWH
 
 YEAR_S = SECONDS_PER_YEAR
 
@@ -87,8 +87,10 @@ def test_market_inputs_are_validated(energy: float, pue: float, factor: float) -
     pue=st.floats(1.0, 3.0),
     factor=st.floats(0, 2000),
 )
-def test_market_matches_the_unit_helper(energy: float, pue: float, factor: float) -> None:
-    assert market_co2e_g(energy, pue, factor) == pytest.approx(co2e_g(energy, factor, pue))
+def test_market_is_energy_times_pue_times_the_contract(
+    energy: float, pue: float, factor: float
+) -> None:
+    assert market_co2e_g(energy, pue, factor) == pytest.approx(energy / J_PER_KWH * pue * factor)
 
 
 # ----------------------------------------------------------------------------- embodied

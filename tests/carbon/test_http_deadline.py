@@ -9,6 +9,7 @@ or fallback, and that the server had not finished sending when the call came bac
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -82,6 +83,130 @@ def test_refused_connections_and_bad_urls_are_os_errors() -> None:
     for url in ("not a url", "ftp://127.0.0.1/x", "file:///etc/hostname", "http://"):
         with pytest.raises(OSError, match=r"URL|no host"):
             fetch(url, timeout_s=1.0)
+
+
+def test_a_dripping_tls_handshake_is_bounded_too() -> None:
+    """A server that accepts and then sends a byte now and then, never a TLS answer: each
+    read is short, so only the whole-call deadline ends the handshake."""
+    import socket
+    import threading
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    stop = threading.Event()
+
+    def drip() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            while not stop.wait(0.3):
+                try:
+                    conn.sendall(b"\x16")
+                except OSError:
+                    return
+
+    worker = threading.Thread(target=drip, daemon=True)
+    worker.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(DeadlineError, match="within 1 s"):
+            fetch(f"https://127.0.0.1:{listener.getsockname()[1]}/", timeout_s=1.0)
+        assert time.monotonic() - started < 1.8
+    finally:
+        stop.set()
+        listener.close()
+        worker.join(5)
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, as PEM files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+def test_https_is_verified_and_answered(
+    server: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ssl
+
+    cert_file, key_file = _self_signed(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    server.wrap_tls(context)
+    server.routes[("GET", "/secure")] = Reply(body="over TLS")
+    url = server.url("/secure").replace("http://", "https://")
+    with pytest.raises(OSError, match="TLS") as untrusted:
+        fetch(url, timeout_s=5.0)  # a certificate nobody vouches for
+    assert not isinstance(untrusted.value, DeadlineError)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))  # trusted from here on
+    resp = fetch(url, timeout_s=5.0, use_proxies=False)
+    assert (resp.status, resp.text) == (200, "over TLS")
+
+
+def test_redirects_are_followed_for_a_get(server: LocalServer) -> None:
+    server.routes[("GET", "/old")] = Reply(302, "", headers={"Location": "/new"})
+    server.routes[("GET", "/new")] = Reply(body="here")
+    server.routes[("PUT", "/old")] = Reply(307, "", headers={"Location": "/new"})
+    resp = fetch(server.url("/old"), timeout_s=5.0)
+    assert (resp.status, resp.text) == (200, "here")
+    assert [r.path for r in server.requests] == ["/old", "/new"]
+    put = fetch(server.url("/old"), method="PUT", data=b"x", timeout_s=5.0)
+    assert put.status == 307  # a PUT is not sent again elsewhere
+
+
+def test_the_proxy_the_environment_names_is_used(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server.routes[("GET", "/via-proxy")] = Reply(body="proxied")
+    proxy = server.base.replace("http://", "http://user:pw@")
+    for name in ("http_proxy", "HTTP_PROXY"):
+        monkeypatch.setenv(name, proxy)
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.setenv(name, "")
+    resp = fetch("http://carbonledger.invalid/via-proxy", timeout_s=5.0)
+    assert resp.text == "proxied"
+    seen = server.requests[-1]
+    assert seen.headers["proxy-authorization"] == "Basic dXNlcjpwdw=="  # user:pw
+    assert seen.headers["host"] == "carbonledger.invalid"
+    monkeypatch.setenv("no_proxy", "carbonledger.invalid")
+    with pytest.raises(OSError):  # exempted: goes direct, and that name does not resolve
+        fetch("http://carbonledger.invalid/via-proxy", timeout_s=2.0)
+    assert len(server.requests) == 1
 
 
 # ----------------------------------------------------------------------------- callers

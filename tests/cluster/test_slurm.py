@@ -157,3 +157,26 @@ def test_discovery_charges_the_allocation(tmp_path: Path) -> None:
     cpu = [s for s in found.sensors if s.info.component == "cpu"]
     assert cpu and cpu[0].info.method.endswith("x allocation 0.25")
     assert any("shared node" in n for n in found.notes)
+
+
+def test_one_slurm_integer_parser_for_the_metadata_and_the_share(tmp_path: Path) -> None:
+    from carbonledger.sensors.allocation import slurm_int
+
+    env = {"A": "", "B": "8(x2)", "C": "4,8", "BAD": "lots"}
+    assert slurm_int(env, "A", "B") == 8  # an empty variable counts as unset
+    assert slurm_int(env, "C") == 4  # this node's count comes first
+    assert slurm_int(env, "MISSING") is None
+    with pytest.raises(InputError, match=r"BAD must be an integer, got 'lots'"):
+        slurm_int(env, "BAD")
+    missing = str(tmp_path / "nothing")
+    per_node = {"SLURM_JOB_ID": "1", "SLURM_CPUS_ON_NODE": "8(x2)", "SLURM_MEM_PER_NODE": "x"}
+    with pytest.raises(InputError, match="SLURM_MEM_PER_NODE must be an integer"):
+        allocation_share(
+            node_cpus=32,
+            node_ram_bytes=GiB,
+            env=per_node,
+            cgroup_root=missing,
+            proc_cgroup_path=missing,
+        )
+    with pytest.raises(InputError, match="SLURM_MEM_PER_NODE must be an integer"):
+        job_meta(per_node)

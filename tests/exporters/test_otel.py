@@ -6,28 +6,31 @@ from typing import Any
 
 import pytest
 
+from carbonledger.accounting import CarbonContext, RunFacts, account
 from carbonledger.models import ComponentEnergy, RunSummary
 
 pytest.importorskip("opentelemetry.sdk.metrics", reason="pip install carbonledger[otel]")
 
 
 def make_summary(energy_j: float) -> RunSummary:
-    return RunSummary(
-        run_id="run-1",
-        project="p",
-        experiment="e",
-        status="running",
-        started_unix_s=0.0,
-        duration_s=10.0,
-        components=(
-            ComponentEnergy("gpu", "gpu:0", "nvml-energy", True, energy_j, 10.0, host="n1"),
+    return account(
+        RunFacts(
+            run_id="run-1",
+            project="p",
+            experiment="e",
+            status="running",
+            started_unix_s=0.0,
+            duration_s=10.0,
         ),
-        intensity_g_per_kwh=300.0,
-        intensity_source="table",
-        location="FR",
-        location_source="argument",
-        pue=1.0,
-        pue_source="default",
+        (ComponentEnergy("gpu", "gpu:0", "nvml-energy", True, energy_j, 10.0, host="n1"),),
+        CarbonContext(
+            location="FR",
+            location_source="argument",
+            intensity_g_per_kwh=300.0,
+            intensity_source="table",
+            pue=1.0,
+            pue_source="default",
+        ),
     )
 
 

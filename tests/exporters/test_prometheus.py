@@ -12,30 +12,20 @@ from typing import Any
 
 import pytest
 
+from carbonledger.accounting import CarbonContext, RunFacts, account
 from carbonledger.errors import CarbonLedgerError, InputError
 from carbonledger.models import ComponentEnergy, RunSummary
 from carbonledger.report.prometheus import PrometheusExporter, push_to_gateway, render
 
 
 def make_summary(energy_j: float = 3600.0, run_id: str = "run-1") -> RunSummary:
-    return RunSummary(
-        run_id=run_id,
-        project='pro"ject',
-        experiment="e",
-        status="running",
-        started_unix_s=1_700_000_000.0,
-        duration_s=10.0,
-        components=(
+    return account(
+        RunFacts(run_id, 'pro"ject', "e", "running", 1_700_000_000.0, 10.0, hosts=("n1",)),
+        (
             ComponentEnergy("cpu", "cpu:package-0", "rapl", True, energy_j, 10.0, host="n1"),
             ComponentEnergy("ram", "ram", "ram-model", False, 100.0, 10.0, 80.0, 120.0, host="n1"),
         ),
-        intensity_g_per_kwh=400.0,
-        intensity_source="table: owid 2023",
-        location="DE",
-        location_source="argument",
-        pue=1.5,
-        pue_source="argument",
-        hosts=("n1",),
+        CarbonContext("DE", "argument", 400.0, "table: owid 2023", 1.5, "argument"),
     )
 
 
@@ -44,8 +34,19 @@ def scrape(url: str) -> tuple[int, str, str]:
         return r.status, r.headers["Content-Type"], r.read().decode()
 
 
+LABEL = re.compile(r'([a-z_]+)="((?:[^"\\]|\\.)*)"')
+
+
+def canonical(sample: str) -> str:
+    """``name{labels}`` with its labels in name order (their order on the wire is the
+    client library's choice)."""
+    name, _, labels = sample.partition("{")
+    pairs = sorted(LABEL.findall(labels))
+    return name + ("{" + ",".join(f'{k}="{v}"' for k, v in pairs) + "}" if pairs else "")
+
+
 def parse(text: str) -> dict[str, float]:
-    """sample line -> value (a strict parse of the exposition lines)."""
+    """canonical sample -> value (a strict parse of the exposition lines)."""
     out = {}
     for line in text.splitlines():
         if line.startswith("#"):
@@ -53,16 +54,17 @@ def parse(text: str) -> dict[str, float]:
             continue
         m = re.fullmatch(r'([a-z_]+)(\{(?:[a-z_]+="(?:[^"\\]|\\.)*",?)*\})? (\S+)', line)
         assert m, line
-        out[m.group(1) + (m.group(2) or "")] = float(m.group(3))
+        out[canonical(m.group(1) + (m.group(2) or ""))] = float(m.group(3))
     return out
 
 
 def test_render_text_format() -> None:
     text = render(make_summary())
     samples = parse(text)
-    assert "# TYPE carbonledger_energy_joules_total counter" in text
+    # the family name of a counter, with or without _total as the client library writes it
+    assert re.search(r"^# TYPE carbonledger_energy_joules(_total)? counter$", text, re.M)
     assert "# TYPE carbonledger_power_watts gauge" in text
-    cpu = (
+    cpu = canonical(
         'carbonledger_energy_joules_total{run_id="run-1",project="pro\\"ject",host="n1",'
         'component="cpu",device="cpu:package-0",method="rapl",measured="true"}'
     )
@@ -71,7 +73,9 @@ def test_render_text_format() -> None:
     low = [k for k in samples if k.startswith("carbonledger_energy_low_joules_total")]
     assert len(low) == 1 and samples[low[0]] == 80.0  # only the estimated device has a range
     co2 = samples[
-        'carbonledger_emissions_grams_total{run_id="run-1",project="pro\\"ject",location="DE"}'
+        canonical(
+            'carbonledger_emissions_grams_total{run_id="run-1",project="pro\\"ject",location="DE"}'
+        )
     ]
     assert co2 == pytest.approx(3700 / 3.6e6 * 1.5 * 400)
     info = [k for k in samples if k.startswith("carbonledger_run_info")]
@@ -191,3 +195,44 @@ def test_push_errors_are_clear() -> None:
         port = s.getsockname()[1]
     with pytest.raises(CarbonLedgerError, match="cannot push metrics"):
         push_to_gateway(f"http://127.0.0.1:{port}", "j", make_summary(), timeout_s=1)
+
+
+def test_without_prometheus_client_the_fix_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "prometheus_client", None)  # not installed
+    with pytest.raises(InputError, match=r"pip install 'carbonledger\[prometheus\]'"):
+        PrometheusExporter(make_summary).start()
+    with pytest.raises(InputError, match=r"pip install 'carbonledger\[prometheus\]'"):
+        push_to_gateway("http://127.0.0.1:9", "j", make_summary())
+
+
+@pytest.mark.parametrize("option", [["--prometheus-port", "0"], ["--pushgateway", "http://x:1"]])
+def test_the_cli_says_what_to_install_in_one_line(
+    option: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    from carbonledger.cli.main import main
+
+    monkeypatch.setitem(sys.modules, "prometheus_client", None)
+    code = main(["monitor", "--no-ledger", "--duration", "1", "--quiet", *option])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.strip().splitlines() == [
+        "error: Prometheus metrics need the prometheus_client package: "
+        "pip install 'carbonledger[prometheus]'"
+    ]
+
+
+def test_several_runs_in_one_scrape() -> None:
+    text = render([make_summary(run_id="a"), make_summary(energy_j=7.0, run_id="b")])
+    samples = parse(text)
+    energy = {
+        k: v
+        for k, v in samples.items()
+        if k.startswith("carbonledger_energy_joules_total") and 'component="cpu"' in k
+    }
+    assert sorted(energy.values()) == [7.0, 3600.0]
+    assert sum(k.startswith("carbonledger_run_info") for k in samples) == 2
+    assert text.count("# TYPE carbonledger_power_watts gauge") == 1  # one family, two runs

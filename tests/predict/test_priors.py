@@ -2,25 +2,37 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
 import pytest
 
 from carbonledger.predict import accelerator, default_priors, fit_priors
-from carbonledger.predict._stats import Z80, t_quantile
+from carbonledger.predict._stats import T90_TABLE, Z80, t90
 from carbonledger.predict.priors import benchmark_rows, calibration_runs
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "carbonledger" / "predict"
 
 
 def test_t_quantiles() -> None:
-    assert t_quantile(0.9, 1) == pytest.approx(3.0777, abs=1e-4)
-    assert t_quantile(0.9, 3) == pytest.approx(1.6377, abs=1e-4)
-    assert t_quantile(0.9, 10) == pytest.approx(1.3722, abs=1e-4)
-    assert t_quantile(0.975, 2) == pytest.approx(4.3027, abs=1e-4)
-    assert t_quantile(0.1, 5) == pytest.approx(-t_quantile(0.9, 5))
-    assert t_quantile(0.9, math.inf) == pytest.approx(Z80)
+    # published three-decimal values (NIST/SEMATECH e-Handbook, table 1.3.6.7.2, 0.10)
+    for df, published in [(1, 3.078), (3, 1.638), (10, 1.372), (30, 1.310), (100, 1.290)]:
+        assert t90(df) == pytest.approx(published, abs=5e-4)
+    assert t90(math.inf) == Z80
+    values = [t90(df) for df in [*range(1, 400), 10**4, 10**6]]
+    assert all(a > b for a, b in itertools.pairwise(values)), "t(0.9, df) falls as df grows"
+    assert values[-1] > Z80 and values[-1] - Z80 < 1e-6
+    for bad in (0, 0.5, 2.5, -1, math.nan):
+        with pytest.raises(ValueError, match="whole number"):
+            t90(bad)
+
+
+def test_t_quantiles_agree_with_scipy() -> None:
+    stats = pytest.importorskip("scipy.stats")
+    assert len(T90_TABLE) == 100
+    for df in [*range(1, 301), 500, 1000, 10**4, 10**6]:
+        assert t90(df) == pytest.approx(float(stats.t.ppf(0.9, df)), rel=1e-11, abs=1e-11)
 
 
 def test_calibration_tables_hold_the_published_runs() -> None:

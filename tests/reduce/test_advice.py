@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from carbonledger.accounting import CarbonContext, RunFacts, account
 from carbonledger.models import ComponentEnergy, RunSummary
 from carbonledger.predict.hardware import accelerator
 from carbonledger.reduce.advice import advise
@@ -14,25 +15,29 @@ KWH_J = 3.6e6
 
 
 def summary(location: str = "DE", intensity: float = 400.0, gpu_model: str = "V100") -> RunSummary:
-    return RunSummary(
-        run_id="r1",
-        project="p",
-        experiment="e",
-        status="completed",
-        started_unix_s=T0,
-        duration_s=2 * 3600,
-        components=(
+    return account(
+        RunFacts(
+            run_id="r1",
+            project="p",
+            experiment="e",
+            status="completed",
+            started_unix_s=T0,
+            duration_s=2 * 3600,
+        ),
+        (
             ComponentEnergy("gpu", "gpu:0", "nvml", True, 8 * KWH_J, 7200, model=gpu_model),
             ComponentEnergy(
                 "cpu", "cpu", "tdp-model", False, 2 * KWH_J, 7200, 1.6 * KWH_J, 2.4 * KWH_J
             ),
         ),
-        intensity_g_per_kwh=intensity,
-        intensity_source="test",
-        location=location,
-        location_source="given",
-        pue=1.2,
-        pue_source="given",
+        CarbonContext(
+            location=location,
+            location_source="given",
+            intensity_g_per_kwh=intensity,
+            intensity_source="test",
+            pue=1.2,
+            pue_source="given",
+        ),
     )
 
 

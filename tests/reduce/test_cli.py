@@ -97,3 +97,30 @@ def test_where_with_an_estimate() -> None:
     assert data["energy_basis"].startswith("estimated from") and data["energy_kwh"] > 1000
     first = data["regions"][0]
     assert first["co2e_low_g"] < first["co2e_g"] < first["co2e_high_g"]
+
+
+@pytest.mark.parametrize(
+    ("typed", "choice"),
+    [
+        ("s", "now"),
+        ("", "now"),
+        ("yes", "now"),
+        ("q", "quit"),
+        ("later", "quit"),
+        (EOFError, "quit"),
+    ],
+)
+def test_ctrl_c_while_waiting_asks_on_the_terminal(
+    monkeypatch: pytest.MonkeyPatch, typed: object, choice: str
+) -> None:
+    """The prompt lives in the command line (reduce returns the plan and waits)."""
+    from carbonledger.cli._run_plan import ask_start_or_quit
+
+    def terminal(prompt: str) -> str:
+        assert "start now [s] or quit [q]?" in prompt
+        if isinstance(typed, type):
+            raise typed
+        return str(typed)
+
+    monkeypatch.setattr("builtins.input", terminal)
+    assert ask_start_or_quit() == choice

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from carbonledger.carbon import FileIntensityProvider
+from carbonledger.carbon.providers.chooser import forecast_provider
+from carbonledger.carbon.providers.file import FileIntensityProvider
 from carbonledger.errors import InputError
 from carbonledger.reduce.scheduling import (
-    forecast_provider,
     mean_intensity,
     parse_duration_s,
     plan_start,
@@ -106,13 +106,17 @@ def _delayed_plan(tmp_path: Path) -> object:
     return plan_start("GB", 2 * H, 4 * H, provider, energy_kwh=1, now_unix_s=T0)
 
 
+def _never_asked() -> str:
+    raise AssertionError("nothing interrupted the wait: the user must not be asked")
+
+
 def test_wait_until_the_chosen_start(tmp_path: Path) -> None:
     plan = _delayed_plan(tmp_path)
-    clock, lines = FakeClock(T0), []
-    started, record = wait_for_start(plan, echo=lines.append, sleep=clock.sleep, clock=clock)  # type: ignore[arg-type]
+    clock = FakeClock(T0)
+    started, record = wait_for_start(plan, choose=_never_asked, sleep=clock.sleep, clock=clock)  # type: ignore[arg-type]
     assert started == T0 + 2 * H and clock.slept == 2 * H
     assert record["choice"] == "waited" and record["start"] == "2024-05-01T14:00:00Z"
-    assert lines[0].startswith("starting at 2024-05-01T14:00:00Z (in 2.0 h)")
+    assert plan.explain().startswith("starting at 2024-05-01T14:00:00Z (in 2.0 h)")  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(("answer", "choice"), [("now", "now"), ("quit", "quit")])
@@ -121,7 +125,6 @@ def test_ctrl_c_starts_now_or_quits(tmp_path: Path, answer: str, choice: str) ->
     clock = FakeClock(T0, interrupt_at=T0 + 600)
     started, record = wait_for_start(
         plan,  # type: ignore[arg-type]
-        echo=lambda _: None,
         choose=lambda: answer,
         sleep=clock.sleep,
         clock=clock,
@@ -156,25 +159,42 @@ def test_provider_choice(tmp_path: Path) -> None:
     assert type(em).__name__ == "ElectricityMapsProvider"
 
 
-def test_start_within_for_the_run_command(tmp_path: Path) -> None:
-    from carbonledger.reduce.scheduling import schedule_tags, start_within
+def test_plan_for_a_place_for_the_run_command(tmp_path: Path) -> None:
+    from carbonledger.reduce.scheduling import plan_for_place, schedule_tags
 
     hour = int(__import__("time").time() // H) * H
     path = tmp_path / "f.csv"
     rows = "\n".join(f"{hour + i * H},{v}" for i, v in enumerate([50, 50, 50, 400, 400, 400]))
     path.write_text("timestamp,intensity_g_per_kwh\n" + rows + "\n")
-    lines: list[str] = []
-    started, record = start_within(
-        "aws:eu-west-2", 2 * H, H, energy_kwh=2, forecast_file=str(path), echo=lines.append
-    )
+    plan = plan_for_place("aws:eu-west-2", 2 * H, H, energy_kwh=2, forecast_file=str(path))
+    assert plan.zone == "GB" and plan.pue > 1  # the cloud's grid and PUE
+    assert plan.explain().startswith("starting now: no start in the next 2 h")
+    started, record = wait_for_start(plan, choose=_never_asked)
     assert started is not None and record["choice"] == "immediate"
-    assert record["zone"] == "GB" and record["pue"] > 1  # the cloud's grid and PUE
-    assert lines[0].startswith("starting now: no start in the next 2 h")
     tags = schedule_tags(record)
     assert tags["schedule.choice"] == "immediate" and tags["schedule.source"].startswith("file")
-    started, record = start_within(None, 2 * H, H, echo=lines.append, env={})
+    nowhere = plan_for_place(None, 2 * H, H, env={})
+    started, record = wait_for_start(nowhere, choose=_never_asked)
     assert started is not None and record["fallback_used"]
     assert schedule_tags(record)["schedule.reason"] == "no --country/--region to forecast for"
+    # a zone no provider serves: start now, and the plan says how to get a forecast
+    fr = plan_for_place("FR", 2 * H, H, env={})
+    assert fr.fallback_used and "CARBONLEDGER_ELECTRICITYMAPS_TOKEN" in fr.fallback_reason
+
+
+def test_reduce_does_no_terminal_io() -> None:
+    """Printing and asking belong to the command line: reduce returns the decision data."""
+    import ast
+
+    reduce_dir = Path(__file__).resolve().parents[2] / "src" / "carbonledger" / "reduce"
+    for path in sorted(reduce_dir.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        called = {
+            node.func.id
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+        }
+        assert not called & {"input", "print"}, path.name
 
 
 def test_job_from_a_prediction_spec() -> None:

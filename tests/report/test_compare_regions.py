@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from carbonledger.accounting import CarbonContext, RunFacts, account
 from carbonledger.errors import InputError
 from carbonledger.models import ComponentEnergy, RunSummary
 from carbonledger.report.compare import compare_runs
@@ -17,8 +18,8 @@ def _run(rid: str, energy_j: float, *, spread_j: float = 0.0, **metrics: float) 
     else:
         comp = ComponentEnergy("gpu", "gpu:0", "nvml", True, energy_j, 10.0)
     extra = {"metrics": dict(metrics)} if metrics else {}
-    return RunSummary(rid, "p", "e", "completed", 0.0, 10.0, (comp,), 100.0, "t", "FR", "a",
-                      1.0, "a", extra=extra)  # fmt: skip
+    return account(RunFacts(rid, "p", "e", "completed", 0.0, 10.0), (comp,),
+                   CarbonContext("FR", "a", 100.0, "t", 1.0, "a"), extra=extra)  # fmt: skip
 
 
 def test_single_runs_delta_and_percent() -> None:

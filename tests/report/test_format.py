@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from carbonledger.accounting import CarbonContext, RunFacts, account
 from carbonledger.models import ComponentEnergy, RunSummary
 from carbonledger.report import format as fmt
 from carbonledger.report.text import (
@@ -58,9 +59,10 @@ def test_brief_source_names_the_source_and_the_data_year() -> None:
 def _summary(co2e_scale: float = 1.0, **extra: object) -> RunSummary:
     cpu = ComponentEnergy("cpu", "cpu:package-0", "rapl", True, 3.6e6 * co2e_scale, 3600.0)
     ram = ComponentEnergy("ram", "ram", "ram-model", False, 3.6e5, 3600.0, 1.8e5, 5.4e5)
-    return RunSummary(
-        "0123456789abcdef0123456789abcdef", "vision", "base", "completed", 0.0, 3600.0,
-        (cpu, ram), 56.0, LONG_SOURCE, "FR", "argument", 1.2, "argument", extra=dict(extra),
+    return account(
+        RunFacts("0123456789abcdef0123456789abcdef", "vision", "base", "completed", 0.0, 3600.0),
+        (cpu, ram), CarbonContext("FR", "argument", 56.0, LONG_SOURCE, 1.2, "argument"),
+        extra=dict(extra),
     )  # fmt: skip
 
 
@@ -79,9 +81,11 @@ def test_equivalents_only_when_meaningful() -> None:
     assert meaningful_equivalents(1e-6) == []  # a microgram is nothing anyone can picture
     items = meaningful_equivalents(1000.0)
     assert items and all(0.1 <= float(v) <= 1e6 for v, _ in items)
-    assert "about" not in format_summary(
-        _summary(co2e_scale=1e-9).__class__(**{**_summary().__dict__, "components": ()})
-    )
+    no_energy = account(
+        RunFacts("r", "vision", "base", "completed", 0.0, 3600.0), (),
+        CarbonContext("FR", "argument", 56.0, LONG_SOURCE, 1.2, "argument"),
+    )  # fmt: skip
+    assert "about" not in format_summary(no_energy)
 
 
 def test_metrics_are_printed() -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from carbonledger.accounting import CarbonContext, RunFacts, account
 from carbonledger.cli._live import status_line
 from carbonledger.models import ComponentEnergy, RunSummary
 
@@ -25,8 +26,8 @@ MARK = " CO2e | "  # only the status line has it
 def _summary(duration_s: float, cpu_j: float) -> RunSummary:
     cpu = ComponentEnergy("cpu", "cpu", "rapl", True, cpu_j, duration_s)
     ram = ComponentEnergy("ram", "ram", "ram-model", False, 3.0 * duration_s, duration_s)
-    return RunSummary("r", "p", "e", "running", 0.0, duration_s, (cpu, ram), 100.0, "t", "FR",
-                      "a", 1.0, "a")  # fmt: skip
+    return account(RunFacts("r", "p", "e", "running", 0.0, duration_s), (cpu, ram),
+                   CarbonContext("FR", "a", 100.0, "t", 1.0, "a"))  # fmt: skip
 
 
 def test_status_line_shows_power_over_the_last_interval() -> None:

@@ -12,7 +12,7 @@ from carbonledger.errors import InputError
 from carbonledger.sensors.cpu.model import IDLE_SHARE
 from carbonledger.sensors.cpu.tdp import lookup_tdp
 from carbonledger.sensors.cpu.vcpu import vcpu_table
-from carbonledger.sensors.discovery import Discovery, discover
+from carbonledger.sensors.registry import Discovery, discover
 from carbonledger.testing import FakeClock, FakeHost, FakePowercap
 
 EPYC = "AMD EPYC 7B13"

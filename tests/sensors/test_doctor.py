@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 def doctor(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     base = {
@@ -59,3 +61,20 @@ def test_doctor_refuses_bad_watts_with_exit_2(tmp_path: Path) -> None:
     assert r.returncode == 2
     assert "CARBONLEDGER_CPU_WATTS" in r.stderr and "positive" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="this checks a host that is not a Mac")
+def test_doctor_lists_the_system_on_chip_reading_and_why_not_here(tmp_path: Path) -> None:
+    r = doctor(tmp_path, "--json")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout.strip().splitlines()[-1])
+    devices = [row["device"] for row in report["sensors"]]
+    assert devices[0] == "soc:apple"  # the registry's order: a system-on-chip is tried first
+    soc = report["sensors"][0]
+    assert (soc["component"], soc["method"], soc["soc"]) == ("soc", "powermetrics", "apple")
+    assert not soc["available"] and not soc["in_use"] and "not macOS" in soc["reason"]
+    text = doctor(tmp_path)
+    assert text.returncode == 0, text.stderr
+    line = next(x for x in text.stdout.splitlines() if "soc:apple" in x)
+    assert line.split()[:4] == ["--", "soc", "soc:apple", "powermetrics"]
+    assert "why: not macOS" in text.stdout

@@ -53,3 +53,20 @@ def test_unwritable_cache_still_answers(monkeypatch: pytest.MonkeyPatch, tmp_pat
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
     name = "AMD EPYC 7763 64-Core Processor"
     assert cpu_model.lookup_tdp(name) == cpu_model.find_tdp(name)
+
+
+def test_a_fifo_or_an_oversized_cache_is_ignored_and_left_alone(cache_home: Path) -> None:
+    import os
+    import stat
+
+    from carbonledger._files import CACHE_MAX_BYTES
+
+    name = "AMD EPYC 7763 64-Core Processor"
+    cache_home.parent.mkdir(parents=True)
+    os.mkfifo(cache_home)  # nobody writes to it: reading it would block for ever
+    assert cpu_model.lookup_tdp(name) == cpu_model.find_tdp(name)
+    assert stat.S_ISFIFO(os.lstat(cache_home).st_mode)  # not replaced, not written into
+    cache_home.unlink()
+    cache_home.write_text('{"pad": "' + "x" * CACHE_MAX_BYTES + '"}')
+    assert cpu_model.lookup_tdp(name) == cpu_model.find_tdp(name)
+    assert name in json.loads(cache_home.read_text())["entries"]  # rewritten, small again

@@ -81,3 +81,23 @@ def test_bind_rule() -> None:
 def test_serve_refuses_a_public_bind_without_token(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve", "--host", "0.0.0.0", "--port", "8787"]) == 2
     assert "without a token" in capsys.readouterr().err
+
+
+def test_the_dashboard_and_the_advice_give_one_figure_for_one_region(
+    client: TestClient, ledger_path: Path
+) -> None:
+    from carbonledger.ledger import open_ledger
+    from carbonledger.reduce.advice import advise
+
+    with open_ledger(str(ledger_path), read_only=True) as led:
+        summary = led.summary(RUN)
+    region = next(a for a in advise(summary) if a.kind == "region")
+    code = region.change.split()[2]  # "run in gcp:europe-north2"
+    client.headers["Authorization"] = f"Bearer {TOKEN}"
+    rows = client.get(f"/api/runs/{RUN}/regions?top=1000").json()
+    row = next(r for r in rows if r["code"] == code)
+    assert row["co2e_g"] == pytest.approx(region.co2e_after_g, rel=1e-12)
+    assert row["co2e_low_g"] == pytest.approx(region.co2e_after_low_g, rel=1e-12)
+    assert row["pue"] != summary.pue  # the provider's PUE, not the run's
+    page = client.get(f"/runs/{RUN}").text
+    assert f"<td>{code}</td>" in page

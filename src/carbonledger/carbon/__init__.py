@@ -8,14 +8,17 @@ manufacturing share.
   metadata, opt-in IP geolocation, else the world average, said so).
 * :func:`resolve_pue`: the facility overhead, with where it comes from.
 * :func:`hourly_co2e` with an :class:`IntensityProvider`: hour-by-hour intensity; each
-  provider's ``forecast()`` gives an :class:`IntensityForecast` of the hours ahead.
+  provider's ``forecast()`` gives an :class:`IntensityForecast` of the hours ahead. The
+  providers (file, UK Carbon Intensity, Electricity Maps) and the chooser
+  (``forecast_provider``) live in :mod:`carbonledger.carbon.providers`.
 * :func:`market_co2e_g`: market-based (contractual) emissions.
 * :func:`embodied_co2e_g`: manufacturing carbon amortised over the run.
 * :func:`equivalents`: km driven, smartphone charges, tree-months...
 
 Pure: no sensor or ledger imports; network only inside the provider classes and the
-location probes, each time-bounded. Importing this package is cheap: each module
-loads on first use of one of its names.
+location probes, each time-bounded. Energy becomes CO2e only in
+:mod:`carbonledger.accounting`, which the modules here call. Importing this package is
+cheap: each module loads on first use of one of its names.
 """
 
 from __future__ import annotations
@@ -32,16 +35,7 @@ if TYPE_CHECKING:
         embodied_co2e_g,
     )
     from carbonledger.carbon.equivalents import Equivalent, equivalents
-    from carbonledger.carbon.hourly import (
-        ElectricityMapsProvider,
-        FileIntensityProvider,
-        HourlyResult,
-        IntensityForecast,
-        IntensityProvider,
-        ProviderError,
-        UKCarbonIntensityProvider,
-        hourly_co2e,
-    )
+    from carbonledger.carbon.hourly import HourlyResult, hourly_co2e
     from carbonledger.carbon.location import (
         DEFAULT_METADATA_URLS,
         Location,
@@ -49,6 +43,14 @@ if TYPE_CHECKING:
         resolve_location,
     )
     from carbonledger.carbon.market import market_co2e_g
+    from carbonledger.carbon.providers.base import (
+        IntensityForecast,
+        IntensityProvider,
+        ProviderError,
+    )
+    from carbonledger.carbon.providers.electricitymaps import ElectricityMapsProvider
+    from carbonledger.carbon.providers.file import FileIntensityProvider
+    from carbonledger.carbon.providers.uk import UKCarbonIntensityProvider
     from carbonledger.carbon.pue import provider_pue, reference_pue, resolve_pue, validate_pue
     from carbonledger.carbon.zones import ZONE_KINDS, Zone, intensity, list_zones, world_average
 
@@ -87,18 +89,18 @@ __all__ = [
 _LAZY: dict[str, str] = {
     "DEFAULT_METADATA_URLS": "carbonledger.carbon.location",
     "DEVICE_KINDS": "carbonledger.carbon.embodied",
-    "ElectricityMapsProvider": "carbonledger.carbon.hourly",
+    "ElectricityMapsProvider": "carbonledger.carbon.providers.electricitymaps",
     "EmbodiedDevice": "carbonledger.carbon.embodied",
     "EmbodiedItem": "carbonledger.carbon.embodied",
     "EmbodiedResult": "carbonledger.carbon.embodied",
     "Equivalent": "carbonledger.carbon.equivalents",
-    "FileIntensityProvider": "carbonledger.carbon.hourly",
+    "FileIntensityProvider": "carbonledger.carbon.providers.file",
     "HourlyResult": "carbonledger.carbon.hourly",
-    "IntensityForecast": "carbonledger.carbon.hourly",
-    "IntensityProvider": "carbonledger.carbon.hourly",
+    "IntensityForecast": "carbonledger.carbon.providers.base",
+    "IntensityProvider": "carbonledger.carbon.providers.base",
     "Location": "carbonledger.carbon.location",
-    "ProviderError": "carbonledger.carbon.hourly",
-    "UKCarbonIntensityProvider": "carbonledger.carbon.hourly",
+    "ProviderError": "carbonledger.carbon.providers.base",
+    "UKCarbonIntensityProvider": "carbonledger.carbon.providers.uk",
     "ZONE_KINDS": "carbonledger.carbon.zones",
     "Zone": "carbonledger.carbon.zones",
     "embodied_co2e_g": "carbonledger.carbon.embodied",

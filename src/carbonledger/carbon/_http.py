@@ -1,37 +1,52 @@
 """One small HTTP call with a whole-call deadline (standard library only, loaded on first use).
 
 Every network call of carbonledger (hourly intensity providers, IP geolocation, cloud
-metadata probes) goes through :func:`fetch`. Its ``timeout_s`` bounds the *whole* call, not
-each socket operation: name resolution, connecting, the TLS handshake, sending, the status
-line and headers, every read of the body, redirects and a proxy's ``CONNECT`` answer all share
-one deadline on the monotonic clock. Before each read from the socket the time left is
-computed and set as the socket's timeout, so a server that sends one byte a second cannot
-stretch the call past the deadline by keeping each read short.
+metadata probes, the Pushgateway, the CodeCarbon endpoint) goes through :func:`fetch`. Its
+``timeout_s`` bounds the *whole* call, not each socket operation: name resolution,
+connecting, a proxy's ``CONNECT`` answer, the TLS handshake, sending, the status line and
+headers, every read of the body and the redirects all share one deadline on the monotonic
+clock.
+
+It is built on public standard-library API only: :class:`http.client.HTTPConnection` (and
+:mod:`ssl` for HTTPS), whose socket gets the time left as its timeout before each step, and a
+watchdog that shuts the connection's socket down when the deadline passes. A server that
+sends one byte a second keeps every single read short, so per-read timeouts alone would
+never fire; the shutdown ends whatever read or write is under way at the deadline.
 """
 
 from __future__ import annotations
 
+import functools
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import http.client
     import socket
-    import urllib.request
+    import ssl
 
 __all__ = ["MAX_BYTES", "DeadlineError", "Response", "fetch"]
 
 #: the largest answer read (bytes); a bigger one is an error, never silently cut
 MAX_BYTES = 8 << 20
 _CHUNK_BYTES = 64 << 10
+#: redirects followed (GET and HEAD only), as urllib did
+_MAX_REDIRECTS = 10
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 class DeadlineError(TimeoutError):
     """The whole call (lookup, connect, request, headers, body) did not finish within its
     deadline. A :class:`TimeoutError`, so an :class:`OSError`: callers that fall back on a
     network failure fall back on this too."""
+
+
+class _CallError(OSError):
+    """A failure :func:`fetch` words itself (an answer too large, a failed TLS handshake):
+    passed on as it is."""
 
 
 @dataclass(frozen=True)
@@ -65,11 +80,59 @@ class _Deadline:
             raise self.exceeded(what)
         return left
 
+    def passed(self) -> bool:
+        return time.monotonic() >= self.at
+
     def exceeded(self, what: str) -> DeadlineError:
         return DeadlineError(
             f"{self.url}: no complete answer within {self.timeout_s:g} s (ran out of time "
             f"{what}; the deadline covers the whole call)"
         )
+
+
+class _Watchdog:
+    """Shuts down the sockets of the call once the deadline has passed (and again every few
+    milliseconds until stopped, so a socket made just then is caught too): the connection's
+    current socket, and the one the answer is read from (kept by the answer after the
+    connection lets go of it). ``shutdown`` wakes a thread blocked in ``recv`` or ``send`` on
+    that socket at once."""
+
+    _RECHECK_S = 0.05
+
+    def __init__(self, deadline: _Deadline, connection: http.client.HTTPConnection) -> None:
+        self._deadline = deadline
+        self._stop = threading.Event()
+        self.connection = connection
+        self.sock: socket.socket | None = None
+        self.fired = False
+        self._thread = threading.Thread(target=self._run, name="carbonledger-http", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        wait_s = max(self._deadline.at - time.monotonic(), 0.0)
+        while not self._stop.wait(wait_s):
+            early_s = self._deadline.at - time.monotonic()
+            if early_s > 0:  # a timed wait may end a little early
+                wait_s = early_s
+                continue
+            self.fired = True
+            self._shutdown()
+            wait_s = self._RECHECK_S
+
+    def _shutdown(self) -> None:
+        import contextlib
+        import socket
+
+        for sock in (self.connection.sock, self.sock):
+            if sock is None:
+                continue
+            # the plain socket's shutdown (an SSL socket's would unwrap it under its reader);
+            # a socket already closed raises, and is left alone
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    def stop(self) -> None:
+        self._stop.set()
 
 
 def _resolve(host: str, port: int, deadline: _Deadline) -> None:
@@ -78,7 +141,6 @@ def _resolve(host: str, port: int, deadline: _Deadline) -> None:
     own lookup that follows is answered by the resolver's cache in the common case."""
     import ipaddress
     import socket
-    import threading
 
     try:
         ipaddress.ip_address(host.strip("[]"))
@@ -103,75 +165,116 @@ def _resolve(host: str, port: int, deadline: _Deadline) -> None:
         raise failure[0]
 
 
-def _bounded_handlers(deadline: _Deadline, context: Any) -> list[urllib.request.BaseHandler]:
-    """urllib handlers whose connections obey ``deadline`` (made per call: the deadline is
-    the call's own)."""
-    import http.client
-    import io
+@dataclass(frozen=True)
+class _Target:
+    """Where one request goes: the server, and the proxy in between when there is one."""
+
+    scheme: str
+    host: str
+    port: int
+    path: str  # path and query, as sent (the whole URL when sent to an HTTP proxy)
+    proxy: tuple[str, int] | None = None
+    proxy_headers: tuple[tuple[str, str], ...] = ()
+
+
+def _split(url: str) -> tuple[str, str, int, str]:
+    """(scheme, host, port, path and query) of an http(s) URL; OSError when it is not one."""
+    from urllib.parse import urlsplit
+
+    if not url.lower().startswith(("http://", "https://")):
+        raise OSError(f"bad URL {url!r}: only http:// and https:// URLs are fetched")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:  # a malformed URL or port
+        raise OSError(f"bad URL {url!r}: {exc}") from None
+    host = parts.hostname
+    if not host:
+        raise OSError(f"bad URL {url!r}: no host")
+    if any(c.isspace() or ord(c) < 32 for c in url):
+        raise OSError(f"bad URL {url!r}: it holds spaces or control characters")
+    scheme = parts.scheme.lower()
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    return scheme, host, port or (443 if scheme == "https" else 80), path
+
+
+def _target(url: str, use_proxies: bool) -> _Target:
+    """The request's target, through the proxy the ``*_proxy`` variables name (unless
+    ``no_proxy`` exempts the host, or ``use_proxies`` is False)."""
+    scheme, host, port, path = _split(url)
+    if not use_proxies:
+        return _Target(scheme, host, port, path)
     import urllib.request
 
-    class Reader(io.RawIOBase):
-        """The socket's reader, with the time left set as the timeout of every read."""
+    proxy_url = urllib.request.getproxies().get(scheme)
+    if not proxy_url or urllib.request.proxy_bypass(host):
+        return _Target(scheme, host, port, path)
+    if "://" not in proxy_url:
+        proxy_url = "http://" + proxy_url
+    from urllib.parse import unquote, urlsplit
 
-        def __init__(self, raw: io.RawIOBase, sock: socket.socket) -> None:
-            self._raw = raw
-            self._sock = sock
+    proxy = urlsplit(proxy_url)
+    if proxy.scheme.lower() != "http" or not proxy.hostname:
+        raise OSError(f"unusable proxy {proxy_url!r} for {url}: only http:// proxies are used")
+    headers: tuple[tuple[str, str], ...] = ()
+    if proxy.username is not None:
+        import base64
 
-        def readable(self) -> bool:
-            return True
+        pair = f"{unquote(proxy.username)}:{unquote(proxy.password or '')}"
+        headers = (("Proxy-Authorization", "Basic " + base64.b64encode(pair.encode()).decode()),)
+    via = (proxy.hostname, proxy.port or 80)
+    if scheme == "http":  # a plain request to the proxy, naming the whole URL
+        return _Target(scheme, host, port, url.split("#", 1)[0], via, headers)
+    return _Target(scheme, host, port, path, via, headers)  # HTTPS: a CONNECT tunnel
 
-        def readinto(self, buffer: Any) -> int | None:
-            self._sock.settimeout(deadline.left_s("while reading the answer"))
-            try:
-                return self._raw.readinto(buffer)
-            except TimeoutError:
-                raise deadline.exceeded("while reading the answer") from None
 
-        def close(self) -> None:
-            if not self.closed:
-                self._raw.close()  # lets the socket close once the connection has let go
-            super().close()
+@functools.cache
+def _tls_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    """The default TLS context (system CAs, or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``), made
+    once per pair of those variables' values: loading the CAs takes tens of milliseconds."""
+    import ssl
 
-    class BoundedResponse(http.client.HTTPResponse):
-        def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
-            super().__init__(sock, *args, **kwargs)
-            raw = self.fp.detach()  # the socket's own reader, kept, behind the deadline
-            self.fp = io.BufferedReader(Reader(raw, sock))
+    return ssl.create_default_context()
 
-    class BoundedHTTP(http.client.HTTPConnection):
-        response_class = BoundedResponse
 
+def _connection(target: _Target, deadline: _Deadline) -> http.client.HTTPConnection:
+    """An unconnected connection for ``target`` whose ``connect`` keeps to ``deadline``."""
+    import http.client
+
+    class Connection(http.client.HTTPConnection):
         def connect(self) -> None:
             _resolve(self.host, self.port, deadline)
             self.timeout = deadline.left_s(f"before connecting to {self.host}")
+            super().connect()  # TCP, and a proxy's CONNECT tunnel when one is set
+            if target.scheme != "https":
+                return
+            import os
+            import ssl
+
+            context = _tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+            self.sock.settimeout(deadline.left_s(f"before the TLS handshake with {target.host}"))
+            tls = context.wrap_socket(
+                self.sock, server_hostname=target.host, do_handshake_on_connect=False
+            )
+            self.sock = tls  # watched from here on: the watchdog can end the handshake
             try:
-                super().connect()
-            except TimeoutError:
-                raise deadline.exceeded(f"connecting to {self.host}") from None
+                tls.do_handshake()
+            except ssl.SSLError as exc:
+                if deadline.passed():
+                    raise deadline.exceeded(f"in the TLS handshake with {target.host}") from None
+                raise _CallError(f"{deadline.url}: TLS with {target.host} failed: {exc}") from None
 
-    class BoundedHTTPS(http.client.HTTPSConnection):
-        response_class = BoundedResponse
-
-        def connect(self) -> None:
-            _resolve(self.host, self.port, deadline)
-            self.timeout = deadline.left_s(f"before connecting to {self.host}")
-            try:
-                super().connect()  # connect, then the TLS handshake, both under the timeout
-            except TimeoutError:
-                raise deadline.exceeded(f"connecting to {self.host}") from None
-
-    class HTTPHandler(urllib.request.HTTPHandler):
-        def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-            return self.do_open(BoundedHTTP, req)
-
-    class HTTPSHandler(urllib.request.HTTPSHandler):
-        def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-            return self.do_open(BoundedHTTPS, req, context=context)
-
-    return [HTTPHandler(), HTTPSHandler(context=context)]
+    if target.proxy is None:
+        return Connection(target.host, target.port)
+    conn = Connection(*target.proxy)
+    if target.scheme == "https":
+        conn.set_tunnel(target.host, target.port, headers=dict(target.proxy_headers))
+    return conn
 
 
-def _read_all(resp: Any, deadline: _Deadline) -> bytes:
+def _read_all(resp: http.client.HTTPResponse, deadline: _Deadline) -> bytes:
     """The whole body, in chunks, checking the deadline between them."""
     chunks: list[bytes] = []
     size = 0
@@ -182,8 +285,58 @@ def _read_all(resp: Any, deadline: _Deadline) -> bytes:
             return b"".join(chunks)
         size += len(chunk)
         if size > MAX_BYTES:
-            raise OSError(f"{deadline.url}: the answer is larger than {MAX_BYTES} bytes")
+            raise _CallError(f"{deadline.url}: the answer is larger than {MAX_BYTES} bytes")
         chunks.append(chunk)
+
+
+def _exchange(
+    target: _Target,
+    method: str,
+    headers: Mapping[str, str],
+    data: bytes | None,
+    deadline: _Deadline,
+) -> Response:
+    """One request and its whole answer, on a connection of its own."""
+    import http.client
+
+    conn = _connection(target, deadline)
+    watchdog = _Watchdog(deadline, conn)
+    step = f"connecting to {target.host}"
+    try:
+        try:
+            conn.connect()
+            watchdog.sock = conn.sock  # the answer keeps reading it after conn lets go
+            step = "sending the request"
+            conn.sock.settimeout(deadline.left_s(step))
+            sent = {"Connection": "close", **dict(target.proxy_headers), **headers}
+            if target.scheme == "https":
+                for name, _ in target.proxy_headers:
+                    sent.pop(name, None)  # said to the proxy in CONNECT, not to the server
+            conn.request(method, target.path, body=data, headers=sent)
+            step = "while reading the answer"
+            conn.sock.settimeout(deadline.left_s(step))
+            resp = conn.getresponse()
+            body = _read_all(resp, deadline)
+            if watchdog.fired:  # the shutdown ended the body early, which reads as its end
+                raise deadline.exceeded(step)
+            return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, body)
+        except (DeadlineError, _CallError):
+            raise
+        except TimeoutError:
+            raise deadline.exceeded(step) from None
+        except http.client.HTTPException as exc:  # a malformed or cut answer
+            if watchdog.fired or deadline.passed():
+                raise deadline.exceeded(step) from None
+            raise OSError(
+                f"{deadline.url}: bad HTTP answer ({type(exc).__name__}: {exc})"
+            ) from None
+        except (OSError, ValueError) as exc:  # refused, reset, unreachable; a closed file
+            if watchdog.fired or deadline.passed():
+                raise deadline.exceeded(step) from None
+            raise OSError(f"{deadline.url}: {exc}") from None
+    finally:
+        watchdog.stop()
+        conn.close()
 
 
 def fetch(
@@ -198,49 +351,28 @@ def fetch(
     """Send one request (with ``data`` as its body, when given) and read the whole answer
     within ``timeout_s`` seconds in all.
 
-    HTTP error statuses come back as a :class:`Response`. Network failures raise
-    :class:`OSError`; running out of time raises :class:`DeadlineError` (an ``OSError``
-    too). ``use_proxies=False`` goes direct (link-local metadata services must never go
-    through a proxy); otherwise the usual ``*_proxy`` environment variables apply.
+    HTTP error statuses come back as a :class:`Response`. Redirects of a GET or HEAD are
+    followed (within the same deadline). Network failures raise :class:`OSError`; running
+    out of time raises :class:`DeadlineError` (an ``OSError`` too). ``use_proxies=False``
+    goes direct (link-local metadata services must never go through a proxy); otherwise
+    the usual ``*_proxy`` and ``no_proxy`` environment variables apply.
     """
-    import http.client
-    import ssl
-    import urllib.error
-    import urllib.request
+    from urllib.parse import urljoin
+
+    from carbonledger import __version__
 
     deadline = _Deadline(url, max(float(timeout_s), 0.001))
-    if not url.lower().startswith(("http://", "https://")):
-        raise OSError(f"bad URL {url!r}: only http:// and https:// URLs are fetched")
-    try:
-        request = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))
-    except ValueError as exc:  # a malformed URL
-        raise OSError(f"bad URL {url!r}: {exc}") from None
-    handlers = _bounded_handlers(deadline, ssl.create_default_context())
-    if not use_proxies:
-        handlers.append(urllib.request.ProxyHandler({}))
-    opener = urllib.request.build_opener(*handlers)
-    try:
-        try:
-            with opener.open(request, timeout=deadline.left_s("before sending")) as resp:
-                body = _read_all(resp, deadline)
-                status = int(resp.status)
-                resp_headers = {k.lower(): v for k, v in resp.headers.items()}
-        except urllib.error.HTTPError as exc:  # an error status: its answer, read in full
-            with exc:
-                body = _read_all(exc, deadline)
-                resp_headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
-                status = int(exc.code)
-    except urllib.error.URLError as exc:  # urllib wraps what failed in the connection
-        reason = exc.reason
-        if isinstance(reason, DeadlineError):
-            raise reason from None
-        if isinstance(reason, TimeoutError):
-            raise deadline.exceeded("connecting") from None
-        raise OSError(f"{url}: {reason}") from None
-    except http.client.HTTPException as exc:  # a malformed or cut answer
-        if time.monotonic() >= deadline.at:
-            raise deadline.exceeded("while reading the answer") from None
-        raise OSError(f"{url}: bad HTTP answer ({type(exc).__name__}: {exc})") from None
-    except ValueError as exc:  # e.g. an unknown URL scheme
-        raise OSError(f"bad URL {url!r}: {exc}") from None
-    return Response(status, resp_headers, body)
+    sent = {"User-Agent": f"carbonledger/{__version__}", **dict(headers or {})}
+    current = url
+    for _ in range(_MAX_REDIRECTS + 1):
+        target = _target(current, use_proxies)
+        response = _exchange(target, method.upper(), sent, data, deadline)
+        location = response.header("location")
+        if (
+            response.status not in _REDIRECTS
+            or method.upper() not in ("GET", "HEAD")
+            or not location
+        ):
+            return response
+        current = urljoin(current, location)
+    raise OSError(f"{url}: more than {_MAX_REDIRECTS} redirects")

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 
+from carbonledger.accounting import co2e_g
 from carbonledger.carbon.pue import validate_pue
 from carbonledger.errors import InputError
-from carbonledger.units import co2e_g
 
 __all__ = ["MAX_CONTRACTUAL_G_PER_KWH", "market_co2e_g"]
 
@@ -39,4 +39,4 @@ def market_co2e_g(energy_j: float, pue: float, contractual_g_per_kwh: float) -> 
             "contractual_g_per_kwh must be between 0 and "
             f"{MAX_CONTRACTUAL_G_PER_KWH:g} g/kWh, got {contractual_g_per_kwh!r}"
         )
-    return co2e_g(energy, factor, validate_pue(pue))
+    return co2e_g(energy, pue=validate_pue(pue), intensity_g_per_kwh=factor)

@@ -1,6 +1,7 @@
 """What ``carbonledger run`` does before and around the command for the reduce options:
 ``--start-within`` (wait for the lowest-CO2e start) and ``--budget-kg`` (check the budget
-while the command runs). The planning itself is :mod:`carbonledger.reduce.scheduling`."""
+while the command runs). The planning itself is :mod:`carbonledger.reduce.scheduling`;
+saying why and asking what to do on Ctrl-C happen here."""
 
 from __future__ import annotations
 
@@ -18,7 +19,14 @@ if TYPE_CHECKING:
     from carbonledger.models import RunSummary
     from carbonledger.run.tracker import Tracker
 
-__all__ = ["BUDGET_CHECK_S", "expected_job", "realised", "start_when_planned", "wait_with_budget"]
+__all__ = [
+    "BUDGET_CHECK_S",
+    "ask_start_or_quit",
+    "expected_job",
+    "realised",
+    "start_when_planned",
+    "wait_with_budget",
+]
 
 #: the most seconds between two budget checks while the command runs (five sampling
 #: intervals, at least 1 s)
@@ -49,25 +57,41 @@ def start_when_planned(
 ) -> dict[str, Any]:
     """Plan the start, say when and why, wait for it (Ctrl-C: start now or quit; quitting
     exits 130). Returns the scheduling record kept in the run's metadata."""
-    from carbonledger.reduce.scheduling import parse_duration_s
-    from carbonledger.reduce.scheduling import start_within as wait_start
+    from carbonledger.reduce.scheduling import parse_duration_s, plan_for_place, wait_for_start
 
     if expected_s is None:
         fail("--start-within needs --duration or --estimate (the job's length)")
     try:
-        started, record = wait_start(
+        plan = plan_for_place(
             place,
             parse_duration_s(start_within, "--start-within"),
             expected_s,
             energy_kwh=energy_kwh,
             forecast_file=str(forecast) if forecast else None,
-            echo=lambda m: typer.echo(f"carbonledger: {m}", err=True),
         )
     except CarbonLedgerError as exc:
         fail(str(exc), exc.exit_code)
+    _say(plan.explain())
+    started, record = wait_for_start(plan, choose=ask_start_or_quit)
     if started is None:
+        _say("not started (quit while waiting)")
         raise typer.Exit(130)
     return record
+
+
+def _say(message: str) -> None:
+    """A line on stderr, so that the command's own output stays apart."""
+    typer.echo(f"carbonledger: {message}", err=True)
+
+
+def ask_start_or_quit() -> str:
+    """Ask on the terminal, after a Ctrl-C while waiting, whether to start now or quit:
+    ``"now"`` or ``"quit"`` (quit on a second Ctrl-C or end of input)."""
+    try:
+        answer = input("\nstart now [s] or quit [q]? ").strip().lower()
+    except (KeyboardInterrupt, EOFError):
+        return "quit"
+    return "now" if answer in ("s", "start", "now", "y", "yes", "") else "quit"
 
 
 def wait_with_budget(
@@ -96,7 +120,8 @@ def wait_with_budget(
 def realised(record: dict[str, Any], summary: RunSummary) -> dict[str, Any]:
     """``record`` with the saving the chosen start realised (from the provider's actual
     hourly figures for the hours the job ran; bounded, and says so when unknown)."""
-    from carbonledger.reduce.scheduling import forecast_provider, realised_saving
+    from carbonledger.carbon.providers.chooser import forecast_provider
+    from carbonledger.reduce.scheduling import realised_saving
 
     zone = record.get("zone") or ""
     try:

@@ -39,7 +39,7 @@ def _gather(scope: str) -> dict[str, Any]:
 
     from carbonledger.ledger import default_ledger_path
     from carbonledger.run.config import load_settings
-    from carbonledger.sensors.discovery import discover
+    from carbonledger.sensors.registry import discover
 
     settings = load_settings()
     found = discover(

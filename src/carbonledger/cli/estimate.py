@@ -11,7 +11,8 @@ from carbonledger.cli._common import emit_json, fail, fail_from
 from carbonledger.errors import CarbonLedgerError
 
 if TYPE_CHECKING:
-    from carbonledger.predict import Estimate, InferenceEstimate, RegionRow
+    from carbonledger.predict import Estimate, InferenceEstimate
+    from carbonledger.report.regions import RegionOption
 
 
 SpecArg = Annotated[
@@ -204,12 +205,12 @@ def _run(
     others: str | None,
     json_out: bool,
 ) -> None:
-    from carbonledger.predict import compare_accelerators, compare_regions
+    from carbonledger.predict import compare_accelerators
 
     name, est, inf, kwargs = _from_spec_or_options(spec_path, given)
-    region_rows = compare_regions(est, top=top) if regions and est is not None else []
     if (regions or others) and est is None:
         fail("--compare-regions and --compare-accelerators need a training section")
+    region_rows = _compare_regions(est, top) if regions and est is not None else []
     other_estimates: list[Estimate] = []
     if others:
         names = [n for n in (x.strip() for x in others.split(",")) if n]
@@ -221,8 +222,8 @@ def _run(
             doc["name"] = name
         if inf is not None:
             doc["inference"] = inf.to_dict()
-        if regions:
-            doc["compare_regions"] = [r.to_dict() for r in region_rows]
+        if regions and est is not None:
+            doc["compare_regions"] = [_region_row(est, r) for r in region_rows]
         if others:
             doc["compare_accelerators"] = [_short(e) for e in other_estimates]
         emit_json(doc)
@@ -324,12 +325,60 @@ def _print_inference(i: InferenceEstimate) -> None:
         typer.echo(f"  - {a}")
 
 
-def _print_regions(e: Estimate, rows: list[RegionRow]) -> None:
-    typer.echo(f"\nThe same run elsewhere (here: {_n(e.grid_g_per_kwh)} g/kWh, {_n(e.co2e_t)} t):")
+def _compare_regions(e: Estimate, top: int) -> list[RegionOption]:
+    """The ``top`` lowest-CO2e countries and cloud regions (every provider) for the run's
+    IT energy and its 80% interval, from the one region ranking: countries at the run's
+    PUE, cloud regions at their provider's."""
+    from carbonledger.carbon import list_zones
+    from carbonledger.report.regions import rank_regions
+    from carbonledger.units import mwh_to_j
+
+    if top < 1:
+        fail(f"--top must be >= 1, got {top}")
+    to_it_j = mwh_to_j(1.0) / e.pue  # facility MWh -> IT joules
+    ranked = rank_regions(
+        e.energy_mwh * to_it_j,
+        energy_low_j=e.energy_mwh_low * to_it_j,
+        energy_high_j=e.energy_mwh_high * to_it_j,
+        pue=e.pue,
+        pue_source="the estimate's PUE",
+        reference_g_per_kwh=e.grid_g_per_kwh,
+        clouds=sorted({z.provider for z in list_zones("cloud")}),
+    )
+    return [o for kind in ("country", "cloud") for o in [r for r in ranked if r.kind == kind][:top]]
+
+
+def _region_row(e: Estimate, o: RegionOption) -> dict[str, Any]:
+    """A row of ``--json``'s ``compare_regions`` (tonnes; total with the run's embodied)."""
+    from carbonledger.units import g_to_t
+
+    return {
+        "code": o.code,
+        "name": o.name,
+        "kind": o.kind,
+        "intensity_g_per_kwh": o.intensity_g_per_kwh,
+        "year": o.intensity_year,
+        "source": o.intensity_source,
+        "pue": o.pue,
+        "operational_tco2e": g_to_t(o.co2e_g),
+        "operational_tco2e_low": g_to_t(o.co2e_low_g),
+        "operational_tco2e_high": g_to_t(o.co2e_high_g),
+        "total_tco2e": g_to_t(o.co2e_g) + e.embodied_t,
+    }
+
+
+def _print_regions(e: Estimate, rows: list[RegionOption]) -> None:
+    from carbonledger.units import g_to_t
+
+    typer.echo(
+        f"\nThe same run elsewhere (here: {_n(e.grid_g_per_kwh)} g/kWh, {_n(e.co2e_t)} t; "
+        "cloud regions at their provider's PUE):"
+    )
     for r in rows:
         typer.echo(
             f"  {r.kind:<8} {r.code:<24} {r.intensity_g_per_kwh:>7.1f} g/kWh  "
-            f"{_n(r.co2e_t):>8} t  (80%: {_n(r.co2e_t_low)} - {_n(r.co2e_t_high)})  {r.name}"
+            f"{_n(g_to_t(r.co2e_g)):>8} t  (80%: {_n(g_to_t(r.co2e_low_g))} - "
+            f"{_n(g_to_t(r.co2e_high_g))})  {r.name}"
         )
 
 

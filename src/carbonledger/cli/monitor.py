@@ -145,6 +145,13 @@ def register(app: typer.Typer) -> None:
         check_interval_option(interval)
         if duration is not None and not duration > 0:
             fail(f"--duration must be > 0 seconds, got {duration:g}")
+        if prometheus_port is not None or pushgateway:
+            from carbonledger.report.prometheus import require_client
+
+            try:  # before measuring starts: without the package there is nothing to serve
+                require_client()
+            except CarbonLedgerError as exc:
+                fail_from(exc)
         try:
             tracker = Tracker(
                 project or "monitor",

@@ -35,14 +35,19 @@ def register(app: typer.Typer) -> None:
             ),
         ] = False,
         pue: Annotated[
-            float | None, typer.Option("--pue", help="PUE (default: the run's, else 1).")
+            float | None,
+            typer.Option(
+                "--pue",
+                help="PUE of countries and the reference (default: the run's, else 1); "
+                "cloud regions use their provider's.",
+            ),
         ] = None,
         ledger: LedgerOpt = None,
         json_out: JsonOpt = False,
     ) -> None:
         """Rank countries (and cloud regions) by the CO2e of the same energy."""
         from carbonledger.report import format as fmt
-        from carbonledger.report.regions import rank_regions
+        from carbonledger.report.regions import rank_regions, rank_regions_for_run
         from carbonledger.report.text import format_energy_j, format_mass_g, printable
         from carbonledger.units import kwh_to_j
 
@@ -53,27 +58,31 @@ def register(app: typer.Typer) -> None:
             clouds = ["aws", "gcp", "azure"]
         reference = None
         here = "the world average"
-        if kwh is not None:
-            if run is not None:
-                fail("give a RUN or --kwh, not both")
-            energy_j = kwh_to_j(kwh)
-        else:
-            with reading(ledger) as led:
-                if run is None:
-                    newest = led.list_runs(limit=1)
-                    if not newest:
-                        fail(f"no runs in {led.location}; give --kwh X")
-                    s = newest[0]
-                else:
-                    s = summaries(led, [run])[0]
-            energy_j, reference = s.energy_j, s.intensity_g_per_kwh
-            here = f"{s.location} ({fmt.sig3(s.intensity_g_per_kwh)} g/kWh)"
-            pue = s.pue if pue is None else pue
         try:
-            options = rank_regions(
-                energy_j, pue=1.0 if pue is None else pue, reference_g_per_kwh=reference,
-                clouds=clouds, countries=not only_cloud, include_all=include_all,
-            )  # fmt: skip
+            if kwh is not None:
+                if run is not None:
+                    fail("give a RUN or --kwh, not both")
+                energy_j = kwh_to_j(kwh)
+                options = rank_regions(
+                    energy_j, pue=1.0 if pue is None else pue,
+                    pue_source="given" if pue is not None else "assumed 1.0 (give --pue)",
+                    clouds=clouds, countries=not only_cloud, include_all=include_all,
+                )  # fmt: skip
+            else:
+                with reading(ledger) as led:
+                    if run is None:
+                        newest = led.list_runs(limit=1)
+                        if not newest:
+                            fail(f"no runs in {led.location}; give --kwh X")
+                        s = newest[0]
+                    else:
+                        s = summaries(led, [run])[0]
+                energy_j, reference = s.energy_j, s.intensity_g_per_kwh
+                here = f"{s.location} ({fmt.sig3(s.intensity_g_per_kwh)} g/kWh)"
+                options = rank_regions_for_run(
+                    s, pue=pue, clouds=clouds, countries=not only_cloud, include_all=include_all
+                )
+                pue = s.pue if pue is None else pue
         except CarbonLedgerError as exc:
             fail_from(exc)
         shown = options[:top]
@@ -82,7 +91,10 @@ def register(app: typer.Typer) -> None:
                        "reference_g_per_kwh": reference,
                        "options": [o.to_dict() for o in shown]})  # fmt: skip
             return
-        typer.echo(f"{format_energy_j(energy_j)} at PUE {pue or 1.0:g}; saving against {here}")
+        clouds_pue = "; cloud regions at their provider's PUE" if clouds else ""
+        typer.echo(
+            f"{format_energy_j(energy_j)} at PUE {pue or 1.0:g}{clouds_pue}; saving against {here}"
+        )
         for o in shown:
             pct = "" if o.saving_pct is None else f" ({fmt.sig3(o.saving_pct)}%)"
             typer.echo(

@@ -41,38 +41,25 @@ def register(app: typer.Typer) -> None:
         json_out: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
     ) -> None:
         """The start with the lowest expected CO2e over the job's hours, vs starting now."""
-        import dataclasses
-
-        from carbonledger.carbon import intensity, provider_pue
         from carbonledger.cli.where import job_energy_kwh
-        from carbonledger.reduce.scheduling import forecast_provider, parse_duration_s, plan_start
+        from carbonledger.reduce.scheduling import parse_duration_s, plan_for_place
 
         if (zone is None) == (region is None):
             fail("give --zone (e.g. GB) or --region (e.g. aws:eu-west-2)")
         try:
             duration_s = parse_duration_s(duration, "--duration")
             within_s = parse_duration_s(within, "--within")
-            place = intensity(zone or region or "")
-            grid = place.grid_zone or place.code
             energy = job_energy_kwh(kwh, estimate, None, None)
-            pue = 1.0  # a grid zone: no facility assumed
-            if place.kind == "cloud":
-                pue = (provider_pue(place.provider) or (1.0, ""))[0]
-            provider, why = forecast_provider(
-                grid, forecast_file=str(forecast) if forecast else None, timeout_s=timeout
-            )
-            plan = plan_start(
-                grid,
-                duration_s,
+            plan = plan_for_place(
+                zone or region or "",
                 within_s,
-                provider,
-                energy_kwh=None if energy is None else energy[0],
-                pue=pue,
+                duration_s,
+                energy_kwh=None if energy is None else energy.kwh,
+                forecast_file=str(forecast) if forecast else None,
+                timeout_s=timeout,
             )
         except CarbonLedgerError as exc:
             fail_from(exc)
-        if plan.fallback_used and provider is None:
-            plan = dataclasses.replace(plan, fallback_reason=why)  # the fuller reason
         if json_out:
             emit_json(plan.to_dict())
             return
@@ -80,7 +67,7 @@ def register(app: typer.Typer) -> None:
         if plan.co2e_now_g is not None and plan.co2e_at_start_g is not None:
             typer.echo(
                 f"expected CO2e: {plan.co2e_at_start_g / 1e3:.3g} kg at the chosen start vs "
-                f"{plan.co2e_now_g / 1e3:.3g} kg now ({plan.energy_kwh:.3g} kWh x PUE {pue:g})"
+                f"{plan.co2e_now_g / 1e3:.3g} kg now ({plan.energy_kwh:.3g} kWh x PUE {plan.pue:g})"
             )
         age = plan.forecast_age_s()
         if age is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 import typer
 
@@ -17,9 +17,21 @@ EstimateOpt = Annotated[
 ]
 
 
+class JobEnergy(NamedTuple):
+    """A job's IT energy (kWh, with its range), where it comes from, and the job's own PUE
+    when it has one (a run's, a prediction's)."""
+
+    kwh: float
+    low_kwh: float
+    high_kwh: float
+    basis: str
+    pue: float | None = None
+    pue_source: str = ""
+
+
 def job_energy_kwh(
     kwh: float | None, estimate: Path | None, run: str | None, ledger: str | None
-) -> tuple[float, float, float, str] | None:
+) -> JobEnergy | None:
     """The job's IT energy (kWh, low, high) and where it comes from: ``--kwh``, a
     prediction spec (``--estimate``) or a run of the ledger; None when none was given.
     Exits 2 when more than one is given."""
@@ -29,7 +41,7 @@ def job_energy_kwh(
     if kwh is not None:
         if not kwh >= 0:
             fail(f"--kwh must be >= 0, got {kwh}")
-        return kwh, kwh, kwh, "given (--kwh)"
+        return JobEnergy(kwh, kwh, kwh, "given (--kwh)")
     if estimate is not None:
         from carbonledger.predict import load_spec
 
@@ -37,11 +49,13 @@ def job_energy_kwh(
         if e is None:
             fail(f"{estimate} describes no training run; give --kwh instead")
         to_kwh = 1e3 / e.pue  # facility MWh -> IT kWh
-        return (
+        return JobEnergy(
             e.energy_mwh * to_kwh,
             e.energy_mwh_low * to_kwh,
             e.energy_mwh_high * to_kwh,
             f"estimated from {estimate} (80% interval)",
+            e.pue,
+            f"the prediction's PUE ({estimate})",
         )
     if run is not None:
         from carbonledger.ledger import open_ledger
@@ -52,11 +66,13 @@ def job_energy_kwh(
             s = led.summary(led.resolve_run_id(run))
         finally:
             led.close()
-        return (
+        return JobEnergy(
             j_to_kwh(s.energy_j),
             j_to_kwh(s.energy_low_j),
             j_to_kwh(s.energy_high_j),
             f"run {s.run_id} (measured/estimated as recorded)",
+            s.pue,
+            f"the run's PUE ({s.pue_source})",
         )
     return None
 
@@ -82,18 +98,27 @@ def register(app: typer.Typer) -> None:
         json_out: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
     ) -> None:
         """Rank cloud regions by the expected CO2e of a job (per kWh without a job)."""
-        from carbonledger.reduce.regions import rank_regions
+        from carbonledger.report.regions import rank_regions
+        from carbonledger.units import kwh_to_j
 
         if top < 1:
             fail(f"--top must be >= 1, got {top}")
+        clouds = [c for c in cloud.split(",") if c.strip()]
+        if not clouds:
+            fail("--cloud needs at least one provider, e.g. aws,gcp,azure")
         try:
-            energy = job_energy_kwh(kwh, estimate, run, ledger)
-            kwh_mid, low, high, basis = energy or (1.0, 1.0, 1.0, "per kWh (no job given)")
+            job = job_energy_kwh(kwh, estimate, run, ledger) or JobEnergy(
+                1.0, 1.0, 1.0, "per kWh (no job given)"
+            )
+            kwh_mid, basis = job.kwh, job.basis
             options = rank_regions(
-                kwh_mid,
-                energy_low_kwh=low,
-                energy_high_kwh=high,
-                clouds=cloud.split(","),
+                kwh_to_j(kwh_mid),
+                energy_low_j=kwh_to_j(job.low_kwh),
+                energy_high_j=kwh_to_j(job.high_kwh),
+                pue=1.0 if job.pue is None else job.pue,
+                pue_source=job.pue_source or "assumed 1.0: the provider publishes no PUE",
+                clouds=clouds,
+                countries=False,
                 near=near,
             )[:top]
         except CarbonLedgerError as exc:

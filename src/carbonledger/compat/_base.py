@@ -125,12 +125,29 @@ def gpu_env(gpu_ids: object, base: Mapping[str, str] | None = None) -> dict[str,
     return env
 
 
+def _place_error(options: Mapping[str, Any]) -> Exception | None:
+    """What is wrong with the place given in ``options`` (``country``, ``region``) on its own
+    (an unknown name, a region outside the country), or None when it is usable or absent.
+    Only the given names are looked up: no network, no environment."""
+    country, region = options.get("country"), options.get("region")
+    if country is None and region is None:
+        return None
+    from carbonledger.carbon.location import resolve_location
+    from carbonledger.errors import InputError
+
+    try:
+        resolve_location(country=country, region=region, env={}, probe_cloud=False)
+    except InputError as exc:
+        return exc
+    return None
+
+
 def start_tracker(options: Mapping[str, Any]) -> Tracker | None:
     """A started :class:`carbonledger.Tracker`, or None (logged) when it cannot start.
 
-    A place the tables do not know is dropped (logged) and the start tried again: first the
-    region alone (when a country is given), then both; so a typo in a place name does not
-    leave the run unmeasured."""
+    A place the tables do not know is dropped (logged) before the start: first the region
+    (when a country is given), then both; so a typo in a place name does not leave the run
+    unmeasured. Whether the place is the problem is asked of the place lookup itself."""
     from carbonledger import Tracker
 
     attempts = [dict(options)]
@@ -139,15 +156,16 @@ def start_tracker(options: Mapping[str, Any]) -> Tracker | None:
     if options.get("country") is not None or options.get("region") is not None:
         attempts.append({k: v for k, v in options.items() if k not in ("country", "region")})
     for attempt, next_try in zip(attempts, [*attempts[1:], None], strict=True):
+        problem = None if next_try is None else _place_error(attempt)
+        if problem is not None and next_try is not None:
+            dropped = [k for k in ("country", "region") if k in attempt and k not in next_try]
+            LOG.error("location not usable (%s); trying without %s", problem, " and ".join(dropped))
+            continue
         try:
             return Tracker(**attempt).start()
         except Exception as exc:
-            placed = [str(attempt[k]).casefold() for k in ("country", "region") if k in attempt]
-            if next_try is None or not any(p in str(exc).casefold() for p in placed):
-                LOG.error("carbonledger could not start measuring: %s; the work goes on", exc)
-                return None
-            dropped = [k for k in ("country", "region") if k in attempt and k not in next_try]
-            LOG.error("location not usable (%s); trying without %s", exc, " and ".join(dropped))
+            LOG.error("carbonledger could not start measuring: %s; the work goes on", exc)
+            return None
     return None
 
 

@@ -17,9 +17,9 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
+from carbonledger.accounting import facility_energy_j, facility_energy_kwh
 from carbonledger.compat._base import HostFacts, Place
 from carbonledger.models import ComponentEnergy
-from carbonledger.units import j_to_kwh
 
 __all__ = [
     "EmissionsData",
@@ -176,8 +176,11 @@ def build_emissions(
     accounted (energy x PUE x intensity); the time stamp is local time, as CodeCarbon's."""
     energy_j = _by_component(components)
     pue = ctx.pue
-    energy_kwh = {k: j_to_kwh(v) * pue for k, v in energy_j.items()}
-    power_w = {k: (v * pue / duration_s if duration_s > 0 else 0.0) for k, v in energy_j.items()}
+    energy_kwh = {k: facility_energy_kwh(v, pue) for k, v in energy_j.items()}
+    power_w = {
+        k: (facility_energy_j(v, pue) / duration_s if duration_s > 0 else 0.0)
+        for k, v in energy_j.items()
+    }
     total_kwh = sum(energy_kwh.values())
     place, host = ctx.place, ctx.host
     return EmissionsData(

@@ -21,12 +21,12 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from carbonledger._files import atomic_write
 from carbonledger.compat._base import LOG, post_json
 from carbonledger.compat._cc_data import EmissionsData, TaskEmissionsData
 from carbonledger.report.export import CODECARBON_COLUMNS
@@ -199,15 +199,12 @@ class CsvFileOutput(BaseOutput):
 
 
 def write_rows(path: Path, header: Sequence[str], rows: Sequence[Mapping[str, str]]) -> None:
-    """Write ``header`` and ``rows`` to ``path`` through a temporary file renamed into place."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with tmp.open("w", newline="") as fh:
-            writer = csv.DictWriter(
-                fh, fieldnames=list(header), lineterminator="\n", extrasaction="ignore"
-            )
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """Write ``header`` and ``rows`` to ``path`` at once (:func:`carbonledger._files.atomic_write`:
+    a reader sees the old file or the new one; a special file there is refused)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(
+        buf, fieldnames=list(header), lineterminator="\n", extrasaction="ignore"
+    )
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(path, buf.getvalue())

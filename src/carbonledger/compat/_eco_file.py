@@ -21,10 +21,19 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from carbonledger._dirs import config_dir
+from carbonledger._files import write_new
 from carbonledger.compat._base import LOG
 from carbonledger.compat._cc_outputs import backup, write_rows
 
-__all__ = ["ECO2AI_COLUMNS", "KEY_ENV", "encrypt_copy", "resolve_key", "upsert_row"]
+__all__ = [
+    "ECO2AI_COLUMNS",
+    "KEY_ENV",
+    "default_key_file",
+    "encrypt_copy",
+    "resolve_key",
+    "upsert_row",
+]
 
 #: eco2AI 0.3.12's columns, in its order
 ECO2AI_COLUMNS: tuple[str, ...] = (
@@ -78,6 +87,11 @@ def upsert_row(path: Path, row: Mapping[str, str], *, add_new: bool = False) -> 
     write_rows(path, header, rows)
 
 
+def default_key_file(env: Mapping[str, str] | None = None) -> str:
+    """``<config dir>/encode.key``: the key made when none is given."""
+    return os.path.join(config_dir(env), "encode.key")
+
+
 def resolve_key(key_file: str | os.PathLike[str] | None) -> bytes:
     """The 32-byte key of the encrypted copy (see the module's description)."""
     from carbonledger.report.crypto import generate_key, load_key
@@ -86,17 +100,14 @@ def resolve_key(key_file: str | os.PathLike[str] | None) -> bytes:
         return load_key(key_file=key_file)
     if os.environ.get(KEY_ENV):
         return load_key(key_env=KEY_ENV)
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    path = Path(base) / "carbonledger" / "encode.key"
+    path = Path(default_key_file())
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            write_new(path, generate_key().hex() + "\n", mode=0o600)
         except FileExistsError:
             pass  # made by another process meanwhile
         else:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(generate_key().hex() + "\n")
             LOG.warning(
                 "a new key for encrypted eco2AI files was made in %s; keep it: without it the "
                 "files cannot be read (carbonledger decrypt FILE -o OUT --key-file %s)",

@@ -35,6 +35,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from carbonledger.accounting import co2e_g, facility_energy_kwh
 from carbonledger.compat._base import (
     LOG,
     gpu_env,
@@ -47,7 +48,7 @@ from carbonledger.compat._base import (
     warn_unknown,
 )
 from carbonledger.compat._eco_file import encrypt_copy, resolve_key, upsert_row
-from carbonledger.units import j_to_kwh
+from carbonledger.units import g_to_kg
 
 if TYPE_CHECKING:
     from carbonledger.models import ComponentEnergy
@@ -173,7 +174,7 @@ class Tracker:
         if self._tracker is None:
             return 0.0
         summary = self._tracker.summary()
-        return j_to_kwh(summary.energy_j) * summary.pue
+        return facility_energy_kwh(summary.energy_j, summary.pue)
 
     def price(self) -> float:
         return 0.0
@@ -300,7 +301,10 @@ class Tracker:
         components: tuple[ComponentEnergy, ...],
         epoch: str = "N/A",
     ) -> None:
-        energy_kwh = j_to_kwh(sum(c.energy_j for c in components)) * tracker.pue
+        energy_j = sum(c.energy_j for c in components)
+        co2e_kg = g_to_kg(
+            co2e_g(energy_j, pue=tracker.pue, intensity_g_per_kwh=tracker.intensity_g_per_kwh)
+        )
         row = {
             "id": tracker.run_id,
             "project_name": str(self.project_name),
@@ -308,8 +312,8 @@ class Tracker:
             "epoch": epoch,
             "start_time": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started_s)),
             "duration(s)": str(duration_s),
-            "power_consumption(kWh)": str(energy_kwh),
-            "CO2_emissions(kg)": str(energy_kwh * tracker.intensity_g_per_kwh / 1e3),
+            "power_consumption(kWh)": str(facility_energy_kwh(energy_j, tracker.pue)),
+            "CO2_emissions(kg)": str(co2e_kg),
             "CPU_name": self._cpu_name(tracker),
             "GPU_name": self._gpu_name(tracker),
             "OS": host_facts().os_system,

@@ -262,7 +262,7 @@ class EpochRecorder:
         return self._phase
 
     def _metrics(self, epoch: WindowSummary) -> dict[str, float]:
-        from carbonledger.units import co2e_g
+        from carbonledger.accounting import co2e_g
 
         tracker = self.tracker
         metrics: dict[str, float] = {
@@ -279,7 +279,11 @@ class EpochRecorder:
                 metrics[f"{phase}_energy_j"] = sum(w.energy_j for w in windows)
         run_energy_j = tracker.energy_j()
         metrics["run_energy_j"] = run_energy_j
-        metrics["run_co2e_g"] = co2e_g(run_energy_j, tracker.intensity_g_per_kwh, tracker.pue)
+        # at the run's yearly intensity, as each epoch's window: the hourly figure is known
+        # when the run ends (its summary)
+        metrics["run_co2e_g"] = co2e_g(
+            run_energy_j, pue=tracker.pue, intensity_g_per_kwh=tracker.intensity_g_per_kwh
+        )
         forecast = tracker.forecast
         if forecast is not None:
             for key in ("energy_j", "energy_low_j", "energy_high_j", "co2e_g"):

@@ -26,6 +26,7 @@ import stat
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
+from carbonledger import _dirs
 from carbonledger.errors import InputError, LedgerError
 
 if TYPE_CHECKING:
@@ -66,9 +67,7 @@ _SMALL_ORDER_Y = frozenset({0, 1, _P - 1, _ORDER8_Y, _P - _ORDER8_Y})
 
 def config_dir(env: Mapping[str, str] | None = None) -> str:
     """``$XDG_CONFIG_HOME/carbonledger`` (``~/.config/carbonledger`` when unset)."""
-    env = os.environ if env is None else env
-    base = env.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return os.path.join(base, "carbonledger")
+    return _dirs.config_dir(env)
 
 
 def signing_key_path(env: Mapping[str, str] | None = None) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from carbonledger._dirs import data_dir
+
 if TYPE_CHECKING:
     import pathlib
     from collections.abc import Mapping
@@ -19,9 +21,7 @@ ENV_VAR = "CARBONLEDGER_LEDGER"
 def default_ledger_file(env: Mapping[str, str] | None = None) -> str:
     """The per-user ledger file: ``$XDG_DATA_HOME/carbonledger/ledger.sqlite``
     (``~/.local/share`` when ``XDG_DATA_HOME`` is unset). Nothing is created here."""
-    env = os.environ if env is None else env
-    base = env.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return os.path.join(base, "carbonledger", "ledger.sqlite")
+    return os.path.join(data_dir(env), "ledger.sqlite")
 
 
 def default_ledger_path(env: Mapping[str, str] | None = None) -> pathlib.Path:

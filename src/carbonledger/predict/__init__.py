@@ -29,7 +29,7 @@ from carbonledger.predict.inference import InferenceEstimate, inference
 from carbonledger.predict.params import Architecture, MoE, ParameterCounts
 from carbonledger.predict.priors import Prior, Priors, default_priors, fit_priors
 from carbonledger.predict.spec import Spec, load_spec, parse_spec
-from carbonledger.predict.whatif import RegionRow, compare_accelerators, compare_regions
+from carbonledger.predict.whatif import compare_accelerators
 
 __all__ = [
     "Accelerator",
@@ -41,12 +41,10 @@ __all__ = [
     "ParameterCounts",
     "Prior",
     "Priors",
-    "RegionRow",
     "Spec",
     "accelerator",
     "attention_flops_per_token",
     "compare_accelerators",
-    "compare_regions",
     "default_priors",
     "fit_priors",
     "forecast",

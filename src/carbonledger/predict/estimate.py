@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
+from carbonledger.accounting import co2e_g, facility_energy_j
 from carbonledger.errors import InputError
 from carbonledger.predict._check import optional_positive, positive, positive_int, share
 from carbonledger.predict._stats import Z80
@@ -30,7 +31,7 @@ from carbonledger.predict.hardware import Accelerator, EmbodiedConstants, embodi
 from carbonledger.predict.hardware import accelerator as lookup_accelerator
 from carbonledger.predict.params import Architecture
 from carbonledger.predict.priors import Priors, default_priors
-from carbonledger.units import G_PER_T, J_PER_KWH, J_PER_MWH
+from carbonledger.units import g_to_t, j_to_mwh, mwh_to_j
 
 __all__ = ["Estimate", "fmt", "resolve_params", "training"]
 
@@ -38,8 +39,9 @@ HOURS_PER_YEAR = 365.25 * 24
 
 
 def _co2e_t(facility_mwh: float, grid_g_per_kwh: float) -> float:
-    """Tonnes CO2e of ``facility_mwh`` (PUE included) at ``grid_g_per_kwh``."""
-    return facility_mwh * J_PER_MWH / J_PER_KWH * grid_g_per_kwh / G_PER_T
+    """Tonnes CO2e of ``facility_mwh`` (PUE included, so scaled by 1 here) at
+    ``grid_g_per_kwh``."""
+    return g_to_t(co2e_g(mwh_to_j(facility_mwh), pue=1.0, intensity_g_per_kwh=grid_g_per_kwh))
 
 
 def fmt(x: float) -> str:
@@ -118,7 +120,7 @@ class Estimate:
     @property
     def energy_j(self) -> float:
         """Facility energy in joules."""
-        return self.energy_mwh * J_PER_MWH
+        return mwh_to_j(self.energy_mwh)
 
     @property
     def total_t(self) -> float:
@@ -360,7 +362,7 @@ def _assemble(
     """The Estimate: facility energy (MWh) and CO2e (t) with their 80% intervals, from the
     device-seconds, the utilisation and the average power per device (W)."""
     hours = seconds / 3600.0
-    energy_mwh = seconds * power.median * pue_v / J_PER_MWH
+    energy_mwh = j_to_mwh(facility_energy_j(seconds * power.median, pue_v))
     co2e_t = _co2e_t(energy_mwh, grid)
     sigma = math.hypot(util.sigma, power.sigma)
     lo, hi = math.exp(-Z80 * sigma), math.exp(Z80 * sigma)

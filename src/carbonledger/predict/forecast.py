@@ -28,10 +28,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from carbonledger.accounting import co2e_range_g
 from carbonledger.errors import InputError
 from carbonledger.predict._check import positive, positive_int
-from carbonledger.predict._stats import Z80, t_quantile
-from carbonledger.units import co2e_g
+from carbonledger.predict._stats import Z80, t90
+from carbonledger.units import j_to_kwh
 
 __all__ = ["PRIOR_CV", "PRIOR_WEIGHT", "Forecast", "forecast"]
 
@@ -79,7 +80,7 @@ class Forecast:
             "energy_j": self.energy_j,
             "energy_low_j": self.energy_low_j,
             "energy_high_j": self.energy_high_j,
-            "energy_kwh": self.energy_j / 3.6e6,
+            "energy_kwh": j_to_kwh(self.energy_j),
             "co2e_g": self.co2e_g,
             "co2e_low_g": self.co2e_low_g,
             "co2e_high_g": self.co2e_high_g,
@@ -105,7 +106,7 @@ def _remaining(values: Sequence[float], r: int, x_last: float) -> tuple[float, f
         return 0.0, 0.0
     ss = sum((v - m) ** 2 for v in values)
     s2 = (PRIOR_WEIGHT * (PRIOR_CV * m) ** 2 + ss) / (PRIOR_WEIGHT + k - 1)
-    t = t_quantile(0.9, PRIOR_WEIGHT + k - 1)
+    t = t90(PRIOR_WEIGHT + k - 1)
     noise = t * math.sqrt(s2 * (r + r * r / k))
     drift = 0.0
     if k >= 3:
@@ -115,7 +116,7 @@ def _remaining(values: Sequence[float], r: int, x_last: float) -> tuple[float, f
         b = sum((x - xm) * (v - m) for x, v in zip(xs, values, strict=True)) / sxx
         resid = sum((v - m - b * (x - xm)) ** 2 for x, v in zip(xs, values, strict=True))
         se_b = math.sqrt(resid / (k - 2) / sxx) if k > 2 else 0.0
-        excess = max(0.0, abs(b) - t_quantile(0.9, k - 2) * se_b)
+        excess = max(0.0, abs(b) - t90(k - 2) * se_b)
         drift = excess * (r * (x_last - xm) + r * (r + 1) / 2)
     return r * m, math.hypot(noise, Z80 * drift)
 
@@ -162,13 +163,14 @@ def forecast(
 
     e, e_lo, e_hi = done_e + rem_e, done_e + max(0.0, rem_e - hw_e), done_e + rem_e + hw_e
     d, d_lo, d_hi = done_d + rem_d, done_d + max(0.0, rem_d - hw_d), done_d + rem_d + hw_d
+    co2e = co2e_range_g(e, e_lo, e_hi, pue=pue_v, intensity_g_per_kwh=grid)
     return Forecast(
         energy_j=e,
         energy_low_j=e_lo,
         energy_high_j=e_hi,
-        co2e_g=co2e_g(e, grid, pue_v),
-        co2e_low_g=co2e_g(e_lo, grid, pue_v),
-        co2e_high_g=co2e_g(e_hi, grid, pue_v),
+        co2e_g=co2e.co2e_g,
+        co2e_low_g=co2e.low_g,
+        co2e_high_g=co2e.high_g,
         duration_s=d,
         duration_low_s=d_lo,
         duration_high_s=d_hi,

@@ -28,6 +28,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from carbonledger.accounting import co2e_g, facility_energy_j
 from carbonledger.errors import InputError
 from carbonledger.predict._check import optional_positive, positive, positive_int, share
 from carbonledger.predict.estimate import HOURS_PER_YEAR, fmt, resolve_params
@@ -35,7 +36,7 @@ from carbonledger.predict.hardware import Accelerator, embodied_constants
 from carbonledger.predict.hardware import accelerator as lookup_accelerator
 from carbonledger.predict.params import Architecture
 from carbonledger.predict.priors import Prior, Priors, default_priors
-from carbonledger.units import J_PER_KWH, J_PER_WH
+from carbonledger.units import J_PER_WH
 
 __all__ = ["BANDWIDTH_EFFICIENCY", "BANDWIDTH_EFFICIENCY_SIGMA", "InferenceEstimate", "inference"]
 
@@ -304,7 +305,7 @@ def _request(
         eta=eta,
         bytes_per_param=c.bpp,
     )
-    return secs, secs * c.n_dev * p * c.pue_v, regime
+    return secs, facility_energy_j(secs * c.n_dev * p, c.pue_v), regime
 
 
 def _energy_range_j(
@@ -417,8 +418,8 @@ def inference(
     notes.extend(_notes(c, regime, u_prior, s_prior, p0))
     embodied_g = acc.embodied_kg * 1000.0 * n_dev * secs / (c.life * HOURS_PER_YEAR * 3600.0)
 
-    def co2(j: float) -> float:
-        return j / J_PER_KWH * grid
+    def co2(j: float) -> float:  # facility energy: PUE already in
+        return co2e_g(j, pue=1.0, intensity_g_per_kwh=grid)
 
     return InferenceEstimate(
         accelerator=acc.name,

@@ -3,8 +3,10 @@
 Each :class:`Advice` is an estimate with a range, computed from the run's measured energy:
 
 * **region**: the same IT energy (range from the run's energy range) x the other cloud
-  region's provider PUE x its yearly grid intensity (:func:`~carbonledger.reduce.regions.rank_regions`),
-  preferring a region in the same geography when the run ran in a cloud region.
+  region's provider PUE x its yearly grid intensity, from the one region ranking
+  (:func:`~carbonledger.report.regions.rank_regions_for_run`, as ``where`` and the
+  dashboard give it), preferring a region in the same geography when the run ran in a
+  cloud region.
 * **start hour**: the run's energy at the lowest time-weighted mean intensity over its
   duration among starts within 12 h either side of its real start, from an hourly series
   (``hourly_g_per_kwh``, or ``provider.hourly`` for the run's zone); the range is from
@@ -23,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from carbonledger.accounting import co2e_g
 from carbonledger.units import j_to_kwh
 
 if TYPE_CHECKING:
@@ -111,19 +114,17 @@ def advise(
 
 def _region(summary: RunSummary, clouds: tuple[str, ...] | None) -> Advice | None:
     from carbonledger.errors import CarbonLedgerError
-    from carbonledger.reduce.regions import rank_regions
+    from carbonledger.report.regions import CLOUDS, rank_regions_for_run
 
     kwh = j_to_kwh(summary.energy_j)
-    low, high = j_to_kwh(summary.energy_low_j), j_to_kwh(summary.energy_high_j)
     near = summary.location if ":" in summary.location else None
+    chosen = clouds or CLOUDS
     try:
-        options = rank_regions(
-            kwh, energy_low_kwh=low, energy_high_kwh=high, clouds=clouds, near=near
-        )
+        options = rank_regions_for_run(summary, clouds=chosen, countries=False, near=near)
     except CarbonLedgerError:
         options = []
     if not options and near:
-        options = rank_regions(kwh, energy_low_kwh=low, energy_high_kwh=high, clouds=clouds)
+        options = rank_regions_for_run(summary, clouds=chosen, countries=False)
     options = [o for o in options if o.code != summary.location]
     if not options:
         return None
@@ -220,10 +221,10 @@ def _accelerator(summary: RunSummary) -> Advice | None:
     other_j = summary.energy_j - gpu_j
     energy_ratio = _efficiency(current) / _efficiency(best)
     time_ratio = current.peak_flops / best.peak_flops
-    factor = summary.pue * summary.intensity_g_per_kwh
 
     def co2e(spread: float) -> float:
-        return j_to_kwh(gpu_j * energy_ratio * (1 + spread) + other_j * time_ratio) * factor
+        energy_j = gpu_j * energy_ratio * (1 + spread) + other_j * time_ratio
+        return co2e_g(energy_j, pue=summary.pue, intensity_g_per_kwh=summary.intensity_g_per_kwh)
 
     return Advice(
         kind="accelerator",

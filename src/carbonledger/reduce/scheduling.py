@@ -9,6 +9,11 @@ does not cover is skipped. With an energy (kWh), CO2e = energy x PUE x mean inte
 When no forecast can be had (no provider for the zone, the provider failed or timed out,
 or the forecast does not cover the job from now), the plan is "start now", with the
 reason stated; nothing is guessed.
+
+No terminal I/O: the plan explains itself (:meth:`StartPlan.explain`), and waiting for the
+start (:func:`wait_for_start`) asks the caller's ``choose`` what to do on Ctrl-C; the
+command line prints and asks. The providers and the one that is chosen for a zone live in
+:mod:`carbonledger.carbon.providers`.
 """
 
 from __future__ import annotations
@@ -17,35 +22,30 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from carbonledger.accounting import co2e_g
 from carbonledger.errors import CarbonLedgerError, InputError
+from carbonledger.units import iso_utc, kwh_to_j
 
 if TYPE_CHECKING:
-    from carbonledger.carbon.hourly import IntensityForecast
+    from carbonledger.carbon.providers.base import IntensityForecast
 
 __all__ = [
-    "TOKEN_ENV",
     "StartPlan",
-    "forecast_provider",
     "job_from_estimate",
     "mean_intensity",
     "parse_duration_s",
+    "plan_for_place",
     "plan_start",
     "realised_saving",
     "schedule_tags",
-    "start_within",
     "wait_for_start",
 ]
 
 HOUR_S = 3600
 #: the longest window and job a plan considers (seconds): forecasts reach 2-4 days at most
 MAX_SPAN_S = 7 * 24 * HOUR_S
-
-
-def _iso(unix_s: float) -> str:
-    return datetime.fromtimestamp(unix_s, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def mean_intensity(
@@ -107,7 +107,7 @@ class StartPlan:
     def _co2e_g(self, g_per_kwh: float | None) -> float | None:
         if g_per_kwh is None or self.energy_kwh is None:
             return None
-        return self.energy_kwh * self.pue * g_per_kwh
+        return co2e_g(kwh_to_j(self.energy_kwh), pue=self.pue, intensity_g_per_kwh=g_per_kwh)
 
     @property
     def co2e_now_g(self) -> float | None:
@@ -134,7 +134,7 @@ class StartPlan:
         """One or two sentences: when the job starts and why."""
         if self.fallback_used:
             return f"starting now: {self.fallback_reason}"
-        when = _iso(self.start_unix_s)
+        when = iso_utc(self.start_unix_s)
         now, best = self.intensity_now_g_per_kwh, self.intensity_at_start_g_per_kwh
         saving = self.saving_fraction
         if self.delay_s <= 0:
@@ -153,8 +153,8 @@ class StartPlan:
         age = self.forecast_age_s()
         return {
             "zone": self.zone,
-            "now": _iso(self.now_unix_s),
-            "start": _iso(self.start_unix_s),
+            "now": iso_utc(self.now_unix_s),
+            "start": iso_utc(self.start_unix_s),
             "start_unix_s": self.start_unix_s,
             "delay_s": self.delay_s,
             "duration_s": self.duration_s,
@@ -169,7 +169,7 @@ class StartPlan:
             "source": self.source,
             "forecast_issued": None
             if self.forecast_issued_unix_s is None
-            else _iso(self.forecast_issued_unix_s),
+            else iso_utc(self.forecast_issued_unix_s),
             "forecast_age_s": age,
             "forecast_from_cache": self.forecast_from_cache,
             "candidates": self.candidates,
@@ -247,7 +247,7 @@ def plan_start(
         profile=tuple(profile),
     )
     if not profile or profile[0][0] != now:
-        covered = f"{_iso(forecast.hours[0][0])}..{_iso(forecast.hours[-1][0] + HOUR_S)}"
+        covered = f"{iso_utc(forecast.hours[0][0])}..{iso_utc(forecast.hours[-1][0] + HOUR_S)}"
         return fallback(
             f"the {forecast.source} ({covered}) does not cover a {duration_s / 3600:g} h job "
             "from now"
@@ -270,47 +270,35 @@ def _replace(plan: StartPlan, **changes: Any) -> StartPlan:
 def wait_for_start(
     plan: StartPlan,
     *,
-    echo: Callable[[str], None] = print,
-    choose: Callable[[], str] | None = None,
+    choose: Callable[[], str],
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.time,
 ) -> tuple[float | None, dict[str, Any]]:
-    """Wait until ``plan.start_unix_s``, printing when the job will start and why.
+    """Wait until ``plan.start_unix_s`` (say why first: :meth:`StartPlan.explain`).
 
-    Ctrl-C while waiting calls ``choose()`` (default: ask on the terminal), which answers
-    ``"now"`` (start at once) or ``"quit"``. Returns ``(started_unix_s, record)``, with
-    ``started_unix_s`` None when the user quit; ``record`` (JSON-able) is the plan plus
-    ``choice`` (``"waited"``, ``"now"``: started early by the user, ``"immediate"``: no
-    wait was needed, ``"quit"``) for the run's metadata under ``"schedule"``.
+    Ctrl-C while waiting calls ``choose()`` (the command line asks on the terminal), which
+    answers ``"now"`` (start at once) or anything else (quit). Returns
+    ``(started_unix_s, record)``, with ``started_unix_s`` None when the user quit;
+    ``record`` (JSON-able) is the plan plus ``choice`` (``"waited"``, ``"now"``: started
+    early by the user, ``"immediate"``: no wait was needed, ``"quit"``) for the run's
+    metadata under ``"schedule"``.
     """
     record = plan.to_dict()
-    echo(plan.explain())
     if plan.delay_s <= 0:
-        record.update(choice="immediate", started=_iso(clock()), started_unix_s=clock())
+        record.update(choice="immediate", started=iso_utc(clock()), started_unix_s=clock())
         return record["started_unix_s"], record
     choice = "waited"
     try:
         while (left := plan.start_unix_s - clock()) > 0:
             sleep(min(left, 60.0))
     except KeyboardInterrupt:
-        answer = (choose or _ask_terminal)()
-        choice = "now" if answer == "now" else "quit"
+        choice = "now" if choose() == "now" else "quit"
     started = clock()
     record.update(choice=choice)
     if choice == "quit":
-        echo("not started (quit while waiting)")
         return None, record
-    record.update(started=_iso(started), started_unix_s=started)
+    record.update(started=iso_utc(started), started_unix_s=started)
     return started, record
-
-
-def _ask_terminal() -> str:
-    """Ask on the terminal whether to start now or quit (quit on a second Ctrl-C/EOF)."""
-    try:
-        answer = input("\nstart now [s] or quit [q]? ").strip().lower()
-    except (KeyboardInterrupt, EOFError):
-        return "quit"
-    return "now" if answer in ("s", "start", "now", "y", "yes", "") else "quit"
 
 
 def realised_saving(
@@ -351,62 +339,14 @@ def realised_saving(
     if ran_g is None or then_g is None:
         out["reason"] = "the provider lacks some of the hours compared"
         return out
+    energy_j = kwh_to_j(energy_kwh)
     out.update(
         intensity_ran_g_per_kwh=ran_g,
         intensity_if_now_g_per_kwh=then_g,
-        realised_saving_g=energy_kwh * pue * (then_g - ran_g),
+        realised_saving_g=co2e_g(energy_j, pue=pue, intensity_g_per_kwh=then_g)
+        - co2e_g(energy_j, pue=pue, intensity_g_per_kwh=ran_g),
     )
     return out
-
-
-#: environment variable holding an Electricity Maps API token
-TOKEN_ENV = "CARBONLEDGER_ELECTRICITYMAPS_TOKEN"
-
-
-def forecast_provider(
-    zone: str,
-    *,
-    forecast_file: str | None = None,
-    env: Mapping[str, str] | None = None,
-    timeout_s: float = 3.0,
-    uk_base_url: str | None = None,
-    electricitymaps_base_url: str | None = None,
-) -> tuple[Any | None, str]:
-    """The forecast provider for grid ``zone`` and why it was chosen: ``forecast_file``
-    when given; else the UK Carbon Intensity API for ``GB`` (no token); else Electricity
-    Maps when ``CARBONLEDGER_ELECTRICITYMAPS_TOKEN`` is set; else ``(None, reason)``.
-    Online providers cache under ``$XDG_CACHE_HOME/carbonledger`` and are bounded by
-    ``timeout_s`` for the whole call."""
-    import os
-
-    from carbonledger.carbon.hourly import (
-        ElectricityMapsProvider,
-        FileIntensityProvider,
-        UKCarbonIntensityProvider,
-    )
-
-    env = os.environ if env is None else env
-    if forecast_file:
-        return FileIntensityProvider(forecast_file), f"the file {forecast_file}"
-    cache = os.path.join(
-        env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
-        "carbonledger",
-    )
-    if zone.strip().upper() in ("GB", "UK"):
-        kwargs: dict[str, Any] = {"timeout_s": timeout_s, "cache_dir": cache}
-        if uk_base_url:
-            kwargs["base_url"] = uk_base_url
-        return UKCarbonIntensityProvider(**kwargs), "zone GB: the UK Carbon Intensity API"
-    token = env.get(TOKEN_ENV, "").strip()
-    if token:
-        kwargs = {"timeout_s": timeout_s, "cache_dir": cache}
-        if electricitymaps_base_url:
-            kwargs["base_url"] = electricitymaps_base_url
-        return ElectricityMapsProvider(token, **kwargs), f"{TOKEN_ENV} is set"
-    return None, (
-        f"no forecast for zone {zone}: the UK API covers GB only; set {TOKEN_ENV} for "
-        "Electricity Maps, or give --forecast FILE"
-    )
 
 
 _UNITS_S = {"s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
@@ -422,35 +362,42 @@ def parse_duration_s(text: str, what: str = "duration") -> float:
     return float(match.group(1)) * _UNITS_S[match.group(2) or "s"]
 
 
-def start_within(
+def plan_for_place(
     place: str | None,
     within_s: float,
     duration_s: float,
     *,
     energy_kwh: float | None = None,
     forecast_file: str | None = None,
-    echo: Callable[[str], None] = print,
-    choose: Callable[[], str] | None = None,
     env: Mapping[str, str] | None = None,
-) -> tuple[float | None, dict[str, Any]]:
-    """``carbonledger run --start-within``: plan the start for ``place`` (a country, grid
-    zone or cloud region; None: start now, said so), print when and why, wait (Ctrl-C:
-    start now or quit), and return ``(started_unix_s or None when the user quit, record)``.
-    ``record`` goes into the run's metadata under ``"schedule"``."""
+    timeout_s: float = 3.0,
+    now_unix_s: float | None = None,
+) -> StartPlan:
+    """:func:`plan_start` for ``place`` (a country, grid zone or cloud region; None: start
+    now, said so): the forecast of its grid zone from the provider
+    :func:`~carbonledger.carbon.providers.chooser.forecast_provider` picks (``forecast_file``,
+    ``env``, ``timeout_s`` seconds for the whole call), and the PUE of its cloud provider
+    (a grid zone: 1, no facility assumed). The plan says why it starts now when no
+    provider serves the zone."""
     from carbonledger.carbon import intensity, provider_pue
+    from carbonledger.carbon.providers.chooser import forecast_provider
 
     if place is None:
-        plan = plan_start("?", duration_s, within_s, None)
-        plan = _replace(plan, zone="", fallback_reason="no --country/--region to forecast for")
-        return wait_for_start(plan, echo=echo, choose=choose)
+        plan = plan_start("?", duration_s, within_s, None, now_unix_s=now_unix_s)
+        return _replace(plan, zone="", fallback_reason="no --country/--region to forecast for")
     zone = intensity(place)
     grid = zone.grid_zone or zone.code
     pue = (provider_pue(zone.provider) or (1.0, ""))[0] if zone.kind == "cloud" else 1.0
-    provider, why = forecast_provider(grid, forecast_file=forecast_file, env=env)
-    plan = plan_start(grid, duration_s, within_s, provider, energy_kwh=energy_kwh, pue=pue)
+    provider, why = forecast_provider(
+        grid, forecast_file=forecast_file, env=env, timeout_s=timeout_s
+    )
+    plan = plan_start(
+        grid, duration_s, within_s, provider, energy_kwh=energy_kwh, pue=pue,
+        now_unix_s=now_unix_s,
+    )  # fmt: skip
     if provider is None:
-        plan = _replace(plan, fallback_reason=why)
-    return wait_for_start(plan, echo=echo, choose=choose)
+        plan = _replace(plan, fallback_reason=why)  # the fuller reason
+    return plan
 
 
 def schedule_tags(record: Mapping[str, Any]) -> dict[str, str]:

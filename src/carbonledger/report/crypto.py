@@ -18,7 +18,8 @@ environment variable holding hex or base64. A text password is refused: it is no
 
 Output files (exports, decrypted plaintext) are written through a temporary file created
 exclusively (``O_CREAT | O_EXCL | O_NOFOLLOW``: never an existing file, never through a
-link) and renamed into place; decrypted plaintext gets mode 0600.
+link) and renamed into place; decrypted plaintext gets mode 0600. Only a regular file or a
+new path is replaced: a FIFO, a device, a socket or a directory there is refused.
 """
 
 from __future__ import annotations
@@ -173,20 +174,16 @@ def decrypt(blob: bytes, key: bytes, where: str = "the input") -> bytes:
 
 def write_atomic(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -> None:
     """Write ``data`` to ``path`` through a temporary file, created exclusively in the same
-    folder (no link followed, nothing overwritten) with ``mode``, then renamed into place."""
-    from carbonledger.ledger.keys import write_exclusive
+    folder (no link followed, nothing overwritten) with ``mode``, then renamed into place
+    (:func:`carbonledger._files.atomic_write`). Only a regular file or a new path is written:
+    a FIFO, a device, a socket or a directory there is an :class:`InputError`; a link there is
+    replaced, never followed."""
+    from carbonledger._files import atomic_write
 
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     try:
-        write_exclusive(str(tmp), data, mode)
+        atomic_write(path, data, mode=mode)
     except OSError as exc:
-        raise InputError(f"cannot write {target}: {exc.strerror}") from None
-    try:
-        os.replace(tmp, target)
-    except OSError as exc:
-        tmp.unlink()
-        raise InputError(f"cannot write {target}: {exc.strerror}") from None
+        raise InputError(f"cannot write {Path(path)}: {exc.strerror}") from None
 
 
 def decrypt_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], key: bytes) -> int:

@@ -3,7 +3,11 @@
 The CSV starts with CodeCarbon's 38 columns, in CodeCarbon's order and units (energy in
 kWh, emissions in kg CO2e, power in W, duration in s, ``timestamp`` the run's end in UTC),
 so tools written for CodeCarbon's ``emissions.csv`` read it; carbonledger's own columns
-follow (measured share, methods, ranges, sources, status...). A value that is not known
+follow (measured share, methods, ranges, sources, status...). Every component is counted:
+``energy_consumed`` is the run's whole energy, a system-on-chip's CPU and GPU parts go to
+``cpu_energy`` and ``gpu_energy``, and the components CodeCarbon has no column for (a neural
+engine, ``npu``; an indivisible SoC rail, ``soc``) to our ``npu_energy_kwh`` and
+``soc_energy_kwh``. A value that is not known
 is an empty cell, never a guess. Host facts (``os``, ``cpu_model``, ``country_name``...)
 come from the run's ``meta``, where the tracker records them.
 
@@ -16,16 +20,17 @@ import csv
 import io
 import json
 from collections.abc import Iterable
-from datetime import datetime, timezone
 from typing import Any, Literal, TextIO
 
-from carbonledger import __version__
-from carbonledger.models import RunSummary
+from carbonledger import __version__, units
+from carbonledger.models import COMPONENTS, Component, RunSummary
 from carbonledger.units import j_to_kwh
 
 __all__ = [
     "CODECARBON_COLUMNS",
+    "CODECARBON_COMPONENTS",
     "CSV_COLUMNS",
+    "OTHER_COMPONENTS",
     "OWN_COLUMNS",
     "csv_row",
     "export_text",
@@ -77,12 +82,18 @@ CODECARBON_COLUMNS: tuple[str, ...] = (
     "wue",
 )
 
+#: the components CodeCarbon has columns for (``cpu_energy``, ``cpu_power``...)
+CODECARBON_COMPONENTS: tuple[Component, ...] = ("cpu", "gpu", "ram")
+#: the others, each in a column of ours (``npu_energy_kwh``...)
+OTHER_COMPONENTS = tuple(c for c in COMPONENTS if c not in CODECARBON_COMPONENTS)
+
 #: carbonledger's columns, after CodeCarbon's
 OWN_COLUMNS: tuple[str, ...] = (
     "status",
     "started_at",
     "measured_share",
     "methods",
+    *(f"{c}_energy_kwh" for c in OTHER_COMPONENTS),
     "energy_low_kwh",
     "energy_high_kwh",
     "co2e_low_kg",
@@ -130,9 +141,7 @@ _FROM_META = {
 
 def iso_utc(t: float | None) -> str:
     """ISO-8601 in UTC with an explicit offset, or '' for None."""
-    if t is None:
-        return ""
-    return datetime.fromtimestamp(t, tz=timezone.utc).isoformat(timespec="seconds")
+    return "" if t is None else units.iso_utc(t, suffix="+00:00")
 
 
 def _cell(value: Any) -> str:
@@ -158,12 +167,10 @@ def csv_row(s: RunSummary) -> dict[str, str]:
     """One run as a row of :data:`CSV_COLUMNS` (strings; '' when unknown)."""
     meta = s.extra.get("meta") or {}
     duration = s.duration_s
-    by = {c: s.component_energy_j(c) for c in ("cpu", "gpu", "ram")}
-    has = {c: any(x.component == c for x in s.components) for c in ("cpu", "gpu", "ram")}
+    by = {c: s.component_energy_j(c) for c in COMPONENTS}
+    has = {c: any(x.component == c for x in s.components) for c in COMPONENTS}
     row: dict[str, Any] = {
-        "timestamp": datetime.fromtimestamp(_end_unix_s(s), tz=timezone.utc).strftime(
-            "%Y-%m-%dT%H:%M:%S"
-        ),
+        "timestamp": units.iso_utc(_end_unix_s(s), suffix=""),
         "project_name": s.project,
         "run_id": s.run_id,
         "experiment_id": s.experiment,
@@ -178,9 +185,11 @@ def csv_row(s: RunSummary) -> dict[str, str]:
         else None,
         "pue": s.pue,
     }
-    for c in ("cpu", "gpu", "ram"):
+    for c in CODECARBON_COMPONENTS:
         row[f"{c}_energy"] = j_to_kwh(by[c]) if has[c] else None
         row[f"{c}_power"] = (by[c] / duration if duration > 0 else 0.0) if has[c] else None
+    for c in OTHER_COMPONENTS:
+        row[f"{c}_energy_kwh"] = j_to_kwh(by[c]) if has[c] else None
     for column, key in _FROM_META.items():
         value = meta.get(key)
         row[column] = None if value == "" else value

@@ -7,11 +7,11 @@ import datetime as _dt
 from collections.abc import Sequence
 from typing import Any
 
+from carbonledger.accounting import co2e_g
 from carbonledger.errors import InputError
 from carbonledger.models import RunSummary
 from carbonledger.report.data import RunReport, cumulative_energy
 from carbonledger.report.samples import power_series
-from carbonledger.units import j_to_kwh
 
 __all__ = ["project_figures", "require_plotly", "run_figures"]
 
@@ -75,7 +75,7 @@ def _energy(go: Any, summary: RunSummary) -> Any:
 def _co2e(go: Any, report: RunReport) -> Any:
     s = report.summary
     times, energy = cumulative_energy(report.samples)
-    grams = [j_to_kwh(e) * s.pue * s.intensity_g_per_kwh for e in energy]
+    grams = [co2e_g(e, pue=s.pue, intensity_g_per_kwh=s.intensity_g_per_kwh) for e in energy]
     fig = go.Figure(layout={**_LAYOUT, "title": "Cumulative CO2e"})
     fig.add_trace(
         go.Scatter(x=[_when(t) for t in times], y=grams, mode="lines", name="CO2e", fill="tozeroy")

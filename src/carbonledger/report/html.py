@@ -5,7 +5,6 @@ Needs the ``report`` extra (``pip install carbonledger[report]``).
 
 from __future__ import annotations
 
-import datetime as _dt
 import html
 from collections.abc import Sequence
 from typing import Any
@@ -14,6 +13,7 @@ from carbonledger.models import RunSummary
 from carbonledger.report import format as fmt
 from carbonledger.report.data import LedgerStatus, RunReport
 from carbonledger.report.text import format_energy_j, format_mass_g, meaningful_equivalents
+from carbonledger.units import iso_utc
 
 __all__ = [
     "figure_divs",
@@ -78,7 +78,7 @@ def run_body(report: RunReport) -> str:
     from carbonledger.report.figures import run_figures
 
     s = report.summary
-    started = _dt.datetime.fromtimestamp(s.started_unix_s, tz=_dt.timezone.utc).isoformat()
+    started = iso_utc(s.started_unix_s, timespec="auto", suffix="+00:00")
     co2e = format_mass_g(s.co2e_g)
     if s.co2e_high_g > s.co2e_low_g:
         co2e += f" (range {format_mass_g(s.co2e_low_g)} – {format_mass_g(s.co2e_high_g)})"

@@ -1,8 +1,10 @@
-"""Prometheus: a pull collector over HTTP, and a push to a Pushgateway. No dependency.
+"""Prometheus: a pull collector over HTTP, and a push to a Pushgateway, on ``prometheus_client``
+(``pip install 'carbonledger[prometheus]'``).
 
-:class:`PrometheusExporter` serves the text exposition format (version 0.0.4) on
-``http://ADDR:PORT/metrics``; every scrape calls ``source()`` (for example
+:class:`PrometheusExporter` serves ``http://ADDR:PORT/metrics`` from a registry holding one
+collector, :class:`RunCollector`; every scrape calls ``source()`` (for example
 ``tracker.summary``) and renders what it returns: there is no polling loop of its own.
+:func:`push_to_gateway` sends the same metrics to a Pushgateway within a whole-call deadline.
 
 Metrics (base units in the names, as Prometheus recommends)::
 
@@ -17,214 +19,269 @@ Metrics (base units in the names, as Prometheus recommends)::
     carbonledger_measured_ratio{run_id}      share of the energy that was measured
     carbonledger_run_info{run_id,project,experiment,status,scope,location,...} 1
 
-Instantaneous power is ``rate(carbonledger_energy_joules_total[1m])``.
+Instantaneous power is ``rate(carbonledger_energy_joules_total[1m])``. The order of the labels
+in a sample, and whether a counter's ``# HELP`` and ``# TYPE`` lines carry the ``_total``
+suffix, are prometheus_client's choice (they vary with its version); the sample names and
+labels are the ones above.
 """
 
 from __future__ import annotations
 
-import base64
 import logging
-import math
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import quote, urlsplit
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from carbonledger.errors import CarbonLedgerError, InputError
 from carbonledger.models import RunSummary
 
-__all__ = ["CONTENT_TYPE", "PrometheusExporter", "push_to_gateway", "render"]
+if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
+
+    from prometheus_client.registry import CollectorRegistry
+
+__all__ = [
+    "CONTENT_TYPE",
+    "INSTALL_HINT",
+    "PrometheusExporter",
+    "push_to_gateway",
+    "render",
+    "require_client",
+]
 
 log = logging.getLogger("carbonledger.report")
 
+#: the content type of the text exposition format (version 0.0.4) served and pushed
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+#: what to run when prometheus_client is missing
+INSTALL_HINT = "pip install 'carbonledger[prometheus]'"
 
 Source = Callable[[], "RunSummary | Sequence[RunSummary]"]
 
+_DEVICE_LABELS = ("run_id", "project", "host", "component", "device", "method", "measured")
+_RUN_LABELS = ("run_id", "project", "location")
+_INFO_LABELS = (
+    "run_id",
+    "project",
+    "experiment",
+    "status",
+    "scope",
+    "location",
+    "location_source",
+    "intensity_source",
+    "hosts",
+)
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _labels(labels: Mapping[str, str]) -> str:
-    if not labels:
-        return ""
-    return "{" + ",".join(f'{k}="{_escape(str(v))}"' for k, v in labels.items()) + "}"
-
-
-def _value(v: float) -> str:
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    return repr(float(v))
-
-
-class _Family:
-    def __init__(self, name: str, kind: str, help_text: str) -> None:
-        self.name = name
-        self.kind = kind
-        self.help = help_text
-        self.samples: list[tuple[dict[str, str], float]] = []
-
-    def add(self, labels: dict[str, str], value: float) -> None:
-        self.samples.append((labels, value))
-
-    def lines(self) -> Iterable[str]:
-        yield f"# HELP {self.name} {self.help}"
-        yield f"# TYPE {self.name} {self.kind}"
-        for labels, value in self.samples:
-            yield f"{self.name}{_labels(labels)} {_value(value)}"
-
-
-#: (name, type, help) of every metric family, in exposition order
-_FAMILIES: tuple[tuple[str, str, str], ...] = (
+#: (name, type, help, labels) of every metric family, in exposition order
+_FAMILIES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     (
         "carbonledger_energy_joules_total",
         "counter",
         "Energy used by the device in this run, in joules.",
+        _DEVICE_LABELS,
     ),
     (
         "carbonledger_energy_low_joules_total",
         "counter",
         "Low end of an estimated device's energy, in joules.",
+        _DEVICE_LABELS,
     ),
     (
         "carbonledger_energy_high_joules_total",
         "counter",
         "High end of an estimated device's energy, in joules.",
+        _DEVICE_LABELS,
     ),
     (
         "carbonledger_power_watts",
         "gauge",
         "Mean power of the device over the run so far, in watts.",
+        _DEVICE_LABELS,
     ),
     (
         "carbonledger_emissions_grams_total",
         "counter",
         "Operational emissions of the run (energy x PUE x grid intensity), in grams CO2e.",
+        _RUN_LABELS,
     ),
     (
         "carbonledger_emissions_low_grams_total",
         "counter",
         "Low end of the run's emissions, in grams CO2e.",
+        _RUN_LABELS,
     ),
     (
         "carbonledger_emissions_high_grams_total",
         "counter",
         "High end of the run's emissions, in grams CO2e.",
+        _RUN_LABELS,
     ),
     (
         "carbonledger_grid_intensity_grams_per_kwh",
         "gauge",
         "Grid carbon intensity used, in grams CO2e per kWh.",
+        ("run_id", "location", "source"),
     ),
-    ("carbonledger_pue_ratio", "gauge", "Power usage effectiveness of the facility."),
-    ("carbonledger_duration_seconds", "gauge", "Duration of the run so far, in seconds."),
+    (
+        "carbonledger_pue_ratio",
+        "gauge",
+        "Power usage effectiveness of the facility.",
+        ("run_id", "source"),
+    ),
+    (
+        "carbonledger_duration_seconds",
+        "gauge",
+        "Duration of the run so far, in seconds.",
+        ("run_id",),
+    ),
     (
         "carbonledger_measured_ratio",
         "gauge",
         "Share (0-1) of the energy measured by hardware counters.",
+        ("run_id",),
     ),
-    ("carbonledger_run_info", "gauge", "The run's description (value always 1)."),
+    (
+        "carbonledger_run_info",
+        "gauge",
+        "The run's description (value always 1).",
+        _INFO_LABELS,
+    ),
 )
 
 
-def _add_components(fam: dict[str, _Family], s: RunSummary, run: dict[str, str]) -> None:
-    """One energy and power sample per device (and the range of an estimated device)."""
+def require_client() -> None:
+    """Raise :class:`InputError` (saying what to install) when prometheus_client is missing."""
+    try:
+        import prometheus_client  # noqa: F401
+    except ImportError:
+        raise InputError(
+            f"Prometheus metrics need the prometheus_client package: {INSTALL_HINT}"
+        ) from None
+
+
+def _samples(s: RunSummary) -> Iterator[tuple[str, tuple[str, ...], float]]:
+    """(family, label values in the family's order, value) of every sample of one run."""
     for c in s.components:
-        labels = {
-            **run,
-            "host": c.host,
-            "component": c.component,
-            "device": c.device,
-            "method": c.method,
-            "measured": "true" if c.measured else "false",
-        }
-        fam["carbonledger_energy_joules_total"].add(labels, c.energy_j)
-        fam["carbonledger_power_watts"].add(labels, c.power_w)
+        labels = (
+            s.run_id,
+            s.project,
+            c.host,
+            c.component,
+            c.device,
+            c.method,
+            "true" if c.measured else "false",
+        )
+        yield "carbonledger_energy_joules_total", labels, c.energy_j
+        yield "carbonledger_power_watts", labels, c.power_w
         if not c.measured:
             low = c.low_j if c.low_j is not None else c.energy_j
             high = c.high_j if c.high_j is not None else c.energy_j
-            fam["carbonledger_energy_low_joules_total"].add(labels, low)
-            fam["carbonledger_energy_high_joules_total"].add(labels, high)
-
-
-def _add_run(fam: dict[str, _Family], s: RunSummary, run: dict[str, str]) -> None:
-    """The run-level samples: emissions (g), intensity, PUE, duration, measured share, info."""
-    where = {**run, "location": s.location}
-    fam["carbonledger_emissions_grams_total"].add(where, s.co2e_g)
-    fam["carbonledger_emissions_low_grams_total"].add(where, s.co2e_low_g)
-    fam["carbonledger_emissions_high_grams_total"].add(where, s.co2e_high_g)
-    fam["carbonledger_grid_intensity_grams_per_kwh"].add(
-        {"run_id": s.run_id, "location": s.location, "source": s.intensity_source},
+            yield "carbonledger_energy_low_joules_total", labels, low
+            yield "carbonledger_energy_high_joules_total", labels, high
+    where = (s.run_id, s.project, s.location)
+    yield "carbonledger_emissions_grams_total", where, s.co2e_g
+    yield "carbonledger_emissions_low_grams_total", where, s.co2e_low_g
+    yield "carbonledger_emissions_high_grams_total", where, s.co2e_high_g
+    yield (
+        "carbonledger_grid_intensity_grams_per_kwh",
+        (s.run_id, s.location, s.intensity_source),
         s.intensity_g_per_kwh,
     )
-    fam["carbonledger_pue_ratio"].add({"run_id": s.run_id, "source": s.pue_source}, s.pue)
-    fam["carbonledger_duration_seconds"].add({"run_id": s.run_id}, s.duration_s)
-    fam["carbonledger_measured_ratio"].add({"run_id": s.run_id}, s.measured_share)
-    fam["carbonledger_run_info"].add(
-        {
-            **run,
-            "experiment": s.experiment,
-            "status": s.status,
-            "scope": s.scope,
-            "location": s.location,
-            "location_source": s.location_source,
-            "intensity_source": s.intensity_source,
-            "hosts": ",".join(s.hosts),
-        },
-        1.0,
+    yield "carbonledger_pue_ratio", (s.run_id, s.pue_source), s.pue
+    yield "carbonledger_duration_seconds", (s.run_id,), s.duration_s
+    yield "carbonledger_measured_ratio", (s.run_id,), s.measured_share
+    info = (
+        s.run_id,
+        s.project,
+        s.experiment,
+        s.status,
+        s.scope,
+        s.location,
+        s.location_source,
+        s.intensity_source,
+        ",".join(s.hosts),
     )
+    yield "carbonledger_run_info", info, 1.0
+
+
+def _registry(source: Source) -> CollectorRegistry:
+    """A registry of its own (never the process-wide default) holding one collector, which
+    calls ``source()`` at each collection (each scrape or push) and yields the metric
+    families that have samples."""
+    require_client()
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+    from prometheus_client.registry import Collector
+
+    class RunCollector(Collector):
+        def collect(self) -> Iterator[Metric]:
+            found = source()
+            runs = [found] if isinstance(found, RunSummary) else list(found)
+            families: dict[str, CounterMetricFamily | GaugeMetricFamily] = {}
+            for name, kind, text, labels in _FAMILIES:
+                if kind == "counter":
+                    families[name] = CounterMetricFamily(name, text, labels=labels)
+                else:
+                    families[name] = GaugeMetricFamily(name, text, labels=labels)
+            for s in runs:
+                for name, values, value in _samples(s):
+                    families[name].add_metric(list(values), value)
+            for family in families.values():
+                if family.samples:
+                    yield family
+
+    registry = CollectorRegistry(auto_describe=False)  # registering collects nothing
+    registry.register(RunCollector())
+    return registry
 
 
 def render(summaries: RunSummary | Sequence[RunSummary]) -> str:
-    """The text exposition format for one run or several."""
-    runs = [summaries] if isinstance(summaries, RunSummary) else list(summaries)
-    fam = {name: _Family(name, kind, text) for name, kind, text in _FAMILIES}
-    for s in runs:
-        run = {"run_id": s.run_id, "project": s.project}
-        _add_components(fam, s, run)
-        _add_run(fam, s, run)
-    lines: list[str] = []
-    for f in fam.values():
-        if f.samples:
-            lines.extend(f.lines())
-    return "\n".join(lines) + "\n"
+    """The text exposition format (version 0.0.4) for one run or several."""
+    from prometheus_client import generate_latest
+
+    return generate_latest(_registry(lambda: summaries)).decode("utf-8")
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    source: Source
+def _app(registry: CollectorRegistry) -> Callable[..., list[bytes]]:
+    """prometheus_client's WSGI app for ``registry`` on ``/metrics`` (and ``/``): another path
+    is a 404, and a failing source a 500 that leaves the server running."""
+    from prometheus_client import make_wsgi_app
 
+    metrics = make_wsgi_app(registry)
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def do_GET(self) -> None:
-        path = urlsplit(self.path).path
-        if path not in ("/metrics", "/"):
-            self._reply(404, "not found: scrape /metrics\n")
-            return
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        if environ.get("PATH_INFO", "/") not in ("/metrics", "/"):
+            start_response("404 Not Found", [("Content-Type", CONTENT_TYPE)])
+            return [b"not found: scrape /metrics\n"]
         try:
-            body = render(self.server.source())
+            return list(metrics(environ, start_response))
         except Exception as exc:  # a failing source must not kill the server
             log.warning("carbonledger: metrics source failed: %s", exc)
-            self._reply(500, f"# carbonledger: metrics source failed: {exc}\n")
-            return
-        self._reply(200, body)
+            start_response("500 Internal Server Error", [("Content-Type", CONTENT_TYPE)])
+            return [f"# carbonledger: metrics source failed: {exc}\n".encode()]
 
-    def _reply(self, code: int, text: str) -> None:
-        data = text.encode("utf-8")
-        self.send_response(code)
-        self.send_header("Content-Type", CONTENT_TYPE)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+    return app
 
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("prometheus exporter: " + format, *args)
+
+def _server(addr: str, port: int, app: Callable[..., list[bytes]]) -> WSGIServer:
+    """A threaded WSGI server of the standard library bound to ``addr:port``, quiet."""
+    import socket
+    from socketserver import ThreadingMixIn
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+    class Server(ThreadingMixIn, WSGIServer):
+        daemon_threads = True
+        address_family = family
+
+    class Handler(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            log.debug("prometheus exporter: " + format, *args)
+
+    return make_server(addr, port, app, server_class=Server, handler_class=Handler)
 
 
 class PrometheusExporter:
@@ -233,6 +290,7 @@ class PrometheusExporter:
     :param source: called on every scrape; returns a RunSummary (or several)
     :param port: TCP port; 0 picks a free one (see :attr:`port` after :meth:`start`)
     :param addr: address to listen on; the default serves this machine only
+    :raises InputError: a port out of range, or prometheus_client not installed (at start)
     """
 
     def __init__(self, source: Source, *, port: int = 0, addr: str = "127.0.0.1") -> None:
@@ -241,21 +299,21 @@ class PrometheusExporter:
         self._source = source
         self._addr = addr
         self._port = port
-        self._server: _Server | None = None
+        self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> PrometheusExporter:
         """Listen and serve in a background thread (idempotent)."""
         if self._server is not None:
             return self
+        app = _app(_registry(self._source))
         try:
-            server = _Server((self._addr, self._port), _Handler)
+            server = _server(self._addr, self._port, app)
         except OSError as exc:
             raise InputError(
-                f"cannot serve Prometheus metrics on {self._addr}:{self._port}: {exc.strerror}; "
-                "choose another port (0 picks a free one)"
+                f"cannot serve Prometheus metrics on {self._addr}:{self._port}: "
+                f"{exc.strerror or exc}; choose another port (0 picks a free one)"
             ) from None
-        server.source = self._source
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, name="carbonledger-prometheus", daemon=True
@@ -301,42 +359,52 @@ def push_to_gateway(
     grouping: Mapping[str, str] | None = None,
 ) -> None:
     """HTTP ``PUT`` the metrics of ``summary`` to a Pushgateway at ``url`` under
-    ``/metrics/job/<job>`` (plus ``grouping`` labels), replacing that group's metrics. The
-    whole call (connection, request, answer) ends within ``timeout_s`` seconds."""
-    from carbonledger.carbon._http import fetch
-
+    ``/metrics/job/<job>`` (plus ``grouping`` labels), replacing that group's metrics, with
+    prometheus_client's ``push_to_gateway``. The whole call (connection, request, answer)
+    ends within ``timeout_s`` seconds (:func:`carbonledger.carbon._http.fetch`)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InputError(f"Pushgateway URL must look like http://host:9091, got {url!r}")
     if not job:
         raise InputError("the Pushgateway job name must not be empty")
-    path = "/metrics" + "".join(
-        _path_label(k, v) for k, v in [("job", job), *(grouping or {}).items()]
+    registry = _registry(lambda: summary)
+    from prometheus_client import push_to_gateway as push
+
+    gateway = url
+
+    # prometheus_client calls the handler with these keyword arguments
+    def handler(
+        url: str,
+        method: str,
+        timeout: float | None,
+        headers: Sequence[tuple[str, str]],
+        data: bytes,
+    ) -> Callable[[], None]:
+        def send() -> None:
+            from carbonledger.carbon._http import fetch
+
+            try:
+                response = fetch(
+                    url, method=method, headers=dict(headers), data=data, timeout_s=timeout_s
+                )
+            except OSError as exc:
+                raise CarbonLedgerError(
+                    f"cannot push metrics to the Pushgateway at {gateway}: {exc}; "
+                    "check that it runs and is reachable"
+                ) from None
+            if response.status >= 400:
+                detail = response.text[:500].strip()
+                raise CarbonLedgerError(
+                    f"Pushgateway {url} refused the metrics: HTTP {response.status} {detail}"
+                )
+
+        return send
+
+    push(
+        url.rstrip("/"),
+        job=job,
+        registry=registry,
+        grouping_key=dict(grouping or {}),
+        timeout=timeout_s,
+        handler=handler,
     )
-    target = url.rstrip("/") + path
-    try:
-        response = fetch(
-            target,
-            method="PUT",
-            headers={"Content-Type": CONTENT_TYPE},
-            data=render(summary).encode("utf-8"),
-            timeout_s=timeout_s,
-        )
-    except OSError as exc:
-        raise CarbonLedgerError(
-            f"cannot push metrics to the Pushgateway at {url}: {exc}; check that it runs "
-            "and is reachable"
-        ) from None
-    if response.status >= 400:
-        detail = response.text[:500].strip()
-        raise CarbonLedgerError(
-            f"Pushgateway {target} refused the metrics: HTTP {response.status} {detail}"
-        )
-
-
-def _path_label(name: str, value: str) -> str:
-    """One ``/name/value`` grouping-key segment (base64 when the value has a '/')."""
-    if "/" in value or not value:
-        encoded = base64.urlsafe_b64encode(value.encode()).decode()
-        return f"/{name}@base64/{encoded or '='}"
-    return f"/{name}/{quote(value, safe='')}"

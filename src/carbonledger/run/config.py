@@ -19,6 +19,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from carbonledger._dirs import config_dir
 from carbonledger.errors import InputError
 
 __all__ = ["KEYS", "POSITIVE_KEYS", "load_settings"]
@@ -147,9 +148,7 @@ def project_config_file(start: str | os.PathLike[str] | None = None) -> str | No
 
 def user_config_file(env: Mapping[str, str] | None = None) -> str:
     """``$XDG_CONFIG_HOME/carbonledger/config.toml`` (default ``~/.config``)."""
-    env = os.environ if env is None else env
-    base = env.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return os.path.join(base, "carbonledger", "config.toml")
+    return os.path.join(config_dir(env), "config.toml")
 
 
 def load_settings(

@@ -109,8 +109,9 @@ def embodied_carbon(
     infos: Sequence[SensorInfo], scope: str, duration_s: float, notes: list[str]
 ) -> EmbodiedCarbon | None:
     """The manufacturing share of the GPUs in use (and of the server in machine scope)
-    amortised over ``duration_s`` seconds; None when nothing is known to amortise."""
-    devices = [("gpu", i.model) for i in infos if i.component == "gpu"]
+    amortised over ``duration_s`` seconds; None when nothing is known to amortise. A
+    system-on-chip's GPU is part of its chip, not a card: it is not charged as a GPU."""
+    devices = [("gpu", i.model) for i in infos if i.component == "gpu" and not i.soc]
     if scope == "machine":
         devices.append(("server", ""))
     if duration_s <= 0 or not devices:

@@ -21,6 +21,7 @@ from carbonledger.sensors.allocation import (
     Allocation,
     allocation_share,
     parse_cpu_list,
+    slurm_int,
 )
 from carbonledger.sensors.allocation import (
     first_set as _first,
@@ -46,18 +47,6 @@ __all__ = [
 ]
 
 
-def _int(env: Mapping[str, str], *names: str) -> int | None:
-    for name in names:
-        value = env.get(name, "")
-        if value:
-            head = value.split("(")[0].split(",")[0]  # "4(x2)" (per node), "4,4"
-            try:
-                return int(head)
-            except ValueError:
-                raise InputError(f"{name} must be an integer, got {value!r}") from None
-    return None
-
-
 def parse_tres(text: str) -> dict[str, str]:
     """``cpu=8,mem=32G,node=2,billing=8,gres/gpu=4`` as a dict (``gres/gpu:a100=4`` keeps
     its full key). Empty text gives an empty dict."""
@@ -72,7 +61,7 @@ def parse_tres(text: str) -> dict[str, str]:
 def _gpu_count(env: Mapping[str, str]) -> int | None:
     """GPUs allocated to the job: ``SLURM_GPUS_ON_NODE`` (per node), else ``SLURM_GPUS``,
     else ``SLURM_JOB_GPUS`` / ``SLURM_STEP_GPUS`` (a list of indexes), else the TRES string."""
-    count = _int(env, "SLURM_GPUS_ON_NODE")
+    count = slurm_int(env, "SLURM_GPUS_ON_NODE")
     if count is not None:
         return count
     gpus = env.get("SLURM_GPUS", "")
@@ -120,12 +109,12 @@ def job_meta(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "nodes": _first(env, "SLURM_JOB_NODELIST", "SLURM_NODELIST"),
     }
     numbers = {
-        "node_count": _int(env, "SLURM_JOB_NUM_NODES", "SLURM_NNODES"),
-        "cpus_on_node": _int(env, "SLURM_CPUS_ON_NODE", "SLURM_JOB_CPUS_PER_NODE"),
-        "cpus_per_task": _int(env, "SLURM_CPUS_PER_TASK"),
-        "tasks": _int(env, "SLURM_NTASKS", "SLURM_NPROCS"),
+        "node_count": slurm_int(env, "SLURM_JOB_NUM_NODES", "SLURM_NNODES"),
+        "cpus_on_node": slurm_int(env, "SLURM_CPUS_ON_NODE", "SLURM_JOB_CPUS_PER_NODE"),
+        "cpus_per_task": slurm_int(env, "SLURM_CPUS_PER_TASK"),
+        "tasks": slurm_int(env, "SLURM_NTASKS", "SLURM_NPROCS"),
         "gpus_on_node": _gpu_count(env),
-        "mem_per_node_mb": _int(env, "SLURM_MEM_PER_NODE"),
+        "mem_per_node_mb": slurm_int(env, "SLURM_MEM_PER_NODE"),
     }
     meta: dict[str, Any] = {k: v for k, v in text.items() if v}
     meta.update({k: v for k, v in numbers.items() if v is not None})

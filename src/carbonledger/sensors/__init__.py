@@ -1,1 +1,3 @@
-"""Read hardware, nothing else: sensors per vendor, and the discovery that chooses them."""
+"""Read hardware, nothing else: one module per vendor (``cpu/``, ``gpu/``, ``soc/``,
+``memory.py``), the Sensor protocol and probe contract (``base.py``), and the registry that
+tries each vendor in order (``registry.py``)."""

@@ -24,7 +24,8 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from typing import NamedTuple
+
+from carbonledger.sensors._procstat import ProcStat
 
 StrPath = str | os.PathLike[str]
 
@@ -157,18 +158,6 @@ def machine_busy_cpu_s() -> float:
     from carbonledger.sensors._portable import machine_busy_cpu_s_psutil
 
     return machine_busy_cpu_s_psutil()  # pragma: no cover - systems without /proc/stat
-
-
-class ProcStat(NamedTuple):
-    """One process at one instant. ``start`` identifies it with ``pid`` (a reused pid
-    has another start); times in CPU seconds, memory in bytes."""
-
-    pid: int
-    ppid: int
-    start: float
-    own_s: float  # user + system of the process itself
-    reaped_s: float  # children_user + children_system: descendants it has waited for
-    rss_bytes: float
 
 
 def read_stat(pid: int, proc: StrPath = PROC) -> ProcStat | None:

@@ -1,9 +1,11 @@
 """Systems without procfs (macOS, Windows, BSDs): the process tree and the machine's busy
-CPU time through psutil, in the shapes :mod:`carbonledger.sensors._linux` returns."""
+CPU time through psutil, in the shapes :mod:`carbonledger.sensors._linux` returns
+(:class:`~carbonledger.sensors._procstat.ProcStat`, shared by both without either importing
+the other)."""
 
 from __future__ import annotations
 
-from carbonledger.sensors._linux import ProcStat
+from carbonledger.sensors._procstat import ProcStat
 
 __all__ = ["machine_busy_cpu_s_psutil", "walk_psutil"]
 

@@ -27,6 +27,7 @@ __all__ = [
     "allocation_share",
     "apply_allocation",
     "parse_cpu_list",
+    "slurm_int",
 ]
 
 
@@ -39,14 +40,21 @@ def first_set(env: Mapping[str, str], *names: str) -> str:
     return ""
 
 
-def _int(env: Mapping[str, str], name: str) -> int | None:
-    value = env.get(name, "")
-    if not value:
-        return None
-    try:
-        return int(value.split("(")[0].split(",")[0])
-    except ValueError:
-        raise InputError(f"{name} must be an integer, got {value!r}") from None
+def slurm_int(env: Mapping[str, str], *names: str) -> int | None:
+    """The integer in the first of ``names`` set (non-empty) in ``env``, else None.
+
+    SLURM writes per-node counts as ``4(x2)`` (4 on each of 2 nodes) or ``4,8`` (one per
+    node): the first count is this node's. Anything else is an :class:`InputError` naming the
+    variable."""
+    for name in names:
+        value = env.get(name, "")
+        if value:
+            head = value.split("(")[0].split(",")[0]
+            try:
+                return int(head)
+            except ValueError:
+                raise InputError(f"{name} must be an integer, got {value!r}") from None
+    return None
 
 
 def parse_cpu_list(text: str) -> frozenset[int]:
@@ -134,7 +142,7 @@ def allocation_share(
         cpu_fraction = min(1.0, len(parse_cpu_list(cpuset)) / node_cpus)
         how.append(f"cpu: cgroup cpuset {cpuset}")
     else:
-        cpus = _int(env, "SLURM_CPUS_ON_NODE")
+        cpus = slurm_int(env, "SLURM_CPUS_ON_NODE")
         if cpus is not None:
             cpu_fraction = min(1.0, cpus / node_cpus)
             how.append(f"cpu: SLURM_CPUS_ON_NODE={cpus}")
@@ -144,7 +152,7 @@ def allocation_share(
         ram_fraction = min(1.0, int(limit) / node_ram_bytes)
         how.append(f"ram: cgroup memory.max {int(limit)} B")
     else:
-        mem_mb = _int(env, "SLURM_MEM_PER_NODE")
+        mem_mb = slurm_int(env, "SLURM_MEM_PER_NODE")
         if mem_mb is not None:
             ram_fraction = min(1.0, mem_mb * 1024 * 1024 / node_ram_bytes)
             how.append(f"ram: SLURM_MEM_PER_NODE={mem_mb} MB")

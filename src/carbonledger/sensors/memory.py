@@ -34,6 +34,7 @@ from carbonledger.units import bytes_to_gb
 
 if TYPE_CHECKING:
     from carbonledger.models import Scope
+    from carbonledger.sensors.base import Probe, ProbeContext
 
 __all__ = [
     "GREEN_ALGORITHMS_W_PER_GB",
@@ -42,6 +43,7 @@ __all__ = [
     "W_PER_GB_LOW",
     "RamModelSensor",
     "installed_ram_bytes",
+    "probe",
 ]
 
 
@@ -195,3 +197,49 @@ class RamModelSensor:
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+def probe(ctx: ProbeContext) -> Probe:
+    """The registry's ``ram-model`` entry: when no earlier entry measures the RAM (RAPL's
+    DRAM domain, in machine scope), the user's ``ram_watts`` (constant), else the W/GB
+    model, with the watts each assumes."""
+    from carbonledger.sensors.base import PowerAssumption, Probe
+
+    if ctx.covering("ram") is not None:
+        return Probe()
+    ram_watts = ctx.options.ram_watts
+    ram = RamModelSensor(scope=ctx.scope, pid=ctx.pid, clock=ctx.clock, ram_watts=ram_watts)
+    installed_gb = ram.installed_gb
+    if ram_watts is not None:
+        return Probe(
+            (ram,),
+            (ram.info,),
+            (f"ram: {ram_watts:g} W set by the user (ram_watts), constant",),
+            (
+                PowerAssumption(
+                    "ram",
+                    "user-ram-watts",
+                    ram_watts,
+                    ram_watts,
+                    ram_watts,
+                    ram_watts,
+                    "set by the user (ram_watts)",
+                    f"{ram_watts:g} W for {installed_gb:.1f} GB installed, constant",
+                ),
+            ),
+        )
+    assumption = PowerAssumption(
+        "ram",
+        "ram-model",
+        W_PER_GB * installed_gb,
+        W_PER_GB * installed_gb,
+        W_PER_GB_LOW * installed_gb,
+        W_PER_GB_HIGH * installed_gb,
+        "Cloud Carbon Footprint memory coefficient (Apache-2.0); range from Teads' AWS data",
+        f"{W_PER_GB:g} W/GB x {installed_gb:.1f} GB installed"
+        + (" (process scope: x the tree's resident share)" if ctx.scope == "process" else ""),
+    )
+    dram = any(c.component == "ram" and c.measured and c.available for c in ctx.candidates)
+    why = "scope=process uses resident memory" if dram else "no RAPL DRAM domain"
+    note = f"ram: estimated by the W/GB model ({why})"
+    return Probe((ram,), (ram.info,), (note,), (assumption,))

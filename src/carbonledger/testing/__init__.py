@@ -14,9 +14,11 @@ Write tests of your own code against fake hardware instead of real counters::
 
 GPUs: :class:`FakeNvml` stands in for the ``pynvml`` module and :class:`FakeAmdSmi`
 for ``amdsmi`` (pass them to ``discover_nvml`` / ``discover_amd``, or to
-``carbonledger.sensors.discovery.discover(nvml=..., amdsmi=...)``). The host's CPU:
+``carbonledger.discover(nvml=..., amdsmi=...)``). The host's CPU:
 :class:`FakeHost` writes a ``/proc/cpuinfo`` and the ``/sys`` files that tell a virtual
-machine from bare metal (pass ``cpuinfo=`` and ``sys_root=`` to ``discover``).
+machine from bare metal (pass ``cpuinfo=`` and ``sys_root=`` to ``discover``). Apple
+silicon: :class:`FakePowermetrics` prints what macOS's ``powermetrics`` prints (pass it as
+``discover(hardware={"apple-soc": fake})``).
 
 Every sensor takes a ``clock`` and its hardware root (or vendor module), so nothing
 here patches carbonledger itself.
@@ -24,16 +26,17 @@ here patches carbonledger itself.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from carbonledger._files import atomic_write
 from carbonledger.errors import SensorError
 from carbonledger.models import Reading, SensorInfo
 from carbonledger.testing._fake_amdsmi import FakeAmdGpu, FakeAmdSmi
 from carbonledger.testing._fake_host import FakeHost
 from carbonledger.testing._fake_nvml import FakeGpu, FakeNvml
+from carbonledger.testing._fake_powermetrics import FakePowermetrics
 
 __all__ = [
     "FakeAmdGpu",
@@ -43,6 +46,7 @@ __all__ = [
     "FakeHost",
     "FakeNvml",
     "FakePowercap",
+    "FakePowermetrics",
     "FakeSensor",
 ]
 
@@ -71,10 +75,9 @@ class FakeClock:
 
 
 def _write_atomic(path: Path, value: str) -> None:
-    """Replace a fake sysfs file at once, so a concurrent reader never sees it half written."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(value + "\n")
-    os.replace(tmp, path)
+    """Replace a fake sysfs file at once, so a concurrent reader never sees it half written
+    (not flushed to disk: a fake tree need not survive a crash)."""
+    atomic_write(path, value + "\n", durable=False)
 
 
 class FakePowercap:

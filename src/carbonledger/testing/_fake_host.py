@@ -15,7 +15,7 @@ class FakeHost:
     """Write a fake ``cpuinfo`` file and ``sys`` tree under ``root``.
 
     Pass :attr:`cpuinfo` and :attr:`sys_root` to
-    :func:`carbonledger.sensors.discovery.discover` (``cpuinfo=``, ``sys_root=``)::
+    :func:`carbonledger.discover` (``cpuinfo=``, ``sys_root=``)::
 
         host = FakeHost(tmp_path, "AMD EPYC 7B13", vcpus=2, hypervisor=True)
         found = discover(cpuinfo=host.cpuinfo, sys_root=host.sys_root, cpu_count=2, ...)

@@ -209,15 +209,13 @@ def _add_api(app: FastAPI, reader: _Reader) -> None:
 
     @app.get("/api/runs/{run_id}/regions")
     def api_regions(run_id: str, top: int = 10, cloud: str = "aws,gcp,azure") -> JSONResponse:
-        from carbonledger.report.regions import rank_regions
+        from carbonledger.report.regions import rank_regions_for_run
 
         with reading() as led:
             s = run_report(led, run_id, samples=False).summary
         clouds = [c for c in cloud.split(",") if c]
         try:
-            options = rank_regions(
-                s.energy_j, pue=s.pue, reference_g_per_kwh=s.intensity_g_per_kwh, clouds=clouds
-            )
+            options = rank_regions_for_run(s, clouds=clouds)
         except InputError as exc:
             raise HTTPException(400, str(exc)) from None
         return JSONResponse([o.to_dict() for o in options[: max(top, 1)]])
@@ -251,15 +249,12 @@ def _add_pages(app: FastAPI, reader: _Reader) -> None:
     @app.get("/runs/{run_id}", response_class=HTMLResponse)
     def run_page(run_id: str) -> str:
         from carbonledger.report.html import page, run_body
-        from carbonledger.report.regions import rank_regions
+        from carbonledger.report.regions import rank_regions_for_run
 
         with reading() as led:
             report = run_report(led, run_id, verify=True)
         s = report.summary
-        options = rank_regions(
-            s.energy_j, pue=s.pue, reference_g_per_kwh=s.intensity_g_per_kwh,
-            clouds=("aws", "gcp", "azure"),
-        )[:10]  # fmt: skip
+        options = rank_regions_for_run(s)[:10]
         regions = "".join(
             f"<tr><td>{_e(o.code)}</td><td>{_e(o.name)}</td>"
             f"<td>{_e(format_mass_g(o.co2e_g))}</td><td>{_e(format_mass_g(o.saving_g))}</td></tr>"

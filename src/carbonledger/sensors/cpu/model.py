@@ -32,7 +32,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from carbonledger.errors import InputError
@@ -43,6 +43,8 @@ from carbonledger.sensors.cpu.vcpu import VcpuPower
 
 if TYPE_CHECKING:
     from carbonledger.models import Scope
+    from carbonledger.sensors.base import Probe, ProbeContext
+    from carbonledger.sensors.cpu.host import HostCpu
 
 __all__ = [
     "IDLE_SHARE",
@@ -51,6 +53,7 @@ __all__ = [
     "CpuModelSensor",
     "CpuPowerModel",
     "RaplShareSensor",
+    "probe",
     "tdp_power_model",
     "user_power_model",
     "vcpu_power_model",
@@ -357,13 +360,15 @@ class CpuModelSensor:
 
 
 class RaplShareSensor:
-    """A measured package counter attributed to a process tree (``method="rapl-share"``).
+    """A measured host-wide CPU reading attributed to a process tree (``method="rapl-share"``
+    for a RAPL package counter).
 
-    Each interval's energy of ``inner`` (a RAPL package sensor) is multiplied by the
-    share of the machine's busy CPU time that the process tree of ``pid`` used in that
-    interval (0 when the machine was idle). The energy is a hardware counter and the
-    split exact kernel CPU-time accounting, hence ``measured=True``; the split assumes
-    every busy CPU second costs the same energy.
+    Each interval's energy of ``inner`` (a RAPL package sensor, or a system-on-chip's CPU
+    part) is multiplied by the share of the machine's busy CPU time that the process tree
+    of ``pid`` used in that interval (0 when the machine was idle). The energy is a hardware
+    reading and the split exact kernel CPU-time accounting, hence ``measured=True``; the
+    split assumes every busy CPU second costs the same energy. ``method`` and ``source``
+    (what ``inner`` reads, for the reason) name another reading than RAPL's.
     """
 
     def __init__(
@@ -375,6 +380,8 @@ class RaplShareSensor:
         cpu_times: Callable[[], float] | None = None,
         process_cpu_times: Callable[[], float] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        method: str = "rapl-share",
+        source: str = "RAPL counter",
     ) -> None:
         self._inner = inner
         self._clock = clock
@@ -388,19 +395,16 @@ class RaplShareSensor:
         self._energy_j = 0.0
         self._first = True
         base = inner.info
-        self._info = SensorInfo(
-            component=base.component,
-            device=base.device,
-            method="rapl-share",
+        self._info = replace(
+            base,
+            method=method,
             measured=True,
-            model=base.model,
             reason=(
-                f"{base.device} RAPL counter (measured) x the process tree's share of the "
+                f"{base.device} {source} (measured) x the process tree's share of the "
                 "machine's busy CPU time in each interval (kernel CPU-time accounting); "
                 "0 while the machine is idle"
             ),
             host_wide=False,
-            uid=base.uid,
         )
 
     @property
@@ -428,3 +432,115 @@ class RaplShareSensor:
 
     def close(self) -> None:
         self._inner.close()
+
+
+# --------------------------------------------------------------------------- the registry entry
+
+
+def probe(ctx: ProbeContext) -> Probe:
+    """The registry's ``cpu-model`` entry: when no earlier entry measures the CPU, estimate
+    it. Best first: the user's ``cpu_watts`` (``user-cpu-watts``); on a virtual machine the
+    per-vCPU model (``vcpu-model``: the machine's share of its host's CPU); else the TDP x
+    utilisation model (``tdp-model``). The TDP model, when not used, is listed with what it
+    would have charged."""
+    from carbonledger.sensors.base import PowerAssumption, Probe
+
+    opts = ctx.options
+    measured = ctx.covering("cpu")
+    if measured is not None:
+        if opts.cpu_watts is not None:
+            return Probe(
+                notes=(
+                    f"cpu: cpu_watts not used: the CPU is measured ({measured.device}, "
+                    f"{measured.method})",
+                )
+            )
+        return Probe()
+    vcpus = opts.cpu_count if opts.cpu_count is not None else (os.cpu_count() or 1)
+    tdp = _tdp_model(ctx.cpu_name, ctx.sockets)
+    if opts.cpu_watts is not None:
+        power = user_power_model(opts.cpu_watts)
+        why = "no readable RAPL counter, and the user set cpu_watts"
+    elif ctx.hypervisor:
+        power = _vcpu_model(ctx.host, vcpus)
+        why = f"no readable RAPL counter, and a virtual machine ({ctx.hypervisor})"
+    else:
+        power = tdp
+        why = "no readable RAPL counter, and bare metal (no hypervisor seen)"
+    sensor = CpuModelSensor(
+        power=power,
+        scope=ctx.scope,
+        pid=ctx.pid,
+        clock=ctx.clock,
+        model=ctx.cpu_name,
+        cpu_count=opts.cpu_count,
+    )
+    candidates = [sensor.info]
+    if power is not tdp:
+        candidates.append(_not_used(tdp, ctx.cpu_name, why))
+    assumption = PowerAssumption(
+        component="cpu",
+        method=power.method,
+        idle_w=power.idle_w,
+        max_w=power.max_w,
+        low_w=power.low_max_w,
+        high_w=power.high_max_w,
+        source=power.source,
+        basis=power.basis,
+    )
+    note = (
+        f"cpu: {why}, so estimated by {power.method}: {power.idle_w:.3g}-{power.max_w:.3g} W "
+        f"from idle to full load ({power.basis})"
+    )
+    return Probe((sensor,), tuple(candidates), (note,), (assumption,))
+
+
+def _tdp_model(name: str, sockets: int) -> CpuPowerModel:
+    from carbonledger.sensors.cpu.tdp import lookup_tdp
+
+    match = lookup_tdp(name)
+    how = (
+        f"matched {match.matched_name!r}"
+        if not match.default
+        else f"CPU {name!r} not in the TDP table: default used"
+    )
+    basis = f"TDP {match.tdp_w:g} W x {sockets} socket(s), {how}"
+    if match.note:
+        basis += f"; {match.note}"
+    return tdp_power_model(
+        match.tdp_w * sockets,
+        low_w=match.low_w * sockets,
+        high_w=match.high_w * sockets,
+        source=match.source,
+        basis=basis,
+    )
+
+
+def _vcpu_model(host: HostCpu, vcpus: int) -> CpuPowerModel:
+    from carbonledger.sensors.cpu.vcpu import microarchitecture, vcpu_power
+
+    arch, how = microarchitecture(host)
+    row = vcpu_power(arch)
+    if arch is not None and row.microarchitecture == arch:
+        basis = f"microarchitecture {arch}, told by the {how}"
+    else:
+        basis = (
+            "microarchitecture unknown"
+            + (f" ({arch} is not in the table)" if arch else "")
+            + ": the average of every microarchitecture, with a wide range"
+        )
+    return vcpu_power_model(vcpus, row, basis=basis)
+
+
+def _not_used(tdp: CpuPowerModel, name: str, why: str) -> SensorInfo:
+    return SensorInfo(
+        component="cpu",
+        device="cpu:tdp-model",
+        method="tdp-model",
+        measured=False,
+        available=False,
+        model=name,
+        reason=f"not used ({why}): it would charge {tdp.max_w:g} W at full load ({tdp.basis})",
+        fix="on bare metal without RAPL it is the CPU's model; set cpu_watts to use your figure",
+        host_wide=True,
+    )

@@ -44,8 +44,9 @@ from carbonledger.units import uj_to_j
 
 if TYPE_CHECKING:
     from carbonledger.models import Component
+    from carbonledger.sensors.base import Probe, ProbeContext
 
-__all__ = ["ENV_POWERCAP_ROOT", "RaplSensor", "discover_rapl", "powercap_root"]
+__all__ = ["ENV_POWERCAP_ROOT", "RaplSensor", "discover_rapl", "powercap_root", "probe"]
 
 ENV_POWERCAP_ROOT = "CARBONLEDGER_POWERCAP_ROOT"
 DEFAULT_POWERCAP_ROOT = "/sys/class/powercap"
@@ -393,3 +394,40 @@ def discover_rapl(
         sensors.append(sensor)
         infos.append(sensor.info)
     return sensors, infos
+
+
+def probe(ctx: ProbeContext) -> Probe:
+    """The registry's ``rapl`` entry: the CPU packages' counters (attributed to the process
+    tree by its share of busy CPU time in process scope), and in machine scope the DRAM
+    domains as measured RAM. A component an earlier entry measures is left to it. Every zone
+    is listed as a candidate."""
+    from carbonledger.sensors.base import Probe
+    from carbonledger.sensors.cpu.model import RaplShareSensor
+
+    opts = ctx.options
+    root = opts.powercap_root if opts.powercap_root is not None else powercap_root(ctx.env)
+    sensors, infos = discover_rapl(root, include_psys=opts.include_psys, clock=ctx.clock)
+    packages = [s for s in sensors if s.info.component == "cpu"]
+    drams = [s for s in sensors if s.info.component == "ram"]
+    chosen: list[Sensor] = []
+    kept: list[Sensor] = []  # the raw counters in use (wrapped or not)
+    notes: list[str] = []
+    if packages and ctx.covering("cpu") is None:
+        kept.extend(packages)
+        if ctx.scope == "machine":
+            chosen.extend(packages)
+            notes.append(f"cpu: RAPL package counters ({len(packages)}), measured")
+        else:
+            chosen.extend(RaplShareSensor(p, pid=ctx.pid, clock=ctx.clock) for p in packages)
+            notes.append(
+                "cpu: RAPL package counters attributed to the process tree by its share of "
+                "busy CPU time (scope=process)"
+            )
+    if drams and ctx.scope == "machine" and ctx.covering("ram") is None:
+        kept.extend(drams)
+        chosen.extend(drams)
+        notes.append("ram: RAPL DRAM counters, measured")
+    for sensor in sensors:
+        if not any(sensor is k for k in kept):
+            sensor.close()
+    return Probe(tuple(chosen), tuple(infos), tuple(notes))

@@ -8,12 +8,14 @@ public TDP lists; each row names its source, year and licence. The TDP model of
 from __future__ import annotations
 
 import csv
-import json
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from functools import cache
+
+from carbonledger._dirs import cache_dir
+from carbonledger._files import read_json_cache, write_json_cache
 
 __all__ = [
     "DEFAULT_TDP_HIGH_W",
@@ -182,9 +184,7 @@ def _found(query: str, rec: CpuRecord, *, exact: bool, note: str = "") -> TdpMat
 
 def _tdp_cache_file(env: Mapping[str, str] | None = None) -> str:
     """``$XDG_CACHE_HOME/carbonledger/cpu-tdp.json`` (default ``~/.cache``)."""
-    env = os.environ if env is None else env
-    base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "carbonledger", "cpu-tdp.json")
+    return os.path.join(cache_dir(env), "cpu-tdp.json")
 
 
 def _table_stamp() -> str:
@@ -202,27 +202,19 @@ def lookup_tdp(name: str, *, cache: bool = True) -> TdpMatch:
     path = _tdp_cache_file()
     stamp = _table_stamp()
     entries: dict[str, dict[str, object]] = {}
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.loads(fh.read())
-        if isinstance(data, dict) and data.get("table") == stamp:
-            entries = data.get("entries", {})
-            hit = entries.get(name)
-            if isinstance(hit, dict):
+    data = read_json_cache(path)
+    if isinstance(data, dict) and data.get("table") == stamp:
+        found = data.get("entries")
+        entries = found if isinstance(found, dict) else {}
+        hit = entries.get(name)
+        if isinstance(hit, dict):
+            try:
                 return TdpMatch(**hit)  # type: ignore[arg-type]
-    except (OSError, ValueError, TypeError):
-        entries = {}
+            except TypeError:  # an entry of another shape: looked up again below
+                pass
     match = find_tdp(name)
     entries = {**dict(list(entries.items())[-31:]), name: asdict(match)}
-    try:
-        folder, base = os.path.split(path)
-        os.makedirs(folder, exist_ok=True)
-        tmp = os.path.join(folder, f".{base}.{os.getpid()}.tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps({"table": stamp, "entries": entries}))
-        os.replace(tmp, path)
-    except OSError:
-        pass
+    write_json_cache(path, {"table": stamp, "entries": entries})
     return match
 
 

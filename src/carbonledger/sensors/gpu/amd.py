@@ -26,7 +26,8 @@ import os
 import re
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from importlib.util import find_spec
+from typing import TYPE_CHECKING, Any
 
 from carbonledger.errors import SensorError
 from carbonledger.models import SensorInfo
@@ -43,7 +44,10 @@ from carbonledger.sensors.gpu.common import (
 )
 from carbonledger.units import uj_to_j
 
-__all__ = ["AmdEnergySensor", "AmdPowerSensor", "discover_amd"]
+if TYPE_CHECKING:
+    from carbonledger.sensors.base import Probe, ProbeContext
+
+__all__ = ["AmdEnergySensor", "AmdPowerSensor", "discover_amd", "probe"]
 
 _INSTALL_FIX = "pip install carbonledger[amd] (it needs ROCm's AMD SMI library, libamd_smi)"
 _POWER_KEYS = ("current_socket_power", "socket_power", "average_socket_power")
@@ -254,6 +258,25 @@ def discover_amd(
         return _discover(amdsmi, env=env, clock=clock, lease=lease)
     finally:
         lease.release()
+
+
+def _amd_possible() -> bool:
+    """An AMD GPU could be here: the ROCm kernel driver's device node, or amdsmi installed."""
+    return os.path.exists("/dev/kfd") or find_spec("amdsmi") is not None
+
+
+def probe(ctx: ProbeContext) -> Probe:
+    """The registry's ``amd`` entry: every AMD GPU visible to the process (see
+    :func:`discover_amd`; ``hardware={"amd": module}`` injects amdsmi). On a host with
+    neither the ROCm driver's ``/dev/kfd`` nor amdsmi installed, nothing is listed."""
+    from carbonledger.sensors.base import Probe
+
+    amdsmi = ctx.hardware("amd")
+    if amdsmi is None and not _amd_possible():
+        return Probe()
+    sensors, infos = discover_amd(amdsmi, env=ctx.env, clock=ctx.clock)
+    notes = (f"gpu: {len(sensors)} AMD GPU(s) via amdsmi",) if sensors else ()
+    return Probe(tuple(sensors), tuple(infos), notes)
 
 
 def _discover(

@@ -26,7 +26,7 @@ import contextlib
 import os
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from carbonledger.errors import SensorError
 from carbonledger.models import SensorInfo
@@ -52,6 +52,9 @@ from carbonledger.sensors.gpu.cuda_visible import (
 )
 from carbonledger.units import mj_to_j, mw_to_w
 
+if TYPE_CHECKING:
+    from carbonledger.sensors.base import Probe, ProbeContext
+
 __all__ = [
     "NvmlEnergySensor",
     "NvmlPowerSensor",
@@ -59,6 +62,7 @@ __all__ = [
     "gpu_utilisation_percent",
     "nvml_driver_version",
     "parse_cuda_visible_devices",
+    "probe",
 ]
 
 # NVML return codes (nvml.h); used when an injected module lacks the constant.
@@ -396,6 +400,16 @@ def _discover(
             sensors.append(opened)
             infos.append(opened.info)
     return sensors, infos
+
+
+def probe(ctx: ProbeContext) -> Probe:
+    """The registry's ``nvidia`` entry: every NVIDIA GPU visible to the process (see
+    :func:`discover_nvml`; ``hardware={"nvidia": module}`` injects the NVML module)."""
+    from carbonledger.sensors.base import Probe
+
+    sensors, infos = discover_nvml(ctx.hardware("nvidia"), env=ctx.env, clock=ctx.clock)
+    notes = (f"gpu: {len(sensors)} NVIDIA GPU(s) via NVML",) if sensors else ()
+    return Probe(tuple(sensors), tuple(infos), notes)
 
 
 # --------------------------------------------------------------------------- extras

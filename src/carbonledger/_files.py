@@ -1,0 +1,225 @@
+"""Files written whole: an atomic replacement, an exclusive creation, and small JSON caches.
+
+Ground layer: the standard library and :mod:`carbonledger.errors` only.
+
+* :func:`atomic_write` writes a temporary file created exclusively in the target's folder
+  (``O_CREAT | O_EXCL | O_NOFOLLOW``), flushes it to disk and renames it over the target, so a
+  reader sees the old file or the new one, never a part. Only a regular file or a new path is
+  replaced: a FIFO, a device (``/dev/null``), a socket or a directory at the target is refused
+  with an :class:`~carbonledger.errors.InputError` naming it, and left as it was. A symbolic
+  link there is never followed: the rename replaces the link itself, and the file it points
+  at is left alone.
+* :func:`write_new` publishes a new file whole (a key, a secret): never over anything that is
+  there, never through a link.
+* :func:`read_json_cache` / :func:`write_json_cache`: a small JSON file that only saves time.
+  A missing, damaged, oversized or special cache file reads as ``None``; a failed write is
+  ignored. Callers check the shape of what they read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from typing import Any
+
+from carbonledger.errors import InputError
+
+__all__ = [
+    "CACHE_MAX_BYTES",
+    "atomic_write",
+    "check_writable_target",
+    "read_json_cache",
+    "write_json_cache",
+    "write_new",
+]
+
+#: the largest cache file read (bytes); a bigger one is ignored as damaged
+CACHE_MAX_BYTES = 4 << 20
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+
+
+def _kind(mode: int) -> str:
+    """What a non-regular file is, in words."""
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def check_writable_target(path: str | os.PathLike[str]) -> None:
+    """Raise :class:`InputError` unless ``path`` is a regular file, a symbolic link (which a
+    rename replaces, never follows) or does not exist yet."""
+    target = os.fspath(path)
+    try:
+        info = os.lstat(target)
+    except FileNotFoundError:
+        return
+    except OSError:
+        return  # unreadable folder, name too long...: the write itself reports it
+    if not (stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)):
+        raise InputError(
+            f"refusing to write {target}: it is {_kind(info.st_mode)}, not a regular file; "
+            "give the path of a regular file (or of one to create)"
+        )
+
+
+def _write_fd(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _fsync_folder(folder: str) -> None:
+    """Make a rename or a new name in ``folder`` durable (best effort: not every file system
+    lets a folder be opened or synced)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | _CLOEXEC)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _temp_name(target: str) -> str:
+    folder, name = os.path.split(target)
+    return os.path.join(folder, f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+
+
+def _write_temp(target: str, data: bytes, mode: int | None, durable: bool) -> str:
+    """A temporary file beside ``target`` holding ``data``; its path.
+
+    ``mode`` None creates it as ``open()`` would (0666 less the umask); a mode is set exactly
+    (the umask does not narrow it)."""
+    tmp = _temp_name(target)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
+    fd = os.open(tmp, flags, 0o666 if mode is None else mode)
+    try:
+        if mode is not None:
+            os.fchmod(fd, mode)
+        _write_fd(fd, data)
+        if durable:
+            os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        _unlink_quietly(tmp)
+        raise
+    os.close(fd)
+    return tmp
+
+
+def _unlink_quietly(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+def atomic_write(
+    path: str | os.PathLike[str],
+    data: bytes | str,
+    *,
+    mode: int | None = None,
+    durable: bool = True,
+) -> None:
+    """Replace (or create) the regular file ``path`` with ``data``, atomically.
+
+    :param data: bytes, or text written as UTF-8
+    :param mode: permission bits of the file (e.g. ``0o600`` for secrets), set exactly; None
+        gives what ``open(path, "w")`` gives a new file (0666 less the umask)
+    :param durable: flush the file and its folder to disk (``fsync``); False only where a
+        crash may lose the file (a fake sysfs tree in tests)
+    :raises InputError: ``path`` is a FIFO, a device, a socket or a directory (left as it
+        was); a symbolic link at ``path`` is replaced, the file it points at left alone
+    :raises OSError: the folder is missing or not writable, the disk is full...; the
+        temporary file is removed and ``path`` left as it was
+    """
+    target = os.fspath(path)
+    check_writable_target(target)
+    payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    tmp = _write_temp(target, payload, mode, durable)
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+    if durable:
+        _fsync_folder(os.path.dirname(target) or ".")
+
+
+def write_new(path: str | os.PathLike[str], data: bytes | str, *, mode: int = 0o600) -> None:
+    """Create ``path`` holding ``data`` with ``mode``, published whole (a reader never sees it
+    empty or half written): never over an existing file, never through a symbolic link.
+
+    :raises FileExistsError: something (a file, a link, a dangling link) is at ``path``
+    :raises OSError: the folder is missing or not writable...
+    """
+    target = os.fspath(path)
+    payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    tmp = _write_temp(target, payload, mode, durable=True)
+    try:
+        os.link(tmp, target)  # fails when anything, even a dangling link, is there
+    finally:
+        _unlink_quietly(tmp)
+    _fsync_folder(os.path.dirname(target) or ".")
+
+
+def read_json_cache(path: str | os.PathLike[str], *, max_bytes: int = CACHE_MAX_BYTES) -> Any:
+    """The JSON value in the cache file ``path``, or None when there is none usable: missing,
+    unreadable, not a regular file (never opened through a link, never blocks on a FIFO),
+    larger than ``max_bytes``, or not valid UTF-8 JSON."""
+    import json
+
+    try:
+        fd = os.open(os.fspath(path), os.O_RDONLY | _NOFOLLOW | _NONBLOCK | _CLOEXEC)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > max_bytes:  # grew while read
+                return None
+            chunks.append(chunk)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    try:
+        return json.loads(b"".join(chunks).decode("utf-8"))
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return None
+
+
+def write_json_cache(path: str | os.PathLike[str], value: Any) -> bool:
+    """Write ``value`` as JSON to the cache file ``path`` (its folder made when missing),
+    atomically. False, and nothing raised, when it could not be written: a cache only saves
+    time."""
+    import json
+
+    target = os.fspath(path)
+    try:
+        folder = os.path.dirname(target)
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+        atomic_write(target, json.dumps(value), durable=False)
+    except (OSError, InputError, TypeError, ValueError):
+        return False
+    return True
