@@ -177,17 +177,17 @@ class Settled:
     note: str = ""
 
 
-Event = Union[
-    RunOpened,
-    MemberJoined,
-    DevicesClaimed,
-    SamplesAdded,
-    WindowEnded,
-    MetaUpdated,
-    Heartbeat,
-    MemberFinished,
-    Settled,
-]
+Event = (
+    RunOpened
+    | MemberJoined
+    | DevicesClaimed
+    | SamplesAdded
+    | WindowEnded
+    | MetaUpdated
+    | Heartbeat
+    | MemberFinished
+    | Settled
+)
 
 _EVENTS: dict[str, type[Any]] = {
     cls.TYPE: cls
@@ -323,7 +323,9 @@ def decode_batch(body: str) -> Batch:
 
 def _number(value: float, what: str) -> float:
     if not math.isfinite(value):
-        raise ValueError(f"{what} is not a finite number ({value!r}); nothing non-finite is written")
+        raise ValueError(
+            f"{what} is not a finite number ({value!r}); nothing non-finite is written"
+        )
     return value
 
 

@@ -6,8 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from carbonledger.ledger import open_ledger
 from carbonledger.ledger.base import RunRecord
+
+from carbonledger.ledger import open_ledger
 
 
 def _record(run_id: str, project: str) -> RunRecord:

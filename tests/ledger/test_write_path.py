@@ -120,7 +120,7 @@ def test_sigkill_just_after_the_command_exits_keeps_its_energy(
         time.sleep(0.001)
     time.sleep(0.004)
     _kill(proc)
-    run_id, committed_j, _ = _committed(backend)
+    _, committed_j, _ = _committed(backend)
     assert committed_j > 0
     run = _settle_later(backend.target)
     assert run.status in ("completed", "interrupted")
@@ -162,7 +162,7 @@ def _edit_journal(path: str, old: str, new: str, *, rehash: bool) -> None:
 
 @pytest.mark.parametrize("rehash", [False, True])
 def test_an_edited_journal_is_refused_whole(tmp_path: Path, rehash: bool) -> None:
-    path, run_id = _journal_of_an_outage(tmp_path)
+    path, _ = _journal_of_an_outage(tmp_path)
     _edit_journal(path, '"intensity_g_per_kwh":50.0', '"intensity_g_per_kwh":4.4', rehash=rehash)
     before = Path(path).read_bytes()
     target = str(tmp_path / "good.sqlite")
@@ -255,8 +255,8 @@ def test_a_member_whose_own_clock_runs_ahead_is_not_alive_forever(backend: Any) 
     now = time.time()
     chain = MemberChain("ahead", "m1", led.signer(), clock=lambda: now + 10 * 365 * 86400)
     run = RunRecord("ahead", "p", "e", now, "process", "FR", "argument", 50.0, "x", 1.0, "x")
-    led.append([chain.make([RunOpened(run), MemberJoined(MemberRecord("m1", "ahead", "h", 1,
-                                                                      now), 15.0)])])  # fmt: skip
+    joined = MemberJoined(MemberRecord("m1", "ahead", "h", 1, now), 15.0)
+    led.append([chain.make([RunOpened(run), joined])])
     assert led.summary("ahead").status == "interrupted"
     led.close()
 
@@ -309,7 +309,7 @@ def test_an_outage_mid_run_then_sync_verifies_with_true_times(
         if unlock == "mid-run":
             release()
             locked = False
-            time.sleep(run._recorder._retry_s + 1.0 if run._recorder else 6.0)  # noqa: SLF001
+            time.sleep(run._recorder._retry_s + 1.0 if run._recorder else 6.0)
         mine = run.stop()
     finally:
         if locked:
@@ -413,8 +413,10 @@ def test_two_syncs_at_once_duplicate_nothing(tmp_path: Path) -> None:
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "carbonledger", "sync", "--ledger", target],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(2)
     ]
     for p in procs:

@@ -38,6 +38,7 @@ from carbonledger.models import ComponentEnergy, Sample, SensorInfo
 
 if TYPE_CHECKING:
     from types import TracebackType
+
     from carbonledger.models import RunSummary
     from carbonledger.run.tracker import Tracker
     from carbonledger.sensors.base import Sensor
@@ -259,9 +260,8 @@ class RayClusterTracker:
         self._update_meta({"ray_nodes_lost": list(self.hosts_lost)})
 
     def _update_meta(self, meta: dict[str, Any]) -> None:
-        from carbonledger.ledger import open_ledger
-
         from carbonledger.events import MetaUpdated
+        from carbonledger.ledger import open_ledger
 
         if self._ledger is not None:
             self._ledger.record(self.run_id, [MetaUpdated(meta)])

@@ -45,22 +45,39 @@ def _seal_rows(tx: Tx, where: str = "", params: tuple[Any, ...] = ()) -> list[Se
         if mseq is None:
             out.append(
                 SealRow(
-                    int(seq), str(run_id), str(kind), str(prev), str(digest), str(sig),
-                    str(canonical), str(member_id or ""), str(signer or ""),
-                )  # fmt: skip
+                    int(seq),
+                    str(run_id),
+                    str(kind),
+                    str(prev),
+                    str(digest),
+                    str(sig),
+                    str(canonical),
+                    str(member_id or ""),
+                    str(signer or ""),
+                )
             )
         else:
             out.append(
                 batch_row(
-                    int(seq), str(run_id), str(kind), str(prev), str(digest), str(sig),
-                    str(canonical), str(member_id or ""), str(signer or ""), int(mseq),
+                    int(seq),
+                    str(run_id),
+                    str(kind),
+                    str(prev),
+                    str(digest),
+                    str(sig),
+                    str(canonical),
+                    str(member_id or ""),
+                    str(signer or ""),
+                    int(mseq),
                     str(bhash or ""),
-                )  # fmt: skip
+                )
             )
     return out
 
 
-def _trusted(keys: Iterable[str] | None, use_trusted_file: bool) -> tuple[set[str] | None, list[str]]:
+def _trusted(
+    keys: Iterable[str] | None, use_trusted_file: bool
+) -> tuple[set[str] | None, list[str]]:
     from carbonledger.ledger.keys import load_trusted_keys
 
     trusted_list, sources = load_trusted_keys(list(keys or ()), user_file=use_trusted_file)
@@ -135,8 +152,10 @@ def verify_ledger(
         seals = _seal_rows(tx)
         head_text, head = read_head(tx)
         head_doc: dict[str, Any] | None = head if head_text is not None else None
-        if head_doc is not None and int(head_doc.get("seq", 0)) == 0 and not head_doc.get(
-            "signature"
+        if (
+            head_doc is not None
+            and int(head_doc.get("seq", 0)) == 0
+            and not head_doc.get("signature")
         ):
             head_doc = None  # the empty chain of a new ledger
         row = tx.one("SELECT value FROM carbonledger_meta WHERE key = 'public_key'")
@@ -150,7 +169,9 @@ def verify_ledger(
                 legacy_runs.append(_legacy_state(tx, transport.location, run_id))
     problems, good = check_chain(seals, head_doc, legacy, trusted)
     if legacy and not seals:
-        problems.append(Problem("ledger", "deleted", "the ledger holds a public key but no records"))
+        problems.append(
+            Problem("ledger", "deleted", "the ledger holds a public key but no records")
+        )
     old_good = [s for s in seals if s.seq in good and s.member_seq is None]
     problems += check_runs(legacy_runs, old_good, notes)
     problems += content

@@ -325,8 +325,7 @@ class Ingest:
                 return True
             case Settled():
                 own_end = tx.one(
-                    "SELECT seq FROM seals WHERE run_id = ? AND member_id = ? AND kind = ? "
-                    "LIMIT 1",
+                    "SELECT seq FROM seals WHERE run_id = ? AND member_id = ? AND kind = ? LIMIT 1",
                     (batch.run_id, event.member_id, KIND_FINISHED),
                 )
                 if own_end is not None:
@@ -427,9 +426,7 @@ class Ingest:
         )
 
     def _update_status(self, tx: Tx, run_id: str) -> None:
-        rows = tx.rows(
-            "SELECT finished_unix_s, status FROM members WHERE run_id = ?", (run_id,)
-        )
+        rows = tx.rows("SELECT finished_unix_s, status FROM members WHERE run_id = ?", (run_id,))
         ms = [{"finished_unix_s": r[0], "status": r[1]} for r in rows]
         status, finished = status_of(ms)
         tx.run(

@@ -16,7 +16,7 @@ from carbonledger.accounting import CarbonContext, EmbodiedCarbon, HourlyIntensi
 if TYPE_CHECKING:
     import logging
 
-    from carbonledger.models import SensorInfo, WindowSummary
+    from carbonledger.models import SensorInfo
     from carbonledger.run.settings import LocationSettings
 
 __all__ = ["embodied_carbon", "forecast_after", "hourly_intensity", "resolve_carbon"]

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from carbonledger.errors import InputError
-
 from carbonledger.events import MemberJoined, RunOpened
 from carbonledger.models import MemberRecord, RunRecord
 
@@ -26,9 +25,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Membership",
+    "adopt",
     "claim_devices",
     "derive_run_id",
-    "adopt",
     "int_env",
     "lease_keys",
     "lease_ttl_s",

@@ -233,9 +233,14 @@ class Recorder:
                     self._fail(f"the ledger did not answer within {timeout_s:g} s")
         if self._journal is not None:
             self._journal.close()
-        if thread is not None and not thread.is_alive() and self._ledger is not None:
-            if self._opener is not None:  # we opened it: we close it
-                self._ledger.close()
+        opened_here = self._opener is not None  # we opened it: we close it
+        if (
+            thread is not None
+            and not thread.is_alive()
+            and self._ledger is not None
+            and opened_here
+        ):
+            self._ledger.close()
 
     # --- the journal -----------------------------------------------------------------------
 
@@ -351,9 +356,8 @@ class Recorder:
         if not force and time.monotonic() - self._last_try < self._retry_s:
             return
         self._last_try = time.monotonic()
-        if self._ledger is None:
-            if self._opener is None or not self._open():
-                return
+        if self._ledger is None and (self._opener is None or not self._open()):
+            return
         ledger, journal = self._ledger, self._journal
         if ledger is None or journal is None:
             return
@@ -445,9 +449,7 @@ def open_recorder(
                 target, timeout_s=WRITE_TIMEOUT_S, signing_key=signer if signer else False
             )
 
-        recorder = Recorder(
-            chain, journal, opener=opener, lease_ttl_s=lease_ttl_s, trusted=trusted
-        )
+        recorder = Recorder(chain, journal, opener=opener, lease_ttl_s=lease_ttl_s, trusted=trusted)
         return recorder, target
     location = _target_name(ledger_arg)
     journal = Journal(location, run_id, member_id, directory=directory)
