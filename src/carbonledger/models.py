@@ -179,6 +179,8 @@ class WindowSummary:
     duration_s: float
     components: tuple[ComponentEnergy, ...]
     co2e_g: float | None = None
+    #: figures of the window's own (tokens, requests, samples...): name -> a finite number
+    metrics: dict[str, float] = field(default_factory=dict)
 
     @property
     def energy_j(self) -> float:
@@ -198,6 +200,7 @@ class WindowSummary:
             "energy_kwh": self.energy_kwh,
             "co2e_g": self.co2e_g,
             "components": [c.to_dict() for c in self.components],
+            **({"metrics": dict(self.metrics)} if self.metrics else {}),
         }
 
 

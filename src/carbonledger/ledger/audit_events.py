@@ -138,7 +138,8 @@ def _check_member(
     )
     windows = _rows_by_seg(
         tx.stream(
-            "SELECT seg, name, path, started_unix_s, duration_s, co2e_g, components FROM windows "
+            "SELECT seg, name, path, started_unix_s, duration_s, co2e_g, components, metrics "
+            "FROM windows "
             "WHERE run_id = ? AND member_id = ? ORDER BY seg, window_ref",
             (rid, mid),
         )
@@ -332,6 +333,7 @@ def _compare_seg(
                     float(w.duration_s),
                     None if w.co2e_g is None else float(w.co2e_g),
                     [ce_to_dict(c, host) for c in w.components],
+                    dict(w.metrics),
                 ]
             )
     held = [[r[1], *r[2:]] for r in rows]
@@ -346,7 +348,7 @@ def _compare_seg(
                 + ")",
             )
         )
-    held_w = [[*r[1:6], loads(r[6], [])] for r in wrows]
+    held_w = [[*r[1:6], loads(r[6], []), {} if r[7] is None else loads(r[7], {})] for r in wrows]
     if _sorted(held_w) != _sorted(signed_windows):
         problems.append(
             Problem(

@@ -102,6 +102,7 @@ def _legacy_state(tx: Tx, location: str, run_id: str) -> RunState:
         for w in state.windows_rows(tx, run_id):
             w.pop("window_ref")
             w.pop("seg")
+            w.pop("metrics")  # not a column when these runs were sealed
             windows.append(w)
         canonical = seal_document(sealed_run, sealed_members, windows)
     st = RunState(row=run, canonical=canonical)

@@ -227,7 +227,8 @@ class Ingest:
                 host = self._member_host(tx, batch.run_id, batch.member_id)
                 tx.run(
                     "INSERT INTO windows (run_id, member_id, name, path, started_unix_s, "
-                    "duration_s, co2e_g, components, seg) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "duration_s, co2e_g, components, seg, metrics) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         batch.run_id,
                         batch.member_id,
@@ -238,6 +239,7 @@ class Ingest:
                         None if window.co2e_g is None else float(window.co2e_g),
                         dumps([ce_to_dict(c, host) for c in window.components]),
                         batch.seq,
+                        dumps(window.metrics) if window.metrics else None,
                     ),
                 )
             case MetaUpdated(meta=meta):

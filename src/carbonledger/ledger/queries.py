@@ -207,6 +207,11 @@ class Queries:
             start = min(w["started_unix_s"] for w in ws)
             end = max(w["started_unix_s"] + w["duration_s"] for w in ws)
             co2 = [w["co2e_g"] for w in ws]
+            metrics: dict[str, float] = {}
+            for w in ws:
+                for k, v in (w.get("metrics") or {}).items():
+                    if isinstance(v, (int, float)) and not isinstance(v, bool):
+                        metrics[k] = metrics.get(k, 0.0) + float(v)
             comps: list[ComponentEnergy] = []
             for w in ws:
                 host = members.get(w["member_id"], {}).get("host", "")
@@ -219,6 +224,7 @@ class Queries:
                     duration_s=end - start,
                     components=tuple(comps),
                     co2e_g=None if any(c is None for c in co2) else float(sum(co2)),
+                    metrics=metrics,
                 )
             )
         out.sort(key=lambda w: (w.started_unix_s, w.path))

@@ -88,7 +88,8 @@ def sample_row(device: str, values: Sequence[Any]) -> list[Any]:
 
 def window_doc(row: dict[str, Any]) -> dict[str, Any]:
     """A window row as it enters a segment digest (its database ids and segment left out)."""
-    return {k: v for k, v in row.items() if k not in ("window_ref", "seg", "run_id", "member_id")}
+    skip = ("window_ref", "seg", "run_id", "member_id", "metrics")  # metrics came after
+    return {k: v for k, v in row.items() if k not in skip}
 
 
 def segment_digest(samples: Iterable[Sequence[Any]], windows: Iterable[dict[str, Any]]) -> str:

@@ -76,6 +76,7 @@ WINDOW_COLS = (
     "co2e_g",
     "components",
     "seg",
+    "metrics",
 )
 DEVICE_COLS = (
     "device_ref",

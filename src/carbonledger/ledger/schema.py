@@ -172,6 +172,7 @@ _V3 = [
     "ALTER TABLE seals ADD COLUMN claimed_unix_s {REAL}",
     "CREATE UNIQUE INDEX seals_by_batch ON seals (run_id, member_id, member_seq)",
     "CREATE INDEX samples_by_seg ON samples (device_ref, seg)",
+    "ALTER TABLE windows ADD COLUMN metrics TEXT",
 ]
 
 #: ``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1`` (statements with dialect tokens)

@@ -251,6 +251,7 @@ def windows_rows(tx: Tx, run_id: str) -> list[dict[str, Any]]:
     for row in rows:
         d = dict(zip(WINDOW_COLS, row, strict=True))
         d["components"] = loads(d["components"], [])
+        d["metrics"] = {} if d["metrics"] is None else loads(d["metrics"], {})
         out.append(d)
     return out
 

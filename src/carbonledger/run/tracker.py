@@ -375,11 +375,13 @@ class Tracker:
             raise StateError(f"begin_window({name!r}) needs a running tracker; call start() first")
         self._meter.begin_window(name)
 
-    def end_window(self, name: str) -> WindowSummary:
-        """End the named window and return its energy and CO2e."""
+    def end_window(self, name: str, *, metrics: Mapping[str, float] | None = None) -> WindowSummary:
+        """End the named window and return its energy and CO2e. ``metrics`` are the window's
+        own figures (tokens, requests, samples: finite numbers), recorded with it."""
         if self._meter is None or self._state not in ("running", "stopping"):
             raise StateError(f"end_window({name!r}) needs a running tracker")
-        return self._end_window(name)
+        checked = _window_metrics(name, metrics) if metrics else {}
+        return self._end_window(name, checked)
 
     def window(self, name: str) -> WindowBlock:
         """``with run.window("epoch-1"): ...`` measures the block (ended also when it raises,
@@ -391,10 +393,12 @@ class Tracker:
 
         return WindowBlock(lambda: self.begin_window(name), end)
 
-    def _end_window(self, name: str) -> WindowSummary:
+    def _end_window(self, name: str, metrics: dict[str, float] | None = None) -> WindowSummary:
         assert self._meter is not None and self._recorder is not None
         raw = self._meter.end_window(name)
-        window = replace(raw, co2e_g=window_co2e_g(raw.energy_j, self._carbon))
+        window = replace(
+            raw, co2e_g=window_co2e_g(raw.energy_j, self._carbon), metrics=dict(metrics or {})
+        )
         self._recorder.emit([WindowEnded(window)])
         self._progress.window_ended(window, self._carbon)  # forecast, budget
         return window
@@ -542,6 +546,24 @@ def _log() -> logging.Logger:
     import logging
 
     return logging.getLogger("carbonledger")
+
+
+def _window_metrics(window: str, metrics: Mapping[str, float]) -> dict[str, float]:
+    """A window's metrics checked: names as for a run's metrics, finite numbers."""
+    import math
+
+    from carbonledger.errors import InputError
+    from carbonledger.run.settings import check_name
+
+    out = {}
+    for name, value in metrics.items():
+        check_name("metric name", name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InputError(f"window {window!r}: metric {name!r} must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise InputError(f"window {window!r}: metric {name!r} must be finite, got {value!r}")
+        out[name] = float(value)
+    return out
 
 
 def _settle_quietly(ledger: Ledger) -> None:
