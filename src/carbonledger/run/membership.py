@@ -32,6 +32,7 @@ __all__ = [
     "lease_keys",
     "lease_ttl_s",
     "new_id",
+    "own_devices",
     "run_events",
     "start_answers",
 ]
@@ -156,19 +157,9 @@ def start_answers(
     return stored, leases
 
 
-def claim_devices(
-    sensors: list[Sensor],
-    member: Membership,
-    leases: Mapping[str, bool] | None,
-    notes: list[str],
-) -> list[Sensor]:
-    """The sensors this member counts, each device once across the members of the run.
-
-    With ``LOCAL_RANK`` set and several GPUs visible, a rank counts its own GPU only; then
-    each shared device is counted when this member holds its lease (``leases``, the ledger's
-    answers; None when the ledger did not answer: every device is kept). Sensors given up are
-    closed.
-    """
+def own_devices(sensors: list[Sensor], member: Membership, notes: list[str]) -> list[Sensor]:
+    """The sensors of this member's own: with ``LOCAL_RANK`` set and several GPUs visible, a
+    rank counts its own GPU only (the others are closed)."""
     kept = list(sensors)
     gpus = [s for s in kept if s.info.component == "gpu"]
     if member.local_rank is not None and len(gpus) > 1:
@@ -181,10 +172,23 @@ def claim_devices(
             f"gpu: LOCAL_RANK={member.local_rank}: this rank counts "
             f"{own.info.device if own else 'no GPU'} of {len(gpus)} visible"
         )
+    return kept
+
+
+def claim_devices(
+    sensors: list[Sensor],
+    member: Membership,
+    leases: Mapping[str, bool] | None,
+    notes: list[str],
+) -> list[Sensor]:
+    """The sensors this member counts, each device once across the members of the run: a
+    shared device is counted when this member holds its lease (``leases``, the ledger's
+    answers for :func:`lease_keys` of these sensors; None when the ledger did not answer:
+    every device is kept). Sensors given up are closed."""
     if leases is None:
-        return kept
+        return list(sensors)
     out: list[Sensor] = []
-    for sensor in kept:
+    for sensor in sensors:
         key = _lease_key(member, sensor)
         if key is None or leases.get(key, False):
             out.append(sensor)

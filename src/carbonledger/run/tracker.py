@@ -226,6 +226,8 @@ class Tracker:
             if self._recorder is not None:
                 self._recorder.close(0.0)
             raise
+        from carbonledger.run.recording import START_WAIT_S
+
         recorder = self._recorder
         assert recorder is not None
         meter = self._meter = Meter(
@@ -237,6 +239,9 @@ class Tracker:
         recorder.emit([*self._opening, DevicesClaimed(tuple(s.info for s in sensors)),
                        SamplesAdded(tuple(first))])  # fmt: skip
         self._opening = ()
+        # the run is in the ledger when start() returns (a kill right after keeps it), unless
+        # the ledger is slow: then the wait is bounded and the writer goes on in the background
+        recorder.flush(START_WAIT_S)
         self._progress.attach(recorder)
         self._sampler = Sampler(meter, self.interval_s, recorder.emit, wall_clock=self._wall_clock)
         self._sampler.start()
@@ -249,8 +254,14 @@ class Tracker:
         and which devices this member counts, and prepare the batch that opens the run."""
         from carbonledger.events import MemberChain
         from carbonledger.run.hostinfo import run_meta
-        from carbonledger.run.membership import adopt, lease_keys, run_events, start_answers
-        from carbonledger.run.recording import open_recorder
+        from carbonledger.run.membership import (
+            adopt,
+            lease_keys,
+            own_devices,
+            run_events,
+            start_answers,
+        )
+        from carbonledger.run.recording import JOIN_WAIT_S, START_WAIT_S, open_recorder
 
         ttl_s = lease_ttl_s(self.interval_s)
         chain = MemberChain(self.run_id, self.member_id, self._signer(), clock=self._wall_clock)
@@ -259,14 +270,16 @@ class Tracker:
         )
         recorder = self._recorder
         recorder.start()
+        sensors = own_devices(sensors, self._member, self._notes)
         keys = lease_keys(self._member, sensors)
         answers = None
         if self._ledger_arg is not False:
             member = self._member
-            answers = recorder.ask(lambda led: start_answers(led, member, keys, ttl_s))
+            wait_s = JOIN_WAIT_S if member.joined and keys else START_WAIT_S
+            answers = recorder.ask(lambda led: start_answers(led, member, keys, ttl_s), wait_s)
             if answers is None:
                 recorder.journal_now(
-                    recorder.problem or "the ledger did not answer within half a second"
+                    recorder.problem or f"the ledger did not answer within {wait_s:g} s"
                 )
                 self._notes.append("device claims not checked: the ledger is not in use")
             else:
