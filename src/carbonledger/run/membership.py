@@ -183,10 +183,21 @@ def claim_devices(
 ) -> list[Sensor]:
     """The sensors this member counts, each device once across the members of the run: a
     shared device is counted when this member holds its lease (``leases``, the ledger's
-    answers for :func:`lease_keys` of these sensors; None when the ledger did not answer:
-    every device is kept). Sensors given up are closed."""
+    answers for :func:`lease_keys` of these sensors). When the ledger did not answer
+    (``leases`` None), a member that knows its local rank leaves the host-wide devices to
+    local rank 0 of its host (no ledger needed to count them once); one that does not keeps
+    every device (and a note says the claims were not checked). Sensors given up are closed."""
     if leases is None:
-        return list(sensors)
+        if member.local_rank is None or member.local_rank == 0:
+            return list(sensors)
+        kept = []
+        for sensor in sensors:
+            if sensor.info.host_wide:
+                notes.append(f"{sensor.info.device}: counted by local rank 0 of this host")
+                sensor.close()
+            else:
+                kept.append(sensor)
+        return kept
     out: list[Sensor] = []
     for sensor in sensors:
         key = _lease_key(member, sensor)

@@ -50,9 +50,6 @@ log = logging.getLogger("carbonledger")
 
 #: the longest a run's start waits for the ledger's answers before it goes on (seconds)
 START_WAIT_S = 0.5
-#: ... for a member joining a shared run (a rank of a distributed job): counting each shared
-#: device once needs the ledger's answer about its leases, so it waits longer (seconds)
-JOIN_WAIT_S = 5.0
 #: how long a tracker's write waits for a locked ledger before the journal takes it (seconds)
 WRITE_TIMEOUT_S = 1.0
 #: seconds between the writer's tries of a failed ledger

@@ -261,7 +261,7 @@ class Tracker:
             run_events,
             start_answers,
         )
-        from carbonledger.run.recording import JOIN_WAIT_S, START_WAIT_S, open_recorder
+        from carbonledger.run.recording import START_WAIT_S, open_recorder
 
         ttl_s = lease_ttl_s(self.interval_s)
         chain = MemberChain(self.run_id, self.member_id, self._signer(), clock=self._wall_clock)
@@ -275,11 +275,10 @@ class Tracker:
         answers = None
         if self._ledger_arg is not False:
             member = self._member
-            wait_s = JOIN_WAIT_S if member.joined and keys else START_WAIT_S
-            answers = recorder.ask(lambda led: start_answers(led, member, keys, ttl_s), wait_s)
+            answers = recorder.ask(lambda led: start_answers(led, member, keys, ttl_s))
             if answers is None:
                 recorder.journal_now(
-                    recorder.problem or f"the ledger did not answer within {wait_s:g} s"
+                    recorder.problem or f"the ledger did not answer within {START_WAIT_S:g} s"
                 )
                 self._notes.append("device claims not checked: the ledger is not in use")
             else:
