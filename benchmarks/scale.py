@@ -9,7 +9,7 @@ own connection, fake sensors per host (a CPU package and RAM, shared by the host
 - no lost or double-counted samples: the sample rows in the database equal the samples the
   ranks wrote, with no (device, time) twice, and the run's energy equals the sum over the
   distinct devices (each host's CPU and RAM once, each GPU once);
-- the per-sample write cost (wall time of the ranks' ``add_samples`` calls per sample);
+- the per-sample write cost (wall time of the ranks' appends of signed batches per sample);
 - the ledger's summary time for the whole run; writes a rank journalled because the
   database was too slow for it (see docs/ledger.md) are replayed first, as `carbonledger
   sync` would.
@@ -57,29 +57,36 @@ class StepSensor:
         pass
 
 
-class TimedLedger:
-    """The rank's PostgreSQL ledger, with its ``add_samples`` calls counted and timed."""
+def timed_ledger(url: str) -> Any:
+    """The rank's PostgreSQL ledger, with its appends of samples counted and timed."""
+    from carbonledger.events import SamplesAdded
+    from carbonledger.ledger import Ledger
+    from carbonledger.ledger.transports import open_transport
 
-    def __init__(self, inner: Any) -> None:
-        self._inner, self.samples, self.calls, self.write_s = inner, 0, 0, 0.0
+    class TimedLedger(Ledger):
+        samples, calls, write_s = 0, 0, 0.0
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+        def append(self, batches: Any) -> int:
+            n = sum(
+                len(e.samples)
+                for b in batches
+                for e in b.decode().events
+                if isinstance(e, SamplesAdded)
+            )
+            # counted before the write: a write that fails goes to the journal, replayed later
+            self.samples += n
+            self.calls += 1
+            t0 = time.perf_counter()
+            try:
+                return super().append(batches)
+            finally:
+                self.write_s += time.perf_counter() - t0
 
-    def add_samples(self, run_id: str, member_id: str, samples: Any) -> None:
-        # counted before the write: a write that fails goes to the journal, replayed later
-        self.samples += len(samples)
-        self.calls += 1
-        t0 = time.perf_counter()
-        try:
-            self._inner.add_samples(run_id, member_id, samples)
-        finally:
-            self.write_s += time.perf_counter() - t0
+    return TimedLedger(open_transport(url, timeout_s=120))
 
 
 def _rank(host: int, local: int, url: str, seconds: float, interval_s: float, out: list) -> None:
     import carbonledger as cl
-    from carbonledger.ledger import open_ledger
     from carbonledger.models import SensorInfo
 
     name = f"host{host:02d}"
@@ -92,7 +99,7 @@ def _rank(host: int, local: int, url: str, seconds: float, interval_s: float, ou
     ]
     env = {**os.environ, "TORCHELASTIC_RUN_ID": "scale", "LOCAL_RANK": str(local),
            "RANK": str(host * RANKS_PER_HOST + local)}  # fmt: skip
-    ledger = TimedLedger(open_ledger(url, timeout_s=120))
+    ledger = timed_ledger(url)
     tracker = cl.Tracker("scale", sensors=sensors, ledger=ledger, host=name, env=env,  # type: ignore[arg-type]
                          interval_s=interval_s, grid_g_per_kwh=100, handle_signals=False)  # fmt: skip
     with tracker:
@@ -154,16 +161,23 @@ def replay_journals(url: str) -> int:
     """Replay what ranks journalled when the ledger was too slow for them (what
     ``carbonledger sync`` does); the number of journals replayed."""
     from carbonledger.ledger import open_ledger
-    from carbonledger.run.journal import pending, replay, spool_dir
+    from carbonledger.ledger.keys import load_or_create_signing_key
+    from carbonledger.run.journal import journal_dir, pending, replay, trusted_for_replay
 
-    paths = list(pending(spool_dir()))
+    paths = list(pending(journal_dir()))
+    trusted = trusted_for_replay(load_or_create_signing_key().public_hex)
     led = open_ledger(url, timeout_s=120)
     try:
         for path in paths:
-            replay(path, led)
+            replay(path, led, trusted)
     finally:
         led.close()
     return len(paths)
+
+
+def stop_postgres(pg: list[str]) -> None:
+    """Stop a server :func:`start_postgres` started."""
+    subprocess.run([*pg, "-m", "immediate", "-w", "stop"], capture_output=True, check=False)
 
 
 def check(
@@ -245,13 +259,13 @@ def main() -> int:
         report = {**check(url, results, summary_s, summary), "wall_s": wall_s, "journals_replayed": journalled,
                   "seconds": args.seconds, "interval_s": args.interval}  # fmt: skip
     finally:
-        subprocess.run([*pg, "-m", "immediate", "-w", "stop"], capture_output=True, check=False)
+        stop_postgres(pg)
         shutil.rmtree(root, ignore_errors=True)
     print(f"scale: {report['ranks']} ranks on {report['hosts']} hosts, {report['samples_written']} "
           f"samples, {report['sample_rows']} rows ({report['distinct_rows']} distinct); energy "
           f"{report['energy_j']:.0f} J (expected {report['expected_energy_j']:.0f}); write "
           f"{report['write_us_per_sample']:.0f} us/sample ({report['write_ms_per_call']:.1f} ms per "
-          f"add_samples call, concurrent); summary {report['summary_s']*1e3:.1f} ms; "
+          f"append, concurrent); summary {report['summary_s']*1e3:.1f} ms; "
           f"{report['bytes_per_row']:.0f} B/row on disk; "
           f"{'OK' if report['ok'] else 'FAILED'}")  # fmt: skip
     print(json.dumps(report))
