@@ -96,7 +96,9 @@ def open_ledger(
     transport = open_transport(
         text, create=create, read_only=read_only, timeout_s=timeout_s, clock=clock
     )
-    key: Signer | str | bool | None = False if text == ":memory:" and signing_key is None else signing_key
+    key: Signer | str | bool | None = (
+        False if text == ":memory:" and signing_key is None else signing_key
+    )
     return Ledger(transport, clock=clock, signing_key=key)
 
 

@@ -51,9 +51,7 @@ __all__ = ["check_signed_run", "is_signed_run"]
 def is_signed_run(tx: Tx, run_id: str) -> bool:
     """Whether the run was recorded as signed batches (else: by an older carbonledger)."""
     return (
-        tx.one(
-            "SELECT 1 FROM seals WHERE run_id = ? AND member_seq IS NOT NULL LIMIT 1", (run_id,)
-        )
+        tx.one("SELECT 1 FROM seals WHERE run_id = ? AND member_seq IS NOT NULL LIMIT 1", (run_id,))
         is not None
     )
 
@@ -100,9 +98,7 @@ def _seg(value: Any) -> int | None:
         return None
 
 
-def check_signed_run(
-    tx: Tx, run: dict[str, Any], now: float, notes: list[str]
-) -> list[Problem]:
+def check_signed_run(tx: Tx, run: dict[str, Any], now: float, notes: list[str]) -> list[Problem]:
     """Every row of a run recorded as signed batches against its batches (reads only)."""
     rid = str(run["run_id"])
     problems: list[Problem] = []
@@ -252,7 +248,9 @@ class _Cursor:
         return out
 
 
-def _collect(rid: str, mid: str, lseq: int, batch: Batch, facts: _Facts, m: _Member) -> list[Problem]:
+def _collect(
+    rid: str, mid: str, lseq: int, batch: Batch, facts: _Facts, m: _Member
+) -> list[Problem]:
     problems = []
     if batch.run_id != rid or batch.member_id != mid:
         problems.append(
@@ -458,9 +456,7 @@ def _check_member_rows(
         now_end = {
             "finished_unix_s": row["finished_unix_s"],
             "status": row["status"],
-            "components": None
-            if row["components"] is None
-            else loads(row["components"], []),
+            "components": None if row["components"] is None else loads(row["components"], []),
             "errors": loads(row["errors"], []),
         }
         signed_end = ends[mid]

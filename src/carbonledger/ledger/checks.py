@@ -43,24 +43,23 @@ def _seal_rows(tx: Tx, where: str = "", params: tuple[Any, ...] = ()) -> list[Se
     for row in tx.stream(f"{_SEAL_SQL}{where} ORDER BY seq", params):
         seq, run_id, kind, prev, digest, sig, canonical, member_id, signer, mseq, bhash = row
         if mseq is None:
-            out.append(
-                SealRow(
-                    int(seq), str(run_id), str(kind), str(prev), str(digest), str(sig),
-                    str(canonical), str(member_id or ""), str(signer or ""),
-                )  # fmt: skip
-            )
+            sr = SealRow(
+                int(seq), str(run_id), str(kind), str(prev), str(digest), str(sig),
+                str(canonical), str(member_id or ""), str(signer or ""),
+            )  # fmt: skip
         else:
-            out.append(
-                batch_row(
-                    int(seq), str(run_id), str(kind), str(prev), str(digest), str(sig),
-                    str(canonical), str(member_id or ""), str(signer or ""), int(mseq),
-                    str(bhash or ""),
-                )  # fmt: skip
-            )
+            sr = batch_row(
+                int(seq), str(run_id), str(kind), str(prev), str(digest), str(sig),
+                str(canonical), str(member_id or ""), str(signer or ""), int(mseq),
+                str(bhash or ""),
+            )  # fmt: skip
+        out.append(sr)
     return out
 
 
-def _trusted(keys: Iterable[str] | None, use_trusted_file: bool) -> tuple[set[str] | None, list[str]]:
+def _trusted(
+    keys: Iterable[str] | None, use_trusted_file: bool
+) -> tuple[set[str] | None, list[str]]:
     from carbonledger.ledger.keys import load_trusted_keys
 
     trusted_list, sources = load_trusted_keys(list(keys or ()), user_file=use_trusted_file)
@@ -135,8 +134,10 @@ def verify_ledger(
         seals = _seal_rows(tx)
         head_text, head = read_head(tx)
         head_doc: dict[str, Any] | None = head if head_text is not None else None
-        if head_doc is not None and int(head_doc.get("seq", 0)) == 0 and not head_doc.get(
-            "signature"
+        if (
+            head_doc is not None
+            and int(head_doc.get("seq", 0)) == 0
+            and not head_doc.get("signature")
         ):
             head_doc = None  # the empty chain of a new ledger
         row = tx.one("SELECT value FROM carbonledger_meta WHERE key = 'public_key'")
@@ -149,8 +150,11 @@ def verify_ledger(
             else:
                 legacy_runs.append(_legacy_state(tx, transport.location, run_id))
     problems, good = check_chain(seals, head_doc, legacy, trusted)
+    problems += untrusted_runs(seals, trusted)
     if legacy and not seals:
-        problems.append(Problem("ledger", "deleted", "the ledger holds a public key but no records"))
+        problems.append(
+            Problem("ledger", "deleted", "the ledger holds a public key but no records")
+        )
     old_good = [s for s in seals if s.seq in good and s.member_seq is None]
     problems += check_runs(legacy_runs, old_good, notes)
     problems += content
@@ -223,6 +227,7 @@ def verify_one_run(
         good.add(s.seq)
     if trusted is not None:
         problems += _check_trust(counts, trusted)
+    problems += untrusted_runs(seals, trusted)
     if not signed_run:
         problems += check_runs(
             [legacy_state], [s for s in seals if s.seq in good and s.member_seq is None], notes
@@ -240,6 +245,35 @@ def verify_one_run(
         problems=dedupe(problems),
         notes=notes,
     )
+
+
+def untrusted_runs(seals: list[SealRow], trusted: set[str] | None) -> list[Problem]:
+    """The runs holding signed batches whose signature holds but by a key the user does not
+    trust (a run recorded, or a batch added, with another key), each named: the chain check
+    names the key only."""
+    from carbonledger.ledger.chain import _fp
+
+    if trusted is None:
+        return []
+    found: dict[str, dict[str, int]] = {}
+    for s in seals:
+        if s.member_seq is None or s.checked is None or not s.checked[2]:
+            continue  # an older record, or one that does not verify (reported as such)
+        if s.signer in trusted or _fp(s.signer) in trusted:
+            continue
+        keys = found.setdefault(s.run_id or f"seq {s.seq}", {})
+        keys[_fp(s.signer)] = keys.get(_fp(s.signer), 0) + 1
+    return [
+        Problem(
+            ref,
+            "untrusted",
+            "; ".join(
+                f"{n} of its batches are signed by key {fp}, which is not among the keys you trust"
+                for fp, n in sorted(keys.items())
+            ),
+        )
+        for ref, keys in sorted(found.items())
+    ]
 
 
 def dedupe(problems: list[Problem]) -> list[Problem]:

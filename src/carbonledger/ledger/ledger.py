@@ -210,4 +210,3 @@ class Ledger:
 
     def __repr__(self) -> str:
         return f"Ledger({self._t!r})"
-

@@ -8,10 +8,8 @@ place that turns energy and a run's carbon context into a
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
-
-from collections.abc import Callable
 
 from carbonledger.errors import InputError
 from carbonledger.ledger import state

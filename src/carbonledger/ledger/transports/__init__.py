@@ -60,5 +60,7 @@ def open_transport(
     elif scheme in ("postgresql", "postgres"):
         transport = cls(target, read_only=read_only, timeout_s=timeout_s, clock=clock)
     else:
-        transport = cls(target, create=create, read_only=read_only, timeout_s=timeout_s, clock=clock)
+        transport = cls(
+            target, create=create, read_only=read_only, timeout_s=timeout_s, clock=clock
+        )
     return transport
