@@ -1,4 +1,5 @@
-"""Ledger fixtures: a real PostgreSQL server for the session, and both backends side by side.
+"""Ledger fixtures: a real PostgreSQL server for the session, both backends side by side,
+and a writer that records events as a tracker does (signed batches, one chain per member).
 
 The server is Debian's ``postgresql`` (``make postgres`` installs it): ``initdb`` and
 ``pg_ctl`` from PATH or ``/usr/lib/postgresql/*/bin``, a data folder in a temporary
@@ -27,8 +28,18 @@ from typing import Any
 
 import pytest
 
-from carbonledger.ledger import Ledger as SqlLedger
-from carbonledger.ledger import RunRecord, open_ledger
+from carbonledger.events import (
+    DevicesClaimed,
+    Event,
+    MemberChain,
+    MemberFinished,
+    MemberJoined,
+    RunOpened,
+    SamplesAdded,
+    SignedBatch,
+)
+from carbonledger.ledger import Ledger, MemberRecord, RunRecord, open_ledger
+from carbonledger.models import ComponentEnergy, RunStatus, Sample, SensorInfo
 
 
 def _find(binary: str) -> str | None:
@@ -185,8 +196,8 @@ class Backend:
     name: str
     target: str
 
-    def open(self, clock: Callable[[], float] = time.time) -> SqlLedger:
-        return open_ledger(self.target, clock=clock)
+    def open(self, clock: Callable[[], float] = time.time, **kw: Any) -> Ledger:
+        return open_ledger(self.target, clock=clock, **kw)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Raw SQL behind the ledger's back (``?`` placeholders), as a tamperer would."""
@@ -230,7 +241,7 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def led(backend: Backend, clock: Clock) -> Iterator[SqlLedger]:
+def led(backend: Backend, clock: Clock) -> Iterator[Ledger]:
     """The test's ledger on ``backend``, with the settable ``clock``."""
     ledger = backend.open(clock)
     try:
@@ -261,6 +272,83 @@ def _make_run(run_id: str = "run-1", *, started: float = 1_700_000_000.0, **kw: 
 def make_run() -> Callable[..., RunRecord]:
     """``make_run(run_id, started=..., **fields)`` -> a RunRecord with test defaults."""
     return _make_run
+
+
+class Writer:
+    """Records events as a tracker does: one :class:`MemberChain` per (run, member), each
+    batch signed where it is made with the ledger's own key (``led.signer()``), its time
+    from ``clock`` (the test's settable clock) unless ``at`` is given, and appended with
+    ``led.append``."""
+
+    def __init__(self, led: Ledger, clock: Callable[[], float]) -> None:
+        self.led = led
+        self.clock = clock
+        self.chains: dict[tuple[str, str], MemberChain] = {}
+
+    def chain(self, run_id: str, member_id: str) -> MemberChain:
+        key = (run_id, member_id)
+        if key not in self.chains:
+            self.chains[key] = MemberChain(run_id, member_id, self.led.signer(), clock=self.clock)
+        return self.chains[key]
+
+    def make(
+        self, run_id: str, member_id: str, *events: Event, at: float | None = None
+    ) -> SignedBatch:
+        """The member's next batch, signed, not appended (a journal's or a Ray node's)."""
+        return self.chain(run_id, member_id).make(events, at)
+
+    def __call__(
+        self, run_id: str, member_id: str, *events: Event, at: float | None = None
+    ) -> SignedBatch:
+        """Make the member's next batch of ``events`` and append it."""
+        batch = self.make(run_id, member_id, *events, at=at)
+        self.led.append([batch])
+        return batch
+
+    # what a tracker's start, sampler and stop write
+
+    def open(
+        self, run: RunRecord, member: MemberRecord, lease_ttl_s: float, *devices: SensorInfo
+    ) -> SignedBatch:
+        """The member's first batch: the run as it opens it, the member, its devices."""
+        events: list[Event] = [RunOpened(run), MemberJoined(member, lease_ttl_s)]
+        if devices:
+            events.append(DevicesClaimed(tuple(devices)))
+        return self(member.run_id, member.member_id, *events)
+
+    def join(self, member: MemberRecord, lease_ttl_s: float, *devices: SensorInfo) -> SignedBatch:
+        """A member joining a run the ledger holds (no run of its own)."""
+        events: list[Event] = [MemberJoined(member, lease_ttl_s)]
+        if devices:
+            events.append(DevicesClaimed(tuple(devices)))
+        return self(member.run_id, member.member_id, *events)
+
+    def samples(
+        self, run_id: str, member_id: str, *samples: Sample, at: float | None = None
+    ) -> SignedBatch:
+        return self(run_id, member_id, SamplesAdded(tuple(samples)), at=at)
+
+    def finish(
+        self,
+        run_id: str,
+        member_id: str,
+        components: Sequence[ComponentEnergy],
+        status: RunStatus = "completed",
+        errors: Sequence[str] = (),
+        *,
+        at: float | None = None,
+    ) -> SignedBatch:
+        """The member's end, at ``at`` (else the clock's time)."""
+        end = self.clock() if at is None else at
+        event = MemberFinished(status, tuple(components), end, tuple(errors))
+        return self(run_id, member_id, event, at=at)
+
+
+@pytest.fixture
+def write(led: Ledger, clock: Clock) -> Writer:
+    """``write(run_id, member_id, *events, at=...)``: what a tracker writes into ``led``
+    (see :class:`Writer`; ``write.open``, ``write.samples``, ``write.finish``...)."""
+    return Writer(led, clock)
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from carbonledger.events import WindowEnded
 from carbonledger.ledger import MemberRecord, RunRecord, open_ledger
 from carbonledger.models import ComponentEnergy, Sample, WindowSummary
 from carbonledger.report.crypto import generate_key
 
-from .conftest import run_cli
+from .conftest import Clock, Writer, run_cli
 
 T0 = 1_700_000_000.0
 FORECAST = {
@@ -38,20 +39,23 @@ def ledger_path(
     monkeypatch.delenv("CARBONLEDGER_LEDGER", raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     path = str(tmp_path / "l.sqlite")
-    led = open_ledger(path)
+    clock = Clock(T0)
+    led = open_ledger(path, clock=clock)
+    write = Writer(led, clock)
     try:
         cpu = ComponentEnergy("cpu", "cpu:package-0", "rapl", True, 3600.0, 10.0)
         ram = ComponentEnergy("ram", "ram", "ram-model", False, 360.0, 10.0, 300.0, 420.0)
         for k, (rid, project) in enumerate([("a1b2c3-first", "vision"), ("d4e5f6-second", "nlp")]):
-            led.open_run(
-                make_run(rid, started=T0 + k, project=project, meta={"forecast": FORECAST})
-            )
-            led.join(MemberRecord(f"m{k}", rid, "node1", 10, T0 + k), 5)
-            led.add_window(rid, f"m{k}", WindowSummary("epoch-1", "epoch-1", T0, 5.0, (cpu,)))
-            led.finish_member(rid, f"m{k}", [cpu, ram], "completed", ["one warning"])
-        led.open_run(make_run("live-run", started=T0 + 5))
-        led.join(MemberRecord("m9", "live-run", "node1", 10, T0 + 5), 1e9)
-        led.add_samples("live-run", "m9", [Sample(T0 + 6, "cpu", "cpu:package-0", 42.0)])
+            clock.t = T0 + k
+            run = make_run(rid, started=T0 + k, project=project, meta={"forecast": FORECAST})
+            write.open(run, MemberRecord(f"m{k}", rid, "node1", 10, T0 + k), 5)
+            write(rid, f"m{k}", WindowEnded(WindowSummary("epoch-1", "epoch-1", T0, 5.0, (cpu,))))
+            clock.advance(10)
+            write.finish(rid, f"m{k}", [cpu, ram], "completed", ["one warning"])
+        clock.t = T0 + 5
+        write.open(make_run("live-run", started=T0 + 5),
+                   MemberRecord("m9", "live-run", "node1", 10, T0 + 5), 1e9)  # fmt: skip
+        write.samples("live-run", "m9", Sample(T0 + 6, "cpu", "cpu:package-0", 42.0), at=T0 + 6)
     finally:
         led.close()
     return path

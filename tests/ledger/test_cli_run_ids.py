@@ -6,9 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from carbonledger.ledger.base import RunRecord
-
-from carbonledger.ledger import open_ledger
+from carbonledger.events import RunOpened
+from carbonledger.ledger import RunRecord, open_ledger
 
 
 def _record(run_id: str, project: str) -> RunRecord:
@@ -20,8 +19,8 @@ def test_printed_ids_are_unique_prefixes_in_the_whole_ledger(tmp_path: Path) -> 
     path = str(tmp_path / "l.sqlite")
     twins = ["abcdef0123456789aaaa", "abcdef0123456789bbbb"]  # share 16 characters
     with open_ledger(path) as ledger:
-        ledger.open_run(_record(twins[0], "listed"))
-        ledger.open_run(_record(twins[1], "other"))
+        ledger.record(twins[0], [RunOpened(_record(twins[0], "listed"))])
+        ledger.record(twins[1], [RunOpened(_record(twins[1], "other"))])
     out = subprocess.run(
         [sys.executable, "-m", "carbonledger", "runs", "--ledger", path, "--project", "listed"],
         capture_output=True, text=True, check=True,

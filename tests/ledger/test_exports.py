@@ -24,6 +24,8 @@ from carbonledger.report.export import (
     write_jsonl,
 )
 
+from .conftest import Clock, Writer
+
 T0 = 1_700_000_000.0
 
 #: CodeCarbon's emissions.csv header, as CodeCarbon writes it
@@ -53,12 +55,13 @@ META = {
 
 @pytest.fixture
 def summary(tmp_path: Path, make_run: Callable[..., RunRecord]) -> RunSummary:
-    clock = [T0 + 100]
-    led = open_ledger(tmp_path / "l.sqlite", clock=lambda: clock[0])
+    clock = Clock(T0 + 100)
+    led = open_ledger(tmp_path / "l.sqlite", clock=clock)
+    write = Writer(led, clock)
     try:
-        led.open_run(make_run(meta=META, tags={"team": "vision"}))
-        led.join(MemberRecord("m", "run-1", "h1", 1, T0), 5)
-        led.finish_member(
+        write.open(make_run(meta=META, tags={"team": "vision"}),
+                   MemberRecord("m", "run-1", "h1", 1, T0), 5)  # fmt: skip
+        write.finish(
             "run-1",
             "m",
             [

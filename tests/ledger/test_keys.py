@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import stat
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,9 +24,9 @@ from carbonledger.ledger.keys import (
     public_key_pem,
     verify_signature,
 )
-from carbonledger.models import ComponentEnergy
+from carbonledger.models import ComponentEnergy, Sample
 
-from .conftest import run_cli
+from .conftest import Clock, Writer, run_cli
 
 P = 2**255 - 19
 #: the eight small-order points' encodings (libsodium's list, with both sign bits)
@@ -109,11 +110,12 @@ def test_public_key_forms(tmp_path: Path) -> None:
 def finished(tmp_path: Path, make_run: Callable[..., RunRecord]) -> str:
     path = str(tmp_path / "l.sqlite")
     led = open_ledger(path)
+    write = Writer(led, time.time)
     try:
-        led.open_run(make_run("a1\x1b[31m-evil\r"))
-        led.join(MemberRecord("m", "a1\x1b[31m-evil\r", "h", 1, 0.0), 5)
+        rid = "a1\x1b[31m-evil\r"
+        write.open(make_run(rid), MemberRecord("m", rid, "h", 1, 0.0), 5)
         cpu = ComponentEnergy("cpu", "cpu:package-0", "rapl", True, 3600.0, 10.0)
-        led.finish_member("a1\x1b[31m-evil\r", "m", [cpu], "completed")
+        write.finish(rid, "m", [cpu], "completed")
     finally:
         led.close()
     return path
@@ -168,10 +170,12 @@ def test_settle_command(
     tmp_path: Path, make_run: Callable[..., RunRecord], capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = str(tmp_path / "l.sqlite")
-    led = open_ledger(path, clock=lambda: 1_000.0)  # long ago: dead for the commands below
+    clock = Clock(1_000.0)  # long ago: dead for the commands below
+    led = open_ledger(path, clock=clock)
     try:
-        led.open_run(make_run("gone", started=1_000.0))
-        led.join(MemberRecord("m", "gone", "h", 1, 1_000.0), 5)
+        write = Writer(led, clock)
+        write.open(make_run("gone", started=1_000.0), MemberRecord("m", "gone", "h", 1, 1_000.0), 5)
+        write.samples("gone", "m", Sample(1_001.0, "cpu", "cpu:package-0", 7.0), at=1_001.0)
     finally:
         led.close()
     code, out, _ = run_cli(capsys, "runs", "--ledger", path, "--json")
@@ -184,3 +188,6 @@ def test_settle_command(
     assert code == 0 and "no run to settle" in out
     code, out, _ = run_cli(capsys, "verify", path)
     assert code == 0, out
+    code, out, _ = run_cli(capsys, "show", "gone", "--ledger", path, "--json")
+    shown = json.loads(out)
+    assert shown["status"] == "interrupted" and shown["energy_j"] == pytest.approx(7.0)

@@ -10,9 +10,13 @@ from collections.abc import Callable
 import pytest
 
 from carbonledger.errors import InputError, LedgerError
-from carbonledger.ledger import PostgresLedger, RunRecord, open_ledger
+from carbonledger.events import MetaUpdated, RunOpened
+from carbonledger.ledger import MemberRecord, RunRecord, open_ledger
 from carbonledger.ledger.paths import mask_url
 from carbonledger.ledger.schema import SCHEMA_VERSION
+from carbonledger.ledger.transports.postgres import PostgresTransport
+
+from .conftest import Writer
 
 
 def _closed_port() -> int:
@@ -66,8 +70,8 @@ def test_newer_schema_is_refused_untouched(pg_url: str, make_run: Callable[..., 
     import psycopg
 
     led = open_ledger(pg_url)
-    assert isinstance(led, PostgresLedger)
-    led.open_run(make_run())
+    assert isinstance(led.transport, PostgresTransport)
+    led.record("run-1", [RunOpened(make_run())])
     led.close()
     newer = str(SCHEMA_VERSION + 1)
     with psycopg.connect(pg_url, autocommit=True) as conn:
@@ -86,13 +90,12 @@ def test_newer_schema_is_refused_untouched(pg_url: str, make_run: Callable[..., 
 
 def test_no_private_key_in_the_database(pg_url: str, make_run: Callable[..., RunRecord]) -> None:
     """Each writer signs with its own key file; the database holds public keys only."""
-    from carbonledger.ledger import MemberRecord
-
     led = open_ledger(pg_url)
     try:
-        led.open_run(make_run())
-        led.join(MemberRecord("m", "run-1", "h", 1, 0.0), 5)
-        led.finish_member("run-1", "m", [], "completed")
+        write = Writer(led, time.time)
+        write.open(make_run(), MemberRecord("m", "run-1", "h", 1, 0.0), 5)
+        write.finish("run-1", "m", [], "completed")
+        assert led.settle() == []
         public = led.public_key()
         assert public is not None
     finally:
@@ -118,15 +121,21 @@ def test_locked_table_fails_fast(pg_url: str, make_run: Callable[..., RunRecord]
 
     led = open_ledger(pg_url, timeout_s=0.5)
     try:
-        led.open_run(make_run())
+        write = Writer(led, time.time)
+        write.open(make_run(), MemberRecord("m", "run-1", "h", 1, 0.0), 5)
+        batch = write.make("run-1", "m", MetaUpdated({"k": 1}))
         with psycopg.connect(pg_url) as other:
             other.execute("LOCK TABLE runs IN ACCESS EXCLUSIVE MODE")
             t0 = time.monotonic()
             with pytest.raises(LedgerError, match="stayed locked or slow"):
-                led.update_meta("run-1", {"k": 1})
+                led.append([batch])
             assert time.monotonic() - t0 < 10
-        led.update_meta("run-1", {"k": 2})  # the lock is gone: the ledger works again
+        # the lock is gone: the ledger works again, and the batch (journalled) goes in
+        assert led.append([batch]) == 1
+        write("run-1", "m", MetaUpdated({"k": 2}))
         assert led.run_record("run-1").meta == {"k": 2}
+        report = led.verify()
+        assert report.ok, report.problems
     finally:
         led.close()
 
@@ -136,7 +145,9 @@ def test_read_only_session_never_writes(pg_url: str, make_run: Callable[..., Run
     led = open_ledger(pg_url, read_only=True)
     try:
         with pytest.raises(LedgerError, match="read-only"):
-            led.open_run(make_run())
-        assert led.list_runs() == []
+            led.record("run-1", [RunOpened(make_run())])
+        with pytest.raises(LedgerError, match="read-only"):
+            led.acquire_lease("run-1", "host:h:cpu", "m", 5)
+        assert led.settle() == [] and led.list_runs() == []
     finally:
         led.close()

@@ -5,13 +5,19 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from carbonledger.ledger import open_ledger
+from carbonledger.events import MemberChain, MemberJoined, RunOpened, SamplesAdded
+from carbonledger.ledger import MemberRecord, RunRecord, open_ledger
+from carbonledger.models import Sample
+
+from .conftest import Backend, Clock
 
 WORKER = str(Path(__file__).with_name("_ledger_worker.py"))
 
@@ -46,10 +52,12 @@ def test_32_processes_write_their_own_runs_at_once(tmp_path: Path) -> None:
 
     conn = sqlite3.connect(target)
     try:
-        assert conn.execute("SELECT count(*) FROM seals WHERE kind = 'seal'").fetchone() == (n,)
+        # one signed batch per write: the opening, each tick, the end
+        kinds = dict(conn.execute("SELECT kind, count(*) FROM seals GROUP BY kind"))
         counts = dict(conn.execute("SELECT run_id, count(*) FROM samples_view GROUP BY run_id"))
     finally:
         conn.close()
+    assert kinds == {"events:opened": n, "events": n * batches, "events:finished": n}
     assert counts == {f"run-{k:02d}": batches * size for k in range(n)}
 
 
@@ -91,7 +99,7 @@ def test_killed_process_leaves_an_interrupted_run_with_its_committed_energy(
         s = later.summary("victim")
         assert s.status == "interrupted" and s.energy_j == pytest.approx(3 * 7.0)
         report = later.verify()
-        assert report.ok, report.problems
+        assert report.ok and not report.notes, (report.problems, report.notes)
     finally:
         later.close()
 
@@ -125,3 +133,40 @@ def test_ranks_of_one_run_count_the_shared_cpu_once(backend: Any, tmp_path: Path
         assert report.ok, report.problems
     finally:
         led.close()
+
+
+def test_two_replays_of_one_journal_at_once_duplicate_nothing(
+    backend: Backend, clock: Clock, make_run: Callable[..., RunRecord]
+) -> None:
+    """Two writers (two connections) append the same signed batches at the same time, as two
+    replays of one journal do: each batch is recorded once, neither writer fails."""
+    a, b = backend.open(clock), backend.open(clock)
+    try:
+        chain = MemberChain("run-1", "m", a.signer(), clock=clock)
+        joined = MemberJoined(MemberRecord("m", "run-1", "h", 1, clock()), 5)
+        batches = [chain.make([RunOpened(make_run()), joined])]
+        for i in range(1, 200):
+            batches.append(chain.make([SamplesAdded((Sample(clock() + i, "cpu", "cpu:0", i),))]))
+        errors: list[BaseException] = []
+        new = [0, 0]
+
+        def replay(k: int) -> None:
+            led = (a, b)[k]
+            try:
+                for i in range(0, len(batches), 10):
+                    new[k] += led.append(batches[i : i + 10])
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=replay, args=(k,)) for k in (0, 1)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        assert sum(new) == len(batches)
+        assert a.verify().records == len(batches) and a.verify().ok
+        assert len(a.samples("run-1")) == len(batches) - 1
+    finally:
+        a.close()
+        b.close()

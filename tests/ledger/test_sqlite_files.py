@@ -7,22 +7,28 @@ import os
 import sqlite3
 import stat
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from carbonledger.errors import InputError, LedgerError
+from carbonledger.events import Heartbeat, MemberChain, MetaUpdated, RunOpened, SamplesAdded
 from carbonledger.ledger import (
     MemberRecord,
     RunRecord,
-    SqliteLedger,
     default_ledger_path,
     open_ledger,
     verify,
 )
 from carbonledger.ledger.schema import SCHEMA_VERSION
+from carbonledger.ledger.transports.memory import MemoryTransport
+from carbonledger.ledger.transports.sqlite import SqliteTransport
 from carbonledger.models import Sample
+
+from .conftest import Clock, Writer
 
 
 def digest(path: Path) -> str:
@@ -43,7 +49,8 @@ def test_default_path_follows_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("CARBONLEDGER_LEDGER", str(tmp_path / "env.sqlite"))
     led = open_ledger()
     try:
-        assert isinstance(led, SqliteLedger) and led.path == tmp_path / "env.sqlite"
+        assert isinstance(led.transport, SqliteTransport)
+        assert led.location == str(tmp_path / "env.sqlite")
     finally:
         led.close()
 
@@ -98,7 +105,7 @@ def test_newer_schema_is_refused_untouched(
 ) -> None:
     path = tmp_path / "l.sqlite"
     led = open_ledger(path)
-    led.open_run(make_run())
+    led.record("run-1", [RunOpened(make_run())])
     led.close()
     conn = sqlite3.connect(path)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
@@ -146,11 +153,12 @@ def test_the_ledger_holds_no_private_key(
     path = tmp_path / "l.sqlite"
     led = open_ledger(path)
     try:
-        led.open_run(make_run())
-        led.join(MemberRecord("m", "run-1", "h", 1, 0.0), 5)
-        led.finish_member("run-1", "m", [], "completed")
+        write = Writer(led, time.time)
+        write.open(make_run(), MemberRecord("m", "run-1", "h", 1, 0.0), 5)
+        write.finish("run-1", "m", [], "completed")
         public = led.public_key()
         assert public is not None and len(public) == 64
+        assert led.signers() == [public]
     finally:
         led.close()
     assert not Path(str(path) + ".key").exists()
@@ -163,17 +171,17 @@ def test_reading_never_writes(tmp_path: Path, make_run: Callable[..., RunRecord]
     """A dead run is reported interrupted by a read-only ledger, which writes nothing (not
     even on a read-only file); a writer's settle records it."""
     path = tmp_path / "l.sqlite"
-    clock = [1_700_000_000.0]
-    led = open_ledger(path, clock=lambda: clock[0])
-    led.open_run(make_run(started=clock[0]))
-    led.join(MemberRecord("m", "run-1", "h", 1, clock[0]), 5)
-    led.add_samples("run-1", "m", [Sample(clock[0], "cpu", "cpu:package-0", 1.0)])
+    clock = Clock()
+    led = open_ledger(path, clock=clock)
+    write = Writer(led, clock)
+    write.open(make_run(started=clock()), MemberRecord("m", "run-1", "h", 1, clock()), 5)
+    write.samples("run-1", "m", Sample(clock(), "cpu", "cpu:package-0", 1.0))
     led.close()
-    clock[0] += 60
+    clock.advance(60)
     before = digest(path)
     path.chmod(0o444)
     try:
-        reader = open_ledger(path, clock=lambda: clock[0], read_only=True)
+        reader = open_ledger(path, clock=clock, read_only=True)
         try:
             assert reader.summary("run-1").status == "interrupted"
             assert [s.status for s in reader.list_runs()] == ["interrupted"]
@@ -185,10 +193,12 @@ def test_reading_never_writes(tmp_path: Path, make_run: Callable[..., RunRecord]
     finally:
         path.chmod(0o644)
     assert digest(path) == before
-    writer = open_ledger(path, clock=lambda: clock[0])
+    writer = open_ledger(path, clock=clock)
     try:
         assert writer.settle() == ["run-1"]
         assert writer.run_record("run-1") and writer.list_runs()[0].status == "interrupted"
+        assert writer.summary("run-1").energy_j == pytest.approx(1.0)
+        assert writer.verify().ok
     finally:
         writer.close()
 
@@ -197,17 +207,23 @@ def test_a_locked_ledger_fails_fast(tmp_path: Path, make_run: Callable[..., RunR
     path = tmp_path / "l.sqlite"
     led = open_ledger(path, timeout_s=0.2)
     try:
-        led.open_run(make_run())
+        write = Writer(led, time.time)
+        write.open(make_run(), MemberRecord("m", "run-1", "h", 1, 0.0), 5)
+        batch = write.make("run-1", "m", MetaUpdated({"k": 1}))
         other = sqlite3.connect(path, isolation_level=None)
         other.execute("BEGIN EXCLUSIVE")
         try:
+            t0 = time.monotonic()
             with pytest.raises(LedgerError, match="locked by another process") as info:
-                led.update_meta("run-1", {"k": 1})
-            assert str(path) in str(info.value)
+                led.append([batch])
+            assert str(path) in str(info.value) and time.monotonic() - t0 < 5
+            with pytest.raises(LedgerError, match="locked by another process"):
+                led.acquire_lease("run-1", "host:h:cpu", "m", 5)
         finally:
             other.execute("ROLLBACK")
             other.close()
-        led.update_meta("run-1", {"k": 1})  # free again: works
+        assert led.append([batch]) == 1  # free again: the same batch (journalled) goes in
+        assert led.run_record("run-1").meta == {"k": 1} and led.verify().ok
     finally:
         led.close()
 
@@ -223,9 +239,10 @@ def test_overlong_names_are_refused(tmp_path: Path, make_run: Callable[..., RunR
             {"tags": {"k": "v" * 201}},
         ):
             with pytest.raises(InputError, match="at most 200"):
-                led.open_run(make_run(**fields))
-        assert led.list_runs() == []
-        led.open_run(make_run(project="p" * 200))
+                led.record("run-1", [RunOpened(make_run(**fields))])
+        assert led.list_runs() == [] and led.verify().records == 0
+        led.record("run-1", [RunOpened(make_run(project="p" * 200))])
+        assert [s.project for s in led.list_runs()] == ["p" * 200]
     finally:
         led.close()
 
@@ -236,12 +253,19 @@ def test_memory_ledger_records_runs_without_a_file_or_key(
     monkeypatch.setenv("CARBONLEDGER_SIGNING_KEY", str(tmp_path / "never.pem"))
     led = open_ledger(":memory:")
     try:
-        led.open_run(make_run())
-        led.join(MemberRecord("m", "run-1", "h", 1, 0.0), 5)
-        led.add_samples("run-1", "m", [Sample(1.0, "cpu", "cpu:package-0", 5.0)])
+        assert isinstance(led.transport, MemoryTransport) and led.location == ":memory:"
+        assert led.signer() is None and led.public_key() is None
+        write = Writer(led, time.time)  # the batches go unsigned: there is no key
+        write.open(make_run(), MemberRecord("m", "run-1", "h", 1, 0.0), 5)
+        write.samples("run-1", "m", Sample(1.0, "cpu", "cpu:package-0", 5.0))
         assert led.summary("run-1").energy_j == pytest.approx(5.0)
-        led.finish_member("run-1", "m", [], "completed")
+        write.finish("run-1", "m", [], "completed")
         assert led.summary("run-1").status == "completed"
+        report = led.verify(use_trusted_file=False)  # nothing vouches for its records...
+        assert {(p.ref, p.kind) for p in report.problems} == {
+            ("run-1", "unsigned"),
+            ("ledger", "bad-signature"),  # ...nor for the chain's head
+        }
     finally:
         led.close()
     assert not (tmp_path / "never.pem").exists()
@@ -249,19 +273,22 @@ def test_memory_ledger_records_runs_without_a_file_or_key(
 
 
 def test_threads_share_one_ledger(tmp_path: Path, make_run: Callable[..., RunRecord]) -> None:
-    """The tracker's sampler thread writes samples while the main thread writes windows."""
-    # a checkpoint on every write: threads' checkpoints interleave with their samples
-    led = open_ledger(tmp_path / "l.sqlite", checkpoint_interval_s=0.0)
+    """The tracker's sampler thread writes samples while the main thread writes windows: one
+    member's chain and one ledger shared by threads, whose batches may reach the ledger in
+    another order than they were made."""
+    led = open_ledger(tmp_path / "l.sqlite")
     try:
-        led.open_run(make_run())
-        led.join(MemberRecord("m", "run-1", "h", 1, 0.0), 5)
+        write = Writer(led, time.time)
+        write.open(make_run(), MemberRecord("m", "run-1", "h", 1, 0.0), 5)
+        chain: MemberChain = write.chain("run-1", "m")
         errors: list[BaseException] = []
 
         def writer(device: str) -> None:
             try:
                 for i in range(200):
-                    led.add_samples("run-1", "m", [Sample(float(i), "cpu", device, float(i))])
-                    led.heartbeat("run-1", "m", 5)
+                    samples = (Sample(float(i), "cpu", device, float(i)),)
+                    led.append([chain.make([SamplesAdded(samples)])])
+                    led.append([chain.make([Heartbeat(5)])])
             except BaseException as exc:  # pragma: no cover - reported below
                 errors.append(exc)
 
@@ -273,6 +300,7 @@ def test_threads_share_one_ledger(tmp_path: Path, make_run: Callable[..., RunRec
         assert not errors
         s = led.summary("run-1")
         assert len(s.components) == 4 and s.energy_j == pytest.approx(4 * 199.0)
+        assert chain.seq == 1 + 4 * 200 * 2
         report = led.verify()
         assert report.ok and not report.notes, (report.problems, report.notes)
     finally:
@@ -280,25 +308,25 @@ def test_threads_share_one_ledger(tmp_path: Path, make_run: Callable[..., RunRec
 
 
 def test_a_transaction_rolls_back_on_errors_and_frees_the_lock(tmp_path: Path) -> None:
-    led = SqliteLedger(tmp_path / "t.sqlite")
+    led = SqliteTransport(tmp_path / "t.sqlite")
     try:
         put = "INSERT INTO carbonledger_meta (key, value) VALUES (?, ?)"
         with pytest.raises(ValueError, match="boom"):  # the block's own error goes on
-            with led._transaction(write=True) as tx:
+            with led.transaction(write=True) as tx:
                 tx.run(put, ("k1", "v"))
                 raise ValueError("boom")
         with pytest.raises(LedgerError, match=r"t\.sqlite.*no such table"):  # SQLite's, named
-            with led._transaction(write=True) as tx:
+            with led.transaction(write=True) as tx:
                 tx.run(put, ("k2", "v"))
                 tx.run("SELECT * FROM nowhere")
-        with led._transaction(write=True) as tx:
+        with led.transaction(write=True) as tx:
             tx.run(put, ("k3", "v"))
         # both failed blocks were rolled back, the good one committed; and the lock is free
         # for another thread
         seen: list[object] = []
 
         def other() -> None:
-            with led._transaction(write=False) as tx:
+            with led.transaction(write=False) as tx:
                 seen.extend(r[0] for r in tx.rows("SELECT key FROM carbonledger_meta"))
 
         worker = threading.Thread(target=other)
@@ -318,13 +346,14 @@ def test_a_full_disk_is_a_ledger_error_naming_the_fix(
     path = tmp_path / "l.sqlite"
     led = open_ledger(path)
     try:
-        led.open_run(make_run())
-        led.join(MemberRecord("m", "run-1", "h", 1, 0.0), 5)
-        pages = led._connection().execute("PRAGMA page_count").fetchone()[0]  # type: ignore[attr-defined]
-        led._connection().execute(f"PRAGMA max_page_count = {pages + 1}")  # type: ignore[attr-defined]
+        write = Writer(led, time.time)
+        write.open(make_run(), MemberRecord("m", "run-1", "h", 1, 0.0), 5)
+        conn = cast(SqliteTransport, led.transport).connection()
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        conn.execute(f"PRAGMA max_page_count = {pages + 1}")
         with pytest.raises(LedgerError, match=r"disk is full.*free space") as info:
             for i in range(10_000):
-                led.add_samples("run-1", "m", [Sample(float(i), "cpu", f"cpu:{i}", 1.0)])
+                write.samples("run-1", "m", Sample(float(i), "cpu", f"cpu:{i}", 1.0))
         assert str(path) in str(info.value)
         assert led.summary("run-1").status == "running"
     finally:

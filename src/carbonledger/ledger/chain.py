@@ -300,6 +300,10 @@ def _check_unsigned(
     for s in seals:
         if s.seq in signed or s.seq in copies:
             continue
+        if not signer_of[s.seq] and not s.signature:  # made where no key could be used
+            detail = f"record seq {s.seq} is not signed (its writer had no usable key)"
+            problems.append(Problem(ref_of(s), "unsigned", detail))
+            continue  # it stays in the chain: its links and the head are checked as usual
         if not _key_ok(signer_of[s.seq]):
             inserted.add(s.seq)
             detail = (

@@ -43,35 +43,32 @@ def _seal_rows(tx: Tx, where: str = "", params: tuple[Any, ...] = ()) -> list[Se
     for row in tx.stream(f"{_SEAL_SQL}{where} ORDER BY seq", params):
         seq, run_id, kind, prev, digest, sig, canonical, member_id, signer, mseq, bhash = row
         if mseq is None:
-            out.append(
-                SealRow(
-                    int(seq),
-                    str(run_id),
-                    str(kind),
-                    str(prev),
-                    str(digest),
-                    str(sig),
-                    str(canonical),
-                    str(member_id or ""),
-                    str(signer or ""),
-                )
+            sr = SealRow(
+                int(seq),
+                str(run_id),
+                str(kind),
+                str(prev),
+                str(digest),
+                str(sig),
+                str(canonical),
+                str(member_id or ""),
+                str(signer or ""),
             )
         else:
-            out.append(
-                batch_row(
-                    int(seq),
-                    str(run_id),
-                    str(kind),
-                    str(prev),
-                    str(digest),
-                    str(sig),
-                    str(canonical),
-                    str(member_id or ""),
-                    str(signer or ""),
-                    int(mseq),
-                    str(bhash or ""),
-                )
+            sr = batch_row(
+                int(seq),
+                str(run_id),
+                str(kind),
+                str(prev),
+                str(digest),
+                str(sig),
+                str(canonical),
+                str(member_id or ""),
+                str(signer or ""),
+                int(mseq),
+                str(bhash or ""),
             )
+        out.append(sr)
     return out
 
 
@@ -169,6 +166,7 @@ def verify_ledger(
             else:
                 legacy_runs.append(_legacy_state(tx, transport.location, run_id))
     problems, good = check_chain(seals, head_doc, legacy, trusted)
+    problems += untrusted_runs(seals, trusted)
     if legacy and not seals:
         problems.append(
             Problem("ledger", "deleted", "the ledger holds a public key but no records")
@@ -245,6 +243,7 @@ def verify_one_run(
         good.add(s.seq)
     if trusted is not None:
         problems += _check_trust(counts, trusted)
+    problems += untrusted_runs(seals, trusted)
     if not signed_run:
         problems += check_runs(
             [legacy_state], [s for s in seals if s.seq in good and s.member_seq is None], notes
@@ -262,6 +261,35 @@ def verify_one_run(
         problems=dedupe(problems),
         notes=notes,
     )
+
+
+def untrusted_runs(seals: list[SealRow], trusted: set[str] | None) -> list[Problem]:
+    """The runs holding signed batches whose signature holds but by a key the user does not
+    trust (a run recorded, or a batch added, with another key), each named: the chain check
+    names the key only."""
+    from carbonledger.ledger.chain import _fp
+
+    if trusted is None:
+        return []
+    found: dict[str, dict[str, int]] = {}
+    for s in seals:
+        if s.member_seq is None or s.checked is None or not s.checked[2]:
+            continue  # an older record, or one that does not verify (reported as such)
+        if s.signer in trusted or _fp(s.signer) in trusted:
+            continue
+        keys = found.setdefault(s.run_id or f"seq {s.seq}", {})
+        keys[_fp(s.signer)] = keys.get(_fp(s.signer), 0) + 1
+    return [
+        Problem(
+            ref,
+            "untrusted",
+            "; ".join(
+                f"{n} of its batches are signed by key {fp}, which is not among the keys you trust"
+                for fp, n in sorted(keys.items())
+            ),
+        )
+        for ref, keys in sorted(found.items())
+    ]
 
 
 def dedupe(problems: list[Problem]) -> list[Problem]:

@@ -41,7 +41,7 @@ from carbonledger.events import (
     Signer,
     WindowEnded,
 )
-from carbonledger.ledger.log import append_record
+from carbonledger.ledger.log import append_record, read_head
 from carbonledger.ledger.rows import (
     CLAIM_COLS,
     MEMBER_COLS,
@@ -69,6 +69,8 @@ _INSERT_SAMPLES = (
 )
 _SAMPLE_ROW = "(?, ?, ?, ?, ?, ?, ?)"
 _insert_sql: dict[int, str] = {}
+#: events only a member that joined the run may sign
+_MEMBER_EVENTS = frozenset({SamplesAdded, DevicesClaimed, WindowEnded, Heartbeat, MemberFinished})
 
 
 def _insert_samples_sql(rows: int) -> str:
@@ -163,6 +165,12 @@ class Ingest:
             for event in batch.events:
                 if isinstance(event, RunOpened):
                     check_run_names(event.run)
+                elif isinstance(event, MemberFinished) and event.status == "running":
+                    raise InputError(
+                        f"batch {batch.seq} of member {batch.member_id!r} of run "
+                        f"{batch.run_id!r}: a member ends completed, failed or interrupted, "
+                        "not 'running'"
+                    )
             decoded.append((signed, batch))
         if not decoded:
             return 0
@@ -171,6 +179,8 @@ class Ingest:
         head_signer = self._head_signer()
         try:
             with self._t.transaction(write=True) as tx:
+                if self._t.for_update:  # lock the chain's head first: a batch another
+                    read_head(tx, self._t.for_update)  # writer just added is then seen
                 for signed, batch in decoded:
                     applied += self._apply(tx, signed, batch, now, head_signer)
         except BaseException:
@@ -193,6 +203,7 @@ class Ingest:
                 f"run {run_id!r}, member {member_id!r}: the ledger holds another batch "
                 f"{batch.seq} than the one offered; two writers claim the same member"
             )
+        settle = self._check_writer(tx, batch)
         append_record(
             tx,
             self._t.for_update,
@@ -208,12 +219,54 @@ class Ingest:
             batch_hash=signed.hash,
             claimed_unix_s=batch.time_unix_s,
         )
-        settle = False
         for event in batch.events:
             settle |= self._event(tx, batch, event)
         if settle:
             self._update_status(tx, run_id)
         return 1
+
+    def _check_writer(self, tx: Tx, batch: Batch) -> bool:
+        """Refuse a member joining a run the ledger does not hold (without opening it), and
+        the events of a member of a run it holds before the member joined; put a settled
+        member that signs again back to running (its settlement is superseded). True when
+        the run's status may change. (The batches of a run the ledger does not hold, such as
+        a journal's tail replayed into another ledger, are kept as signed: they change no
+        run.)"""
+        run_id, member_id = batch.run_id, batch.member_id
+        kinds = {type(e) for e in batch.events}
+        row = tx.one(
+            "SELECT m.status, m.finished_unix_s FROM runs r LEFT JOIN members m "
+            "ON m.run_id = r.run_id AND m.member_id = ? WHERE r.run_id = ?",
+            (member_id, run_id),
+        )
+        if row is None:
+            if MemberJoined in kinds and RunOpened not in kinds:
+                raise InputError(
+                    f"batch {batch.seq} of member {member_id!r}: unknown run {run_id!r} in "
+                    f"ledger {self._t.location}; a member joins a run its batch opens, or one "
+                    "the ledger holds"
+                )
+            return False
+        joined = row[0] is not None
+        if not joined and MemberJoined not in kinds and kinds & _MEMBER_EVENTS:
+            raise InputError(
+                f"batch {batch.seq} of run {run_id!r}: member {member_id!r} has not joined it "
+                "(its first batch joins it)"
+            )
+        if not joined or row[1] is None or kinds & {MemberFinished, Settled}:
+            return False
+        own_end = tx.one(
+            "SELECT 1 FROM seals WHERE run_id = ? AND member_id = ? AND kind = ? LIMIT 1",
+            (run_id, member_id, KIND_FINISHED),
+        )
+        if own_end is not None:
+            return False  # its own end stands
+        tx.run(  # settled, and signing again: what it signs after the settlement decides
+            "UPDATE members SET finished_unix_s = NULL, status = 'running', components = NULL, "
+            "errors = '[]' WHERE run_id = ? AND member_id = ?",
+            (run_id, member_id),
+        )
+        return True
 
     def _event(self, tx: Tx, batch: Batch, event: Event) -> bool:
         """Apply one event; True when the run's status may have changed."""
@@ -333,19 +386,19 @@ class Ingest:
                 if own_end is not None:
                     return False  # the member's own signed end wins
                 row = tx.one(
-                    "SELECT host, errors FROM members WHERE run_id = ? AND member_id = ?",
+                    "SELECT host FROM members WHERE run_id = ? AND member_id = ?",
                     (batch.run_id, event.member_id),
                 )
                 if row is None:
                     return False
-                host, errors = str(row[0]), loads(row[1], [])
+                host = str(row[0])
                 tx.run(
                     "UPDATE members SET finished_unix_s = ?, status = 'interrupted', "
                     "components = ?, errors = ? WHERE run_id = ? AND member_id = ?",
                     (
                         event.finished_unix_s,
                         dumps([ce_to_dict(c, host) for c in event.components]),
-                        dumps([*errors, event.note] if event.note else errors),
+                        dumps([event.note] if event.note else []),  # what verify expects
                         batch.run_id,
                         event.member_id,
                     ),

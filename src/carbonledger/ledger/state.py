@@ -150,7 +150,7 @@ def signed_ends(tx: Tx, run_id: str) -> dict[str, SignedEnd]:
                         "interrupted",
                         float(event["finished_unix_s"]),
                         list(event.get("components") or []),
-                        [str(event.get("note") or "")],
+                        [str(event["note"])] if event.get("note") else [],
                         settled=True,
                         last_seq=int(event["last_seq"]),
                     )
@@ -219,7 +219,7 @@ def members(tx: Tx, run_id: str) -> list[dict[str, Any]]:
                 finished_unix_s=end.finished_unix_s,
                 status=end.status,
                 components=end.components,
-                errors=end.errors if not end.settled else [*d["errors"], *end.errors],
+                errors=end.errors,  # the signed ones (the column holds them too)
             )
             d["settled"] = end.settled
         out.append(d)
