@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import operator
 import os
 import threading
 import time
@@ -286,12 +287,15 @@ def encode_batch(batch: Batch) -> str:
         "member_id": batch.member_id,
         "seq": batch.seq,
         "prev": batch.prev,
-        "time_unix_s": _number(batch.time_unix_s, "the batch's time"),
+        "time_unix_s": batch.time_unix_s,
         "events": [_encode_event(e) for e in batch.events],
     }
-    return json.dumps(
-        doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
+    try:
+        return json.dumps(
+            doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+    except ValueError as exc:  # a NaN or an infinity: never written
+        raise ValueError(f"a batch holds a non-finite number ({exc}); nothing is written") from None
 
 
 def decode_batch(body: str) -> Batch:
@@ -321,43 +325,67 @@ def decode_batch(body: str) -> Batch:
 # --- the codec ----------------------------------------------------------------------------
 
 
-def _number(value: float, what: str) -> float:
-    if not math.isfinite(value):
-        raise ValueError(
-            f"{what} is not a finite number ({value!r}); nothing non-finite is written"
-        )
-    return value
+_PRIMITIVE = (str, int, float, bool, type(None))
+_ENCODERS: dict[type[Any], Callable[[Any], Any]] = {}
 
 
 def _encode(value: Any) -> Any:
-    if value is None or isinstance(value, (str, bool, int)):
+    """A JSON-able form of ``value`` (non-finite numbers are refused by the JSON encoder)."""
+    if isinstance(value, _PRIMITIVE):
         return value
-    if isinstance(value, float):
-        return _number(value, "a value")
+    cls = type(value)
+    encoder = _ENCODERS.get(cls)
+    if encoder is not None:
+        return encoder(value)
     if is_dataclass(value) and not isinstance(value, type):
-        cls = type(value)
-        if cls in _POSITIONAL:  # the fields in order, those at their default at the end left out
-            values = [getattr(value, f.name) for f in fields(value)]
-            defaults = [f.default for f in fields(value)]
-            while values and defaults[len(values) - 1] is not MISSING:
-                if values[-1] != defaults[len(values) - 1]:
-                    break
-                values.pop()
-            return [_encode(v) for v in values]
-        out = {}
-        for f in fields(value):
-            v = getattr(value, f.name)
-            if f.default is not MISSING and v == f.default:
-                continue
-            if f.default_factory is not MISSING and v == f.default_factory():
-                continue
-            out[f.name] = _encode(v)
-        return out
+        encoder = _ENCODERS[cls] = _record_encoder(cls)
+        return encoder(value)
     if isinstance(value, (list, tuple)):
-        return [_encode(v) for v in value]
+        return [v if isinstance(v, _PRIMITIVE) else _encode(v) for v in value]
     if isinstance(value, Mapping):
         return {str(k): _encode(v) for k, v in value.items()}
     raise TypeError(f"cannot encode {type(value).__name__} in a batch")
+
+
+def _record_encoder(cls: type[Any]) -> Callable[[Any], Any]:
+    """The encoder of a record class, compiled once: fields at their default left out (at the
+    end of a positional record, or anywhere in an object)."""
+    flds = fields(cls)
+    names = tuple(f.name for f in flds)
+    many = operator.attrgetter(*names)
+    get: Callable[[Any], tuple[Any, ...]] = (
+        many if len(names) > 1 else (lambda value: (many(value),))
+    )
+    defaults: list[Any] = []
+    for f in flds:
+        if f.default is not MISSING:
+            defaults.append((True, f.default))
+        elif f.default_factory is not MISSING:
+            defaults.append((True, f.default_factory()))
+        else:
+            defaults.append((False, None))
+    if cls in _POSITIONAL:
+
+        def positional(value: Any) -> list[Any]:
+            values = list(get(value))
+            n = len(values)
+            while n and defaults[n - 1][0] and values[n - 1] == defaults[n - 1][1]:
+                n -= 1
+            return [v if isinstance(v, _PRIMITIVE) else _encode(v) for v in values[:n]]
+
+        return positional
+
+    pairs = tuple(zip(names, defaults, strict=True))
+
+    def obj(value: Any) -> dict[str, Any]:
+        out = {}
+        for (name, (has_default, default)), v in zip(pairs, get(value), strict=True):
+            if has_default and v == default:
+                continue
+            out[name] = v if isinstance(v, _PRIMITIVE) else _encode(v)
+        return out
+
+    return obj
 
 
 def _encode_event(event: Event) -> dict[str, Any]:
@@ -400,66 +428,124 @@ def _check(tp: type[Any], value: Any, what: str) -> Any:
     return value
 
 
-def _decode(tp: Any, value: Any, what: str) -> Any:
+#: a decoder of one type: (value, what) -> the checked value (what names it in errors)
+_Decoder = Callable[[Any, str], Any]
+_DECODERS: dict[Any, _Decoder] = {}
+
+
+def _float(value: Any, what: str) -> float:
+    if type(value) is float:  # the common case, checked fast
+        if value - value == 0.0:  # finite (inf - inf and nan - nan are nan)
+            return value
+        raise DecodeError(f"{what} must be finite, not {value!r}")
+    result: float = _check(float, value, what)
+    return result
+
+
+def _str(value: Any, what: str) -> str:
+    if type(value) is str:
+        return value
+    raise DecodeError(f"{what} must be a string, not {value!r:.60}")
+
+
+def _decoder(tp: Any) -> _Decoder:
+    """The decoder of ``tp``, compiled once from its type hints (cached)."""
+    found = _DECODERS.get(tp)
+    if found is None:
+        found = _DECODERS[tp] = _compile(tp)
+    return found
+
+
+def _compile(tp: Any) -> _Decoder:
     origin = typing.get_origin(tp)
     if tp is Any:
-        _check_json(value, what)
-        return value
+
+        def any_json(value: Any, what: str) -> Any:
+            _check_json(value, what)
+            return value
+
+        return any_json
+    if tp is float:
+        return _float
+    if tp is str:
+        return _str
+    if tp in (int, bool):
+        return lambda value, what: _check(tp, value, what)
     if origin in (Union, types.UnionType):
         args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return _decode(inner, value, what)
+        (inner_tp,) = [a for a in args if a is not type(None)]
+        inner = _decoder(inner_tp)
+        return lambda value, what: None if value is None else inner(value, what)
     if origin is Literal:
-        if value not in typing.get_args(tp):
-            raise DecodeError(f"{what} must be one of {typing.get_args(tp)}, not {value!r:.60}")
-        return value
+        allowed = frozenset(typing.get_args(tp))
+
+        def literal(value: Any, what: str) -> Any:
+            if value not in allowed:
+                raise DecodeError(f"{what} must be one of {sorted(allowed)}, not {value!r:.60}")
+            return value
+
+        return literal
     if origin is tuple:
-        if not isinstance(value, list):
-            raise DecodeError(f"{what} must be a list")
-        inner = typing.get_args(tp)[0]
-        return tuple(_decode(inner, v, what) for v in value)
+        item = _decoder(typing.get_args(tp)[0])
+
+        def items(value: Any, what: str) -> tuple[Any, ...]:
+            if type(value) is not list:
+                raise DecodeError(f"{what} must be a list")
+            return tuple([item(v, what) for v in value])
+
+        return items
     if origin is dict:
-        if not isinstance(value, dict):
-            raise DecodeError(f"{what} must be an object")
-        _check_json(value, what)
-        return value
+
+        def mapping(value: Any, what: str) -> Any:
+            if type(value) is not dict:
+                raise DecodeError(f"{what} must be an object")
+            _check_json(value, what)
+            return value
+
+        return mapping
     if isinstance(tp, type) and is_dataclass(tp):
-        return _decode_record(tp, value, what)
-    if tp in (str, int, float, bool):
-        return _check(tp, value, what)
-    raise DecodeError(f"{what}: no decoding for {tp!r}")  # pragma: no cover - our own types
+        return _compile_record(tp)
+    raise TypeError(f"no decoding for {tp!r}")  # pragma: no cover - our own types
 
 
-def _decode_record(cls: type[Any], value: Any, what: str) -> Any:
+def _compile_record(cls: type[Any]) -> _Decoder:
     hints = _hints(cls)
-    names = [f.name for f in fields(cls)]
-    if cls in _POSITIONAL:
-        if not isinstance(value, list) or len(value) > len(names):
-            raise DecodeError(f"{what}: a {cls.__name__} is a list of up to {len(names)} values")
-        value = dict(zip(names, value, strict=False))
-    if not isinstance(value, dict):
-        raise DecodeError(f"{what}: a {cls.__name__} is an object")
-    unknown = set(value) - set(names) - {"type"}
-    if unknown:
-        raise DecodeError(f"{what}: unknown field(s) {sorted(unknown)} of {cls.__name__}")
-    kwargs = {
-        name: _decode(hints[name], value[name], f"{what}.{name}") for name in names if name in value
-    }
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:
-        raise DecodeError(f"{what}: {exc}") from None
+    names = tuple(f.name for f in fields(cls))
+    known = frozenset(names) | {"type"}
+    decoders = tuple((name, _decoder(hints[name])) for name in names)
+    positional = cls in _POSITIONAL
+    size = len(names)
+
+    def record(value: Any, what: str) -> Any:
+        if positional:
+            if type(value) is not list or len(value) > size:
+                raise DecodeError(f"{what}: a {cls.__name__} is a list of up to {size} values")
+            args = [dec(v, name) for (name, dec), v in zip(decoders, value, strict=False)]
+            try:
+                return cls(*args)
+            except TypeError as exc:
+                raise DecodeError(f"{what}: {exc}") from None
+        if type(value) is not dict:
+            raise DecodeError(f"{what}: a {cls.__name__} is an object")
+        if not known.issuperset(value):
+            unknown = sorted(set(value) - known)
+            raise DecodeError(f"{what}: unknown field(s) {unknown} of {cls.__name__}")
+        kwargs = {name: dec(value[name], name) for name, dec in decoders if name in value}
+        try:
+            return cls(**kwargs)
+        except TypeError as exc:
+            raise DecodeError(f"{what}: {exc}") from None
+
+    return record
 
 
 def _decode_event(doc: Any) -> Event:
-    if not isinstance(doc, dict):
+    if type(doc) is not dict:
         raise DecodeError("an event is an object")
     cls = _EVENTS.get(doc.get("type"))  # type: ignore[arg-type]
     if cls is None:
         raise DecodeError(f"unknown event type {doc.get('type')!r:.60}")
-    event: Event = _decode_record(cls, doc, cls.TYPE)
+    event: Event = _decoder(cls)(doc, cls.TYPE)
     return event
 
 

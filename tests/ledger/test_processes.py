@@ -77,7 +77,7 @@ def test_killed_process_leaves_an_interrupted_run_with_its_committed_energy(
         assert line == "committed 7.0", proc.stderr.read() if proc.stderr else ""
     finally:
         proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
+        proc.communicate(timeout=30)  # reaps it and closes its pipes
         if proc.stdout:
             proc.stdout.close()
         if proc.stderr:

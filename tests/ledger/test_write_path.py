@@ -104,7 +104,8 @@ def test_sigkill_mid_run_loses_at_most_one_interval(
     run = _settle_later(backend.target)
     assert run.run_id == run_id and run.status == "interrupted"
     assert run.energy_j == pytest.approx(committed_j)
-    report = cl.open_ledger(backend.target, read_only=True).verify([_pin(tmp_path)])
+    with cl.open_ledger(backend.target, read_only=True) as led:
+        report = led.verify([_pin(tmp_path)])
     assert report.ok, report.problems
 
 
@@ -198,7 +199,8 @@ def test_a_journal_planted_with_another_key_is_never_replayed(tmp_path: Path) ->
     out = _cli("sync")
     assert out.returncode == 1 and "which you do not trust" in out.stdout
     assert pending(journal_dir()) == [journal.path]
-    report = cl.open_ledger(target, read_only=True).verify([_pin(tmp_path)])
+    with cl.open_ledger(target, read_only=True) as led:
+        report = led.verify([_pin(tmp_path)])
     assert report.ok, report.problems
 
 

@@ -36,7 +36,8 @@ def test_paper_statement_md_and_latex(
     md = capsys.readouterr().out
     assert "| Energy (IT) | 1.05 kJ, 95.2% measured |" in md
     assert "| PUE | 1.2 (argument) |" in md
-    assert "Ledger head | " in md and "carbonledger " in md
+    assert "| Record | signatures consistent but not anchored" in md and "carbonledger " in md
+    assert "in a signed ledger (not anchored: no trusted key was given)" in md
     assert "cpu: measured (rapl); ram: estimated (ram-model)" in md
     assert main(["report", "aaaa1111base0001", "-l", str(ledger_path), "-f", "latex"]) == 0
     tex = capsys.readouterr().out

@@ -12,6 +12,7 @@ a key the user trusts, is the chain check's part (:mod:`~carbonledger.ledger.cha
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -337,7 +338,7 @@ def _compare_seg(
                 ]
             )
     held = [[r[1], *r[2:]] for r in rows]
-    if _sorted(held) != _sorted(signed_samples):
+    if Counter(map(tuple, held)) != Counter(map(tuple, signed_samples)):
         problems.append(
             Problem(
                 rid,

@@ -122,7 +122,7 @@ def batch_row(
     batch_hash: str,
 ) -> SealRow:
     """A light :class:`SealRow` of a row holding a signed batch, checked now."""
-    from carbonledger.events import body_hash, decode_batch
+    from carbonledger.events import body_hash
     from carbonledger.ledger.state import KIND_EVENTS
 
     try:
@@ -131,16 +131,14 @@ def batch_row(
         hash_ok = False
     names = ("", "")
     signed = False
-    try:
-        batch = decode_batch(canonical)
-    except ValueError:
-        batch = None
-    if batch is not None:
-        from carbonledger.ledger.ingest import batch_kind
+    head = _batch_head(canonical)
+    if head is not None:
+        from carbonledger.ledger.ingest import kind_of_types
 
-        names = (batch.run_id, batch_kind(batch.events))
-        if (batch.member_id, batch.seq) != (member_id, member_seq):
-            names = (batch.run_id, f"{KIND_EVENTS} of member {batch.member_id!r} #{batch.seq}")
+        b_run, b_member, b_seq, types = head
+        names = (b_run, kind_of_types(types))
+        if (b_member, b_seq) != (member_id, member_seq):
+            names = (b_run, f"{KIND_EVENTS} of member {b_member!r} #{b_seq}")
         ok_body = body_hash(canonical) == batch_hash
         signed = ok_body and _batch_signed(signer, signature, batch_hash)
         if not ok_body:
@@ -149,6 +147,22 @@ def batch_row(
         seq, run_id, kind, prev_hash, digest, signature, "", member_id, signer, member_seq,
         (hash_ok, names, signed),
     )  # fmt: skip
+
+
+def _batch_head(body: str) -> tuple[str, str, int, set[str]] | None:
+    """A batch body's run, member, number and event types, read without checking the
+    events (verify's content check decodes them whole): None when it is not a batch."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(doc, dict) or not isinstance(doc.get("events"), list):
+        return None
+    run_id, member_id, seq = doc.get("run_id"), doc.get("member_id"), doc.get("seq")
+    if not isinstance(run_id, str) or not isinstance(member_id, str) or type(seq) is not int:
+        return None
+    types = {str(e.get("type")) for e in doc["events"] if isinstance(e, dict)}
+    return run_id, member_id, seq, types
 
 
 def _batch_signed(signer: str, signature: str, batch_hash: str) -> bool:

@@ -83,12 +83,16 @@ def _insert_samples_sql(rows: int) -> str:
 
 def batch_kind(events: Sequence[Event]) -> str:
     """The kind of the chain's record holding a batch: what its most telling event is."""
-    kinds = {type(e) for e in events}
-    if Settled in kinds:
+    return kind_of_types({e.TYPE for e in events})
+
+
+def kind_of_types(types: set[str]) -> str:
+    """:func:`batch_kind` from the events' type tags."""
+    if Settled.TYPE in types:
         return KIND_SETTLED
-    if MemberFinished in kinds:
+    if MemberFinished.TYPE in types:
         return KIND_FINISHED
-    if RunOpened in kinds or MemberJoined in kinds:
+    if RunOpened.TYPE in types or MemberJoined.TYPE in types:
         return KIND_OPENED
     return KIND_EVENTS
 

@@ -57,8 +57,8 @@ class LedgerStatus:
             how = f"verified against your trusted key(s) (signed by {keys})"
         else:
             how = (
-                "self-consistent but NOT ANCHORED (no trusted key was given: pass --key, or "
-                "trust your key with 'carbonledger keys --trust')"
+                "verified as self-consistent but NOT ANCHORED (no trusted key was given: pass "
+                "--key, or trust your key with 'carbonledger keys --trust')"
             )
         return f"{what}: {self.records} records {how}; ledger head {self.head or '(empty)'}"
 
