@@ -63,6 +63,7 @@ test: lint typecheck pytest
 bench: $(STAMP)
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
 	$(PY) benchmarks/ledger_bench.py
+	$(PY) benchmarks/write_path.py
 	$(PY) benchmarks/scale.py
 
 clean:

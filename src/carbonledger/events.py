@@ -291,9 +291,7 @@ def encode_batch(batch: Batch) -> str:
         "events": [_encode_event(e) for e in batch.events],
     }
     try:
-        return json.dumps(
-            doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        )
+        return json.dumps(doc, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except ValueError as exc:  # a NaN or an infinity: never written
         raise ValueError(f"a batch holds a non-finite number ({exc}); nothing is written") from None
 

@@ -60,7 +60,7 @@ from carbonledger.ledger.state import (
     status_of,
 )
 from carbonledger.ledger.transports.base import Transport, Tx
-from carbonledger.models import RunRecord, check_name_length
+from carbonledger.models import RunRecord, WindowSummary, check_name_length
 
 __all__ = ["Ingest", "batch_kind"]
 
@@ -223,11 +223,43 @@ class Ingest:
             batch_hash=signed.hash,
             claimed_unix_s=batch.time_unix_s,
         )
+        windows: list[WindowSummary] = []  # a batch's windows: one statement for all
         for event in batch.events:
+            if type(event) is WindowEnded:
+                windows.append(event.window)
+                continue
+            if windows:
+                self._windows(tx, batch, windows)
+                windows = []
             settle |= self._event(tx, batch, event)
+        if windows:
+            self._windows(tx, batch, windows)
         if settle:
             self._update_status(tx, run_id)
         return 1
+
+    def _windows(self, tx: Tx, batch: Batch, windows: Sequence[WindowSummary]) -> None:
+        host = self._member_host(tx, batch.run_id, batch.member_id)
+        rows = [
+            (
+                batch.run_id,
+                batch.member_id,
+                w.name,
+                w.path,
+                float(w.started_unix_s),
+                float(w.duration_s),
+                None if w.co2e_g is None else float(w.co2e_g),
+                dumps([ce_to_dict(c, host) for c in w.components]),
+                batch.seq,
+                dumps(w.metrics) if w.metrics else None,
+            )
+            for w in windows
+        ]
+        tx.many(
+            "INSERT INTO windows (run_id, member_id, name, path, started_unix_s, duration_s, "
+            "co2e_g, components, seg, metrics) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
 
     def _check_writer(self, tx: Tx, batch: Batch) -> bool:
         """Refuse a member joining a run the ledger does not hold (without opening it), and
@@ -281,24 +313,7 @@ class Ingest:
             case Heartbeat():
                 self._renew(tx, batch.run_id, batch.member_id, batch.time_unix_s)
             case WindowEnded(window=window):
-                host = self._member_host(tx, batch.run_id, batch.member_id)
-                tx.run(
-                    "INSERT INTO windows (run_id, member_id, name, path, started_unix_s, "
-                    "duration_s, co2e_g, components, seg, metrics) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        batch.run_id,
-                        batch.member_id,
-                        window.name,
-                        window.path,
-                        float(window.started_unix_s),
-                        float(window.duration_s),
-                        None if window.co2e_g is None else float(window.co2e_g),
-                        dumps([ce_to_dict(c, host) for c in window.components]),
-                        batch.seq,
-                        dumps(window.metrics) if window.metrics else None,
-                    ),
-                )
+                self._windows(tx, batch, [window])
             case MetaUpdated(meta=meta):
                 row = tx.one(
                     "SELECT meta FROM runs WHERE run_id = ?" + self._t.for_update, (batch.run_id,)

@@ -1,16 +1,23 @@
 """The recorder: the sink of a member's events, signed where they are made, never in the way.
 
 Sampler -> ``Meter.tick()`` -> events -> :meth:`Recorder.emit` -> the ledger, or the local
-journal when the ledger cannot take them. :meth:`Recorder.emit` signs the events as the
-member's next batch at once (:class:`carbonledger.events.MemberChain`), in the calling thread,
-and hands the signed batch on:
+journal when the ledger cannot take them:
 
-* while the ledger works, to a thread of its own ("carbonledger-writer") that appends it; the
-  thread that emitted never waits on the database;
-* when the ledger fails (it could not be opened in time, or a write raised), to the member's
-  journal (:mod:`carbonledger.run.journal`), appended in the calling thread (a file append);
-  the writer thread keeps trying the ledger every ``retry_s`` seconds in the background and,
-  once it answers, moves the journal into it, in order, and goes back to writing directly.
+* while the ledger works, :meth:`Recorder.emit` hands the events to a thread of its own
+  ("carbonledger-writer"): the thread that emitted (the user's, the sampler's) never waits on
+  the database nor spends time signing. The writer takes every event waiting, makes them the
+  member's next batch, signs it (:class:`carbonledger.events.MemberChain`) and appends it: one
+  signature and one transaction however many windows ended meanwhile. Should windows end
+  faster than they can be recorded (tens of thousands a second), at most
+  :data:`MAX_BACKLOG` writes wait: then an emit waits a little (at most
+  :data:`BACKLOG_WAIT_S` each) for the writer, rather than memory growing with the run;
+* when the ledger fails (it could not be opened in time, or a write raised), the events are
+  signed and appended to the member's journal (:mod:`carbonledger.run.journal`) at once, in
+  the calling thread (a file append); the writer keeps trying the ledger every ``retry_s``
+  seconds in the background and, once it answers, moves the journal into it and goes back to
+  writing directly.
+
+Either way a batch is signed by the process that measured it before it goes anywhere.
 
 A run's start asks the ledger questions (is this run already open? which devices may this
 member count?): :meth:`Recorder.ask` waits for the answer at most ``wait_s`` (0.5 s at a
@@ -54,12 +61,17 @@ START_WAIT_S = 0.5
 WRITE_TIMEOUT_S = 1.0
 #: seconds between the writer's tries of a failed ledger
 RETRY_S = 5.0
+#: the most events one batch holds (what the writer takes from its queue at once)
+MAX_BATCH_EVENTS = 2048
+#: the most writes waiting for the writer: past it, an emit waits (at most
+#: :data:`BACKLOG_WAIT_S`) for the writer to catch up, so memory does not grow with the run
+MAX_BACKLOG = 1024
+BACKLOG_WAIT_S = 0.05
 
 
 @dataclass
 class _Write:
-    batch: SignedBatch
-    sync: bool
+    events: Sequence[Event]
 
 
 @dataclass
@@ -120,6 +132,7 @@ class Recorder:
         self._thread: threading.Thread | None = None
         self._drained = 0
         self._last_try = 0.0
+        self._stopped = False
         self.problem = ""
         self.journal_problem = ""
         #: "connecting" (opening), "direct", "journal" or "none" (nothing kept)
@@ -176,23 +189,23 @@ class Recorder:
             )
             self._thread.start()
 
-    def emit(self, events: Sequence[Event]) -> SignedBatch | None:
-        """Sign ``events`` as the member's next batch and hand it on (returns at once; no
-        events: a heartbeat). Returns the signed batch (None when nothing is kept)."""
+    def emit(self, events: Sequence[Event]) -> None:
+        """Hand ``events`` on (returns at once; no events: a heartbeat): to the writer thread,
+        or, while the ledger fails, signed into the journal."""
         if self._mode == "none":
-            return None
+            return
         if not events:
             events = (Heartbeat(self._lease_ttl_s),)
+        if self._pending >= MAX_BACKLOG:  # the writer is behind: give it the time it needs
+            with self._idle:
+                self._idle.wait_for(lambda: self._pending < MAX_BACKLOG // 2, BACKLOG_WAIT_S)
         with self._lock:
-            batch = self._chain.make(events)
-            sync = _durable(events)
             if self._mode == "journal":
-                self._to_journal(batch, sync)
+                self._sign_to_journal(events)
             else:
                 with self._idle:
                     self._pending += 1
-                self._queue.put(_Write(batch, sync))
-        return batch
+                self._queue.put(_Write(events))
 
     def ask(self, question: Callable[[Ledger], T], wait_s: float = START_WAIT_S) -> T | None:
         """``question(ledger)`` answered on the writer thread, or None when the ledger is not
@@ -244,6 +257,15 @@ class Recorder:
 
     # --- the journal -----------------------------------------------------------------------
 
+    def _sign_to_journal(self, events: Sequence[Event]) -> None:
+        """(Under the lock) the events as the next batch, signed, into the journal."""
+        if self._journal is None:
+            return
+        try:
+            self._to_journal(self._chain.make(events), _durable(events))
+        except Exception as exc:  # a batch that cannot be made (a non-finite number)
+            log.warning("carbonledger: a batch was not recorded: %s", exc)
+
     def _to_journal(self, batch: SignedBatch, sync: bool) -> None:
         if self._journal is None:
             return
@@ -258,26 +280,35 @@ class Recorder:
                 )
 
     def _move_queue_to_journal(self) -> None:
-        """(Under the lock) journal the batches still queued, in order; keep other jobs."""
+        """(Under the lock) journal the events still queued, in order; keep other jobs."""
         others: list[_Job] = []
+        events: list[Event] = []
+        done = 0
         while True:
             try:
                 job = self._queue.get_nowait()
             except queue.Empty:
                 break
             if isinstance(job, _Write):
-                self._to_journal(job.batch, job.sync)
-                self._done_one()
+                events.extend(job.events)
+                done += 1
             else:
                 others.append(job)
+        if events:
+            self._sign_to_journal(events)
+        self._done(done)
         for job in others:
             self._queue.put(job)
 
-    def _done_one(self) -> None:
+    def _done(self, n: int = 1) -> None:
+        if n <= 0:
+            return
         with self._idle:
-            self._pending -= 1
+            self._pending -= n
             if self._pending <= 0:
                 self._pending = 0
+                self._idle.notify_all()
+            elif self._pending < MAX_BACKLOG // 2:
                 self._idle.notify_all()
 
     # --- the writer thread -----------------------------------------------------------------
@@ -292,16 +323,23 @@ class Recorder:
             except queue.Empty:
                 self._try_drain()
                 continue
-            if isinstance(job, _Stop):
-                if self._mode == "journal":
-                    self._try_drain(force=True)
+            if not self._handle(job):
                 return
-            if isinstance(job, _Ask):
-                self._answer(job)
-            else:
-                self._write(job)
             if self._mode == "journal" and time.monotonic() - self._last_try >= self._retry_s:
                 self._try_drain()
+
+    def _handle(self, job: _Job) -> bool:
+        """Do one job; False for the stop."""
+        if isinstance(job, _Stop):
+            if self._mode == "journal":
+                self._try_drain(force=True)
+            self._stopped = True
+            return False
+        if isinstance(job, _Ask):
+            self._answer(job)
+        else:
+            self._write(job)
+        return not self._stopped
 
     def _open(self) -> bool:
         assert self._opener is not None
@@ -334,22 +372,42 @@ class Recorder:
         finally:
             job.done.set()
 
-    def _write(self, job: _Write) -> None:
-        try:
-            ledger = self._ledger
-            if self._mode == "journal" or ledger is None:
-                with self._lock:
-                    self._to_journal(job.batch, job.sync)
-                return
+    def _write(self, first: _Write) -> None:
+        """Append ``first``'s events and every event queued behind them as ONE signed batch
+        (up to :data:`MAX_BATCH_EVENTS`); other jobs met on the way are put back in order."""
+        events = list(first.events)
+        taken, later = 1, None
+        while len(events) < MAX_BATCH_EVENTS:
             try:
-                ledger.append([job.batch])
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if not isinstance(job, _Write):
+                later = job
+                break
+            events.extend(job.events)
+            taken += 1
+        try:
+            with self._lock:
+                if self._mode == "journal" or self._ledger is None:
+                    self._sign_to_journal(events)
+                    return
+                try:
+                    batch = self._chain.make(events)
+                except Exception as exc:  # a non-finite number: never written, never raised
+                    log.warning("carbonledger: a batch was not recorded: %s", exc)
+                    return
+            try:
+                self._ledger.append([batch])
             except Exception as exc:
                 with self._lock:
-                    self._to_journal(job.batch, job.sync)
+                    self._to_journal(batch, _durable(events))
                     self._move_queue_to_journal()
                     self._fail(f"{type(exc).__name__}: {exc}")
         finally:
-            self._done_one()
+            self._done(taken)
+            if later is not None:
+                self._handle(later)
 
     def _try_drain(self, force: bool = False) -> None:
         """Move the journal into the ledger (in order) and go back to writing directly."""

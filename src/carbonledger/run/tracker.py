@@ -21,7 +21,6 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from carbonledger.accounting import (
@@ -408,8 +407,14 @@ class Tracker:
     def _end_window(self, name: str, metrics: dict[str, float] | None = None) -> WindowSummary:
         assert self._meter is not None and self._recorder is not None
         raw = self._meter.end_window(name)
-        window = replace(
-            raw, co2e_g=window_co2e_g(raw.energy_j, self._carbon), metrics=dict(metrics or {})
+        window = WindowSummary(  # made directly: this is every step's cost in a training loop
+            raw.name,
+            raw.path,
+            raw.started_unix_s,
+            raw.duration_s,
+            raw.components,
+            window_co2e_g(raw.energy_j, self._carbon),
+            dict(metrics) if metrics else {},
         )
         self._recorder.emit([WindowEnded(window)])
         self._progress.window_ended(window, self._carbon)  # forecast, budget
