@@ -64,6 +64,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
 	$(PY) benchmarks/ledger_bench.py
 	$(PY) benchmarks/write_path.py
+	$(PY) benchmarks/sigkill.py
 	$(PY) benchmarks/scale.py
 
 clean:
