@@ -48,7 +48,6 @@ __all__ = [
     "signing_key_path",
     "trusted_keys_path",
     "verify_signature",
-    "write_exclusive",
 ]
 
 #: environment variable naming the signing key file
@@ -240,24 +239,6 @@ class Signer:
         return f"Signer({self.fingerprint})"
 
 
-def write_exclusive(path: str, data: bytes, mode: int = 0o600) -> None:
-    """Create ``path`` with ``data`` and ``mode``: never over an existing file, never through a
-    symbolic link (``FileExistsError`` when something is there)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(path, flags, mode)
-    try:
-        os.fchmod(fd, mode)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        os.unlink(path)
-        raise
-    os.close(fd)
-
-
 def _read_key(path: str) -> Signer:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -309,12 +290,11 @@ def load_or_create_signing_key(path: str | None = None, *, create: bool = True) 
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    folder, name = os.path.split(path)
-    tmp = os.path.join(folder, f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    from carbonledger._files import write_new
+
     try:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        write_exclusive(tmp, pem)
-        os.link(tmp, path)  # published whole; fails when a key (or a link) is there
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        write_new(path, pem, mode=0o600)  # published whole, never over a file or a link
     except FileExistsError:  # another process made it first: use theirs
         return _read_key(path)
     except OSError as exc:
@@ -322,7 +302,4 @@ def load_or_create_signing_key(path: str | None = None, *, create: bool = True) 
             f"cannot create the signing key {path}: {exc.strerror}; set {KEY_ENV_VAR} to a "
             "writable place"
         ) from None
-    finally:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
     return Signer(key, path)

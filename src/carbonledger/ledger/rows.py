@@ -114,9 +114,9 @@ def dumps(obj: Any) -> str:
 
 def iso(t: float) -> str:
     """``t`` (Unix seconds) as ISO-8601 UTC, for messages."""
-    from datetime import datetime, timezone
+    from carbonledger.units import iso_utc
 
-    return datetime.fromtimestamp(t, tz=timezone.utc).isoformat(timespec="seconds")
+    return iso_utc(t, suffix="+00:00")
 
 
 def sample_values(s: Sample) -> tuple[float, float, float | None, float | None, float | None]:

@@ -63,11 +63,9 @@ MAX_JOURNAL_BYTES = 1 << 30
 def journal_dir(env: Mapping[str, str] | None = None) -> str:
     """Where journals live: ``$CARBONLEDGER_SPOOL_DIR``, else
     ``$XDG_DATA_HOME/carbonledger/spool`` (``~/.local/share`` when unset)."""
-    env = os.environ if env is None else env
-    if env.get("CARBONLEDGER_SPOOL_DIR"):
-        return env["CARBONLEDGER_SPOOL_DIR"]
-    base = env.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return os.path.join(base, "carbonledger", "spool")
+    from carbonledger._dirs import spool_dir
+
+    return spool_dir(env)
 
 
 def _line(obj: Any) -> bytes:
@@ -335,13 +333,9 @@ def _progress(path: str) -> int:
 
 
 def _save_progress(path: str, count: int) -> None:
-    tmp = f"{path}.done.{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    try:
-        os.write(fd, str(count).encode())
-    finally:
-        os.close(fd)
-    os.replace(tmp, path + ".done")
+    from carbonledger._files import atomic_write
+
+    atomic_write(path + ".done", str(count), mode=0o600, durable=False)
 
 
 #: batches per transaction when a journal is replayed
