@@ -54,7 +54,7 @@ def test_api_contents(client: TestClient, ledger_path: Path) -> None:
     figs = client.get(f"/api/runs/{RUN}/figures").json()
     assert [f["id"] for f in figs["figures"]][:3] == ["power", "energy", "co2e"]
     power = figs["figures"][0]["figure"]["data"]
-    assert {t["name"] for t in power} == {"cpu cpu:package-0 @h1", "ram ram @h1"}
+    assert {t["name"] for t in power} == {"cpu:package-0", "ram"}  # one host: no @host
     regions = client.get(f"/api/runs/{RUN}/regions?top=3&cloud=gcp").json()
     assert len(regions) == 3
     assert client.get("/api/runs/nope").status_code == 404
