@@ -176,7 +176,8 @@ def format_windows(summary: RunSummary, windows: WindowsMode = "auto") -> list[s
         return []
     total = sum(g.count for g in groups)
     lines = [
-        f"  windows: {fmt.count(total)} in {fmt.count(len(groups))} name pattern(s) (digits as #)"
+        f"  windows: {fmt.count(total)} in {fmt.count(len(groups))} name "
+        f"pattern{'' if len(groups) == 1 else 's'} (digits as #)"
     ]
     for g in groups:
         if g.count == 1 and g.largest:
