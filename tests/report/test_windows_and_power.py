@@ -140,7 +140,7 @@ def test_a_pause_in_sampling_is_a_gap_not_a_zero() -> None:
     assert 1009.0 < series.times_unix_s[gap] < 1039.0
     assert all(p == pytest.approx(50.0) for p in series.power_w if p is not None)
     assert 0.0 not in series.power_w
-    restarted = samples + [Sample(1020.0, "cpu", "cpu", 25.0, 0.0, "vm")]  # counter from 0
+    restarted = [*samples, Sample(1020.0, "cpu", "cpu", 25.0, 0.0, "vm")]  # counter from 0
     (series,) = power_series(restarted)
     assert series.power_w[-1] is None and 0.0 not in series.power_w
 
