@@ -29,8 +29,8 @@ from carbonledger.units import j_to_kwh
 
 __all__ = [
     "CODECARBON_COLUMNS",
-    "CODECARBON_FORMAT",
     "CODECARBON_COMPONENTS",
+    "CODECARBON_FORMAT",
     "CSV_COLUMNS",
     "OTHER_COMPONENTS",
     "OWN_COLUMNS",
