@@ -96,11 +96,6 @@ def bytes_to_gib(n_bytes: float) -> float:
     return n_bytes / BYTES_PER_GIB
 
 
-def gb_to_gib(size_gb: float) -> float:
-    """Decimal gigabytes -> binary gibibytes (25.28 GB -> 23.54 GiB)."""
-    return size_gb * BYTES_PER_GB / BYTES_PER_GIB
-
-
 def iso_utc(unix_s: float, *, timespec: str = "seconds", suffix: str = "Z") -> str:
     """A unix time in seconds as ISO-8601 UTC text: ``2024-05-01T12:00:00Z``.
 
