@@ -169,9 +169,12 @@ class Sample:
     high_j: float | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class WindowSummary:
-    """Energy of a named window (an epoch, a request...). ``path`` joins nested names with '/'."""
+    """Energy of a named window (an epoch, a request...). ``path`` joins nested names with '/'.
+
+    ``repr()`` is one readable line and notebooks show a small table (``_repr_html_``),
+    written by the report's formatter."""
 
     name: str
     path: str
@@ -190,6 +193,16 @@ class WindowSummary:
     def energy_kwh(self) -> float:
         return j_to_kwh(self.energy_j)
 
+    def __repr__(self) -> str:
+        from carbonledger.report.text import summary_repr
+
+        return summary_repr(self)
+
+    def _repr_html_(self) -> str:
+        from carbonledger.report.html import summary_card
+
+        return summary_card(self)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -204,10 +217,14 @@ class WindowSummary:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class RunSummary:
     """The footprint of a run (or a run so far), as :func:`carbonledger.accounting.account`
     makes it.
+
+    ``repr()`` is one readable line (energy, measured share, CO2e with its range, duration)
+    and notebooks show a small table (``_repr_html_``), written by the report's formatter;
+    :meth:`to_dict` has every field.
 
     ``co2e_g`` is operational (location-based) emissions in grams = energy x PUE x
     intensity; ``co2e_low_g``/``co2e_high_g`` propagate the estimated components' ranges.
@@ -274,6 +291,16 @@ class RunSummary:
 
     def component_energy_j(self, component: Component) -> float:
         return sum(c.energy_j for c in self.components if c.component == component)
+
+    def __repr__(self) -> str:
+        from carbonledger.report.text import summary_repr
+
+        return summary_repr(self)
+
+    def _repr_html_(self) -> str:
+        from carbonledger.report.html import summary_card
+
+        return summary_card(self)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -90,6 +90,12 @@ def bytes_to_gb(n_bytes: float) -> float:
     return n_bytes / BYTES_PER_GB
 
 
+def bytes_to_gib(n_bytes: float) -> float:
+    """Bytes -> binary gibibytes (2**30 bytes), what CodeCarbon's ``ram_total_size`` and
+    ``ram_used_gb`` columns hold."""
+    return n_bytes / BYTES_PER_GIB
+
+
 def iso_utc(unix_s: float, *, timespec: str = "seconds", suffix: str = "Z") -> str:
     """A unix time in seconds as ISO-8601 UTC text: ``2024-05-01T12:00:00Z``.
 

@@ -114,3 +114,14 @@ def test_a_slow_server_is_cut_by_the_deadline(server: LocalServer) -> None:
     uk = UKCarbonIntensityProvider(base_url=server.base, timeout_s=0.3)
     plan = plan_start("GB", 3600, 3600, uk, now_unix_s=NOW)
     assert plan.fallback_used and "did not answer" in plan.fallback_reason
+
+
+def test_no_answer_names_the_provider_and_the_url_once() -> None:
+    """Offline (nothing listens on port 1): "starting now: <provider> gave no forecast (did
+    not answer: <url>: <why>)", each said once."""
+    uk = UKCarbonIntensityProvider(base_url="http://127.0.0.1:1", timeout_s=2.0)
+    text = plan_start("GB", 3600, 6 * 3600, uk, now_unix_s=NOW).explain()
+    assert text.startswith(
+        "starting now: UK Carbon Intensity API gave no forecast (did not answer: "
+    )
+    assert text.count("http://127.0.0.1:1") == 1 and text.count("UK Carbon Intensity API") == 1

@@ -6,12 +6,13 @@ import csv
 import dataclasses
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from carbonledger import open_ledger
+from carbonledger import __version__, open_ledger
 from carbonledger.compat.codecarbon import (
     EmissionsData,
     EmissionsTracker,
@@ -98,7 +99,16 @@ def test_stop_returns_kg_and_writes_emissions_csv(
     (row,) = rows(path)
     assert float(row["emissions"]) == pytest.approx(emissions)
     assert row["run_id"] == tracker.run_id
-    assert row["cpu_utilization_percent"] == ""  # not known: empty, never a made-up 0
+    assert row["gpu_utilization_percent"] == ""  # not known: empty, never a made-up 0
+    # the machine's, measured over the run (empty when it was shorter than one CPU clock
+    # tick: no interval, no figure; the exact values: test_utilisation_columns_...)
+    cpu = row["cpu_utilization_percent"]
+    assert cpu == "" or 0.0 <= float(cpu) <= 100.0
+    assert 0.0 < float(row["ram_utilization_percent"]) < 100.0
+    assert row["codecarbon_version"] == f"3.3.2+carbonledger.{__version__}"
+    assert row["experiment_id"] == "base"  # CodeCarbon's default experiment name
+    installed = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    assert float(row["ram_total_size"]) == pytest.approx(installed / 2**30)  # GiB, as CodeCarbon
 
 
 def test_pue_multiplies_energy_and_power_as_in_codecarbon(
@@ -506,3 +516,47 @@ def test_a_bad_region_keeps_the_country(
     tracker.stop()
     assert tracker.final_emissions_data.country_iso_code == "FRA"
     assert "atlantis" in caplog.text
+
+
+def _fake_proc(root: Path, busy_s: float, idle_s: float, available_share: float) -> None:
+    """A procfs with the machine's CPU times (user, idle) and memory (MemAvailable a share of
+    MemTotal): the hardware edge psutil reads (``psutil.PROCFS_PATH``)."""
+    root.mkdir(exist_ok=True)
+    hz = os.sysconf("SC_CLK_TCK")
+    ticks = (int(busy_s * hz), 0, 0, int(idle_s * hz), 0, 0, 0, 0, 0, 0)
+    (root / "stat").write_text("cpu  " + " ".join(map(str, ticks)) + "\n")
+    total_kb = 16 * 1024 * 1024
+    lines = []
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        key = line.split(":")[0]
+        value = {"MemTotal": total_kb, "MemAvailable": int(total_kb * available_share),
+                 "MemFree": int(total_kb * available_share)}.get(key)  # fmt: skip
+        lines.append(f"{key}: {value} kB" if value is not None else line)
+    (root / "meminfo").write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.skipif(not Path("/proc/meminfo").exists(), reason="needs Linux's procfs layout")
+def test_utilisation_columns_are_the_machines_over_the_interval(
+    hw: dict[str, Any], clock: FakeClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psutil
+
+    proc = tmp_path / "proc"
+    monkeypatch.setattr(psutil, "PROCFS_PATH", str(proc))
+    _fake_proc(proc, busy_s=1000.0, idle_s=3000.0, available_share=0.75)
+    memory = [psutil.virtual_memory()]
+    tracker = make(hw, country_iso_code="FRA")
+    tracker.start()
+    clock.advance(100)
+    _fake_proc(proc, busy_s=1600.0, idle_s=3400.0, available_share=0.5)  # 600 of 1000 s busy
+    memory.append(psutil.virtual_memory())
+    tracker.stop()
+    (row,) = rows(tmp_path / "emissions.csv")
+    assert float(row["cpu_utilization_percent"]) == pytest.approx(60.0, abs=0.01)
+    assert float(row["ram_utilization_percent"]) == pytest.approx(
+        (memory[0].percent + memory[1].percent) / 2
+    )
+    assert float(row["ram_used_gb"]) == pytest.approx(
+        (memory[0].used + memory[1].used) / 2 / 2**30  # GiB, as CodeCarbon's column
+    )
+    assert row["country_iso_code"] == "FRA"

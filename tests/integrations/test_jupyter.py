@@ -26,6 +26,7 @@ CELLS = [
     "print(_carbon.project, [w.path for w in _carbon.windows], _carbon.status)",
     "%%carbon --no-ledger\nraise ValueError('boom')",
     "print(_carbon.status)",
+    "_carbon",
 ]
 
 
@@ -56,6 +57,14 @@ def test_magics_in_a_kernel(tmp_path: Path) -> None:
     assert "ValueError" in out[9] and "carbonledger: this cell used" in out[9]
     assert out[10].strip() == "failed"
     assert (tmp_path / "ledger.sqlite").exists()
+    # figures by the one formatter: scaled units, never 5.44e-05 gCO2e
+    line = out[1].strip()
+    assert "e-0" not in line and " CO2e at " in line and "gCO2e/kWh" in line
+    # `_carbon` shown in a notebook: one readable line, and a table
+    (shown,) = [o for o in nb.cells[11]["outputs"] if o.get("output_type") == "execute_result"]
+    text = shown["data"]["text/plain"]
+    assert text.startswith("<RunSummary ") and "failed" in text and len(text) < 200, text
+    assert "<table>" in shown["data"]["text/html"]
 
 
 def test_magic_options() -> None:

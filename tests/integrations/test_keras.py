@@ -63,3 +63,25 @@ def test_evaluate_outside_fit_opens_no_phase(tmp_path: Path) -> None:
         model.evaluate(x, y, callbacks=[callback], verbose=0)  # type: ignore[attr-defined]
         assert run.expected_epochs == 1
     assert [w.path for w in run.summary().windows] == ["epoch-1/train", "epoch-1"]
+
+
+def test_without_a_backend_the_import_says_which_to_choose(tmp_path: Path) -> None:
+    """Keras's default backend, TensorFlow, is not what carbonledger[integrations] installs:
+    importing the callback with no backend chosen names KERAS_BACKEND=torch."""
+    import importlib.util
+    import os
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("tensorflow") is not None:
+        pytest.skip("TensorFlow is installed here: Keras's default backend works")
+    env = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "KERAS_HOME")}
+    env["HOME"] = str(tmp_path)  # no ~/.keras/keras.json
+    r = subprocess.run(
+        [sys.executable, "-c", "import carbonledger.integrations.keras"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert r.returncode != 0
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("ImportError: carbonledger's Keras callback: Keras 3 needs a backend")
+    assert "KERAS_BACKEND=torch" in last

@@ -79,14 +79,62 @@ def test_trainer_windows_per_epoch_and_phase_in_logs(model: Any, tmp_path: Path)
         "epoch-2/train", "epoch-2/validation", "epoch-2",
     ]  # fmt: skip
     epochs = [w for w in summary.windows if "/" not in w.path]
-    logged = [
-        e["carbon/epoch_energy_j"]
-        for e in trainer.state.log_history
-        if "carbon/epoch_energy_j" in e
-    ]
+    rows = [e for e in trainer.state.log_history if "carbon/epoch_energy_j" in e]
+    logged = [e["carbon/epoch_energy_j"] for e in rows]
     assert logged == pytest.approx([w.energy_j for w in epochs])
+    # each epoch's energy at the epoch's own step, in the row of its evaluation: never a
+    # row (and a step) later
+    assert [(e["epoch"], e["step"]) for e in rows] == [(1.0, 2), (2.0, 4)]
+    assert all("eval_loss" in e for e in rows)
     assert epochs[0].energy_j == pytest.approx(POWER_W * epochs[0].duration_s, abs=0.05)
     assert summary.extra["forecast"]["windows_total"] == 2
+
+
+class _StepsSeen(transformers.TrainerCallback):  # type: ignore[misc]
+    """What a reporting integration (MLflow, W&B, TensorBoard) sees: each logged row with
+    the step it is logged at."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[int, dict[str, Any]]] = []
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any) -> None:
+        self.rows.append((state.global_step, dict(logs or {})))
+
+
+@pytest.mark.parametrize("logging", ["epoch", "steps"])
+def test_each_epochs_energy_is_logged_at_its_own_step(
+    model: Any, tmp_path: Path, logging: str
+) -> None:
+    trainer = _trainer(model, tmp_path, num_train_epochs=3, logging_strategy=logging)
+    seen = _StepsSeen()
+    trainer.add_callback(seen)  # after the attached callback, as report_to integrations are
+    callback = CarbonTrainerCallback.attach(
+        trainer, sensors=fake_sensors(POWER_W), ledger=False, handle_signals=False
+    )
+    trainer.train()
+    assert callback.summary is not None
+    epochs = [w for w in callback.summary.windows if "/" not in w.path]
+    rows = [(step, r) for step, r in seen.rows if "carbon/epoch_energy_j" in r]
+    assert [step for step, _ in rows] == [2, 4, 6]  # 2 steps per epoch: epoch N at step 2N
+    assert [r["epoch"] for _, r in rows] == [1.0, 2.0, 3.0]
+    assert [r["carbon/epoch_energy_j"] for _, r in rows] == pytest.approx(
+        [w.energy_j for w in epochs]
+    )
+    if logging == "epoch":  # in the Trainer's own row of that step, beside the loss
+        assert all("loss" in r for _, r in rows[:-1])
+
+
+def test_a_callback_given_in_the_list_puts_epochs_at_their_steps_in_the_history(
+    model: Any, tmp_path: Path
+) -> None:
+    trainer = _trainer(model, tmp_path, num_train_epochs=2, logging_strategy="steps")
+    callback = CarbonTrainerCallback(
+        sensors=fake_sensors(POWER_W), ledger=False, handle_signals=False
+    )
+    trainer.add_callback(callback)
+    trainer.train()
+    rows = [e for e in trainer.state.log_history if "carbon/epoch_energy_j" in e]
+    assert [e["step"] for e in rows] == [2, 4]
 
 
 def test_trainer_without_evaluation_and_with_max_steps(model: Any, tmp_path: Path) -> None:

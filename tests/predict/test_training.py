@@ -204,3 +204,27 @@ def test_explicit_params_keep_the_architectures_active_share() -> None:
     est = training(**base(params=2 * counts.total, architecture=arch))  # type: ignore[arg-type]
     assert est.params == 2 * counts.total
     assert est.active_params == pytest.approx(2 * counts.active)
+
+
+def test_without_a_pue_a_cited_default_with_its_range_widens_the_interval() -> None:
+    """A 256 x H100 cluster is not at PUE 1 "as exact": the assumed PUE (1.09-1.56, centred
+    1.30) is in the estimate, its interval and its assumptions."""
+    common = dict(params=7e9, tokens=2e12, accelerator="H100-SXM5-80GB", devices=256,
+                  grid_g_per_kwh=385.0)  # fmt: skip
+    assumed = training(**common)  # type: ignore[arg-type]
+    given = training(pue=assumed.pue, **common)  # type: ignore[arg-type]
+    assert assumed.pue == pytest.approx(math.sqrt(1.09 * 1.56))
+    assert (assumed.pue_low, assumed.pue_high) == (1.09, 1.56)
+    assert given.pue_low is None and given.to_dict()["pue_assumed"] is False
+    assert assumed.energy_mwh == pytest.approx(given.energy_mwh)  # same centre
+    ratio = assumed.energy_mwh_high / assumed.energy_mwh
+    given_ratio = given.energy_mwh_high / given.energy_mwh
+    z80 = 1.2815515655446004
+    sigma_pue = math.log(1.56 / 1.09) / (2 * z80)
+    assert math.log(ratio) ** 2 == pytest.approx(
+        math.log(given_ratio) ** 2 + (z80 * sigma_pue) ** 2
+    )
+    note = next(a for a in assumed.assumptions if a.startswith("PUE"))
+    assert "not given: 1.30 assumed" in note and "Uptime Institute" in note
+    assert not any("PUE 1 taken as exact" in a for a in assumed.assumptions)
+    assert next(a for a in given.assumptions if a.startswith("PUE")).endswith("taken as exact")

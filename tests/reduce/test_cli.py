@@ -85,7 +85,7 @@ def test_where_near_json() -> None:
 
 def test_where_text_per_kwh() -> None:
     code, out, _ = run("where", "--top", "3")
-    assert code == 0 and out.startswith("job: 1 kWh IT energy (per kWh")
+    assert code == 0 and out.startswith("job: 1.00 kWh IT energy (per kWh")
     assert len(out.strip().splitlines()) == 5
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import math
+from pathlib import Path
+
 import pytest
 
 from carbonledger.accounting import CarbonContext, RunFacts, account
@@ -85,3 +89,73 @@ def test_territories_only_when_asked_and_clouds_on_request() -> None:
         rank_regions(1.0, clouds=["nimbus"])
     with pytest.raises(InputError):
         rank_regions(-1.0)
+
+
+def _placed(rid: str, energy_j: float, location: str, intensity: float, pue: float,
+            scope: str = "process", source: str = "t") -> RunSummary:  # fmt: skip
+    comp = ComponentEnergy("gpu", "gpu:0", "nvml", True, energy_j, 10.0)
+    return account(
+        RunFacts(rid, "p", "e", "completed", 0.0, 10.0, scope=scope), (comp,),
+        CarbonContext(location, "a", intensity, source, pue, "a"),
+    )  # fmt: skip
+
+
+def test_the_co2e_delta_splits_exactly_over_energy_pue_and_intensity() -> None:
+    a = [_placed("a", 1000.0, "FR", 50.0, 1.0)]
+    b = [_placed("b", 1100.0, "DE", 400.0, 1.2)]
+    result = compare_runs(a, b)
+    shares = result.co2e_shares
+    assert shares is not None and sum(shares.values()) == pytest.approx(1.0)
+    # the grid moved CO2e by a factor 8, the energy by 1.1, the PUE by 1.2: logs set the parts
+    assert shares["intensity"] / shares["energy"] == pytest.approx(math.log(8) / math.log(1.1))
+    assert shares["pue"] / shares["energy"] == pytest.approx(math.log(1.2) / math.log(1.1))
+    kinds = {m.kind: m for m in result.mismatches}
+    assert set(kinds) == {"location", "pue"}  # same scope; the location covers the source
+    assert (kinds["location"].a, kinds["location"].b) == ("FR", "DE")
+    assert kinds["location"].co2e_share == pytest.approx(shares["intensity"])
+    assert kinds["location"].co2e_share > 0.8  # the grid explains most of the delta
+    assert result.to_dict()["mismatches"][0]["kind"] == "location"
+
+
+def test_alike_sides_have_no_mismatch_and_scope_or_source_is_named() -> None:
+    same = compare_runs([_placed("a", 1000.0, "FR", 50.0, 1.0)],
+                        [_placed("b", 800.0, "FR", 50.0, 1.0)])  # fmt: skip
+    assert same.mismatches == ()
+    assert same.co2e_shares is not None and same.co2e_shares["energy"] == pytest.approx(1.0)
+    scoped = compare_runs(
+        [_placed("a", 1000.0, "FR", 50.0, 1.0, scope="process")],
+        [_placed("b", 3000.0, "FR", 56.0, 1.0, scope="machine", source="other dataset")],
+    )
+    kinds = {m.kind: m for m in scoped.mismatches}
+    assert set(kinds) == {"scope", "intensity_source"}
+    assert (kinds["scope"].a, kinds["scope"].b, kinds["scope"].factor) == (
+        "process", "machine", "energy")  # fmt: skip
+    assert kinds["intensity_source"].b == "other dataset"
+
+
+def test_compare_prints_the_mismatches_with_their_share(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import carbonledger as cl
+    from carbonledger.cli.main import main
+    from carbonledger.testing import FakeClock, FakeSensor
+
+    ledger = tmp_path / "ledger.db"
+    clock = FakeClock(1000.0)
+    ids = []
+    for country, watts in (("FR", 100.0), ("DE", 90.0)):
+        sensor = FakeSensor(cl.SensorInfo("gpu", "gpu:0", "fake", True), watts, clock)
+        tracker = cl.Tracker(sensors=[sensor], ledger=str(ledger), country=country,
+                             handle_signals=False, clock=clock)  # fmt: skip
+        tracker.start()
+        clock.advance(60)
+        ids.append(tracker.stop().run_id)
+    assert main(["compare", *ids, "--ledger", str(ledger)]) == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.startswith("warning:"))
+    assert "differ in location (A: FR; B: DE)" in line and "grid intensity explains" in line
+    assert "CO2e delta explained by: IT energy" in out
+    assert main(["compare", *ids, "--ledger", str(ledger), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [m["kind"] for m in data["mismatches"]] == ["location"]
+    assert data["mismatches"][0]["co2e_share"] > 0.9

@@ -78,3 +78,29 @@ def test_doctor_lists_the_system_on_chip_reading_and_why_not_here(tmp_path: Path
     line = next(x for x in text.stdout.splitlines() if "soc:apple" in x)
     assert line.split()[:4] == ["--", "soc", "soc:apple", "powermetrics"]
     assert "why: not macOS" in text.stdout
+
+
+def test_doctor_says_each_explanation_once_on_bare_metal_without_rapl(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A CPU missing from the TDP table: the assumption is said once (it used to be said
+    twice in one sentence, and that sentence three times: sensor, choices, watts assumed)."""
+    from carbonledger.cli.doctor import _gather, _print
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(
+        "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 1\n"
+        "model name\t: Obscure CPU 9000\nphysical id\t: 0\nflags\t\t: fpu vme de pse tsc\n\n"
+    )
+    report = _gather(
+        "machine", cpuinfo=cpuinfo, powercap_root=tmp_path / "no-powercap", gpu=False,
+        sys_root=tmp_path / "sys",
+    )  # fmt: skip
+    assert not report["virtual_machine"]
+    cpu = next(a for a in report["assumed_power"] if a["component"] == "cpu")
+    assert cpu["method"] == "tdp-model" and cpu["basis"].count("not in the TDP table") == 1
+    _print(report)
+    out = capsys.readouterr().out
+    assert out.count("not in the TDP table") == 1, out
+    assert "(basis above)" in out  # the choice refers to the sensor's line
+    assert "cpu: tdp-model: " in out  # the watts assumed are still stated

@@ -54,7 +54,7 @@ def test_api_contents(client: TestClient, ledger_path: Path) -> None:
     figs = client.get(f"/api/runs/{RUN}/figures").json()
     assert [f["id"] for f in figs["figures"]][:3] == ["power", "energy", "co2e"]
     power = figs["figures"][0]["figure"]["data"]
-    assert {t["name"] for t in power} == {"cpu cpu:package-0 @h1", "ram ram @h1"}
+    assert {t["name"] for t in power} == {"cpu:package-0", "ram"}  # one host: no @host
     regions = client.get(f"/api/runs/{RUN}/regions?top=3&cloud=gcp").json()
     assert len(regions) == 3
     assert client.get("/api/runs/nope").status_code == 404
@@ -81,6 +81,41 @@ def test_bind_rule() -> None:
 def test_serve_refuses_a_public_bind_without_token(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve", "--host", "0.0.0.0", "--port", "8787"]) == 2
     assert "without a token" in capsys.readouterr().err
+
+
+def test_serve_fails_at_start_on_a_missing_ledger(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nowhere" / "ledger.db"
+    assert main(["serve", "--ledger", str(missing), "--port", "8787"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot serve this ledger: no ledger at ") and str(missing) in err
+    assert err.count("\n") == 1  # one line, no traceback, before anything listens
+    assert not missing.parent.exists()  # nothing made on the way
+
+
+def test_the_run_page_offers_cloud_regions_and_countries_only_when_asked(
+    client: TestClient,
+) -> None:
+    from carbonledger.report.regions import NOT_SUGGESTED
+
+    client.headers["Authorization"] = f"Bearer {TOKEN}"
+    page = client.get(f"/runs/{RUN}").text
+    places = page[page.index("id='elsewhere'") :]
+    codes = [c.split("</td>")[0] for c in places.split("<tr><td>")[1:]]
+    assert len(codes) == 10 and all(":" in c for c in codes)  # aws:..., gcp:..., azure:...
+    assert "?countries=1" in places
+    asked = client.get(f"/runs/{RUN}?countries=1").text
+    asked_codes = [
+        c.split("</td>")[0] for c in asked[asked.index("id='elsewhere'") :].split("<tr><td>")[1:]
+    ]
+    assert any(":" not in c for c in asked_codes)  # countries now, ranked with the regions
+    assert not set(asked_codes) & NOT_SUGGESTED
+    api = client.get(f"/api/runs/{RUN}/regions?top=50").json()
+    assert {r["kind"] for r in api} == {"cloud"}
+    assert "country" in {
+        r["kind"] for r in client.get(f"/api/runs/{RUN}/regions?top=500&countries=true").json()
+    }
 
 
 def test_the_dashboard_and_the_advice_give_one_figure_for_one_region(

@@ -11,7 +11,8 @@ applied silently.
 from __future__ import annotations
 
 import functools
-from math import isfinite
+from dataclasses import dataclass
+from math import isfinite, sqrt
 from typing import TYPE_CHECKING
 
 from carbonledger.carbon._tables import read_table
@@ -20,7 +21,16 @@ from carbonledger.errors import InputError
 if TYPE_CHECKING:
     from carbonledger.carbon.location import Location
 
-__all__ = ["PUE_MAX", "PUE_MIN", "provider_pue", "reference_pue", "resolve_pue", "validate_pue"]
+__all__ = [
+    "PUE_MAX",
+    "PUE_MIN",
+    "PueBand",
+    "provider_pue",
+    "reference_pue",
+    "resolve_pue",
+    "unknown_facility_pue",
+    "validate_pue",
+]
 
 PUE_MIN = 1.0
 PUE_MAX = 3.0
@@ -59,6 +69,44 @@ def reference_pue() -> tuple[float, str]:
     reference for reports, not a default."""
     row = _pue_rows()["unknown"]
     return float(row["pue"]), f"{row['source']}, {row['year']}"
+
+
+@dataclass(frozen=True)
+class PueBand:
+    """A PUE assumed for a facility nobody named: a central value and its 80 % interval
+    (``low`` .. ``high``), with where the ends come from."""
+
+    median: float
+    low: float
+    high: float
+    source: str
+
+
+def unknown_facility_pue() -> PueBand:
+    """The PUE a *prediction* assumes when none is given (a measured run keeps 1.0, stated
+    as assumed, see :func:`resolve_pue`): from the lowest published fleet average in
+    ``pue.csv`` (the best a large, modern data centre reaches) to the industry average
+    (Uptime Institute 2024: 1.56), taken as an 80 % interval, centred on their geometric
+    mean (1.30 with today's table)."""
+    import re
+
+    rows = {p: r for p, r in _pue_rows().items() if p != "unknown"}
+    best = min(rows, key=lambda p: float(rows[p]["pue"]))
+    low, row, ref = float(rows[best]["pue"]), rows[best], _pue_rows()["unknown"]
+    high = float(ref["pue"])
+
+    def brief(source: str) -> str:
+        return re.split(r",|;| \(", source, maxsplit=1)[0].strip()
+
+    return PueBand(
+        median=sqrt(low * high),
+        low=low,
+        high=high,
+        source=(
+            f"{low:g}: {best}'s fleet average, the lowest published ({brief(row['source'])}, "
+            f"{row['year']}); {high:g}: the industry average ({brief(ref['source'])})"
+        ),
+    )
 
 
 def resolve_pue(pue: float | None, location: Location) -> tuple[float, str]:

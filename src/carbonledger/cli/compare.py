@@ -13,15 +13,58 @@ from carbonledger.errors import CarbonLedgerError
 
 def _value(name: str, value: float) -> str:
     from carbonledger.report import format as fmt
-    from carbonledger.report.text import format_energy_j, format_mass_g
 
     if name == "energy_j":
-        return format_energy_j(value)
+        return fmt.energy(value)
     if name == "co2e_g":
-        return format_mass_g(value)
+        return fmt.mass(value)
     if name == "duration_s":
         return fmt.duration(abs(value)) if value >= 0 else "-" + fmt.duration(-value)
     return fmt.sig3(value)
+
+
+#: how the text names what each kind of mismatch moves
+_FACTOR_NAMES = {"energy": "IT energy", "pue": "PUE", "intensity": "grid intensity"}
+_KIND_NAMES = {
+    "scope": "scope",
+    "location": "location",
+    "intensity_source": "intensity source",
+    "pue": "PUE",
+}
+_WHY = {
+    "scope": "their energies count different things (process: the process tree's share; "
+    "machine: the whole host)",
+    "location": "another grid",
+    "intensity_source": "another dataset or year for the grid",
+    "pue": "another facility overhead",
+}
+
+
+def mismatch_lines(result: Any) -> list[str]:
+    """The warnings ``compare`` prints when A and B differ in scope, location, intensity
+    source or PUE, each with the share of the CO2e delta it explains, and the split of the
+    delta over IT energy, PUE and grid intensity."""
+    from carbonledger.report import format as fmt
+    from carbonledger.report.text import printable
+
+    lines = []
+    for m in result.mismatches:
+        share = (
+            ""
+            if m.co2e_share is None
+            else f"; {_FACTOR_NAMES[m.factor]} explains {fmt.percent(m.co2e_share)} of the "
+            "CO2e delta"
+        )
+        lines.append(
+            f"warning: A and B differ in {_KIND_NAMES[m.kind]} (A: {printable(m.a)}; B: "
+            f"{printable(m.b)}): {_WHY[m.kind]}{share}"
+        )
+    if result.co2e_shares is not None:
+        parts = ", ".join(
+            f"{_FACTOR_NAMES[k]} {fmt.percent(v)}" for k, v in result.co2e_shares.items()
+        )
+        lines.append(f"CO2e delta explained by: {parts} (log-mean Divisia decomposition)")
+    return lines
 
 
 def _verdict(d: Any) -> str:
@@ -85,3 +128,5 @@ def register(app: typer.Typer) -> None:
             )
             verdict = _verdict(d)
             typer.echo(line + (f"  [{verdict}]" if verdict else ""))
+        for text in mismatch_lines(result):
+            typer.echo(text)

@@ -33,8 +33,9 @@ def register(app: typer.Typer) -> None:
             _print(report)
 
 
-def _gather(scope: str) -> dict[str, Any]:
-    """Everything doctor says, as one JSON-ready dict (sensors are closed before returning)."""
+def _gather(scope: str, **hardware: Any) -> dict[str, Any]:
+    """Everything doctor says, as one JSON-ready dict (sensors are closed before returning);
+    ``hardware``: discovery's hardware roots (``cpuinfo=``, ``powercap_root=``...)."""
     import os
 
     from carbonledger.ledger import default_ledger_path
@@ -43,7 +44,10 @@ def _gather(scope: str) -> dict[str, Any]:
 
     settings = load_settings()
     found = discover(
-        scope=scope, cpu_watts=settings.get("cpu_watts"), ram_watts=settings.get("ram_watts")
+        scope=scope,
+        cpu_watts=settings.get("cpu_watts"),
+        ram_watts=settings.get("ram_watts"),
+        **hardware,
     )
     chosen = {s.info.device for s in found.sensors}
     rows: list[dict[str, Any]] = []
@@ -82,6 +86,8 @@ def _location() -> dict[str, Any]:
 
 
 def _print(report: dict[str, Any]) -> None:
+    """doctor's text: each explanation once (a model's basis is in its sensor's line; the
+    choices and the watts assumed refer to it instead of repeating it)."""
     vm = report["virtual_machine"]
     typer.echo(f"CPU: {report['cpu_model'] or 'unknown model'} ({report['sockets']} socket(s))")
     typer.echo(f"Virtual machine: yes ({vm})" if vm else "Virtual machine: no sign of a hypervisor")
@@ -97,10 +103,12 @@ def _print(report: dict[str, Any]) -> None:
             typer.echo(f"       why: {row['reason']}")
         if row["fix"] and not row["available"]:
             typer.echo(f"       fix: {row['fix']}")
+    said = " ".join(str(row["reason"]) for row in report["sensors"])
+    bases = [str(a["basis"]) for a in report["assumed_power"]]
     typer.echo("Choices:")
     for note in report["notes"]:
-        typer.echo(f"  {note}")
-    _print_assumed(report["assumed_power"])
+        typer.echo(f"  {_without_repeats(note, said, bases)}")
+    _print_assumed(report["assumed_power"], said)
     location = report["location"]
     if "error" in location:
         typer.echo(f"Location: error: {location['error']}")
@@ -114,7 +122,15 @@ def _print(report: dict[str, Any]) -> None:
     typer.echo(f"Ledger: {report['ledger']}")
 
 
-def _print_assumed(assumed: list[dict[str, Any]]) -> None:
+def _without_repeats(note: str, said: str, bases: list[str]) -> str:
+    """``note`` less a model's basis in brackets that a sensor's line already printed."""
+    for basis in bases:
+        if basis and f"({basis})" in note and basis in said:
+            return note.replace(f"({basis})", "(basis above)")
+    return note
+
+
+def _print_assumed(assumed: list[dict[str, Any]], said: str = "") -> None:
     if assumed:
         typer.echo("Watts assumed (estimated components):")
     for a in assumed:
@@ -126,5 +142,7 @@ def _print_assumed(assumed: list[dict[str, Any]]) -> None:
         if a["low_w"] != a["high_w"]:
             figures += f" (range {a['low_w']:.3g}-{a['high_w']:.3g} W)"
         typer.echo(f"  {a['component']}: {a['method']}: {figures}")
-        typer.echo(f"       why: {a['basis']}")
-        typer.echo(f"       source: {a['source']}")
+        if a["basis"] not in said:
+            typer.echo(f"       why: {a['basis']}")
+        if a["source"] not in said:
+            typer.echo(f"       source: {a['source']}")

@@ -30,7 +30,14 @@ AcceleratorOpt = Annotated[
     typer.Option("--accelerator", help="A100-80GB, H100, TPUv4, MI300X, ..."),
 ]
 DevicesOpt = Annotated[str | None, typer.Option("--devices", help="Number of accelerators.")]
-PueOpt = Annotated[str | None, typer.Option("--pue", help="Data-centre PUE (default 1.0).")]
+PueOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--pue",
+        help="Data-centre PUE (default: assumed 1.30, 80% interval 1.09-1.56, carried into "
+        "the energy and CO2e intervals).",
+    ),
+]
 GridOpt = Annotated[str | None, typer.Option("--grid", help="Grid intensity, gCO2e/kWh.")]
 ZoneOpt = Annotated[
     str | None,
@@ -264,26 +271,35 @@ def _n(x: float) -> str:
     return fmt(x)
 
 
+def _span(low: float, high: float, unit: str = "") -> str:
+    """``low – high unit``, the one range separator of every output."""
+    from carbonledger.report.format import RANGE_SEP
+
+    return f"{_n(low)}{RANGE_SEP}{_n(high)}" + (f" {unit}" if unit else "")
+
+
 def _print_training(e: Estimate, name: str) -> None:
     title = f"Training estimate{f' — {name}' if name else ''}: {_n(e.params)} parameters"
     if e.active_params != e.params:
         title += f" ({_n(e.active_params)} active)"
     title += f", {_n(e.tokens)} tokens, {e.devices} x {e.accelerator}"
+    pue = (
+        ("PUE", f"{e.pue:g} (given)", "")
+        if e.pue_low is None or e.pue_high is None
+        else ("PUE", f"{e.pue:.2f} (assumed)", _span(e.pue_low, e.pue_high))
+    )
     rows = [
-        (
-            "device-hours",
-            _n(e.device_hours),
-            f"{_n(e.device_hours_low)} - {_n(e.device_hours_high)}",
-        ),
+        ("device-hours", _n(e.device_hours), _span(e.device_hours_low, e.device_hours_high)),
         ("days (wall clock)", f"{e.days:.1f}", ""),
+        pue,
         (
             "energy (PUE incl.)",
             f"{_n(e.energy_mwh)} MWh",
-            f"{_n(e.energy_mwh_low)} - {_n(e.energy_mwh_high)} MWh",
+            _span(e.energy_mwh_low, e.energy_mwh_high, "MWh"),
         ),
-        ("operational CO2e", f"{_n(e.co2e_t)} t", f"{_n(e.co2e_t_low)} - {_n(e.co2e_t_high)} t"),
+        ("operational CO2e", f"{_n(e.co2e_t)} t", _span(e.co2e_t_low, e.co2e_t_high, "t")),
         ("embodied CO2e", f"{_n(e.embodied_t)} t", ""),
-        ("total CO2e", f"{_n(e.total_t)} t", f"{_n(e.total_t_low)} - {_n(e.total_t_high)} t"),
+        ("total CO2e", f"{_n(e.total_t)} t", _span(e.total_t_low, e.total_t_high, "t")),
     ]
     typer.echo(title)
     w0 = max(len(r[0]) for r in rows)
@@ -306,7 +322,7 @@ def _print_inference(i: InferenceEstimate) -> None:
     )
     typer.echo(
         f"  per 1,000 tokens   {i.energy_per_1k_tokens_wh:.3g} Wh  "
-        f"(80%: {i.energy_per_1k_tokens_wh_low:.3g} - {i.energy_per_1k_tokens_wh_high:.3g}), "
+        f"(80%: {_span(i.energy_per_1k_tokens_wh_low, i.energy_per_1k_tokens_wh_high)}), "
         f"{i.co2e_per_1k_tokens_g:.3g} gCO2e, embodied {i.embodied_per_1k_tokens_g:.2g} g"
     )
     typer.echo(

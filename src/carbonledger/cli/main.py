@@ -7,8 +7,10 @@ Exit codes: 0 ok, 1 failure, 2 bad input. Tracebacks only with ``--debug``.
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import sys
+from typing import Any
 
 import typer
 
@@ -77,7 +79,31 @@ def build_app() -> typer.Typer:
                 continue
             raise
         module.register(app)
+    _reflow_help(app)
     return app
+
+
+def reflow(text: str | None) -> str | None:
+    """A command's help as paragraphs of one line each: the line breaks a docstring has at
+    the source's width are joined, so ``--help`` wraps at the terminal's width instead of
+    breaking a sentence in the middle; blank lines still separate paragraphs."""
+    if not text:
+        return text
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(" ".join(line.strip() for line in p.splitlines()) for p in paragraphs)
+
+
+def _reflow_help(app: typer.Typer) -> None:
+    """:func:`reflow` the help of every command and group of ``app`` (docstrings included)."""
+    infos: list[Any] = list(app.registered_commands)
+    for group in app.registered_groups:
+        sub = group.typer_instance
+        if sub is not None:
+            sub.info.help = reflow(sub.info.help)
+            infos.extend(sub.registered_commands)
+        group.help = reflow(group.help)
+    for info in infos:
+        info.help = reflow(info.help or inspect.getdoc(info.callback))
 
 
 def main(argv: list[str] | None = None) -> int:

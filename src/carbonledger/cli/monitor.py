@@ -83,6 +83,7 @@ def _loop(
     """Sample every ``interval`` seconds until Ctrl-C or ``duration``; stop the tracker (and
     the exporter) and return the final summary."""
     from carbonledger.cli._live import LiveStatus, status_line
+    from carbonledger.report import format as fmt
     from carbonledger.report import format_energy_j, format_mass_g
 
     stop = threading.Event()
@@ -100,7 +101,7 @@ def _loop(
                 live.show(status_line(current, previous))
             elif not quiet:
                 typer.echo(
-                    f"{current.duration_s:8.1f} s  {format_energy_j(current.energy_j):>11}  "
+                    f"{fmt.duration(current.duration_s):>9}  {format_energy_j(current.energy_j):>11}  "
                     f"{format_mass_g(current.co2e_g)} CO2e",
                     err=True,
                 )

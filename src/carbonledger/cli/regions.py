@@ -48,7 +48,7 @@ def register(app: typer.Typer) -> None:
         """Rank countries (and cloud regions) by the CO2e of the same energy."""
         from carbonledger.report import format as fmt
         from carbonledger.report.regions import rank_regions, rank_regions_for_run
-        from carbonledger.report.text import format_energy_j, format_mass_g, printable
+        from carbonledger.report.text import printable
         from carbonledger.units import kwh_to_j
 
         if top < 1:
@@ -93,12 +93,12 @@ def register(app: typer.Typer) -> None:
             return
         clouds_pue = "; cloud regions at their provider's PUE" if clouds else ""
         typer.echo(
-            f"{format_energy_j(energy_j)} at PUE {pue or 1.0:g}{clouds_pue}; saving against {here}"
+            f"{fmt.energy(energy_j)} at PUE {fmt.pue(pue or 1.0)}{clouds_pue}; saving against {here}"
         )
         for o in shown:
             pct = "" if o.saving_pct is None else f" ({fmt.sig3(o.saving_pct)}%)"
             typer.echo(
                 f"  {printable(o.code):<22} {printable(o.name):<40} "
-                f"{fmt.sig3(o.intensity_g_per_kwh):>6} g/kWh {format_mass_g(o.co2e_g):>10}  "
-                f"saves {format_mass_g(o.saving_g)}{pct}"
+                f"{fmt.sig3(o.intensity_g_per_kwh):>6} g/kWh {fmt.mass(o.co2e_g):>10}  "
+                f"saves {fmt.mass(o.saving_g)}{pct}"
             )

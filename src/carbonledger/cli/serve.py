@@ -30,7 +30,8 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
     ) -> None:
-        """Serve the dashboard (read-only) over a SQLite or PostgreSQL ledger."""
+        """Serve the dashboard (read-only) over a SQLite or PostgreSQL ledger; exit 2 at once
+        when the ledger cannot be opened (it must exist: record a run first)."""
         from importlib.util import find_spec
 
         from carbonledger.web.security import TOKEN_ENV, check_bind
@@ -45,6 +46,7 @@ def register(app: typer.Typer) -> None:
         missing = [m for m in ("fastapi", "uvicorn", "plotly") if find_spec(m) is None]
         if missing:
             fail(f"the dashboard needs {', '.join(missing)}: pip install 'carbonledger[web]'")
+        _check_ledger(ledger)
         import uvicorn
 
         from carbonledger.web.app import create_app
@@ -52,3 +54,15 @@ def register(app: typer.Typer) -> None:
         where = f"http://{host}:{port}/" + ("?token=..." if token else "")
         typer.echo(f"carbonledger dashboard at {where} (Ctrl-C to stop)", err=True)
         uvicorn.run(create_app(ledger, token=token), host=host, port=port, log_level="warning")
+
+
+def _check_ledger(target: str | None) -> None:
+    """Open ``target`` read-only once, so a missing or unreadable ledger stops ``serve``
+    before it listens (exit 2 for a path that is not a ledger, 1 for a ledger that fails),
+    instead of a dashboard answering 503 to every request."""
+    from carbonledger.ledger import open_ledger
+
+    try:
+        open_ledger(target, create=False, read_only=True).close()
+    except CarbonLedgerError as exc:
+        fail(f"cannot serve this ledger: {exc}", exc.exit_code)

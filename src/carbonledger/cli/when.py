@@ -63,13 +63,17 @@ def register(app: typer.Typer) -> None:
         if json_out:
             emit_json(plan.to_dict())
             return
+        from carbonledger.report import format as fmt
+        from carbonledger.units import kwh_to_j
+
         typer.echo(plan.explain())
         if plan.co2e_now_g is not None and plan.co2e_at_start_g is not None:
+            energy_j = kwh_to_j(plan.energy_kwh or 0.0)
             typer.echo(
-                f"expected CO2e: {plan.co2e_at_start_g / 1e3:.3g} kg at the chosen start vs "
-                f"{plan.co2e_now_g / 1e3:.3g} kg now ({plan.energy_kwh:.3g} kWh x PUE {plan.pue:g})"
+                f"expected CO2e: {fmt.mass(plan.co2e_at_start_g)} at the chosen start vs "
+                f"{fmt.mass(plan.co2e_now_g)} now ({fmt.energy(energy_j)} x PUE {fmt.pue(plan.pue)})"
             )
         age = plan.forecast_age_s()
         if age is not None:
             cached = ", from the cache" if plan.forecast_from_cache else ""
-            typer.echo(f"forecast: {plan.source}, {age / 60:.0f} min old{cached}")
+            typer.echo(f"forecast: {plan.source}, {fmt.duration(age)} old{cached}")

@@ -132,13 +132,21 @@ def register(app: typer.Typer) -> None:
                 }
             )
             return
-        typer.echo(f"job: {kwh_mid:.4g} kWh IT energy ({basis}); CO2e = kWh x PUE x grid")
-        for o in options:
-            cfe = f"{o.cfe_share:.0%}" if o.cfe_share is not None else "-"
-            rng = f"{o.co2e_low_g / 1e3:.3g}-{o.co2e_high_g / 1e3:.3g}"
+        from carbonledger.report import format as fmt
+        from carbonledger.report.text import printable
+
+        typer.echo(
+            f"job: {fmt.energy(kwh_to_j(kwh_mid))} IT energy ({basis}); CO2e = energy x PUE x grid"
+        )
+        co2e = [fmt.with_range(o.co2e_g, o.co2e_low_g, o.co2e_high_g, fmt.mass) for o in options]
+        width = max((len(o.code) for o in options), default=0)
+        co2e_width = max((len(c) for c in co2e), default=0)
+        for o, text in zip(options, co2e, strict=True):
+            cfe = fmt.percent(o.cfe_share) if o.cfe_share is not None else "-"
             typer.echo(
-                f"{o.code:<28} {o.co2e_g / 1e3:>9.4g} kg ({rng})  {o.intensity_g_per_kwh:>5.0f} "
-                f"g/kWh {o.intensity_year}  CFE {cfe:>4}  PUE {o.pue:g}  {o.geography}"
+                f"{printable(o.code):<{width}}  {text:<{co2e_width}}  "
+                f"{fmt.intensity(o.intensity_g_per_kwh):>15} {o.intensity_year}  CFE {cfe:>4}  "
+                f"PUE {fmt.pue(o.pue):<5}  {o.geography}"
             )
         if options:
             typer.echo(

@@ -29,6 +29,8 @@ __all__ = [
     "LOG",
     "HostFacts",
     "Place",
+    "Usage",
+    "UsageMark",
     "gpu_env",
     "guard",
     "host_facts",
@@ -38,6 +40,8 @@ __all__ = [
     "post_json",
     "start_tracker",
     "stop_tracker",
+    "usage_mark",
+    "usage_since",
     "warn_unknown",
 ]
 
@@ -218,13 +222,15 @@ def place_of(location: str) -> Place:
 
 @dataclass(frozen=True)
 class HostFacts:
-    """The host as the drop-ins' files describe it."""
+    """The host as the drop-ins' files describe it: the installed memory in decimal GB
+    (eco2AI) and in GiB (CodeCarbon's ``ram_total_size``)."""
 
     os: str
     os_system: str
     python_version: str
     cpu_count: int | None
     ram_total_gb: float | None
+    ram_total_gib: float | None = None
 
 
 @functools.cache
@@ -233,7 +239,7 @@ def host_facts() -> HostFacts:
     metadata has them (:mod:`carbonledger.run.hostinfo`)."""
     from carbonledger.run.hostinfo import platform_string
     from carbonledger.sensors.memory import installed_ram_bytes
-    from carbonledger.units import bytes_to_gb
+    from carbonledger.units import bytes_to_gb, bytes_to_gib
 
     system = os.uname().sysname
     ram_bytes = installed_ram_bytes()
@@ -243,6 +249,87 @@ def host_facts() -> HostFacts:
         python_version=sys.version.split()[0],
         cpu_count=os.cpu_count(),
         ram_total_gb=bytes_to_gb(ram_bytes) if ram_bytes else None,
+        ram_total_gib=bytes_to_gib(ram_bytes) if ram_bytes else None,
+    )
+
+
+@dataclass(frozen=True)
+class UsageMark:
+    """The machine's CPU times (s, busy and all) and memory use at one moment, and the
+    memory readings taken since (percent used, GiB used)."""
+
+    cpu_busy_s: float
+    cpu_total_s: float
+    ram_percent: tuple[float, ...]
+    ram_used_gib: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Usage:
+    """The machine's utilisation over an interval, as CodeCarbon's columns hold it: CPU %
+    (mean over the interval), RAM % and GiB used (mean of the readings)."""
+
+    cpu_percent: float | None
+    ram_percent: float | None
+    ram_used_gib: float | None
+
+
+def _cpu_times() -> tuple[float, float]:
+    """(busy, total) seconds of every CPU of the machine since boot (idle and waiting on
+    I/O are not busy; guest time is already in user time on Linux)."""
+    import psutil
+
+    t = psutil.cpu_times()
+    total = sum(t) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0)
+    idle = t.idle + getattr(t, "iowait", 0.0)
+    return total - idle, total
+
+
+def _memory() -> tuple[float, float]:
+    import psutil
+
+    from carbonledger.units import bytes_to_gib
+
+    vm = psutil.virtual_memory()
+    return float(vm.percent), bytes_to_gib(vm.used)
+
+
+def usage_mark(previous: UsageMark | None = None) -> UsageMark | None:
+    """A mark of the machine's CPU times and memory now: a new one, or (with
+    ``previous``) ``previous`` with this memory reading added; None when they cannot be
+    read (the columns are then empty)."""
+    try:
+        percent, used = _memory()
+        if previous is not None:
+            return UsageMark(
+                previous.cpu_busy_s,
+                previous.cpu_total_s,
+                (*previous.ram_percent, percent),
+                (*previous.ram_used_gib, used),
+            )
+        busy, total = _cpu_times()
+    except Exception as exc:  # utilisation is a column, never a reason to fail
+        LOG.debug("machine utilisation not readable: %s", exc)
+        return None
+    return UsageMark(busy, total, (percent,), (used,))
+
+
+def usage_since(mark: UsageMark | None) -> Usage:
+    """The machine's utilisation from ``mark`` to now: CPU busy time over all CPU time in
+    between (the exact mean, as ``psutil.cpu_percent`` over the interval) and the mean of
+    the memory readings ``mark`` holds (add one now with :func:`usage_mark` first)."""
+    if mark is None:
+        return Usage(None, None, None)
+    try:
+        busy, total = _cpu_times()
+    except Exception:
+        return Usage(None, None, None)
+    spent = total - mark.cpu_total_s
+    cpu = 100.0 * (busy - mark.cpu_busy_s) / spent if spent > 0 else None
+    return Usage(
+        cpu,
+        math.fsum(mark.ram_percent) / len(mark.ram_percent),
+        math.fsum(mark.ram_used_gib) / len(mark.ram_used_gib),
     )
 
 

@@ -3,9 +3,13 @@ measurements.
 
 Units as CodeCarbon has them: ``duration`` s, ``emissions`` kg CO2e, ``emissions_rate``
 kg CO2e/s, ``*_power`` W (mean over the interval), ``*_energy`` and ``energy_consumed`` kWh,
-``water_consumed`` L, ``ram_total_size`` GB. As in CodeCarbon, energy and power include the
-PUE (so ``emissions = energy_consumed x intensity``). A value carbonledger does not know
-(utilisation, coordinates) is None, written as an empty cell, never a made-up number.
+``water_consumed`` L, ``ram_total_size`` and ``ram_used_gb`` GiB (2**30 bytes, as
+CodeCarbon divides by 1024**3 despite the names), utilisation in percent of the whole
+machine. As in CodeCarbon, energy and power include the PUE (so ``emissions =
+energy_consumed x intensity``). ``codecarbon_version`` is the CodeCarbon release whose format
+the row follows, with carbonledger's version as a local label (``3.3.2+carbonledger.0.1.0``).
+A value carbonledger does not know (GPU utilisation, coordinates) is None, written as an
+empty cell, never a made-up number.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ from datetime import datetime
 from typing import Any
 
 from carbonledger.accounting import facility_energy_j, facility_energy_kwh
-from carbonledger.compat._base import HostFacts, Place
+from carbonledger.compat._base import HostFacts, Place, Usage
 from carbonledger.models import ComponentEnergy
+from carbonledger.report.export import codecarbon_version
 
 __all__ = [
     "EmissionsData",
@@ -171,9 +176,11 @@ def build_emissions(
     components: Sequence[ComponentEnergy],
     co2e_kg: float,
     now: datetime | None = None,
+    usage: Usage | None = None,
 ) -> EmissionsData:
     """A record for ``components`` measured over ``duration_s``, with ``co2e_kg`` already
-    accounted (energy x PUE x intensity); the time stamp is local time, as CodeCarbon's."""
+    accounted (energy x PUE x intensity) and the machine's ``usage`` over the same
+    interval; the time stamp is local time, as CodeCarbon's."""
     energy_j = _by_component(components)
     pue = ctx.pue
     energy_kwh = {k: facility_energy_kwh(v, pue) for k, v in energy_j.items()}
@@ -206,15 +213,18 @@ def build_emissions(
         cloud_region=place.cloud_region or "",
         os=host.os,
         python_version=host.python_version,
-        codecarbon_version="",
+        codecarbon_version=codecarbon_version(),
         cpu_count=host.cpu_count,
         cpu_model=ctx.cpu_model,
         gpu_count=ctx.gpu_count,
         gpu_model=ctx.gpu_model,
         longitude=None,
         latitude=None,
-        ram_total_size=host.ram_total_gb,
+        ram_total_size=host.ram_total_gib,
         tracking_mode=ctx.tracking_mode,
+        cpu_utilization_percent=None if usage is None else usage.cpu_percent,
+        ram_utilization_percent=None if usage is None else usage.ram_percent,
+        ram_used_gb=None if usage is None else usage.ram_used_gib,
         on_cloud="Y" if place.cloud_provider else "N",
         pue=pue,
         wue=ctx.wue,

@@ -181,6 +181,19 @@ def _logger_output(kw: Mapping[str, Any], methods: set[str]) -> BaseOutput | Non
     return given  # type: ignore[no-any-return]
 
 
+def _default_experiment() -> str:
+    """The experiment when ``experiment_name`` is not given: carbonledger's setting when
+    one is made (``CARBONLEDGER_EXPERIMENT``, ``carbonledger.toml``), else CodeCarbon's
+    default, ``base``."""
+    from carbonledger.run.config import load_settings
+
+    try:
+        configured = load_settings().get("experiment")
+    except Exception:  # a broken config is reported by the tracker itself
+        configured = None
+    return str(configured) if configured else "base"
+
+
 def parse_options(kw: dict[str, Any]) -> CodeCarbonOptions:
     """Check and map CodeCarbon's keyword arguments (see the module's description)."""
     hook = kw.pop("_tracker_options", None) or {}
@@ -197,7 +210,7 @@ def parse_options(kw: dict[str, Any]) -> CodeCarbonOptions:
         tags["experiment_id"] = str(experiment_id)
     tracker: dict[str, Any] = {
         "project": kw.get("project_name"),
-        "experiment": kw.get("experiment_name"),
+        "experiment": kw.get("experiment_name") or _default_experiment(),
         "scope": kw.get("tracking_mode") or "machine",
         "interval_s": interval_s(kw.get("measure_power_secs"), "measure_power_secs"),
         "pue": kw.get("pue"),
@@ -213,7 +226,7 @@ def parse_options(kw: dict[str, Any]) -> CodeCarbonOptions:
     tracker.update(hook)
     prometheus = kw.get("prometheus_url") or "localhost:9091"
     return CodeCarbonOptions(
-        experiment_name=str(kw.get("experiment_name") or "base"),
+        experiment_name=str(tracker.get("experiment") or "base"),
         experiment_id=None if experiment_id is None else str(experiment_id),
         output_dir=str(kw.get("output_dir") or "."),
         output_file=str(kw.get("output_file") or "emissions.csv"),

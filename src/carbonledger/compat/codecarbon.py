@@ -38,12 +38,15 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from carbonledger.compat._base import (
     HTTP_DEADLINE_S,
     LOG,
+    UsageMark,
     guard,
     host_facts,
     model_counts,
     place_of,
     start_tracker,
     stop_tracker,
+    usage_mark,
+    usage_since,
 )
 from carbonledger.compat._cc_data import (
     EmissionsData,
@@ -81,6 +84,7 @@ class _Task:
     window: str
     active: bool = True
     data: EmissionsData | None = None
+    usage: UsageMark | None = None
 
 
 class EmissionsTracker:
@@ -107,6 +111,7 @@ class EmissionsTracker:
         self._tracker: Tracker | None = None
         self._ctx: RunContext | None = None
         self._previous: EmissionsData | None = None
+        self._usage: UsageMark | None = None
         self._tasks: dict[str, _Task] = {}
         self._active_task: str | None = None
         self.run_id: str | None = None
@@ -127,6 +132,7 @@ class EmissionsTracker:
         self._tracker, self.run_id = tracker, tracker.run_id
         self._ctx = self._context(tracker)
         self._previous = None
+        self._usage = usage_mark()
 
     @guard("flush()")
     def flush(self) -> float | None:
@@ -199,7 +205,7 @@ class EmissionsTracker:
             name += "_" + str(uuid.uuid4())
         window = name.replace("/", "_")
         self._tracker.begin_window(window)
-        self._tasks[name] = _Task(window)
+        self._tasks[name] = _Task(window, usage=usage_mark())
         self._active_task = name
 
     @guard("stop_task()")
@@ -213,7 +219,10 @@ class EmissionsTracker:
             return None
         window = self._tracker.end_window(task.window)
         co2e_kg = (window.co2e_g or 0.0) / 1e3
-        task.data = build_emissions(self._ctx, window.duration_s, window.components, co2e_kg)
+        usage = usage_since(usage_mark(task.usage) if task.usage is not None else None)
+        task.data = build_emissions(
+            self._ctx, window.duration_s, window.components, co2e_kg, usage=usage
+        )
         task.active = False
         if self._active_task == name:
             self._active_task = None
@@ -240,7 +249,15 @@ class EmissionsTracker:
 
     def _record(self, summary: RunSummary) -> EmissionsData:
         assert self._ctx is not None
-        return build_emissions(self._ctx, summary.duration_s, summary.components, summary.co2e_kg)
+        if self._usage is not None:  # one more memory reading, kept for the later rows
+            self._usage = usage_mark(self._usage)
+        return build_emissions(
+            self._ctx,
+            summary.duration_s,
+            summary.components,
+            summary.co2e_kg,
+            usage=usage_since(self._usage),
+        )
 
     def _persist(self, total: EmissionsData, summary: RunSummary) -> None:
         delta = dataclasses.replace(total)

@@ -65,17 +65,19 @@ def tracker_options(line: str, prog: str) -> dict[str, Any]:
 
 
 def footprint_line(what: str, result: RunSummary | WindowSummary, tracker: Tracker) -> str:
-    """One line: energy, how much of it measured, CO2e and its basis, duration."""
-    from carbonledger.report import format_energy_j
+    """One line: energy, how much of it measured, CO2e and its basis, duration (figures by
+    the one formatter, :mod:`carbonledger.report.format`)."""
+    from carbonledger.report import format as fmt
 
     components = result.components
     total_j = sum(c.energy_j for c in components)
     measured_j = sum(c.energy_j for c in components if c.measured)
-    share = 100.0 * measured_j / total_j if total_j > 0 else 0.0
+    share = measured_j / total_j if total_j > 0 else 0.0
+    co2e = "CO2e not accounted" if result.co2e_g is None else f"{fmt.mass(result.co2e_g)} CO2e"
     return (
-        f"carbonledger: {what} used {format_energy_j(total_j)} ({share:.0f}% measured), "
-        f"{result.co2e_g:.3g} gCO2e at {tracker.intensity_g_per_kwh:.0f} gCO2e/kWh "
-        f"({tracker.location}), PUE {tracker.pue:g}, {result.duration_s:.2f} s"
+        f"carbonledger: {what} used {fmt.energy(total_j)} ({fmt.percent(share)} measured), "
+        f"{co2e} at {fmt.intensity(tracker.intensity_g_per_kwh)} ({tracker.location}), "
+        f"PUE {fmt.pue(tracker.pue)}, {fmt.duration(result.duration_s)}"
     )
 
 

@@ -12,11 +12,22 @@ The keys are those of :mod:`carbonledger.integrations._common` (``carbon/epoch_e
 ...). Keras calls ``on_epoch_end`` of the callbacks in the order given and ``History`` last,
 so the metrics reach ``model.history``; put this callback first to have the others see them
 too. Any Keras 3 backend works (the tests use ``KERAS_BACKEND=torch``).
+
+Keras 3 needs a backend, and its default is TensorFlow, which ``carbonledger[integrations]``
+does not install: the extra installs PyTorch. Set ``KERAS_BACKEND=torch`` (or ``"backend":
+"torch"`` in ``~/.keras/keras.json``) before Keras is imported; when no backend is set and
+TensorFlow is missing, importing this module says so instead of Keras's ``No module named
+'tensorflow'``.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import sys
 from collections.abc import Mapping, Sequence
+from importlib.util import find_spec
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from carbonledger.integrations._common import EpochRecorder, Sink, epochs_from, require
@@ -25,8 +36,41 @@ if TYPE_CHECKING:
     from carbonledger.models import RunSummary
     from carbonledger.run.tracker import Tracker
 
-__all__ = ["CarbonCallback"]
+__all__ = ["CarbonCallback", "missing_backend"]
 
+
+def missing_backend(env: Mapping[str, str] | None = None) -> str | None:
+    """Why Keras cannot start here, or None: no backend is chosen (``KERAS_BACKEND``, the
+    ``backend`` of ``$KERAS_HOME/keras.json`` or ``~/.keras/keras.json``) and its default,
+    TensorFlow, is not installed; the message names the backend to choose."""
+    env = os.environ if env is None else env
+    if "keras" in sys.modules or env.get("KERAS_BACKEND"):
+        return None
+    home = Path(env.get("KERAS_HOME") or Path(env.get("HOME") or Path.home()) / ".keras")
+    try:
+        chosen = json.loads((home / "keras.json").read_text()).get("backend")
+    except (OSError, ValueError, AttributeError):
+        chosen = None
+    if chosen and chosen != "tensorflow":
+        return None
+    if find_spec("tensorflow") is not None:
+        return None
+    installed = [b for b in ("torch", "jax") if find_spec(b) is not None]
+    if installed:
+        return (
+            "Keras 3 needs a backend and its default, TensorFlow, is not installed; "
+            f"{installed[0]} is (carbonledger[integrations] installs torch): set "
+            f"KERAS_BACKEND={installed[0]} before keras is imported (or pip install tensorflow)"
+        )
+    return (
+        "Keras 3 needs a backend and none is installed: pip install torch (then set "
+        "KERAS_BACKEND=torch), jax, or tensorflow"
+    )
+
+
+_why = missing_backend()
+if _why is not None:
+    raise ImportError(f"carbonledger's Keras callback: {_why}")
 _keras = require("keras", "carbonledger's Keras callback", "keras>=3")
 
 

@@ -12,13 +12,22 @@ token of ``model.generate``.
 
 The Trainer evaluates *after* ``on_epoch_end``; when it will (``eval_strategy="epoch"``)
 the epoch window stays open over the evaluation, which is measured as the epoch's
-``validation`` phase, and closes at ``on_evaluate``. An evaluation in the middle of an
-epoch (``eval_strategy="steps"``) is measured from its first batch's end (the Trainer has
-no hook before it) to ``on_evaluate``. The epoch's metrics
-(``carbon/epoch_energy_j`` ...) are added to the next ``logs`` dict the Trainer logs (its
-``log_history``, progress bar, and the reporting integrations that come after this callback:
-:meth:`CarbonTrainerCallback.attach` puts it first). Passing it in ``callbacks=[...]`` works
-too, but the Trainer places the ``report_to`` integrations before user callbacks.
+``validation`` phase, and closes when the evaluation's metrics are logged (the evaluation
+loop is over by then). An evaluation in the middle of an epoch (``eval_strategy="steps"``)
+is measured from its first batch's end (the Trainer has no hook before it) to
+``on_evaluate``.
+
+Each epoch's metrics (``carbon/epoch_energy_j`` ...) are logged at **the epoch's own step**
+(``state.global_step`` when the epoch ended), so MLflow, W&B and TensorBoard plot epoch N's
+energy at epoch N: they join the row the Trainer logs at that step (the evaluation's, with
+``eval_strategy="epoch"``; the loss's, with ``logging_strategy="epoch"``; the training
+summary, after the last epoch). When the Trainer logs nothing at that step (the default
+``logging_strategy="steps"``), a callback attached with :meth:`CarbonTrainerCallback.attach`
+logs a row of its own at that step through ``trainer.log`` before the next epoch's first
+step; one passed in ``callbacks=[...]`` (which has no handle on the trainer) adds that row
+to ``state.log_history`` only. :meth:`~CarbonTrainerCallback.attach` also puts the callback
+first, so the reporting integrations (``report_to``) see the metrics in the same row; the
+Trainer places them before callbacks given in ``callbacks=[...]``.
 
 Generation::
 
@@ -72,13 +81,18 @@ class CarbonTrainerCallback(_Base):  # type: ignore[misc]
         self.recorder = EpochRecorder(tracker, sinks=sinks, tracker_options=tracker_options)
         self._epochs = 0
         self._awaiting_eval = False
+        #: the closed epoch's metrics not logged yet, and the step they belong to
         self._pending: dict[str, float] = {}
+        self._pending_step = 0
+        self._trainer: Any | None = None
 
     @classmethod
     def attach(cls, trainer: Any, *args: Any, **kwargs: Any) -> CarbonTrainerCallback:
         """Make a callback and put it first among ``trainer``'s callbacks (so every other
-        callback's ``on_log`` sees the energy metrics); returns it."""
+        callback's ``on_log`` sees the energy metrics), able to log a row of its own at an
+        epoch's step when the Trainer logs none there; returns it."""
         callback = cls(*args, **kwargs)
+        callback._trainer = trainer
         trainer.callback_handler.callbacks.insert(0, callback)
         return callback
 
@@ -91,9 +105,35 @@ class CarbonTrainerCallback(_Base):  # type: ignore[misc]
     def last_metrics(self) -> Mapping[str, float]:
         return self.recorder.last_metrics
 
-    def _close_epoch(self) -> None:
+    def _close_epoch(self, state: Any) -> None:
+        """End the epoch; its metrics wait for a log at this step (``state.global_step``)."""
         self._awaiting_eval = False
-        self._pending.update(self.recorder.end_epoch())
+        self._flush(state)  # an older epoch's, never carried to a later step
+        metrics = self.recorder.end_epoch()
+        if metrics:
+            self._pending = dict(metrics)
+            self._pending_step = int(getattr(state, "global_step", 0) or 0)
+
+    def _flush(self, state: Any) -> None:
+        """Log the waiting metrics at their own step, in a row of their own (the Trainer
+        logged nothing at that step): through ``trainer.log`` when attached, else into
+        ``state.log_history``."""
+        if not self._pending:
+            return
+        metrics, self._pending = self._pending, {}
+        step = int(getattr(state, "global_step", 0) or 0)
+        trainer = self._trainer
+        if trainer is not None and step == self._pending_step and hasattr(trainer, "log"):
+            trainer.log(dict(metrics))
+            return
+        history = getattr(state, "log_history", None)
+        if isinstance(history, list):
+            row: dict[str, Any] = dict(metrics)
+            epoch = getattr(state, "epoch", None)
+            if epoch is not None:
+                row["epoch"] = epoch
+            row["step"] = self._pending_step
+            history.append(row)
 
     # --- hooks (each returns None: this callback never changes the Trainer's control) ----
 
@@ -107,7 +147,8 @@ class CarbonTrainerCallback(_Base):  # type: ignore[misc]
 
     def on_epoch_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.recorder.in_epoch:
-            self._close_epoch()
+            self._close_epoch(state)
+        self._flush(state)  # the previous epoch's step had no log: a row of its own
         self._epochs += 1
         self.recorder.begin_epoch(self._epochs)
         self.recorder.begin_phase("train")
@@ -121,7 +162,7 @@ class CarbonTrainerCallback(_Base):  # type: ignore[misc]
             self._awaiting_eval = True  # the Trainer evaluates right after this hook
             self.recorder.begin_phase("validation")
         else:
-            self._close_epoch()
+            self._close_epoch(state)
         if self.recorder.stop_requested:
             control.should_training_stop = True  # the carbon budget says stop
 
@@ -133,8 +174,8 @@ class CarbonTrainerCallback(_Base):  # type: ignore[misc]
     def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if not self.recorder.in_epoch:
             return
-        if self._awaiting_eval:
-            self._close_epoch()
+        if self._awaiting_eval:  # its metrics were logged without an eval_ key
+            self._close_epoch(state)
             if self.recorder.stop_requested:
                 control.should_training_stop = True  # the carbon budget says stop
         else:  # evaluation in the middle of an epoch (eval_strategy="steps")
@@ -149,7 +190,15 @@ class CarbonTrainerCallback(_Base):  # type: ignore[misc]
         logs: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        if not self._pending or logs is None:
+        if logs is None:
+            return
+        if self._awaiting_eval and self.recorder.in_epoch and _has_eval_metrics(logs):
+            # the evaluation loop is over: the epoch ends, logged in this very row
+            self._close_epoch(state)
+            if self.recorder.stop_requested:
+                control.should_training_stop = True  # the carbon budget says stop
+        step = int(getattr(state, "global_step", 0) or 0)
+        if not self._pending or step != self._pending_step:
             return
         logs.update(self._pending)
         history = getattr(state, "log_history", None)
@@ -158,8 +207,14 @@ class CarbonTrainerCallback(_Base):  # type: ignore[misc]
         self._pending = {}
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._flush(state)
         if self.recorder.running:
             self.recorder.end_run("completed")
+
+
+def _has_eval_metrics(logs: Mapping[str, Any]) -> bool:
+    """Whether ``logs`` holds an evaluation's metrics (``eval_loss``, ``eval_runtime``...)."""
+    return any(str(key).startswith("eval_") for key in logs)
 
 
 def _value(option: Any) -> Any:

@@ -12,8 +12,10 @@
 
 ``u`` and ``s`` come from the priors (:mod:`carbonledger.predict.priors`); the 80% interval
 of every output is ``median x exp(+-z sigma)`` with ``sigma`` the root sum of squares of the
-log-spreads still unknown (a measured fact has none). PUE and grid intensity are taken as
-given.
+log-spreads still unknown (a measured fact has none). The grid intensity is taken as given,
+and so is the PUE when given; without one the PUE is not 1.0 "as exact" but
+:func:`carbonledger.carbon.pue.unknown_facility_pue` (1.30, 80 % interval 1.09 to 1.56: the
+lowest published fleet average to the industry average), whose log-spread joins the others.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from carbonledger.predict.params import Architecture
 from carbonledger.predict.priors import Priors, default_priors
 from carbonledger.units import g_to_t, j_to_mwh, mwh_to_j
 
-__all__ = ["Estimate", "fmt", "resolve_params", "training"]
+__all__ = ["Estimate", "assumed_pue", "fmt", "resolve_params", "training"]
 
 HOURS_PER_YEAR = 365.25 * 24
 
@@ -96,6 +98,9 @@ class Estimate:
     assumptions: tuple[str, ...]
     #: the facts given rather than predicted: "device_hours", "mfu", "avg_power_w", "flops"
     measured: tuple[str, ...] = ()
+    #: the PUE's 80% interval when it was assumed (no PUE given); None when given
+    pue_low: float | None = None
+    pue_high: float | None = None
 
     @property
     def gpu_hours(self) -> float:
@@ -184,6 +189,9 @@ class Estimate:
             "avg_power_w_low": self.avg_power_w_low,
             "avg_power_w_high": self.avg_power_w_high,
             "pue": self.pue,
+            "pue_low": self.pue_low,
+            "pue_high": self.pue_high,
+            "pue_assumed": self.pue_low is not None,
             "grid_g_per_kwh": self.grid_g_per_kwh,
             "energy_it_mwh": self.energy_it_mwh,
             "embodied_per_device_kg": self.embodied_per_device_kg,
@@ -358,13 +366,15 @@ def _assemble(
     life: float,
     notes: list[str],
     measured: list[str],
+    pue_band: tuple[float, float, float] | None = None,
 ) -> Estimate:
     """The Estimate: facility energy (MWh) and CO2e (t) with their 80% intervals, from the
-    device-seconds, the utilisation and the average power per device (W)."""
+    device-seconds, the utilisation, the average power per device (W) and, when assumed,
+    the PUE's ``(low, high, log-spread)``."""
     hours = seconds / 3600.0
     energy_mwh = j_to_mwh(facility_energy_j(seconds * power.median, pue_v))
     co2e_t = _co2e_t(energy_mwh, grid)
-    sigma = math.hypot(util.sigma, power.sigma)
+    sigma = math.hypot(util.sigma, power.sigma, 0.0 if pue_band is None else pue_band[2])
     lo, hi = math.exp(-Z80 * sigma), math.exp(Z80 * sigma)
     lo_u, hi_u = math.exp(-Z80 * util.sigma), math.exp(Z80 * util.sigma)
 
@@ -400,7 +410,30 @@ def _assemble(
         lifetime_years=life,
         assumptions=tuple(notes),
         measured=tuple(measured),
+        pue_low=None if pue_band is None else pue_band[0],
+        pue_high=None if pue_band is None else pue_band[1],
     )
+
+
+def assumed_pue(
+    pue: float | None, notes: list[str]
+) -> tuple[float, tuple[float, float, float] | None]:
+    """(PUE, its (low, high, log-spread) when assumed): the given one, taken as exact, or
+    the assumed PUE of a facility nobody named, with its 80% interval."""
+    if pue is not None:
+        value = positive(pue, "pue", minimum=1.0, inclusive=True)
+        notes.append(f"PUE {value:g} given, taken as exact")
+        return value, None
+    from carbonledger.carbon.pue import unknown_facility_pue
+
+    band = unknown_facility_pue()
+    sigma = math.log(band.high / band.low) / (2 * Z80)
+    notes.append(
+        f"PUE not given: {band.median:.2f} assumed, 80% interval {band.low:g}-{band.high:g}, "
+        f"carried into the energy and CO2e intervals ({band.source}); give your facility's "
+        "(--pue, or pue: under datacenter: in a spec)"
+    )
+    return band.median, (band.low, band.high, sigma)
 
 
 def training(
@@ -409,7 +442,7 @@ def training(
     tokens: float,
     accelerator: str | Accelerator,
     devices: int,
-    pue: float = 1.0,
+    pue: float | None = None,
     grid_g_per_kwh: float,
     active_params: float | None = None,
     architecture: Architecture | None = None,
@@ -426,12 +459,14 @@ def training(
     Measured facts (``device_hours``, ``mfu``, ``avg_power_w``, total ``flops``) replace
     the corresponding prior and narrow the interval. ``recompute`` ("none", "selective",
     "full") only matters when the utilisation comes from the prior. ``priors`` defaults
-    to the shipped fit (validation passes leave-one-out fits).
+    to the shipped fit (validation passes leave-one-out fits). Without ``pue`` the PUE is
+    assumed (1.30, 80% interval 1.09-1.56), never 1.0 "as exact": see the module docstring.
     """
     acc = lookup_accelerator(accelerator)
     n_devices = positive_int(devices, "devices")
     n_tokens = positive(tokens, "tokens", minimum=1.0, inclusive=True)
-    pue_v = positive(pue, "pue", minimum=1.0, inclusive=True)
+    if pue is not None:
+        positive(pue, "pue", minimum=1.0, inclusive=True)
     grid = positive(grid_g_per_kwh, "grid_g_per_kwh", inclusive=True)
     hours_given = optional_positive(device_hours, "device_hours")
     mfu_given = None if mfu is None else share(mfu, "mfu")
@@ -456,7 +491,7 @@ def training(
         acc, n_devices, model_flops, r, recompute, hours_given, mfu_given, pri, measured, notes
     )
     power = _avg_power(acc, power_given, pri, measured, notes)
-    notes.append(f"PUE {pue_v:g} taken as exact")
+    pue_v, pue_band = assumed_pue(pue, notes)
     notes.append(f"grid intensity {fmt(grid)} g/kWh taken as exact")
 
     embodied_t = _embodied_t(acc, consts, seconds / 3600.0, life, notes)
@@ -477,4 +512,5 @@ def training(
         life=life,
         notes=notes,
         measured=measured,
+        pue_band=pue_band,
     )

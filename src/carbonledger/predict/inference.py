@@ -31,7 +31,8 @@ from typing import Any
 from carbonledger.accounting import co2e_g, facility_energy_j
 from carbonledger.errors import InputError
 from carbonledger.predict._check import optional_positive, positive, positive_int, share
-from carbonledger.predict.estimate import HOURS_PER_YEAR, fmt, resolve_params
+from carbonledger.predict._stats import Z80
+from carbonledger.predict.estimate import HOURS_PER_YEAR, assumed_pue, fmt, resolve_params
 from carbonledger.predict.hardware import Accelerator, embodied_constants
 from carbonledger.predict.hardware import accelerator as lookup_accelerator
 from carbonledger.predict.params import Architecture
@@ -333,7 +334,9 @@ def _energy_range_j(
     return e_lo, e_hi
 
 
-def _notes(c: _Serving, regime: str, u_prior: Prior, s_prior: Prior, p0: float) -> list[str]:
+def _notes(
+    c: _Serving, regime: str, u_prior: Prior, s_prior: Prior, p0: float, pue_note: str | None
+) -> list[str]:
     """The assumptions behind utilisation, decode, power, PUE, grid, request and embodied."""
     acc = c.acc
     notes: list[str] = []
@@ -358,7 +361,11 @@ def _notes(c: _Serving, regime: str, u_prior: Prior, s_prior: Prior, p0: float) 
             f"average system power per device: {s_prior.median:.2f} x TDP {acc.tdp_w:g} W = "
             f"{fmt(p0)} W (training prior; serving often draws less); {s_prior.basis}"
         )
-    notes.append(f"PUE {c.pue_v:g} and grid intensity {fmt(c.grid)} g/kWh taken as exact")
+    if pue_note is None:
+        notes.append(f"PUE {c.pue_v:g} and grid intensity {fmt(c.grid)} g/kWh taken as exact")
+    else:
+        notes.append(pue_note)
+        notes.append(f"grid intensity {fmt(c.grid)} g/kWh taken as exact")
     notes.append(
         f"request: {c.n_in} input + {c.n_out} output tokens"
         + (
@@ -387,7 +394,7 @@ def inference(
     output_tokens: int = 1000,
     requests_per_day: float | None = None,
     days: float = 365.0,
-    pue: float = 1.0,
+    pue: float | None = None,
     grid_g_per_kwh: float,
     avg_power_w: float | None = None,
     bytes_per_param: float = 2.0,
@@ -399,10 +406,14 @@ def inference(
     ``devices`` per replica; ``batch_size`` concurrent requests per decoding step (default
     1 unless ``utilisation`` is given); ``input_tokens`` / ``output_tokens`` per request
     (default: 1,000 generated tokens); ``requests_per_day`` x ``days`` for deployment totals.
+    Without ``pue``, the PUE of a facility nobody named is assumed, with its interval in
+    the energy's (as :func:`carbonledger.predict.training`).
     """
+    pue_notes: list[str] = []
+    pue_v, pue_band = assumed_pue(pue, pue_notes)
     c = _check(
         accelerator, devices, batch_size, utilisation, input_tokens, output_tokens,
-        requests_per_day, days, pue, grid_g_per_kwh, avg_power_w, bytes_per_param,
+        requests_per_day, days, pue_v, grid_g_per_kwh, avg_power_w, bytes_per_param,
         lifetime_years, priors,
     )  # fmt: skip
     acc, n_dev, grid = c.acc, c.n_dev, c.grid
@@ -415,7 +426,11 @@ def inference(
 
     secs, energy_j, regime = _request(c, total, active, u0, p0, BANDWIDTH_EFFICIENCY)
     e_lo, e_hi = _energy_range_j(c, total, active, u0, p0, u_prior, s_prior, energy_j)
-    notes.extend(_notes(c, regime, u_prior, s_prior, p0))
+    if pue_band is not None:  # the assumed PUE's log-spread, added in quadrature
+        z_pue = Z80 * pue_band[2]
+        e_lo = energy_j * math.exp(-math.hypot(math.log(energy_j / e_lo), z_pue))
+        e_hi = energy_j * math.exp(math.hypot(math.log(e_hi / energy_j), z_pue))
+    notes.extend(_notes(c, regime, u_prior, s_prior, p0, pue_notes[0] if pue_band else None))
     embodied_g = acc.embodied_kg * 1000.0 * n_dev * secs / (c.life * HOURS_PER_YEAR * 3600.0)
 
     def co2(j: float) -> float:  # facility energy: PUE already in

@@ -375,7 +375,7 @@ def parse_spec(text: str, path: str = "<spec>") -> Spec:
     notes: list[str] = []
     dc = sections["datacenter"]
     grid = _grid_g_per_kwh(dc, docs, top, notes)
-    common = {"grid_g_per_kwh": grid, "pue": dc.get("pue", 1.0), **kwargs}
+    common = {"grid_g_per_kwh": grid, "pue": dc.get("pue"), **kwargs}
     _add_hardware(common, sections["hardware"], docs, top)
     training_kwargs = _training_kwargs(common, sections, docs, top)
     inference_kwargs: dict[str, Any] | None = None

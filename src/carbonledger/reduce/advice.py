@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from carbonledger.accounting import co2e_g
-from carbonledger.units import j_to_kwh
 
 if TYPE_CHECKING:
     from carbonledger.models import RunSummary
@@ -62,14 +61,16 @@ class Advice:
         return self.saving_g / self.co2e_now_g if self.co2e_now_g > 0 else 0.0
 
     def describe(self) -> str:
-        """``"run in gcp:europe-north1: ~410 g CO2e instead of 2.3 kg (-82%; 330 g – 490 g)"``
-        (masses scaled to their size, 3 significant figures)."""
-        from carbonledger.report.text import format_mass_g as mass
+        """``"run in gcp:europe-north1: ~410 g CO2e instead of 2.30 kg (-82%; estimate
+        330 – 490 g)"`` (masses scaled to their size, 3 significant figures; the range
+        collapses to one figure when its ends print the same)."""
+        from carbonledger.report import format as fmt
 
+        rng = fmt.span(self.co2e_after_low_g, self.co2e_after_high_g, fmt.mass)
         return (
-            f"{self.change}: ~{mass(self.co2e_after_g)} CO2e instead of "
-            f"{mass(self.co2e_now_g)} (-{self.saving_fraction:.0%}; estimate "
-            f"{mass(self.co2e_after_low_g)} – {mass(self.co2e_after_high_g)})"
+            f"{self.change}: ~{fmt.mass(self.co2e_after_g)} CO2e instead of "
+            f"{fmt.mass(self.co2e_now_g)} (-{self.saving_fraction:.0%}"
+            + (f"; estimate {rng})" if fmt.RANGE_SEP in rng else ")")
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -114,9 +115,9 @@ def advise(
 
 def _region(summary: RunSummary, clouds: tuple[str, ...] | None) -> Advice | None:
     from carbonledger.errors import CarbonLedgerError
+    from carbonledger.report import format as fmt
     from carbonledger.report.regions import CLOUDS, rank_regions_for_run
 
-    kwh = j_to_kwh(summary.energy_j)
     near = summary.location if ":" in summary.location else None
     chosen = clouds or CLOUDS
     try:
@@ -139,8 +140,9 @@ def _region(summary: RunSummary, clouds: tuple[str, ...] | None) -> Advice | Non
         co2e_after_low_g=best.co2e_low_g,
         co2e_after_high_g=best.co2e_high_g,
         method=(
-            f"this run's {kwh:.3g} kWh x PUE {best.pue:g} x {best.intensity_g_per_kwh:.0f} "
-            f"gCO2e/kWh ({best.intensity_year} yearly grid figure{cfe})"
+            f"this run's {fmt.energy(summary.energy_j)} x PUE {fmt.pue(best.pue)} x "
+            f"{fmt.intensity(best.intensity_g_per_kwh)} ({best.intensity_year} yearly grid "
+            f"figure{cfe})"
         ),
     )
 

@@ -227,7 +227,10 @@ def plan_start(
             zone, now, now + within_s + duration_s, now_unix_s=now
         )
     except (CarbonLedgerError, OSError, ValueError) as exc:
-        return fallback(f"{name} gave no forecast ({exc})")
+        detail = str(exc)
+        if detail.startswith(name):  # the provider's message starts with its name: once
+            detail = detail[len(name) :].lstrip(": ")
+        return fallback(f"{name} gave no forecast ({detail})")
     hours = dict(forecast.hours)
     candidates = [now] + [
         float(h)

@@ -2,7 +2,8 @@
 
 The CSV starts with CodeCarbon's 38 columns, in CodeCarbon's order and units (energy in
 kWh, emissions in kg CO2e, power in W, duration in s, ``timestamp`` the run's end in UTC),
-so tools written for CodeCarbon's ``emissions.csv`` read it; carbonledger's own columns
+so tools written for CodeCarbon's ``emissions.csv`` read it (``country_iso_code`` in ISO
+3166 alpha-3, ``FRA``, as CodeCarbon writes it); carbonledger's own columns
 follow (measured share, methods, ranges, sources, status...). Every component is counted:
 ``energy_consumed`` is the run's whole energy, a system-on-chip's CPU and GPU parts go to
 ``cpu_energy`` and ``gpu_energy``, and the components CodeCarbon has no column for (a neural
@@ -29,9 +30,11 @@ from carbonledger.units import j_to_kwh
 __all__ = [
     "CODECARBON_COLUMNS",
     "CODECARBON_COMPONENTS",
+    "CODECARBON_FORMAT",
     "CSV_COLUMNS",
     "OTHER_COMPONENTS",
     "OWN_COLUMNS",
+    "codecarbon_version",
     "csv_row",
     "export_text",
     "iso_utc",
@@ -39,6 +42,18 @@ __all__ = [
     "write_csv",
     "write_jsonl",
 ]
+
+#: the CodeCarbon release whose columns and units the CSV follows
+CODECARBON_FORMAT = "3.3.2"
+
+
+def codecarbon_version(carbonledger_version: str | None = None) -> str:
+    """What the ``codecarbon_version`` column holds: the CodeCarbon release whose columns
+    the row follows, with carbonledger's version as a PEP 440 local label
+    (``3.3.2+carbonledger.0.1.0``), so tools comparing versions read 3.3.2."""
+    label = "".join(ch if ch.isalnum() else "." for ch in (carbonledger_version or __version__))
+    return f"{CODECARBON_FORMAT}+carbonledger.{label}"
+
 
 #: CodeCarbon's ``emissions.csv`` columns, in its order
 CODECARBON_COLUMNS: tuple[str, ...] = (
@@ -117,7 +132,6 @@ CSV_COLUMNS = CODECARBON_COLUMNS + OWN_COLUMNS
 #: CodeCarbon column <- key of RunRecord.meta (copied as is)
 _FROM_META = {
     "country_name": "country_name",
-    "country_iso_code": "country_iso_code",
     "region": "region",
     "cloud_provider": "cloud_provider",
     "cloud_region": "cloud_region",
@@ -156,6 +170,29 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _alpha3(code: object, location: str) -> str | None:
+    """CodeCarbon's ``country_iso_code`` (ISO 3166 alpha-3: ``FRA``) of a run: from its
+    recorded alpha-2 code, else from its location (a cloud region's country); None when no
+    country is known (the world average)."""
+    from carbonledger.carbon import intensity
+    from carbonledger.errors import CarbonLedgerError
+
+    for candidate in (code, location):
+        text = str(candidate or "").strip()
+        if not text or text.upper() in ("WORLD", "UNKNOWN"):
+            continue
+        if len(text) == 3 and text.isalpha() and text.isupper():
+            return text
+        try:
+            zone = intensity(text)
+            country = zone if zone.kind == "country" else intensity(zone.country)
+        except (CarbonLedgerError, ValueError):
+            continue
+        if country.kind == "country" and country.alpha3:
+            return str(country.alpha3)
+    return None
+
+
 def _end_unix_s(s: RunSummary) -> float:
     finished = s.extra.get("finished_unix_s")
     if isinstance(finished, (int, float)):
@@ -179,6 +216,7 @@ def csv_row(s: RunSummary) -> dict[str, str]:
         "emissions_rate": s.co2e_kg / duration if duration > 0 else 0.0,
         "energy_consumed": s.energy_kwh,
         "codecarbon_version": None,
+        "country_iso_code": _alpha3(meta.get("country_iso_code"), s.location),
         "tracking_mode": s.scope,
         "on_cloud": ("Y" if meta.get("cloud_provider") else "N")
         if "cloud_provider" in meta

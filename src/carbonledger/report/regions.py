@@ -17,6 +17,11 @@ Each place's CO2e is :func:`carbonledger.accounting.co2e_range_g` of the job's I
 The saving of each place is against the job's own energy x its own PUE x
 ``reference_g_per_kwh`` (the run's intensity; the world average when none is given).
 
+What a run is offered as a place to move to (:func:`rank_regions_for_run`: the dashboard's
+run page, the advice ``show`` prints) is cloud regions only, places a team can rent and run
+in; countries come in only when asked (``countries=True``, ``carbonledger regions``): a
+country's yearly grid figure says nothing of whether a data centre there can be used.
+
 Places where nobody can run a job are not suggested unless ``include_all=True``; the
 rule (:data:`NOT_SUGGESTED`) is a fixed list, built from two sources:
 
@@ -264,13 +269,14 @@ def rank_regions_for_run(
     summary: RunSummary,
     *,
     clouds: Iterable[str] = CLOUDS,
-    countries: bool = True,
+    countries: bool = False,
     include_all: bool = False,
     near: str | None = None,
     pue: float | None = None,
 ) -> list[RegionOption]:
     """:func:`rank_regions` for a run: its IT energy and range, its PUE (or ``pue``) for
-    countries, and its own intensity as the reference of the saving."""
+    countries, and its own intensity as the reference of the saving. Cloud regions of
+    ``clouds`` only, places a team can run; countries too with ``countries=True``."""
     own_pue, source = (summary.pue, f"the run's PUE ({summary.pue_source})")
     if pue is not None:
         own_pue, source = pue, "given"

@@ -1,15 +1,18 @@
 """Plain-text footprint summaries for terminals and logs.
 
-Figures are scaled to their size with 3 significant figures (:mod:`carbonledger.report.format`);
-sources are named briefly (:func:`brief_source`) and cited in full with ``citations=True``
-and in every ``--json``.
+Figures are scaled to their size with 3 significant figures by the one formatter
+(:mod:`carbonledger.report.format`); sources are named briefly (:func:`brief_source`) and
+cited in full with ``citations=True`` and in every ``--json``. A run with many windows (one
+per step...) has them summarised by name pattern (:mod:`carbonledger.report.windows`);
+``windows="all"`` lists every one.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Literal
 
-from carbonledger.models import ComponentEnergy, RunSummary
+from carbonledger.models import ComponentEnergy, RunSummary, WindowSummary
 from carbonledger.report import format as fmt
 
 __all__ = [
@@ -17,8 +20,10 @@ __all__ = [
     "format_energy_j",
     "format_mass_g",
     "format_summary",
+    "format_windows",
     "meaningful_equivalents",
     "printable",
+    "summary_repr",
     "unique_prefixes",
 ]
 
@@ -36,6 +41,14 @@ _EQUIVALENTS = (
 )
 #: an equivalent is shown only when its value lies in this range (a meaningful size)
 _EQUIVALENT_RANGE = (0.1, 1e6)
+#: with ``windows="auto"``, a run with at most this many windows has each listed; more are
+#: summarised by name pattern
+WINDOW_LIST_LIMIT = 20
+
+#: how :func:`format_summary` shows a run's windows: ``auto`` (each of up to
+#: :data:`WINDOW_LIST_LIMIT`, else by pattern), ``all`` (each), ``patterns`` (by pattern),
+#: ``none``
+WindowsMode = Literal["auto", "all", "patterns", "none"]
 
 
 def printable(text: object) -> str:
@@ -58,16 +71,15 @@ def printable(text: object) -> str:
 
 
 def format_energy_j(energy_j: float) -> str:
-    """Energy for people: joules scaled (mJ..GJ) below 3.6 kJ, watt-hours scaled
-    (Wh..GWh) above, 3 significant figures."""
-    if abs(energy_j) < 3.6e3:
-        return fmt.joules(energy_j)
-    return fmt.watt_hours(energy_j)
+    """Energy for people (:func:`carbonledger.report.format.energy`): joules scaled (nJ..kJ)
+    below 3.6 kJ, watt-hours scaled (Wh..GWh) above, 3 significant figures."""
+    return fmt.energy(energy_j)
 
 
 def format_mass_g(mass_g: float) -> str:
-    """CO2e mass for people: mg, g, kg or t with 3 significant figures."""
-    return fmt.grams(mass_g)
+    """CO2e mass for people (:func:`carbonledger.report.format.mass`): ng, µg, mg, g, kg or
+    t with 3 significant figures."""
+    return fmt.mass(mass_g)
 
 
 _YEAR = re.compile(r"\b(19|20)\d\d\b")
@@ -109,23 +121,26 @@ def meaningful_equivalents(co2e_g: float, limit: int = 3) -> list[tuple[str, str
 def _component_line(c: ComponentEnergy) -> str:
     how = "measured" if c.measured else "estimated"
     line = (
-        f"  {c.component:<4} {printable(c.device):<22} {format_energy_j(c.energy_j):>10}  "
+        f"  {c.component:<4} {printable(c.device):<22} {fmt.energy(c.energy_j):>10}  "
         f"{fmt.watts(c.power_w):>9}  {how} ({printable(c.method)})"
     )
-    if not c.measured and c.low_j is not None and c.high_j is not None and c.high_j > c.low_j:
-        line += f"  range {format_energy_j(c.low_j)} – {format_energy_j(c.high_j)}"
+    if not c.measured and c.low_j is not None and c.high_j is not None:
+        rng = fmt.span(c.low_j, c.high_j, fmt.energy)
+        if fmt.RANGE_SEP in rng:
+            line += f"  range {rng}"
     return line
 
 
 def co2e_line(summary: RunSummary) -> str:
     """The short CO2e line: value, range, intensity with a brief source, PUE."""
-    line = f"  CO2e  {format_mass_g(summary.co2e_g)}"
-    if summary.co2e_high_g - summary.co2e_low_g > 1e-12 * max(summary.co2e_g, 1.0):
-        line += f" ({format_mass_g(summary.co2e_low_g)} – {format_mass_g(summary.co2e_high_g)})"
+    line = f"  CO2e  {fmt.mass(summary.co2e_g)}"
+    rng = fmt.span(summary.co2e_low_g, summary.co2e_high_g, fmt.mass)
+    if fmt.RANGE_SEP in rng:
+        line += f" ({rng})"
     return (
         f"{line} at {fmt.sig3(summary.intensity_g_per_kwh)} g/kWh "
         f"{printable(summary.location)} ({brief_source(summary.intensity_source)}), "
-        f"PUE {summary.pue:g}"
+        f"PUE {fmt.pue(summary.pue)}"
     )
 
 
@@ -138,11 +153,61 @@ def citation_lines(summary: RunSummary) -> list[str]:
     ]
 
 
+def _window_line(path: str, energy_j: float, duration_s: float) -> str:
+    return f"  window {printable(path)}: {fmt.energy(energy_j)} in {fmt.duration(duration_s)}"
+
+
+def format_windows(summary: RunSummary, windows: WindowsMode = "auto") -> list[str]:
+    """The lines :func:`format_summary` gives a run's windows: each window (``all``, or
+    ``auto`` with at most :data:`WINDOW_LIST_LIMIT`), or one block per name pattern
+    (digits as ``#``): count, total energy and time, energy per window (mean, p50, p90)
+    and the largest windows; a pattern with one window is one line."""
+    from carbonledger.report.windows import group_windows
+
+    if windows == "none":
+        return []
+    stats = summary.extra.get("window_stats")
+    if windows == "all" or (
+        windows == "auto" and len(summary.windows) <= WINDOW_LIST_LIMIT and not stats
+    ):
+        return [_window_line(w.path, w.energy_j, w.duration_s) for w in summary.windows]
+    groups = group_windows(summary)
+    if not groups:
+        return []
+    total = sum(g.count for g in groups)
+    lines = [
+        f"  windows: {fmt.count(total)} in {fmt.count(len(groups))} name "
+        f"pattern{'' if len(groups) == 1 else 's'} (digits as #)"
+    ]
+    for g in groups:
+        if g.count == 1 and g.largest:
+            lines.append(_window_line(g.largest[0][0], g.energy_j, g.duration_s))
+            continue
+        per = f"mean {fmt.energy(g.mean_energy_j)}"
+        if g.p50_energy_j is not None and g.p90_energy_j is not None:
+            per += f", p50 {fmt.energy(g.p50_energy_j)}, p90 {fmt.energy(g.p90_energy_j)}"
+        per += f", max {fmt.energy(g.max_energy_j)}"
+        lines.append(
+            f"  windows {printable(g.pattern)}: {fmt.count(g.count)}, "
+            f"{fmt.energy(g.energy_j)} in {fmt.duration(g.duration_s)}; per window {per}"
+        )
+        if g.largest:
+            lines.append(
+                "    largest: " + ", ".join(f"{printable(p)} {fmt.energy(e)}" for p, e in g.largest)
+            )
+    return lines
+
+
 def format_summary(
-    summary: RunSummary, *, equivalents: bool = True, citations: bool = False
+    summary: RunSummary,
+    *,
+    equivalents: bool = True,
+    citations: bool = False,
+    windows: WindowsMode = "auto",
 ) -> str:
     """A multi-line summary: energy per device and how it was obtained, CO2e and its basis
-    (sources named briefly; in full with ``citations=True``), meaningful equivalents."""
+    (sources named briefly; in full with ``citations=True``), meaningful equivalents, the
+    windows (see :func:`format_windows`: ``windows="all"`` lists every one)."""
     lines = [
         f"carbonledger run {printable(summary.run_id)} "
         f"({printable(summary.project)}/{printable(summary.experiment)}) "
@@ -150,17 +215,16 @@ def format_summary(
     ]
     lines.extend(_component_line(c) for c in summary.components)
     lines.append(
-        f"  total {format_energy_j(summary.energy_j)}, "
-        f"{fmt.percent(summary.measured_share)} measured"
+        f"  total {fmt.energy(summary.energy_j)}, {fmt.percent(summary.measured_share)} measured"
     )
     lines.append(co2e_line(summary))
     if citations:
         lines.extend(citation_lines(summary))
     if summary.market_co2e_g is not None:
-        lines.append(f"  market-based CO2e {format_mass_g(summary.market_co2e_g)}")
+        lines.append(f"  market-based CO2e {fmt.mass(summary.market_co2e_g)}")
     if summary.embodied_co2e_g is not None:
         lines.append(
-            f"  embodied (manufacturing share, reported apart) {format_mass_g(summary.embodied_co2e_g)}"
+            f"  embodied (manufacturing share, reported apart) {fmt.mass(summary.embodied_co2e_g)}"
         )
     if equivalents:
         items = meaningful_equivalents(summary.co2e_g)
@@ -172,14 +236,32 @@ def format_summary(
             "  metrics "
             + ", ".join(f"{printable(k)}={printable(v)}" for k, v in sorted(metrics.items()))
         )
-    for w in summary.windows:
-        lines.append(
-            f"  window {printable(w.path)}: {format_energy_j(w.energy_j)} "
-            f"in {fmt.duration(w.duration_s)}"
-        )
+    lines.extend(format_windows(summary, windows))
     for err in summary.errors:
         lines.append(f"  ! {printable(err)}")
     return "\n".join(lines)
+
+
+def summary_repr(item: RunSummary | WindowSummary) -> str:
+    """The ``repr()`` of a run's or a window's summary: one line with what matters
+    (``<RunSummary 0123456789ab… vision/base completed: 1.10 kWh (90.9% measured),
+    73.9 g CO2e (range 66.0 – 81.8 g), 1.00 h>``); ``to_dict()`` has every field."""
+    total_j = sum(c.energy_j for c in item.components)
+    measured_j = sum(c.energy_j for c in item.components if c.measured)
+    share = fmt.percent(measured_j / total_j if total_j > 0 else 0.0)
+    if isinstance(item, RunSummary):
+        rid = item.run_id if len(item.run_id) <= 13 else item.run_id[:12] + "…"
+        co2e = fmt.with_range(item.co2e_g, item.co2e_low_g, item.co2e_high_g, fmt.mass)
+        return (
+            f"<RunSummary {printable(rid)} {printable(item.project)}/"
+            f"{printable(item.experiment)} {item.status}: {fmt.energy(total_j)} ({share} "
+            f"measured), {co2e} CO2e, {fmt.duration(item.duration_s)}>"
+        )
+    co2e = "" if item.co2e_g is None else f", {fmt.mass(item.co2e_g)} CO2e"
+    return (
+        f"<WindowSummary {printable(item.path)}: {fmt.energy(total_j)} ({share} measured)"
+        f"{co2e}, {fmt.duration(item.duration_s)}>"
+    )
 
 
 def unique_prefixes(run_ids: list[str], min_len: int = 12) -> dict[str, str]:

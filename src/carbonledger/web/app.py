@@ -208,14 +208,16 @@ def _add_api(app: FastAPI, reader: _Reader) -> None:
         return JSONResponse({"status": s.status, "totals": totals, "figures": figs})
 
     @app.get("/api/runs/{run_id}/regions")
-    def api_regions(run_id: str, top: int = 10, cloud: str = "aws,gcp,azure") -> JSONResponse:
+    def api_regions(
+        run_id: str, top: int = 10, cloud: str = "aws,gcp,azure", countries: bool = False
+    ) -> JSONResponse:
         from carbonledger.report.regions import rank_regions_for_run
 
         with reading() as led:
             s = run_report(led, run_id, samples=False).summary
         clouds = [c for c in cloud.split(",") if c]
         try:
-            options = rank_regions_for_run(s, clouds=clouds)
+            options = rank_regions_for_run(s, clouds=clouds, countries=countries)
         except InputError as exc:
             raise HTTPException(400, str(exc)) from None
         return JSONResponse([o.to_dict() for o in options[: max(top, 1)]])
@@ -247,25 +249,33 @@ def _add_pages(app: FastAPI, reader: _Reader) -> None:
         return page("carbonledger", body)
 
     @app.get("/runs/{run_id}", response_class=HTMLResponse)
-    def run_page(run_id: str) -> str:
+    def run_page(run_id: str, countries: bool = False) -> str:
         from carbonledger.report.html import page, run_body
         from carbonledger.report.regions import rank_regions_for_run
 
         with reading() as led:
             report = run_report(led, run_id, verify=True)
         s = report.summary
-        options = rank_regions_for_run(s)[:10]
+        # cloud regions: places a team can run; countries only when asked (?countries=1)
+        options = rank_regions_for_run(s, countries=countries)[:10]
         regions = "".join(
             f"<tr><td>{_e(o.code)}</td><td>{_e(o.name)}</td>"
             f"<td>{_e(format_mass_g(o.co2e_g))}</td><td>{_e(format_mass_g(o.saving_g))}</td></tr>"
             for o in options
+        )
+        where = "cloud regions and countries" if countries else "cloud regions"
+        other = (
+            f"<a href='/runs/{_e(s.run_id)}'>cloud regions only</a>"
+            if countries
+            else f"<a href='/runs/{_e(s.run_id)}?countries=1'>countries too</a>"
         )
         body = (
             "<p><a href='/'>all runs</a></p>"
             f"<p>Totals: <span id='totals'>{_e(format_energy_j(s.energy_j))}, "
             f"{_e(format_mass_g(s.co2e_g))} CO2e ({_e(s.status)})</span></p>"
             + run_body(report)
-            + "<h2>The same energy elsewhere</h2><table><tr><th>place</th><th>name</th>"
+            + f"<h2 id='elsewhere'>The same energy in other {where}</h2>"
+            f"<p><small>{other}</small></p><table><tr><th>place</th><th>name</th>"
             f"<th>CO2e</th><th>saving</th></tr>{regions}</table>"
         )
         text = page(f"run {s.run_id}", body)

@@ -342,8 +342,9 @@ class OnlineProvider:
 
         try:
             resp = fetch(url, headers=headers, timeout_s=self.timeout_s)
-        except OSError as exc:
-            raise ProviderError(f"{self.name}: {url} did not answer: {exc}") from None
+        except OSError as exc:  # the call's own message names the URL: say it once
+            detail = str(exc) if str(exc).startswith(url) else f"{url}: {exc}"
+            raise ProviderError(f"{self.name} did not answer: {detail}") from None
         if resp.status != 200:
             detail = resp.text.strip().replace("\n", " ")[:200]
             raise ProviderError(f"{self.name}: HTTP {resp.status} from {url}: {detail}")

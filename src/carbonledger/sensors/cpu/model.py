@@ -499,13 +499,10 @@ def _tdp_model(name: str, sockets: int) -> CpuPowerModel:
     from carbonledger.sensors.cpu.tdp import lookup_tdp
 
     match = lookup_tdp(name)
-    how = (
-        f"matched {match.matched_name!r}"
-        if not match.default
-        else f"CPU {name!r} not in the TDP table: default used"
-    )
-    basis = f"TDP {match.tdp_w:g} W x {sockets} socket(s), {how}"
-    if match.note:
+    basis = f"TDP {match.tdp_w:g} W x {sockets} socket(s)"
+    if not match.default:
+        basis += f", matched {match.matched_name!r}"
+    if match.note:  # for the default: the CPU is not in the table, and the range assumed
         basis += f"; {match.note}"
     return tdp_power_model(
         match.tdp_w * sockets,
