@@ -9,6 +9,7 @@ power reading, and estimates carry a ``low_j``/``high_j`` range.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -17,6 +18,16 @@ from carbonledger.units import NAN, g_to_kg, j_to_kwh
 
 #: longest project, experiment, run id, tag or metric name (characters), everywhere
 MAX_NAME_CHARS = 200
+
+
+_DIGITS = re.compile(r"\d+")
+
+
+def window_pattern(path: str) -> str:
+    """The pattern a window's path belongs to: every run of digits as ``#``
+    (``"epoch-3/step-120"`` -> ``"epoch-#/step-#"``), so that a million steps make one line
+    of statistics."""
+    return _DIGITS.sub("#", path)
 
 
 def check_name_length(value: str, what: str) -> None:

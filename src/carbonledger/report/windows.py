@@ -18,26 +18,18 @@ or, for the patterns whose windows a tracker counted without keeping each one, f
 from __future__ import annotations
 
 import math
-import re
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from carbonledger.models import RunSummary, WindowSummary
+from carbonledger.models import RunSummary, WindowSummary, window_pattern
 
 __all__ = ["LARGEST", "WindowGroup", "group_windows", "window_pattern"]
 
 #: how many of a pattern's largest windows are named
 LARGEST = 3
 
-_DIGITS = re.compile(r"\d+")
-
-
-def window_pattern(path: str) -> str:
-    """``path`` with every run of digits replaced by ``#`` (``"epoch-3/step-120"`` ->
-    ``"epoch-#/step-#"``)."""
-    return _DIGITS.sub("#", path)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,26 +19,19 @@ from typing import TYPE_CHECKING, Any
 from carbonledger.accounting import CarbonContext, window_co2e_g
 from carbonledger.errors import InputError
 from carbonledger.events import MetaUpdated
-from carbonledger.models import WindowSummary
+from carbonledger.models import WindowSummary, window_pattern
 from carbonledger.run.settings import check_name
 
 if TYPE_CHECKING:
     from carbonledger.reduce.budget import BudgetStatus, BudgetWatch
     from carbonledger.run.recording import Recorder
 
-__all__ = ["OWN_META_KEYS", "RECENT_WINDOWS", "RunProgress", "WindowStats", "window_pattern"]
+__all__ = ["OWN_META_KEYS", "RECENT_WINDOWS", "RunProgress", "WindowStats"]
 
 #: metadata keys carbonledger writes itself (update_meta refuses them)
 OWN_META_KEYS = frozenset({"hourly", "embodied", "forecast", "metrics", "budget"})
 #: how many of the latest windows a tracker keeps whole (every one is in the ledger)
 RECENT_WINDOWS = 1000
-_DIGITS = re.compile(r"\d+")
-
-
-def window_pattern(path: str) -> str:
-    """The pattern a window's path belongs to: its numbers as ``#`` (``epoch-3/step-120`` ->
-    ``epoch-#/step-#``), so that a million steps make one line of statistics."""
-    return _DIGITS.sub("#", path)
 
 
 @dataclass
