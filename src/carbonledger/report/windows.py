@@ -31,7 +31,6 @@ __all__ = ["LARGEST", "WindowGroup", "group_windows", "window_pattern"]
 LARGEST = 3
 
 
-
 @dataclass(frozen=True)
 class WindowGroup:
     """The windows of one pattern: count and totals (energy J, duration s, CO2e g), energy
