@@ -73,7 +73,7 @@ PROBE = textwrap.dedent(
         run = cl.Tracker("bench", grid_g_per_kwh=100, sensors=sensors, ledger=led,
                          interval_s=86400, clock=clock, wall_clock=clock,
                          handle_signals=False).start()
-        sampler = run._sampler
+        sampler = run._s.sampler
         for i in range(1000):
             clock.t += 0.1
             sampler.tick()

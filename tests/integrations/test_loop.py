@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from collections.abc import Mapping
 
 import pytest
@@ -126,7 +128,9 @@ def test_a_missing_framework_says_what_to_install(
             getattr(module_obj, "MlflowSink" if module == "mlflow" else "WandbSink")()
 
 
-def test_a_carbon_budget_stops_the_loop_without_an_exception(clock: FakeClock) -> None:
+def test_a_carbon_budget_stops_the_loop_without_an_exception(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
     """on_budget="stop": the loop ends after the epoch that exceeded the budget; the run is
     recorded with what happened, and nothing is raised into the training code."""
     loop = TrainingLoop(
@@ -135,12 +139,17 @@ def test_a_carbon_budget_stops_the_loop_without_an_exception(clock: FakeClock) -
         budget_kg=1e-6, on_budget="stop",
     )  # fmt: skip
     done: list[int] = []
-    with (
-        pytest.warns(UserWarning, match="budget"),
-        loop,
-    ):
+    with caplog.at_level(logging.WARNING, logger="carbonledger"), loop:
         for epoch in loop.epochs():
             clock.advance(10.0)  # 10 kJ an epoch: 2.8 g, far past 1 mg
             done.append(epoch)
     assert done and len(done) < 10
     assert loop.recorder.stop_requested and loop.summary is not None
+    said = [r.getMessage() for r in caplog.records]
+    assert sum("carbon budget 1.00 mg CO2e exceeded" in m for m in said) == 1  # said once
+    assert any("the carbon budget stopped the run" in m for m in said)
+    assert loop.summary.status == "interrupted"
+    assert loop.summary.extra["status_reason"] == "budget"
+    # when training ends, the callback prints the run's id and total
+    out = capsys.readouterr().out
+    assert f"carbonledger: run {loop.summary.run_id} interrupted (budget): " in out

@@ -96,10 +96,19 @@ def test_runs_text_and_env(
     assert "a1b2c3-first" in out and "vision/exp" in out and "completed" in out
 
 
-def test_runs_without_a_ledger(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_cli(capsys, "runs", "--ledger", str(tmp_path / "none.sqlite"), "--json")
-    assert code == 0 and json.loads(out) == []
+def test_runs_without_a_ledger(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ledger named but absent is an error (exit 2, as for show and verify); the default
+    ledger not made yet just has no runs."""
+    code, _, err = run_cli(capsys, "runs", "--ledger", str(tmp_path / "none.sqlite"), "--json")
+    assert code == 2 and "no ledger at" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "none.sqlite").exists()
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "fresh"))
+    monkeypatch.delenv("CARBONLEDGER_LEDGER", raising=False)
+    code, out, _ = run_cli(capsys, "runs", "--json")
+    assert code == 0 and json.loads(out) == []
+    assert not (tmp_path / "fresh").exists()
 
 
 def test_show_by_prefix(ledger_path: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -116,7 +125,9 @@ def test_show_by_prefix(ledger_path: str, capsys: pytest.CaptureFixture[str]) ->
     code, out, _ = run_cli(capsys, "show", "a1b2", "--ledger", ledger_path)
     assert code == 0
     assert "rapl" in out and "ram-model" in out and "epoch-1" in out and "one warning" in out
-    assert "forecast" in out and "3/10 windows" in out
+    # the run has ended: its forecast is named for what it was, beside the measured total
+    assert "forecast made during the run, after 3 of 10 expected windows: 2.00 kWh" in out
+    assert "forecast for the whole run" not in out
 
 
 def test_show_unknown_or_ambiguous_run_exits_2(

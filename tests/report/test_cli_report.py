@@ -45,6 +45,34 @@ def test_paper_statement_md_and_latex(
     assert _digest(ledger_path) == before  # reading never writes
 
 
+def test_the_statement_is_ready_to_paste() -> None:
+    """Hardware named by component and model (memory has no model to name), and the PUE's
+    source without advice on how to set it."""
+    from carbonledger.accounting import CarbonContext, RunFacts, account
+    from carbonledger.models import ComponentEnergy
+    from carbonledger.report.paper import paper_statement
+
+    comps = (
+        ComponentEnergy("cpu", "cpu:package-0", "rapl", True, 100.0, 10.0, model="Intel(R) Xeon(R) Gold 6248"),
+        ComponentEnergy("gpu", "gpu:0", "nvml", True, 900.0, 10.0, model="NVIDIA H100 80GB HBM3"),
+        ComponentEnergy("gpu", "gpu:1", "nvml", True, 900.0, 10.0, model="NVIDIA H100 80GB HBM3"),
+        ComponentEnergy("ram", "ram", "ram-model", False, 10.0, 10.0, 8.0, 12.0),
+    )  # fmt: skip
+    context = CarbonContext(
+        "FR", "argument", 50.0, "table", 1.0,
+        "assumed 1.0: not measured (not on a known cloud); pass pue= or set CARBONLEDGER_PUE "
+        "to your facility's figure (industry average 1.56, Uptime Institute 2024)",
+    )  # fmt: skip
+    facts = RunFacts("r", "p", "e", "completed", 1.7e9, 10.0, "process", ("h",))
+    md = paper_statement(account(facts, comps, context), "md")
+    assert (
+        "| Hardware | GPU: 2 x NVIDIA H100 80GB HBM3; CPU: Intel(R) Xeon(R) Gold 6248; RAM |" in md
+    )
+    assert "on 2 x NVIDIA H100 80GB HBM3 (GPU), Intel(R) Xeon(R) Gold 6248 (CPU) and memory" in md
+    assert "| PUE | 1 (assumed 1.0: not measured (not on a known cloud)) |" in md
+    assert "pass pue=" not in md and "CARBONLEDGER_PUE" not in md
+
+
 def test_html_report_is_self_contained(
     ledger_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -27,6 +27,39 @@ RamWattsOpt = Annotated[
 ]
 
 
+#: ``--quiet`` and ``--progress`` of ``run`` and ``monitor``
+QuietOpt = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No live line, no progress lines (warnings only).")
+]
+ProgressOpt = Annotated[
+    float,
+    typer.Option(
+        "--progress",
+        help="When stderr is not a terminal (a CI log, nohup, SLURM), a progress line every so "
+        "many seconds (0: none).",
+    ),
+]
+
+
+def progress_to_stderr(quiet: bool, progress_s: float) -> float:
+    """Send the "carbonledger" logger's lines to stderr (INFO, or WARNING with ``quiet``);
+    the seconds between the tracker's progress lines: ``progress_s`` when stderr is not a
+    terminal (where the live line is drawn instead) and not quiet, else 0."""
+    import logging
+
+    if not (progress_s == 0 or 1 <= progress_s <= 86400):
+        fail(f"--progress must be 0 (none) or 1 to 86400 seconds, got {progress_s:g}")
+    logger = logging.getLogger("carbonledger")
+    if not any(getattr(h, "carbonledger_cli", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.carbonledger_cli = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    on_terminal = sys.stderr.isatty()
+    return 0.0 if quiet or on_terminal else float(progress_s)
+
+
 def emit_json(obj: Any) -> None:
     """Print ``obj`` as ONE line of JSON on stdout (the last line a machine reads)."""
     sys.stdout.write(json.dumps(obj, default=str, sort_keys=False) + "\n")

@@ -13,30 +13,9 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from carbonledger.models import RunSummary
+from carbonledger.report.text import status_line
 
 __all__ = ["LiveStatus", "status_line"]
-
-
-def status_line(current: RunSummary, previous: RunSummary | None = None) -> str:
-    """``elapsed | cpu 12.3 W  gpu 250 W | 1.23 kJ | 0.456 mg CO2e | 80% measured``; the
-    power of each component is over the time since ``previous`` (its mean when None)."""
-    from carbonledger.report import format as fmt
-    from carbonledger.report.text import format_energy_j, format_mass_g
-
-    dt = current.duration_s - (previous.duration_s if previous is not None else 0.0)
-    powers = []
-    for comp in sorted({c.component for c in current.components}):
-        energy = current.component_energy_j(comp)
-        if previous is not None and dt > 0:
-            power = (energy - previous.component_energy_j(comp)) / dt
-        else:
-            power = energy / current.duration_s if current.duration_s > 0 else 0.0
-        powers.append(f"{comp} {fmt.watts(max(power, 0.0))}")
-    return (
-        f"{fmt.duration(current.duration_s)} | {'  '.join(powers) or 'no device'} | "
-        f"{format_energy_j(current.energy_j)} | {format_mass_g(current.co2e_g)} CO2e | "
-        f"{fmt.percent(current.measured_share)} measured"
-    )
 
 
 class LiveStatus:

@@ -101,10 +101,10 @@ def wait_with_budget(
     expected_s: float | None,
     received: list[int],
 ) -> int:
-    """The command's exit code; with a budget, checked every five sampling intervals (1 s to
-    :data:`BUDGET_CHECK_S`) while it runs: exceeded with ``--on-budget stop``, the command
-    gets SIGINT (recorded as interrupted)."""
-    period_s = min(BUDGET_CHECK_S, max(1.0, 5 * tracker.interval_s))
+    """The command's exit code; with a budget, checked at every sampling interval (at most
+    :data:`BUDGET_CHECK_S` apart) while it runs: exceeded with ``--on-budget stop``, the
+    command gets SIGINT (recorded as interrupted, reason "budget")."""
+    period_s = min(BUDGET_CHECK_S, max(0.05, tracker.interval_s))
     returncode: int | None = None
     while returncode is None:
         try:

@@ -97,18 +97,16 @@ def _register_runs(app: typer.Typer) -> None:
     ) -> None:
         """List runs, newest first: status, duration, energy and CO2e."""
         from carbonledger.ledger import open_ledger
-        from carbonledger.report.text import (
-            format_energy_j,
-            format_mass_g,
-            printable,
-            unique_prefixes,
-        )
+        from carbonledger.report import format as fmt
+        from carbonledger.report.text import printable, status_text, unique_prefixes
 
         if limit < 0:
             fail(f"--limit must be >= 0, got {limit}")
         try:
             led = open_ledger(ledger, create=False, read_only=True)
-        except InputError as exc:  # no ledger yet: no runs
+        except InputError as exc:  # no ledger yet: no runs (a ledger named but absent: an error)
+            if ledger is not None:
+                fail(str(exc))
             if json_out:
                 emit_json([])
             else:
@@ -134,15 +132,17 @@ def _register_runs(app: typer.Typer) -> None:
         names = [printable(f"{s.project}/{s.experiment}") for s in summaries]
         id_w = max(len("run"), *(len(i) for i in ids))
         name_w = max(len("project/experiment"), *(len(n) for n in names))
+        statuses = [status_text(s) for s in summaries]
+        st_w = max(len("status"), *(len(x) for x in statuses))
         typer.echo(
-            f"{'run':<{id_w}} {'project/experiment':<{name_w}} {'status':<11} "
+            f"{'run':<{id_w}} {'project/experiment':<{name_w}} {'status':<{st_w}} "
             f"{'started (UTC)':<20} {'duration':>10} {'energy':>11} {'CO2e':>10}"
         )
-        for s, rid, name in zip(summaries, ids, names, strict=True):
+        for s, rid, name, st in zip(summaries, ids, names, statuses, strict=True):
             typer.echo(
-                f"{rid:<{id_w}} {name:<{name_w}} {s.status:<11} "
-                f"{_row(s)['started_at'][:19].replace('T', ' '):<20} {s.duration_s:>9.1f}s "
-                f"{format_energy_j(s.energy_j):>11} {format_mass_g(s.co2e_g):>10}"
+                f"{rid:<{id_w}} {name:<{name_w}} {st:<{st_w}} "
+                f"{fmt.moment(s.started_unix_s)[:19]:<20} {fmt.duration(s.duration_s):>10} "
+                f"{fmt.energy(s.energy_j):>11} {fmt.mass(s.co2e_g):>10}"
             )
 
 
@@ -155,19 +155,26 @@ def _register_show(app: typer.Typer) -> None:
             list[str] | None,
             typer.Option("--key", help="Trusted public key (file or fingerprint) for the check."),
         ] = None,
+        windows: Annotated[
+            str,
+            typer.Option(
+                "--windows",
+                help="auto (up to 20 listed, else one line per name pattern), all, patterns "
+                "or none.",
+            ),
+        ] = "auto",
         json_out: JsonOpt = False,
     ) -> None:
         """One run in full: devices with method and range, windows, errors, forecast, and
         whether its record verifies (exit 1 when it does not)."""
         from carbonledger.ledger import open_ledger
+        from carbonledger.report import format as fmt
         from carbonledger.report.data import run_status
         from carbonledger.report.export import jsonl_record
-        from carbonledger.report.text import (
-            format_energy_j,
-            format_mass_g,
-            format_summary,
-            printable,
-        )
+        from carbonledger.report.text import format_summary, printable
+
+        if windows not in ("auto", "all", "patterns", "none"):
+            fail(f"--windows {windows!r}: use auto, all, patterns or none")
 
         led = open_ledger(ledger, create=False, read_only=True)
         try:
@@ -185,7 +192,9 @@ def _register_show(app: typer.Typer) -> None:
             record["record"] = status.to_dict()
             emit_json(record)
             raise typer.Exit(0 if status.ok else 1)
-        typer.echo(format_summary(summary, equivalents=False, citations=True))
+        typer.echo(
+            format_summary(summary, equivalents=False, citations=True, windows=windows)  # type: ignore[arg-type]
+        )
         typer.echo(f"  record: {printable(status.text)}")
         for line in format_advice(advice):
             typer.echo(line)
@@ -197,18 +206,29 @@ def _register_show(app: typer.Typer) -> None:
                 typer.echo(f"    {printable(m['host'])} pid {m['pid']}{rank}: {m['status']}")
         forecast = summary.extra.get("forecast")
         if isinstance(forecast, dict) and "energy_j" in forecast:
-            done, total = forecast.get("windows_done"), forecast.get("windows_total")
-            typer.echo(
-                f"  forecast for the whole run (after {done}/{total} windows): "
-                f"{format_energy_j(float(forecast['energy_j']))} "
-                f"(range {format_energy_j(float(forecast.get('energy_low_j', 0.0)))} - "
-                f"{format_energy_j(float(forecast.get('energy_high_j', 0.0)))}), "
-                f"{format_mass_g(float(forecast.get('co2e_g', 0.0)))} CO2e "
-                f"(range {format_mass_g(float(forecast.get('co2e_low_g', 0.0)))} - "
-                f"{format_mass_g(float(forecast.get('co2e_high_g', 0.0)))})"
-            )
+            typer.echo(_forecast_line(forecast, summary.status, fmt))
         if not status.ok:
             raise typer.Exit(1)
+
+
+def _forecast_line(forecast: dict[str, Any], status: str, fmt: Any) -> str:
+    """The run's forecast: "for the whole run" while it runs; once it ended, named for what
+    it was (made during the run, after so many windows), beside the measured total above."""
+
+    def num(key: str) -> float | None:
+        value = forecast.get(key)
+        return float(value) if isinstance(value, (int, float)) else None
+
+    done, total = forecast.get("windows_done"), forecast.get("windows_total")
+    energy = fmt.with_range(float(forecast["energy_j"]), num("energy_low_j"),
+                            num("energy_high_j"), fmt.energy)  # fmt: skip
+    co2e = fmt.with_range(num("co2e_g") or 0.0, num("co2e_low_g"), num("co2e_high_g"), fmt.mass)
+    if status == "running":
+        return f"  forecast for the whole run (after {done}/{total} windows): {energy}, {co2e} CO2e"
+    return (
+        f"  forecast made during the run, after {done} of {total} expected windows: {energy}, "
+        f"{co2e} CO2e (the total above is what the run used)"
+    )
 
 
 def _register_verify(app: typer.Typer) -> None:

@@ -10,11 +10,14 @@ import typer
 
 from carbonledger.cli._common import (
     CpuWattsOpt,
+    ProgressOpt,
+    QuietOpt,
     RamWattsOpt,
     check_interval_option,
     emit_json,
     fail,
     fail_from,
+    progress_to_stderr,
 )
 from carbonledger.errors import CarbonLedgerError
 
@@ -45,7 +48,6 @@ PushgatewayOpt = Annotated[
     str | None,
     typer.Option("--pushgateway", help="Push metrics to this Pushgateway URL at every interval."),
 ]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No periodic lines.")]
 
 
 def _start_exporter(
@@ -83,8 +85,6 @@ def _loop(
     """Sample every ``interval`` seconds until Ctrl-C or ``duration``; stop the tracker (and
     the exporter) and return the final summary."""
     from carbonledger.cli._live import LiveStatus, status_line
-    from carbonledger.report import format as fmt
-    from carbonledger.report import format_energy_j, format_mass_g
 
     stop = threading.Event()
     status = "completed"
@@ -97,14 +97,8 @@ def _loop(
             current = tracker.summary()
             if pushgateway:
                 _push(pushgateway, current)
-            if not quiet and live.enabled:
+            if not quiet and live.enabled:  # elsewhere the tracker logs progress lines
                 live.show(status_line(current, previous))
-            elif not quiet:
-                typer.echo(
-                    f"{fmt.duration(current.duration_s):>9}  {format_energy_j(current.energy_j):>11}  "
-                    f"{format_mass_g(current.co2e_g)} CO2e",
-                    err=True,
-                )
             previous = current
             if duration is not None and elapsed >= duration:
                 break
@@ -136,14 +130,17 @@ def register(app: typer.Typer) -> None:
         prometheus_addr: PrometheusAddrOpt = "127.0.0.1",
         pushgateway: PushgatewayOpt = None,
         quiet: QuietOpt = False,
+        progress: ProgressOpt = 60.0,
         cpu_watts: CpuWattsOpt = None,
         ram_watts: RamWattsOpt = None,
     ) -> None:
-        """Track the whole machine until Ctrl-C or --duration."""
+        """Track the whole machine until Ctrl-C or --duration: a live line on a terminal,
+        else a progress line every --progress seconds through the log."""
         from carbonledger.report import format_summary
         from carbonledger.run.tracker import Tracker
 
         check_interval_option(interval)
+        progress_s = progress_to_stderr(quiet, progress)
         if duration is not None and not duration > 0:
             fail(f"--duration must be > 0 seconds, got {duration:g}")
         if prometheus_port is not None or pushgateway:
@@ -167,6 +164,7 @@ def register(app: typer.Typer) -> None:
                 cpu_watts=cpu_watts,
                 ram_watts=ram_watts,
                 handle_signals=True,
+                progress_s=progress_s,
             ).start()
         except CarbonLedgerError as exc:
             fail_from(exc)

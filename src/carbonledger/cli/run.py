@@ -16,11 +16,14 @@ import typer
 
 from carbonledger.cli._common import (
     CpuWattsOpt,
+    ProgressOpt,
+    QuietOpt,
     RamWattsOpt,
     check_interval_option,
     emit_json,
     fail,
     parse_tags,
+    progress_to_stderr,
 )
 from carbonledger.cli._run_plan import (
     expected_job,
@@ -104,9 +107,13 @@ def register(app: typer.Typer) -> None:
         forecast: Forecast = None,
         budget_kg: BudgetKg = None,
         on_budget: OnBudget = "warn",
+        quiet: QuietOpt = False,
+        progress: ProgressOpt = 60.0,
     ) -> None:
-        """Run CMD, track its process tree, and exit with CMD's exit code."""
+        """Run CMD, track its process tree, and exit with CMD's exit code: a live line on a
+        terminal, else a progress line every --progress seconds through the log."""
         cmd = _command(ctx, scope, interval)
+        progress_s = progress_to_stderr(quiet, progress)
         tags = parse_tags(tag)
         expected_s, energy_kwh = expected_job(duration, estimate)
         schedule = None
@@ -121,9 +128,9 @@ def register(app: typer.Typer) -> None:
             interval_s=interval, pue=pue, grid_g_per_kwh=grid,
             ledger=False if no_ledger else ledger, expected_epochs=expected_epochs,
             cpu_watts=cpu_watts, ram_watts=ram_watts, tags=tags, budget_kg=budget_kg,
-            on_budget=on_budget, handle_signals=False, command=cmd,
+            on_budget=on_budget, handle_signals=False, command=cmd, progress_s=progress_s,
         )  # fmt: skip
-        returncode, summary = _supervise(cmd, tracker, budget_kg, expected_s, schedule)
+        returncode, summary = _supervise(cmd, tracker, budget_kg, expected_s, schedule, quiet)
         _finish(cmd, returncode, summary, json_out)
 
 
@@ -164,6 +171,7 @@ def _supervise(
     budget_kg: float | None,
     expected_s: float | None,
     schedule: dict[str, Any] | None,
+    quiet: bool = False,
 ) -> tuple[int, RunSummary]:
     """Run the command under the tracker, forwarding signals, with the live status line;
     the command's exit code and the run's summary."""
@@ -183,7 +191,9 @@ def _supervise(
     from carbonledger.cli._live import LiveStatus
 
     previous = {s: signal.signal(s, forward) for s in SIGNALS}
-    live = LiveStatus(tracker.summary, tracker.interval_s).start()
+    live = LiveStatus(tracker.summary, tracker.interval_s)
+    if not quiet:
+        live.start()
     try:
         returncode = wait_with_budget(child, tracker, budget_kg, expected_s, received)
         live.stop()

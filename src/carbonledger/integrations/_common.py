@@ -199,6 +199,7 @@ class EpochRecorder:
         if self.logs:
             for sink in self._sinks:
                 _safely(f"{type(sink).__name__}.log_run", sink.log_run, summary)
+            print(end_line(summary), flush=True)  # the run's id and total, where training ends
         return summary
 
     # --- epochs and phases -------------------------------------------------------------------
@@ -291,6 +292,19 @@ class EpochRecorder:
                 if isinstance(value, (int, float)):
                     metrics[f"forecast_{key}"] = float(value)
         return {PREFIX + key: float(value) for key, value in metrics.items()}
+
+
+def end_line(summary: RunSummary) -> str:
+    """What a framework callback prints when training ends: the run's id and its total."""
+    from carbonledger.report import format as fmt
+    from carbonledger.report.text import status_text
+
+    return (
+        f"carbonledger: run {summary.run_id} {status_text(summary)}: {fmt.energy(summary.energy_j)}"
+        f", {fmt.with_range(summary.co2e_g, summary.co2e_low_g, summary.co2e_high_g, fmt.mass)}"
+        f" CO2e in {fmt.duration(summary.duration_s)} ({fmt.percent(summary.measured_share)} "
+        f"measured); see it with: carbonledger show {summary.run_id[:12]}"
+    )
 
 
 def _safely(what: str, fn: Any, *args: Any) -> None:

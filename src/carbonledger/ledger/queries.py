@@ -283,6 +283,11 @@ class Queries:
                 for m in members
             ],
         }
+        budget = run["meta"].get("budget")
+        if isinstance(budget, dict):
+            extra["budget"] = budget
+            if status == "interrupted" and budget.get("outcome") == "stopped":
+                extra["status_reason"] = "budget"
         if isinstance(run["meta"].get("forecast"), dict):
             extra["forecast"] = run["meta"]["forecast"]
         if isinstance(run["meta"].get("metrics"), dict):

@@ -4,21 +4,22 @@ The tracker forecasts the whole run after each top-level window when ``expected_
 is set (see :func:`carbonledger.predict.forecast`); a :class:`BudgetWatch` compares each
 forecast's central CO2e with the budget. The first time it is over:
 
-* ``on_budget="warn"``: one warning (``logging`` and :mod:`warnings`) with the forecast
-  and its 80 % interval; the run goes on.
+* ``on_budget="warn"``: one warning through the "carbonledger" logger, with the forecast and
+  its 80 % interval; the run goes on.
 * ``on_budget="stop"``: the same warning, then :attr:`BudgetWatch.exceeded` is set, which
   framework callbacks poll (``tracker.budget_exceeded``) to set their trainer's stop flag;
   a plain loop gets :class:`BudgetExceeded` raised from ``end_window`` (``with
   tracker.window(...)`` exits) at that window boundary.
 
-The measured CO2e so far exceeding the budget counts too (a run without a forecast).
+The CO2e so far exceeding the budget counts too (a run without a forecast). The run's record
+keeps the budget and its outcome (``meta["budget"]``: ``stopped``, ``exceeded`` or ``within``,
+with the run's CO2e); a run the budget stopped is ``interrupted`` with reason "budget".
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -67,17 +68,21 @@ class BudgetStatus:
 
     @property
     def message(self) -> str:
+        from carbonledger.report import format as fmt
+
         interval = ""
         if self.forecast_low_g is not None and self.forecast_high_g is not None:
             interval = (
-                f" (80% interval {self.forecast_low_g / 1e3:.3g}-"
-                f"{self.forecast_high_g / 1e3:.3g} kg)"
+                f" (80% interval {fmt.span(self.forecast_low_g, self.forecast_high_g, fmt.mass)})"
             )
-        then = "stopping at this window boundary" if self.action == "stop" else "continuing"
+        after = f" after {self.windows_done} window(s)" if self.windows_done else ""
+        if self.action == "warn":
+            then = "continuing"
+        else:
+            then = "stopping at this window boundary" if self.windows_done else "stopping"
         return (
-            f"carbon budget {self.budget_g / 1e3:.3g} kgCO2e exceeded: {self.basis} "
-            f"{self.forecast_co2e_g / 1e3:.3g} kg{interval} after {self.windows_done} "
-            f"window(s); {then}"
+            f"carbon budget {fmt.mass(self.budget_g)} CO2e exceeded: {self.basis} "
+            f"{fmt.mass(self.forecast_co2e_g)}{interval}{after}; {then}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -123,11 +128,43 @@ class BudgetWatch:
     def exceeded(self) -> bool:
         return self.status is not None
 
-    def record(self) -> dict[str, Any]:
-        """The ledger's ``budget`` metadata: the budget, the action, what happened."""
-        if self.status is not None:
-            return self.status.to_dict()
-        return {"budget_kg": self.budget_g / 1e3, "exceeded": False, "action": self.action}
+    def record(self, co2e_g: float | None = None) -> dict[str, Any]:
+        """The ledger's ``budget`` metadata: the budget, the action, what happened, and —
+        given the run's final CO2e (g) — its ``outcome``: ``stopped`` (the budget stopped
+        the run), ``exceeded`` (over, warned or found at the end) or ``within``."""
+        record: dict[str, Any] = (
+            self.status.to_dict()
+            if self.status is not None
+            else {"budget_kg": self.budget_g / 1e3, "exceeded": False, "action": self.action}
+        )
+        if co2e_g is not None and math.isfinite(co2e_g):
+            record["final_co2e_kg"] = co2e_g / 1e3
+            record["outcome"] = self.outcome(co2e_g)
+            record["exceeded"] = record["exceeded"] or co2e_g > self.budget_g
+        elif self.status is not None and self.action == "stop":
+            record["outcome"] = "stopped"
+        return record
+
+    def outcome(self, co2e_g: float) -> str:
+        """``stopped`` (the budget stopped the run), ``exceeded`` (the run's CO2e, in g, is
+        over it) or ``within``."""
+        if self.status is not None and self.action == "stop":
+            return "stopped"
+        return "exceeded" if co2e_g > self.budget_g else "within"
+
+    def outcome_line(self, co2e_g: float) -> str:
+        """One sentence for the end of a run: within its budget, over it, or stopped by it."""
+        from carbonledger.report import format as fmt
+
+        share = co2e_g / self.budget_g if self.budget_g > 0 else 0.0
+        used = f"{fmt.mass(co2e_g)} of {fmt.mass(self.budget_g)} CO2e ({fmt.percent(share)})"
+        outcome = self.outcome(co2e_g)
+        if outcome == "stopped":
+            return f"the carbon budget stopped the run: it used {used}"
+        if outcome == "exceeded":
+            return f"over its carbon budget: the run used {used}"
+        earlier = " (its forecast exceeded it on the way)" if self.status is not None else ""
+        return f"within its carbon budget: the run used {used}{earlier}"
 
     def check(
         self,
@@ -154,15 +191,14 @@ class BudgetWatch:
             if status.forecast_co2e_g <= self.budget_g and measured_co2e_g <= self.budget_g:
                 return None
         elif measured_co2e_g > self.budget_g:
-            basis = "measured so far"
+            basis = "CO2e so far"
             status = BudgetStatus(
                 self.budget_g, measured_co2e_g, None, None, basis, windows_done, self.action
             )
         else:
             return None
         self.status = status
-        logging.getLogger("carbonledger").warning("%s", status.message)
-        warnings.warn(status.message, BudgetWarning, stacklevel=4)
+        logging.getLogger("carbonledger").warning("carbonledger: %s", status.message)
         if self.callback is not None:
             self.callback(status)
         return status

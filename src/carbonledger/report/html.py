@@ -16,7 +16,7 @@ from typing import Any
 from carbonledger.models import RunSummary, WindowSummary
 from carbonledger.report import format as fmt
 from carbonledger.report.data import LedgerStatus, RunReport
-from carbonledger.report.text import meaningful_equivalents
+from carbonledger.report.text import meaningful_equivalents, status_text
 
 __all__ = [
     "WINDOW_TABLE_LIMIT",
@@ -90,7 +90,7 @@ def run_body(report: RunReport) -> str:
     co2e = fmt.with_range(s.co2e_g, s.co2e_low_g, s.co2e_high_g, fmt.mass)
     facts = [
         ("Run", s.run_id), ("Project / experiment", f"{s.project} / {s.experiment}"),
-        ("Status", s.status), ("Started (UTC)", fmt.moment(s.started_unix_s)),
+        ("Status", status_text(s)), ("Started (UTC)", fmt.moment(s.started_unix_s)),
         ("Duration", fmt.duration(s.duration_s)), ("Energy (IT)", fmt.energy(s.energy_j)),
         ("Measured share", fmt.percent(s.measured_share)), ("CO2e", co2e),
     ]  # fmt: skip

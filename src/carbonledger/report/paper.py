@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Literal
 
@@ -15,9 +16,50 @@ __all__ = ["paper_statement", "statement_rows"]
 Format = Literal["md", "latex"]
 
 
+_LABELS = {"cpu": "CPU", "gpu": "GPU", "ram": "RAM", "npu": "NPU", "soc": "SoC"}
+
+
 def _hardware(s: RunSummary) -> str:
-    names = sorted({c.model or c.device for c in s.components})
-    return ", ".join(names) or "none recorded"
+    """``"CPU: Intel Xeon ...; 8 x NVIDIA H100 80GB HBM3 GPU; RAM"``: each component's
+    models, counted, ready to paste (memory has no model worth naming)."""
+    parts = []
+    for comp in sorted({c.component for c in s.components}, key=lambda c: (c != "gpu", c)):
+        label = _LABELS.get(comp, comp.upper())
+        devices = [c for c in s.components if c.component == comp]
+        models: dict[str, int] = {}
+        for c in devices:
+            if c.model:
+                models[c.model] = models.get(c.model, 0) + 1
+        if not models or comp == "ram":
+            parts.append(label if len(devices) == 1 else f"{len(devices)} x {label}")
+            continue
+        named = [f"{n} x {m}" if n > 1 else m for m, n in sorted(models.items())]
+        parts.append(f"{label}: {', '.join(named)}")
+    return "; ".join(parts) or "none recorded"
+
+
+def _hardware_prose(s: RunSummary) -> str:
+    """The hardware in a sentence: ``"8 x NVIDIA H100 (GPU), an Intel Xeon (CPU) and memory"``."""
+    items = []
+    for comp in sorted({c.component for c in s.components}, key=lambda c: (c != "gpu", c)):
+        devices = [c for c in s.components if c.component == comp]
+        if comp == "ram":
+            items.append("memory")
+            continue
+        label = _LABELS.get(comp, comp.upper())
+        models: dict[str, int] = {}
+        for c in devices:
+            models[c.model or label] = models.get(c.model or label, 0) + 1
+        items += [f"{f'{n} x ' if n > 1 else ''}{m} ({label})" for m, n in sorted(models.items())]
+    if not items:
+        return "no recorded hardware"
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _pue(s: RunSummary) -> str:
+    """The PUE and where it came from, without advice on how to set it."""
+    source = re.split(r";\s*(?:pass |set )", s.pue_source, maxsplit=1)[0].strip()
+    return f"{s.pue:g} ({source})" if source else f"{s.pue:g}"
 
 
 def _method(s: RunSummary) -> str:
@@ -57,7 +99,7 @@ def statement_rows(
         ("CO2e (location-based)", co2e),
         ("Location", f"{s.location} ({s.location_source})"),
         ("Grid intensity", f"{fmt.sig3(s.intensity_g_per_kwh)} gCO2e/kWh ({s.intensity_source})"),
-        ("PUE", f"{s.pue:g} ({s.pue_source})"),
+        ("PUE", _pue(s)),
         ("Method", _method(s)),
         ("Tool", f"carbonledger {version}".strip()),
     ]
@@ -78,7 +120,7 @@ def _latex_escape(text: str) -> str:
 
 def _paragraph(s: RunSummary, version: str, ledger_head: str, status: LedgerStatus | None) -> str:
     text = (
-        f"The computation ran for {fmt.duration(s.duration_s)} on {_hardware(s)} and used "
+        f"The computation ran for {fmt.duration(s.duration_s)} on {_hardware_prose(s)} and used "
         f"{format_energy_j(s.energy_j)} of IT energy ({fmt.percent(s.measured_share)} measured "
         f"by hardware counters, the rest estimated). With a PUE of {s.pue:g} and a grid "
         f"intensity of {fmt.sig3(s.intensity_g_per_kwh)} gCO2e/kWh for {s.location} "

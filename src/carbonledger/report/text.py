@@ -23,6 +23,8 @@ __all__ = [
     "format_windows",
     "meaningful_equivalents",
     "printable",
+    "status_line",
+    "status_text",
     "summary_repr",
     "unique_prefixes",
 ]
@@ -211,7 +213,7 @@ def format_summary(
     lines = [
         f"carbonledger run {printable(summary.run_id)} "
         f"({printable(summary.project)}/{printable(summary.experiment)}) "
-        f"{summary.status}, {fmt.duration(summary.duration_s)}, scope={summary.scope}",
+        f"{status_text(summary)}, {fmt.duration(summary.duration_s)}, scope={summary.scope}",
     ]
     lines.extend(_component_line(c) for c in summary.components)
     lines.append(
@@ -240,6 +242,33 @@ def format_summary(
     for err in summary.errors:
         lines.append(f"  ! {printable(err)}")
     return "\n".join(lines)
+
+
+def status_text(summary: RunSummary) -> str:
+    """The run's status with the reason a run was interrupted when one is recorded
+    (``interrupted (budget)``: its carbon budget stopped it)."""
+    reason = summary.extra.get("status_reason")
+    return f"{summary.status} ({reason})" if reason else summary.status
+
+
+def status_line(current: RunSummary, previous: RunSummary | None = None) -> str:
+    """``elapsed | cpu 12.3 W  gpu 250 W | 1.23 kJ | 0.456 mg CO2e | 80% measured``; the
+    power of each component is over the time since ``previous`` (its mean when None). The
+    live line on a terminal and the progress lines of a log say the same."""
+    dt = current.duration_s - (previous.duration_s if previous is not None else 0.0)
+    powers = []
+    for comp in sorted({c.component for c in current.components}):
+        energy_j = current.component_energy_j(comp)
+        if previous is not None and dt > 0:
+            power = (energy_j - previous.component_energy_j(comp)) / dt
+        else:
+            power = energy_j / current.duration_s if current.duration_s > 0 else 0.0
+        powers.append(f"{comp} {fmt.watts(max(power, 0.0))}")
+    return (
+        f"{fmt.duration(current.duration_s)} | {'  '.join(powers) or 'no device'} | "
+        f"{fmt.energy(current.energy_j)} | {fmt.mass(current.co2e_g)} CO2e | "
+        f"{fmt.percent(current.measured_share)} measured"
+    )
 
 
 def summary_repr(item: RunSummary | WindowSummary) -> str:

@@ -41,6 +41,7 @@ KEYS: dict[str, type] = {
     "gpu": bool,
     "cpu_watts": float,
     "ram_watts": float,
+    "progress_s": float,
 }
 
 #: settings that must be positive, finite numbers (watts)

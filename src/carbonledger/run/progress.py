@@ -10,7 +10,9 @@ user's (:meth:`RunProgress.update_meta`).
 from __future__ import annotations
 
 import json
+import logging
 import math
+import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from carbonledger.accounting import CarbonContext, window_co2e_g
 from carbonledger.errors import InputError
 from carbonledger.events import MetaUpdated
-from carbonledger.models import WindowSummary, window_pattern
+from carbonledger.models import RunSummary, WindowSummary, window_pattern
 from carbonledger.run.settings import check_name
 
 if TYPE_CHECKING:
@@ -99,6 +101,73 @@ class RunProgress:
         self._top_duration_s: list[float] = []
         self.forecast: dict[str, Any] | None = None
         self.metrics: dict[str, float] = {}
+        #: progress lines through the "carbonledger" logger (see :meth:`progress_every`)
+        self._progress_s = 0.0
+        self._summary_fn: Callable[[], RunSummary | None] | None = None
+        self._last_line_s = time.monotonic()
+        self._last_window_line_s = 0.0
+        self._previous: RunSummary | None = None
+
+    def progress_every(self, seconds: float, summary: Callable[[], RunSummary | None]) -> None:
+        """Log a progress line (``summary()`` so far) every ``seconds`` (0: never) and at the
+        end of each top-level window (at most once a second), at INFO level through the
+        "carbonledger" logger: what a CI log, a SLURM log or a notebook shows of a run."""
+        self._progress_s = float(seconds)
+        self._summary_fn = summary
+
+    def tick(self) -> None:
+        """After each sampler tick: the progress line, when one is due (never raises)."""
+        if not self._progress_s or self._summary_fn is None:
+            return
+        now = time.monotonic()
+        if now - self._last_line_s < self._progress_s:
+            return
+        self._last_line_s = now
+        try:
+            current = self._summary_fn()
+        except Exception:  # a progress line never disturbs the run
+            return
+        if current is None:
+            return
+        from carbonledger.report.text import status_line
+
+        _log().info(
+            "carbonledger: run %s: %s", self._run_id[:12], status_line(current, self._previous)
+        )
+        self._previous = current
+
+    def _window_line(self, window: WindowSummary) -> None:
+        now = time.monotonic()
+        if not self._progress_s or now - self._last_window_line_s < 1.0:
+            return
+        self._last_window_line_s = now
+        from carbonledger.report import format as fmt
+
+        _log().info(
+            "carbonledger: %s: %s, %s CO2e in %s",
+            window.path,
+            fmt.energy(window.energy_j),
+            fmt.mass(window.co2e_g or 0.0),
+            fmt.duration(window.duration_s),
+        )
+
+    def finished(self, summary: RunSummary) -> None:
+        """At the end: the run's total, and whether it stayed within its budget."""
+        from carbonledger.report import format as fmt
+
+        if self._progress_s:
+            _log().info(
+                "carbonledger: run %s %s: %s, %s CO2e in %s",
+                self._run_id[:12],
+                summary.status,
+                fmt.energy(summary.energy_j),
+                fmt.mass(summary.co2e_g),
+                fmt.duration(summary.duration_s),
+            )
+        if self._budget is not None:
+            line = self._budget.outcome_line(summary.co2e_g)
+            within = self._budget.outcome(summary.co2e_g) == "within"
+            _log().log(logging.INFO if within else logging.WARNING, "carbonledger: %s", line)
 
     def attach(self, recorder: Recorder) -> None:
         """Write through ``recorder`` from now on (at the run's start)."""
@@ -112,6 +181,23 @@ class RunProgress:
     def windows(self) -> tuple[WindowSummary, ...]:
         """The latest windows, whole (every one went to the ledger)."""
         return tuple(self.recent)
+
+    def summary_extra(self) -> dict[str, Any]:
+        """What a summary's ``extra`` says of the run's progress: the forecast, the metrics,
+        the running figures of each window pattern."""
+        extra: dict[str, Any] = {}
+        if self.forecast is not None:
+            extra["forecast"] = self.forecast
+        if self.metrics:
+            extra["metrics"] = dict(self.metrics)
+        if self.windows_total:
+            extra["window_stats"] = self.window_stats()
+            extra["windows_total"] = self.windows_total
+        if self._budget is not None:
+            extra["budget"] = self._budget.record()
+            if self.budget_stop:
+                extra["status_reason"] = "budget"
+        return extra
 
     def window_stats(self) -> dict[str, dict[str, float | int]]:
         """The running figures of each window pattern."""
@@ -130,6 +216,7 @@ class RunProgress:
         stats.add(window)
         if "/" in window.path:
             return
+        self._window_line(window)
         self._top_count += 1
         self._top_co2e_g += window.co2e_g or 0.0
         if self._expected_epochs is not None:
@@ -197,9 +284,10 @@ class RunProgress:
         """True once the budget was exceeded (warned or stopped)."""
         return self._budget is not None and self._budget.exceeded
 
-    def final_meta(self) -> dict[str, Any]:
-        """What the run's end adds to its metadata (the budget and what happened)."""
-        return {} if self._budget is None else {"budget": self._budget.record()}
+    def final_meta(self, co2e_g: float | None = None) -> dict[str, Any]:
+        """What the run's end adds to its metadata: the budget and what happened (with the
+        run's final CO2e in g, whether it stayed within)."""
+        return {} if self._budget is None else {"budget": self._budget.record(co2e_g)}
 
     # --- the user's own facts ----------------------------------------------------------------
 
@@ -225,3 +313,68 @@ class RunProgress:
             raise InputError(f"metric {name!r} must be finite, got {value!r}")
         self.metrics[name] = float(value)
         self._write({"metrics": dict(self.metrics)})
+
+
+def _log() -> logging.Logger:
+    return logging.getLogger("carbonledger")
+
+
+class ProgressMethods:
+    """The tracker's methods about what a run learns as it goes (budget, forecast, metadata,
+    metrics): each hands on to the tracker's :class:`RunProgress`."""
+
+    _progress: RunProgress
+    _state: str
+    _carbon: CarbonContext
+    _s: Any
+
+    def energy_j(self) -> float:  # pragma: no cover - the tracker's
+        raise NotImplementedError
+
+    def _need_running(self, what: str) -> None:
+        if self._s is None or self._state not in ("running", "stopping"):
+            from carbonledger.errors import StateError
+
+            raise StateError(f"{what} needs a running tracker; call start() first")
+
+    def _error(self, message: str) -> None:
+        """Keep a failure that must not reach the user's code (with the meter's errors)."""
+        if self._s is not None:
+            self._s.meter.record_error(message)
+
+    def check_budget(self, expected_duration_s: float | None = None) -> BudgetStatus | None:
+        """Check ``budget_kg`` now, for work without windows (``carbonledger run``): against
+        the whole-run forecast if there is one, else the CO2e so far extrapolated to
+        ``expected_duration_s`` (seconds, when given), else the CO2e so far. Returns the
+        status the first time it is exceeded (logged, recorded; the caller stops the work
+        when ``status.action == "stop"``), else None. Never raises ``BudgetExceeded``."""
+        if self._s is None or self._state != "running":
+            return None
+        elapsed_s = self._s.meter.elapsed_s
+        return self._progress.check_budget(
+            self.energy_j(), elapsed_s, self._carbon, expected_duration_s
+        )
+
+    @property
+    def budget_exceeded(self) -> bool:
+        """True once the run's forecast (or CO2e so far) exceeded ``budget_kg`` with
+        ``on_budget="stop"``: framework callbacks poll it to set their stop flag."""
+        return self._progress.budget_stop
+
+    @property
+    def forecast(self) -> dict[str, Any] | None:
+        """The latest whole-run forecast (see ``expected_epochs``), or None."""
+        return self._progress.forecast
+
+    def update_meta(self, meta: Mapping[str, Any]) -> None:
+        """Keep more facts with the run in the ledger's metadata (JSON-able values; a later
+        value of a key replaces an earlier one). Keys carbonledger writes itself are refused."""
+        self._need_running("update_meta()")
+        self._progress.update_meta(meta)
+
+    def log_metric(self, name: str, value: float) -> None:
+        """Keep a metric of the run's own (accuracy, loss, tokens...) beside its footprint,
+        so that comparisons can weigh CO2e against quality. The latest value of a name wins;
+        metrics are in the summary's ``extra["metrics"]`` and the ledger's run metadata."""
+        self._need_running(f"log_metric({name!r})")
+        self._progress.log_metric(name, value)

@@ -68,6 +68,21 @@ def _intensity(key: str, value: float | None) -> float | None:
     return value
 
 
+#: seconds between progress lines by default (a training job's log, a CI log)
+DEFAULT_PROGRESS_S = 60.0
+
+
+def check_progress_s(value: Any) -> float:
+    """Seconds between progress lines: 0 (none) or 1 to 86,400."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(f"progress_s must be a number of seconds, got {value!r}")
+    if not (value == 0 or (math.isfinite(value) and 1 <= value <= 86400)):
+        raise InputError(
+            f"progress_s must be 0 (no progress lines) or 1 to 86400 seconds, got {value!r}"
+        )
+    return float(value)
+
+
 @dataclass(frozen=True)
 class RunSettings:
     """What the run is: names, tags, and the run id to join when one was given."""
@@ -108,6 +123,8 @@ class SamplingSettings:
     #: the CPU's and the RAM's power set by the user (W), instead of a model
     cpu_watts: float | None = None
     ram_watts: float | None = None
+    #: a progress line through the "carbonledger" logger every so many seconds (0: none)
+    progress_s: float = DEFAULT_PROGRESS_S
 
 
 @dataclass(frozen=True)
@@ -169,5 +186,6 @@ def resolve(
         gpu=bool(merged.get("gpu", True)),
         cpu_watts=merged.get("cpu_watts"),  # checked by load_settings: finite and > 0
         ram_watts=merged.get("ram_watts"),
+        progress_s=check_progress_s(merged.get("progress_s", DEFAULT_PROGRESS_S)),
     )
     return TrackerSettings(run, location, sampling)
