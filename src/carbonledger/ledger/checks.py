@@ -41,34 +41,14 @@ _SEAL_SQL = (
 def _seal_rows(tx: Tx, where: str = "", params: tuple[Any, ...] = ()) -> list[SealRow]:
     out = []
     for row in tx.stream(f"{_SEAL_SQL}{where} ORDER BY seq", params):
-        seq, run_id, kind, prev, digest, sig, canonical, member_id, signer, mseq, bhash = row
-        if mseq is None:
-            sr = SealRow(
-                int(seq),
-                str(run_id),
-                str(kind),
-                str(prev),
-                str(digest),
-                str(sig),
-                str(canonical),
-                str(member_id or ""),
-                str(signer or ""),
-            )
-        else:
-            sr = batch_row(
-                int(seq),
-                str(run_id),
-                str(kind),
-                str(prev),
-                str(digest),
-                str(sig),
-                str(canonical),
-                str(member_id or ""),
-                str(signer or ""),
-                int(mseq),
-                str(bhash or ""),
-            )
-        out.append(sr)
+        seq, *texts, member_id, signer, mseq, bhash = row
+        run_id, kind, prev, digest, sig, canonical = (str(t) for t in texts)
+        common = (int(seq), run_id, kind, prev, digest, sig, canonical)
+        names = (str(member_id or ""), str(signer or ""))
+        if mseq is None:  # a record of an earlier version
+            out.append(SealRow(*common, *names))
+        else:  # a signed batch: checked as it is read, kept light
+            out.append(batch_row(*common, *names, int(mseq), str(bhash or "")))
     return out
 
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Literal, Protocol
 
-__all__ = ["Dialect", "Row", "Transport", "Tx", "to_pyformat"]
+__all__ = ["Dialect", "Row", "Transport", "Tx", "refuse_writes", "to_pyformat"]
 
 Dialect = Literal["sqlite", "postgres"]
 Row = tuple[Any, ...]
@@ -43,6 +43,17 @@ class Transport(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def refuse_writes(transport: Transport, write: bool) -> None:
+    """:class:`LedgerError` for a write transaction on a ledger opened read-only."""
+    if write and transport.read_only:
+        from carbonledger.errors import LedgerError
+
+        raise LedgerError(
+            f"ledger {transport.location} was opened read-only; open it for writing "
+            "(open_ledger(..., read_only=False)) to record runs"
+        )
 
 
 @functools.lru_cache(maxsize=512)

@@ -29,7 +29,7 @@ from carbonledger.ledger.schema import (
     initial_meta,
     migration_statements,
 )
-from carbonledger.ledger.transports.base import Dialect, Tx
+from carbonledger.ledger.transports.base import Dialect, Tx, refuse_writes
 
 __all__ = ["PostgresTransport"]
 
@@ -193,10 +193,7 @@ class PostgresTransport:
     @contextlib.contextmanager
     def transaction(self, write: bool) -> Iterator[Tx]:
         psycopg = self._psycopg
-        if write and self.read_only:
-            raise LedgerError(
-                f"ledger {self.location} was opened read-only; open it for writing to record runs"
-            )
+        refuse_writes(self, write)
         with self.lock:
             conn = self.connection()
             try:

@@ -32,7 +32,7 @@ from carbonledger.ledger.schema import (
     initial_meta,
     migration_statements,
 )
-from carbonledger.ledger.transports.base import Dialect, Tx
+from carbonledger.ledger.transports.base import Dialect, Tx, refuse_writes
 
 __all__ = ["SqliteTransport"]
 
@@ -254,11 +254,7 @@ class SqliteTransport:
         return self._conn
 
     def transaction(self, write: bool) -> _Transaction:
-        if write and self.read_only:
-            raise LedgerError(
-                f"ledger {self.location} was opened read-only; open it for writing "
-                "(open_ledger(..., read_only=False)) to record runs"
-            )
+        refuse_writes(self, write)
         return _Transaction(self, write)
 
     def error(self, exc: sqlite3.Error, doing: str = "write") -> LedgerError:
