@@ -152,7 +152,7 @@ def start_tracker(options: Mapping[str, Any]) -> Tracker | None:
     A place the tables do not know is dropped (logged) before the start: first the region
     (when a country is given), then both; so a typo in a place name does not leave the run
     unmeasured. Whether the place is the problem is asked of the place lookup itself."""
-    from carbonledger import Tracker
+    from carbonledger.run import Tracker
 
     attempts = [dict(options)]
     if options.get("country") is not None and options.get("region") is not None:
@@ -341,11 +341,11 @@ def model_counts(models: Iterable[str]) -> str:
 
 def post_json(url: str, payload: Mapping[str, Any], deadline_s: float = HTTP_DEADLINE_S) -> None:
     """HTTP ``POST`` ``payload`` as JSON to ``url``; the whole call, connection included,
-    ends within ``deadline_s`` seconds (``carbon._http.fetch``). Failures and a status other
+    ends within ``deadline_s`` seconds (``carbonledger._http.fetch``). Failures and a status other
     than 201 are logged, never raised."""
     import urllib.parse
 
-    from carbonledger.carbon._http import fetch
+    from carbonledger._http import fetch
 
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
         LOG.error("emissions_endpoint %r is not an http(s) URL; the record was not sent", url)
