@@ -45,10 +45,11 @@ class Edge:
     """One import of one of our modules: where it is written and what it names."""
 
     source: str  # the importing module
-    target: str  # the imported module
+    target: str  # the module the import loads: a lazy face's name resolved to its home
     kind: str  # one of KINDS
     line: int
-    names: tuple[str, ...] = ()  # ``from target import names`` (empty for ``import target``)
+    via: str  # the module as the import names it (``from via import names``)
+    names: tuple[str, ...] = ()  # the names taken from ``via`` (empty: the module itself)
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,49 @@ class House:
     edges: list[Edge] = field(default_factory=list)
     functions: list[Function] = field(default_factory=list)
     face_imports: list[Edge] = field(default_factory=list)  # imports of the package face
+    all_names: dict[str, tuple[str, ...] | None] = field(default_factory=dict)  # __all__
+    # package face -> name -> (module it comes from, loaded lazily)
+    binds: dict[str, dict[str, tuple[str, bool]]] = field(default_factory=dict)
+
+    def submodules(self, face: str) -> set[str]:
+        """The modules a package face lists in its ``__all__`` (a name the face takes from
+        one of its modules is that name, even where a module has the same name)."""
+        listed = self.all_names.get(face) or ()
+        bound = self.binds.get(face, {})
+        return {n for n in listed if f"{face}.{n}" in self.files and n not in bound}
+
+    def public_modules(self) -> set[str]:
+        """The public API, by the package's rule: the package face; every module at the
+        top without a leading underscore; every package whose face lists names; and below
+        those, the modules each face lists in its ``__all__``. Every other module is
+        internal."""
+        public = {PACKAGE}
+        todo = []
+        for module, path in self.files.items():
+            parts = module.split(".")
+            if len(parts) != 2 or parts[1].startswith("_"):
+                continue
+            if path.name != "__init__.py" or self.all_names.get(module):
+                public.add(module)
+                todo.append(module)
+        while todo:
+            face = todo.pop()
+            for name in self.submodules(face):
+                public.add(f"{face}.{name}")
+                todo.append(f"{face}.{name}")
+        return public
+
+    def home(self, module: str, name: str) -> str:
+        """The module that ``from module import name`` loads: a lazy face's name is
+        followed to the module it comes from (the face loads it on first use)."""
+        seen: set[str] = set()
+        while module not in seen:
+            seen.add(module)
+            bound = self.binds.get(module, {}).get(name)
+            if bound is None or not bound[1]:
+                return module
+            module = bound[0]
+        return module
 
     def graph(self, kinds: Iterable[str] = ("module",)) -> dict[str, set[str]]:
         """module -> the modules of ours it imports with an edge of one of ``kinds``."""
@@ -163,28 +207,36 @@ def parse(src: Path = ROOT / "src") -> House:
         text = path.read_text(encoding="utf-8")
         house.files[name] = path
         house.lines[name] = len(text.splitlines())
-        trees[name] = (ast.parse(text, filename=str(path)), path.name == "__init__.py")
+        tree = ast.parse(text, filename=str(path))
+        trees[name] = (tree, path.name == "__init__.py")
+        house.all_names[name] = _static_all(tree)
     ours = set(house.files)
+    for name, (tree, is_package) in trees.items():
+        if is_package:
+            house.binds[name] = _face_bindings(tree, name)
     for name, (tree, is_package) in trees.items():
         house.functions.extend(_functions(tree, name))
         loggers = _logger_names(tree)
         for node, kind in _walk(tree, "module"):
             if isinstance(node, ast.Import):
                 for alias in node.names:
-                    _add(house, ours, name, alias.name, kind, node.lineno, ())
+                    _add(house, ours, name, alias.name, alias.name, kind, node.lineno, ())
             elif isinstance(node, ast.ImportFrom):
                 base = _resolve(name, is_package, node.level, node.module)
                 if base != PACKAGE and not base.startswith(PACKAGE + "."):
                     continue
-                plain: list[str] = []
+                grouped: dict[tuple[str, str], list[str]] = {}
                 for alias in node.names:
                     sub = f"{base}.{alias.name}"
-                    if sub in ours:
-                        _add(house, ours, name, sub, kind, node.lineno, ())
+                    if alias.name in house.binds.get(base, {}):
+                        home = house.home(base, alias.name)
+                        grouped.setdefault((home, base), []).append(alias.name)
+                    elif sub in ours:
+                        grouped.setdefault((sub, sub), [])
                     else:
-                        plain.append(alias.name)
-                if plain:
-                    _add(house, ours, name, base, kind, node.lineno, tuple(plain))
+                        grouped.setdefault((base, base), []).append(alias.name)
+                for (target, via), names in grouped.items():
+                    _add(house, ours, name, target, via, kind, node.lineno, tuple(names))
             elif (
                 isinstance(node, ast.Constant)
                 and isinstance(node.value, str)
@@ -192,8 +244,42 @@ def parse(src: Path = ROOT / "src") -> House:
                 and node.value not in (name, PACKAGE)
                 and id(node) not in loggers
             ):
-                house.edges.append(Edge(name, node.value, "by name", node.lineno))
+                house.edges.append(Edge(name, node.value, "by name", node.lineno, node.value))
     return house
+
+
+def _static_all(tree: ast.Module) -> tuple[str, ...] | None:
+    """The module's ``__all__`` when it is written as a literal list or tuple of strings."""
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        if not any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
+            continue
+        if isinstance(value, ast.List | ast.Tuple):
+            names = [e.value for e in value.elts if isinstance(e, ast.Constant)]
+            if len(names) == len(value.elts) and all(isinstance(n, str) for n in names):
+                return tuple(str(n) for n in names)
+    return None
+
+
+def _face_bindings(tree: ast.Module, face: str) -> dict[str, tuple[str, bool]]:
+    """name -> (the module it comes from, whether it is loaded lazily) for the names a
+    package face takes from its modules: eagerly (a module-level import) or lazily (an
+    import under ``TYPE_CHECKING``, the runtime getting it by ``__getattr__``)."""
+    found: dict[str, tuple[str, bool]] = {}
+    for node, kind in _walk(tree, "module"):
+        if not isinstance(node, ast.ImportFrom) or kind == "function":
+            continue
+        base = _resolve(face, True, node.level, node.module)
+        if base == face or not base.startswith(PACKAGE + "."):
+            continue  # ``from face import submodule`` binds a module, not a name
+        for alias in node.names:
+            found[alias.asname or alias.name] = (base, kind == "typing")
+    return found
 
 
 def _add(
@@ -201,6 +287,7 @@ def _add(
     ours: set[str],
     source: str,
     target: str,
+    via: str,
     kind: str,
     line: int,
     names: tuple[str, ...],
@@ -210,9 +297,11 @@ def _add(
     # ``import carbonledger.x.y`` of a name that is not a module: the longest module prefix
     while target not in ours and "." in target:
         target = target.rpartition(".")[0]
-    edge = Edge(source, target, kind, line, names)
+    while via not in ours and "." in via:
+        via = via.rpartition(".")[0]
+    edge = Edge(source, target, kind, line, via, names)
     house.edges.append(edge)
-    if target == PACKAGE and source != PACKAGE and kind != "by name":
+    if via == PACKAGE and source != PACKAGE and kind != "by name":
         house.face_imports.append(edge)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from carbonledger._http import DeadlineError, fetch
 from carbonledger.carbon import (
     ElectricityMapsProvider,
     UKCarbonIntensityProvider,
@@ -20,7 +21,6 @@ from carbonledger.carbon import (
     intensity,
     resolve_location,
 )
-from carbonledger._http import DeadlineError, fetch
 from carbonledger.units import J_PER_KWH
 
 from .conftest import LocalServer, Reply

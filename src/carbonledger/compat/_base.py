@@ -22,7 +22,7 @@ from carbonledger.run.settings import MAX_INTERVAL_S, MIN_INTERVAL_S
 
 if TYPE_CHECKING:
     from carbonledger.models import RunStatus, RunSummary
-    from carbonledger.run.tracker import Tracker
+    from carbonledger.run import Tracker
 
 __all__ = [
     "HTTP_DEADLINE_S",
@@ -136,7 +136,7 @@ def _place_error(options: Mapping[str, Any]) -> Exception | None:
     country, region = options.get("country"), options.get("region")
     if country is None and region is None:
         return None
-    from carbonledger.carbon.location import resolve_location
+    from carbonledger.carbon import resolve_location
     from carbonledger.errors import InputError
 
     try:
@@ -237,7 +237,7 @@ class HostFacts:
 def host_facts() -> HostFacts:
     """This host's OS, Python, logical CPUs and RAM size in GB (read once), as the run's own
     metadata has them (:mod:`carbonledger.run.hostinfo`)."""
-    from carbonledger.run.hostinfo import platform_string
+    from carbonledger.run import platform_string
     from carbonledger.sensors.memory import installed_ram_bytes
     from carbonledger.units import bytes_to_gb, bytes_to_gib
 
