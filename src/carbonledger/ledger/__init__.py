@@ -54,6 +54,8 @@ _LAZY = {
     "SCHEMA_VERSION": "carbonledger.ledger.schema",
 }
 _SUBMODULES = ("keys", "transports")
+#: a name the face gives under another name than its module's
+_ALIASES = {"KeySigner": "Signer"}
 
 __all__ = [
     "ENV_VAR",
@@ -150,7 +152,7 @@ def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    return getattr(importlib.import_module(module), _ALIASES.get(name, name))
 
 
 def __dir__() -> list[str]:
