@@ -42,10 +42,8 @@ if TYPE_CHECKING:
         SensorInfo,
         WindowSummary,
     )
-    from carbonledger.run.decorator import track
-    from carbonledger.run.tracker import Tracker
-    from carbonledger.sensors.base import DiscoveryOptions
-    from carbonledger.sensors.registry import discover
+    from carbonledger.run import Tracker, track
+    from carbonledger.sensors import DiscoveryOptions, discover
 
 __all__ = [
     "CarbonLedgerError",
@@ -72,11 +70,12 @@ __all__ = [
     "track",
 ]
 
+# name -> the public module it comes from (each package's face, or a ground module)
 _LAZY: dict[str, str] = {
-    "Tracker": "carbonledger.run.tracker",
-    "track": "carbonledger.run.decorator",
-    "discover": "carbonledger.sensors.registry",
-    "DiscoveryOptions": "carbonledger.sensors.base",
+    "Tracker": "carbonledger.run",
+    "track": "carbonledger.run",
+    "discover": "carbonledger.sensors",
+    "DiscoveryOptions": "carbonledger.sensors",
     "open_ledger": "carbonledger.ledger",
     "ComponentEnergy": "carbonledger.models",
     "Reading": "carbonledger.models",

@@ -72,8 +72,10 @@ __all__ = [
     "Signer",
     "WindowEnded",
     "batch_message",
+    "body_hash",
     "decode_batch",
     "encode_batch",
+    "new_member_id",
 ]
 
 #: the version tag of a batch body

@@ -62,8 +62,11 @@ __all__ = [
     "RunStatus",
     "RunSummary",
     "Sample",
+    "Scope",
     "SensorInfo",
     "WindowSummary",
+    "check_name_length",
+    "window_pattern",
 ]
 
 

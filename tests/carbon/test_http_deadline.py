@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from carbonledger._http import DeadlineError, fetch
 from carbonledger.carbon import (
     ElectricityMapsProvider,
     UKCarbonIntensityProvider,
@@ -20,7 +21,6 @@ from carbonledger.carbon import (
     intensity,
     resolve_location,
 )
-from carbonledger.carbon._http import DeadlineError, fetch
 from carbonledger.units import J_PER_KWH
 
 from .conftest import LocalServer, Reply
@@ -68,7 +68,7 @@ def test_a_prompt_answer_comes_back_whole(server: LocalServer) -> None:
 def test_an_oversized_answer_is_an_error_not_a_cut(
     server: LocalServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from carbonledger.carbon import _http
+    from carbonledger import _http
 
     monkeypatch.setattr(_http, "MAX_BYTES", 100)
     server.routes[("GET", "/big")] = Reply(body="x" * 1000)

@@ -19,14 +19,18 @@ Pure: no sensor or ledger imports; network only inside the provider classes and 
 location probes, each time-bounded. Energy becomes CO2e only in
 :mod:`carbonledger.accounting`, which the modules here call. Importing this package is
 cheap: each module loads on first use of one of its names.
+
+The public surface is :data:`__all__`: the names above and the :mod:`providers` package.
+The modules that hold them (``zones``, ``location``, ``pue`` ...) are internal.
 """
 
 from __future__ import annotations
 
-import sys
+import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from carbonledger.carbon import providers
     from carbonledger.carbon.embodied import (
         DEVICE_KINDS,
         EmbodiedDevice,
@@ -51,7 +55,13 @@ if TYPE_CHECKING:
     from carbonledger.carbon.providers.electricitymaps import ElectricityMapsProvider
     from carbonledger.carbon.providers.file import FileIntensityProvider
     from carbonledger.carbon.providers.uk import UKCarbonIntensityProvider
-    from carbonledger.carbon.pue import provider_pue, reference_pue, resolve_pue, validate_pue
+    from carbonledger.carbon.pue import (
+        provider_pue,
+        reference_pue,
+        resolve_pue,
+        unknown_facility_pue,
+        validate_pue,
+    )
     from carbonledger.carbon.zones import ZONE_KINDS, Zone, intensity, list_zones, world_average
 
 __all__ = [
@@ -79,12 +89,16 @@ __all__ = [
     "market_co2e_g",
     "probe_cloud_metadata",
     "provider_pue",
+    "providers",
     "reference_pue",
     "resolve_location",
     "resolve_pue",
+    "unknown_facility_pue",
     "validate_pue",
     "world_average",
 ]
+
+_SUBMODULES = ("providers",)
 
 _LAZY: dict[str, str] = {
     "DEFAULT_METADATA_URLS": "carbonledger.carbon.location",
@@ -114,19 +128,25 @@ _LAZY: dict[str, str] = {
     "reference_pue": "carbonledger.carbon.pue",
     "resolve_location": "carbonledger.carbon.location",
     "resolve_pue": "carbonledger.carbon.pue",
+    "unknown_facility_pue": "carbonledger.carbon.pue",
     "validate_pue": "carbonledger.carbon.pue",
     "world_average": "carbonledger.carbon.zones",
 }
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'carbonledger.carbon' has no attribute {name!r}")
-    __import__(module)
-    value = getattr(sys.modules[module], name)
-    globals()[name] = value
-    return value
+    loaded = importlib.import_module(module)
+    # bind every name of that module now: importing it has just set the attribute of its
+    # own name (``equivalents``, the module) over the face's function of the same name
+    for other, home in _LAZY.items():
+        if home == module:
+            globals()[other] = getattr(loaded, other)
+    return globals()[name]
 
 
 def __dir__() -> list[str]:

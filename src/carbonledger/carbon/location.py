@@ -31,7 +31,7 @@ from carbonledger.carbon.zones import Zone, intensity, world_average
 from carbonledger.errors import InputError, UnknownNameError
 
 if TYPE_CHECKING:
-    from carbonledger.carbon._http import Response
+    from carbonledger._http import Response
 
 LocationSource = Literal[
     "argument", "environment", "config", "cloud-metadata", "ip-geolocation", "default"
@@ -127,9 +127,9 @@ def _explicit(
 
 
 def fetch(url: str, **options: Any) -> Response:
-    """:func:`carbonledger.carbon._http.fetch`, loaded on the first call: most trackers are
+    """:func:`carbonledger._http.fetch`, loaded on the first call: most trackers are
     told where they run and never ask the network."""
-    from carbonledger.carbon._http import fetch as _fetch
+    from carbonledger._http import fetch as _fetch
 
     return _fetch(url, **options)
 

@@ -17,7 +17,7 @@ from carbonledger.errors import CarbonLedgerError
 
 if TYPE_CHECKING:
     from carbonledger.models import RunSummary
-    from carbonledger.run.tracker import Tracker
+    from carbonledger.run import Tracker
 
 __all__ = [
     "BUDGET_CHECK_S",
@@ -120,7 +120,7 @@ def wait_with_budget(
 def realised(record: dict[str, Any], summary: RunSummary) -> dict[str, Any]:
     """``record`` with the saving the chosen start realised (from the provider's actual
     hourly figures for the hours the job ran; bounded, and says so when unknown)."""
-    from carbonledger.carbon.providers.chooser import forecast_provider
+    from carbonledger.carbon.providers import forecast_provider
     from carbonledger.reduce.scheduling import realised_saving
 
     zone = record.get("zone") or ""

@@ -40,7 +40,7 @@ def _gather(scope: str, **hardware: Any) -> dict[str, Any]:
 
     from carbonledger.ledger import default_ledger_path
     from carbonledger.run.config import load_settings
-    from carbonledger.sensors.registry import discover
+    from carbonledger.sensors import discover
 
     settings = load_settings()
     found = discover(

@@ -266,7 +266,7 @@ def _short(e: Estimate) -> dict[str, Any]:
 
 
 def _n(x: float) -> str:
-    from carbonledger.predict.estimate import fmt
+    from carbonledger.predict import fmt
 
     return fmt(x)
 

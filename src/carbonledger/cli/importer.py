@@ -77,7 +77,7 @@ def register(app: typer.Typer) -> None:
         GPU-hours x the GPU's TDP x 0.7 (0.4-1.0), allocated memory x W/GB, all labelled
         estimated with their range. Jobs already in the ledger are skipped."""
         from carbonledger.errors import CarbonLedgerError
-        from carbonledger.run.context import resolve_carbon
+        from carbonledger.run import resolve_carbon
         from carbonledger.run.settings import resolve
         from carbonledger.run.slurm import import_jobs, parse_sacct
 

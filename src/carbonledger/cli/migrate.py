@@ -28,8 +28,7 @@ def register(app: typer.Typer) -> None:
 
         Nothing of its records changes: runs recorded before keep their signed records and
         verify as they did; new runs are recorded as signed batches of events."""
-        from carbonledger.ledger import open_ledger
-        from carbonledger.ledger.schema import SCHEMA_VERSION
+        from carbonledger.ledger import SCHEMA_VERSION, open_ledger
         from carbonledger.report.text import printable
 
         try:

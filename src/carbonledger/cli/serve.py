@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
         when the ledger cannot be opened (it must exist: record a run first)."""
         from importlib.util import find_spec
 
-        from carbonledger.web.security import TOKEN_ENV, check_bind
+        from carbonledger.web import TOKEN_ENV, check_bind
 
         token = token or os.environ.get(TOKEN_ENV) or None
         try:

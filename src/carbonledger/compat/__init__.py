@@ -16,8 +16,27 @@ Each run is also recorded in the carbonledger ledger (``carbonledger runs`` list
 Nothing in this package raises into the user's code once the arguments are accepted: a
 failure is logged (logger ``carbonledger.compat``) and the user's work goes on, as the
 original tools do. See ``docs/migrating.md`` for what maps to what and what differs.
+
+The two modules are public (:data:`__all__`, each loaded on first use); the ``_``-prefixed
+modules are internal.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from carbonledger.compat import codecarbon, eco2ai
+
 __all__ = ["codecarbon", "eco2ai"]
+
+
+def __getattr__(name: str) -> object:
+    if name in __all__:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -22,7 +22,7 @@ from carbonledger.run.settings import MAX_INTERVAL_S, MIN_INTERVAL_S
 
 if TYPE_CHECKING:
     from carbonledger.models import RunStatus, RunSummary
-    from carbonledger.run.tracker import Tracker
+    from carbonledger.run import Tracker
 
 __all__ = [
     "HTTP_DEADLINE_S",
@@ -136,7 +136,7 @@ def _place_error(options: Mapping[str, Any]) -> Exception | None:
     country, region = options.get("country"), options.get("region")
     if country is None and region is None:
         return None
-    from carbonledger.carbon.location import resolve_location
+    from carbonledger.carbon import resolve_location
     from carbonledger.errors import InputError
 
     try:
@@ -152,7 +152,7 @@ def start_tracker(options: Mapping[str, Any]) -> Tracker | None:
     A place the tables do not know is dropped (logged) before the start: first the region
     (when a country is given), then both; so a typo in a place name does not leave the run
     unmeasured. Whether the place is the problem is asked of the place lookup itself."""
-    from carbonledger import Tracker
+    from carbonledger.run import Tracker
 
     attempts = [dict(options)]
     if options.get("country") is not None and options.get("region") is not None:
@@ -237,7 +237,7 @@ class HostFacts:
 def host_facts() -> HostFacts:
     """This host's OS, Python, logical CPUs and RAM size in GB (read once), as the run's own
     metadata has them (:mod:`carbonledger.run.hostinfo`)."""
-    from carbonledger.run.hostinfo import platform_string
+    from carbonledger.run import platform_string
     from carbonledger.sensors.memory import installed_ram_bytes
     from carbonledger.units import bytes_to_gb, bytes_to_gib
 
@@ -341,11 +341,11 @@ def model_counts(models: Iterable[str]) -> str:
 
 def post_json(url: str, payload: Mapping[str, Any], deadline_s: float = HTTP_DEADLINE_S) -> None:
     """HTTP ``POST`` ``payload`` as JSON to ``url``; the whole call, connection included,
-    ends within ``deadline_s`` seconds (``carbon._http.fetch``). Failures and a status other
+    ends within ``deadline_s`` seconds (``carbonledger._http.fetch``). Failures and a status other
     than 201 are logged, never raised."""
     import urllib.parse
 
-    from carbonledger.carbon._http import fetch
+    from carbonledger._http import fetch
 
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
         LOG.error("emissions_endpoint %r is not an http(s) URL; the record was not sent", url)

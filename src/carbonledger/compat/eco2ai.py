@@ -52,7 +52,7 @@ from carbonledger.units import g_to_kg
 
 if TYPE_CHECKING:
     from carbonledger.models import ComponentEnergy
-    from carbonledger.run.tracker import Tracker as ClTracker
+    from carbonledger.run import Tracker as ClTracker
 
 __all__ = [
     "IncorrectMethodSequenceError",

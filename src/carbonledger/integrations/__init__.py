@@ -15,6 +15,47 @@ One module per framework, each imported only when you use it:
 
 The frameworks come with ``pip install 'carbonledger[integrations]'``; a module whose
 framework is missing raises ImportError saying what to install.
+
+Those modules are public (:data:`__all__`, each loaded on first use: importing this
+package loads no framework); ``_common`` and ``_report`` are internal.
 """
 
-__all__: list[str] = []
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from carbonledger.integrations import (
+        jupyter,
+        keras,
+        lightning,
+        mlflow,
+        pytorch,
+        ray,
+        serving,
+        transformers,
+        wandb,
+    )
+
+__all__ = [
+    "jupyter",
+    "keras",
+    "lightning",
+    "mlflow",
+    "pytorch",
+    "ray",
+    "serving",
+    "transformers",
+    "wandb",
+]
+
+
+def __getattr__(name: str) -> object:
+    if name in __all__:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -29,7 +29,7 @@ from carbonledger.errors import StateError
 
 if TYPE_CHECKING:
     from carbonledger.models import RunStatus, RunSummary, WindowSummary
-    from carbonledger.run.tracker import Tracker
+    from carbonledger.run import Tracker
 
 __all__ = [
     "PHASES",
@@ -83,7 +83,7 @@ def shared_run_id(env: Mapping[str, str] | None = None) -> str | None:
     job with a process group has imported it already."""
     import sys
 
-    from carbonledger.run.membership import derive_run_id, new_id
+    from carbonledger.run import derive_run_id, new_id
 
     if derive_run_id(os.environ if env is None else env)[0] is not None:
         return None
@@ -162,7 +162,7 @@ class EpochRecorder:
         """Start (or join) the run; ``expected_epochs`` feeds the during-training forecast."""
         if self.running:
             return self.tracker
-        from carbonledger.run.tracker import Tracker
+        from carbonledger.run import Tracker
 
         self.summary = None
         if self._given is None:

@@ -29,7 +29,7 @@ from carbonledger.errors import InputError
 
 if TYPE_CHECKING:
     from carbonledger.models import RunSummary, WindowSummary
-    from carbonledger.run.tracker import Tracker
+    from carbonledger.run import Tracker
 
 __all__ = ["load_ipython_extension", "unload_ipython_extension"]
 
@@ -90,7 +90,7 @@ class CarbonMagics:
         self._cells = 0
 
     def start(self, line: str) -> None:
-        from carbonledger.run.tracker import Tracker
+        from carbonledger.run import Tracker
 
         if self.tracker is not None:
             print("carbonledger: a run is already open; %carbon_stop ends it")
@@ -108,7 +108,7 @@ class CarbonMagics:
         print(footprint_line(f"run {summary.run_id}", summary, tracker))
 
     def cell(self, line: str, cell: str) -> None:
-        from carbonledger.run.tracker import Tracker
+        from carbonledger.run import Tracker
 
         if self.tracker is not None:
             if line.strip():

@@ -34,7 +34,7 @@ from carbonledger.integrations._common import EpochRecorder, Sink, epochs_from, 
 
 if TYPE_CHECKING:
     from carbonledger.models import RunSummary
-    from carbonledger.run.tracker import Tracker
+    from carbonledger.run import Tracker
 
 __all__ = ["CarbonCallback", "missing_backend"]
 

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from carbonledger.models import RunSummary
-    from carbonledger.run.tracker import Tracker
+    from carbonledger.run import Tracker
 
 __all__ = ["TrainingLoop"]
 

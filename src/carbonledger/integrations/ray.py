@@ -33,15 +33,15 @@ from typing import TYPE_CHECKING, Any
 
 from carbonledger.errors import InputError
 from carbonledger.events import SignedBatch
-from carbonledger.ledger.ledger import Ledger
+from carbonledger.ledger import Ledger
 from carbonledger.models import ComponentEnergy, Sample, SensorInfo
 
 if TYPE_CHECKING:
     from types import TracebackType
 
     from carbonledger.models import RunSummary
-    from carbonledger.run.tracker import Tracker
-    from carbonledger.sensors.base import Sensor
+    from carbonledger.run import Tracker
+    from carbonledger.sensors import Sensor
 
 __all__ = ["RayClusterTracker", "SensorFactory", "node_host", "train_worker_tracker"]
 
@@ -79,7 +79,7 @@ class _NodeTracker:
         factory: SensorFactory | None,
         options: dict[str, Any],
     ) -> None:
-        from carbonledger.run.tracker import Tracker
+        from carbonledger.run import Tracker
 
         self._collector = CollectingLedger()
         ledger: Any = self._collector if ledger_target is None else ledger_target
@@ -129,7 +129,7 @@ class RayClusterTracker:
         run_id: str | None = None,
         **options: Any,
     ) -> None:
-        from carbonledger.ledger.paths import is_postgres_url
+        from carbonledger.ledger import is_postgres_url
 
         if poll_s <= 0:
             raise InputError(f"poll_s must be positive seconds, got {poll_s!r}")
@@ -171,7 +171,7 @@ class RayClusterTracker:
     def start(self) -> RayClusterTracker:
         """Open the run from the driver, place a tracker on every live node, start polling."""
         from carbonledger.ledger import open_ledger
-        from carbonledger.run.tracker import Tracker
+        from carbonledger.run import Tracker
 
         ray = _require_ray()
         host = node_host(os.uname().nodename, ray.get_runtime_context().get_node_id())
@@ -344,11 +344,11 @@ def train_worker_tracker(ledger: str, **options: Any) -> Tracker:
             "CARBONLEDGER_RUN_ID is not set in this worker: pass "
             "runtime_env=job.runtime_env() to the trainer (or ray.init)"
         )
-    from carbonledger.run.tracker import Tracker
+    from carbonledger.run import Tracker
 
     given = options.pop("sensors", None)
     if given is None:
-        from carbonledger.sensors.discovery import discover
+        from carbonledger.sensors import discover
 
         given = discover(gpu=True).sensors
     sensors = [s for s in given if not s.info.host_wide]
@@ -367,7 +367,7 @@ class CollectingLedger(Ledger):
     driver to collect and append to the run's ledger unchanged (the bytes the node signed)."""
 
     def __init__(self) -> None:
-        from carbonledger.ledger.transports.memory import MemoryTransport
+        from carbonledger.ledger.transports import MemoryTransport
 
         super().__init__(MemoryTransport(), signing_key=False)
         self._batches: list[dict[str, str]] = []

@@ -51,7 +51,7 @@ from carbonledger.integrations._common import EpochRecorder, Sink, epochs_from, 
 if TYPE_CHECKING:
     from carbonledger.integrations.serving import Request, RequestMeter
     from carbonledger.models import RunSummary
-    from carbonledger.run.tracker import Tracker
+    from carbonledger.run import Tracker
 
 __all__ = ["CarbonTrainerCallback", "generate_measured"]
 

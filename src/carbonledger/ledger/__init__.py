@@ -12,6 +12,10 @@
     print(report.head)                     # COUNT:HASH, to publish
 
 See ``docs/ledger.md`` for the schema, statuses, multi-process runs, signing and exports.
+
+The public surface is :data:`__all__`: the names below, :mod:`~carbonledger.ledger.keys`
+(your signing key, public keys, trusted keys) and :mod:`~carbonledger.ledger.transports`
+(the databases, by scheme). Every other module here is internal.
 """
 
 from __future__ import annotations
@@ -26,30 +30,48 @@ from carbonledger.models import MemberRecord, RunRecord
 
 if TYPE_CHECKING:
     from carbonledger.events import Signer
+    from carbonledger.ledger import keys, transports
     from carbonledger.ledger.chain import Problem, VerifyReport
     from carbonledger.ledger.keys import Signer as KeySigner
     from carbonledger.ledger.ledger import Ledger
-    from carbonledger.ledger.paths import ENV_VAR, default_ledger_path
+    from carbonledger.ledger.paths import (
+        ENV_VAR,
+        default_ledger_file,
+        default_ledger_path,
+        is_postgres_url,
+    )
+    from carbonledger.ledger.schema import SCHEMA_VERSION
 
 _LAZY = {
     "ENV_VAR": "carbonledger.ledger.paths",
+    "default_ledger_file": "carbonledger.ledger.paths",
     "default_ledger_path": "carbonledger.ledger.paths",
+    "is_postgres_url": "carbonledger.ledger.paths",
     "Ledger": "carbonledger.ledger.ledger",
     "Problem": "carbonledger.ledger.chain",
     "VerifyReport": "carbonledger.ledger.chain",
     "KeySigner": "carbonledger.ledger.keys",
+    "SCHEMA_VERSION": "carbonledger.ledger.schema",
 }
+_SUBMODULES = ("keys", "transports")
+#: a name the face gives under another name than its module's
+_ALIASES = {"KeySigner": "Signer"}
 
 __all__ = [
     "ENV_VAR",
+    "SCHEMA_VERSION",
     "KeySigner",
     "Ledger",
     "MemberRecord",
     "Problem",
     "RunRecord",
     "VerifyReport",
+    "default_ledger_file",
     "default_ledger_path",
+    "is_postgres_url",
+    "keys",
     "open_ledger",
+    "transports",
     "verify",
 ]
 
@@ -123,9 +145,15 @@ def verify(
 
 
 def __getattr__(name: str) -> object:
+    import importlib
+
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
+    return getattr(importlib.import_module(module), _ALIASES.get(name, name))
 
-    return getattr(importlib.import_module(module), name)
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

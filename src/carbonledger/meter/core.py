@@ -21,7 +21,7 @@ from carbonledger.models import ComponentEnergy, Reading, Sample, SensorInfo, Wi
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from carbonledger.sensors.base import Sensor
+    from carbonledger.sensors import Sensor
 
 __all__ = ["Meter", "WindowBlock"]
 

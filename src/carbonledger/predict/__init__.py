@@ -10,13 +10,16 @@ run's total from its first epochs. Pure functions; no hardware, no network.
 * :func:`accelerator` / :func:`list_accelerators`: the hardware catalogue.
 * :class:`Architecture` / :class:`MoE`: parameter counts from a model's shape.
 * :func:`load_spec`: the YAML spec of ``carbonledger estimate``.
+* :func:`fmt`: the number format of an estimate's text (3 significant figures).
+
+The public surface is :data:`__all__`; the modules that hold it are internal.
 
 The equations, constants, sources and validation are in docs/prediction.md.
 """
 
 from __future__ import annotations
 
-from carbonledger.predict.estimate import Estimate, training
+from carbonledger.predict.estimate import Estimate, fmt, training
 from carbonledger.predict.flops import (
     attention_flops_per_token,
     inference_flops_per_token,
@@ -47,6 +50,7 @@ __all__ = [
     "compare_accelerators",
     "default_priors",
     "fit_priors",
+    "fmt",
     "forecast",
     "inference",
     "inference_flops_per_token",

@@ -424,7 +424,7 @@ def assumed_pue(
         value = positive(pue, "pue", minimum=1.0, inclusive=True)
         notes.append(f"PUE {value:g} given, taken as exact")
         return value, None
-    from carbonledger.carbon.pue import unknown_facility_pue
+    from carbonledger.carbon import unknown_facility_pue
 
     band = unknown_facility_pue()
     sigma = math.log(band.high / band.low) / (2 * Z80)

@@ -29,7 +29,7 @@ from carbonledger.accounting import co2e_g
 
 if TYPE_CHECKING:
     from carbonledger.models import RunSummary
-    from carbonledger.predict.hardware import Accelerator
+    from carbonledger.predict import Accelerator
 
 __all__ = ["Advice", "advise", "format_advice"]
 
@@ -199,7 +199,7 @@ def _start_hour(
 
 def _accelerator(summary: RunSummary) -> Advice | None:
     from carbonledger.errors import CarbonLedgerError
-    from carbonledger.predict.hardware import accelerator, list_accelerators
+    from carbonledger.predict import accelerator, list_accelerators
 
     gpus = [c for c in summary.components if c.component == "gpu" and c.energy_j > 0]
     if not gpus:

@@ -29,7 +29,7 @@ from carbonledger.errors import CarbonLedgerError, InputError
 from carbonledger.units import iso_utc, kwh_to_j
 
 if TYPE_CHECKING:
-    from carbonledger.carbon.providers.base import IntensityForecast
+    from carbonledger.carbon.providers import IntensityForecast
 
 __all__ = [
     "StartPlan",
@@ -383,7 +383,7 @@ def plan_for_place(
     (a grid zone: 1, no facility assumed). The plan says why it starts now when no
     provider serves the zone."""
     from carbonledger.carbon import intensity, provider_pue
-    from carbonledger.carbon.providers.chooser import forecast_provider
+    from carbonledger.carbon.providers import forecast_provider
 
     if place is None:
         plan = plan_start("?", duration_s, within_s, None, now_unix_s=now_unix_s)

@@ -23,7 +23,8 @@ import json
 from collections.abc import Iterable
 from typing import Any, Literal, TextIO
 
-from carbonledger import __version__, units
+from carbonledger import units
+from carbonledger._version import __version__
 from carbonledger.models import COMPONENTS, Component, RunSummary
 from carbonledger.units import j_to_kwh
 

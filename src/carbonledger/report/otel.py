@@ -94,7 +94,7 @@ def register_metrics(
         raise InputError(
             "OpenTelemetry metrics need opentelemetry-api and -sdk: pip install carbonledger[otel]"
         ) from None
-    from carbonledger import __version__
+    from carbonledger._version import __version__
 
     provider = meter_provider if meter_provider is not None else metrics.get_meter_provider()
     meter = provider.get_meter(meter_name, __version__)

@@ -361,7 +361,7 @@ def push_to_gateway(
     """HTTP ``PUT`` the metrics of ``summary`` to a Pushgateway at ``url`` under
     ``/metrics/job/<job>`` (plus ``grouping`` labels), replacing that group's metrics, with
     prometheus_client's ``push_to_gateway``. The whole call (connection, request, answer)
-    ends within ``timeout_s`` seconds (:func:`carbonledger.carbon._http.fetch`)."""
+    ends within ``timeout_s`` seconds (:func:`carbonledger._http.fetch`)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InputError(f"Pushgateway URL must look like http://host:9091, got {url!r}")
@@ -381,7 +381,7 @@ def push_to_gateway(
         data: bytes,
     ) -> Callable[[], None]:
         def send() -> None:
-            from carbonledger.carbon._http import fetch
+            from carbonledger._http import fetch
 
             try:
                 response = fetch(

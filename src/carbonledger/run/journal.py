@@ -35,7 +35,7 @@ from carbonledger.errors import InputError, IntegrityError, LedgerError
 from carbonledger.events import DecodeError, SignedBatch, batch_message
 
 if TYPE_CHECKING:
-    from carbonledger.ledger.ledger import Ledger
+    from carbonledger.ledger import Ledger
 
 __all__ = [
     "FORMAT",

@@ -20,8 +20,8 @@ from carbonledger.models import MemberRecord, RunRecord
 
 if TYPE_CHECKING:
     from carbonledger.accounting import CarbonContext
-    from carbonledger.ledger.ledger import Ledger
-    from carbonledger.sensors.base import Sensor
+    from carbonledger.ledger import Ledger
+    from carbonledger.sensors import Sensor
 
 __all__ = [
     "Membership",

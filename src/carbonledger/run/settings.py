@@ -158,7 +158,7 @@ def resolve(
         clean_tags[check_name("tag name", str(key))] = check_name(f"tag {key!r}", str(value))
     pue = merged.get("pue")
     if pue is not None:
-        from carbonledger.carbon.pue import validate_pue
+        from carbonledger.carbon import validate_pue
 
         pue = validate_pue(pue)
     run = RunSettings(

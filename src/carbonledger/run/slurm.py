@@ -224,7 +224,7 @@ def estimate_components(
     """A job's estimated energy per component in joules, with the notes on each model: CPU
     cores x per-vCPU power (idle..full by TotalCPU), GPU-hours x TDP x 0.7 (0.4..1.0), memory
     allocated x W/GB. Everything is labelled estimated, with its range."""
-    from carbonledger.predict.hardware import accelerator
+    from carbonledger.predict import accelerator
     from carbonledger.sensors.cpu.vcpu import vcpu_power
     from carbonledger.sensors.memory import W_PER_GB, W_PER_GB_HIGH, W_PER_GB_LOW
 

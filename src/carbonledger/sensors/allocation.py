@@ -26,6 +26,7 @@ __all__ = [
     "Allocation",
     "allocation_share",
     "apply_allocation",
+    "first_set",
     "parse_cpu_list",
     "slurm_int",
 ]

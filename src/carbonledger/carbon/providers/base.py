@@ -4,7 +4,7 @@ time helpers that parse and bucket their data into UTC hours, and :class:`Online
 the base of the HTTP providers (memory and file cache, one whole-call deadline per request).
 
 Units: times in unix seconds (UTC), intensities in gCO2e/kWh. Nothing here calls the
-network; :class:`OnlineProvider` does, through :func:`carbonledger.carbon._http.fetch`,
+network; :class:`OnlineProvider` does, through :func:`carbonledger._http.fetch`,
 only when a subclass's ``hourly`` or ``forecast`` is asked for hours it lacks.
 """
 
@@ -338,7 +338,7 @@ class OnlineProvider:
     def get_json(self, url: str, headers: Mapping[str, str]) -> Any:
         """The JSON ``url`` answers, within :attr:`timeout_s` for the whole call;
         :class:`ProviderError` for no answer, a status other than 200 or a body not JSON."""
-        from carbonledger.carbon._http import fetch
+        from carbonledger._http import fetch
 
         try:
             resp = fetch(url, headers=headers, timeout_s=self.timeout_s)

@@ -8,9 +8,12 @@ target                      transport
 anything else (a path)      :class:`~.sqlite.SqliteTransport`
 ==========================  ================================================
 
-A new backend is one module here with a class like those (``transaction``, ``dialect``,
-``close``, ``location``, ``read_only``, ``lock``, ``for_update``) and one row of
-:data:`SCHEMES`.
+A new backend is one module here and one row of :data:`SCHEMES`: a class with what
+:class:`~.base.Transport` lists (``transaction``, ``dialect``, ``close``, ``location``,
+``read_only``, ``lock``, ``for_update``) and the class method ``from_target(target, *,
+create, read_only, timeout_s, clock)`` that :func:`open_transport` calls. Its ``dialect``
+is one the ledger's SQL is written for (``sqlite`` or ``postgres``, see
+:mod:`carbonledger.ledger.schema`).
 """
 
 from __future__ import annotations
@@ -18,11 +21,26 @@ from __future__ import annotations
 import importlib
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from carbonledger.ledger.transports.base import Dialect, Transport, Tx
 
-__all__ = ["SCHEMES", "Dialect", "Transport", "Tx", "open_transport", "scheme_of"]
+if TYPE_CHECKING:
+    from carbonledger.ledger.transports.memory import MemoryTransport
+    from carbonledger.ledger.transports.postgres import PostgresTransport
+    from carbonledger.ledger.transports.sqlite import SqliteTransport
+
+__all__ = [
+    "SCHEMES",
+    "Dialect",
+    "MemoryTransport",
+    "PostgresTransport",
+    "SqliteTransport",
+    "Transport",
+    "Tx",
+    "open_transport",
+    "scheme_of",
+]
 
 #: scheme -> (module, class); "" is the default (a file path)
 SCHEMES: dict[str, tuple[str, str]] = {
@@ -51,16 +69,24 @@ def open_transport(
     timeout_s: float = 5.0,
     clock: Callable[[], float] = time.time,
 ) -> Transport:
-    """Open the database ``target`` names (see the module's table)."""
-    scheme = scheme_of(target)
-    module, name = SCHEMES[scheme]
+    """Open the database ``target`` names (see the module's table): the row's class opens
+    it with ``from_target``."""
+    module, name = SCHEMES[scheme_of(target)]
     cls: Any = getattr(importlib.import_module(module), name)
-    if scheme == ":memory:":
-        transport: Transport = cls(clock=clock)
-    elif scheme in ("postgresql", "postgres"):
-        transport = cls(target, read_only=read_only, timeout_s=timeout_s, clock=clock)
-    else:
-        transport = cls(
-            target, create=create, read_only=read_only, timeout_s=timeout_s, clock=clock
-        )
+    transport: Transport = cls.from_target(
+        target, create=create, read_only=read_only, timeout_s=timeout_s, clock=clock
+    )
     return transport
+
+
+def __getattr__(name: str) -> Any:
+    """The transport classes, each loaded on first use (PostgreSQL's needs psycopg only
+    when connecting)."""
+    for module, cls in SCHEMES.values():
+        if cls == name:
+            return getattr(importlib.import_module(module), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

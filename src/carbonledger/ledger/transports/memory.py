@@ -24,6 +24,19 @@ class MemoryTransport(SqliteTransport):
         super().__init__(":memory:", clock=clock)
         self.location = ":memory:"
 
+    @classmethod
+    def from_target(
+        cls,
+        target: str,
+        *,
+        create: bool,
+        read_only: bool,
+        timeout_s: float,
+        clock: Callable[[], float],
+    ) -> MemoryTransport:
+        """A new private database: ``:memory:`` takes only the clock."""
+        return cls(clock=clock)
+
     @staticmethod
     def _resolve(path: str | os.PathLike[str]) -> str:
         return ":memory:"

@@ -85,6 +85,20 @@ class PostgresTransport:
             self._conn.close()
             raise
 
+    @classmethod
+    def from_target(
+        cls,
+        target: str,
+        *,
+        create: bool,
+        read_only: bool,
+        timeout_s: float,
+        clock: Callable[[], float],
+    ) -> PostgresTransport:
+        """The transport of a ``postgresql://`` URL (``create`` does not apply: the database
+        is made by its administrator; the ledger's tables are made on first open)."""
+        return cls(target, read_only=read_only, timeout_s=timeout_s, clock=clock)
+
     def _connect(self) -> Any:
         psycopg = self._psycopg
         ms = self._statement_ms

@@ -98,6 +98,20 @@ class SqliteTransport:
             raise
         self._conn = conn
 
+    @classmethod
+    def from_target(
+        cls,
+        target: str,
+        *,
+        create: bool,
+        read_only: bool,
+        timeout_s: float,
+        clock: Callable[[], float],
+    ) -> SqliteTransport:
+        """The transport of a file path, as :func:`~carbonledger.ledger.transports.open_transport`
+        opens every row of its table."""
+        return cls(target, create=create, read_only=read_only, timeout_s=timeout_s, clock=clock)
+
     @staticmethod
     def _resolve(path: str | os.PathLike[str]) -> str:
         text = os.fspath(path)

@@ -359,7 +359,7 @@ def fetch(
     """
     from urllib.parse import urljoin
 
-    from carbonledger import __version__
+    from carbonledger._version import __version__
 
     deadline = _Deadline(url, max(float(timeout_s), 0.001))
     sent = {"User-Agent": f"carbonledger/{__version__}", **dict(headers or {})}
