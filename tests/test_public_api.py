@@ -46,23 +46,7 @@ READER = _load_reader()
 # list as those files are free. The test fails on any other such import, and on an entry
 # here that no longer occurs.
 RESERVED_FILE_ALLOWANCES: dict[tuple[str, str], str] = {
-    ("run/tracker.py", "carbonledger.meter.core"): "from carbonledger.meter import WindowBlock",
-    ("run/tracker.py", "carbonledger.ledger.ledger"): "from carbonledger.ledger import Ledger",
-    ("run/tracker.py", "carbonledger.sensors.base"): "from carbonledger.sensors import Sensor",
-    ("run/tracker.py", "carbonledger.sensors.discovery"): (
-        "from carbonledger.sensors import discover_for_run"
-    ),
-    ("run/recording.py", "carbonledger.ledger.ledger"): "from carbonledger.ledger import Ledger",
-    ("run/recording.py", "carbonledger.ledger.paths"): (
-        "from carbonledger.ledger import default_ledger_file, is_postgres_url"
-    ),
-    ("cli/monitor.py", "carbonledger.run.tracker"): "from carbonledger.run import Tracker",
-    ("cli/run.py", "carbonledger.run.tracker"): "from carbonledger.run import Tracker",
     ("integrations/serving.py", "carbonledger.run.tracker"): "from carbonledger.run import Tracker",
-    # the web face (reserved) has create_app at run time but not for the type checker: add
-    # ``if TYPE_CHECKING: from carbonledger.web.app import create_app`` there, then import
-    # it from ``carbonledger.web`` in cli/serve.py
-    ("cli/serve.py", "carbonledger.web.app"): "from carbonledger.web import create_app",
 }
 
 

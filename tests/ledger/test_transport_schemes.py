@@ -85,11 +85,6 @@ def test_a_new_transport_is_one_module_and_one_row(tmp_path: Path, url_file_sche
         assert [r.run_id for r in plain.list_runs()] == [summary.run_id]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the tracker's recorder (run/recording.py, open_recorder) takes every target that "
-    "is not a PostgreSQL URL for a file path; it should ask transports.scheme_of(target)",
-)
 def test_a_tracker_given_the_new_schemes_url_records_there(
     tmp_path: Path, url_file_scheme: str
 ) -> None:

@@ -24,7 +24,7 @@ from carbonledger.errors import CarbonLedgerError
 if TYPE_CHECKING:
     from carbonledger.models import RunSummary
     from carbonledger.report.prometheus import PrometheusExporter
-    from carbonledger.run.tracker import Tracker
+    from carbonledger.run import Tracker
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the final summary as one JSON line.")]
 ProjectOpt = Annotated[str | None, typer.Option("--project", "-p")]
@@ -137,7 +137,7 @@ def register(app: typer.Typer) -> None:
         """Track the whole machine until Ctrl-C or --duration: a live line on a terminal,
         else a progress line every --progress seconds through the log."""
         from carbonledger.report import format_summary
-        from carbonledger.run.tracker import Tracker
+        from carbonledger.run import Tracker
 
         check_interval_option(interval)
         progress_s = progress_to_stderr(quiet, progress)

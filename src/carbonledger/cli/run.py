@@ -34,7 +34,7 @@ from carbonledger.cli._run_plan import (
 
 if TYPE_CHECKING:
     from carbonledger.models import RunSummary
-    from carbonledger.run.tracker import Tracker
+    from carbonledger.run import Tracker
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -157,7 +157,7 @@ def _command(ctx: typer.Context, scope: str, interval_s: float | None) -> list[s
 
 def _start_tracker(*args: Any, **options: Any) -> Tracker:
     from carbonledger.errors import CarbonLedgerError
-    from carbonledger.run.tracker import Tracker
+    from carbonledger.run import Tracker
 
     try:
         return Tracker(*args, **options).start()

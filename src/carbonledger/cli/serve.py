@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
         _check_ledger(ledger)
         import uvicorn
 
-        from carbonledger.web.app import create_app
+        from carbonledger.web import create_app
 
         where = f"http://{host}:{port}/" + ("?token=..." if token else "")
         typer.echo(f"carbonledger dashboard at {where} (Ctrl-C to stop)", err=True)

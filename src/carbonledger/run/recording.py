@@ -47,7 +47,7 @@ from carbonledger.events import (
 from carbonledger.run.journal import Journal
 
 if TYPE_CHECKING:
-    from carbonledger.ledger.ledger import Ledger
+    from carbonledger.ledger import Ledger
 
 __all__ = ["Recorder", "open_recorder"]
 
@@ -481,7 +481,8 @@ def open_recorder(
     None/True (the ledger named by ``ledger_setting``, else the default per-user file, opened
     on the writer thread).
     """
-    from carbonledger.ledger.paths import default_ledger_file, is_postgres_url
+    from carbonledger.ledger import default_ledger_file
+    from carbonledger.ledger.transports import scheme_of
     from carbonledger.run.journal import journal_dir, trusted_for_replay
 
     directory = journal_dir(env)
@@ -496,7 +497,7 @@ def open_recorder(
         log.info("carbonledger: other journals not replayed: %s", exc)
     if ledger_arg is None or ledger_arg is True:
         target = ledger_setting or default_ledger_file(env)
-        if not is_postgres_url(target):
+        if scheme_of(target) == "":  # a file path, not a database URL
             target = os.path.abspath(target)  # a journal may be replayed from elsewhere
         journal = Journal(target, run_id, member_id, directory=directory)
 

@@ -33,10 +33,10 @@ from carbonledger.run.settings import TrackerSettings as Settings
 
 if TYPE_CHECKING:
     from carbonledger.events import Signer
-    from carbonledger.ledger.ledger import Ledger
+    from carbonledger.ledger import Ledger
     from carbonledger.run.progress import RunProgress
     from carbonledger.run.recording import Recorder
-    from carbonledger.sensors.base import Sensor
+    from carbonledger.sensors import Sensor
 
 __all__ = ["STOP_WAIT_S", "Options", "Session", "start_session", "window_metrics"]
 
@@ -200,7 +200,7 @@ def _meta_inputs(
 
 
 def _discover(settings: Settings, options: Options) -> Any:
-    from carbonledger.sensors.registry import discover_for_run
+    from carbonledger.sensors import discover_for_run
 
     s = settings.sampling
     given = list(options.sensors) if options.sensors is not None else None

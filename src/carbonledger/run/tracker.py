@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from carbonledger.accounting import CarbonContext, window_co2e_g
 from carbonledger.errors import CarbonLedgerError, StateError
 from carbonledger.events import WindowEnded
-from carbonledger.meter.core import WindowBlock
+from carbonledger.meter import WindowBlock
 from carbonledger.models import RunStatus, RunSummary, SensorInfo, WindowSummary
 from carbonledger.run import settings as settings_mod
 from carbonledger.run._signals import SigtermAsExit
@@ -37,9 +37,9 @@ from carbonledger.run.session import STOP_WAIT_S, Options, Session, start_sessio
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from carbonledger.ledger.ledger import Ledger
+    from carbonledger.ledger import Ledger
     from carbonledger.reduce.budget import BudgetStatus
-    from carbonledger.sensors.base import Sensor
+    from carbonledger.sensors import Sensor
 
 __all__ = ["STOP_WAIT_S", "Tracker", "derive_run_id"]
 

@@ -6,7 +6,12 @@ with a token, every request (pages, JSON API, static files) must carry it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from carbonledger.web.security import TOKEN_ENV, check_bind, is_loopback
+
+if TYPE_CHECKING:
+    from carbonledger.web.app import create_app
 
 __all__ = ["TOKEN_ENV", "check_bind", "create_app", "is_loopback"]
 
