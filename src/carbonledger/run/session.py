@@ -157,13 +157,19 @@ def start_session(
     from carbonledger.run.recording import START_WAIT_S
 
     notes = on_problem
-    carbon, cloud, country_name, more = resolve_carbon(settings.location, options.env)
-    notes.extend(more)
-    found = _discover(settings, options)
+    # the writer thread opens the ledger while this thread finds the location and sensors
+    recorder, location = _open_recorder(settings, options, member, notes)
+    try:
+        carbon, cloud, country_name, more = resolve_carbon(settings.location, options.env)
+        notes.extend(more)
+        found = _discover(settings, options)
+    except BaseException:
+        recorder.close(0.0)
+        raise
     notes.extend(found.notes)
     sensors = list(found.sensors)
-    opening, recorder, location, sensors, names, carbon = _join(
-        settings, options, member, carbon, sensors, notes,
+    opening, sensors, names, carbon = _join(
+        settings, options, member, recorder, carbon, sensors, notes,
         _meta_inputs(cloud, country_name, found.cpu_model, found.meta()),
     )  # fmt: skip
     meter = Meter(sensors, clock=options.clock, wall_clock=options.wall_clock, host=member.host)
@@ -176,6 +182,8 @@ def start_session(
         # the run is in the ledger when start() returns (a kill right after keeps it), unless
         # the ledger is slow: then the wait is bounded and the writer goes on in the background
         recorder.flush(START_WAIT_S)
+        # then, in the background, other runs whose members all stopped are settled
+        recorder.ask(_settle_quietly, wait_s=0.0)
         interval_s = settings.sampling.interval_s
 
         def sink(events: list[Event]) -> None:
@@ -210,19 +218,36 @@ def _discover(settings: Settings, options: Options) -> Any:
     )  # fmt: skip
 
 
+def _open_recorder(
+    settings: Settings, options: Options, member: Membership, notes: list[str]
+) -> tuple[Recorder, str | None]:
+    """Load the signing key, open the recorder and start its writer thread (which opens the
+    ledger in the background)."""
+    from carbonledger.events import MemberChain
+    from carbonledger.run.recording import open_recorder
+
+    ttl_s = lease_ttl_s(settings.sampling.interval_s)
+    signer = _signer(options, notes)
+    chain = MemberChain(member.run_id, member.member_id, signer, clock=options.wall_clock)
+    recorder, location = open_recorder(
+        options.ledger, settings.run.ledger, chain, options.env, lease_ttl_s=ttl_s
+    )
+    recorder.start()
+    return recorder, location
+
+
 def _join(
     settings: Settings,
     options: Options,
     member: Membership,
+    recorder: Recorder,
     carbon: CarbonContext,
     sensors: list[Sensor],
     notes: list[str],
     inputs: dict[str, Any],
-) -> tuple[tuple[Event, ...], Recorder, str | None, list[Sensor], tuple[str, str, str],
-           CarbonContext]:  # fmt: skip
-    """Open the recorder, ask the ledger (at most half a second) whether the run exists and
-    which devices this member counts, and make the events that open the run."""
-    from carbonledger.events import MemberChain
+) -> tuple[tuple[Event, ...], list[Sensor], tuple[str, str, str], CarbonContext]:
+    """Ask the ledger (at most half a second) whether the run exists and which devices this
+    member counts, and make the events that open the run."""
     from carbonledger.run.hostinfo import run_meta
     from carbonledger.run.membership import (
         adopt,
@@ -231,16 +256,10 @@ def _join(
         run_events,
         start_answers,
     )
-    from carbonledger.run.recording import START_WAIT_S, open_recorder
+    from carbonledger.run.recording import START_WAIT_S
 
     run = settings.run
     ttl_s = lease_ttl_s(settings.sampling.interval_s)
-    signer = _signer(options, notes)
-    chain = MemberChain(member.run_id, member.member_id, signer, clock=options.wall_clock)
-    recorder, location = open_recorder(
-        options.ledger, run.ledger, chain, options.env, lease_ttl_s=ttl_s
-    )
-    recorder.start()
     try:
         sensors = own_devices(sensors, member, notes)
         keys = lease_keys(member, sensors)
@@ -251,8 +270,6 @@ def _join(
                 problem = recorder.problem or f"the ledger did not answer within {START_WAIT_S:g} s"
                 recorder.journal_now(problem)
                 notes.append("device claims not checked: the ledger is not in use")
-            else:
-                recorder.ask(_settle_quietly, wait_s=0.0)  # other runs whose members stopped
         stored, leases = answers if answers is not None else (None, None)
         meta = run_meta(
             settings, member, carbon, cpu_model=inputs["cpu_model"],
@@ -271,7 +288,7 @@ def _join(
     except BaseException:
         recorder.close(0.0)
         raise
-    return opening, recorder, location, kept, (names[0], project, experiment), carbon
+    return opening, kept, (names[0], project, experiment), carbon
 
 
 def _signer(options: Options, notes: list[str]) -> Signer | None:
