@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "settle",
     "migrate",
     "monitor",
+    "serving",
     "sync",
     "when",
     "where",
