@@ -64,6 +64,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
 	$(PY) benchmarks/ledger_bench.py
 	$(PY) benchmarks/scale.py
+	$(PY) benchmarks/serving_bench.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

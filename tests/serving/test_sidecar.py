@@ -384,3 +384,26 @@ def test_bad_arguments_say_what_to_give(clock: FakeClock) -> None:
         ServingSidecar("vllm", "http://h/metrics", tracker, interval_s=1, scrape_timeout_s=5)
     with pytest.raises(InputError, match="interval_s must be between"):
         ServingSidecar("vllm", "http://h/metrics", tracker, interval_s=0)
+
+
+def test_the_engines_gpus_are_the_ones_measured(clock: FakeClock) -> None:
+    """``--gpus`` (the engine's CUDA_VISIBLE_DEVICES) limits NVML to those GPUs, by index or
+    by UUID; the host's CPU and RAM are measured beside them."""
+    from carbonledger.integrations.serving.sidecar import engine_env
+    from carbonledger.sensors.registry import discover
+    from carbonledger.testing import FakeGpu, FakeNvml
+
+    def gpus_seen(gpus: str | None) -> list[str]:
+        nvml = FakeNvml(
+            [FakeGpu(uuid=f"GPU-{c * 8}-0000", power_mw=300_000) for c in "abcd"], clock=clock
+        )
+        env = engine_env(gpus, {"HIP_VISIBLE_DEVICES": "0"})
+        found = discover(scope="machine", env=env, hardware={"nvidia": nvml}, clock=clock)
+        components = {s.info.component for s in found.sensors}
+        assert {"cpu", "ram"} <= components
+        assert "HIP_VISIBLE_DEVICES" not in env or gpus is None
+        return sorted(s.info.uid for s in found.sensors if s.info.component == "gpu")
+
+    assert gpus_seen("1,3") == ["GPU-bbbbbbbb-0000", "GPU-dddddddd-0000"]
+    assert gpus_seen("GPU-cccc") == ["GPU-cccccccc-0000"]
+    assert len(gpus_seen(None)) == 4

@@ -3,7 +3,6 @@ as a sidecar beside it, and optionally as an OpenAI-compatible proxy in front of
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 from typing import TYPE_CHECKING, Annotated, Any
@@ -85,6 +84,9 @@ GpusOpt = Annotated[
     ),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No line per interval.")]
+
+#: the tracker's sampling interval at least (seconds): the windows carry each interval's energy
+SAMPLE_INTERVAL_S = 10.0
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -202,7 +204,11 @@ def register(app: typer.Typer) -> None:
         with the totals. See docs/serving.md.
         """
         from carbonledger.integrations.serving.engines import engine_spec
-        from carbonledger.integrations.serving.sidecar import ServingSidecar, check_metrics_url
+        from carbonledger.integrations.serving.sidecar import (
+            ServingSidecar,
+            check_metrics_url,
+            engine_env,
+        )
         from carbonledger.report.prometheus import require_client
         from carbonledger.run.tracker import Tracker
 
@@ -228,9 +234,7 @@ def register(app: typer.Typer) -> None:
                     fail("give the engine's --metrics-url (e.g. http://127.0.0.1:8000/metrics)")
                 metrics_url = proxy.rstrip("/") + "/metrics"
             check_metrics_url(metrics_url)
-            env = dict(os.environ)
-            if gpus is not None:
-                env["CUDA_VISIBLE_DEVICES"] = gpus
+            env = engine_env(gpus)
             tracker = Tracker(
                 project or "serving",
                 experiment or spec.name,
@@ -239,7 +243,9 @@ def register(app: typer.Typer) -> None:
                 grid_g_per_kwh=grid,
                 pue=pue,
                 scope="machine",
-                interval_s=interval,
+                # each interval's window reads the sensors and records its energy: the
+                # sampler's own series need not be as fine (it keeps crash safety)
+                interval_s=max(interval, SAMPLE_INTERVAL_S),
                 ledger=False if no_ledger else ledger,
                 tags={"engine": spec.name, **tags},
                 cpu_watts=cpu_watts,

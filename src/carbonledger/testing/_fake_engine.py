@@ -49,8 +49,8 @@ class FakeEngine:
 
     ``models`` are the served model names (TGI names none: give one). ``phase_times=False``
     leaves out the prefill/decode time histograms (as engines without them). ``padding``
-    adds the other families a real page carries (latency histograms with every bucket) so
-    the page has a real engine's size.
+    adds the other histogram families a real vLLM page carries (fourteen, every bucket), so
+    that the page has a real engine's size (about 45 kB per model).
     """
 
     def __init__(
@@ -252,12 +252,25 @@ class FakeEngine:
                 self._histogram(out, "vllm:request_decode_time_seconds", labels, "decode_s")
         else:
             counter("num_requests", "Number of requests processed.", "requests")
-        if self.padding:
-            for name in ("e2e_request_latency_seconds", "time_to_first_token_seconds"):
+        if self.padding:  # the other families of a real page (vLLM has about twenty)
+            names = (
+                "e2e_request_latency_seconds",
+                "time_to_first_token_seconds",
+                "time_per_output_token_seconds",
+                "inter_token_latency_seconds",
+                "request_queue_time_seconds",
+                "request_inference_time_seconds",
+                "request_prompt_tokens",
+                "request_generation_tokens",
+                "iteration_tokens_total",
+                "request_max_num_generation_tokens",
+                "request_params_n",
+                "request_params_max_tokens",
+                "time_per_prefill_token_request_seconds",
+                "request_time_per_output_token_seconds",
+            )
+            for name in names:
                 self._histogram(out, f"{p}{name}", labels, "decode_s")
-            if vllm:
-                for name in ("request_queue_time_seconds", "request_inference_time_seconds"):
-                    self._histogram(out, f"{p}{name}", labels, "prefill_s")
         return out
 
     def _histogram(self, out: list[str], name: str, labels: Any, field: str) -> None:

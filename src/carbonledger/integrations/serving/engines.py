@@ -31,6 +31,7 @@ them into per-interval amounts (restarts, missing series) is :mod:`.counters`' j
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ __all__ = [
     "QUANTITIES",
     "EngineReading",
     "EngineSpec",
+    "LineCache",
     "Quantity",
     "SeriesKey",
     "Source",
@@ -101,11 +103,28 @@ class EngineSpec:
     #: where the names come from (docs/serving.md cites them)
     reference: str = ""
 
+    @functools.cached_property
     def sample_names(self) -> frozenset[str]:
         """Every sample the sidecar reads from this engine (with counters' ``_created``)."""
         names = {s.sample for sources in self.quantities.values() for s in sources}
         names |= {created_name(n) for n in names}
         return frozenset(names | set(self.running) | {START_TIME_SAMPLE})
+
+    @functools.cached_property
+    def _starts(self) -> tuple[str, ...]:
+        return tuple(sorted(self.sample_names))
+
+    @functools.cached_property
+    def _by_sample(self) -> dict[str, list[tuple[Quantity, Source]]]:
+        out: dict[str, list[tuple[Quantity, Source]]] = {}
+        for q, sources in self.quantities.items():
+            for source in sources:
+                out.setdefault(source.sample, []).append((q, source))
+        return out
+
+    @functools.cached_property
+    def _created_of(self) -> dict[str, str]:
+        return {created_name(s): s for s in self._by_sample}
 
 
 def created_name(sample: str) -> str:
@@ -201,23 +220,61 @@ def _sample_name(line: str) -> str:
     return line[:end]
 
 
-def parse_metrics(text: str, spec: EngineSpec, *, model: str = "") -> EngineReading:
+#: one parsed sample: its name, its labels, its value
+Parsed = tuple[str, tuple[tuple[str, str], ...], float]
+
+
+class LineCache:
+    """The parsed samples of the previous page, by line: a line that did not change since
+    (a ``_created`` time, an idle model's counter) is not parsed again. Holds exactly the
+    lines of the latest page."""
+
+    def __init__(self) -> None:
+        self.lines: dict[str, Parsed] = {}
+
+
+def _parse_lines(lines: list[str], cache: LineCache | None) -> list[Parsed]:
+    """Each line's sample, with prometheus_client's parser (lines seen last time from the
+    cache). Every line is one untyped sample, so samples come back one per line, in order."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    known = cache.lines if cache is not None else {}
+    fresh = [line for line in lines if line not in known]
+    parsed: list[Parsed] = []
+    if fresh:
+        for family in text_string_to_metric_families("\n".join(fresh) + "\n"):
+            for sample in family.samples:
+                labels = tuple(sorted(sample.labels.items()))
+                parsed.append((sample.name, labels, float(sample.value)))
+    if cache is None:
+        return parsed
+    if len(parsed) != len(fresh):  # not one sample per line: nothing is cached this time
+        cache.lines = {}
+        return parsed
+    new = dict(zip(fresh, parsed, strict=True))
+    result = [known[line] if line in known else new[line] for line in lines]
+    cache.lines = dict(zip(lines, result, strict=True))
+    return result
+
+
+def parse_metrics(
+    text: str, spec: EngineSpec, *, model: str = "", cache: LineCache | None = None
+) -> EngineReading:
     """The samples of ``spec`` found in the exposition ``text`` (version 0.0.4 or
-    OpenMetrics); ``model`` names the model of an engine that exposes no model label.
+    OpenMetrics); ``model`` names the model of an engine that exposes no model label;
+    ``cache`` (kept between scrapes of one engine) spares re-parsing unchanged lines.
 
     Only the lines of the samples the sidecar reads are parsed (type and help lines
     dropped, so every sample keeps the exact name it was exposed under: TGI's counters
     carry no ``_total``). A value that is not a finite number >= 0 is left out, as if the
     series were missing. Raises ValueError for a line prometheus_client cannot parse.
     """
-    from prometheus_client.parser import text_string_to_metric_families
-
-    wanted = spec.sample_names()
-    prefixes = tuple(sorted({n.split("_", 1)[0] for n in wanted}))
+    wanted, starts = spec.sample_names, spec._starts
+    # a cheap first pass in C (str.startswith with the names), then the exact name
     kept = [
         line
         for line in text.splitlines()
-        if line.startswith(prefixes) and _sample_name(line) in wanted
+        if line.startswith(starts) and _sample_name(line) in wanted
     ]
     values: dict[SeriesKey, float] = {}
     quantity: dict[SeriesKey, Quantity] = {}
@@ -225,30 +282,25 @@ def parse_metrics(text: str, spec: EngineSpec, *, model: str = "") -> EngineRead
     created: dict[SeriesKey, float] = {}
     running: dict[str, float] = {}
     start_time_s: float | None = None
-    by_sample: dict[str, list[tuple[Quantity, Source]]] = {}
-    for q, sources in spec.quantities.items():
-        for source in sources:
-            by_sample.setdefault(source.sample, []).append((q, source))
-    created_of = {created_name(s): s for s in by_sample}
-    for family in text_string_to_metric_families("\n".join(kept) + "\n"):
-        for s in family.samples:
-            value = float(s.value)
-            if not (math.isfinite(value) and value >= 0):
-                continue
-            labels = dict(s.labels)
-            name = s.name
-            model_name = labels.get(spec.model_label, model) if spec.model_label else model
-            if name == START_TIME_SAMPLE:
-                start_time_s = value
-            elif name in spec.running:
-                running[model_name] = running.get(model_name, 0.0) + value
-            elif name in by_sample:
-                for q, source in by_sample[name]:
-                    if source.matches(labels):
-                        key: SeriesKey = (name, tuple(sorted(labels.items())))
-                        values[key] = value
-                        quantity[key] = q
-                        models[key] = model_name
-            elif name in created_of:
-                created[(created_of[name], tuple(sorted(labels.items())))] = value
+    by_sample = spec._by_sample
+    created_of = spec._created_of
+    for name, labels, value in _parse_lines(kept, cache):
+        if not (math.isfinite(value) and value >= 0):
+            continue
+        if name == START_TIME_SAMPLE:
+            start_time_s = value
+            continue
+        found = dict(labels)
+        model_name = found.get(spec.model_label, model) if spec.model_label else model
+        if name in spec.running:
+            running[model_name] = running.get(model_name, 0.0) + value
+        elif name in by_sample:
+            for q, source in by_sample[name]:
+                if source.matches(found):
+                    key: SeriesKey = (name, labels)
+                    values[key] = value
+                    quantity[key] = q
+                    models[key] = model_name
+        elif name in created_of:
+            created[(created_of[name], labels)] = value
     return EngineReading(values, quantity, models, created, running, start_time_s)

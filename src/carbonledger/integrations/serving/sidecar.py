@@ -52,7 +52,12 @@ from carbonledger.integrations.serving.attribution import (
     ratio,
 )
 from carbonledger.integrations.serving.counters import Amounts, CounterDeltas, Delta
-from carbonledger.integrations.serving.engines import EngineSpec, engine_spec, parse_metrics
+from carbonledger.integrations.serving.engines import (
+    EngineSpec,
+    LineCache,
+    engine_spec,
+    parse_metrics,
+)
 
 if TYPE_CHECKING:
     from carbonledger.models import RunStatus, RunSummary, WindowSummary
@@ -64,6 +69,8 @@ __all__ = [
     "ServingSidecar",
     "ServingTotals",
     "State",
+    "check_metrics_url",
+    "engine_env",
     "window_energy",
 ]
 
@@ -286,6 +293,7 @@ class ServingSidecar:
         self.clock = clock
         self._fetch = fetch or _http_get
         self._counters = CounterDeltas()
+        self._lines = LineCache()
         self._lock = threading.Lock()
         self._state: Literal["new", "running", "closed"] = "new"
         self._index = 0
@@ -413,7 +421,7 @@ class ServingSidecar:
             return None, f"{type(exc).__name__}: {exc}"[:500]
 
     def _parse(self, text: str) -> Any:
-        return parse_metrics(text, self.spec, model=self.model)
+        return parse_metrics(text, self.spec, model=self.model, cache=self._lines)
 
     def step(self, *, final: bool = False) -> IntervalReport:
         """End the current interval now: scrape, record the window with what was counted,
@@ -781,6 +789,20 @@ def _window_metrics(delta: Delta | None, running: float | None, error: str) -> d
         out[f"model/{model}/input_tokens"] = a.input_tokens
         out[f"model/{model}/output_tokens"] = a.output_tokens
         out[f"model/{model}/requests"] = a.requests
+    return out
+
+
+def engine_env(gpus: str | None, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment the engine's devices are discovered in: ``env`` (default the
+    process's) with ``CUDA_VISIBLE_DEVICES`` set to ``gpus`` (indices, ``GPU-`` or ``MIG-``
+    UUIDs, as the engine was given them) when given. ``HIP_VISIBLE_DEVICES`` is then dropped,
+    so AMD GPUs follow the same list (HIP honours ``CUDA_VISIBLE_DEVICES`` too)."""
+    import os
+
+    out = dict(os.environ if env is None else env)
+    if gpus is not None:
+        out["CUDA_VISIBLE_DEVICES"] = gpus
+        out.pop("HIP_VISIBLE_DEVICES", None)
     return out
 
 
