@@ -346,10 +346,10 @@ def test_windows_carry_the_tokens_through_the_signed_write_path(
     engines: Callable[..., FakeEngine], clock: FakeClock, tmp_path: Path
 ) -> None:
     target = str(tmp_path / "ledger.sqlite")
-    engine = engines("vllm", models=("llama",))
+    engine = engines("vllm", models=("llama", "mistral"))
     sidecar = _sidecar(engine, clock, ledger=target)
     for out in (100, 0, 300):
-        engine.serve(input_tokens=2 * out, output_tokens=out, requests=out // 100)
+        engine.serve("llama", input_tokens=2 * out, output_tokens=out, requests=out // 100)
         clock.advance(10)
         sidecar.step()
     totals = sidecar.close()
@@ -362,6 +362,7 @@ def test_windows_carry_the_tokens_through_the_signed_write_path(
         assert [w.name for w in windows] == [f"interval-{i}" for i in (1, 2, 3, 4)]
         assert [w.metrics["output_tokens"] for w in windows] == [100, 0, 300, 0]
         assert windows[0].metrics["model/llama/input_tokens"] == 200
+        assert windows[0].metrics["model/mistral/output_tokens"] == 0
         assert windows[2].energy_j == pytest.approx(2000)
         assert led.verify([str(pin)]).ok
         assert led.run_record(run_id).meta["serving"]["engine"] == "vllm"
@@ -407,3 +408,35 @@ def test_the_engines_gpus_are_the_ones_measured(clock: FakeClock) -> None:
     assert gpus_seen("1,3") == ["GPU-bbbbbbbb-0000", "GPU-dddddddd-0000"]
     assert gpus_seen("GPU-cccc") == ["GPU-cccccccc-0000"]
     assert len(gpus_seen(None)) == 4
+
+
+def test_prometheus_client_engines_send_only_the_samples_read(
+    engines: Callable[..., FakeEngine], clock: FakeClock
+) -> None:
+    """vLLM and SGLang serve their page with prometheus_client, which sends only the samples
+    named by ``?name[]=``: a page of a real engine's size shrinks to the few lines read. A
+    server that refuses the query (400) is scraped without it from then on."""
+    engine = engines("vllm", padding=True)
+    full = len(engine.text().encode())
+    sidecar = _sidecar(engine, clock)
+    engine.serve(input_tokens=10, output_tokens=10, requests=1)
+    clock.advance(10)
+    assert sidecar.step().amounts.output_tokens == 10
+    assert "name%5B%5D=vllm%3Ageneration_tokens_total" in engine.last_path
+    assert full > 30_000 and engine.last_bytes < full / 10
+    engine.refuse_queries()
+    engine.serve(output_tokens=5)
+    clock.advance(10)
+    report = sidecar.step()
+    assert report.scrape_ok and report.amounts.output_tokens == 5
+    assert engine.last_path == "/metrics"
+
+
+def test_tgi_is_asked_for_its_whole_page(
+    engines: Callable[..., FakeEngine], clock: FakeClock
+) -> None:
+    engine = engines("tgi", models=("m",))
+    sidecar = _sidecar(engine, clock)
+    clock.advance(10)
+    sidecar.step()
+    assert engine.last_path == "/metrics"

@@ -183,15 +183,33 @@ def register(app: typer.Typer) -> None:
         scrape_timeout: ScrapeTimeoutOpt = None,
         model: ModelOpt = "",
         gpus: GpusOpt = None,
-        project: Annotated[str | None, typer.Option("--project", "-p")] = None,
-        experiment: Annotated[str | None, typer.Option("--experiment", "-e")] = None,
-        country: Annotated[str | None, typer.Option("--country")] = None,
-        region: Annotated[str | None, typer.Option("--region")] = None,
-        grid: Annotated[float | None, typer.Option("--grid")] = None,
-        pue: Annotated[float | None, typer.Option("--pue")] = None,
-        ledger: Annotated[str | None, typer.Option("--ledger")] = None,
-        no_ledger: Annotated[bool, typer.Option("--no-ledger")] = False,
-        tag: Annotated[list[str] | None, typer.Option("--tag", help="KEY=VALUE")] = None,
+        project: Annotated[
+            str | None, typer.Option("--project", "-p", help="The run's project (default serving).")
+        ] = None,
+        experiment: Annotated[
+            str | None,
+            typer.Option("--experiment", "-e", help="The run's experiment (default the engine)."),
+        ] = None,
+        country: Annotated[
+            str | None, typer.Option("--country", help="Where the host is (ISO code or name).")
+        ] = None,
+        region: Annotated[
+            str | None,
+            typer.Option("--region", help="A sub-national zone or cloud region (aws:eu-west-3)."),
+        ] = None,
+        grid: Annotated[
+            float | None, typer.Option("--grid", help="Grid intensity in gCO2e/kWh to use.")
+        ] = None,
+        pue: Annotated[float | None, typer.Option("--pue", help="The data centre's PUE.")] = None,
+        ledger: Annotated[
+            str | None, typer.Option("--ledger", help="Ledger file or postgresql:// URL.")
+        ] = None,
+        no_ledger: Annotated[
+            bool, typer.Option("--no-ledger", help="Record nothing (totals only).")
+        ] = False,
+        tag: Annotated[
+            list[str] | None, typer.Option("--tag", help="KEY=VALUE kept with the run.")
+        ] = None,
         quiet: QuietOpt = False,
         cpu_watts: CpuWattsOpt = None,
         ram_watts: RamWattsOpt = None,

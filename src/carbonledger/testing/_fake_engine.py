@@ -77,8 +77,11 @@ class FakeEngine:
         self._status = 200
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        #: how many times /metrics was asked for
+        self._refuse_queries = False
+        #: how many times /metrics was asked for, the last path asked and its answer's size
         self.scrapes = 0
+        self.last_path = ""
+        self.last_bytes = 0
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -177,6 +180,11 @@ class FakeEngine:
         """Answer each scrape only after ``seconds`` (0: at once)."""
         self._stall_s = seconds
 
+    def refuse_queries(self, refuse: bool = True) -> None:
+        """Answer a request with a query string (``?name[]=...``) with HTTP 400, as a
+        server that takes none would."""
+        self._refuse_queries = refuse
+
     def fail(self, status: int | None = 500) -> None:
         """Answer scrapes with HTTP ``status`` (None: answer normally again)."""
         self._status = 200 if status is None else status
@@ -184,16 +192,23 @@ class FakeEngine:
     # --- the page ----------------------------------------------------------------------------
 
     def _answer(self, handler: BaseHTTPRequestHandler) -> None:
-        path = handler.path.split("?", 1)[0]
+        path, _, query = handler.path.partition("?")
         if path != "/metrics":
             handler.send_response(404)
             handler.end_headers()
             return
         self.scrapes += 1
+        self.last_path = handler.path
         if self._stall_s > 0:
             time.sleep(self._stall_s)
-        status = self._status
-        body = self.text().encode() if status == 200 else b"engine error\n"
+        status = 400 if query and self._refuse_queries else self._status
+        names = None
+        if query and self.engine != "tgi":  # prometheus_client's ?name[]=... (vLLM, SGLang)
+            from urllib.parse import parse_qs
+
+            names = set(parse_qs(query).get("name[]", [])) or None
+        body = self.text(names).encode() if status == 200 else b"engine error\n"
+        self.last_bytes = len(body)
         try:
             handler.send_response(status)
             handler.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
@@ -203,13 +218,16 @@ class FakeEngine:
         except OSError:  # the scraper gave up (its deadline) and closed the connection
             pass
 
-    def text(self) -> str:
-        """The exposition page as served now."""
+    def text(self, names: set[str] | None = None) -> str:
+        """The exposition page as served now; with ``names``, only those samples (as
+        prometheus_client serves ``?name[]=...``)."""
         with self._lock:
             lines = self._tgi() if self.engine == "tgi" else self._prometheus_client_style()
             hidden = tuple(self._hidden)
         if hidden:
             lines = [ln for ln in lines if ln.startswith("#") or not ln.startswith(hidden)]
+        if names is not None:
+            lines = [ln for ln in lines if ln.split("{", 1)[0].split(" ", 1)[0] in names]
         return "\n".join(lines) + "\n"
 
     def _prometheus_client_style(self) -> list[str]:

@@ -100,6 +100,9 @@ class EngineSpec:
     model_label: str | None
     counted_at: Literal["step", "finish"]
     phase_times: str = ""
+    #: the engine serves its page with prometheus_client, which sends only the samples named
+    #: by ``?name[]=...`` (the sidecar asks for its own, and filters again itself)
+    name_filter: bool = False
     #: where the names come from (docs/serving.md cites them)
     reference: str = ""
 
@@ -109,6 +112,16 @@ class EngineSpec:
         names = {s.sample for sources in self.quantities.values() for s in sources}
         names |= {created_name(n) for n in names}
         return frozenset(names | set(self.running) | {START_TIME_SAMPLE})
+
+    def scrape_url(self, metrics_url: str) -> str:
+        """``metrics_url`` asking for only the samples the sidecar reads, where the engine's
+        server understands it (``name_filter``); unchanged otherwise."""
+        if not self.name_filter:
+            return metrics_url
+        from urllib.parse import urlencode
+
+        query = urlencode([("name[]", name) for name in sorted(self.sample_names)])
+        return metrics_url + ("&" if "?" in metrics_url else "?") + query
 
     @functools.cached_property
     def _starts(self) -> tuple[str, ...]:
@@ -150,6 +163,7 @@ ENGINES: dict[str, EngineSpec] = {
         running=("vllm:num_requests_running",),
         model_label="model_name",
         counted_at="step",
+        name_filter=True,
         phase_times="seconds each finished request spent in prefill and in decode "
         "(request time: concurrent requests overlap)",
         reference="vllm/v1/metrics/loggers.py (PrometheusStatLogger)",
@@ -181,6 +195,7 @@ ENGINES: dict[str, EngineSpec] = {
         running=("sglang:num_running_reqs",),
         model_label="model_name",
         counted_at="finish",
+        name_filter=True,
         reference="python/sglang/srt/metrics/collector.py (TokenizerMetricsCollector)",
     ),
 }

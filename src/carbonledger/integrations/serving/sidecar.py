@@ -37,7 +37,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from carbonledger.errors import InputError, StateError
@@ -65,6 +65,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Charge",
+    "HttpStatusError",
     "IntervalReport",
     "ServingSidecar",
     "ServingTotals",
@@ -294,6 +295,7 @@ class ServingSidecar:
         self._fetch = fetch or _http_get
         self._counters = CounterDeltas()
         self._lines = LineCache()
+        self._scrape_url = self.spec.scrape_url(self.metrics_url)
         self._lock = threading.Lock()
         self._state: Literal["new", "running", "closed"] = "new"
         self._index = 0
@@ -415,10 +417,21 @@ class ServingSidecar:
     # --- one interval ------------------------------------------------------------------------
 
     def _scrape(self) -> tuple[str | None, str]:
+        """The engine's page (only our samples where it can filter), or the reason why not."""
+        url = self._scrape_url
         try:
-            return self._fetch(self.metrics_url, self.scrape_timeout_s, self._headers), ""
+            return self._fetch(url, self.scrape_timeout_s, self._headers), ""
+        except HttpStatusError as exc:
+            if 400 <= exc.status < 500 and url != self.metrics_url:
+                self._scrape_url = self.metrics_url  # it refuses the filter: go without
+                return self._scrape()
+            return None, self._reason(exc, url)
         except Exception as exc:  # any failure of a scrape is a failed scrape, never fatal
-            return None, f"{type(exc).__name__}: {exc}"[:500]
+            return None, self._reason(exc, url)
+
+    def _reason(self, exc: Exception, url: str) -> str:
+        """Why a scrape failed, naming the metrics URL (not its long filtered form)."""
+        return f"{type(exc).__name__}: {str(exc).replace(url, self.metrics_url)}"[:500]
 
     def _parse(self, text: str) -> Any:
         return parse_metrics(text, self.spec, model=self.model, cache=self._lines)
@@ -448,8 +461,9 @@ class ServingSidecar:
         if not final:
             self._open_window()
         with self._lock:
-            report = self._decide(index, name, window, started_s, end_s, delta, running, error)
-            report = replace(report, scrape_s=scrape_s)
+            report = self._decide(
+                index, name, window, started_s, end_s, delta, running, error, scrape_s
+            )
             self._latest = report
         self._publish(report)
         return report
@@ -464,6 +478,7 @@ class ServingSidecar:
         delta: Delta | None,
         running: float | None,
         error: str,
+        scrape_s: float,
     ) -> IntervalReport:
         t = self._t
         energy = window_energy(window)
@@ -531,7 +546,7 @@ class ServingSidecar:
             state=state,
             scrape_ok=delta is not None,
             scrape_error=error,
-            scrape_s=0.0,
+            scrape_s=scrape_s,
             amounts=amounts,
             models=dict(models),
             running_requests=running,
@@ -586,11 +601,16 @@ class ServingSidecar:
                 t.proxied_uncharged += 1
                 return None
             latest = self._spans[-1]
-            seen = [s for s in self._spans if s.end_s >= started_s and s.start_s <= ended_s]
-            seen.append(latest)
-            central = latest.rates.charge(input_tokens, output_tokens)
-            low = min(s.rates.charge(input_tokens, output_tokens).low_j for s in seen)
-            high = max(s.rates.charge(input_tokens, output_tokens).high_j for s in seen)
+            seen = [latest]
+            for span in reversed(self._spans):  # newest first: stop at the request's start
+                if span.end_s < started_s:
+                    break
+                if span.start_s <= ended_s:
+                    seen.append(span)
+            charges = [s.rates.charge(input_tokens, output_tokens) for s in seen]
+            central = charges[0]
+            low = min(c.low_j for c in charges)
+            high = max(c.high_j for c in charges)
             measured = all(_rates_measured(s.rates) for s in seen)
             t.proxied_energy_j += central.energy_j
             carbon = self._carbon
@@ -764,8 +784,9 @@ def _ratio_fields(r: Ratio | None) -> dict[str, float] | None:
 
 def _window_metrics(delta: Delta | None, running: float | None, error: str) -> dict[str, float]:
     """A window's metrics: what the scrape at its end counted (``input_tokens``,
-    ``output_tokens``, ``requests``, phase seconds when exported), ``scrape_ok``, restarts,
-    running requests, and per model (``model/<name>/output_tokens``...) when named."""
+    ``output_tokens``, ``requests``, phase seconds when exported), ``scrape_ok``, running
+    requests, restarts and resets when there were any, and per model
+    (``model/<name>/output_tokens``...) when the engine serves several."""
     out: dict[str, float] = {"scrape_ok": 0.0 if delta is None else 1.0}
     if delta is None or delta.baseline:
         return out
@@ -777,18 +798,18 @@ def _window_metrics(delta: Delta | None, running: float | None, error: str) -> d
         out["prefill_s"] = total.prefill_s
     if total.decode_s is not None:
         out["decode_s"] = total.decode_s
-    out["engine_restarts"] = 1.0 if delta.restarted else 0.0
-    out["counter_resets"] = float(len(delta.resets))
     if running is not None:
         out["running_requests"] = running
-    named = [m for m in delta.models if m]
-    for model in named:
-        if len(model) > _MAX_MODEL_CHARS:
-            continue
-        a = delta.models[model]
-        out[f"model/{model}/input_tokens"] = a.input_tokens
-        out[f"model/{model}/output_tokens"] = a.output_tokens
-        out[f"model/{model}/requests"] = a.requests
+    if delta.restarted:
+        out["engine_restarts"] = 1.0
+    if delta.resets:
+        out["counter_resets"] = float(len(delta.resets))
+    if len(delta.models) > 1:
+        for model, a in delta.models.items():
+            if model and len(model) <= _MAX_MODEL_CHARS:
+                out[f"model/{model}/input_tokens"] = a.input_tokens
+                out[f"model/{model}/output_tokens"] = a.output_tokens
+                out[f"model/{model}/requests"] = a.requests
     return out
 
 
@@ -833,5 +854,13 @@ def _http_get(url: str, timeout_s: float, headers: Mapping[str, str]) -> str:
 
     response = fetch(url, timeout_s=timeout_s, headers=headers, use_proxies=False)
     if response.status >= 400:
-        raise OSError(f"HTTP {response.status} from {url}: {response.text[:200].strip()}")
+        raise HttpStatusError(response.status, f"{response.text[:200].strip()} ({url})")
     return response.text
+
+
+class HttpStatusError(OSError):
+    """The engine answered a scrape with an HTTP error ``status``."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(f"HTTP {status}: {detail}")
+        self.status = status
