@@ -66,6 +66,8 @@ def test_a_timed_run_prints_its_totals_as_json(busy_engine: FakeEngine, tmp_path
     assert sum(totals[p] for p in parts) == pytest.approx(totals["energy_j"])
     assert totals["co2e_g"] == pytest.approx(totals["energy_j"] * 300 / 3.6e6)
     assert totals["models"]["llama"]["output_tokens"] == totals["output_tokens"]
+    cpu = totals["sidecar_cpu"]  # its own cost, measured after two intervals of warm-up
+    assert 0 < cpu["cpu_s"] <= cpu["wall_s"] * 2 and 0 < cpu["share_of_a_core_pct"] < 200
     assert "busy" in done.stderr and "J/out" in done.stderr  # a line per interval
     with open_ledger(ledger) as led:
         windows = led.windows(totals["run_id"])

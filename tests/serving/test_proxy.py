@@ -222,8 +222,9 @@ def test_a_slow_upstream_is_cut_at_the_deadline_and_holds_nobody_else(
         thread.join(10)
     finally:
         server.stop()
-    assert fast.status_code == 200 and fast_s < 0.4  # answered while the slow one waits
-    assert slow["status"] == 504 and 0.45 < slow["seconds"] < 2.0
+    # answered while the slow one waits (its upstream answers after 5 s)
+    assert fast.status_code == 200 and fast_s < 1.5
+    assert slow["status"] == 504 and 0.45 < slow["seconds"] < 3.0
     assert "did not answer within 0.5 s" in slow["body"]["error"]["message"]
 
 

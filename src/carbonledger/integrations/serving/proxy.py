@@ -240,8 +240,10 @@ def create_app(
                     yield chunk
                     continue
                 events, buffer = _split_events(buffer + chunk)
-                for event in events:
-                    yield _rewrite_event(event, charger) if b'"usage"' in event else event
+                if events:  # what one upstream chunk completed goes on as one piece
+                    yield b"".join(
+                        _rewrite_event(e, charger) if b'"usage"' in e else e for e in events
+                    )
             if buffer:
                 yield buffer
         except (asyncio.TimeoutError, httpx.TimeoutException):

@@ -81,6 +81,8 @@ State = Literal["busy", "waiting", "idle", "no-data", "baseline"]
 _MAX_MODEL_CHARS = 150
 #: closed spans kept for the proxy's ranges (about a day at 10 s intervals)
 _SPAN_HISTORY = 8192
+#: intervals before the sidecar's own CPU is counted (first calls import and warm up)
+_WARMUP_INTERVALS = 2
 
 
 def window_energy(window: WindowSummary) -> Energy:
@@ -312,6 +314,9 @@ class ServingSidecar:
         self._latest_span: SpanFigures | None = None
         self._carbon = Carbon(1.0, 0.0)
         self._result: ServingTotals | None = None
+        #: this process's CPU time and the monotonic time when the warm-up ended (seconds)
+        self._cpu_mark: tuple[float, float] | None = None
+        self._cpu_share: tuple[float, float] | None = None
         #: called with every interval's report (the CLI prints it; the exporter needs none)
         self.on_interval: Callable[[IntervalReport], None] | None = None
 
@@ -383,6 +388,9 @@ class ServingSidecar:
             return self._result
         if self._state == "new":
             raise StateError("close() called before start()")
+        if self._cpu_mark is not None:  # its own cost, before the last interval's
+            cpu0, wall0 = self._cpu_mark
+            self._cpu_share = (time.process_time() - cpu0, time.monotonic() - wall0)
         self.step(final=True)
         summary = self.tracker.stop(status)
         with self._lock:
@@ -465,6 +473,8 @@ class ServingSidecar:
                 index, name, window, started_s, end_s, delta, running, error, scrape_s
             )
             self._latest = report
+        if index == _WARMUP_INTERVALS:
+            self._cpu_mark = (time.process_time(), time.monotonic())
         self._publish(report)
         return report
 
@@ -755,6 +765,15 @@ class ServingSidecar:
                 "phase_split": self.spec.phase_times or "the engine exports no phase times",
             },
         }
+        if self._cpu_share is not None:
+            cpu_s, wall_s = self._cpu_share
+            out["sidecar_cpu"] = {
+                "cpu_s": cpu_s,
+                "wall_s": wall_s,
+                "share_of_a_core_pct": 100 * cpu_s / wall_s if wall_s > 0 else None,
+                "method": "this process's CPU time (every thread; the proxy too when it runs) "
+                f"from the end of interval {_WARMUP_INTERVALS} to the last one, measured",
+            }
         if t.proxied_requests:
             out["proxy"] = {
                 "requests": t.proxied_requests,
