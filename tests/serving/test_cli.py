@@ -157,3 +157,65 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
+
+
+def test_the_proxy_mode_charges_requests_and_ends_with_the_totals(
+    engines: Callable[..., FakeEngine],
+) -> None:
+    """``--proxy``: the sidecar reads UPSTREAM/metrics, the proxy answers on --listen, and
+    SIGTERM ends both with the proxy's count in the totals."""
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, PlainTextResponse, Response
+    from starlette.routing import Route
+
+    from carbonledger.integrations.serving.proxy import ProxyServer
+
+    page = engines("vllm")  # its text is the upstream's /metrics page
+
+    async def completions(request: Request) -> Response:
+        page.serve(input_tokens=20, output_tokens=10, requests=1)
+        usage = {"prompt_tokens": 20, "completion_tokens": 10, "total_tokens": 30}
+        return JSONResponse({"id": "c", "choices": [{"text": "x"}], "usage": usage})
+
+    async def metrics(request: Request) -> Response:
+        return PlainTextResponse(page.text())
+
+    upstream = ProxyServer(
+        Starlette(
+            routes=[
+                Route("/v1/completions", completions, methods=["POST"]),
+                Route("/metrics", metrics),
+            ]
+        )
+    ).start()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "carbonledger", "serving", "--engine", "vllm", "--proxy",
+         upstream.url, "--listen", "127.0.0.1:0", "--interval", "0.2", "--no-ledger",
+         "--json", "--quiet", "--country", "SE"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stderr is not None
+        line = ""
+        while "listening at" not in line:
+            line = proc.stderr.readline()
+            assert line, "the proxy ended before listening"
+        url = line.rsplit(" ", 1)[1].strip()
+        answers = []
+        for _ in range(6):
+            answers.append(httpx.post(url + "/v1/completions", json={"prompt": "p"}).json())
+            time.sleep(0.15)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        upstream.stop()
+    assert proc.returncode == 0, err
+    totals = json.loads(out.strip().splitlines()[-1])
+    assert totals["proxy"]["requests"] == 6
+    assert totals["output_tokens"] == 60 and totals["input_tokens"] == 120
+    charged = [a["usage"]["energy_j"] for a in answers if a["usage"]["energy_j"] is not None]
+    assert charged and totals["proxy"]["energy_j"] == pytest.approx(sum(charged))
