@@ -229,7 +229,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     seconds, reps = (15.0, 1) if args.quick else (45.0, 3)
     n, rounds = (50, 2) if args.quick else (200, 5)
-    results: dict[str, Any] = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs"}
+    results: dict[str, Any] = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "load_at_start": os.getloadavg(),
+    }
     with tempfile.TemporaryDirectory(prefix="cl-serving-bench-") as tmp:
         port = free_port()
         engine = child(ENGINE, str(port))
@@ -245,7 +248,12 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             stop(engine)
         results["proxy"] = proxy_latency(n, rounds, Path(tmp) / "proxy")
-    print(f"serving benchmark ({results['machine']}, Python {platform.python_version()})")
+    results["load_at_end"] = os.getloadavg()
+    print(
+        f"serving benchmark ({results['machine']}, Python {platform.python_version()}; load "
+        f"average {results['load_at_start'][0]:.2f} at the start, "
+        f"{results['load_at_end'][0]:.2f} at the end)"
+    )
     print()
     print(
         "| sidecar at a 1 s interval | CPU share of one core, own measure (median, min-max) "
