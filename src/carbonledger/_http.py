@@ -17,6 +17,7 @@ never fire; the shutdown ends whatever read or write is under way at the deadlin
 from __future__ import annotations
 
 import functools
+import os
 import threading
 import time
 from collections.abc import Mapping
@@ -95,29 +96,18 @@ class _Watchdog:
     milliseconds until stopped, so a socket made just then is caught too): the connection's
     current socket, and the one the answer is read from (kept by the answer after the
     connection lets go of it). ``shutdown`` wakes a thread blocked in ``recv`` or ``send`` on
-    that socket at once."""
+    that socket at once. The watching is done by one thread for every call of the process
+    (:class:`_Watchdogs`), so a call starts no thread of its own."""
 
     _RECHECK_S = 0.05
 
     def __init__(self, deadline: _Deadline, connection: http.client.HTTPConnection) -> None:
         self._deadline = deadline
-        self._stop = threading.Event()
         self.connection = connection
         self.sock: socket.socket | None = None
         self.fired = False
-        self._thread = threading.Thread(target=self._run, name="carbonledger-http", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        wait_s = max(self._deadline.at - time.monotonic(), 0.0)
-        while not self._stop.wait(wait_s):
-            early_s = self._deadline.at - time.monotonic()
-            if early_s > 0:  # a timed wait may end a little early
-                wait_s = early_s
-                continue
-            self.fired = True
-            self._shutdown()
-            wait_s = self._RECHECK_S
+        self.stopped = False
+        _WATCHDOGS.watch(self, deadline.at)
 
     def _shutdown(self) -> None:
         import contextlib
@@ -132,7 +122,66 @@ class _Watchdog:
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
     def stop(self) -> None:
-        self._stop.set()
+        self.stopped = True
+
+
+class _Watchdogs:
+    """The one thread that watches every call's deadline: a heap of (time, watchdog) on the
+    monotonic clock. At a watchdog's time it fires (shuts its sockets down) and comes back
+    every ``_RECHECK_S`` until stopped; a stopped watchdog is dropped when it comes up. The
+    thread is started on first use (and again in a forked child) and sleeps while there is
+    nothing to watch."""
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._heap: list[tuple[float, int, _Watchdog]] = []
+        self._seq = 0
+        self._thread: threading.Thread | None = None
+
+    def watch(self, dog: _Watchdog, at: float) -> None:
+        import heapq
+
+        with self._cond:
+            while self._heap and self._heap[0][2].stopped:  # keep the heap small
+                heapq.heappop(self._heap)
+            self._seq += 1
+            heapq.heappush(self._heap, (at, self._seq, dog))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="carbonledger-http", daemon=True
+                )
+                self._thread.start()
+            elif self._heap[0][2] is dog:  # earlier than what the thread waits for
+                self._cond.notify()
+
+    def _run(self) -> None:
+        import heapq
+
+        with self._cond:
+            while True:
+                while self._heap and self._heap[0][2].stopped:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                at, _, dog = self._heap[0]
+                left_s = at - time.monotonic()
+                if left_s > 0:  # a timed wait may end a little early: wait again
+                    self._cond.wait(left_s)
+                    continue
+                heapq.heappop(self._heap)
+                dog.fired = True
+                dog._shutdown()
+                self._seq += 1
+                heapq.heappush(self._heap, (time.monotonic() + dog._RECHECK_S, self._seq, dog))
+
+
+_WATCHDOGS = _Watchdogs()
+if hasattr(os, "register_at_fork"):  # a child has the lock's state but not the thread
+    os.register_at_fork(after_in_child=_WATCHDOGS._reset)
 
 
 def _resolve(host: str, port: int, deadline: _Deadline) -> None:

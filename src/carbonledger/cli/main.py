@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "settle",
     "migrate",
     "monitor",
+    "serving",
     "sync",
     "when",
     "where",

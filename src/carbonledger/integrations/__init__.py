@@ -9,7 +9,10 @@ One module per framework, each imported only when you use it:
 - :mod:`carbonledger.integrations.pytorch`: ``TrainingLoop`` for hand-written loops
 - :mod:`carbonledger.integrations.mlflow`, :mod:`carbonledger.integrations.wandb`: sinks
 - :mod:`carbonledger.integrations.jupyter`: ``%load_ext carbonledger``
-- :mod:`carbonledger.integrations.serving`: ``RequestMeter``, energy per request and token
+- :mod:`carbonledger.integrations.serving`: ``RequestMeter``, energy per request and token in
+  a process you control; ``ServingSidecar``, energy per token of a live vLLM, TGI or SGLang
+  engine from its Prometheus counters, and the OpenAI-compatible proxy
+  (``pip install 'carbonledger[serving]'``)
 - :mod:`carbonledger.integrations.ray`: ``RayClusterTracker``, one run across a Ray cluster
   (``pip install 'carbonledger[ray]'``)
 

@@ -18,7 +18,9 @@ for ``amdsmi`` (pass them to ``discover_nvml`` / ``discover_amd``, or to
 :class:`FakeHost` writes a ``/proc/cpuinfo`` and the ``/sys`` files that tell a virtual
 machine from bare metal (pass ``cpuinfo=`` and ``sys_root=`` to ``discover``). Apple
 silicon: :class:`FakePowermetrics` prints what macOS's ``powermetrics`` prints (pass it as
-``discover(hardware={"apple-soc": fake})``).
+``discover(hardware={"apple-soc": fake})``). Inference engines: :class:`FakeEngine` serves a
+vLLM, TGI or SGLang ``/metrics`` page on a local port, with restarts, missing series and slow
+answers on demand (for ``carbonledger.integrations.serving``).
 
 Every sensor takes a ``clock`` and its hardware root (or vendor module), so nothing
 here patches carbonledger itself.
@@ -34,6 +36,7 @@ from carbonledger._files import atomic_write
 from carbonledger.errors import SensorError
 from carbonledger.models import Reading, SensorInfo
 from carbonledger.testing._fake_amdsmi import FakeAmdGpu, FakeAmdSmi
+from carbonledger.testing._fake_engine import FakeEngine
 from carbonledger.testing._fake_host import FakeHost
 from carbonledger.testing._fake_nvml import FakeGpu, FakeNvml
 from carbonledger.testing._fake_powermetrics import FakePowermetrics
@@ -42,6 +45,7 @@ __all__ = [
     "FakeAmdGpu",
     "FakeAmdSmi",
     "FakeClock",
+    "FakeEngine",
     "FakeGpu",
     "FakeHost",
     "FakeNvml",

@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 from carbonledger.errors import InputError, StateError
 
 if TYPE_CHECKING:
-    from carbonledger.run.tracker import Tracker
+    from carbonledger.run import Tracker
 
 __all__ = ["Distribution", "Request", "RequestMeter", "RequestRecord", "RequestStats"]
 

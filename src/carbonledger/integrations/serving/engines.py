@@ -1,0 +1,321 @@
+"""What vLLM, TGI and SGLang say about their work on their Prometheus ``/metrics`` endpoint,
+and how the sidecar reads it.
+
+Each engine is one :class:`EngineSpec`: which samples carry the input tokens, output tokens,
+finished requests and (where the engine exports them) the seconds spent in prefill and in
+decode; which gauge says how many requests are running; which label names the model. The
+names are the engines' own (see docs/serving.md for the source files they come from):
+
+=========  =================================  ==========================================
+engine     counted                            samples
+=========  =================================  ==========================================
+vllm       as tokens are processed            ``vllm:prompt_tokens_total``,
+           (each engine step)                 ``vllm:generation_tokens_total``,
+                                              ``vllm:request_success_total``,
+                                              ``vllm:request_prefill_time_seconds_sum``,
+                                              ``vllm:request_decode_time_seconds_sum``
+tgi        input at admission, output when    ``tgi_request_input_length_sum``,
+           a request finishes                 ``tgi_request_generated_tokens_sum`` /
+                                              ``_count``, ``tgi_batch_inference_duration_sum``
+                                              by ``method`` (prefill, decode)
+sglang     when a request finishes            ``sglang:prompt_tokens_total``,
+                                              ``sglang:generation_tokens_total``,
+                                              ``sglang:num_requests_total``
+=========  =================================  ==========================================
+
+:func:`parse_metrics` keeps only the lines of those samples (a busy engine's page holds
+hundreds of histogram buckets the sidecar never needs) and parses them with
+``prometheus_client``'s text parser. Counters are read raw, one value per label set; turning
+them into per-interval amounts (restarts, missing series) is :mod:`.counters`' job.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from carbonledger.errors import InputError
+
+__all__ = [
+    "ENGINES",
+    "QUANTITIES",
+    "EngineReading",
+    "EngineSpec",
+    "LineCache",
+    "Quantity",
+    "SeriesKey",
+    "Source",
+    "engine_spec",
+    "parse_metrics",
+]
+
+#: what the sidecar counts: tokens in and out, finished requests, seconds in prefill/decode
+Quantity = Literal["input_tokens", "output_tokens", "requests", "prefill_s", "decode_s"]
+QUANTITIES: tuple[Quantity, ...] = (
+    "input_tokens",
+    "output_tokens",
+    "requests",
+    "prefill_s",
+    "decode_s",
+)
+
+#: one raw series: (sample name, its labels sorted)
+SeriesKey = tuple[str, tuple[tuple[str, str], ...]]
+
+#: a restart changes it: prometheus_client's process collector (vLLM, SGLang)
+START_TIME_SAMPLE = "process_start_time_seconds"
+
+
+@dataclass(frozen=True)
+class Source:
+    """One sample that carries a quantity: its name as exposed, and labels it must have
+    (``{"method": "prefill"}`` picks one phase of a histogram shared by both)."""
+
+    sample: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        return all(labels.get(k) == v for k, v in self.labels.items())
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """How one engine exposes its work.
+
+    ``quantities`` maps each :data:`Quantity` to the samples that carry it (their values are
+    added up over label sets, per model); ``running`` names the gauge of requests being run;
+    ``model_label`` the label naming the served model (None: one model, unnamed);
+    ``counted_at`` when the engine adds to its token counters (``"step"``: as tokens are
+    processed; ``"finish"``: when a request ends), which decides how far an interval's tokens
+    can lag its energy; ``phase_times`` says what the prefill/decode seconds measure.
+    """
+
+    name: str
+    title: str
+    quantities: Mapping[Quantity, tuple[Source, ...]]
+    running: tuple[str, ...]
+    model_label: str | None
+    counted_at: Literal["step", "finish"]
+    phase_times: str = ""
+    #: the engine serves its page with prometheus_client, which sends only the samples named
+    #: by ``?name[]=...`` (the sidecar asks for its own, and filters again itself)
+    name_filter: bool = False
+    #: where the names come from (docs/serving.md cites them)
+    reference: str = ""
+
+    @functools.cached_property
+    def sample_names(self) -> frozenset[str]:
+        """Every sample the sidecar reads from this engine (with counters' ``_created``)."""
+        names = {s.sample for sources in self.quantities.values() for s in sources}
+        names |= {created_name(n) for n in names}
+        return frozenset(names | set(self.running) | {START_TIME_SAMPLE})
+
+    def scrape_url(self, metrics_url: str) -> str:
+        """``metrics_url`` asking for only the samples the sidecar reads, where the engine's
+        server understands it (``name_filter``); unchanged otherwise."""
+        if not self.name_filter:
+            return metrics_url
+        from urllib.parse import urlencode
+
+        query = urlencode([("name[]", name) for name in sorted(self.sample_names)])
+        return metrics_url + ("&" if "?" in metrics_url else "?") + query
+
+    @functools.cached_property
+    def _starts(self) -> tuple[str, ...]:
+        return tuple(sorted(self.sample_names))
+
+    @functools.cached_property
+    def _by_sample(self) -> dict[str, list[tuple[Quantity, Source]]]:
+        out: dict[str, list[tuple[Quantity, Source]]] = {}
+        for q, sources in self.quantities.items():
+            for source in sources:
+                out.setdefault(source.sample, []).append((q, source))
+        return out
+
+    @functools.cached_property
+    def _created_of(self) -> dict[str, str]:
+        return {created_name(s): s for s in self._by_sample}
+
+
+def created_name(sample: str) -> str:
+    """``vllm:prompt_tokens_total`` -> ``vllm:prompt_tokens_created`` (the time
+    prometheus_client made the series; a new value means the series was made again)."""
+    for suffix in ("_total", "_sum", "_count"):
+        if sample.endswith(suffix):
+            return sample[: -len(suffix)] + "_created"
+    return sample + "_created"
+
+
+ENGINES: dict[str, EngineSpec] = {
+    "vllm": EngineSpec(
+        name="vllm",
+        title="vLLM",
+        quantities={
+            "input_tokens": (Source("vllm:prompt_tokens_total"),),
+            "output_tokens": (Source("vllm:generation_tokens_total"),),
+            "requests": (Source("vllm:request_success_total"),),
+            "prefill_s": (Source("vllm:request_prefill_time_seconds_sum"),),
+            "decode_s": (Source("vllm:request_decode_time_seconds_sum"),),
+        },
+        running=("vllm:num_requests_running",),
+        model_label="model_name",
+        counted_at="step",
+        name_filter=True,
+        phase_times="seconds each finished request spent in prefill and in decode "
+        "(request time: concurrent requests overlap)",
+        reference="vllm/v1/metrics/loggers.py (PrometheusStatLogger)",
+    ),
+    "tgi": EngineSpec(
+        name="tgi",
+        title="Text Generation Inference",
+        quantities={
+            "input_tokens": (Source("tgi_request_input_length_sum"),),
+            "output_tokens": (Source("tgi_request_generated_tokens_sum"),),
+            "requests": (Source("tgi_request_generated_tokens_count"),),
+            "prefill_s": (Source("tgi_batch_inference_duration_sum", {"method": "prefill"}),),
+            "decode_s": (Source("tgi_batch_inference_duration_sum", {"method": "decode"}),),
+        },
+        running=("tgi_batch_current_size",),
+        model_label=None,
+        counted_at="finish",
+        phase_times="seconds the batch spent in prefill steps and in decode steps",
+        reference="router/src/server.rs, router/src/validation.rs, backends/v3/src/backend.rs",
+    ),
+    "sglang": EngineSpec(
+        name="sglang",
+        title="SGLang",
+        quantities={
+            "input_tokens": (Source("sglang:prompt_tokens_total"),),
+            "output_tokens": (Source("sglang:generation_tokens_total"),),
+            "requests": (Source("sglang:num_requests_total"),),
+        },
+        running=("sglang:num_running_reqs",),
+        model_label="model_name",
+        counted_at="finish",
+        name_filter=True,
+        reference="python/sglang/srt/metrics/collector.py (TokenizerMetricsCollector)",
+    ),
+}
+
+
+def engine_spec(name: str) -> EngineSpec:
+    """The :class:`EngineSpec` of ``name`` (``vllm``, ``tgi``, ``sglang``), or InputError."""
+    spec = ENGINES.get(name.lower().strip()) if isinstance(name, str) else None
+    if spec is None:
+        raise InputError(f"unknown engine {name!r}; use one of: {', '.join(ENGINES)}")
+    return spec
+
+
+@dataclass(frozen=True)
+class EngineReading:
+    """One scrape, raw: each series' value, each series' ``_created`` time where exposed,
+    the running requests per model, and the engine process's start time (None: not
+    exposed). ``models`` maps each series to its model ("" when the engine names none)."""
+
+    values: dict[SeriesKey, float]
+    quantity: dict[SeriesKey, Quantity]
+    models: dict[SeriesKey, str]
+    created: dict[SeriesKey, float]
+    running: dict[str, float]
+    start_time_s: float | None
+
+    def has(self, quantity: Quantity) -> bool:
+        return any(q == quantity for q in self.quantity.values())
+
+
+def _sample_name(line: str) -> str:
+    end = len(line)
+    for stop in ("{", " ", "\t"):
+        at = line.find(stop)
+        if at != -1 and at < end:
+            end = at
+    return line[:end]
+
+
+#: one parsed sample: its name, its labels, its value
+Parsed = tuple[str, tuple[tuple[str, str], ...], float]
+
+
+class LineCache:
+    """The parsed samples of the previous page, by line: a line that did not change since
+    (a ``_created`` time, an idle model's counter) is not parsed again. Holds exactly the
+    lines of the latest page."""
+
+    def __init__(self) -> None:
+        self.lines: dict[str, Parsed] = {}
+
+
+def _parse_lines(lines: list[str], cache: LineCache | None) -> list[Parsed]:
+    """Each line's sample, with prometheus_client's parser (lines seen last time from the
+    cache). Every line is one untyped sample, so samples come back one per line, in order."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    known = cache.lines if cache is not None else {}
+    fresh = [line for line in lines if line not in known]
+    parsed: list[Parsed] = []
+    if fresh:
+        for family in text_string_to_metric_families("\n".join(fresh) + "\n"):
+            for sample in family.samples:
+                labels = tuple(sorted(sample.labels.items()))
+                parsed.append((sample.name, labels, float(sample.value)))
+    if cache is None:
+        return parsed
+    if len(parsed) != len(fresh):  # not one sample per line: nothing is cached this time
+        cache.lines = {}
+        return parsed
+    new = dict(zip(fresh, parsed, strict=True))
+    result = [known[line] if line in known else new[line] for line in lines]
+    cache.lines = dict(zip(lines, result, strict=True))
+    return result
+
+
+def parse_metrics(
+    text: str, spec: EngineSpec, *, model: str = "", cache: LineCache | None = None
+) -> EngineReading:
+    """The samples of ``spec`` found in the exposition ``text`` (version 0.0.4 or
+    OpenMetrics); ``model`` names the model of an engine that exposes no model label;
+    ``cache`` (kept between scrapes of one engine) spares re-parsing unchanged lines.
+
+    Only the lines of the samples the sidecar reads are parsed (type and help lines
+    dropped, so every sample keeps the exact name it was exposed under: TGI's counters
+    carry no ``_total``). A value that is not a finite number >= 0 is left out, as if the
+    series were missing. Raises ValueError for a line prometheus_client cannot parse.
+    """
+    wanted, starts = spec.sample_names, spec._starts
+    # a cheap first pass in C (str.startswith with the names), then the exact name
+    kept = [
+        line
+        for line in text.splitlines()
+        if line.startswith(starts) and _sample_name(line) in wanted
+    ]
+    values: dict[SeriesKey, float] = {}
+    quantity: dict[SeriesKey, Quantity] = {}
+    models: dict[SeriesKey, str] = {}
+    created: dict[SeriesKey, float] = {}
+    running: dict[str, float] = {}
+    start_time_s: float | None = None
+    by_sample = spec._by_sample
+    created_of = spec._created_of
+    for name, labels, value in _parse_lines(kept, cache):
+        if not (math.isfinite(value) and value >= 0):
+            continue
+        if name == START_TIME_SAMPLE:
+            start_time_s = value
+            continue
+        found = dict(labels)
+        model_name = found.get(spec.model_label, model) if spec.model_label else model
+        if name in spec.running:
+            running[model_name] = running.get(model_name, 0.0) + value
+        elif name in by_sample:
+            for q, source in by_sample[name]:
+                if source.matches(found):
+                    key: SeriesKey = (name, labels)
+                    values[key] = value
+                    quantity[key] = q
+                    models[key] = model_name
+        elif name in created_of:
+            created[(created_of[name], labels)] = value
+    return EngineReading(values, quantity, models, created, running, start_time_s)

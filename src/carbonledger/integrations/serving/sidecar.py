@@ -1,0 +1,885 @@
+"""The serving sidecar: energy per token of a live inference engine (vLLM, TGI, SGLang).
+
+::
+
+    tracker = carbonledger.Tracker(project="serving", scope="machine", interval_s=10)
+    sidecar = ServingSidecar("vllm", "http://127.0.0.1:8000/metrics", tracker, interval_s=10)
+    sidecar.start()                       # starts the tracker, takes the baseline scrape
+    sidecar.run(stop_event)               # an interval every 10 s until stop_event is set
+    totals = sidecar.close()              # the last interval, the tracker stopped, the totals
+    totals.to_dict()["j_per_output_token"]
+
+Each interval is one window of the tracker's run (``interval-1``, ``interval-2``...): its
+energy is the devices' counter difference between the window's two ends, recorded through the
+run's signed write path with the tokens and requests the engine counted at its end as the
+window's metrics. At the end of an interval the sidecar scrapes the engine's ``/metrics``
+(one whole-call deadline), turns the counters into amounts (:mod:`.counters`) and decides:
+
+- **busy**: the engine counted tokens or requests. The interval's energy, plus any energy
+  carried from the intervals before it, is one *span*: figures per token, request and phase
+  (:mod:`.attribution`), per model where the engine's labels name several.
+- **waiting**: nothing was counted but requests are running (TGI and SGLang count a request's
+  tokens only when it ends): the energy is carried to the next busy interval.
+- **no data**: the scrape failed (the energy is carried: the next scrape's counters cover
+  both intervals), or no baseline was taken yet (the energy is *unattributed*).
+- **idle**: nothing counted and nothing running: idle energy, reported apart with the idle
+  power; no ratio is made of it. Energy carried into an idle interval from *waiting* ones was
+  spent on requests that ended uncounted (aborted): it is busy energy without tokens.
+
+The run's energy is split exactly: ``energy_j = busy + idle + unattributed`` (the last also
+takes the moments outside any interval: before the first window, between two).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from carbonledger.errors import InputError, StateError
+from carbonledger.integrations.serving.attribution import (
+    Carbon,
+    Energy,
+    ModelFigures,
+    Rates,
+    Ratio,
+    SpanFigures,
+    attribute,
+    ratio,
+)
+from carbonledger.integrations.serving.counters import Amounts, CounterDeltas, Delta
+from carbonledger.integrations.serving.engines import (
+    EngineSpec,
+    LineCache,
+    engine_spec,
+    parse_metrics,
+)
+
+if TYPE_CHECKING:
+    from carbonledger.models import RunStatus, RunSummary, WindowSummary
+    from carbonledger.run import Tracker
+
+__all__ = [
+    "Charge",
+    "HttpStatusError",
+    "IntervalReport",
+    "ServingSidecar",
+    "ServingTotals",
+    "State",
+    "check_metrics_url",
+    "engine_env",
+    "window_energy",
+]
+
+State = Literal["busy", "waiting", "idle", "no-data", "baseline"]
+
+#: the longest a model name may be to get metrics of its own in a window
+_MAX_MODEL_CHARS = 150
+#: closed spans kept for the proxy's ranges (about a day at 10 s intervals)
+_SPAN_HISTORY = 8192
+#: intervals before the sidecar's own CPU is counted (first calls import and warm up)
+_WARMUP_INTERVALS = 2
+
+
+def window_energy(window: WindowSummary) -> Energy:
+    """A window's energy (J), its range and the part that was measured."""
+    low = high = measured = 0.0
+    for c in window.components:
+        low += c.low_j if c.low_j is not None else c.energy_j
+        high += c.high_j if c.high_j is not None else c.energy_j
+        measured += c.energy_j if c.measured else 0.0
+    return Energy(window.energy_j, low, high, measured)
+
+
+@dataclass(frozen=True)
+class IntervalReport:
+    """One interval: its energy, what the engine counted at its end, what was decided.
+
+    ``amounts`` are what the scrape at the interval's end counted (over the whole gap when
+    earlier scrapes failed); ``span`` the figures of the span this interval closed (busy
+    intervals only). Times in seconds, energy in joules.
+    """
+
+    index: int
+    window: str
+    started_unix_s: float
+    duration_s: float
+    energy: Energy
+    state: State
+    scrape_ok: bool
+    scrape_error: str
+    scrape_s: float
+    amounts: Amounts
+    models: Mapping[str, Amounts]
+    running_requests: float | None
+    restarted: bool
+    resets: tuple[str, ...]
+    missing: tuple[str, ...]
+    span: SpanFigures | None
+
+    @property
+    def idle_power_w(self) -> float | None:
+        if self.state != "idle" or not self.duration_s > 0:
+            return None
+        return self.energy.energy_j / self.duration_s
+
+    def to_dict(self) -> dict[str, Any]:
+        a = self.amounts
+        return {
+            "index": self.index,
+            "window": self.window,
+            "started_unix_s": self.started_unix_s,
+            "duration_s": self.duration_s,
+            **self.energy.to_dict(),
+            "state": self.state,
+            "scrape_ok": self.scrape_ok,
+            "scrape_error": self.scrape_error,
+            "scrape_s": self.scrape_s,
+            "input_tokens": a.input_tokens,
+            "output_tokens": a.output_tokens,
+            "requests": a.requests,
+            "prefill_s": a.prefill_s,
+            "decode_s": a.decode_s,
+            "running_requests": self.running_requests,
+            "restarted": self.restarted,
+            "resets": list(self.resets),
+            "missing": list(self.missing),
+            "idle_power_w": self.idle_power_w,
+            "span": None if self.span is None else self.span.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class Charge:
+    """The energy a request through the proxy is charged (J), its range, its CO2e (g) and how
+    it was obtained (``method``; ``measured``: every device behind the rates was measured)."""
+
+    energy_j: float
+    low_j: float
+    high_j: float
+    co2e_g: float
+    co2e_low_g: float
+    co2e_high_g: float
+    measured: bool
+    split: str
+    rates_age_s: float
+    method: str
+
+    def usage_fields(self) -> dict[str, Any]:
+        """What the proxy adds to a response's ``usage``."""
+        return {
+            "energy_j": self.energy_j,
+            "co2e_g": self.co2e_g,
+            "energy_details": {
+                "low_j": self.low_j,
+                "high_j": self.high_j,
+                "co2e_low_g": self.co2e_low_g,
+                "co2e_high_g": self.co2e_high_g,
+                "measured": self.measured,
+                "split": self.split,
+                "rates_age_s": self.rates_age_s,
+                "method": self.method,
+            },
+        }
+
+
+@dataclass
+class _Span:
+    """A closed span the proxy may charge at: when (sidecar clock, s) and its rates."""
+
+    start_s: float
+    end_s: float
+    rates: Rates
+
+
+@dataclass
+class _ModelTotal:
+    input_tokens: float = 0.0
+    output_tokens: float = 0.0
+    requests: float = 0.0
+    energy: Energy = field(default_factory=Energy)
+
+
+@dataclass
+class _Totals:
+    busy: Energy = field(default_factory=Energy)
+    busy_duration_s: float = 0.0
+    uncounted: Energy = field(default_factory=Energy)
+    idle: Energy = field(default_factory=Energy)
+    idle_duration_s: float = 0.0
+    unattributed: Energy = field(default_factory=Energy)
+    amounts: Amounts = field(default_factory=Amounts)
+    # the spans with a phase split: their prefill/decode energies and tokens
+    prefill: Energy = field(default_factory=Energy)
+    decode: Energy = field(default_factory=Energy)
+    split_input_tokens: float = 0.0
+    split_output_tokens: float = 0.0
+    models: dict[str, _ModelTotal] = field(default_factory=dict)
+    intervals: int = 0
+    scrapes_failed: int = 0
+    restarts: int = 0
+    resets: int = 0
+    missing: int = 0
+    # requests the proxy charged
+    proxied_requests: int = 0
+    proxied_input_tokens: float = 0.0
+    proxied_output_tokens: float = 0.0
+    proxied_energy_j: float = 0.0
+    proxied_uncharged: int = 0
+
+
+@dataclass(frozen=True)
+class ServingTotals:
+    """The whole run: tokens, requests and energy split into busy / idle / unattributed,
+    the figures per token over the busy energy, and the run's summary (CO2e of everything).
+    See :meth:`to_dict` for the fields."""
+
+    engine: str
+    metrics_url: str
+    summary: RunSummary
+    totals: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.totals)
+
+
+class ServingSidecar:
+    """Measure a live engine's energy per token, interval by interval (see the module doc).
+
+    :param engine: ``"vllm"``, ``"tgi"``, ``"sglang"`` or an :class:`EngineSpec`
+    :param metrics_url: the engine's Prometheus endpoint (``http://host:port/metrics``)
+    :param tracker: a new (not started) :class:`~carbonledger.Tracker` measuring the devices
+        the engine uses; the sidecar starts and stops it
+    :param interval_s: seconds per interval (0.01 to 86400)
+    :param scrape_timeout_s: the whole-call deadline of one scrape, in seconds (default half
+        the interval, at most 2 s); at most the interval, so that intervals keep their time
+    :param model: the model's name for an engine whose metrics name none (TGI)
+    :param headers: HTTP headers sent with each scrape (an ``Authorization`` header...)
+    :param clock: monotonic seconds, the tracker's clock (inject a fake one in tests)
+    :param fetch: ``(url, timeout_s, headers) -> str``: how a scrape is made (default: an HTTP
+        GET within the deadline); its exceptions are failed scrapes
+    """
+
+    def __init__(
+        self,
+        engine: str | EngineSpec,
+        metrics_url: str,
+        tracker: Tracker,
+        *,
+        interval_s: float = 10.0,
+        scrape_timeout_s: float | None = None,
+        model: str = "",
+        headers: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        fetch: Callable[[str, float, Mapping[str, str]], str] | None = None,
+    ) -> None:
+        from carbonledger.run.settings import check_interval_s
+
+        self.spec = engine if isinstance(engine, EngineSpec) else engine_spec(engine)
+        self.metrics_url = check_metrics_url(metrics_url)
+        self.interval_s = check_interval_s(interval_s, "interval_s")
+        if scrape_timeout_s is None:
+            scrape_timeout_s = min(2.0, self.interval_s / 2)
+        if not (math.isfinite(scrape_timeout_s) and 0 < scrape_timeout_s <= self.interval_s):
+            raise InputError(
+                f"the scrape timeout must be > 0 s and at most the interval "
+                f"({self.interval_s:g} s), got {scrape_timeout_s!r}"
+            )
+        self.scrape_timeout_s = float(scrape_timeout_s)
+        self.model = model
+        self._headers = dict(headers or {})
+        self.tracker = tracker
+        self.clock = clock
+        self._fetch = fetch or _http_get
+        self._counters = CounterDeltas()
+        self._lines = LineCache()
+        self._scrape_url = self.spec.scrape_url(self.metrics_url)
+        self._lock = threading.Lock()
+        self._state: Literal["new", "running", "closed"] = "new"
+        self._index = 0
+        self._window = ""
+        self._window_started_s = 0.0
+        self._carry = Energy()
+        self._carry_start_s: float | None = None
+        self._carry_duration_s = 0.0
+        self._carry_waiting = False
+        self._last_running = 0.0
+        self._t = _Totals()
+        self._spans: deque[_Span] = deque(maxlen=_SPAN_HISTORY)
+        self._latest: IntervalReport | None = None
+        self._latest_span: SpanFigures | None = None
+        self._carbon = Carbon(1.0, 0.0)
+        self._result: ServingTotals | None = None
+        #: this process's CPU time and the monotonic time when the warm-up ended (seconds)
+        self._cpu_mark: tuple[float, float] | None = None
+        self._cpu_share: tuple[float, float] | None = None
+        #: called with every interval's report (the CLI prints it; the exporter needs none)
+        self.on_interval: Callable[[IntervalReport], None] | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> ServingSidecar:
+        """Start the tracker, take the baseline scrape, open the first interval."""
+        if self._state != "new":
+            raise StateError("this sidecar was started already; make a new one")
+        self.tracker.start()
+        self._carbon = Carbon(self.tracker.pue, self.tracker.intensity_g_per_kwh)
+        self._state = "running"
+        text, error = self._scrape()
+        if text is not None:
+            self._counters.update(self._parse(text))
+        elif error:
+            self.tracker.update_meta({"serving_start_note": f"baseline scrape failed: {error}"})
+        self.tracker.update_meta(
+            {
+                "serving": {
+                    "engine": self.spec.name,
+                    "metrics_url": self.metrics_url,
+                    "interval_s": self.interval_s,
+                    "scrape_timeout_s": self.scrape_timeout_s,
+                    "counted_at": self.spec.counted_at,
+                    "model": self.model,
+                }
+            }
+        )
+        self._open_window()
+        return self
+
+    def _open_window(self) -> None:
+        self._index += 1
+        self._window = f"interval-{self._index}"
+        self._window_started_s = self.clock()
+        self.tracker.begin_window(self._window)
+
+    def run(
+        self,
+        stop: threading.Event,
+        duration_s: float | None = None,
+    ) -> None:
+        """Close an interval every ``interval_s`` seconds until ``stop`` is set or
+        ``duration_s`` seconds have passed (one deadline for the whole loop). Boundaries
+        keep to the schedule ``start + k * interval_s`` however long a scrape took; a
+        boundary missed entirely (a machine suspended) is skipped, not made up."""
+        if self._state != "running":
+            raise StateError("run() needs a started sidecar; call start() first")
+        t0 = time.monotonic()
+        end_at = None if duration_s is None else t0 + duration_s
+        k = 1
+        while True:
+            boundary = t0 + k * self.interval_s
+            if end_at is not None and boundary > end_at:
+                boundary = end_at
+            if stop.wait(max(0.0, boundary - time.monotonic())):
+                return
+            if end_at is not None and time.monotonic() >= end_at:
+                return
+            self.step()
+            now = time.monotonic()
+            k = max(k + 1, math.floor((now - t0) / self.interval_s) + 1)
+
+    def close(self, status: RunStatus = "completed") -> ServingTotals:
+        """Close the last interval, stop the tracker (recording the run as ``status``) and
+        return the totals. Idempotent."""
+        if self._result is not None:
+            return self._result
+        if self._state == "new":
+            raise StateError("close() called before start()")
+        if self._cpu_mark is not None:  # its own cost, before the last interval's
+            cpu0, wall0 = self._cpu_mark
+            self._cpu_share = (time.process_time() - cpu0, time.monotonic() - wall0)
+        self.step(final=True)
+        summary = self.tracker.stop(status)
+        with self._lock:
+            self._state = "closed"
+            if self._carry.energy_j > 0:  # the engine had not counted the last seconds' work
+                self._t.unattributed += self._carry
+                self._carry = Energy()
+            # the moments outside every window (before the first, between two)
+            gap_j = max(0.0, summary.energy_j - self._sum_windows("energy"))
+            self._t.unattributed += Energy(
+                gap_j,
+                max(0.0, summary.energy_low_j - self._sum_windows("low")),
+                max(0.0, summary.energy_high_j - self._sum_windows("high")),
+                min(gap_j, max(0.0, _measured_j(summary) - self._sum_windows("measured"))),
+            )
+            self._result = ServingTotals(
+                self.spec.name, self.metrics_url, summary, self._totals_dict(summary)
+            )
+        return self._result
+
+    def _sum_windows(self, which: str) -> float:
+        t = self._t
+        parts = (t.busy, t.uncounted, t.idle, t.unattributed)
+        if which == "energy":
+            return sum(p.energy_j for p in parts)
+        if which == "low":
+            return sum(p.low_j for p in parts)
+        if which == "high":
+            return sum(p.high_j for p in parts)
+        return sum(p.measured_j for p in parts)
+
+    # --- one interval ------------------------------------------------------------------------
+
+    def _scrape(self) -> tuple[str | None, str]:
+        """The engine's page (only our samples where it can filter), or the reason why not."""
+        url = self._scrape_url
+        try:
+            return self._fetch(url, self.scrape_timeout_s, self._headers), ""
+        except HttpStatusError as exc:
+            if 400 <= exc.status < 500 and url != self.metrics_url:
+                self._scrape_url = self.metrics_url  # it refuses the filter: go without
+                return self._scrape()
+            return None, self._reason(exc, url)
+        except Exception as exc:  # any failure of a scrape is a failed scrape, never fatal
+            return None, self._reason(exc, url)
+
+    def _reason(self, exc: Exception, url: str) -> str:
+        """Why a scrape failed, naming the metrics URL (not its long filtered form)."""
+        return f"{type(exc).__name__}: {str(exc).replace(url, self.metrics_url)}"[:500]
+
+    def _parse(self, text: str) -> Any:
+        return parse_metrics(text, self.spec, model=self.model, cache=self._lines)
+
+    def step(self, *, final: bool = False) -> IntervalReport:
+        """End the current interval now: scrape, record the window with what was counted,
+        decide its state, and open the next interval (unless ``final``)."""
+        if self._state != "running":
+            raise StateError("step() needs a started sidecar; call start() first")
+        t_scrape = time.monotonic()
+        text, error = self._scrape()
+        delta: Delta | None = None
+        running: float | None = None
+        if text is not None:
+            try:
+                reading = self._parse(text)
+            except Exception as exc:  # a page we cannot parse is a failed scrape
+                text, error = None, f"unparsable metrics: {type(exc).__name__}: {exc}"[:500]
+            else:
+                delta = self._counters.update(reading)
+                running = sum(reading.running.values()) if reading.running else None
+        scrape_s = time.monotonic() - t_scrape
+        metrics = _window_metrics(delta, running, error)
+        window = self.tracker.end_window(self._window, metrics=metrics)
+        end_s = self.clock()
+        index, name, started_s = self._index, self._window, self._window_started_s
+        if not final:
+            self._open_window()
+        with self._lock:
+            report = self._decide(
+                index, name, window, started_s, end_s, delta, running, error, scrape_s
+            )
+            self._latest = report
+        if index == _WARMUP_INTERVALS:
+            self._cpu_mark = (time.process_time(), time.monotonic())
+        self._publish(report)
+        return report
+
+    def _decide(
+        self,
+        index: int,
+        name: str,
+        window: WindowSummary,
+        started_s: float,
+        end_s: float,
+        delta: Delta | None,
+        running: float | None,
+        error: str,
+        scrape_s: float,
+    ) -> IntervalReport:
+        t = self._t
+        energy = window_energy(window)
+        t.intervals += 1
+        span: SpanFigures | None = None
+        amounts = Amounts()
+        models: dict[str, Amounts] = {}
+        state: State
+        if self._carry_start_s is None:
+            self._carry_start_s = started_s
+        if delta is None:
+            t.scrapes_failed += 1
+            state = "no-data"
+            if self._counters.has_baseline:
+                self._carry += energy
+                self._carry_duration_s += window.duration_s
+            else:
+                t.unattributed += energy
+                self._carry_start_s = None
+        elif delta.baseline:
+            state = "baseline"
+            t.unattributed += energy + self._carry
+            self._reset_carry()
+        else:
+            t.restarts += int(delta.restarted)
+            t.resets += len(delta.resets)
+            t.missing += len(delta.missing)
+            amounts, models = delta.total(), delta.models
+            busy_now = (running or 0.0) > 0 or self._last_running > 0
+            if amounts.active:
+                state = "busy"
+                span_energy = self._carry + energy
+                span_start = self._carry_start_s
+                span_s = self._carry_duration_s + window.duration_s
+                span = attribute(span_energy, span_s, models, self._carbon)
+                self._count_busy(span, span_s)
+                if span.rates is not None:
+                    self._spans.append(_Span(span_start, end_s, span.rates))
+                self._latest_span = span
+                self._reset_carry()
+            elif busy_now:
+                state = "waiting"
+                self._carry += energy
+                self._carry_duration_s += window.duration_s
+                self._carry_waiting = True
+            else:
+                state = "idle"
+                carried, carried_s = self._carry, self._carry_duration_s
+                if self._carry_waiting:  # requests ran and ended uncounted (aborted)
+                    t.uncounted += carried
+                    t.idle += energy
+                    t.idle_duration_s += window.duration_s
+                else:  # failed scrapes before an idle one: nothing was counted over them all
+                    t.idle += carried + energy
+                    t.idle_duration_s += carried_s + window.duration_s
+                self._reset_carry()
+        if running is not None:
+            self._last_running = running
+        return IntervalReport(
+            index=index,
+            window=name,
+            started_unix_s=window.started_unix_s,
+            duration_s=window.duration_s,
+            energy=energy,
+            state=state,
+            scrape_ok=delta is not None,
+            scrape_error=error,
+            scrape_s=scrape_s,
+            amounts=amounts,
+            models=dict(models),
+            running_requests=running,
+            restarted=bool(delta and delta.restarted),
+            resets=tuple(delta.resets) if delta else (),
+            missing=tuple(delta.missing) if delta else (),
+            span=span,
+        )
+
+    def _reset_carry(self) -> None:
+        self._carry, self._carry_start_s = Energy(), None
+        self._carry_duration_s, self._carry_waiting = 0.0, False
+
+    def _count_busy(self, span: SpanFigures, duration_s: float) -> None:
+        t = self._t
+        t.busy += span.energy
+        t.busy_duration_s += duration_s
+        t.amounts.merge(span.amounts)
+        if span.prefill_energy is not None and span.decode_energy is not None:
+            t.prefill += span.prefill_energy
+            t.decode += span.decode_energy
+            t.split_input_tokens += span.amounts.input_tokens
+            t.split_output_tokens += span.amounts.output_tokens
+        for name, m in span.models.items():
+            mt = t.models.setdefault(name, _ModelTotal())
+            mt.input_tokens += m.input_tokens
+            mt.output_tokens += m.output_tokens
+            mt.requests += m.requests
+            mt.energy += m.energy
+
+    def _publish(self, report: IntervalReport) -> None:
+        callback = self.on_interval
+        if callback is not None:
+            callback(report)
+
+    # --- for the proxy and the exporter ------------------------------------------------------
+
+    def charge(
+        self, input_tokens: float, output_tokens: float, started_s: float, ended_s: float
+    ) -> Charge | None:
+        """The energy of a request of ``input_tokens`` and ``output_tokens`` that ran from
+        ``started_s`` to ``ended_s`` (this sidecar's clock), at the rates of the latest closed
+        span; its range spans the lowest and highest rates of the spans its lifetime
+        overlapped and of the latest one (docs/serving.md, "The attribution rule"). None
+        before any span closed (nothing to charge at); the request is still counted."""
+        with self._lock:
+            t = self._t
+            t.proxied_requests += 1
+            t.proxied_input_tokens += input_tokens
+            t.proxied_output_tokens += output_tokens
+            if not self._spans:
+                t.proxied_uncharged += 1
+                return None
+            latest = self._spans[-1]
+            seen = [latest]
+            for span in reversed(self._spans):  # newest first: stop at the request's start
+                if span.end_s < started_s:
+                    break
+                if span.start_s <= ended_s:
+                    seen.append(span)
+            charges = [s.rates.charge(input_tokens, output_tokens) for s in seen]
+            central = charges[0]
+            low = min(c.low_j for c in charges)
+            high = max(c.high_j for c in charges)
+            measured = all(_rates_measured(s.rates) for s in seen)
+            t.proxied_energy_j += central.energy_j
+            carbon = self._carbon
+            age_s = max(0.0, ended_s - latest.end_s)
+        from carbonledger.accounting import co2e_range_g
+
+        co2e = co2e_range_g(
+            central.energy_j,
+            low,
+            high,
+            pue=carbon.pue,
+            intensity_g_per_kwh=carbon.intensity_g_per_kwh,
+        )
+        return Charge(
+            energy_j=central.energy_j,
+            low_j=low,
+            high_j=high,
+            co2e_g=co2e.co2e_g,
+            co2e_low_g=co2e.low_g,
+            co2e_high_g=co2e.high_g,
+            measured=measured,
+            split=latest.rates.split,
+            rates_age_s=age_s,
+            method=(
+                f"{self.spec.name} interval share: the request's tokens at the latest "
+                f"interval's J per input and output token ({latest.rates.split} split)"
+            ),
+        )
+
+    def snapshot(self) -> tuple[IntervalReport | None, SpanFigures | None, dict[str, Any]]:
+        """The latest interval, the latest span, and the running totals (for the exporter)."""
+        with self._lock:
+            return self._latest, self._latest_span, self._running_totals()
+
+    def _running_totals(self) -> dict[str, Any]:
+        t = self._t
+        return {
+            "busy_energy_j": t.busy.energy_j + t.uncounted.energy_j,
+            "idle_energy_j": t.idle.energy_j,
+            "unattributed_energy_j": t.unattributed.energy_j + self._carry.energy_j,
+            "input_tokens": t.amounts.input_tokens,
+            "output_tokens": t.amounts.output_tokens,
+            "requests": t.amounts.requests,
+            "busy_co2e_g": self._co2e(t.busy + t.uncounted)[0],
+            "intervals": t.intervals,
+            "scrapes_failed": t.scrapes_failed,
+            "restarts": t.restarts,
+            "resets": t.resets,
+            "models": {
+                name: {
+                    "input_tokens": m.input_tokens,
+                    "output_tokens": m.output_tokens,
+                    "requests": m.requests,
+                    "energy_j": m.energy.energy_j,
+                }
+                for name, m in t.models.items()
+            },
+            "proxied_requests": t.proxied_requests,
+            "proxied_energy_j": t.proxied_energy_j,
+        }
+
+    def _co2e(self, energy: Energy) -> tuple[float, float, float]:
+        from carbonledger.accounting import co2e_range_g
+
+        c = co2e_range_g(
+            energy.energy_j,
+            energy.low_j,
+            energy.high_j,
+            pue=self._carbon.pue,
+            intensity_g_per_kwh=self._carbon.intensity_g_per_kwh,
+        )
+        return c.co2e_g, c.low_g, c.high_g
+
+    def _totals_dict(self, summary: RunSummary) -> dict[str, Any]:
+        t = self._t
+        busy = t.busy + t.uncounted
+        a = t.amounts
+        busy_co2e = self._co2e(busy)
+        per_1k = (
+            None
+            if not a.output_tokens > 0
+            else Ratio(*(g * 1000 / a.output_tokens for g in busy_co2e))
+        )
+        models = {
+            name: ModelFigures(name, m.input_tokens, m.output_tokens, m.requests, m.energy)
+            for name, m in t.models.items()
+        }
+        idle_power_w = t.idle.energy_j / t.idle_duration_s if t.idle_duration_s > 0 else None
+        out: dict[str, Any] = {
+            "engine": self.spec.name,
+            "metrics_url": self.metrics_url,
+            "run_id": summary.run_id,
+            "status": summary.status,
+            "duration_s": summary.duration_s,
+            "interval_s": self.interval_s,
+            "intervals": t.intervals,
+            "output_tokens": a.output_tokens,
+            "input_tokens": a.input_tokens,
+            "requests": a.requests,
+            "energy_j": summary.energy_j,
+            "energy_low_j": summary.energy_low_j,
+            "energy_high_j": summary.energy_high_j,
+            "measured_share": summary.measured_share,
+            "busy_energy_j": busy.energy_j,
+            "busy_energy_low_j": busy.low_j,
+            "busy_energy_high_j": busy.high_j,
+            "busy_duration_s": t.busy_duration_s,
+            "uncounted_energy_j": t.uncounted.energy_j,
+            "idle_energy_j": t.idle.energy_j,
+            "idle_duration_s": t.idle_duration_s,
+            "idle_power_w": idle_power_w,
+            "unattributed_energy_j": t.unattributed.energy_j,
+            "j_per_output_token": _ratio_fields(ratio(busy, a.output_tokens)),
+            "j_per_input_token": _ratio_fields(ratio(busy, a.input_tokens)),
+            "j_per_request": _ratio_fields(ratio(busy, a.requests)),
+            "j_per_output_token_with_idle": _value(
+                ratio(busy + t.idle + t.unattributed, a.output_tokens)
+            ),
+            "prefill_j_per_input_token": _ratio_fields(ratio(t.prefill, t.split_input_tokens)),
+            "decode_j_per_output_token": _ratio_fields(ratio(t.decode, t.split_output_tokens)),
+            "co2e_g": summary.co2e_g,
+            "co2e_low_g": summary.co2e_low_g,
+            "co2e_high_g": summary.co2e_high_g,
+            "busy_co2e_g": busy_co2e[0],
+            "co2e_g_per_1k_output_tokens": _ratio_fields(per_1k),
+            "intensity_g_per_kwh": summary.intensity_g_per_kwh,
+            "intensity_source": summary.intensity_source,
+            "location": summary.location,
+            "pue": summary.pue,
+            "scrapes_failed": t.scrapes_failed,
+            "engine_restarts": t.restarts,
+            "counter_resets": t.resets,
+            "missing_series": t.missing,
+            "models": {name: m.to_dict() for name, m in models.items()},
+            "components": [c.to_dict() for c in summary.components],
+            "method": {
+                "energy": "the devices' energy per interval (counter differences where a "
+                "counter exists; estimates carry low/high), split into busy, idle and "
+                "unattributed by what the engine counted",
+                "per_token": "busy energy / tokens counted by the engine "
+                f"({self.spec.title}, counted at {self.spec.counted_at})",
+                "phase_split": self.spec.phase_times or "the engine exports no phase times",
+            },
+        }
+        if self._cpu_share is not None:
+            cpu_s, wall_s = self._cpu_share
+            out["sidecar_cpu"] = {
+                "cpu_s": cpu_s,
+                "wall_s": wall_s,
+                "share_of_a_core_pct": 100 * cpu_s / wall_s if wall_s > 0 else None,
+                "method": "this process's CPU time (every thread; the proxy too when it runs) "
+                f"from the end of interval {_WARMUP_INTERVALS} to the last one, measured",
+            }
+        if t.proxied_requests:
+            out["proxy"] = {
+                "requests": t.proxied_requests,
+                "input_tokens": t.proxied_input_tokens,
+                "output_tokens": t.proxied_output_tokens,
+                "energy_j": t.proxied_energy_j,
+                "uncharged_requests": t.proxied_uncharged,
+            }
+        return out
+
+
+def _rates_measured(rates: Rates) -> bool:
+    return rates.input_j.low == rates.input_j.high and rates.output_j.low == rates.output_j.high
+
+
+def _measured_j(summary: RunSummary) -> float:
+    return sum(c.energy_j for c in summary.components if c.measured)
+
+
+def _value(r: Ratio | None) -> float | None:
+    return None if r is None else r.value
+
+
+def _ratio_fields(r: Ratio | None) -> dict[str, float] | None:
+    return None if r is None else r.to_dict()
+
+
+def _window_metrics(delta: Delta | None, running: float | None, error: str) -> dict[str, float]:
+    """A window's metrics: what the scrape at its end counted (``input_tokens``,
+    ``output_tokens``, ``requests``, phase seconds when exported), ``scrape_ok``, running
+    requests, restarts and resets when there were any, and per model
+    (``model/<name>/output_tokens``...) when the engine serves several."""
+    out: dict[str, float] = {"scrape_ok": 0.0 if delta is None else 1.0}
+    if delta is None or delta.baseline:
+        return out
+    total = delta.total()
+    out["input_tokens"] = total.input_tokens
+    out["output_tokens"] = total.output_tokens
+    out["requests"] = total.requests
+    if total.prefill_s is not None:
+        out["prefill_s"] = total.prefill_s
+    if total.decode_s is not None:
+        out["decode_s"] = total.decode_s
+    if running is not None:
+        out["running_requests"] = running
+    if delta.restarted:
+        out["engine_restarts"] = 1.0
+    if delta.resets:
+        out["counter_resets"] = float(len(delta.resets))
+    if len(delta.models) > 1:
+        for model, a in delta.models.items():
+            if model and len(model) <= _MAX_MODEL_CHARS:
+                out[f"model/{model}/input_tokens"] = a.input_tokens
+                out[f"model/{model}/output_tokens"] = a.output_tokens
+                out[f"model/{model}/requests"] = a.requests
+    return out
+
+
+def engine_env(gpus: str | None, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment the engine's devices are discovered in: ``env`` (default the
+    process's) with ``CUDA_VISIBLE_DEVICES`` set to ``gpus`` (indices, ``GPU-`` or ``MIG-``
+    UUIDs, as the engine was given them) when given. ``HIP_VISIBLE_DEVICES`` is then dropped,
+    so AMD GPUs follow the same list (HIP honours ``CUDA_VISIBLE_DEVICES`` too)."""
+    import os
+
+    out = dict(os.environ if env is None else env)
+    if gpus is not None:
+        out["CUDA_VISIBLE_DEVICES"] = gpus
+        out.pop("HIP_VISIBLE_DEVICES", None)
+    return out
+
+
+def check_metrics_url(url: str) -> str:
+    """``url`` when it is an http(s) URL with a host, else InputError saying what to give."""
+    from urllib.parse import urlsplit
+
+    ok = isinstance(url, str) and not any(c.isspace() for c in url)
+    if ok:
+        try:
+            parts = urlsplit(url)
+            _ = parts.port  # a malformed port raises here
+        except ValueError:
+            ok = False
+        else:
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+    if not ok:
+        raise InputError(
+            f"the metrics URL must look like http://127.0.0.1:8000/metrics, got {url!r}"
+        )
+    return url
+
+
+def _http_get(url: str, timeout_s: float, headers: Mapping[str, str]) -> str:
+    """GET ``url`` within ``timeout_s`` seconds in all (direct: the engine is local); the
+    body as text, or an OSError for a failure or an HTTP error status."""
+    from carbonledger._http import fetch
+
+    response = fetch(url, timeout_s=timeout_s, headers=headers, use_proxies=False)
+    if response.status >= 400:
+        raise HttpStatusError(response.status, f"{response.text[:200].strip()} ({url})")
+    return response.text
+
+
+class HttpStatusError(OSError):
+    """The engine answered a scrape with an HTTP error ``status``."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(f"HTTP {status}: {detail}")
+        self.status = status
