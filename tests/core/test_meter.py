@@ -87,6 +87,55 @@ def test_nested_windows_have_paths_and_add_up() -> None:
     assert outer.energy_j == pytest.approx(60.0)
 
 
+class ReadAdvances(CounterAtRate):
+    """A counter that moves 1 J between any two reads (time passes while one reads)."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(clock, 0.0)
+        self.reads = 0
+
+    def read(self) -> Reading:
+        self.reads += 1
+        return Reading(time_s=self.clock(), energy_j=float(self.reads))
+
+
+def test_next_window_leaves_no_energy_between_two_intervals() -> None:
+    clock = Clock()
+    sensor = ReadAdvances(clock)
+    meter = Meter([sensor], clock=clock)
+    meter.begin_window("interval-1")  # read 1
+    first = meter.next_window("interval-1", "interval-2")  # read 2, begins interval-2 at it
+    second = meter.next_window("interval-2", "interval-3")  # read 3
+    third = meter.end_window("interval-3")  # read 4
+    assert sensor.reads == 4  # one read per boundary, not two
+    assert [w.energy_j for w in (first, second, third)] == [1.0, 1.0, 1.0]
+    assert first.energy_j + second.energy_j + third.energy_j == 4.0 - 1.0  # all of it
+    # the same with end + begin loses the joule read between the two calls
+    meter.begin_window("a")  # read 5
+    ended = meter.end_window("a")  # read 6
+    meter.begin_window("b")  # read 7
+    assert ended.energy_j == 1.0 and meter.end_window("b").energy_j == 1.0  # 6..7 is lost
+
+
+def test_next_window_misuse_keeps_the_open_window() -> None:
+    clock = Clock()
+    meter = Meter([CounterAtRate(clock, 1.0)], clock=clock)
+    meter.begin_window("outer")
+    meter.begin_window("inner")
+    with pytest.raises(StateError, match="already open"):
+        meter.next_window("inner", "outer")
+    assert meter.open_windows == ("outer", "inner")
+    with pytest.raises(StateError, match="never begun"):
+        meter.next_window("nope", "x")
+    with pytest.raises(InputError, match="no '/'"):
+        meter.next_window("inner", "a/b")
+    clock.now += 2
+    nxt = meter.next_window("inner", "inner-2")
+    assert nxt.path == "outer/inner" and nxt.energy_j == pytest.approx(2.0)
+    assert meter.open_windows == ("outer", "inner-2")
+    assert meter.end_window("inner-2").path == "outer/inner-2"
+
+
 def test_estimate_range_from_cumulative_bounds() -> None:
     clock = Clock()
     meter = Meter([Estimate(clock, 4.0)], clock=clock)

@@ -387,3 +387,26 @@ def test_update_meta_keeps_facts_and_refuses_our_own_keys(tmp_path: Path) -> Non
     assert meta["dataset"] == "imagenet-1k" and meta["seed"] == 3
     with pytest.raises(StateError):
         run.update_meta({"late": 1})
+
+
+def test_next_window_records_back_to_back_windows_with_their_metrics(tmp_path: Path) -> None:
+    ledger_path = tmp_path / "l.sqlite"
+    with cl.Tracker("p", grid_g_per_kwh=500, sensors=sensors(), ledger=str(ledger_path)) as run:
+        run.begin_window("interval-1")
+        first = run.next_window("interval-1", "interval-2", metrics={"tokens": 10})
+        second = run.next_window("interval-2", "interval-3", metrics={"tokens": 20})
+        run.end_window("interval-3")
+        with pytest.raises(StateError, match="never begun"):
+            run.next_window("interval-1", "interval-9")
+    assert first.co2e_g == pytest.approx(first.energy_j / 3.6e6 * 500 * run.summary().pue)
+    with open_ledger(str(ledger_path), read_only=True) as led:
+        stored = led.summary(run.summary().run_id)
+    names = [w.name for w in stored.windows]
+    assert names == ["interval-1", "interval-2", "interval-3"]
+    by_name = {w.name: w for w in stored.windows}
+    assert by_name["interval-1"].metrics == {"tokens": 10.0}
+    assert by_name["interval-2"].metrics == {"tokens": 20.0}
+    assert by_name["interval-2"].energy_j == pytest.approx(second.energy_j)
+    # each window starts where the one before it ended
+    one, two = by_name["interval-1"], by_name["interval-2"]
+    assert two.started_unix_s == pytest.approx(one.started_unix_s + one.duration_s, abs=0.05)

@@ -198,29 +198,52 @@ class Meter:
 
     def begin_window(self, name: str) -> None:
         """Start the window ``name``; its path nests it under the windows open now."""
-        if not name or "/" in name:
-            raise InputError(f"window name must be non-empty and contain no '/': {name!r}")
+        _check_window_name(name)
         with self._lock:
-            if name in self._open:
-                raise StateError(
-                    f"window {name!r} is already open; end it before beginning it again"
-                )
-            path = "/".join([*self._open, name])
-            begin = self.read_all()
-            self._open[name] = _Open(name, path, begin, self._clock(), self._wall_clock())
+            self._begin(name, self.read_all(), self._clock())
 
     def end_window(self, name: str) -> WindowSummary:
         """End the window ``name`` and return its energy per device."""
         with self._lock:
-            opened = self._open.pop(name, None)
-            if opened is None:
-                open_now = ", ".join(self._open) or "none"
-                raise StateError(
-                    f"window {name!r} was never begun (open windows: {open_now}); "
-                    "call begin_window first or use `with tracker.window(name):`"
-                )
+            opened = self._pop(name)
             end = self.read_all()
-            duration_s = max(0.0, self._clock() - opened.time_s)
+            now = self._clock()
+        return self._summary(opened, end, now)
+
+    def next_window(self, name: str, next_name: str) -> WindowSummary:
+        """End the window ``name`` and begin ``next_name`` at the same reading, so that no
+        energy falls between the two (consecutive intervals); returns the ended window."""
+        _check_window_name(next_name)
+        with self._lock:
+            opened = self._pop(name)
+            if next_name in self._open:
+                self._open[name] = opened
+                raise StateError(
+                    f"window {next_name!r} is already open; end it before beginning it again"
+                )
+            reading = self.read_all()
+            now = self._clock()
+            self._begin(next_name, reading, now)
+        return self._summary(opened, reading, now)
+
+    def _begin(self, name: str, begin: dict[str, Reading], time_s: float) -> None:
+        if name in self._open:
+            raise StateError(f"window {name!r} is already open; end it before beginning it again")
+        path = "/".join([*self._open, name])
+        self._open[name] = _Open(name, path, begin, time_s, self._wall_clock())
+
+    def _pop(self, name: str) -> _Open:
+        opened = self._open.pop(name, None)
+        if opened is None:
+            open_now = ", ".join(self._open) or "none"
+            raise StateError(
+                f"window {name!r} was never begun (open windows: {open_now}); "
+                "call begin_window first or use `with tracker.window(name):`"
+            )
+        return opened
+
+    def _summary(self, opened: _Open, end: dict[str, Reading], now_s: float) -> WindowSummary:
+        duration_s = max(0.0, now_s - opened.time_s)
         return WindowSummary(
             name=opened.name,
             path=opened.path,
@@ -276,6 +299,11 @@ class Meter:
                 sensor.close()
             except Exception as exc:  # closing must never raise into user code
                 self.record_error(f"{sensor.info.device}: close failed: {exc}")
+
+
+def _check_window_name(name: str) -> None:
+    if not name or "/" in name:
+        raise InputError(f"window name must be non-empty and contain no '/': {name!r}")
 
 
 def _finite(r: Reading) -> bool:

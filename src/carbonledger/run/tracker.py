@@ -247,6 +247,17 @@ class Tracker(ProgressMethods):
             raise StateError(f"end_window({name!r}) needs a running tracker")
         return self._end_window(name, window_metrics(name, metrics) if metrics else None)
 
+    def next_window(
+        self, name: str, next_name: str, *, metrics: Mapping[str, float] | None = None
+    ) -> WindowSummary:
+        """End the window ``name`` and begin ``next_name`` at one sensor reading: back-to-back
+        intervals (a serving interval, a stretch of steps) with no energy between them.
+        Returns the ended window, as :meth:`end_window` does."""
+        if self._s is None or self._state != "running":
+            raise StateError(f"next_window({name!r}) needs a running tracker")
+        figures = window_metrics(name, metrics) if metrics else None
+        return self._record_window(self._s.meter.next_window(name, next_name), figures)
+
     def window(self, name: str) -> WindowBlock:
         """``with run.window("epoch-1"): ...`` measures the block (ended also when it raises,
         unless ``stop()`` ended it first)."""
@@ -259,7 +270,10 @@ class Tracker(ProgressMethods):
 
     def _end_window(self, name: str, metrics: dict[str, float] | None = None) -> WindowSummary:
         assert self._s is not None
-        raw = self._s.meter.end_window(name)
+        return self._record_window(self._s.meter.end_window(name), metrics)
+
+    def _record_window(self, raw: WindowSummary, metrics: dict[str, float] | None) -> WindowSummary:
+        assert self._s is not None
         window = WindowSummary(  # made directly: this is every step's cost in a training loop
             raw.name, raw.path, raw.started_unix_s, raw.duration_s, raw.components,
             window_co2e_g(raw.energy_j, self._carbon), metrics or {},

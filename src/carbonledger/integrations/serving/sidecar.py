@@ -398,7 +398,7 @@ class ServingSidecar:
             if self._carry.energy_j > 0:  # the engine had not counted the last seconds' work
                 self._t.unattributed += self._carry
                 self._carry = Energy()
-            # the moments outside every window (before the first, between two)
+            # the moments outside every window (before the first, after the last)
             gap_j = max(0.0, summary.energy_j - self._sum_windows("energy"))
             self._t.unattributed += Energy(
                 gap_j,
@@ -463,11 +463,15 @@ class ServingSidecar:
                 running = sum(reading.running.values()) if reading.running else None
         scrape_s = time.monotonic() - t_scrape
         metrics = _window_metrics(delta, running, error)
-        window = self.tracker.end_window(self._window, metrics=metrics)
-        end_s = self.clock()
         index, name, started_s = self._index, self._window, self._window_started_s
-        if not final:
-            self._open_window()
+        if final:
+            window = self.tracker.end_window(name, metrics=metrics)
+            end_s = self.clock()
+        else:  # the next interval begins at the reading that ends this one: no gap
+            self._index += 1
+            self._window = f"interval-{self._index}"
+            window = self.tracker.next_window(name, self._window, metrics=metrics)
+            end_s = self._window_started_s = self.clock()
         with self._lock:
             report = self._decide(
                 index, name, window, started_s, end_s, delta, running, error, scrape_s
