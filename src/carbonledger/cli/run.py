@@ -79,7 +79,9 @@ OnBudget = Annotated[
 ]
 Wue = Annotated[
     float | None,
-    typer.Option("--wue", help="The data centre's water usage effectiveness, L per kWh of IT energy."),
+    typer.Option(
+        "--wue", help="The data centre's water usage effectiveness, L per kWh of IT energy."
+    ),
 ]
 PricePerKwh = Annotated[
     float | None,
@@ -101,7 +103,6 @@ def _resource_env(
     env = dict(os.environ)
     env.update({f"CARBONLEDGER_{k}": str(v) for k, v in given.items() if v is not None})
     return env
-
 
 
 def register(app: typer.Typer) -> None:

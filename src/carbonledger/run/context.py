@@ -67,9 +67,7 @@ def resolve_carbon(
             _log().warning("carbonledger: %s", msg)
     pue, pue_source = resolve_pue(where.pue, loc)
     origins = dict(where.origins)
-    water = resolve_water(
-        where.wue_l_per_kwh, origins.get("wue_l_per_kwh", ""), loc.cloud_provider
-    )
+    water = resolve_water(where.wue_l_per_kwh, origins.get("wue_l_per_kwh", ""), loc.cloud_provider)
     price = resolve_price(where.price_per_kwh, where.prices, where.currency, zone.code, origins)
     context = CarbonContext(
         location=zone.code,
