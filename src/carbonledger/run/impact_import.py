@@ -240,7 +240,10 @@ def parse_output(text: str, where: str) -> tuple[str, list[ImpactRun]]:
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise InputError(f"{where} is not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        problem = " ".join(str(getattr(exc, "problem", "") or exc).split())
+        at = "" if mark is None else f"line {mark.line + 1}, column {mark.column + 1}: "
+        raise InputError(f"{where} is not valid YAML: {at}{problem}") from None
     if not isinstance(doc, Mapping) or not isinstance(doc.get("tree"), Mapping):
         raise InputError(f"{where} is not an Impact Framework manifest (no tree)")
     name = str(doc.get("name") or where)

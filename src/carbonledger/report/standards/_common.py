@@ -17,10 +17,12 @@ __all__ = [
     "finite",
     "hardware_groups",
     "meta_of",
+    "place_name",
     "record_dict",
     "record_sentence",
     "task_fields",
     "utc_text",
+    "yaml_problem",
 ]
 
 #: what a run can say of its task, as ``task_<name>`` tags or ``--task NAME=VALUE``, and
@@ -149,24 +151,44 @@ def utc_text(unix_s: float) -> str:
     return datetime.fromtimestamp(math.floor(unix_s), tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def country_name(summary: RunSummary) -> str | None:
-    """The name of the run's country (``France``), or None when the location is unknown (the
-    world average) or not in a country."""
-    meta = meta_of(summary)
-    name = str(meta.get("country_name") or "").strip()
-    if summary.location_source == "default" or summary.location.upper() in ("WORLD", "UNKNOWN"):
-        return None
-    if name and name.lower() not in ("world", "unknown"):
-        return name
+def _zone(code: str) -> Any:
     from carbonledger.carbon import intensity
     from carbonledger.errors import CarbonLedgerError
 
     try:
-        zone = intensity(summary.location)
-        country = zone if zone.kind == "country" else intensity(zone.country)
+        return intensity(code)
     except (CarbonLedgerError, ValueError, KeyError):
         return None
-    return str(country.name) if country.kind == "country" else None
+
+
+def country_name(summary: RunSummary) -> str | None:
+    """The name of the run's country (``France``, for ``FR``, ``FR-COR`` or
+    ``aws:eu-west-3``), or None when the location is unknown (the world average) or in no
+    country."""
+    if summary.location_source == "default" or summary.location.upper() in ("WORLD", "UNKNOWN"):
+        return None
+    zone = _zone(summary.location)
+    if zone is None:
+        name = str(meta_of(summary).get("country_name") or "").strip()
+        return name or None
+    if zone.kind != "country":
+        zone = _zone(zone.country) if zone.country else None
+    return str(zone.name) if zone is not None and zone.kind == "country" else None
+
+
+def place_name(summary: RunSummary) -> str | None:
+    """Where the run drew its electricity, in words: the country, a sub-national zone with
+    its country (``US-CA, United States``), a cloud region with where it is
+    (``aws:eu-west-3 (Paris, France)``); None when unknown."""
+    country = country_name(summary)
+    if country is None:
+        return None
+    zone = _zone(summary.location)
+    if zone is not None and zone.kind == "cloud":
+        return f"{summary.location} ({zone.location or country})"
+    if zone is not None and zone.kind != "country":
+        return f"{zone.name}, {country}" if zone.name else f"{summary.location}, {country}"
+    return country
 
 
 def hardware_groups(summary: RunSummary) -> list[tuple[str, str, int]]:
@@ -180,3 +202,12 @@ def hardware_groups(summary: RunSummary) -> list[tuple[str, str, int]]:
         ((comp, model, len(devices)) for (comp, model), devices in groups.items()),
         key=lambda g: (order.get(g[0], 9), g[1]),
     )
+
+
+def yaml_problem(exc: Exception) -> str:
+    """A YAML parser's error in one line: ``line 3, column 8: expected ',' or ']'``."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = str(getattr(exc, "problem", "") or exc).replace("\n", " ")
+    if mark is None:
+        return " ".join(problem.split())
+    return f"line {mark.line + 1}, column {mark.column + 1}: {' '.join(problem.split())}"

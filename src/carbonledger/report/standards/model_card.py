@@ -21,10 +21,11 @@ from carbonledger.errors import InputError
 from carbonledger.models import RunSummary
 from carbonledger.report.data import LedgerStatus
 from carbonledger.report.standards._common import (
-    country_name,
     hardware_groups,
+    place_name,
     record_sentence,
     task_fields,
+    yaml_problem,
 )
 
 __all__ = ["co2_eq_emissions", "metadata_yaml", "update_card"]
@@ -52,17 +53,6 @@ def _hardware(summary: RunSummary) -> str | None:
     return ", ".join(parts) or None
 
 
-def _location(summary: RunSummary) -> str | None:
-    country = country_name(summary)
-    if country is None:
-        return None
-    if ":" in summary.location:  # a cloud region: its code says where exactly
-        return f"{summary.location} ({country})"
-    if "-" in summary.location:  # a sub-national zone
-        return f"{summary.location}, {country}"
-    return country
-
-
 def co2_eq_emissions(
     summary: RunSummary,
     status: LedgerStatus | None,
@@ -82,7 +72,7 @@ def co2_eq_emissions(
     training = _TRAINING.get(kind.strip().lower())
     if training is not None:
         block["training_type"] = training
-    location = _location(summary)
+    location = place_name(summary)
     if location is not None:
         block["geographical_location"] = location
     hardware = _hardware(summary)
@@ -122,7 +112,7 @@ def update_card(text: str, block: Mapping[str, Any]) -> str:
     try:
         yaml.safe_load(body)
     except yaml.YAMLError as exc:
-        raise InputError(f"the card's metadata is not valid YAML: {exc}") from None
+        raise InputError(f"the card's metadata is not valid YAML: {yaml_problem(exc)}") from None
     lines = body.splitlines(keepends=True)
     start = next((i for i, line in enumerate(lines) if line.startswith("co2_eq_emissions:")), None)
     if start is None:
