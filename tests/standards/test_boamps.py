@@ -107,15 +107,21 @@ def test_the_task_only_the_user_knows_is_asked_for(
     assert code == 2 and "data_type must be one of" in err and len(err.strip().splitlines()) == 1
 
 
-def test_the_schemas_reject_what_they_should(tracked: Tracked, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_schemas_reject_what_they_should(
+    tracked: Tracked, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The check can fail: a report without its required measure is refused by the schema."""
     report = _boamps(capsys, tracked.fr, "--ledger", str(tracked.ledger))
     del report["measures"][0]["powerConsumption"]
     assert list(validator().iter_errors(report))
 
 
-def test_written_to_a_file(tracked: Tracked, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_written_to_a_file(
+    tracked: Tracked, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "boamps.json"
-    assert main(["report", tracked.fr, "-l", str(tracked.ledger), "-f", "boamps", "-o", str(out)]) == 0
+    assert (
+        main(["report", tracked.fr, "-l", str(tracked.ledger), "-f", "boamps", "-o", str(out)]) == 0
+    )
     assert capsys.readouterr().out == ""
     assert not list(validator().iter_errors(json.loads(out.read_text())))

@@ -224,7 +224,10 @@ def test_an_output_of_other_pipelines_is_imported(
     [
         (OUTPUT.replace("outputs:", "other:"), "has no computed outputs"),
         (OUTPUT.replace("energy: 0.5", "energy: -1"), "must be a finite number >= 0"),
-        (OUTPUT.replace("duration: 3600\n              energy: 0.5", "energy: 0.5"), "needs a duration"),
+        (
+            OUTPUT.replace("duration: 3600\n              energy: 0.5", "energy: 0.5"),
+            "needs a duration",
+        ),
         ("name: x\n", "not an Impact Framework manifest"),
         ("tree: [", "not valid YAML"),
     ],

@@ -50,7 +50,7 @@ def test_the_block_parses_as_a_model_card(
     card = ModelCard(text + "\n# A model\n")
     block = card.data.co2_eq_emissions
     assert block["emissions"] == pytest.approx(shown["co2e_g"])
-    assert block["source"].startswith(f"carbonledger ") and f"run {tracked.fr}" in block["source"]
+    assert block["source"].startswith("carbonledger ") and f"run {tracked.fr}" in block["source"]
     assert "ledger head" in block["source"]
     assert block["training_type"] == "pre-training"  # the run's tag task_stage=training
     assert block["geographical_location"] == "France"
@@ -68,7 +68,9 @@ def test_unknown_training_type_is_left_out(
     assert block["geographical_location"] == "aws:eu-west-3 (Paris, France)"
     assert main(["report", tracked.aws, "-l", str(tracked.ledger), "-f", "model-card",
                  "--task", "training_type=fine-tuning"]) == 0  # fmt: skip
-    assert ModelCard(capsys.readouterr().out).data.co2_eq_emissions["training_type"] == "fine-tuning"
+    assert (
+        ModelCard(capsys.readouterr().out).data.co2_eq_emissions["training_type"] == "fine-tuning"
+    )
 
 
 def test_write_updates_a_card_in_place(
@@ -109,6 +111,7 @@ def test_write_needs_an_existing_card(
     code = main(["report", tracked.fr, "-l", str(tracked.ledger), "-f", "model-card",
                  "--write", str(missing)])  # fmt: skip
     out, err = capsys.readouterr()
+    assert out == ""
     assert code == 2 and "no model card at" in err and len(err.strip().splitlines()) == 1
     code = main(["report", tracked.fr, "-l", str(tracked.ledger), "-f", "md", "--write", "x.md"])
     assert code == 2 and "--format model-card" in capsys.readouterr().err

@@ -163,9 +163,11 @@ def resource_lines(summary: RunSummary, *, citations: bool = False) -> list[str]
         )
     if summary.electricity_cost is not None and summary.price_per_kwh is not None:
         source = _cited(summary.cost_source, citations)
+        price = fmt.sig3(summary.price_per_kwh)
+        per = f"{price} {summary.currency}/kWh" if summary.currency else f"{price} per kWh"
         lines.append(
             f"  electricity cost {fmt.money(summary.electricity_cost, summary.currency)} "
-            f"(at {fmt.sig3(summary.price_per_kwh)} per kWh of facility energy, {source})"
+            f"(at {per} of facility energy, {source})"
         )
     return lines
 

@@ -1,5 +1,8 @@
 """GHG Protocol figures for a project or a period, from the ledger's runs.
 
+* Scope 2 holds the runs on the organisation's own hardware; the electricity of runs on a
+  cloud provider's hardware is the provider's Scope 2 and the customer's Scope 3, category 1
+  (purchased services), reported there (location-based).
 * Scope 2, location-based: each run's CO2e at its grid's intensity (the accounting's figure).
 * Scope 2, market-based: each run's energy at its contractual factor (the run's
   ``market_g_per_kwh``), else at the residual mix of its zone when a residual-mix table is
@@ -9,8 +12,9 @@
   services) for work on a cloud provider's hardware, Category 2 (capital goods) for the
   organisation's own hardware.
 * By month (UTC, of each run's start) and by site (the grid zone the run drew from).
-* ESRS E1-5 (energy consumption, MWh) and E1-6 (gross Scope 2, location- and market-based,
-  tCO2e) datapoints, named as such: the recorded work's share of the undertaking's figures.
+* ESRS E1-5 (energy consumption, MWh: own operations, so own hardware) and E1-6 (gross Scope
+  2, location- and market-based, tCO2e) datapoints, named as such: the recorded work's share
+  of the undertaking's figures.
 
 Runs still running are left out of the figures and listed. Every output carries the ledger's
 head and its verification.
@@ -43,6 +47,10 @@ __all__ = [
 ]
 
 METHODS = (
+    "Runs on the organisation's own hardware are its Scope 2 and its energy consumption (ESRS "
+    "E1-5); runs on a cloud provider's hardware (a cloud region, or a cloud detected on the "
+    "host) are a purchased service: their electricity's emissions are reported under Scope 3 "
+    "Category 1 (location-based), their energy apart from the undertaking's own. "
     "Scope 2 follows the GHG Protocol Scope 2 Guidance (2015): location-based = each run's "
     "facility energy (IT energy measured or estimated by carbonledger, x the facility's PUE) x "
     "the grid intensity of its zone (hourly where recorded, else the yearly figure of the table "
@@ -124,10 +132,11 @@ class RunFigures:
             "experiment": self.experiment,
             "month": self.month,
             "site": self.site,
+            "hardware": "cloud provider's (Scope 3, category 1)" if self.cloud else "own (Scope 2)",
             "it_energy_kwh": self.it_energy_kwh,
-            "energy_consumption_mwh": self.facility_energy_kwh / 1e3,
-            "scope2_location_tco2e": self.location_g / G_PER_T,
-            "scope2_market_tco2e": None if self.market_g is None else self.market_g / G_PER_T,
+            "facility_energy_mwh": self.facility_energy_kwh / 1e3,
+            "location_based_tco2e": self.location_g / G_PER_T,
+            "market_based_tco2e": None if self.market_g is None else self.market_g / G_PER_T,
             "market_basis": self.market_basis,
             "scope3_category": None if self.embodied_g is None else (1 if self.cloud else 2),
             "scope3_embodied_tco2e": None if self.embodied_g is None else self.embodied_g / G_PER_T,
@@ -141,11 +150,16 @@ class Totals:
 
     runs: int = 0
     it_energy_kwh: float = 0.0
+    #: the organisation's own hardware (Scope 2) and a cloud provider's (Scope 3, category 1)
+    own_runs: int = 0
     facility_energy_kwh: float = 0.0
     location_g: float = 0.0
     market_g: float = 0.0
     market_missing: list[str] = field(default_factory=list)
     market_missing_kwh: float = 0.0
+    cloud_runs: int = 0
+    cloud_energy_kwh: float = 0.0
+    cloud_location_g: float = 0.0
     cat1_g: float = 0.0
     cat2_g: float = 0.0
     embodied_missing: list[str] = field(default_factory=list)
@@ -155,13 +169,19 @@ class Totals:
     def add(self, r: RunFigures) -> None:
         self.runs += 1
         self.it_energy_kwh += r.it_energy_kwh
-        self.facility_energy_kwh += r.facility_energy_kwh
-        self.location_g += r.location_g
-        if r.market_g is None:
-            self.market_missing.append(r.run_id)
-            self.market_missing_kwh += r.facility_energy_kwh
+        if r.cloud:  # the provider's electricity: the customer's Scope 3, category 1
+            self.cloud_runs += 1
+            self.cloud_energy_kwh += r.facility_energy_kwh
+            self.cloud_location_g += r.location_g
         else:
-            self.market_g += r.market_g
+            self.own_runs += 1
+            self.facility_energy_kwh += r.facility_energy_kwh
+            self.location_g += r.location_g
+            if r.market_g is None:
+                self.market_missing.append(r.run_id)
+                self.market_missing_kwh += r.facility_energy_kwh
+            else:
+                self.market_g += r.market_g
         if r.embodied_g is None:
             self.embodied_missing.append(r.run_id)
         elif r.cloud:
@@ -178,6 +198,7 @@ class Totals:
         return {
             "runs": self.runs,
             "it_energy_kwh": self.it_energy_kwh,
+            "own_hardware_runs": self.own_runs,
             "energy_consumption_mwh": self.facility_energy_kwh / 1e3,
             "scope2_location_tco2e": self.location_g / G_PER_T,
             "scope2_market_tco2e": market,
@@ -187,10 +208,13 @@ class Totals:
                 "run_ids": list(self.market_missing),
                 **(
                     {"market_tco2e_of_the_other_runs": self.market_g / G_PER_T}
-                    if self.market_missing and self.runs > len(self.market_missing)
+                    if self.market_missing and self.own_runs > len(self.market_missing)
                     else {}
                 ),
             },
+            "cloud_runs": self.cloud_runs,
+            "cloud_energy_mwh": self.cloud_energy_kwh / 1e3,
+            "scope3_category1_cloud_electricity_tco2e": self.cloud_location_g / G_PER_T,
             "scope3_category1_embodied_tco2e": self.cat1_g / G_PER_T,
             "scope3_category2_embodied_tco2e": self.cat2_g / G_PER_T,
             "scope3_embodied_not_available_runs": len(self.embodied_missing),
@@ -231,8 +255,9 @@ class GhgReport:
             "by_site": [{"site": k, **v.to_dict()} for k, v in self._group("site").items()],
             "esrs": {
                 "E1-5": {
-                    "datapoint": "Energy consumption (MWh): the recorded work's facility "
-                    "energy, a contribution to the undertaking's total energy consumption",
+                    "datapoint": "Energy consumption (MWh): the facility energy of the recorded "
+                    "work on own hardware, a contribution to the undertaking's total energy "
+                    "consumption (cloud work is not own operations: see cloud_energy_mwh)",
                     "energy_consumption_mwh": total["energy_consumption_mwh"],
                     "energy_mix": "not available: the ledger does not split the grid's "
                     "electricity into fossil, nuclear and renewable sources",
@@ -325,6 +350,8 @@ CSV_COLUMNS = (
     "scope2_location_tco2e",
     "scope2_market_tco2e",
     "scope2_market_not_available_runs",
+    "cloud_energy_mwh",
+    "scope3_category1_cloud_electricity_tco2e",
     "scope3_category1_embodied_tco2e",
     "scope3_category2_embodied_tco2e",
     "scope3_embodied_not_available_runs",
@@ -369,24 +396,10 @@ def ghg_csv(report: GhgReport) -> str:
     rows.append(totals_row("total", "all", report.totals()))
     rows += [totals_row("month", k, t) for k, t in report._group("month").items()]
     rows += [totals_row("site", k, t) for k, t in report._group("site").items()]
-    for r in report.runs:
-        d = r.to_dict()
-        rows.append(
-            {
-                "breakdown": "run",
-                "key": r.run_id,
-                "runs": 1,
-                "it_energy_kwh": d["it_energy_kwh"],
-                "energy_consumption_mwh": d["energy_consumption_mwh"],
-                "scope2_location_tco2e": d["scope2_location_tco2e"],
-                "scope2_market_tco2e": d["scope2_market_tco2e"],
-                "scope2_market_not_available_runs": int(r.market_g is None),
-                "scope3_category1_embodied_tco2e": d["scope3_embodied_tco2e"] if r.cloud else 0.0,
-                "scope3_category2_embodied_tco2e": 0.0 if r.cloud else d["scope3_embodied_tco2e"],
-                "scope3_embodied_not_available_runs": int(r.embodied_g is None),
-                "water_l": r.water_l,
-            }
-        )
+    for r in report.runs:  # a run's row: its figures under the scope its hardware puts them
+        single = Totals()
+        single.add(r)
+        rows.append(totals_row("run", r.run_id, single))
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
     writer.writeheader()
