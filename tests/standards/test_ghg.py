@@ -107,9 +107,30 @@ def test_by_month_by_site_and_scope3(tracked: Tracked, capsys: pytest.CaptureFix
     assert total["scope3_category1_embodied_tco2e"] == pytest.approx(cloud / 1e6)
     assert total["scope3_category2_embodied_tco2e"] == pytest.approx(own / 1e6)
     assert own > 0 and cloud > 0
-    assert total["water_l"] == pytest.approx(
+    # the DE run has no WUE: no water total, the others' litres named as such
+    assert total["water_l"] is None and total["water_not_available_runs"] == 1
+    assert total["water_l_of_the_other_runs"] == pytest.approx(
         sum(x.water_l for x in s.values() if x.water_l is not None)
     )
+
+
+def test_a_category_without_every_embodied_figure_has_no_total() -> None:
+    from carbonledger.accounting import CarbonContext, EmbodiedCarbon, RunFacts, account
+    from carbonledger.models import ComponentEnergy
+    from carbonledger.report.standards.ghg import ghg_report
+
+    cpu = ComponentEnergy("cpu", "cpu", "rapl", True, 3.6e6, 3600.0)
+    context = CarbonContext("FR", "argument", 50.0, "table", 1.0, "argument")
+    runs = [
+        account(RunFacts(f"r{i}", "p", "e", "completed", 1.7e9 + i, 3600.0), (cpu,), context,
+                embodied=EmbodiedCarbon(10.0) if i == 0 else None, extra={"meta": {}})
+        for i in range(2)
+    ]  # fmt: skip
+    total = ghg_report(runs, None, selection={}).to_dict()["totals"]
+    assert total["scope3_category2_embodied_tco2e"] is None
+    assert total["scope3_embodied_not_available_runs"] == 1
+    assert total["scope3_embodied_tco2e_of_the_other_runs"] == pytest.approx(10.0 / 1e6)
+    assert total["scope3_category1_embodied_tco2e"] == 0.0  # no cloud run: nothing to report
 
 
 def test_a_period_and_an_experiment(tracked: Tracked, capsys: pytest.CaptureFixture[str]) -> None:

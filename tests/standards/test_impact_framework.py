@@ -20,13 +20,19 @@ IF_PACKAGE = "@grnsft/if@1.1.0"
 
 
 @pytest.fixture(scope="session")
-def if_run(request: pytest.FixtureRequest) -> Path:
+def if_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The Framework's ``if-run``, installed once from the npm registry into pytest's cache
-    folder (kept between sessions); the tests that need it skip, saying why, without node."""
+    folder (kept between sessions; a session folder without the cache plugin); the tests that
+    need it skip, saying why, without node."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         pytest.skip("node and npm are not installed: the Impact Framework cannot run here")
-    folder = Path(request.config.cache.mkdir("impact-framework-1.1.0"))
+    cache = getattr(request.config, "cache", None)
+    folder = (
+        Path(cache.mkdir("impact-framework-1.1.0"))
+        if cache is not None
+        else tmp_path_factory.mktemp("impact-framework")
+    )
     binary = folder / "node_modules" / ".bin" / "if-run"
     if not binary.exists():
         try:

@@ -10,7 +10,8 @@
   to the location-based figure: a total is given only when every run has a market figure.
 * Scope 3, embodied hardware, amortised over the runs: Category 1 (purchased goods and
   services) for work on a cloud provider's hardware, Category 2 (capital goods) for the
-  organisation's own hardware.
+  organisation's own hardware; a category's total is given only when every run of it has an
+  embodied figure (the others' sum is given apart, named as such).
 * By month (UTC, of each run's start) and by site (the grid zone the run drew from).
 * ESRS E1-5 (energy consumption, MWh: own operations, so own hardware) and E1-6 (gross Scope
   2, location- and market-based, tCO2e) datapoints, named as such: the recorded work's share
@@ -163,6 +164,8 @@ class Totals:
     cat1_g: float = 0.0
     cat2_g: float = 0.0
     embodied_missing: list[str] = field(default_factory=list)
+    cat1_missing: list[str] = field(default_factory=list)
+    cat2_missing: list[str] = field(default_factory=list)
     water_l: float = 0.0
     water_missing: int = 0
 
@@ -184,6 +187,7 @@ class Totals:
                 self.market_g += r.market_g
         if r.embodied_g is None:
             self.embodied_missing.append(r.run_id)
+            (self.cat1_missing if r.cloud else self.cat2_missing).append(r.run_id)
         elif r.cloud:
             self.cat1_g += r.embodied_g
         else:
@@ -215,11 +219,22 @@ class Totals:
             "cloud_runs": self.cloud_runs,
             "cloud_energy_mwh": self.cloud_energy_kwh / 1e3,
             "scope3_category1_cloud_electricity_tco2e": self.cloud_location_g / G_PER_T,
-            "scope3_category1_embodied_tco2e": self.cat1_g / G_PER_T,
-            "scope3_category2_embodied_tco2e": self.cat2_g / G_PER_T,
+            # a category's total only when every run of it has an embodied figure
+            "scope3_category1_embodied_tco2e": None if self.cat1_missing else self.cat1_g / G_PER_T,
+            "scope3_category2_embodied_tco2e": None if self.cat2_missing else self.cat2_g / G_PER_T,
             "scope3_embodied_not_available_runs": len(self.embodied_missing),
-            "water_l": None if self.water_missing == self.runs else self.water_l,
+            **(
+                {"scope3_embodied_tco2e_of_the_other_runs": (self.cat1_g + self.cat2_g) / G_PER_T}
+                if self.embodied_missing and self.runs > len(self.embodied_missing)
+                else {}
+            ),
+            "water_l": None if self.water_missing else self.water_l,
             "water_not_available_runs": self.water_missing,
+            **(
+                {"water_l_of_the_other_runs": self.water_l}
+                if self.water_missing and self.runs > self.water_missing
+                else {}
+            ),
         }
 
 
