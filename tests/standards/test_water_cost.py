@@ -86,9 +86,30 @@ def test_every_report_format_gives_the_water(
     assert main(["report", tracked.fr, "-l", str(tracked.ledger), "-f", "boamps"]) == 0
     boamps = json.loads(capsys.readouterr().out)
     assert boamps["carbonledger"]["sources"]["water_l"] == pytest.approx(s.water_l)
+    assert main(["report", tracked.fr, "-l", str(tracked.ledger), "-f", "md"]) == 0
+    assert "| Water (on site) | " in capsys.readouterr().out
     assert main(["report", "-p", "vision", "-l", str(tracked.ledger), "-f", "ghg", "--json"]) == 0
     ghg = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert ghg["totals"]["water_not_available_runs"] == 1  # the DE run
+
+
+def test_the_html_report_and_the_dashboards_run_page(
+    tracked: Tracked, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The run page's body (the HTML report's and the dashboard's) names water and cost with
+    their sources."""
+    pytest.importorskip("plotly")
+    from carbonledger.ledger import open_ledger
+    from carbonledger.report.data import gather
+    from carbonledger.report.html import run_body
+
+    led = open_ledger(tracked.ledger, read_only=True)
+    try:
+        body = run_body(gather(led, tracked.fr, with_samples=False))
+    finally:
+        led.close()
+    assert "Water (on site)" in body and "CARBONLEDGER_WUE_L_PER_KWH" in body
+    assert "Electricity cost" in body and "EUR" in body
 
 
 def test_prices_per_zone_in_the_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
