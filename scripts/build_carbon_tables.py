@@ -569,6 +569,43 @@ def build_pue(data: Path) -> list[dict[str, Any]]:
     ]
 
 
+# ----------------------------------------------------------------------------- water
+
+#: (provider, WUE L/kWh, year, source): fleet-wide water usage effectiveness as each provider
+#: published it (The Green Grid's metric: site water per kWh of IT energy). Providers that
+#: publish none (Google reports litres, not a WUE) have no row: the user gives one.
+PUBLISHED_WUE = (
+    (
+        "aws",
+        0.12,
+        2025,
+        "Amazon: AWS global data centre water usage effectiveness for 2025, as announced by "
+        "Amazon News (2026); see sustainability.aboutamazon.com (AWS Cloud: water usage "
+        "effectiveness)",
+    ),
+    (
+        "azure",
+        0.27,
+        2025,
+        "Microsoft: average water usage effectiveness of its owned datacenter fleet in 2025, "
+        "announced 24 June 2026; see datacenters.microsoft.com/sustainability/efficiency",
+    ),
+)
+
+
+def build_wue() -> list[dict[str, Any]]:
+    return [
+        {
+            "provider": provider,
+            "wue_l_per_kwh": wue,
+            "source": source,
+            "year": year,
+            "licence": "figure published by the provider (a fact)",
+        }
+        for provider, wue, year, source in PUBLISHED_WUE
+    ]
+
+
 # ----------------------------------------------------------------------------- embodied
 
 TEADS_CCF = (
@@ -897,6 +934,9 @@ def main(argv: list[str] | None = None) -> int:
         cloud,
     )
     write_csv(out / "pue.csv", ["provider", "pue", "source", "year", "licence"], build_pue(data))
+    write_csv(
+        out / "wue.csv", ["provider", "wue_l_per_kwh", "source", "year", "licence"], build_wue()
+    )
     embodied = build_embodied(data)
     write_csv(
         out / "embodied.csv",

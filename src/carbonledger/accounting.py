@@ -11,9 +11,14 @@ intensity) and :func:`facility_energy_j` / :func:`facility_energy_kwh` (IT energ
 the PUE). They check nothing: callers validate their inputs where they read them. The records a run keeps beside its energy (hourly intensity, embodied carbon) are typed
 here and stored in the ledger as their ``to_dict()``, under these keys of a run's meta:
 ``hourly`` (:class:`HourlyIntensity`), ``embodied`` (:class:`EmbodiedCarbon`; older ledgers
-hold a bare number under ``embodied_co2e_g``), ``market_g_per_kwh`` and ``forecast``.
+hold a bare number under ``embodied_co2e_g``), ``market_g_per_kwh``, ``forecast``,
+``water`` (:class:`WaterFactor`: the data centre's water usage effectiveness and its source)
+and ``electricity_price`` (:class:`ElectricityPrice`: a price per kWh, its currency and its
+source). The litres of water and the electricity cost of a run are computed here, from those
+records, by :func:`water_l` and :func:`electricity_cost` (and nowhere else).
 
-Units: energy in joules, intensity in gCO2e/kWh, masses in grams, PUE dimensionless.
+Units: energy in joules, intensity in gCO2e/kWh, masses in grams, PUE dimensionless, water in
+litres, WUE in litres per kWh of IT energy, prices per kWh of facility energy.
 """
 
 from __future__ import annotations
@@ -29,16 +34,20 @@ from carbonledger.units import j_to_kwh
 __all__ = [
     "CarbonContext",
     "Co2eRange",
+    "ElectricityPrice",
     "EmbodiedCarbon",
     "HourlyCo2e",
     "HourlyIntensity",
     "RunFacts",
+    "WaterFactor",
     "account",
     "co2e_g",
     "co2e_range_g",
+    "electricity_cost",
     "facility_energy_j",
     "facility_energy_kwh",
     "hourly_co2e_g",
+    "water_l",
     "window_co2e_g",
 ]
 
@@ -62,6 +71,20 @@ def co2e_g(energy_j: float, *, pue: float, intensity_g_per_kwh: float) -> float:
     facility's ``pue`` (dimensionless) and drawn from a grid at ``intensity_g_per_kwh``
     (gCO2e/kWh): ``kWh x PUE x intensity``. The one multiplication by an intensity."""
     return facility_energy_kwh(energy_j, pue) * intensity_g_per_kwh
+
+
+def water_l(energy_j: float, wue_l_per_kwh: float) -> float:
+    """Litres of water a data centre consumes on site for ``energy_j`` joules of IT energy at
+    a water usage effectiveness of ``wue_l_per_kwh`` (The Green Grid's WUE: site water per
+    kWh of IT equipment energy, so the PUE is not applied)."""
+    return j_to_kwh(energy_j) * wue_l_per_kwh
+
+
+def electricity_cost(energy_j: float, *, pue: float, price_per_kwh: float) -> float:
+    """The cost of the electricity for ``energy_j`` joules of IT energy: the facility's energy
+    (IT energy x ``pue``, what the meter at the grid connection counts) x ``price_per_kwh``,
+    in the price's currency."""
+    return facility_energy_kwh(energy_j, pue) * price_per_kwh
 
 
 class Co2eRange(NamedTuple):
@@ -125,6 +148,51 @@ def _finite(value: object) -> float | None:
 
 
 @dataclass(frozen=True)
+class WaterFactor:
+    """A data centre's water usage effectiveness (litres per kWh of IT energy) and where it
+    comes from: given by the user, or a cloud provider's published fleet figure."""
+
+    wue_l_per_kwh: float
+    source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"wue_l_per_kwh": self.wue_l_per_kwh, "source": self.source}
+
+    @classmethod
+    def from_dict(cls, data: object) -> WaterFactor | None:
+        """The record stored by :meth:`to_dict`, or None when ``data`` is not one."""
+        if not isinstance(data, Mapping):
+            return None
+        wue = _finite(data.get("wue_l_per_kwh"))
+        if wue is None or wue < 0:
+            return None
+        return cls(wue, str(data.get("source") or ""))
+
+
+@dataclass(frozen=True)
+class ElectricityPrice:
+    """A price per kWh of facility energy, its currency (ISO 4217, "" when not given) and
+    where it comes from."""
+
+    per_kwh: float
+    currency: str
+    source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"per_kwh": self.per_kwh, "currency": self.currency, "source": self.source}
+
+    @classmethod
+    def from_dict(cls, data: object) -> ElectricityPrice | None:
+        """The record stored by :meth:`to_dict`, or None when ``data`` is not one."""
+        if not isinstance(data, Mapping):
+            return None
+        price = _finite(data.get("per_kwh"))
+        if price is None or price < 0:
+            return None
+        return cls(price, str(data.get("currency") or ""), str(data.get("source") or ""))
+
+
+@dataclass(frozen=True)
 class CarbonContext:
     """Where and how a run's energy becomes CO2e: fixed by the run's start record.
 
@@ -139,6 +207,9 @@ class CarbonContext:
     pue: float = 1.0
     pue_source: str = ""
     market_g_per_kwh: float | None = None
+    #: the data centre's WUE and the electricity price, when known (see :func:`account`)
+    water: WaterFactor | None = None
+    price: ElectricityPrice | None = None
 
 
 @dataclass(frozen=True)
@@ -246,9 +317,16 @@ def account(
     location; the operational CO2e and its range (from the estimated components' energy
     ranges) are set on the summary as values; the market-based figure uses the contractual
     factor with the same energy and PUE; embodied carbon is carried apart, never added to
-    operational CO2e.
+    operational CO2e. Water (litres, :func:`water_l`) and the electricity cost
+    (:func:`electricity_cost`) are set when the context, or the run's stored metadata
+    (``extra["meta"]``, as the ledger passes it: its ``water`` and ``electricity_price``
+    records), gives a WUE or a price; otherwise they stay None (unknown, never zero).
     """
     out_extra: dict[str, Any] = dict(extra or {})
+    stored = out_extra.get("meta")
+    meta: Mapping[str, Any] = stored if isinstance(stored, Mapping) else {}
+    water = context.water or WaterFactor.from_dict(meta.get("water"))
+    price = context.price or ElectricityPrice.from_dict(meta.get("electricity_price"))
     intensity = context.intensity_g_per_kwh
     source = context.intensity_source
     if hourly is not None:
@@ -293,4 +371,13 @@ def account(
         market_co2e_g=None
         if market is None
         else co2e_g(summary.energy_j, pue=pue, intensity_g_per_kwh=market),
+        water_l=None if water is None else water_l(summary.energy_j, water.wue_l_per_kwh),
+        wue_l_per_kwh=None if water is None else water.wue_l_per_kwh,
+        water_source="" if water is None else water.source,
+        electricity_cost=None
+        if price is None
+        else electricity_cost(summary.energy_j, pue=pue, price_per_kwh=price.per_kwh),
+        price_per_kwh=None if price is None else price.per_kwh,
+        currency="" if price is None else price.currency,
+        cost_source="" if price is None else price.source,
     )

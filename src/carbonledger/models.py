@@ -246,6 +246,11 @@ class RunSummary:
     holds NaN, never a figure nobody computed). Embodied (manufacturing) carbon is reported
     apart in ``embodied_co2e_g`` and never added to ``co2e_g``. ``market_co2e_g`` is set
     when a contractual factor is given.
+
+    ``water_l`` is the data centre's on-site water consumption in litres (IT energy x
+    ``wue_l_per_kwh``, the WUE named by ``water_source``) and ``electricity_cost`` the
+    electricity's cost in ``currency`` (facility energy x ``price_per_kwh``, named by
+    ``cost_source``); each is None when no WUE or price is known (unknown, never zero).
     """
 
     run_id: str
@@ -272,6 +277,16 @@ class RunSummary:
     co2e_g: float = NAN
     co2e_low_g: float = NAN
     co2e_high_g: float = NAN
+    #: on-site water (litres) at the WUE (litres per kWh of IT energy) named by its source
+    water_l: float | None = None
+    wue_l_per_kwh: float | None = None
+    water_source: str = ""
+    #: the electricity's cost in ``currency`` (ISO 4217; "" when not given), at a price per
+    #: kWh of facility energy named by its source
+    electricity_cost: float | None = None
+    price_per_kwh: float | None = None
+    currency: str = ""
+    cost_source: str = ""
 
     @property
     def energy_j(self) -> float:
@@ -343,6 +358,13 @@ class RunSummary:
             "location_source": self.location_source,
             "pue": self.pue,
             "pue_source": self.pue_source,
+            "water_l": self.water_l,
+            "wue_l_per_kwh": self.wue_l_per_kwh,
+            "water_source": self.water_source,
+            "electricity_cost": self.electricity_cost,
+            "price_per_kwh": self.price_per_kwh,
+            "currency": self.currency,
+            "cost_source": self.cost_source,
             "scope": self.scope,
             "hosts": list(self.hosts),
             "components": [c.to_dict() for c in self.components],

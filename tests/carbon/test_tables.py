@@ -17,6 +17,7 @@ KEYS = {
     "subregions_electricitymaps.csv": "code",
     "cloud_regions.csv": "code",
     "pue.csv": "provider",
+    "wue.csv": "provider",
     "embodied.csv": None,  # (kind, match)
     "equivalents.csv": "name",
 }

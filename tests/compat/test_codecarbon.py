@@ -471,6 +471,29 @@ def test_water_from_wue_and_json(hw: dict[str, Any], clock: FakeClock) -> None:
     assert list(data.values) == CODECARBON_332_COLUMNS
 
 
+def test_wue_reaches_the_ledger(hw: dict[str, Any], clock: FakeClock, tmp_path: Path) -> None:
+    """The run the drop-in records keeps the WUE (with where it came from): the ledger, show
+    and every report give its water; without wue the water is unknown, not 0."""
+    path = tmp_path / "l.sqlite"
+    for wue in (2.0, None):
+        tracker = make(hw, save_to_file=False, ledger=str(path), **({"wue": wue} if wue else {}))
+        tracker.start()
+        clock.advance(100)
+        tracker.stop()
+        run_id = tracker.final_emissions_data.run_id
+        led = open_ledger(path, read_only=True)
+        try:
+            summary = led.summary(run_id)
+        finally:
+            led.close()
+        if wue is None:
+            assert summary.water_l is None and summary.wue_l_per_kwh is None
+            continue
+        assert summary.water_l == pytest.approx(2.0 * summary.energy_kwh)
+        assert summary.wue_l_per_kwh == 2.0
+        assert summary.water_source == "given (environment CARBONLEDGER_WUE_L_PER_KWH)"
+
+
 def test_log_level_sets_carbonledgers_logger(hw: dict[str, Any]) -> None:
     logger = logging.getLogger("carbonledger")
     before = logger.level

@@ -12,6 +12,9 @@ manufacturing share.
   providers (file, UK Carbon Intensity, Electricity Maps) and the chooser
   (``forecast_provider``) live in :mod:`carbonledger.carbon.providers`.
 * :func:`market_co2e_g`: market-based (contractual) emissions.
+* :func:`resolve_water`, :func:`provider_wue`, :func:`resolve_price`: the data centre's water
+  usage effectiveness (given, or a cloud provider's published figure) and the electricity's
+  price (given), for the litres and the cost :mod:`carbonledger.accounting` computes.
 * :func:`embodied_co2e_g`: manufacturing carbon amortised over the run.
 * :func:`equivalents`: km driven, smartphone charges, tree-months...
 
@@ -62,6 +65,7 @@ if TYPE_CHECKING:
         unknown_facility_pue,
         validate_pue,
     )
+    from carbonledger.carbon.water import provider_wue, resolve_price, resolve_water
     from carbonledger.carbon.zones import ZONE_KINDS, Zone, intensity, list_zones, world_average
 
 __all__ = [
@@ -89,10 +93,13 @@ __all__ = [
     "market_co2e_g",
     "probe_cloud_metadata",
     "provider_pue",
+    "provider_wue",
     "providers",
     "reference_pue",
     "resolve_location",
+    "resolve_price",
     "resolve_pue",
+    "resolve_water",
     "unknown_facility_pue",
     "validate_pue",
     "world_average",
@@ -125,6 +132,9 @@ _LAZY: dict[str, str] = {
     "market_co2e_g": "carbonledger.carbon.market",
     "probe_cloud_metadata": "carbonledger.carbon.location",
     "provider_pue": "carbonledger.carbon.pue",
+    "provider_wue": "carbonledger.carbon.water",
+    "resolve_price": "carbonledger.carbon.water",
+    "resolve_water": "carbonledger.carbon.water",
     "reference_pue": "carbonledger.carbon.pue",
     "resolve_location": "carbonledger.carbon.location",
     "resolve_pue": "carbonledger.carbon.pue",

@@ -19,6 +19,7 @@ TABLES = (
     "subregions_electricitymaps.csv",
     "cloud_regions.csv",
     "pue.csv",
+    "wue.csv",
     "embodied.csv",
     "equivalents.csv",
 )

@@ -1,9 +1,10 @@
-"""``carbonledger import slurm``: a cluster's past jobs, from SLURM accounting, as estimated runs."""
+"""``carbonledger import``: past work as estimated runs: a cluster's jobs from SLURM accounting
+(``import slurm``), an Impact Framework output manifest (``import impact-framework``)."""
 
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -40,8 +41,30 @@ def _sacct_text(path: str | None, since: str | None) -> str:
     return done.stdout
 
 
+def _unplaced_context(where: Any) -> Any:
+    """The carbon context of imported work whose place nobody gave and whose intensity the
+    manifest carries: the location unknown (the world's code, source "default"), the water and
+    price settings as for any run."""
+    from carbonledger.accounting import CarbonContext
+    from carbonledger.carbon import resolve_price, resolve_water, world_average
+
+    code = world_average().code
+    origins = dict(where.origins)
+    return CarbonContext(
+        code,
+        "default",
+        0.0,
+        "",
+        water=resolve_water(where.wue_l_per_kwh, origins.get("wue_l_per_kwh", ""), None),
+        price=resolve_price(where.price_per_kwh, where.prices, where.currency, code, origins),
+    )
+
+
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(help="Import past work (from a scheduler's accounting) as estimated runs.")
+    group = typer.Typer(
+        help="Import past work (a scheduler's accounting, an Impact Framework output) as "
+        "estimated runs."
+    )
     app.add_typer(group, name="import")
 
     @group.command("slurm")
@@ -103,4 +126,72 @@ def register(app: typer.Typer) -> None:
                 if done.skipped
                 else ""
             )
+        )
+
+    @group.command("impact-framework")
+    def impact_command(
+        path: Annotated[
+            str, typer.Argument(help="The output manifest if-run wrote (out.yaml; '-': stdin).")
+        ],
+        ledger: Annotated[
+            str | None, typer.Option("--ledger", "-l", help="Ledger file or postgresql:// URL.")
+        ] = None,
+        project: Annotated[
+            str, typer.Option(help="Project of the imported runs.")
+        ] = "impact-framework",
+        country: Annotated[str | None, typer.Option(help="Where the work ran: a country.")] = None,
+        region: Annotated[str | None, typer.Option(help="A zone or cloud region.")] = None,
+        grid_g_per_kwh: Annotated[
+            float | None,
+            typer.Option(
+                "--grid-g-per-kwh",
+                help="Grid intensity, gCO2e/kWh, for observations that carry none.",
+            ),
+        ] = None,
+        json_out: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+    ) -> None:
+        """Record the runs an Impact Framework output manifest computed (each leaf of its tree
+        with outputs) as estimated runs: energy from the observations' cpu/energy,
+        gpu/energy, memory/energy (else it/energy, else energy), the PUE from pue, the CO2e
+        from the Framework's carbon-operational, the embodied share from carbon-embodied.
+        Runs already imported are skipped."""
+        import sys
+
+        from carbonledger.errors import CarbonLedgerError
+        from carbonledger.run import resolve_carbon
+        from carbonledger.run.impact_import import import_runs, parse_output
+        from carbonledger.run.settings import resolve
+
+        if path == "-":
+            text = sys.stdin.read()
+        else:
+            try:
+                with open(path, encoding="utf-8") as fh:
+                    text = fh.read()
+            except OSError as exc:
+                fail(f"cannot read {path}: {exc.strerror or exc}")
+            except UnicodeDecodeError:
+                fail(f"{path} is not UTF-8 text")
+        try:
+            name, runs = parse_output(text, path)
+            where = resolve(
+                {"country": country, "region": region, "grid_g_per_kwh": grid_g_per_kwh,
+                 "probe_cloud": False, "ip_geolocation": False},
+                env=os.environ,
+            ).location  # fmt: skip
+            if all(r.intensity_g_per_kwh is not None for r in runs) and not (
+                country or region or grid_g_per_kwh is not None
+            ):  # the manifest gives every intensity: the place stays unknown, said so
+                context = _unplaced_context(where)
+            else:
+                context = resolve_carbon(where, os.environ)[0]
+            done = import_runs(name, runs, ledger, context, project=project, source=path)
+        except CarbonLedgerError as exc:
+            fail_from(exc)
+        if json_out:
+            emit_json({"imported": list(done.run_ids), "skipped": list(done.skipped)})
+            return
+        typer.echo(
+            f"imported {len(done.run_ids)} run(s) from {name!r} as estimated runs"
+            + (f"; skipped {len(done.skipped)} already in the ledger" if done.skipped else "")
         )

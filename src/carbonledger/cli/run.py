@@ -77,6 +77,32 @@ BudgetKg = Annotated[float | None, typer.Option("--budget-kg", help="Carbon budg
 OnBudget = Annotated[
     str, typer.Option("--on-budget", help="warn, or stop (SIGINT to the command).")
 ]
+Wue = Annotated[
+    float | None,
+    typer.Option(
+        "--wue", help="The data centre's water usage effectiveness, L per kWh of IT energy."
+    ),
+]
+PricePerKwh = Annotated[
+    float | None,
+    typer.Option("--price-per-kwh", help="The electricity's price per kWh (see --currency)."),
+]
+Currency = Annotated[
+    str | None, typer.Option("--currency", help="ISO 4217 code of --price-per-kwh (EUR, USD...).")
+]
+
+
+def _resource_env(
+    wue: float | None, price_per_kwh: float | None, currency: str | None
+) -> dict[str, str] | None:
+    """The tracker's environment with the water and price settings given as options (they
+    take the environment's place, as arguments do); None when none is given."""
+    given = {"WUE_L_PER_KWH": wue, "PRICE_PER_KWH": price_per_kwh, "CURRENCY": currency}
+    if all(v is None for v in given.values()):
+        return None
+    env = dict(os.environ)
+    env.update({f"CARBONLEDGER_{k}": str(v) for k, v in given.items() if v is not None})
+    return env
 
 
 def register(app: typer.Typer) -> None:
@@ -109,6 +135,9 @@ def register(app: typer.Typer) -> None:
         on_budget: OnBudget = "warn",
         quiet: QuietOpt = False,
         progress: ProgressOpt = 60.0,
+        wue: Wue = None,
+        price_per_kwh: PricePerKwh = None,
+        currency: Currency = None,
     ) -> None:
         """Run CMD, track its process tree, and exit with CMD's exit code: a live line on a
         terminal, else a progress line every --progress seconds through the log."""
@@ -129,6 +158,7 @@ def register(app: typer.Typer) -> None:
             ledger=False if no_ledger else ledger, expected_epochs=expected_epochs,
             cpu_watts=cpu_watts, ram_watts=ram_watts, tags=tags, budget_kg=budget_kg,
             on_budget=on_budget, handle_signals=False, command=cmd, progress_s=progress_s,
+            env=_resource_env(wue, price_per_kwh, currency),
         )  # fmt: skip
         returncode, summary = _supervise(cmd, tracker, budget_kg, expected_s, schedule, quiet)
         _finish(cmd, returncode, summary, json_out)

@@ -63,7 +63,8 @@ NO_EFFECT: Mapping[str, str] = {
     "rapl_include_dram": "carbonledger measures DRAM as RAM when RAPL exposes it",
     "rapl_prefer_psys": "carbonledger reads the package counters",
     "force_mode_cpu_load": "carbonledger picks its CPU model itself (see `carbonledger doctor`)",
-    "metadata": "no BoAmps output; put labels in tags with carbonledger.Tracker(tags=...)",
+    "metadata": "BoAmps is written from the ledger ('carbonledger report RUN --format boamps'); "
+    "put the task's fields in tags (task_stage=..., task_family=...)",
     "allow_multiple_runs": "concurrent runs are always allowed; the ledger keeps them apart",
 }
 
@@ -194,6 +195,25 @@ def _default_experiment() -> str:
     return str(configured) if configured else "base"
 
 
+def _tracker_env(kw: Mapping[str, Any]) -> dict[str, str] | None:
+    """The Tracker's environment: the GPUs asked for (``gpu_ids``) and a given ``wue``
+    (CodeCarbon's L/kWh), which the run keeps as its water usage effectiveness so that the
+    ledger, ``show`` and every report give the run's water. None when neither is given."""
+    import math
+
+    env = gpu_env(kw.get("gpu_ids"))
+    wue = kw.get("wue")
+    if wue is None:  # not given: the run has no water figure (never a silent 0 L)
+        return env
+    value = float(wue)
+    if not (math.isfinite(value) and value >= 0):
+        LOG.warning("wue=%r is not a number of litres per kWh >= 0; no water figure is made", wue)
+        return env
+    env = dict(os.environ) if env is None else env
+    env["CARBONLEDGER_WUE_L_PER_KWH"] = repr(value)
+    return env
+
+
 def parse_options(kw: dict[str, Any]) -> CodeCarbonOptions:
     """Check and map CodeCarbon's keyword arguments (see the module's description)."""
     hook = kw.pop("_tracker_options", None) or {}
@@ -217,7 +237,7 @@ def parse_options(kw: dict[str, Any]) -> CodeCarbonOptions:
         "grid_g_per_kwh": kw.get("force_carbon_intensity_g_co2e_kwh"),
         "cpu_watts": kw.get("force_cpu_power"),
         "ram_watts": kw.get("force_ram_power"),
-        "env": gpu_env(kw.get("gpu_ids")),
+        "env": _tracker_env(kw),
         "ledger": ledger,
         "tags": tags,
         **_location(kw),

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         paper,
         prometheus,
         regions,
+        standards,
         text,
     )
 
@@ -55,6 +56,7 @@ __all__ = [
     "paper",
     "prometheus",
     "regions",
+    "standards",
     "text",
 ]
 
@@ -70,6 +72,7 @@ _SUBMODULES = (
     "paper",
     "prometheus",
     "regions",
+    "standards",
     "text",
 )
 

@@ -116,6 +116,11 @@ OWN_COLUMNS: tuple[str, ...] = (
     "co2e_high_kg",
     "market_co2e_kg",
     "embodied_co2e_kg",
+    "water_source",
+    "electricity_cost",
+    "currency",
+    "price_per_kwh",
+    "cost_source",
     "intensity_g_per_kwh",
     "intensity_source",
     "location",
@@ -149,8 +154,6 @@ _FROM_META = {
     "gpu_utilization_percent": "gpu_utilization_percent",
     "ram_utilization_percent": "ram_utilization_percent",
     "ram_used_gb": "ram_used_gb",
-    "water_consumed": "water_consumed_l",
-    "wue": "wue",
 }
 
 
@@ -244,6 +247,14 @@ def csv_row(s: RunSummary) -> dict[str, str]:
             "co2e_high_kg": s.co2e_high_g / 1e3,
             "market_co2e_kg": None if s.market_co2e_g is None else s.market_co2e_g / 1e3,
             "embodied_co2e_kg": None if s.embodied_co2e_g is None else s.embodied_co2e_g / 1e3,
+            # on-site water (L, IT energy x WUE) and the electricity's cost, when known
+            "water_consumed": s.water_l,
+            "wue": s.wue_l_per_kwh,
+            "water_source": s.water_source or None,
+            "electricity_cost": s.electricity_cost,
+            "currency": s.currency or None,
+            "price_per_kwh": s.price_per_kwh,
+            "cost_source": s.cost_source or None,
             "intensity_g_per_kwh": s.intensity_g_per_kwh,
             "intensity_source": s.intensity_source,
             "location": s.location,

@@ -11,7 +11,9 @@ exponent form:
 * time in seconds (:func:`duration`): µs, ms, s, min, h, d; a moment (:func:`moment`) in
   whole UTC seconds, never microseconds;
 * shares (:func:`percent`), grid intensity (:func:`intensity`), PUE (:func:`pue`) and counts
-  (:func:`count`).
+  (:func:`count`);
+* water in litres (:func:`litres`): µL, mL, L, m³; money (:func:`money`): 3 significant
+  figures and the currency code.
 
 A range is written one way (:func:`span`): ``low – high`` with one separator
 (:data:`RANGE_SEP`), the unit once when both ends share it, and collapsed to one figure when
@@ -38,9 +40,11 @@ __all__ = [
     "grams",
     "intensity",
     "joules",
+    "litres",
     "mass",
     "mass_unit",
     "moment",
+    "money",
     "percent",
     "power_unit",
     "pue",
@@ -74,6 +78,7 @@ _MASS: _Steps = (
     (G_PER_KG, "kg"),
     (G_PER_T, "t"),
 )
+_LITRES: _Steps = ((1e-6, "µL"), (1e-3, "mL"), (1.0, "L"), (1e3, "m³"))
 _POWER: _Steps = ((1e-6, "µW"), (1e-3, "mW"), (1.0, "W"), (1e3, "kW"), (1e6, "MW"))
 _SHORT_TIME: _Steps = ((1e-6, "µs"), (1e-3, "ms"), (1.0, "s"))
 #: energy below this many joules is written in joules, at or above it in watt-hours
@@ -159,6 +164,17 @@ def mass_unit(mass_g: Iterable[float]) -> tuple[float, str]:
     :func:`mass` gives the largest of them."""
     top = max((abs(v) for v in mass_g if math.isfinite(v)), default=0.0)
     return _step(top, _MASS, 3)
+
+
+def litres(volume_l: float) -> str:
+    """Water in litres as µL, mL, L or m³ (3 significant figures)."""
+    return _scaled(volume_l, _LITRES, 2)
+
+
+def money(amount: float, currency: str = "") -> str:
+    """An amount with 3 significant figures and its ISO 4217 code (``"0.0123 EUR"``); the
+    word "(currency not given)" when the code is unknown."""
+    return f"{sig3(amount)} {currency or '(currency not given)'}"
 
 
 def watts(power_w: float) -> str:

@@ -99,6 +99,12 @@ def run_body(report: RunReport) -> str:
         ("Grid intensity", fmt.intensity(s.intensity_g_per_kwh), s.intensity_source),
         ("PUE", fmt.pue(s.pue), s.pue_source),
     ]
+    if s.water_l is not None and s.wue_l_per_kwh is not None:
+        water = f"{fmt.litres(s.water_l)} (WUE {fmt.sig3(s.wue_l_per_kwh)} L/kWh of IT energy)"
+        basis.append(("Water (on site)", water, s.water_source))
+    if s.electricity_cost is not None and s.price_per_kwh is not None:
+        cost = f"{fmt.money(s.electricity_cost, s.currency)} (at {fmt.sig3(s.price_per_kwh)}/kWh)"
+        basis.append(("Electricity cost", cost, s.cost_source))
     comps = [
         (
             c.component, c.device, fmt.energy(c.energy_j), fmt.watts(c.power_w),

@@ -100,6 +100,17 @@ def statement_rows(
         ("Location", f"{s.location} ({s.location_source})"),
         ("Grid intensity", f"{fmt.sig3(s.intensity_g_per_kwh)} gCO2e/kWh ({s.intensity_source})"),
         ("PUE", _pue(s)),
+        *(
+            [
+                (
+                    "Water (on site)",
+                    f"{fmt.litres(s.water_l)} (WUE {fmt.sig3(s.wue_l_per_kwh)} "
+                    f"L/kWh, {s.water_source})",
+                )
+            ]
+            if s.water_l is not None and s.wue_l_per_kwh is not None
+            else []
+        ),
         ("Method", _method(s)),
         ("Tool", f"carbonledger {version}".strip()),
     ]

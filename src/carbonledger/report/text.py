@@ -146,6 +146,32 @@ def co2e_line(summary: RunSummary) -> str:
     )
 
 
+def _cited(source: str, full: bool) -> str:
+    """A source in full when asked or short enough, else briefly (:func:`brief_source`)."""
+    return printable(source) if full or len(source) <= 64 else brief_source(source, 48)
+
+
+def resource_lines(summary: RunSummary, *, citations: bool = False) -> list[str]:
+    """The water and electricity-cost lines, each with its factor and (briefly, or in full
+    with ``citations``) its source; nothing for what is not known."""
+    lines = []
+    if summary.water_l is not None and summary.wue_l_per_kwh is not None:
+        source = _cited(summary.water_source, citations)
+        lines.append(
+            f"  water {fmt.litres(summary.water_l)} on site (WUE "
+            f"{fmt.sig3(summary.wue_l_per_kwh)} L/kWh, {source})"
+        )
+    if summary.electricity_cost is not None and summary.price_per_kwh is not None:
+        source = _cited(summary.cost_source, citations)
+        price = fmt.sig3(summary.price_per_kwh)
+        per = f"{price} {summary.currency}/kWh" if summary.currency else f"{price} per kWh"
+        lines.append(
+            f"  electricity cost {fmt.money(summary.electricity_cost, summary.currency)} "
+            f"(at {per} of facility energy, {source})"
+        )
+    return lines
+
+
 def citation_lines(summary: RunSummary) -> list[str]:
     """The full sources of the location, intensity and PUE, one line each."""
     return [
@@ -228,6 +254,7 @@ def format_summary(
         lines.append(
             f"  embodied (manufacturing share, reported apart) {fmt.mass(summary.embodied_co2e_g)}"
         )
+    lines.extend(resource_lines(summary, citations=citations))
     if equivalents:
         items = meaningful_equivalents(summary.co2e_g)
         if items:

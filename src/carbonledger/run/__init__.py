@@ -10,7 +10,8 @@ decorator; what the command line and the drop-ins take from the runtime (a distr
 job's run id, the host's platform string, a place's carbon context); and four modules:
 :mod:`~.config` (settings files and their precedence), :mod:`~.settings` (a tracker's
 settings, resolved and checked), :mod:`~.slurm` (SLURM jobs: metadata, ``sacct`` import)
-and :mod:`~.journal` (the local journal and its replay). The other modules are internal.
+and :mod:`~.journal` (the local journal and its replay); :mod:`~.impact_import` (Impact
+Framework outputs recorded as estimated runs). The other modules are internal.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from carbonledger.run import config, journal, settings, slurm
+    from carbonledger.run import config, impact_import, journal, settings, slurm
     from carbonledger.run.context import resolve_carbon
     from carbonledger.run.decorator import track
     from carbonledger.run.hostinfo import platform_string
@@ -30,6 +31,7 @@ __all__ = [
     "Tracker",
     "config",
     "derive_run_id",
+    "impact_import",
     "journal",
     "new_id",
     "platform_string",
@@ -47,7 +49,7 @@ _LAZY: dict[str, str] = {
     "resolve_carbon": "carbonledger.run.context",
     "track": "carbonledger.run.decorator",
 }
-_SUBMODULES = ("config", "journal", "settings", "slurm")
+_SUBMODULES = ("config", "impact_import", "journal", "settings", "slurm")
 
 
 def __getattr__(name: str) -> Any:

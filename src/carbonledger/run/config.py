@@ -9,12 +9,19 @@ arguments > environment (``CARBONLEDGER_*``) > project file (``carbonledger.toml
 the power of the whole installed memory, in watts: CodeCarbon's ``force_cpu_power`` and
 ``force_ram_power``. They replace the CPU and RAM models when no hardware counter measures
 those components (see docs/sensors-cpu.md).
+
+``wue_l_per_kwh`` (``CARBONLEDGER_WUE_L_PER_KWH``) is the data centre's water usage
+effectiveness in litres per kWh of IT energy; ``price_per_kwh`` and ``currency``
+(``CARBONLEDGER_PRICE_PER_KWH``, ``CARBONLEDGER_CURRENCY``) the electricity's price and its
+ISO 4217 code; ``prices`` a price per zone, a TOML table (``prices = {FR = 0.21, "US-CA" =
+0.30}``) or in the environment ``CARBONLEDGER_PRICES="FR=0.21,US-CA=0.30"``.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -22,7 +29,7 @@ from typing import Any
 from carbonledger._dirs import config_dir
 from carbonledger.errors import InputError
 
-__all__ = ["KEYS", "POSITIVE_KEYS", "load_settings"]
+__all__ = ["KEYS", "NON_NEGATIVE_KEYS", "POSITIVE_KEYS", "load_settings", "setting_origin"]
 
 #: every setting, its type and its environment variable
 KEYS: dict[str, type] = {
@@ -42,18 +49,71 @@ KEYS: dict[str, type] = {
     "cpu_watts": float,
     "ram_watts": float,
     "progress_s": float,
+    "wue_l_per_kwh": float,
+    "price_per_kwh": float,
+    "currency": str,
+    "prices": dict,
 }
 
 #: settings that must be positive, finite numbers (watts)
 POSITIVE_KEYS = frozenset({"cpu_watts", "ram_watts"})
+#: settings that must be finite numbers >= 0 (litres per kWh, a price per kWh)
+NON_NEGATIVE_KEYS = frozenset({"wue_l_per_kwh", "price_per_kwh"})
+#: an ISO 4217 currency code
+_CURRENCY = re.compile(r"[A-Z]{3}")
 
 
 def _env_name(key: str) -> str:
     return "CARBONLEDGER_" + key.upper()
 
 
+def _prices(value: Any, origin: str) -> dict[str, float]:
+    """A price per zone: a mapping, or ``"FR=0.21,US-CA=0.30"`` (zone codes upper-cased)."""
+    if isinstance(value, str):
+        pairs: list[tuple[str, Any]] = []
+        for part in value.split(","):
+            if not part.strip():
+                continue
+            zone, sep, price = part.partition("=")
+            if not sep:
+                raise InputError(
+                    f"{origin}: setting 'prices' must be ZONE=PRICE pairs separated by commas "
+                    f"(FR=0.21,US-CA=0.30), got {part.strip()!r}"
+                )
+            pairs.append((zone.strip(), price.strip()))
+    elif isinstance(value, Mapping):
+        pairs = [(str(k), v) for k, v in value.items()]
+    else:
+        raise InputError(
+            f"{origin}: setting 'prices' must be a table of zone = price per kWh, got {value!r}"
+        )
+    out: dict[str, float] = {}
+    for zone, price in pairs:
+        try:
+            number = float(price) if not isinstance(price, bool) else math.nan
+        except (TypeError, ValueError):
+            number = math.nan
+        if not zone or not (math.isfinite(number) and number >= 0):
+            raise InputError(
+                f"{origin}: setting 'prices': {zone or '(no zone)'} must be a price per kWh "
+                f"(a number >= 0), got {price!r}"
+            )
+        out[zone.upper()] = number
+    return out
+
+
 def _coerce(key: str, value: Any, origin: str) -> Any:
     kind = KEYS[key]
+    if kind is dict:
+        return _prices(value, origin)
+    if key == "currency":
+        code = str(value).strip().upper()
+        if not _CURRENCY.fullmatch(code):
+            raise InputError(
+                f"{origin}: setting 'currency' must be an ISO 4217 code of three letters "
+                f"(EUR, USD, GBP...), got {value!r}"
+            )
+        return code
     try:
         if kind is bool:
             if isinstance(value, bool):
@@ -79,6 +139,9 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
             f"{origin}: setting {key!r} must be a positive number of watts, got {value!r}; "
             "give the power in watts (e.g. 45), or leave it unset to use the model"
         )
+    if key in NON_NEGATIVE_KEYS and not (math.isfinite(number) and number >= 0):
+        unit = "litres per kWh" if key == "wue_l_per_kwh" else "a price per kWh"
+        raise InputError(f"{origin}: setting {key!r} must be a number >= 0 ({unit}), got {value!r}")
     return number
 
 
@@ -150,6 +213,30 @@ def project_config_file(start: str | os.PathLike[str] | None = None) -> str | No
 def user_config_file(env: Mapping[str, str] | None = None) -> str:
     """``$XDG_CONFIG_HOME/carbonledger/config.toml`` (default ``~/.config``)."""
     return os.path.join(config_dir(env), "config.toml")
+
+
+def setting_origin(
+    key: str,
+    arguments: Mapping[str, Any] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+) -> str:
+    """Where the value :func:`load_settings` gives ``key`` comes from, in words
+    (``"argument"``, ``"environment CARBONLEDGER_PUE"``, ``"config file /path"``), or ""
+    when no source gives it. The same precedence as :func:`load_settings`."""
+    env = os.environ if env is None else env
+    if (arguments or {}).get(key) is not None:
+        return "argument"
+    if env.get(_env_name(key)) not in (None, ""):
+        return f"environment {_env_name(key)}"
+    project = _project_config(cwd)
+    if project is not None and key in project[1]:
+        return f"config file {project[0]}"
+    user = user_config_file(env)
+    if os.path.isfile(user) and key in _read_toml(user):
+        return f"config file {user}"
+    return ""
 
 
 def load_settings(

@@ -37,7 +37,7 @@ def resolve_carbon(
     An unknown location is never guessed: the world average is used, the context says
     ``location_source == "default"`` and a note says how to set it.
     """
-    from carbonledger.carbon import resolve_location, resolve_pue
+    from carbonledger.carbon import resolve_location, resolve_price, resolve_pue, resolve_water
     from carbonledger.run.hostinfo import cloud_hint
 
     probe = where.probe_cloud
@@ -66,6 +66,9 @@ def resolve_carbon(
             notes.append(msg)
             _log().warning("carbonledger: %s", msg)
     pue, pue_source = resolve_pue(where.pue, loc)
+    origins = dict(where.origins)
+    water = resolve_water(where.wue_l_per_kwh, origins.get("wue_l_per_kwh", ""), loc.cloud_provider)
+    price = resolve_price(where.price_per_kwh, where.prices, where.currency, zone.code, origins)
     context = CarbonContext(
         location=zone.code,
         location_source=loc.source,
@@ -74,6 +77,8 @@ def resolve_carbon(
         pue=pue,
         pue_source=pue_source,
         market_g_per_kwh=where.market_g_per_kwh,
+        water=water,
+        price=price,
     )
     return context, (loc.cloud_provider, loc.cloud_region), zone.name, notes
 

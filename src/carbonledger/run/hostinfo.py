@@ -91,7 +91,10 @@ def run_meta(
     env: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """A run's metadata as its start record keeps it: the host, the location's names, the
-    market factor, the forecast's horizon, where the run id came from, and the SLURM job."""
+    market factor, the data centre's WUE and the electricity price with their sources
+    (``water``, ``electricity_price``: what readers turn into litres and a cost, see
+    :func:`carbonledger.accounting.account`), the forecast's horizon, where the run id came
+    from, and the SLURM job."""
     location = carbon.location
     slurm: dict[str, Any] = {}
     known = os.environ if env is None else env
@@ -111,5 +114,7 @@ def run_meta(
         "region": location if "-" in location or ":" in location else "",
         "expected_epochs": settings.run.expected_epochs,
         "market_g_per_kwh": carbon.market_g_per_kwh,
+        **({"water": carbon.water.to_dict()} if carbon.water is not None else {}),
+        **({"electricity_price": carbon.price.to_dict()} if carbon.price is not None else {}),
         "run_id_source": member.run_id_source,
     }

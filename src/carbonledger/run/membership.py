@@ -257,7 +257,7 @@ def adopt(
 ) -> tuple[str, str, CarbonContext]:
     """The project, experiment and carbon context this member uses: the stored run's when it
     joined one another member opened first (so that every member's totals agree)."""
-    from carbonledger.accounting import CarbonContext
+    from carbonledger.accounting import CarbonContext, ElectricityPrice, WaterFactor
 
     _, project, experiment = names
     if stored is None or not member.joined or stored.run_id != member.run_id:
@@ -273,5 +273,8 @@ def adopt(
             stored.pue,
             stored.pue_source,
             context.market_g_per_kwh,
+            # the run's water and price records, as its first member stored them
+            WaterFactor.from_dict(stored.meta.get("water")),
+            ElectricityPrice.from_dict(stored.meta.get("electricity_price")),
         ),
     )

@@ -18,7 +18,7 @@ from typing import Any
 
 from carbonledger.errors import InputError
 from carbonledger.models import check_name_length
-from carbonledger.run.config import KEYS, load_settings
+from carbonledger.run.config import KEYS, load_settings, setting_origin
 
 __all__ = [
     "MAX_INTERVAL_S",
@@ -110,6 +110,15 @@ class LocationSettings:
     ip_geolocation: bool = False
     #: settings from the config files alone (the location resolver weighs them itself)
     file_settings: Mapping[str, Any] = field(default_factory=dict)
+    #: the data centre's water usage effectiveness (L per kWh of IT energy) when given
+    wue_l_per_kwh: float | None = None
+    #: the electricity's price per kWh, and a price per zone (zone code -> price)
+    price_per_kwh: float | None = None
+    prices: Mapping[str, float] = field(default_factory=dict)
+    #: the prices' ISO 4217 currency ("" when not given)
+    currency: str = ""
+    #: where each of the settings above was given (``"environment CARBONLEDGER_..."``...)
+    origins: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -178,6 +187,15 @@ def resolve(
         probe_cloud=merged.get("probe_cloud"),
         ip_geolocation=bool(merged.get("ip_geolocation", False)),
         file_settings=load_settings(None, env=env, include_env=False),
+        wue_l_per_kwh=merged.get("wue_l_per_kwh"),
+        price_per_kwh=merged.get("price_per_kwh"),
+        prices=dict(merged.get("prices") or {}),
+        currency=str(merged.get("currency") or ""),
+        origins={
+            key: setting_origin(key, given, env=env)
+            for key in ("wue_l_per_kwh", "price_per_kwh", "prices")
+            if merged.get(key) is not None
+        },
     )
     sampling = SamplingSettings(
         scope=scope,

@@ -56,7 +56,9 @@ class Tracker(ProgressMethods):
       ``budget_kg`` / ``on_budget`` ("warn" or "stop") / ``on_budget_exceeded``;
     * where: ``country``, ``region`` (a zone or a cloud region, "aws:eu-west-3"),
       ``grid_g_per_kwh``, ``pue``, ``market_g_per_kwh``, ``intensity_provider`` (hourly),
-      ``embodied``, ``probe_cloud``, ``ip_geolocation``;
+      ``embodied``, ``probe_cloud``, ``ip_geolocation``; water and money: ``wue_l_per_kwh``
+      (litres per kWh of IT energy), ``price_per_kwh`` and ``currency`` (or ``prices``, a
+      price per zone code);
     * what is measured: ``scope`` ("process" or "machine"), ``pid``, ``interval_s`` (0.01 to
       86400), ``sensors``, ``gpu``, ``cpu_watts`` / ``ram_watts`` (a given full-load power
       instead of a model), ``progress_s`` (a progress line through the "carbonledger" logger
@@ -77,6 +79,10 @@ class Tracker(ProgressMethods):
         grid_g_per_kwh: float | None = None,
         pue: float | None = None,
         market_g_per_kwh: float | None = None,
+        wue_l_per_kwh: float | None = None,
+        price_per_kwh: float | None = None,
+        currency: str | None = None,
+        prices: Mapping[str, float] | None = None,
         scope: str | None = None,
         pid: int | None = None,
         interval_s: float | None = None,
