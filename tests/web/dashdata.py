@@ -98,8 +98,8 @@ def plan_team(n: int, now: float, seed: int = 7) -> list[Planned]:
                 ram_w=rng.uniform(8, 16),
                 status=status,
                 tags={"team": "perception" if gpu else "language", "seed": str(k % 3)},
-                location="DE" if (project == "nlp" and k % 5 == 0) else "FR",
-                intensity_g_per_kwh=380.0 if (project == "nlp" and k % 5 == 0) else 56.0,
+                location="DE" if (experiment == "bert-large" and k % 3 == 0) else "FR",
+                intensity_g_per_kwh=380.0 if (experiment == "bert-large" and k % 3 == 0) else 56.0,
             )
         )
     return out

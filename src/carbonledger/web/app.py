@@ -352,8 +352,10 @@ def _tree(summaries: list[RunSummary]) -> dict[str, Any]:
 
 def _add_pages(app: "FastAPI", reader: _Reader) -> None:
     """The HTML pages."""
-    from fastapi import HTTPException, Request
-    from fastapi.responses import HTMLResponse
+    from dataclasses import replace
+
+    from fastapi import HTTPException, Request, Response
+    from fastapi.responses import HTMLResponse, RedirectResponse
 
     from carbonledger.report.aggregate import (
         COMPARED_STATUS,
@@ -370,12 +372,18 @@ def _add_pages(app: "FastAPI", reader: _Reader) -> None:
         return f"Read-only view of the ledger {e(led.location)}."
 
     @app.get("/", response_class=HTMLResponse)
-    def runs_page(request: Request) -> str:
+    def runs_page(request: Request) -> Response:
         query = _query(request)
         with reading() as led:
             every = reader.runs(led)
             where = footer(led)
         chosen = query.sorted(query.filter.apply(every))
+        pages = max(1, -(-len(chosen) // query.per))
+        if query.page > pages:
+            query = replace(query, page=pages)
+        if request.query_params.multi_items() != query.params():
+            # the form sends every field: the link to share is the short, canonical one
+            return RedirectResponse(query.url("/"), status_code=303)
         projects = sorted({s.project for s in every})
         experiments = sorted(
             {s.experiment for s in every if query.filter.project in (None, s.project)}
@@ -389,7 +397,7 @@ def _add_pages(app: "FastAPI", reader: _Reader) -> None:
             "<small>the filtered runs, with the columns of <code>carbonledger export --csv"
             "</code></small></p>" + views.runs_table(query, query.page_of(chosen), len(chosen))
         )
-        return layout("Runs", body, current="/", footer=where)
+        return HTMLResponse(layout("Runs", body, current="/", footer=where))
 
     @app.get("/projects", response_class=HTMLResponse)
     def projects_page() -> str:

@@ -82,6 +82,10 @@ def layout(
         for href, name in _NAV
     )
     data = "".join(f' data-{k}="{e(v)}"' for k, v in (attrs or {}).items())
+    if charts:
+        from carbonledger.web.charts import template_block
+
+        body += template_block()
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

@@ -5,23 +5,39 @@
 (function () {
   const NARROW_PX = 600;
 
-  function fitLayout(layout) {
-    const out = Object.assign({}, layout, { autosize: true });
+  const templateBlock = document.getElementById("chart-template");
+  const template = templateBlock ? JSON.parse(templateBlock.textContent) : undefined;
+
+  function narrow() {
+    return window.innerWidth < NARROW_PX;
+  }
+
+  // A phone: no toolbar over the title, the legend above the plot (below it, it would
+  // cover rotated tick labels), and a bar per run named on touch rather than under the axis.
+  function fitLayout(figure) {
+    const out = Object.assign({}, figure.layout || {}, { autosize: true });
+    if (!out.template && template) out.template = template;
     delete out.width;
-    if (window.innerWidth < NARROW_PX) {
-      out.margin = { l: 48, r: 8, t: 56, b: 40 };
-      out.legend = { orientation: "h", x: 0, y: -0.25 };
-      const title = typeof out.title === "string" ? { text: out.title } : Object.assign({}, out.title);
-      title.font = Object.assign({}, title.font, { size: 12 });
-      out.title = title;
+    if (!narrow()) return out;
+    const legend = out.showlegend !== false && (figure.data || []).length > 1;
+    out.margin = { l: 48, r: 8, t: legend ? 84 : 44, b: 40 };
+    const title = typeof out.title === "string" ? { text: out.title } : Object.assign({}, out.title);
+    title.font = Object.assign({}, title.font, { size: 12 });
+    Object.assign(title, { x: 0, xanchor: "left", xref: "container", y: 0.99, yanchor: "top", yref: "container" });
+    out.title = title;
+    if (legend) out.legend = { orientation: "h", x: 0, xanchor: "left", y: 1.02, yanchor: "bottom" };
+    const xaxis = Object.assign({}, out.xaxis);
+    if (xaxis.type === "category" && (xaxis.categoryarray || []).length > 8) {
+      xaxis.showticklabels = false;
+      xaxis.title = { text: "runs, oldest first (touch a bar for its name and date)" };
     }
+    out.xaxis = xaxis;
     return out;
   }
 
   function draw(el, figure, redraw) {
-    const config = { responsive: true, displaylogo: false };
-    const layout = fitLayout(figure.layout || {});
-    (redraw ? Plotly.react : Plotly.newPlot)(el, figure.data, layout, config);
+    const config = { responsive: true, displaylogo: false, displayModeBar: !narrow() };
+    (redraw ? Plotly.react : Plotly.newPlot)(el, figure.data, fitLayout(figure), config);
   }
 
   function drawAll() {
