@@ -66,6 +66,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/write_path.py
 	$(PY) benchmarks/sigkill.py
 	$(PY) benchmarks/scale.py
+	$(PY) benchmarks/dashboard.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
