@@ -85,23 +85,6 @@ def _get(url: str) -> tuple[float, int]:
     return time.perf_counter() - t0, size
 
 
-def _write_one_sample(target: str, run_id: str) -> None:
-    """A sample batch of the running run, signed as its tracker would (the head changes)."""
-    from carbonledger.events import MemberJoined, SamplesAdded, new_member_id
-    from carbonledger.ledger import MemberRecord, open_ledger
-    from carbonledger.models import Sample
-
-    led = open_ledger(target)
-    try:
-        now = time.time()
-        member = new_member_id()
-        joined = MemberJoined(MemberRecord(member, run_id, "bench", os.getpid(), now), 3600.0)
-        sample = Sample(now, "cpu", "cpu:package-0", 1.0, 1.0, "bench")
-        led.record(run_id, [joined, SamplesAdded((sample,))], member_id=member)
-    finally:
-        led.close()
-
-
 def _browser_times(base: str) -> list[tuple[str, float, int]]:
     """(page, seconds to the load event, charts drawn) in Chromium; [] without it."""
     import shutil
@@ -153,7 +136,7 @@ def bench(target: str, label: str, runs: int) -> None:
         for name, path in PAGES:
             first, size = _get(base + path)
             again, _ = _get(base + path)
-            _write_one_sample(target, live)
+            dashdata.add_live_sample(target, live)
             written, _ = _get(base + path)
             print(f"| {name} (`{path}`) | {first * 1e3:.0f} ms | {again * 1e3:.0f} ms | "
                   f"{written * 1e3:.0f} ms | {size / 1e3:.0f} kB |")  # fmt: skip

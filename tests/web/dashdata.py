@@ -249,3 +249,23 @@ def build_hostile_ledger(target: str | Path) -> str:
     finally:
         led.close()
     return HOSTILE_RUN
+
+
+def add_live_sample(target: str | Path, run_id: str, energy_j: float = 500_000.0) -> None:
+    """A new member of the running run ``run_id`` (another node's GPU) joins and signs one
+    sample of ``energy_j`` joules now, as its tracker would: the run's energy grows and the
+    ledger's head changes."""
+    from carbonledger.events import new_member_id
+
+    now = time.time()
+    led = open_ledger(target)
+    try:
+        member = new_member_id()
+        gpu = SensorInfo("gpu", "gpu:1", "nvml", True, model="NVIDIA A100-SXM4-40GB")
+        joined = MemberJoined(MemberRecord(member, run_id, "node-2", 2000, now - 60), 3600.0)
+        sample = Sample(now, "gpu", "gpu:1", energy_j, 250.0, "node-2")
+        led.record(
+            run_id, [joined, DevicesClaimed((gpu,)), SamplesAdded((sample,))], member_id=member
+        )
+    finally:
+        led.close()

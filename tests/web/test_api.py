@@ -68,6 +68,9 @@ def test_api_contents(client: Any, ledger_target: str) -> None:
     assert client.get("/api/runs/nope").status_code == 404
     assert client.get("/api/runs/nope").json()["detail"].startswith("unknown run")
     assert client.get("/api/runs?status=done").status_code == 400
+    live = client.get(f"/runs/{LIVE}").text  # dashboard.js redraws a running run's page
+    assert 'data-status="running"' in live and 'data-refresh-ms="3000"' in live
+    assert 'data-status="completed"' in client.get(f"/runs/{RUN}").text
 
 
 def test_the_dashboard_never_writes_the_ledger(ledger_path: Path) -> None:

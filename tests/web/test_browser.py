@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from .conftest import TOKEN
-from .dashdata import add_windows_run, build_team_ledger
+from .dashdata import add_live_sample, add_windows_run, build_team_ledger
 
 #: where screenshots are copied (read now: the tests' fixtures clear CARBONLEDGER_*)
 ARTEFACTS = os.environ.get("CARBONLEDGER_SCREENSHOTS", "")
@@ -241,6 +241,20 @@ def test_the_dashboard_in_chromium(
 
         assert _log(browser) == ([], []), f"at {width} px"
         assert browser.execute_script("return typeof Plotly") == "object"
+
+    # a running run's page follows the run: a sample arrives, the totals and charts change
+    _width(browser, 1280)
+    browser.get(f"{base}/?status=running")
+    browser.find_element(By.CSS_SELECTOR, "a.run").click()
+    wait.until(lambda d: dict((c, n) for c, n, _ in _charts_drawn(d)).get("chart-power", 0) >= 2)
+    live = browser.execute_script("return document.body.dataset.run")
+    before = browser.find_element(By.ID, "totals").text
+    add_live_sample(team, live)
+    WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "totals").text != before)
+    wait.until(lambda d: "gpu:1" in d.execute_script(
+        "return Array.from(document.querySelectorAll('#chart-energy .xtick text'))"
+        ".map(t => t.textContent).join(' ')"))  # fmt: skip
+    assert _log(browser) == ([], [])
 
     for png in shots.iterdir():
         assert png.stat().st_size > 10_000
