@@ -237,6 +237,9 @@ def test_the_dashboard_in_chromium(
         # the months page
         browser.get(f"{base}/months")
         wait.until(lambda d: all(n > 0 for _, n, _ in _charts_drawn(d)))
+        assert _overflow(browser) == 0, f"the months page scrolls sideways at {width} px"
+        co2e = browser.find_element(By.CSS_SELECTOR, "table.months td[data-label='CO2e']")
+        assert co2e.is_displayed() and co2e.rect["x"] + co2e.rect["width"] <= width
         _screenshot(browser, shots / f"months-{width}.png")
 
         assert _log(browser) == ([], []), f"at {width} px"

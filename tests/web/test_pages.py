@@ -208,7 +208,8 @@ def test_monthly_totals(team: tuple[str, list[Planned]]) -> None:
     assert all(m["parts"].keys() <= {"vision", "nlp"} for m in months)
     page = client.get("/months").text
     for m in months:
-        row = f"<tr><td>{m['month']}</td><td>{fmt.count(m['runs'])}</td>"
+        row = (f'<tr><td data-label="month (UTC)"><span>{m["month"]}</span></td>'
+               f'<td data-label="runs"><span>{fmt.count(m["runs"])}</span></td>')  # fmt: skip
         assert row in page
     assert 'id="chart-months"' in page
 

@@ -410,17 +410,17 @@ def _add_pages(app: "FastAPI", reader: _Reader) -> None:
         items = [(name, totals(runs)) for name, runs in sorted(by_project.items())]
         rows = "".join(
             views.totals_row(
-                f'<a href="{e(views.project_url(name))}">{e(name)}</a>',
+                ("project", f'<a href="{e(views.project_url(name))}">{e(name)}</a>'),
                 t,
-                e(fmt.count(len({s.experiment for s in by_project[name]}))),
-                e(fmt.moment(t.last_started_unix_s or 0)[:16]),
+                ("experiments", e(fmt.count(len({s.experiment for s in by_project[name]})))),
+                ("last run (UTC)", e(fmt.moment(t.last_started_unix_s or 0)[:16])),
             )
             for name, t in items
         )
         body = (
             "<h1>Projects</h1>"
             + views.totals_line(totals(every))
-            + '<div class="table-wrap"><table class="projects"><thead><tr><th>project</th>'
+            + '<div class="table-wrap"><table class="projects stack"><thead><tr><th>project</th>'
             "<th>runs</th><th>energy</th><th>measured</th><th>CO2e</th><th>experiments</th>"
             f"<th>last run (UTC)</th></tr></thead><tbody>{rows}</tbody></table></div>"
             + (charts.figure_block("projects", charts.projects_figure(items)) if items else "")
@@ -515,7 +515,7 @@ def _add_pages(app: "FastAPI", reader: _Reader) -> None:
             + "<h2>Runs</h2>"
             + charts.figure_block("per_run", charts.per_run_figure(runs))
             + f"<p>The newest {len(newest)} of {fmt.count(len(runs))} runs:</p>"
-            + '<div class="table-wrap"><table class="runs"><thead><tr>'
+            + '<div class="table-wrap"><table class="runs stack"><thead><tr>'
             + "".join(f"<th>{h}</th>" for h in ("run", "project", "experiment", "tags",
                       "started (UTC)", "duration", "energy", "CO2e", "measured", "status"))
             + f"</tr></thead><tbody>{views.run_rows(newest)}</tbody></table></div>"

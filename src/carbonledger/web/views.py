@@ -36,6 +36,7 @@ __all__ = [
     "project_url",
     "run_url",
     "runs_table",
+    "table_row",
     "totals_line",
 ]
 
@@ -149,12 +150,18 @@ def run_rows(runs: Sequence[RunSummary]) -> str:
             ("measured", e(fmt.percent(s.measured_share))),
             ("status", _status_cell(s.status)),
         ]  # fmt: skip
-        out.append(
-            "<tr>"
-            + "".join(f'<td data-label="{e(k)}"><span>{v}</span></td>' for k, v in cells)
-            + "</tr>"
-        )
+        out.append(table_row(cells))
     return "".join(out)
+
+
+def table_row(cells: Sequence[tuple[str, str]]) -> str:
+    """A ``<tr>`` of ``(label, cell HTML)``: the label names the cell on a phone, where a
+    table of class ``stack`` shows each row as a card of labelled lines."""
+    return (
+        "<tr>"
+        + "".join(f'<td data-label="{e(k)}"><span>{v}</span></td>' for k, v in cells)
+        + "</tr>"
+    )
 
 
 _HEADINGS = (("run", None), ("project", "project"), ("experiment", "experiment"),
@@ -233,21 +240,24 @@ def runs_table(query: TableQuery, runs: Sequence[RunSummary], total: int) -> str
     """The table of one page of runs, its headings sorting, its pager."""
     heads = "".join(_heading(query, label, key) for label, key in _HEADINGS)
     return (
-        f'<div class="table-wrap"><table class="runs" id="runs"><thead><tr>{heads}</tr></thead>'
+        f'<div class="table-wrap"><table class="runs stack" id="runs"><thead><tr>{heads}</tr></thead>'
         f"<tbody>{run_rows(runs)}</tbody></table></div>" + _pager(query, total)
     )
 
 
-def totals_row(name_cell: str, t: Totals, *extra: str) -> str:
-    cells = [
-        name_cell,
-        e(fmt.count(t.runs)),
-        e(fmt.energy(t.energy_j)),
-        e(fmt.percent(t.measured_share)),
-        _co2e_cell(t.co2e_g, t.co2e_low_g, t.co2e_high_g),
-        *extra,
-    ]
-    return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+def totals_row(first: tuple[str, str], t: Totals, *extra: tuple[str, str]) -> str:
+    """A row of totals: ``first`` (label, cell), runs, energy, measured share, CO2e with
+    its range, then ``extra`` cells."""
+    return table_row(
+        [
+            first,
+            ("runs", e(fmt.count(t.runs))),
+            ("energy", e(fmt.energy(t.energy_j))),
+            ("measured", e(fmt.percent(t.measured_share))),
+            ("CO2e", _co2e_cell(t.co2e_g, t.co2e_low_g, t.co2e_high_g)),
+            *extra,
+        ]
+    )
 
 
 def months_table(months: Sequence[MonthTotals], part: str) -> str:
@@ -259,9 +269,9 @@ def months_table(months: Sequence[MonthTotals], part: str) -> str:
         parts = ", ".join(f"{e(k)} ({e(fmt.mass(t.co2e_g))})" for k, t in biggest)
         if len(m.parts) > 3:
             parts += f", +{len(m.parts) - 3}"
-        rows.append(totals_row(e(m.month), m.totals, parts))
+        rows.append(totals_row(("month (UTC)", e(m.month)), m.totals, (f"largest {part}s", parts)))
     return (
-        '<div class="table-wrap"><table class="months"><thead><tr><th>month (UTC)</th>'
+        '<div class="table-wrap"><table class="months stack"><thead><tr><th>month (UTC)</th>'
         f"<th>runs</th><th>energy</th><th>measured</th><th>CO2e</th><th>largest {e(part)}s</th>"
         f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
@@ -338,17 +348,20 @@ def comparison_table(
         name = f'<a href="{e(experiment_url(project, entry.experiment))}">{e(entry.experiment)}</a>'
         if entry.experiment == baseline:
             name += " <small>(baseline)</small>"
-        cells = [name, f"{e(fmt.count(len(runs)))} of {e(fmt.count(entry.totals.runs))}"]
+        cells = [
+            ("experiment", name),
+            ("completed runs", f"{e(fmt.count(len(runs)))} of {e(fmt.count(entry.totals.runs))}"),
+        ]
         means = _means(runs) if runs else None
         deltas = {} if entry.comparison is None else {d.name: d for d in entry.comparison.deltas}
-        for key, unit, _ in quantities:
+        for key, unit, label in quantities:
             if means is None:
-                cells.append("—")
+                cells.append((label, "—"))
                 continue
             text = e(_value(means[key], unit))
             if key in deltas:
                 text += "<br>" + _delta_cell(deltas[key])
-            cells.append(text)
+            cells.append((label, text))
         notes = []
         if entry.comparison is not None:
             shares = entry.comparison.co2e_shares
@@ -363,10 +376,10 @@ def comparison_table(
                 notes.append(f"also differs in {m.kind}: {m.a} vs {m.b}{share}")
         elif entry.experiment != baseline:
             notes.append("not compared: no completed run on one side")
-        cells.append(e("; ".join(notes)))
-        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+        cells.append(("notes", e("; ".join(notes))))
+        rows.append(table_row(cells))
     return (
-        '<div class="table-wrap"><table class="compare"><thead><tr><th>experiment</th>'
+        '<div class="table-wrap"><table class="compare stack"><thead><tr><th>experiment</th>'
         f"<th>completed runs</th>{head}<th>notes</th></tr></thead><tbody>{''.join(rows)}"
         "</tbody></table></div>"
     )
