@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
         and localhost) and those given with --allow-host."""
         from importlib.util import find_spec
 
-        from carbonledger.web.security import (
+        from carbonledger.web import (
             TOKEN_ENV,
             allowed_hosts,
             check_bind,
@@ -70,7 +70,7 @@ def register(app: typer.Typer) -> None:
         _check_ledger(ledger)
         import uvicorn
 
-        from carbonledger.web.app import create_app
+        from carbonledger.web import create_app
 
         shown = f"[{host}]" if ":" in host else host
         where = f"http://{shown}:{port}/"
