@@ -67,6 +67,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/sigkill.py
 	$(PY) benchmarks/scale.py
 	$(PY) benchmarks/serving_bench.py
+	$(PY) benchmarks/dashboard.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -47,8 +47,9 @@ class Clock:
         return self.t
 
 
-def build_ledger(path: Path) -> Path:
-    """Write the runs into a SQLite ledger at ``path``; return it."""
+def build_ledger(path: Path | str) -> Path | str:
+    """Write the runs into the ledger at ``path`` (a SQLite file, or a postgresql:// URL);
+    return it."""
     t0 = start_s()
     clock = Clock(t0)
     led = open_ledger(path, clock=clock)

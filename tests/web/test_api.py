@@ -1,50 +1,58 @@
-"""Every endpoint of the dashboard, with and without its token; the bind rule."""
+"""Every endpoint of the dashboard, with and without its token, on SQLite and PostgreSQL;
+the JSON API's contents; the bind rule; ``serve``'s checks before it listens."""
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
 from carbonledger.cli.main import main
 from carbonledger.errors import InputError
-from carbonledger.web import check_bind, create_app, is_loopback
+from carbonledger.web import check_bind, is_loopback
 
-TOKEN = "s3cret-token"
+from .conftest import TOKEN, client_for
+
 RUN = "aaaa1111base0001"
 LIVE = "cccc3333live0001"
 ENDPOINTS = [
-    "/", f"/runs/{RUN}", "/static/plotly.min.js", "/api/runs", "/api/projects", "/api/verify",
-    f"/api/runs/{RUN}", f"/api/runs/{RUN}/figures", f"/api/runs/{RUN}/regions",
+    "/", "/projects", "/project?name=vision", "/experiment?project=vision&name=gelu",
+    "/months", "/verify", f"/runs/{RUN}", f"/runs/{RUN}/report.html",
+    f"/runs/{RUN}/statement.md", "/runs.csv", "/static/plotly.min.js", "/static/dashboard.js",
+    "/static/dashboard.css", "/api/runs", "/api/projects", "/api/project?name=vision",
+    "/api/months", "/api/verify", f"/api/runs/{RUN}", f"/api/runs/{RUN}/figures",
+    f"/api/runs/{RUN}/regions",
 ]  # fmt: skip
 
 
 @pytest.fixture
-def client(ledger_path: Path) -> TestClient:
-    return TestClient(create_app(str(ledger_path), token=TOKEN))
+def client(ledger_target: str) -> Any:
+    return client_for(ledger_target, token=TOKEN)
 
 
 @pytest.mark.parametrize("path", ENDPOINTS)
-def test_every_endpoint_needs_the_token(client: TestClient, path: str) -> None:
+def test_every_endpoint_needs_the_token(ledger_path: Path, path: str) -> None:
+    client = client_for(str(ledger_path), token=TOKEN)
     assert client.get(path).status_code == 401
     assert client.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
     ok = client.get(path, headers={"Authorization": f"Bearer {TOKEN}"})
     assert ok.status_code == 200, ok.text
+    client.cookies.set("carbonledger_token", "wrong")
+    assert client.get(path).status_code == 401
+    client.cookies.set("carbonledger_token", TOKEN)
+    assert client.get(path).status_code == 200
 
 
-def test_a_token_in_the_query_sets_a_cookie(client: TestClient) -> None:
-    first = client.get(f"/?token={TOKEN}")
-    assert first.status_code == 200
-    assert client.get("/api/runs").status_code == 200  # the cookie now carries it
-
-
-def test_api_contents(client: TestClient, ledger_path: Path) -> None:
-    before = hashlib.sha256(ledger_path.read_bytes()).hexdigest()
+def test_api_contents(client: Any, ledger_target: str) -> None:
     client.headers["Authorization"] = f"Bearer {TOKEN}"
     runs = client.get("/api/runs").json()
     assert {r["run_id"] for r in runs} == {RUN, "aaaa1111base0002", "bbbb2222gelu0001", LIVE}
+    assert runs[0]["run_id"] == LIVE  # newest first
+    base = client.get("/api/runs?experiment=base").json()
+    assert {r["run_id"] for r in base} == {RUN, "aaaa1111base0002"}
+    assert [r["run_id"] for r in client.get("/api/runs?status=running").json()] == [LIVE]
     tree = client.get("/api/projects").json()
     assert tree["runs"] == 4
     assert set(tree["projects"]["vision"]["experiments"]) == {"base", "gelu"}
@@ -58,29 +66,32 @@ def test_api_contents(client: TestClient, ledger_path: Path) -> None:
     regions = client.get(f"/api/runs/{RUN}/regions?top=3&cloud=gcp").json()
     assert len(regions) == 3
     assert client.get("/api/runs/nope").status_code == 404
-    page = client.get(f"/runs/{LIVE}").text
-    assert "data-status='running'" in page and "Plotly.react" in page
-    assert "verified" in page
-    assert "/static/plotly.min.js" in page and "cdn.plot.ly/plotly" not in page
+    assert client.get("/api/runs/nope").json()["detail"].startswith("unknown run")
+    assert client.get("/api/runs?status=done").status_code == 400
+    live = client.get(f"/runs/{LIVE}").text  # dashboard.js redraws a running run's page
+    assert 'data-status="running"' in live and 'data-refresh-ms="3000"' in live
+    assert 'data-status="completed"' in client.get(f"/runs/{RUN}").text
+
+
+def test_the_dashboard_never_writes_the_ledger(ledger_path: Path) -> None:
+    before = hashlib.sha256(ledger_path.read_bytes()).hexdigest()
+    client = client_for(str(ledger_path))
+    for path in ENDPOINTS:
+        assert client.get(path).status_code == 200, path
     assert hashlib.sha256(ledger_path.read_bytes()).hexdigest() == before
 
 
-def test_without_a_token_loopback_needs_none(ledger_path: Path) -> None:
-    assert TestClient(create_app(str(ledger_path))).get("/api/runs").status_code == 200
+def test_without_a_token_loopback_needs_none(ledger_target: str) -> None:
+    assert client_for(ledger_target).get("/api/runs").status_code == 200
 
 
 def test_bind_rule() -> None:
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.4")
     check_bind("127.0.0.1", None)
-    check_bind("0.0.0.0", "t")
+    check_bind("0.0.0.0", TOKEN)
     with pytest.raises(InputError, match="without a token"):
         check_bind("0.0.0.0", None)
-
-
-def test_serve_refuses_a_public_bind_without_token(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["serve", "--host", "0.0.0.0", "--port", "8787"]) == 2
-    assert "without a token" in capsys.readouterr().err
 
 
 def test_serve_fails_at_start_on_a_missing_ledger(
@@ -94,9 +105,7 @@ def test_serve_fails_at_start_on_a_missing_ledger(
     assert not missing.parent.exists()  # nothing made on the way
 
 
-def test_the_run_page_offers_cloud_regions_and_countries_only_when_asked(
-    client: TestClient,
-) -> None:
+def test_the_run_page_offers_cloud_regions_and_countries_only_when_asked(client: Any) -> None:
     from carbonledger.report.regions import NOT_SUGGESTED
 
     client.headers["Authorization"] = f"Bearer {TOKEN}"
@@ -119,12 +128,12 @@ def test_the_run_page_offers_cloud_regions_and_countries_only_when_asked(
 
 
 def test_the_dashboard_and_the_advice_give_one_figure_for_one_region(
-    client: TestClient, ledger_path: Path
+    client: Any, ledger_target: str
 ) -> None:
     from carbonledger.ledger import open_ledger
     from carbonledger.reduce.advice import advise
 
-    with open_ledger(str(ledger_path), read_only=True) as led:
+    with open_ledger(ledger_target, read_only=True) as led:
         summary = led.summary(RUN)
     region = next(a for a in advise(summary) if a.kind == "region")
     code = region.change.split()[2]  # "run in gcp:europe-north2"

@@ -26,17 +26,38 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--token",
                 help="Required on every request (Authorization: Bearer T, or ?token=T once in "
-                "a browser); default $CARBONLEDGER_WEB_TOKEN. Mandatory off loopback.",
+                "a browser); default $CARBONLEDGER_WEB_TOKEN; at least 16 characters of 8 "
+                "different ones. Off loopback without one, a token is generated and printed.",
+            ),
+        ] = None,
+        allow_host: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--allow-host",
+                help="Also answer requests for this host name (a DNS name of this machine, "
+                "a proxy's name); others get 400. Repeatable.",
             ),
         ] = None,
     ) -> None:
         """Serve the dashboard (read-only) over a SQLite or PostgreSQL ledger; exit 2 at once
-        when the ledger cannot be opened (it must exist: record a run first)."""
+        when the ledger cannot be opened (it must exist: record a run first).
+
+        Requests are answered only for the names the server is bound to (loopback: 127.0.0.1
+        and localhost) and those given with --allow-host."""
         from importlib.util import find_spec
 
-        from carbonledger.web import TOKEN_ENV, check_bind
+        from carbonledger.web import (
+            TOKEN_ENV,
+            allowed_hosts,
+            check_bind,
+            generate_token,
+            is_loopback,
+        )
 
         token = token or os.environ.get(TOKEN_ENV) or None
+        generated = token is None and not is_loopback(host)
+        if generated:
+            token = generate_token()
         try:
             check_bind(host, token)
         except CarbonLedgerError as exc:
@@ -51,9 +72,21 @@ def register(app: typer.Typer) -> None:
 
         from carbonledger.web import create_app
 
-        where = f"http://{host}:{port}/" + ("?token=..." if token else "")
-        typer.echo(f"carbonledger dashboard at {where} (Ctrl-C to stop)", err=True)
-        uvicorn.run(create_app(ledger, token=token), host=host, port=port, log_level="warning")
+        shown = f"[{host}]" if ":" in host else host
+        where = f"http://{shown}:{port}/"
+        if generated:
+            typer.echo(
+                f"carbonledger dashboard at {where} (Ctrl-C to stop); generated token (give "
+                f"it as --token or {TOKEN_ENV} to keep it): {token}\n"
+                f"open once in a browser: {where}?token={token}",
+                err=True,
+            )
+        else:
+            suffix = "?token=..." if token else ""
+            typer.echo(f"carbonledger dashboard at {where}{suffix} (Ctrl-C to stop)", err=True)
+        hosts = allowed_hosts(host, allow_host or [])
+        app = create_app(ledger, token=token, allowed_hosts=hosts)
+        uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 def _check_ledger(target: str | None) -> None:

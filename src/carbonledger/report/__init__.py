@@ -10,7 +10,8 @@ each loaded on first use:
 * :mod:`~.format` the one formatter of numbers, :mod:`~.text` summaries as text;
 * :mod:`~.data` what a report shows, gathered from a ledger; :mod:`~.html` and
   :mod:`~.figures` the HTML report and its charts; :mod:`~.paper` the statement for a paper;
-* :mod:`~.compare` A/B deltas; :mod:`~.regions` the one region ranking;
+* :mod:`~.compare` A/B deltas; :mod:`~.aggregate` what several runs add up to (totals
+  with ranges, months, experiments compared); :mod:`~.regions` the one region ranking;
 * :mod:`~.export` CSV (CodeCarbon's columns) and JSON Lines; :mod:`~.crypto` encrypted
   exports; :mod:`~.prometheus` and :mod:`~.otel` metrics.
 
@@ -26,6 +27,7 @@ from carbonledger.report.text import format_energy_j, format_mass_g, format_summ
 
 if TYPE_CHECKING:
     from carbonledger.report import (
+        aggregate,
         compare,
         crypto,
         data,
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "aggregate",
     "compare",
     "crypto",
     "data",
@@ -61,6 +64,7 @@ __all__ = [
 ]
 
 _SUBMODULES = (
+    "aggregate",
     "compare",
     "crypto",
     "data",

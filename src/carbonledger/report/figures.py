@@ -198,7 +198,10 @@ def run_figures(report: RunReport) -> list[tuple[str, Any]]:
 
 
 def project_figures(summaries: Sequence[RunSummary]) -> list[tuple[str, Any]]:
-    """Emissions over time (cumulative, run by run) and CO2e per run."""
+    """Emissions over time (cumulative, run by run) and CO2e per run (a bar per run, named
+    by its name and start: :func:`carbonledger.report.aggregate.run_labels`)."""
+    from carbonledger.report.aggregate import run_labels
+
     go = require_plotly()
     runs = sorted(summaries, key=lambda s: s.started_unix_s)
     total, cum = 0.0, []
@@ -217,8 +220,8 @@ def project_figures(summaries: Sequence[RunSummary]) -> list[tuple[str, Any]]:
     per_run = go.Figure(layout={**_LAYOUT, "title": "CO2e per run (error bars: estimate range)"})
     per_run.add_trace(
         go.Bar(
-            x=[s.run_id for s in runs], y=[s.co2e_g / size for s in runs],
-            hovertext=[fmt.with_range(s.co2e_g, s.co2e_low_g, s.co2e_high_g, fmt.mass)
+            x=run_labels(runs), y=[s.co2e_g / size for s in runs],
+            hovertext=[f"{s.run_id}: {fmt.with_range(s.co2e_g, s.co2e_low_g, s.co2e_high_g, fmt.mass)}"
                        for s in runs], hoverinfo="x+text",
             error_y={"type": "data", "array": [(s.co2e_high_g - s.co2e_g) / size for s in runs],
                      "arrayminus": [(s.co2e_g - s.co2e_low_g) / size for s in runs]},

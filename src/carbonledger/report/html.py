@@ -10,13 +10,13 @@ window: mean, p50, p90, max; the largest windows named), never a row per window.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from carbonledger.models import RunSummary, WindowSummary
 from carbonledger.report import format as fmt
 from carbonledger.report.data import LedgerStatus, RunReport
-from carbonledger.report.text import meaningful_equivalents, status_text
+from carbonledger.report.text import meaningful_equivalents, printable, status_text
 
 __all__ = [
     "WINDOW_TABLE_LIMIT",
@@ -42,7 +42,9 @@ text-align:left}th{background:#f3f3f3}.bad{color:#b00}.ok{color:#070}small{color
 
 
 def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
+    """``value`` safe in HTML: control characters and bidirectional overrides written as
+    ``\\xNN`` escapes (:func:`~carbonledger.report.text.printable`), then HTML-escaped."""
+    return html.escape(printable(value), quote=True)
 
 
 def _table(rows: Sequence[Sequence[object]], head: Sequence[str] = ()) -> str:
@@ -82,8 +84,11 @@ def ledger_line(status: LedgerStatus | None) -> str:
     return f'<p>Ledger: <span class="{cls}">{_e(status.text)}</span></p>'
 
 
-def run_body(report: RunReport) -> str:
-    """The report's HTML body (without plotly.js), shared with the dashboard."""
+def run_body(
+    report: RunReport, figures: Callable[[Sequence[tuple[str, Any]]], str] | None = None
+) -> str:
+    """The report's HTML body (without plotly.js), shared with the dashboard; ``figures``
+    writes the charts (default :func:`figure_divs`; the dashboard's carry no inline script)."""
     from carbonledger.report.figures import run_figures
 
     s = report.summary
@@ -130,7 +135,7 @@ def run_body(report: RunReport) -> str:
     if isinstance(metrics, dict) and metrics:
         parts += ["<h2>Metrics</h2>", _table(sorted(metrics.items()), ("name", "value"))]
     parts.append(windows_html(s))
-    parts.append(figure_divs(run_figures(report)))
+    parts.append((figures or figure_divs)(run_figures(report)))
     return "\n".join(parts)
 
 
