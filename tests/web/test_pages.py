@@ -283,3 +283,26 @@ def test_a_thousand_runs(backend: Any) -> None:
     print(f"1,000 runs: first page {cold * 1e3:.0f} ms, {len(first.content) / 1e3:.0f} kB; "
           f"a filtered, sorted page {warm * 1e3:.0f} ms")  # fmt: skip
     assert warm < cold  # from memory: the ledger's head did not change
+
+
+def test_a_run_stopped_by_its_budget_says_so(tmp_path: Any) -> None:
+    """The runs table and the run page show "interrupted (budget)", not a bare status."""
+    import carbonledger as cl
+    from carbonledger.models import SensorInfo
+    from carbonledger.reduce import BudgetExceeded
+    from carbonledger.testing import FakeClock, FakeSensor
+
+    path = str(tmp_path / "budget.sqlite")
+    clock = FakeClock(1000.0)
+    gpu = FakeSensor(SensorInfo("gpu", "gpu:0", "nvml", True), 300.0, clock)
+    with pytest.raises(BudgetExceeded):
+        with cl.Tracker(
+            "p", grid_g_per_kwh=1000, sensors=[gpu], clock=clock, ledger=path,
+            budget_kg=1e-6, on_budget="stop", interval_s=3600,
+        ) as run:  # fmt: skip
+            with run.window("epoch-1"):
+                clock.advance(60.0)
+    client = client_for(path)
+    page = client.get("/").text
+    assert "interrupted (budget)" in page
+    assert "interrupted (budget)" in client.get(f"/runs/{run.run_id}").text

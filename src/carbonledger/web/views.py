@@ -24,7 +24,7 @@ from carbonledger.report.aggregate import (
     run_tags,
 )
 from carbonledger.report.compare import Delta
-from carbonledger.report.text import printable
+from carbonledger.report.text import printable, status_text
 from carbonledger.web.query import SORTS, STATUSES, TableQuery
 
 __all__ = [
@@ -128,8 +128,9 @@ def _tags_cell(s: RunSummary) -> str:
     )
 
 
-def _status_cell(status: str) -> str:
-    return f'<span class="status {e(status)}">{e(status)}</span>'
+def _status_cell(s: RunSummary) -> str:
+    """The status badge, with the recorded reason (``interrupted (budget)``)."""
+    return f'<span class="status {e(s.status)}">{e(status_text(s))}</span>'
 
 
 def run_rows(runs: Sequence[RunSummary]) -> str:
@@ -148,7 +149,7 @@ def run_rows(runs: Sequence[RunSummary]) -> str:
             ("energy", e(fmt.energy(s.energy_j))),
             ("CO2e", _co2e_cell(s.co2e_g, s.co2e_low_g, s.co2e_high_g)),
             ("measured", e(fmt.percent(s.measured_share))),
-            ("status", _status_cell(s.status)),
+            ("status", _status_cell(s)),
         ]  # fmt: skip
         out.append(table_row(cells))
     return "".join(out)
