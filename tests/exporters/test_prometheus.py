@@ -236,3 +236,23 @@ def test_several_runs_in_one_scrape() -> None:
     assert sorted(energy.values()) == [7.0, 3600.0]
     assert sum(k.startswith("carbonledger_run_info") for k in samples) == 2
     assert text.count("# TYPE carbonledger_power_watts gauge") == 1  # one family, two runs
+
+
+def test_an_exporter_serves_a_source_or_a_registry_never_both_nor_none() -> None:
+    from prometheus_client import CollectorRegistry, Gauge
+
+    from carbonledger.errors import InputError
+
+    with pytest.raises(InputError, match="a source of run summaries or a registry"):
+        PrometheusExporter()
+    with pytest.raises(InputError, match="a source of run summaries or a registry"):
+        PrometheusExporter(lambda: [], registry=CollectorRegistry)
+
+    def registry() -> CollectorRegistry:
+        reg = CollectorRegistry()
+        Gauge("other_metric", "Another set of metrics.", registry=reg).set(7)
+        return reg
+
+    with PrometheusExporter(registry=registry) as exporter:
+        text = urllib.request.urlopen(exporter.url, timeout=5).read().decode()
+    assert "other_metric 7.0" in text

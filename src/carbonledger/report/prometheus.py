@@ -290,13 +290,25 @@ class PrometheusExporter:
     :param source: called on every scrape; returns a RunSummary (or several)
     :param port: TCP port; 0 picks a free one (see :attr:`port` after :meth:`start`)
     :param addr: address to listen on; the default serves this machine only
+    :param registry: instead of ``source``, makes the prometheus_client registry to serve
+        (called once, at :meth:`start`): another set of metrics on the same server
     :raises InputError: a port out of range, or prometheus_client not installed (at start)
     """
 
-    def __init__(self, source: Source, *, port: int = 0, addr: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        source: Source | None = None,
+        *,
+        port: int = 0,
+        addr: str = "127.0.0.1",
+        registry: Callable[[], CollectorRegistry] | None = None,
+    ) -> None:
         if not 0 <= port <= 65535:
             raise InputError(f"port must be 0-65535, got {port}")
+        if (source is None) == (registry is None):
+            raise InputError("give the exporter a source of run summaries or a registry")
         self._source = source
+        self._make_registry = registry
         self._addr = addr
         self._port = port
         self._server: WSGIServer | None = None
@@ -306,12 +318,16 @@ class PrometheusExporter:
         """Listen and serve in a background thread (idempotent)."""
         if self._server is not None:
             return self
-        app = _app(_registry(self._source))
+        if self._make_registry is not None:
+            app = _app(self._make_registry())
+        else:
+            assert self._source is not None
+            app = _app(_registry(self._source))
         try:
             server = _server(self._addr, self._port, app)
         except OSError as exc:
             raise InputError(
-                f"cannot serve Prometheus metrics on {self._addr}:{self._port}: "
+                f"cannot serve metrics on {self._addr}:{self._port}: "
                 f"{exc.strerror or exc}; choose another port (0 picks a free one)"
             ) from None
         self._server = server

@@ -29,15 +29,12 @@ increase(carbonledger_serving_output_tokens_total[1h])``.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from carbonledger.errors import InputError
+from carbonledger.report.prometheus import PrometheusExporter
 
 if TYPE_CHECKING:
-    from wsgiref.simple_server import WSGIServer
-
     from prometheus_client.registry import CollectorRegistry
 
     from carbonledger.integrations.serving.attribution import Ratio
@@ -176,51 +173,9 @@ def render(sidecar: ServingSidecar) -> bytes:
     return generate_latest(serving_registry(sidecar))
 
 
-class ServingExporter:
-    """Serve the sidecar's metrics on ``http://addr:port/`` (any path) in a thread, with
-    prometheus_client's WSGI server. ``port`` 0 picks a free one (see :attr:`port`)."""
+class ServingExporter(PrometheusExporter):
+    """Serve the sidecar's metrics on ``http://addr:port/metrics`` in a thread (the same
+    server as the tracker's exporter). ``port`` 0 picks a free one (see :attr:`port`)."""
 
     def __init__(self, sidecar: ServingSidecar, *, addr: str = "127.0.0.1", port: int = 0) -> None:
-        if not 0 <= port <= 65535:
-            raise InputError(f"port must be 0-65535, got {port}")
-        self._sidecar, self._addr, self._port = sidecar, addr, port
-        self._server: WSGIServer | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> ServingExporter:
-        from prometheus_client import start_wsgi_server
-
-        registry = serving_registry(self._sidecar)
-        try:
-            self._server, self._thread = start_wsgi_server(
-                self._port, addr=self._addr, registry=registry
-            )
-        except OSError as exc:
-            raise InputError(
-                f"cannot serve metrics on {self._addr}:{self._port}: {exc.strerror or exc}; "
-                "choose another --listen address (port 0 picks a free one)"
-            ) from None
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-
-    @property
-    def port(self) -> int:
-        if self._server is not None:
-            return int(self._server.server_address[1])
-        return self._port
-
-    @property
-    def url(self) -> str:
-        host = self._addr if ":" not in self._addr else f"[{self._addr}]"
-        return f"http://{host}:{self.port}/metrics"
-
-    def __enter__(self) -> ServingExporter:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
+        super().__init__(registry=lambda: serving_registry(sidecar), port=port, addr=addr)
