@@ -17,9 +17,9 @@ Importing the package is cheap: everything below is loaded on first use.
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Any
 
+from carbonledger._lazy import lazy_face
 from carbonledger._version import __version__
 
 if TYPE_CHECKING:
@@ -94,17 +94,7 @@ _LAZY: dict[str, str] = {
 _SUBMODULES = ("carbon", "predict", "testing")
 
 
-def __getattr__(name: str) -> Any:
-    if name in _SUBMODULES:
-        __import__(f"carbonledger.{name}")
-        return sys.modules[f"carbonledger.{name}"]
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'carbonledger' has no attribute {name!r}")
-    __import__(module)
-    value = getattr(sys.modules[module], name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_face(__name__, __all__, _LAZY, _SUBMODULES)
 
 
 def load_ipython_extension(ipython: Any) -> None:
@@ -112,7 +102,3 @@ def load_ipython_extension(ipython: Any) -> None:
     from carbonledger.integrations.jupyter import load_ipython_extension as load
 
     load(ipython)
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)

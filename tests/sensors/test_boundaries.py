@@ -17,6 +17,7 @@ GROUND = {
     "carbonledger.models",
     "carbonledger._files",
     "carbonledger._dirs",
+    "carbonledger._lazy",
 }
 
 

@@ -29,8 +29,9 @@ The modules that hold them (``zones``, ``location``, ``pue`` ...) are internal.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from carbonledger._lazy import lazy_face
 
 if TYPE_CHECKING:
     from carbonledger.carbon import providers
@@ -144,20 +145,4 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'carbonledger.carbon' has no attribute {name!r}")
-    loaded = importlib.import_module(module)
-    # bind every name of that module now: importing it has just set the attribute of its
-    # own name (``equivalents``, the module) over the face's function of the same name
-    for other, home in _LAZY.items():
-        if home == module:
-            globals()[other] = getattr(loaded, other)
-    return globals()[name]
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_face(__name__, __all__, _LAZY, _SUBMODULES)

@@ -23,8 +23,9 @@ modules are internal.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from carbonledger._lazy import lazy_face
 
 if TYPE_CHECKING:
     from carbonledger.compat import codecarbon, eco2ai
@@ -32,11 +33,4 @@ if TYPE_CHECKING:
 __all__ = ["codecarbon", "eco2ai"]
 
 
-def __getattr__(name: str) -> object:
-    if name in __all__:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_face(__name__, __all__, submodules=__all__)

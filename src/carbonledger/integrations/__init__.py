@@ -25,8 +25,9 @@ package loads no framework); ``_common`` and ``_report`` are internal.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from carbonledger._lazy import lazy_face
 
 if TYPE_CHECKING:
     from carbonledger.integrations import (
@@ -54,11 +55,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    if name in __all__:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_face(__name__, __all__, submodules=__all__)

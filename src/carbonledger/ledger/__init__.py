@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+from carbonledger._lazy import lazy_face
 from carbonledger.errors import InputError
 from carbonledger.models import MemberRecord, RunRecord
 
@@ -144,16 +145,4 @@ def verify(
         opened.close()
 
 
-def __getattr__(name: str) -> object:
-    import importlib
-
-    if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), _ALIASES.get(name, name))
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_face(__name__, __all__, _LAZY, _SUBMODULES, _ALIASES)

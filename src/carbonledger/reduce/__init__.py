@@ -9,9 +9,9 @@ The public surface is :data:`__all__`: the budget's names below and the three mo
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
+from carbonledger._lazy import lazy_face
 from carbonledger.reduce.budget import BudgetExceeded, BudgetStatus, BudgetWarning, BudgetWatch
 
 if TYPE_CHECKING:
@@ -30,11 +30,4 @@ __all__ = [
 _SUBMODULES = ("advice", "budget", "scheduling")
 
 
-def __getattr__(name: str) -> object:
-    if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_face(__name__, __all__, submodules=_SUBMODULES)

@@ -20,9 +20,9 @@ each loaded on first use:
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
+from carbonledger._lazy import lazy_face
 from carbonledger.report.text import format_energy_j, format_mass_g, format_summary
 
 if TYPE_CHECKING:
@@ -81,11 +81,4 @@ _SUBMODULES = (
 )
 
 
-def __getattr__(name: str) -> object:
-    if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_face(__name__, __all__, submodules=_SUBMODULES)

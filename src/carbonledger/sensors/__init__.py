@@ -13,8 +13,9 @@ The public surface is :data:`__all__`, each name loaded on first use: discovery
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from carbonledger._lazy import lazy_face
 
 if TYPE_CHECKING:
     from carbonledger.sensors import allocation, cpu, gpu, memory, soc
@@ -66,14 +67,4 @@ _LAZY: dict[str, str] = {
 _SUBMODULES = ("allocation", "cpu", "gpu", "memory", "soc")
 
 
-def __getattr__(name: str) -> Any:
-    if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_face(__name__, __all__, _LAZY, _SUBMODULES)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from carbonledger._lazy import lazy_face
 from carbonledger.web.security import (
     TOKEN_ENV,
     allowed_hosts,
@@ -33,9 +34,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    if name == "create_app":
-        from carbonledger.web.app import create_app
-
-        return create_app
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_face(__name__, __all__, {"create_app": "carbonledger.web.app"})

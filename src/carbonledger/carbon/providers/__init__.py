@@ -18,8 +18,9 @@ module imports alone; this package loads a module on first use of one of its nam
 
 from __future__ import annotations
 
-import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from carbonledger._lazy import lazy_face
 
 if TYPE_CHECKING:
     from carbonledger.carbon.providers.base import (
@@ -59,15 +60,4 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'carbonledger.carbon.providers' has no attribute {name!r}")
-    __import__(module)
-    value = getattr(sys.modules[module], name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_face(__name__, __all__, _LAZY)

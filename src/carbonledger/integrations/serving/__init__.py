@@ -16,9 +16,9 @@ Importing this package loads neither ``prometheus_client`` nor the proxy's web s
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
+from carbonledger._lazy import lazy_face
 from carbonledger.integrations.serving import engines, request_meter, sidecar
 from carbonledger.integrations.serving.engines import ENGINES, EngineSpec, engine_spec
 from carbonledger.integrations.serving.request_meter import (
@@ -61,7 +61,4 @@ __all__ = [
 _LAZY_MODULES = ("exporter", "proxy")  # prometheus_client; the proxy's web stack
 
 
-def __getattr__(name: str) -> object:
-    if name in _LAZY_MODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_face(__name__, __all__, submodules=_LAZY_MODULES)

@@ -19,8 +19,9 @@ line writes them. What a record does not hold is left out or marked, never guess
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from carbonledger._lazy import lazy_face
 
 if TYPE_CHECKING:
     from carbonledger.report.standards import boamps, ghg, impact, model_card, sci
@@ -29,11 +30,9 @@ if TYPE_CHECKING:
 __all__ = ["boamps", "ghg", "impact", "model_card", "record_dict", "sci"]
 
 
-def __getattr__(name: str) -> object:
-    if name == "record_dict":  # the record block every format carries (ledger head, verdict)
-        from carbonledger.report.standards._common import record_dict
-
-        return record_dict
-    if name in __all__:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_face(
+    __name__,
+    __all__,
+    {"record_dict": "carbonledger.report.standards._common"},
+    [n for n in __all__ if n != "record_dict"],
+)

@@ -7,8 +7,9 @@ The vendor modules are public (:data:`__all__`, each loaded on first use); ``com
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from carbonledger._lazy import lazy_face
 
 if TYPE_CHECKING:
     from carbonledger.sensors.gpu import amd, nvidia
@@ -16,11 +17,4 @@ if TYPE_CHECKING:
 __all__ = ["amd", "nvidia"]
 
 
-def __getattr__(name: str) -> object:
-    if name in __all__:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_face(__name__, __all__, submodules=__all__)
