@@ -79,7 +79,9 @@ OnBudget = Annotated[
 def register(app: typer.Typer) -> None:
     @app.command(
         "run",
-        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+        # the options before the command are ours (an unknown one is an error with a
+        # suggestion); everything from the command's name on is the command's
+        context_settings={"allow_extra_args": True, "allow_interspersed_args": False},
     )
     def run_command(
         ctx: typer.Context,

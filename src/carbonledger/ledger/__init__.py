@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from carbonledger.errors import InputError
 from carbonledger.models import MemberRecord, RunRecord
 
 if TYPE_CHECKING:
@@ -86,13 +85,13 @@ def open_ledger(
     """
     from carbonledger.ledger.ledger import Ledger
     from carbonledger.ledger.paths import ENV_VAR, default_ledger_file
-    from carbonledger.ledger.transports import open_transport
+    from carbonledger.ledger.transports import check_target, open_transport
 
     if target is None:
-        target = os.environ.get(ENV_VAR) or default_ledger_file()
-    text = os.fspath(target)
-    if not text:
-        raise InputError("the ledger path is empty; give a file path or a postgresql:// URL")
+        env_target = os.environ.get(ENV_VAR)
+        text = check_target(env_target, ENV_VAR) if env_target else default_ledger_file()
+    else:
+        text = check_target(target)
     transport = open_transport(
         text, create=create, read_only=read_only, timeout_s=timeout_s, clock=clock
     )
