@@ -133,7 +133,9 @@ def integer(
 ) -> int:
     """``value`` as an int in ``[low, high]`` (an int, or a float with no fraction)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InputError(f"{what} must be a whole number, got {type(value).__name__} {_show(value)}")
+        raise InputError(
+            f"{what} must be a whole number, got {type(value).__name__} {_show(value)}"
+        )
     if isinstance(value, float) and not (math.isfinite(value) and value == int(value)):
         raise InputError(f"{what} must be a whole number, got {_show(value)}")
     out = int(value)

@@ -27,6 +27,29 @@ RamWattsOpt = Annotated[
 ]
 
 
+def check_ledger_option(value: str | None) -> str | None:
+    """The callback of every ``--ledger`` option: a file path, ``:memory:`` or a
+    ``postgresql://`` URL (:func:`carbonledger.ledger.transports.check_target`); anything else
+    is a usage error (one line, exit 2) before the command runs."""
+    if value is None:
+        return None
+    from carbonledger.errors import InputError
+    from carbonledger.ledger.transports import check_target
+
+    try:
+        return check_target(value, "the ledger")
+    except InputError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def check_ledger_option_or_exit(value: str | None) -> None:
+    """:func:`check_ledger_option` inside a command: exit 2 with one line."""
+    try:
+        check_ledger_option(value)
+    except typer.BadParameter as exc:
+        fail(f"--ledger: {exc}")
+
+
 def emit_json(obj: Any) -> None:
     """Print ``obj`` as ONE line of JSON on stdout (the last line a machine reads)."""
     sys.stdout.write(json.dumps(obj, default=str, sort_keys=False) + "\n")
@@ -54,6 +77,54 @@ def parse_tags(items: list[str] | None) -> dict[str, str]:
             fail(f"--tag takes KEY=VALUE, got {item!r}")
         tags[key] = value
     return tags
+
+
+def check_tracker_options(**options: Any) -> None:
+    """Exit 2 (one line naming the option, the value and the range) for a bad option of
+    ``run`` or ``monitor``, before anything is measured or waited for. ``options`` are
+    keyword arguments named like the flags (``country`` for ``--country``; None: not given):
+    the checks are :mod:`carbonledger._inputs`', the same the Python API applies."""
+    from carbonledger import _inputs
+    from carbonledger.errors import InputError
+    from carbonledger.run.settings import BUDGET_ACTIONS, MAX_BUDGET_KG, MAX_EPOCHS
+
+    checks: dict[str, Any] = {
+        "project": _inputs.name,
+        "experiment": _inputs.name,
+        "country": _inputs.text,
+        "region": _inputs.text,
+        "pue": _inputs.pue,
+        "grid": _inputs.intensity_g_per_kwh,
+        "cpu_watts": _inputs.watts,
+        "ram_watts": _inputs.watts,
+        "pushgateway": _inputs.http_url,
+        "prometheus_addr": _inputs.text,
+    }
+    try:
+        for key, value in options.items():
+            if value is None:
+                continue
+            flag = "--" + key.replace("_", "-")
+            if key in checks:
+                checks[key](value, flag)
+            elif key == "expected_epochs":
+                _inputs.integer(value, flag, low=1, high=MAX_EPOCHS)
+            elif key == "budget_kg":
+                _inputs.number(value, flag, low=0.0, high=MAX_BUDGET_KG, low_open=True,
+                               unit="kg CO2e")  # fmt: skip
+            elif key == "on_budget" and value not in BUDGET_ACTIONS:
+                raise InputError(f"{flag} must be warn or stop, got {value!r:.60}")
+            elif key == "duration_s":
+                _inputs.number(value, "--duration", low=0.0, high=_inputs.MAX_DURATION_S,
+                               low_open=True, unit="s")  # fmt: skip
+            elif key == "prometheus_port":
+                _inputs.integer(value, flag, low=0, high=65535)
+            elif key == "interval":
+                check_interval_option(value)
+            elif key == "scope" and value not in ("process", "machine"):
+                raise InputError(f"{flag} must be process or machine, got {value!r:.60}")
+    except InputError as exc:
+        fail(str(exc))
 
 
 def check_interval_option(interval_s: float | None) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from carbonledger.cli._common import fail_from
+from carbonledger.cli._common import check_ledger_option, fail_from
 from carbonledger.errors import CarbonLedgerError
 
 LedgerOpt = Annotated[
@@ -18,6 +18,7 @@ LedgerOpt = Annotated[
         "-l",
         help="Ledger file or postgresql:// URL (default: $CARBONLEDGER_LEDGER, else the "
         "per-user ledger).",
+        callback=check_ledger_option,
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]

@@ -7,34 +7,39 @@ from typing import Annotated
 
 import typer
 
-from carbonledger.cli._common import emit_json, fail, fail_from
+from carbonledger.cli._common import check_ledger_option, emit_json, fail, fail_from
+
+#: the longest ``sacct`` may take to answer (seconds)
+SACCT_TIMEOUT_S = 300.0
 
 
 def _sacct_text(path: str | None, since: str | None) -> str:
     """The sacct output: the file (``-`` for stdin), else what the sacct command prints."""
     import shutil
     import subprocess
-    import sys
 
-    from carbonledger.run.slurm import SACCT_COMMAND, SACCT_FIELDS
+    from carbonledger._files import read_input_text
+    from carbonledger.errors import InputError
+    from carbonledger.run.slurm import SACCT_COMMAND, SACCT_FIELDS, SACCT_MAX_BYTES
 
-    if path == "-":
-        return sys.stdin.read()
     if path is not None:
         try:
-            with open(path, encoding="utf-8") as fh:
-                return fh.read()
-        except OSError as exc:
-            fail(f"cannot read {path}: {exc.strerror or exc}")
+            return read_input_text(path, "sacct output", max_bytes=SACCT_MAX_BYTES, stdin=True)
+        except InputError as exc:
+            fail_from(exc)
     if shutil.which("sacct") is None:
         fail(
             "no sacct command here: give a file saved on the cluster with "
             f"'TZ=UTC sacct --allusers --allocations --parsable2 --format={SACCT_FIELDS}'"
         )
-    command = [*SACCT_COMMAND, *(["--starttime", since] if since else [])]
-    done = subprocess.run(
-        command, capture_output=True, text=True, env={**os.environ, "TZ": "UTC"}, check=False
-    )
+    command = [*SACCT_COMMAND, *([f"--starttime={since}"] if since else [])]
+    try:
+        done = subprocess.run(
+            command, capture_output=True, text=True, env={**os.environ, "TZ": "UTC"},
+            check=False, timeout=SACCT_TIMEOUT_S, errors="replace",
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        fail(f"sacct gave no answer within {SACCT_TIMEOUT_S:g} s (is slurmdbd up?)", 1)
     if done.returncode != 0:
         fail(f"sacct failed ({done.returncode}): {done.stderr.strip()[-300:]}", 1)
     return done.stdout
@@ -53,7 +58,13 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         ledger: Annotated[
-            str | None, typer.Option("--ledger", "-l", help="Ledger file or postgresql:// URL.")
+            str | None,
+            typer.Option(
+                "--ledger",
+                "-l",
+                help="Ledger file or postgresql:// URL.",
+                callback=check_ledger_option,
+            ),
         ] = None,
         project: Annotated[str, typer.Option(help="Project of the imported runs.")] = "slurm",
         country: Annotated[str | None, typer.Option(help="The cluster's country.")] = None,
@@ -76,11 +87,27 @@ def register(app: typer.Typer) -> None:
         Each finished job becomes the run slurm-<job id>: CPU-hours x a per-vCPU power model,
         GPU-hours x the GPU's TDP x 0.7 (0.4-1.0), allocated memory x W/GB, all labelled
         estimated with their range. Jobs already in the ledger are skipped."""
+        from carbonledger import _inputs
         from carbonledger.errors import CarbonLedgerError
         from carbonledger.run.context import resolve_carbon
         from carbonledger.run.settings import resolve
         from carbonledger.run.slurm import import_jobs, parse_sacct
 
+        try:
+            _inputs.name(project, "--project")
+            if gpu_watts is not None:
+                _inputs.watts(gpu_watts, "--gpu-watts")
+            if pue is not None:
+                _inputs.pue(pue, "--pue")
+            if grid_g_per_kwh is not None:
+                _inputs.intensity_g_per_kwh(grid_g_per_kwh, "--grid-g-per-kwh")
+            for flag, value in (("--country", country), ("--region", region)):
+                if value is not None:
+                    _inputs.text(value, flag)
+            if since is not None and (not _inputs.text(since, "--since") or since[0] == "-"):
+                fail(f"--since must be a date or time sacct takes (2024-05-01), got {since!r}")
+        except CarbonLedgerError as exc:
+            fail_from(exc)
         text = _sacct_text(path, since)
         try:
             where = resolve(

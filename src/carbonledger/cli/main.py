@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 failure, 2 bad input. Tracebacks only with ``--debug``.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import os
@@ -145,9 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in args or os.environ.get("CARBONLEDGER_DEBUG") == "1"
     if "--debug" in args:
         args.remove("--debug")
-    app = build_app()
     try:
-        code = app(args=args, prog_name="carbonledger", standalone_mode=False)
+        code = _command().main(args=args, prog_name="carbonledger", standalone_mode=False)
         return code if isinstance(code, int) else 0
     except SystemExit as exc:
         code = exc.code
@@ -189,6 +189,15 @@ def main(argv: list[str] | None = None) -> int:
             err=True,
         )
         return 1
+
+
+@functools.cache
+def _command() -> Any:
+    """The click command of the application, built once per process (building it is most
+    of the time a short command takes)."""
+    from typer.main import get_command
+
+    return get_command(build_app())
 
 
 def _click_errors() -> tuple[type[Any], type[Any]]:

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from carbonledger.cli._common import emit_json, fail, fail_from
+from carbonledger.cli._common import check_ledger_option, emit_json, fail, fail_from
 from carbonledger.errors import CarbonLedgerError
 
 
@@ -23,7 +23,13 @@ def register(app: typer.Typer) -> None:
         name: Annotated[str, typer.Argument(help="The metric's name, e.g. accuracy.")],
         value: Annotated[str, typer.Argument(help="A number, e.g. 0.93.")],
         ledger: Annotated[
-            str | None, typer.Option("--ledger", "-l", help="Ledger file or postgresql:// URL.")
+            str | None,
+            typer.Option(
+                "--ledger",
+                "-l",
+                help="Ledger file or postgresql:// URL.",
+                callback=check_ledger_option,
+            ),
         ] = None,
         json_out: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
     ) -> None:

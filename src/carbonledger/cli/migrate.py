@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from carbonledger.cli._common import emit_json, fail_from
+from carbonledger.cli._common import check_ledger_option, emit_json, fail_from
 from carbonledger.errors import CarbonLedgerError
 
 
@@ -20,6 +20,7 @@ def register(app: typer.Typer) -> None:
                 "-l",
                 help="Ledger file or postgresql:// URL (default: $CARBONLEDGER_LEDGER, else "
                 "the per-user ledger).",
+                callback=check_ledger_option,
             ),
         ] = None,
         json_out: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,

@@ -12,8 +12,9 @@ from carbonledger.cli._common import (
     CpuWattsOpt,
     RamWattsOpt,
     check_interval_option,
+    check_ledger_option_or_exit,
+    check_tracker_options,
     emit_json,
-    fail,
     fail_from,
 )
 from carbonledger.errors import CarbonLedgerError
@@ -144,8 +145,13 @@ def register(app: typer.Typer) -> None:
         from carbonledger.run.tracker import Tracker
 
         check_interval_option(interval)
-        if duration is not None and not duration > 0:
-            fail(f"--duration must be > 0 seconds, got {duration:g}")
+        check_tracker_options(
+            project=project, experiment=experiment, country=country, region=region, pue=pue,
+            grid=grid, cpu_watts=cpu_watts, ram_watts=ram_watts, pushgateway=pushgateway,
+            prometheus_port=prometheus_port, prometheus_addr=prometheus_addr,
+            duration_s=duration,
+        )  # fmt: skip
+        check_ledger_option_or_exit(ledger)
         if prometheus_port is not None or pushgateway:
             from carbonledger.report.prometheus import require_client
 

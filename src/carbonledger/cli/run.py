@@ -18,6 +18,8 @@ from carbonledger.cli._common import (
     CpuWattsOpt,
     RamWattsOpt,
     check_interval_option,
+    check_ledger_option,
+    check_tracker_options,
     emit_json,
     fail,
     parse_tags,
@@ -46,7 +48,10 @@ Region = Annotated[
 Scope = Annotated[str, typer.Option("--scope", help="process (the command's tree) or machine.")]
 Grid = Annotated[float | None, typer.Option("--grid", help="Grid intensity in gCO2e/kWh.")]
 LedgerTarget = Annotated[
-    str | None, typer.Option("--ledger", help="SQLite path or postgresql:// URL.")
+    str | None,
+    typer.Option(
+        "--ledger", help="SQLite path or postgresql:// URL.", callback=check_ledger_option
+    ),
 ]
 NoLedger = Annotated[bool, typer.Option("--no-ledger", help="Do not record the run.")]
 Tags = Annotated[
@@ -108,6 +113,13 @@ def register(app: typer.Typer) -> None:
         on_budget: OnBudget = "warn",
     ) -> None:
         """Run CMD, track its process tree, and exit with CMD's exit code."""
+        check_tracker_options(
+            project=project, experiment=experiment, interval=interval, country=country,
+            region=region, scope=scope, pue=pue, grid=grid, expected_epochs=expected_epochs,
+            cpu_watts=cpu_watts, ram_watts=ram_watts, budget_kg=budget_kg, on_budget=on_budget,
+        )  # fmt: skip
+        if forecast is not None and start_within is None:
+            fail("--forecast is the forecast for --start-within; give --start-within too")
         cmd = _command(ctx, scope, interval)
         tags = parse_tags(tag)
         expected_s, energy_kwh = expected_job(duration, estimate)

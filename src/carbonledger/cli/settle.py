@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from carbonledger.cli._common import emit_json
+from carbonledger.cli._common import check_ledger_option, emit_json
 
 
 def register(app: typer.Typer) -> None:
@@ -23,6 +23,7 @@ def register(app: typer.Typer) -> None:
                 "-l",
                 help="Ledger file or postgresql:// URL (default: $CARBONLEDGER_LEDGER, else "
                 "the per-user ledger).",
+                callback=check_ledger_option,
             ),
         ] = None,
         json_out: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,

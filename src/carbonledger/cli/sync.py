@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from carbonledger.cli._common import emit_json
+from carbonledger.cli._common import check_ledger_option, emit_json
 
 
 def register(app: typer.Typer) -> None:
@@ -19,6 +19,7 @@ def register(app: typer.Typer) -> None:
                 "-l",
                 help="Replay into this ledger (file or postgresql:// URL) instead of the one "
                 "each journal names.",
+                callback=check_ledger_option,
             ),
         ] = None,
         key: Annotated[
