@@ -203,12 +203,26 @@ def _read_capped(fd: int, max_bytes: int, what: str, name: str) -> bytes:
         chunks.append(chunk)
 
 
+def _loose(what: str, name: str, mode: int, forbid_mode: int) -> str:
+    """The message refusing a file whose permissions are too loose."""
+    bad = mode & forbid_mode
+    who = "group" if not bad & 0o007 else "others"
+    how = "readable" if bad & 0o044 else "writable"
+    if bad & 0o044 and bad & 0o022:
+        how = "readable and writable"
+    return (
+        f"{what} {name} is {how} by {who} (mode {mode:04o}); it is refused, as ssh refuses "
+        f"such files. Fix: chmod {mode & ~forbid_mode & 0o777:o} {name}"
+    )
+
+
 def read_input(
     path: str | os.PathLike[str],
     what: str,
     *,
     max_bytes: int = INPUT_MAX_BYTES,
     stdin: bool = False,
+    forbid_mode: int = 0,
 ) -> bytes:
     """The bytes of the file ``path`` the user named, read whole.
 
@@ -216,6 +230,10 @@ def read_input(
     ``stdin`` is allowed. A device (``/dev/zero``), a directory or a socket is refused, so is
     more than ``max_bytes``. Every failure is an :class:`InputError` naming ``what``, the
     file and the reason (missing, unreadable, too large, not a file).
+
+    :param forbid_mode: permission bits the file must not have, as ssh refuses loose key
+        files: ``0o077`` for a secret (no access by group or others), ``0o022`` for a
+        trust anchor (nobody else may write it)
     """
     import sys
 
@@ -235,11 +253,13 @@ def read_input(
     try:
         fd = os.open(name, os.O_RDONLY | _NONBLOCK | _CLOEXEC)
     except FileNotFoundError:
-        raise InputError(f"{what} {name} not found; check the path") from None
+        raise InputError(f"cannot read {what} {name}: not found; check the path") from None
     except OSError as exc:
         raise InputError(f"cannot read {what} {name}: {exc.strerror or exc}") from None
     try:
         info = os.fstat(fd)
+        if forbid_mode and stat.S_IMODE(info.st_mode) & forbid_mode:
+            raise InputError(_loose(what, name, stat.S_IMODE(info.st_mode), forbid_mode))
         if stat.S_ISFIFO(info.st_mode):
             os.set_blocking(fd, True)  # a pipe the user gave: wait for its writer
         elif not stat.S_ISREG(info.st_mode):
@@ -265,10 +285,11 @@ def read_input_text(
     *,
     max_bytes: int = INPUT_MAX_BYTES,
     stdin: bool = False,
+    forbid_mode: int = 0,
 ) -> str:
     """:func:`read_input` decoded as UTF-8 (a byte-order mark is dropped); a file that is not
     UTF-8 text is an :class:`InputError` naming the first bad byte's offset."""
-    data = read_input(path, what, max_bytes=max_bytes, stdin=stdin)
+    data = read_input(path, what, max_bytes=max_bytes, stdin=stdin, forbid_mode=forbid_mode)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -56,9 +56,27 @@ def emit_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
+def one_line(text: str, limit: int = 2000) -> str:
+    """``text`` as ONE printable line: control characters and line separators (what a
+    hostile value may carry: newlines, escape sequences, NUL) written as escapes, runs of
+    spaces as one, cut to ``limit`` characters."""
+    out = []
+    for ch in str(text):
+        if ch in " \t\n\r":
+            out.append(" ")
+        elif ch.isprintable():
+            out.append(ch)
+        else:  # \x1b, \x00, \x85, \u2028...: escaped, never acted on by the terminal
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+    flat = " ".join("".join(out).split(" "))
+    flat = " ".join(flat.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
-    """Print ``error: message`` on stderr and exit with ``code`` (2: bad input, 1: failure)."""
-    typer.echo(f"error: {message}", err=True)
+    """Print ``error: message`` (on one line) on stderr and exit with ``code`` (2: bad
+    input, 1: failure)."""
+    typer.echo(f"error: {one_line(message)}", err=True)
     raise typer.Exit(code)
 
 
@@ -122,7 +140,7 @@ def check_tracker_options(**options: Any) -> None:
             elif key == "interval":
                 check_interval_option(value)
             elif key == "scope" and value not in ("process", "machine"):
-                raise InputError(f"{flag} must be process or machine, got {value!r:.60}")
+                raise InputError(f"unknown scope {value!r:.60}: {flag} must be process or machine")
     except InputError as exc:
         fail(str(exc))
 

@@ -91,7 +91,7 @@ def register(app: typer.Typer) -> None:
         from carbonledger.errors import CarbonLedgerError
         from carbonledger.run.context import resolve_carbon
         from carbonledger.run.settings import resolve
-        from carbonledger.run.slurm import import_jobs, parse_sacct
+        from carbonledger.run.slurm import estimate_components, import_jobs, parse_sacct
 
         try:
             _inputs.name(project, "--project")
@@ -110,13 +110,15 @@ def register(app: typer.Typer) -> None:
             fail_from(exc)
         text = _sacct_text(path, since)
         try:
+            jobs = parse_sacct(text)
+            for job in jobs:  # an unknown GPU is said before anything else
+                estimate_components(job, gpu_watts=gpu_watts)
             where = resolve(
                 {"country": country, "region": region, "grid_g_per_kwh": grid_g_per_kwh,
                  "pue": pue, "probe_cloud": False, "ip_geolocation": False},
                 env=os.environ,
             ).location  # fmt: skip
             context = resolve_carbon(where, os.environ)[0]
-            jobs = parse_sacct(text)
             done = import_jobs(jobs, ledger, context, project=project, gpu_watts=gpu_watts)
         except CarbonLedgerError as exc:
             fail_from(exc)

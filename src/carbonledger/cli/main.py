@@ -15,6 +15,7 @@ from typing import Any
 
 import typer
 
+from carbonledger.cli._common import one_line
 from carbonledger.errors import CarbonLedgerError
 
 #: command modules, each with ``register(app: typer.Typer) -> None``
@@ -118,17 +119,11 @@ def usage_message(exc: Any) -> str:
     else:
         text = exc.format_message()
         text = text[:1].lower() + text[1:]
-    text = " ".join(text.split()).rstrip(".")
+    text = one_line(text).rstrip(".")
     ctx = getattr(exc, "ctx", None)
     if ctx is not None and ctx.command_path:
         text += f" (see '{ctx.command_path} --help')"
     return text
-
-
-def one_line(text: str, limit: int = 500) -> str:
-    """``text`` on one line (whitespace runs as one space), cut to ``limit`` characters."""
-    flat = " ".join(str(text).split())
-    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,6 +22,7 @@ from carbonledger.cli._common import (
     check_tracker_options,
     emit_json,
     fail,
+    one_line,
     parse_tags,
 )
 from carbonledger.cli._run_plan import (
@@ -154,10 +155,10 @@ def _command(ctx: typer.Context, scope: str, interval_s: float | None) -> list[s
     exe = cmd[0]
     found = shutil.which(exe) if os.sep not in exe else (exe if os.path.exists(exe) else None)
     if found is None:
-        typer.echo(f"carbonledger: command not found: {exe}", err=True)
+        typer.echo(f"carbonledger: command not found: {one_line(exe)}", err=True)
         raise typer.Exit(127)
     if os.sep in exe and not os.access(exe, os.X_OK):
-        typer.echo(f"carbonledger: permission denied: {exe}", err=True)
+        typer.echo(f"carbonledger: permission denied: {one_line(exe)}", err=True)
         raise typer.Exit(126)
     return cmd
 

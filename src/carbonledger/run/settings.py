@@ -103,7 +103,7 @@ def check_arguments(arguments: Mapping[str, Any]) -> None:
         if a.get(key) is not None:
             _inputs.watts(a[key], key)
     if a.get("scope") is not None and a["scope"] not in SCOPES:
-        raise InputError(f"scope must be 'process' or 'machine', got {a['scope']!r:.60}")
+        raise InputError(f"unknown scope {a['scope']!r:.60}: scope must be 'process' or 'machine'")
     if a.get("pid") is not None:
         _inputs.integer(a["pid"], "pid", low=1, high=_inputs.MAX_PID)
     if a.get("expected_epochs") is not None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -111,7 +112,14 @@ class SqliteTransport:
         p = self._file
         if os.path.isdir(p):
             raise LedgerError(f"{p} is a folder, not a ledger file; {_FIX}")
-        if os.path.exists(p):
+        try:
+            mode = os.stat(p).st_mode
+        except OSError:
+            mode = None
+        if mode is not None and not stat.S_ISREG(mode):  # never opened: it could block
+            kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device or a socket"
+            raise InputError(f"{p} is {kind}, not a ledger file; {_FIX}")
+        if mode is not None:
             try:
                 with open(p, "rb") as fh:
                     header = fh.read(len(_HEADER))
