@@ -198,6 +198,7 @@ def make_ledger(path: str, run_ids: Sequence[str]) -> None:
 
     for i, run_id in enumerate(run_ids):
         clock = FakeClock(1000.0)
+        start_s = 1_700_000_000.0 + 3600 * i
         sensors = [
             FakeSensor(SensorInfo("cpu", "cpu0", "fake-rapl", True, True, model="Fake"), 40.0,
                        clock),
@@ -206,7 +207,7 @@ def make_ledger(path: str, run_ids: Sequence[str]) -> None:
         t = Tracker(
             f"proj{i % 2}", "exp", run_id=run_id, country="FR", ledger=path, sensors=sensors,
             clock=clock, interval_s=3600.0, handle_signals=False, embodied=False,
-            wall_clock=lambda c=clock: 1_700_000_000.0 + 3600 * i + c(),  # type: ignore[misc]
+            wall_clock=lambda c=clock, s=start_s: s + c(),  # type: ignore[misc]
             tags={"seed": str(i)}, probe_cloud=False,
         )  # fmt: skip
         t.start()

@@ -17,14 +17,75 @@ from .conftest import Sandbox
 #: values no option expects: empty, non-finite, huge, negative, control characters, paths
 #: of the wrong kind, URLs of other schemes, very long text
 HOSTILE = (
-    "", " ", "-", "--", "nan", "NaN", "inf", "-inf", "1e309", "-1e309", "1e300", "1e30",
-    "-1", "0", "-0", "1e-300", "9223372036854775808", "99999999999999999999999999", "abc",
-    "a\x00b", "\n", "\x1b[31mred", "\u00e9t\u00e9", "\U0001f600", "../../../../etc/passwd",
-    "/etc/passwd", "/dev/zero", "/dev/null", "/dev/urandom", "/nonexistent/file", "/", ".",
-    "~", "$HOME", "%s%n", "{}", "[]", '{"a": 1}', "mysql://x", "ftp://x", "file:///etc/passwd",
-    "http://", "http://[::1", "https://example.invalid:99999/", ":memory:", "x" * 5000,
-    "1h", "-1h", "1e9h", "0h", "1.5d", "true", "FR", "aws:eu-west-3", "A100", "7B", "1e15",
-    "SHA256:abc", "0:0", "--json", "-h", "=", "a=b", "\\", "'", '"', "*", "..", "::",
+    "",
+    " ",
+    "-",
+    "--",
+    "nan",
+    "NaN",
+    "inf",
+    "-inf",
+    "1e309",
+    "-1e309",
+    "1e300",
+    "1e30",
+    "-1",
+    "0",
+    "-0",
+    "1e-300",
+    "9223372036854775808",
+    "99999999999999999999999999",
+    "abc",
+    "a\x00b",
+    "\n",
+    "\x1b[31mred",
+    "\u00e9t\u00e9",
+    "\U0001f600",
+    "../../../../etc/passwd",
+    "/etc/passwd",
+    "/dev/zero",
+    "/dev/null",
+    "/dev/urandom",
+    "/nonexistent/file",
+    "/",
+    ".",
+    "~",
+    "$HOME",
+    "%s%n",
+    "{}",
+    "[]",
+    '{"a": 1}',
+    "mysql://x",
+    "ftp://x",
+    "file:///etc/passwd",
+    "http://",
+    "http://[::1",
+    "https://example.invalid:99999/",
+    ":memory:",
+    "x" * 5000,
+    "1h",
+    "-1h",
+    "1e9h",
+    "0h",
+    "1.5d",
+    "true",
+    "FR",
+    "aws:eu-west-3",
+    "A100",
+    "7B",
+    "1e15",
+    "SHA256:abc",
+    "0:0",
+    "--json",
+    "-h",
+    "=",
+    "a=b",
+    "\\",
+    "'",
+    '"',
+    "*",
+    "..",
+    "::",
 )
 #: sandbox files of the wrong kind for most options (set by the fixture)
 WRONG_FILES = ("forecast.csv", "spec.yaml", "sacct.txt", "export.key", "runs.enc", "fifo",
@@ -45,13 +106,17 @@ def _base(box: Sandbox) -> dict[str, list[str]]:
     run = box.run_ids[0]
     return {
         "compare": [run, box.run_ids[1]],
-        "decrypt": [box.path("runs.enc"), "-o", "plain.jsonl", "--key-file",
-                    box.path("export.key")],  # fmt: skip
+        "decrypt": [
+            box.path("runs.enc"),
+            "-o",
+            "plain.jsonl",
+            "--key-file",
+            box.path("export.key"),
+        ],
         "doctor": [],
         "estimate": [box.path("spec.yaml")],
         "export": ["--jsonl", "out.jsonl"],
-        "import slurm": [box.path("sacct.txt"), "--ledger", "imported.sqlite",
-                         "--grid-g-per-kwh", "100"],  # fmt: skip
+        "import slurm": [box.path("sacct.txt"), "-l", "imported.sqlite", "--grid-g-per-kwh", "1"],
         "intensity": ["FR"],
         "keys": ["--no-create"],
         "metric": [run, "loss", "0.3"],
@@ -111,7 +176,9 @@ def _is_good_number(value: str, low: float, high: float) -> bool:
     return low <= number <= high
 
 
-def _arguments(name: str, base: list[str], params: list[Any], picks: list[tuple[Any, str]]) -> list[str]:
+def _arguments(
+    name: str, base: list[str], params: list[Any], picks: list[tuple[Any, str]]
+) -> list[str]:
     """``base`` with each picked parameter set to its value (an option replaces its own
     occurrence; an argument replaces the positional at its place)."""
     args = list(base)
