@@ -137,7 +137,7 @@ def _base(box: Sandbox) -> dict[str, list[str]]:
 
 #: examples per command (the commands that start measuring are slower: fewer)
 EXAMPLES = {"monitor": 25, "doctor": 15, "run": 60}
-DEFAULT_EXAMPLES = 90
+DEFAULT_EXAMPLES = 75
 #: options whose good values make a command long: only values that are not good are given
 LONG_WHEN_GOOD = {("monitor", "--duration"), ("monitor", "--interval"), ("when", "--timeout"),
                   ("run", "--start-within")}  # fmt: skip

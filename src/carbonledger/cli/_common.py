@@ -51,8 +51,12 @@ def check_ledger_option_or_exit(value: str | None) -> None:
 
 
 def emit_json(obj: Any) -> None:
-    """Print ``obj`` as ONE line of JSON on stdout (the last line a machine reads)."""
-    sys.stdout.write(json.dumps(obj, default=str, sort_keys=False) + "\n")
+    """Print ``obj`` as ONE line of JSON on stdout (the last line a machine reads); a
+    non-finite number (a figure nobody computed) is ``null``, never ``NaN``."""
+    from carbonledger.report.export import json_safe
+
+    text = json.dumps(json_safe(obj), default=str, sort_keys=False, allow_nan=False)
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
 
 

@@ -293,8 +293,8 @@ def _register_export(app: typer.Typer) -> None:
 
         led = open_ledger(ledger, create=False, read_only=True)
         try:
-            with progress("reading the runs to export"):
-                summaries = [led.summary(r) for r in led.iter_run_ids(project)]
+            with progress("reading the runs to export"):  # oldest first; damaged ones too
+                summaries = led.list_runs(project=project)[::-1]
         finally:
             led.close()
         text, n = export_text(summaries, "csv" if csv_path is not None else "jsonl")
