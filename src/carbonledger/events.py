@@ -283,9 +283,9 @@ def batch_message(digest: str) -> bytes:
 def check_ranges(batch: Batch) -> None:
     """:class:`ValueError` naming the first figure of ``batch`` out of range: a time before
     1970 or after year 9999, an energy or a power beyond any machine's
-    (:data:`carbonledger._inputs.MAX_ENERGY_J`), a duration over ten years, a lease of more
-    longer than the calendar. What is written can always be read back, printed and added up."""
-    from carbonledger._inputs import MAX_DURATION_S, MAX_ENERGY_J, MAX_UNIX_S
+    (:data:`carbonledger._inputs.MAX_ENERGY_J`), a duration or a lease longer than the
+    calendar. What is written can always be read back, printed and added up."""
+    from carbonledger._inputs import MAX_ENERGY_J, MAX_UNIX_S
 
     def need(value: float | None, what: str, low: float, high: float) -> None:
         if value is not None and not low <= value <= high:  # NaN fails too
@@ -299,8 +299,8 @@ def check_ranges(batch: Batch) -> None:
             for name in ("energy_j", "low_j", "high_j"):
                 need(getattr(c, name), f"{where} {c.device!r:.40} {name}", -MAX_ENERGY_J,
                      MAX_ENERGY_J)  # fmt: skip
-            need(c.duration_s, f"{where} {c.device!r:.40} duration_s", -MAX_DURATION_S,
-                 MAX_DURATION_S)  # fmt: skip
+            need(c.duration_s, f"{where} {c.device!r:.40} duration_s", -MAX_UNIX_S,
+                 MAX_UNIX_S)  # fmt: skip
 
     time(batch.time_unix_s, "the batch's time")
     for e in batch.events:
@@ -318,7 +318,7 @@ def check_ranges(batch: Batch) -> None:
             need(e.lease_ttl_s, "the lease", 0.0, MAX_UNIX_S)
         elif isinstance(e, WindowEnded):
             time(e.window.started_unix_s, f"window {e.window.path!r:.40}'s start")
-            need(e.window.duration_s, "a window's duration", 0.0, MAX_DURATION_S)
+            need(e.window.duration_s, "a window's duration", 0.0, MAX_UNIX_S)
             energies(e.window.components, "window")
         elif isinstance(e, (MemberFinished, Settled)):
             time(e.finished_unix_s, "the member's end")

@@ -82,10 +82,14 @@ def damaged_summary(run: dict[str, Any], reason: str) -> RunSummary:
 
 
 def _check_ranges(summary: RunSummary) -> None:
-    """ValueError naming the first figure of ``summary`` out of range (a time past year
-    9999, an energy beyond any machine's, a non-finite number): readers then list the run as
-    damaged instead of failing on it later (a date that cannot be printed...)."""
-    from carbonledger._inputs import MAX_DURATION_S, MAX_ENERGY_J, MAX_UNIX_S
+    """ValueError (TypeError) naming the first figure of ``summary`` that no reader can use: a
+    time before 1970 or past year 9999 (it cannot be printed), a number not finite or so large
+    that adding it up overflows, text that is not text. Readers then list the run as damaged
+    instead of failing on it later. (What is realistic is the writer's check:
+    :func:`carbonledger.events.check_ranges`.)"""
+    from carbonledger._inputs import MAX_UNIX_S
+
+    huge = 1e30
 
     def need(value: Any, what: str, low: float, high: float, optional: bool = False) -> None:
         if value is None and optional:
@@ -109,19 +113,19 @@ def _check_ranges(summary: RunSummary) -> None:
         text(w.name, "a window's name")
         text(w.path, "a window's path")
     need(summary.started_unix_s, "the start time", 0.0, MAX_UNIX_S)
-    need(summary.duration_s, "the duration", 0.0, MAX_DURATION_S)
+    need(summary.duration_s, "the duration", 0.0, MAX_UNIX_S)
     need(summary.started_unix_s + summary.duration_s, "the end time", 0.0, MAX_UNIX_S)
-    need(summary.intensity_g_per_kwh, "the intensity", 0.0, 1e6)
-    need(summary.pue, "the PUE", 0.0, 1e3)
+    need(summary.intensity_g_per_kwh, "the intensity", 0.0, huge)
+    need(summary.pue, "the PUE", 0.0, huge)
     need(summary.extra.get("finished_unix_s"), "the end time", 0.0, MAX_UNIX_S, optional=True)
     for c in summary.components:
-        need(c.energy_j, f"{c.device}'s energy", -MAX_ENERGY_J, MAX_ENERGY_J)
-        need(c.duration_s, f"{c.device}'s duration", -MAX_DURATION_S, MAX_DURATION_S)
-        need(c.low_j, f"{c.device}'s low bound", -MAX_ENERGY_J, MAX_ENERGY_J, optional=True)
-        need(c.high_j, f"{c.device}'s high bound", -MAX_ENERGY_J, MAX_ENERGY_J, optional=True)
+        need(c.energy_j, f"{c.device}'s energy", -huge, huge)
+        need(c.duration_s, f"{c.device}'s duration", -MAX_UNIX_S, MAX_UNIX_S)
+        need(c.low_j, f"{c.device}'s low bound", -huge, huge, optional=True)
+        need(c.high_j, f"{c.device}'s high bound", -huge, huge, optional=True)
     for w in summary.windows:
         need(w.started_unix_s, f"window {w.path!r:.40}'s start", 0.0, MAX_UNIX_S)
-        need(w.duration_s, f"window {w.path!r:.40}'s duration", -MAX_DURATION_S, MAX_DURATION_S)
+        need(w.duration_s, f"window {w.path!r:.40}'s duration", -MAX_UNIX_S, MAX_UNIX_S)
     for m in summary.extra.get("members") or ():
         for key in ("started_unix_s", "finished_unix_s", "heartbeat_unix_s"):
             need(m.get(key), f"a member's {key}", 0.0, MAX_UNIX_S, optional=True)
@@ -420,14 +424,14 @@ class Queries:
 def _readable_windows(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
     """The window rows that can be read (times and figures numbers in range, components a
     list of devices), and why the first other one cannot ('' when all can)."""
-    from carbonledger._inputs import MAX_DURATION_S, MAX_UNIX_S
+    from carbonledger._inputs import MAX_UNIX_S
 
     good, bad = [], ""
     for w in rows:
         try:
             if _number(w["started_unix_s"], 0.0, MAX_UNIX_S) is None:
                 raise ValueError(f"start {w['started_unix_s']!r:.40}")
-            if _number(w["duration_s"], 0.0, MAX_DURATION_S) is None:
+            if _number(w["duration_s"], -MAX_UNIX_S, MAX_UNIX_S) is None:
                 raise ValueError(f"duration {w['duration_s']!r:.40}")
             if w["co2e_g"] is not None and _number(w["co2e_g"], -1e30, 1e30) is None:
                 raise ValueError(f"CO2e {w['co2e_g']!r:.40}")
@@ -445,16 +449,17 @@ def _readable_windows(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]],
 def _sample(r: Sequence[Any]) -> Sample | None:
     """A row of ``samples_view`` as a sample, or None when it holds what no writer writes
     (text for a number, a time out of range, a component of no kind)."""
-    from carbonledger._inputs import MAX_ENERGY_J, MAX_UNIX_S
+    from carbonledger._inputs import MAX_UNIX_S
     from carbonledger.models import COMPONENTS
 
+    huge = 1e30  # what a reader can add up, not what is realistic
     time_s = _number(r[0], 0.0, MAX_UNIX_S)
-    energy_j = _number(r[3], -MAX_ENERGY_J, MAX_ENERGY_J)
+    energy_j = _number(r[3], -huge, huge)
     if time_s is None or energy_j is None or r[1] not in COMPONENTS:
         return None
     extras: list[float | None] = []
     for value in (r[4], r[6], r[7]):  # power, low and high bounds: optional
-        number = None if value is None else _number(value, -MAX_ENERGY_J, MAX_ENERGY_J)
+        number = None if value is None else _number(value, -huge, huge)
         if number is None and value is not None:
             return None
         extras.append(number)

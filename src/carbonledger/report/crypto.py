@@ -13,7 +13,7 @@ the same way. Nothing is ever returned from a file that does not authenticate.
 
 A key is 32 bytes: a file (readable by its owner only, as ssh wants of its keys: a key
 file that group or others can read is refused) holding them raw, or as 64 hex digits, or as base64 (e.g.
-``head -c32 /dev/urandom > export.key`` or ``openssl rand -hex 32 > export.key``); or an
+``(umask 077; head -c32 /dev/urandom > export.key)`` or ``openssl rand -hex 32``); or an
 environment variable holding hex or base64. A text password is refused: it is not a key
 (32 printable characters are taken for a password, not for 32 random bytes).
 
@@ -64,7 +64,10 @@ def generate_key() -> bytes:
     return os.urandom(KEY_BYTES)
 
 
-_HINT = "make one with 'head -c32 /dev/urandom > export.key' (or 'openssl rand -hex 32')"
+_HINT = (
+    "make one with '(umask 077; head -c32 /dev/urandom > export.key)' (or 'openssl rand -hex "
+    "32'), readable by you only"
+)
 
 
 def _looks_like_text(data: bytes) -> bool:
