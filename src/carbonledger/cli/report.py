@@ -64,8 +64,7 @@ def register(app: typer.Typer) -> None:
                         from carbonledger.report.html import project_html
 
                         text = project_html(f"carbonledger project {project}", runs, status)
-                        html_out.write_text(text, encoding="utf-8")
-                        typer.echo(f"wrote {html_out} ({len(text) / 1e6:.1f} MB)", err=True)
+                        _write_html(html_out, text)
                     return
                 if run is None:
                     newest = led.list_runs(limit=1)
@@ -87,6 +86,18 @@ def register(app: typer.Typer) -> None:
         _write(report, html_out, fmt, json_out, __version__)
 
 
+def _write_html(path: Path, text: str) -> None:
+    """Write the report to ``path`` whole (atomically: a regular file or a new path only);
+    exit 2 naming the path when it cannot be (a missing folder, a FIFO, a device...)."""
+    from carbonledger.report.crypto import write_atomic
+
+    try:
+        write_atomic(path, text.encode("utf-8"))
+    except CarbonLedgerError as exc:
+        fail_from(exc)
+    typer.echo(f"wrote {path} ({len(text) / 1e6:.1f} MB)", err=True)
+
+
 def _write(
     report: object, html_out: Path | None, fmt: str | None, json_out: bool, version: str
 ) -> None:
@@ -101,8 +112,7 @@ def _write(
             text = run_html(report)
         except CarbonLedgerError as exc:
             fail_from(exc)
-        html_out.write_text(text, encoding="utf-8")
-        typer.echo(f"wrote {html_out} ({len(text) / 1e6:.1f} MB)", err=True)
+        _write_html(html_out, text)
     if fmt in ("md", "latex"):
         statement = paper_statement(
             report.summary,

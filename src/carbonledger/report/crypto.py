@@ -189,8 +189,13 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -
 
     try:
         atomic_write(path, data, mode=mode)
+    except FileNotFoundError:
+        folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+        raise InputError(
+            f"cannot write {Path(path)}: its folder {folder} does not exist; create it first"
+        ) from None
     except OSError as exc:
-        raise InputError(f"cannot write {Path(path)}: {exc.strerror}") from None
+        raise InputError(f"cannot write {Path(path)}: {exc.strerror or exc}") from None
 
 
 def decrypt_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], key: bytes) -> int:
