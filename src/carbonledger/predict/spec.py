@@ -166,9 +166,18 @@ class _Doc:
         return InputError(f"{self.path} line {line} ({place}): {message}")
 
 
+#: a spec is a few levels deep: this many brackets opened in a row is no spec (refused at
+#: once, before the YAML parser recurses into them)
+_MAX_FLOW_DEPTH = 64
+
+
 def _compose(text: str, path: str) -> Any:
+    import re
+
     import yaml
 
+    if re.search(r"[\[{](?:\s*[\[{]){" + str(_MAX_FLOW_DEPTH) + "}", text):
+        raise InputError(f"{path}: nested too deeply to be a spec")
     try:
         return yaml.compose(text, Loader=yaml.SafeLoader)
     except RecursionError:
@@ -178,8 +187,8 @@ def _compose(text: str, path: str) -> Any:
         line = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = exc.problem or exc.context or "malformed YAML"
         raise InputError(f"{path}{line}: malformed YAML: {problem}") from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: malformed YAML: {exc}") from None
+    except yaml.YAMLError as exc:  # a character YAML refuses...: its message on one line
+        raise InputError(f"{path}: malformed YAML: {' '.join(str(exc).split())}") from None
 
 
 def _construct(node: Any) -> Any:
