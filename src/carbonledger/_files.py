@@ -258,7 +258,8 @@ def read_input(
         raise InputError(f"cannot read {what} {name}: {exc.strerror or exc}") from None
     try:
         info = os.fstat(fd)
-        if forbid_mode and stat.S_IMODE(info.st_mode) & forbid_mode:
+        loose = forbid_mode and stat.S_IMODE(info.st_mode) & forbid_mode
+        if loose and (stat.S_ISREG(info.st_mode) or stat.S_ISFIFO(info.st_mode)):
             raise InputError(_loose(what, name, stat.S_IMODE(info.st_mode), forbid_mode))
         if stat.S_ISFIFO(info.st_mode):
             os.set_blocking(fd, True)  # a pipe the user gave: wait for its writer

@@ -245,6 +245,13 @@ def _register_verify(app: typer.Typer) -> None:
         from carbonledger.cli._progress import progress
         from carbonledger.ledger import verify
 
+        if expect_head is not None:  # a typo is said before the ledger is read
+            from carbonledger.ledger.chain import parse_head
+
+            try:
+                parse_head(expect_head)
+            except InputError as exc:
+                fail(str(exc))
         with progress("verifying every signed record"):
             report = verify(target, keys=key or (), expect_head=expect_head)
         if json_out:
@@ -289,6 +296,13 @@ def _register_export(app: typer.Typer) -> None:
         key = load_key(key_file=key_file, key_env=key_env) if encrypt else None
         out = csv_path if csv_path is not None else jsonl_path
         assert out is not None
+        if str(out) != "-":  # a FIFO or a device is refused before anything is read
+            from carbonledger._files import check_writable_target
+
+            try:
+                check_writable_target(out)
+            except InputError as exc:
+                fail(str(exc))
         from carbonledger.cli._progress import progress
 
         led = open_ledger(ledger, create=False, read_only=True)
