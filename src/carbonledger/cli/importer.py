@@ -91,7 +91,12 @@ def register(app: typer.Typer) -> None:
         from carbonledger.errors import CarbonLedgerError
         from carbonledger.run.context import resolve_carbon
         from carbonledger.run.settings import resolve
-        from carbonledger.run.slurm import estimate_components, import_jobs, parse_sacct
+        from carbonledger.run.slurm import (
+            estimate_components,
+            import_jobs,
+            jobs_over,
+            parse_sacct,
+        )
 
         try:
             _inputs.name(project, "--project")
@@ -111,7 +116,7 @@ def register(app: typer.Typer) -> None:
         text = _sacct_text(path, since)
         try:
             jobs = parse_sacct(text)
-            for job in jobs:  # an unknown GPU is said before anything else
+            for job in jobs_over(jobs):  # an unknown GPU is said before anything else
                 estimate_components(job, gpu_watts=gpu_watts)
             where = resolve(
                 {"country": country, "region": region, "grid_g_per_kwh": grid_g_per_kwh,

@@ -42,6 +42,7 @@ __all__ = [
     "import_jobs",
     "job_meta",
     "job_status",
+    "jobs_over",
     "parse_cpu_list",
     "parse_sacct",
     "parse_tres",
@@ -372,6 +373,12 @@ def estimate_components(
     return out, notes
 
 
+def jobs_over(jobs: list[SacctJob]) -> list[SacctJob]:
+    """The jobs that ended (running, pending, requeued and suspended ones are imported once
+    they are over)."""
+    return [j for j in jobs if not j.fields.get("State", "").startswith(_NOT_OVER)]
+
+
 def job_status(state: str) -> RunStatus:
     """A run status for sacct's State: COMPLETED -> completed; CANCELLED, TIMEOUT, PREEMPTED
     -> interrupted; anything else (FAILED, OUT_OF_MEMORY, NODE_FAIL...) -> failed."""
@@ -408,7 +415,7 @@ def import_jobs(
     from carbonledger.ledger import open_ledger
     from carbonledger.models import MemberRecord, RunRecord
 
-    over = [j for j in jobs if not j.fields.get("State", "").startswith(_NOT_OVER)]
+    over = jobs_over(jobs)
     skipped = [f"slurm-{j.job_id}" for j in jobs if j not in over]  # import them once over
     estimates = [(job, *estimate_components(job, gpu_watts=gpu_watts)) for job in over]
     now_s = [0.0]  # the ledger's clock: the job's own times, not the import's
