@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -68,3 +70,37 @@ def test_top_level_help_lists_each_command_on_one_line_when_it_fits() -> None:
     ).stdout  # fmt: skip
     verify = next(line for line in out.splitlines() if "│ verify" in line)
     assert "1 naming each problem. Prints the chain head to publish." in verify
+
+
+def test_every_command_documents_its_bad_input() -> None:
+    from typer.main import get_command
+
+    from carbonledger.cli._bad_input import BAD_INPUT
+    from carbonledger.cli.main import build_app
+
+    names = {name for name, _ in _every_command(get_command(build_app()))}
+    assert names == set(BAD_INPUT), "docs/cli.md needs a Bad input section for each command"
+    current = (ROOT / "docs" / "cli.md").read_text()
+    assert current.count("Bad input (exit 2, one line on stderr):") == len(names)
+
+
+def test_bad_input_sections_are_what_the_commands_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each documented example exits 2 with ONE line on stderr holding the documented
+    answer, and writes nothing."""
+    import os
+
+    from carbonledger.cli._bad_input import BAD_INPUT
+    from carbonledger.cli.main import main
+
+    monkeypatch.chdir(tmp_path)
+    for examples in BAD_INPUT.values():
+        for args, answer in examples:
+            code = main(list(args))
+            _out, err = capsys.readouterr()
+            lines = err.strip().splitlines()
+            assert code == 2, (args, code, err)
+            assert len(lines) == 1 and lines[0].startswith("error: "), (args, err)
+            assert answer in lines[0], (args, lines[0])
+    assert os.listdir(tmp_path) == []

@@ -11,6 +11,10 @@ Ground layer: the standard library and :mod:`carbonledger.errors` only.
   at is left alone.
 * :func:`write_new` publishes a new file whole (a key, a secret): never over anything that is
   there, never through a link.
+* :func:`read_input` / :func:`read_input_text` read a file the user named (a forecast, an
+  accounting export, a spec, a key): a regular file, a pipe, or ``-`` for standard input
+  where the caller allows it; never a device (``/dev/zero``), a directory or a socket; at
+  most ``max_bytes``; text decoded as UTF-8 with an error naming the file and the offset.
 * :func:`read_json_cache` / :func:`write_json_cache`: a small JSON file that only saves time.
   A missing, damaged, oversized or special cache file reads as ``None``; a failed write is
   ignored. Callers check the shape of what they read.
@@ -27,8 +31,11 @@ from carbonledger.errors import InputError
 
 __all__ = [
     "CACHE_MAX_BYTES",
+    "INPUT_MAX_BYTES",
     "atomic_write",
     "check_writable_target",
+    "read_input",
+    "read_input_text",
     "read_json_cache",
     "write_json_cache",
     "write_new",
@@ -36,6 +43,8 @@ __all__ = [
 
 #: the largest cache file read (bytes); a bigger one is ignored as damaged
 CACHE_MAX_BYTES = 4 << 20
+#: the largest input file read whole unless the caller says otherwise (bytes)
+INPUT_MAX_BYTES = 64 << 20
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -172,6 +181,124 @@ def write_new(path: str | os.PathLike[str], data: bytes | str, *, mode: int = 0o
     finally:
         _unlink_quietly(tmp)
     _fsync_folder(os.path.dirname(target) or ".")
+
+
+def _size_text(n_bytes: int) -> str:
+    return f"{n_bytes / (1 << 20):g} MiB" if n_bytes >= 1 << 20 else f"{n_bytes:,} bytes"
+
+
+def _read_capped(fd: int, max_bytes: int, what: str, name: str) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > max_bytes:
+            raise InputError(
+                f"{what} {name} is larger than {_size_text(max_bytes)}; give a smaller file "
+                "(or split it)"
+            )
+        chunks.append(chunk)
+
+
+def _loose(what: str, name: str, mode: int, forbid_mode: int) -> str:
+    """The message refusing a file whose permissions are too loose."""
+    bad = mode & forbid_mode
+    who = "group" if not bad & 0o007 else "others"
+    how = "readable" if bad & 0o044 else "writable"
+    if bad & 0o044 and bad & 0o022:
+        how = "readable and writable"
+    return (
+        f"{what} {name} is {how} by {who} (mode {mode:04o}); it is refused, as ssh refuses "
+        f"such files. Fix: chmod {mode & ~forbid_mode & 0o777:o} {name}"
+    )
+
+
+def read_input(
+    path: str | os.PathLike[str],
+    what: str,
+    *,
+    max_bytes: int = INPUT_MAX_BYTES,
+    stdin: bool = False,
+    forbid_mode: int = 0,
+) -> bytes:
+    """The bytes of the file ``path`` the user named, read whole.
+
+    A regular file or a pipe (``<(command)``, a FIFO) is read; ``-`` is standard input when
+    ``stdin`` is allowed. A device (``/dev/zero``), a directory or a socket is refused, so is
+    more than ``max_bytes``. Every failure is an :class:`InputError` naming ``what``, the
+    file and the reason (missing, unreadable, too large, not a file).
+
+    :param forbid_mode: permission bits the file must not have, as ssh refuses loose key
+        files: ``0o077`` for a secret (no access by group or others), ``0o022`` for a
+        trust anchor (nobody else may write it)
+    """
+    import sys
+
+    name = os.fspath(path)
+    if stdin and name == "-":
+        try:
+            return _read_capped(sys.stdin.buffer.fileno(), max_bytes, what, "(standard input)")
+        except (OSError, ValueError, AttributeError):  # no real stdin: read what Python has
+            data = sys.stdin.buffer.read(max_bytes + 1)
+            if len(data) > max_bytes:
+                raise InputError(
+                    f"{what} (standard input) is larger than {_size_text(max_bytes)}"
+                ) from None
+            return bytes(data)
+    if "\x00" in name:
+        raise InputError(f"{what} {name!r} holds a NUL character; give a file path")
+    try:
+        fd = os.open(name, os.O_RDONLY | _NONBLOCK | _CLOEXEC)
+    except FileNotFoundError:
+        raise InputError(f"cannot read {what} {name}: not found; check the path") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {what} {name}: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(fd)
+        loose = forbid_mode and stat.S_IMODE(info.st_mode) & forbid_mode
+        if loose and (stat.S_ISREG(info.st_mode) or stat.S_ISFIFO(info.st_mode)):
+            raise InputError(_loose(what, name, stat.S_IMODE(info.st_mode), forbid_mode))
+        if stat.S_ISFIFO(info.st_mode):
+            os.set_blocking(fd, True)  # a pipe the user gave: wait for its writer
+        elif not stat.S_ISREG(info.st_mode):
+            raise InputError(
+                f"{what} {name} is {_kind(info.st_mode)}, not a regular file; give the path "
+                "of a file"
+            )
+        elif info.st_size > max_bytes:
+            raise InputError(
+                f"{what} {name} is larger than {_size_text(max_bytes)} "
+                f"({_size_text(info.st_size)}); give a smaller file (or split it)"
+            )
+        return _read_capped(fd, max_bytes, what, name)
+    except OSError as exc:
+        raise InputError(f"cannot read {what} {name}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
+def read_input_text(
+    path: str | os.PathLike[str],
+    what: str,
+    *,
+    max_bytes: int = INPUT_MAX_BYTES,
+    stdin: bool = False,
+    forbid_mode: int = 0,
+) -> str:
+    """:func:`read_input` decoded as UTF-8 (a byte-order mark is dropped); a file that is not
+    UTF-8 text is an :class:`InputError` naming the first bad byte's offset."""
+    data = read_input(path, what, max_bytes=max_bytes, stdin=stdin, forbid_mode=forbid_mode)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        shown = "(standard input)" if stdin and os.fspath(path) == "-" else os.fspath(path)
+        raise InputError(
+            f"{what} {shown} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+            f"{exc.start}); give a text file"
+        ) from None
 
 
 def read_json_cache(path: str | os.PathLike[str], *, max_bytes: int = CACHE_MAX_BYTES) -> Any:

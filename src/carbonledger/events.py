@@ -73,6 +73,7 @@ __all__ = [
     "WindowEnded",
     "batch_message",
     "body_hash",
+    "check_ranges",
     "decode_batch",
     "encode_batch",
     "new_member_id",
@@ -281,8 +282,55 @@ def batch_message(digest: str) -> bytes:
     return _MESSAGE_TAG + bytes.fromhex(digest)
 
 
+def check_ranges(batch: Batch) -> None:
+    """:class:`ValueError` naming the first figure of ``batch`` out of range: a time before
+    1970 or after year 9999, an energy or a power beyond any machine's
+    (:data:`carbonledger._inputs.MAX_ENERGY_J`), a duration or a lease longer than the
+    calendar. What is written can always be read back, printed and added up."""
+    from carbonledger._inputs import MAX_ENERGY_J, MAX_UNIX_S
+
+    def need(value: float | None, what: str, low: float, high: float) -> None:
+        if value is not None and not low <= value <= high:  # NaN fails too
+            raise ValueError(f"{what} {value!r} is out of range ({low:g} to {high:g})")
+
+    def time(value: float, what: str) -> None:
+        need(value, what, 0.0, MAX_UNIX_S)
+
+    def energies(components: tuple[ComponentEnergy, ...], where: str) -> None:
+        for c in components:
+            for name in ("energy_j", "low_j", "high_j"):
+                need(getattr(c, name), f"{where} {c.device!r:.40} {name}", -MAX_ENERGY_J,
+                     MAX_ENERGY_J)  # fmt: skip
+            need(c.duration_s, f"{where} {c.device!r:.40} duration_s", -MAX_UNIX_S,
+                 MAX_UNIX_S)  # fmt: skip
+
+    time(batch.time_unix_s, "the batch's time")
+    for e in batch.events:
+        if isinstance(e, SamplesAdded):
+            for sample in e.samples:
+                time(sample.time_unix_s, "a sample's time")
+                for name in ("energy_j", "power_w", "low_j", "high_j"):
+                    need(getattr(sample, name, None), f"a sample's {name}", -MAX_ENERGY_J,
+                         MAX_ENERGY_J)  # fmt: skip
+        elif isinstance(e, RunOpened):
+            time(e.run.started_unix_s, "the run's start")
+        elif isinstance(e, (MemberJoined, Heartbeat)):
+            if isinstance(e, MemberJoined):
+                time(e.member.started_unix_s, "the member's start")
+            need(e.lease_ttl_s, "the lease", 0.0, MAX_UNIX_S)
+        elif isinstance(e, WindowEnded):
+            time(e.window.started_unix_s, f"window {e.window.path!r:.40}'s start")
+            need(e.window.duration_s, "a window's duration", 0.0, MAX_UNIX_S)
+            energies(e.window.components, "window")
+        elif isinstance(e, (MemberFinished, Settled)):
+            time(e.finished_unix_s, "the member's end")
+            energies(e.components, "device")
+
+
 def encode_batch(batch: Batch) -> str:
-    """The canonical body of ``batch`` (:class:`ValueError` for a non-finite number)."""
+    """The canonical body of ``batch`` (:class:`ValueError` for a non-finite number or a
+    figure out of range: :func:`check_ranges`)."""
+    check_ranges(batch)
     doc = {
         "v": BATCH_FORMAT,
         "run_id": batch.run_id,
@@ -310,7 +358,7 @@ def decode_batch(body: str) -> Batch:
         events = doc["events"]
         if not isinstance(events, list):
             raise DecodeError("a batch's events are a list")
-        return Batch(
+        batch = Batch(
             run_id=_check(str, doc["run_id"], "run_id"),
             member_id=_check(str, doc["member_id"], "member_id"),
             seq=_check(int, doc["seq"], "seq"),
@@ -320,6 +368,11 @@ def decode_batch(body: str) -> Batch:
         )
     except KeyError as exc:
         raise DecodeError(f"a batch lacks its field {exc.args[0]!r}") from None
+    try:
+        check_ranges(batch)
+    except ValueError as exc:
+        raise DecodeError(str(exc)) from None
+    return batch
 
 
 # --- the codec ----------------------------------------------------------------------------

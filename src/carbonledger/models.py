@@ -50,6 +50,10 @@ Component = Literal["cpu", "gpu", "ram", "npu", "soc"]
 COMPONENTS: tuple[Component, ...] = ("cpu", "gpu", "ram", "npu", "soc")
 Scope = Literal["process", "machine"]
 RunStatus = Literal["running", "completed", "interrupted", "failed"]
+#: what a reader says of a run: its :data:`RunStatus`, or ``damaged`` when the ledger's rows
+#: of the run cannot be read (edited, truncated, out of range); such a summary has no
+#: components, NaN CO2e and the reason in ``errors``. Never written: a reader's mark.
+SummaryStatus = Literal["running", "completed", "interrupted", "failed", "damaged"]
 
 __all__ = [
     "COMPONENTS",
@@ -64,6 +68,7 @@ __all__ = [
     "Sample",
     "Scope",
     "SensorInfo",
+    "SummaryStatus",
     "WindowSummary",
     "check_name_length",
     "window_pattern",
@@ -256,7 +261,7 @@ class RunSummary:
     run_id: str
     project: str
     experiment: str
-    status: RunStatus
+    status: SummaryStatus
     started_unix_s: float
     duration_s: float
     components: tuple[ComponentEnergy, ...]

@@ -89,10 +89,10 @@ def test_run_quiet_says_nothing_but_the_summary(tmp_path: Path) -> None:
 def test_run_with_a_budget_says_whether_it_stayed_within(tmp_path: Path) -> None:
     ledger = str(tmp_path / "l.sqlite")
     over = _cli(tmp_path, "run", "--ledger", ledger, "--grid", "100", "--interval", "0.1",
-                "--cpu-watts", "100", "--budget-kg", "1e-9", "--", sys.executable, "-c",
+                "--cpu-watts", "100", "--budget-kg", "1e-12", "--", sys.executable, "-c",
                 "import time; time.sleep(0.5)")  # fmt: skip
     assert over.returncode == 0, over.stderr
-    assert "carbon budget 1.00 µg CO2e exceeded: CO2e so far" in over.stderr
+    assert "carbon budget 1.00 ng CO2e exceeded: CO2e so far" in over.stderr
     assert "over its carbon budget: the run used" in over.stderr
     within = _cli(tmp_path, "run", "--ledger", ledger, "--grid", "100", "--budget-kg", "5",
                   "--", sys.executable, "-c", "pass")  # fmt: skip

@@ -197,6 +197,7 @@ def test_encrypted_export_and_decrypt(
     key = generate_key()
     key_file = tmp_path / "k"
     key_file.write_text(key.hex())
+    key_file.chmod(0o600)
     enc = tmp_path / "e.csv.enc"
     code, _, _ = run_cli(
         capsys,
@@ -249,6 +250,7 @@ def test_encrypted_export_without_cryptography_says_what_to_do(
         monkeypatch.setitem(sys.modules, name, None)  # None: the import fails
     key_file = tmp_path / "k"
     key_file.write_text(generate_key().hex())
+    key_file.chmod(0o600)
     enc = tmp_path / "e.csv.enc"
     code, _, err = run_cli(
         capsys, "export", "--csv", str(enc), "--encrypt", "--key-file", str(key_file),

@@ -180,16 +180,19 @@ def test_keys_from_files_and_environment(tmp_path: Path) -> None:
     b64 = tmp_path / "b64.key"
     b64.write_text(base64.b64encode(key).decode())
     for path in (raw, hexed, b64):
+        path.chmod(0o600)  # a key others can read is refused
         assert load_key(key_file=path) == key
     assert load_key(key_env="K", env={"K": key.hex()}) == key
     assert load_key(key_env="K", env={"K": base64.urlsafe_b64encode(key).decode()}) == key
     short = tmp_path / "short.key"
     short.write_bytes(b"\x00\x01\xff")
+    short.chmod(0o600)
     with pytest.raises(InputError, match="not 32 bytes"):
         load_key(key_file=short)
     for password in ("hunter2", "correct horse battery staple 12\n", "x" * 32):
         text = tmp_path / "password.key"
         text.write_text(password)
+        text.chmod(0o600)
         with pytest.raises(InputError, match=r"password.*head -c32 /dev/urandom"):
             load_key(key_file=text)
     with pytest.raises(InputError, match="not set"):

@@ -141,7 +141,7 @@ def test_prices_per_zone_in_the_config(tmp_path: Path, monkeypatch: pytest.Monke
     ("name", "value", "message"),
     [
         ("WUE_L_PER_KWH", "-1", "must be a number >= 0"),
-        ("PRICE_PER_KWH", "cheap", "must be a float"),
+        ("PRICE_PER_KWH", "cheap", "must be a number"),
         ("CURRENCY", "euro", "ISO 4217"),
         ("PRICES", "FR", "ZONE=PRICE"),
         ("PRICES", "FR=-2", "a price per kWh"),

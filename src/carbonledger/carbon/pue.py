@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from math import isfinite, sqrt
+from math import sqrt
 from typing import TYPE_CHECKING
 
+from carbonledger import _inputs
 from carbonledger.carbon._tables import read_table
-from carbonledger.errors import InputError
 
 if TYPE_CHECKING:
     from carbonledger.carbon.location import Location
@@ -32,22 +32,14 @@ __all__ = [
     "validate_pue",
 ]
 
-PUE_MIN = 1.0
-PUE_MAX = 3.0
+PUE_MIN = _inputs.PUE_MIN
+PUE_MAX = _inputs.PUE_MAX
 
 
-def validate_pue(pue: float, what: str = "pue") -> float:
-    """``pue`` as a float when it is a finite number in 1.0..3.0, else :class:`InputError`."""
-    try:
-        value = float(pue)
-    except (TypeError, ValueError):
-        raise InputError(f"{what} must be a number between 1.0 and 3.0, got {pue!r}") from None
-    if not isfinite(value) or not PUE_MIN <= value <= PUE_MAX:
-        raise InputError(
-            f"{what} must be between {PUE_MIN} and {PUE_MAX} (1.0 = no overhead; typical "
-            f"data centres 1.1-1.6), got {pue!r}"
-        )
-    return value
+def validate_pue(pue: float | str, what: str = "pue") -> float:
+    """``pue`` as a float when it is a finite number in 1.0..3.0 (a number, or the text of
+    one), else :class:`InputError` naming ``what``, the value and the range."""
+    return _inputs.pue(pue, what, parse_text=True)
 
 
 @functools.cache

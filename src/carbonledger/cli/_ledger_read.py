@@ -4,23 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
-
-import typer
+from typing import Any
 
 from carbonledger.cli._common import fail_from
 from carbonledger.errors import CarbonLedgerError
-
-LedgerOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--ledger",
-        "-l",
-        help="Ledger file or postgresql:// URL (default: $CARBONLEDGER_LEDGER, else the "
-        "per-user ledger).",
-    ),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
 
 @contextmanager

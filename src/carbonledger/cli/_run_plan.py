@@ -64,7 +64,7 @@ def start_when_planned(
     try:
         plan = plan_for_place(
             place,
-            parse_duration_s(start_within, "--start-within"),
+            parse_duration_s(start_within, "--start-within", allow_zero=True),
             expected_s,
             energy_kwh=energy_kwh,
             forecast_file=str(forecast) if forecast else None,

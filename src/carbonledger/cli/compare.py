@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
-from carbonledger.cli._common import emit_json, fail, fail_from
-from carbonledger.cli._ledger_read import JsonOpt, LedgerOpt, reading, summaries
+from carbonledger.cli._common import JsonOpt, LedgerOpt, emit_json, fail, fail_from
+from carbonledger.cli._ledger_read import reading, summaries
 from carbonledger.errors import CarbonLedgerError
 
 

@@ -8,34 +8,45 @@ from typing import Annotated, Any
 
 import typer
 
-from carbonledger.cli._common import emit_json, fail, fail_from
+from carbonledger.cli._common import (
+    JsonOpt,
+    LedgerOpt,
+    emit_json,
+    fail,
+    fail_from,
+)
+
+#: the longest ``sacct`` may take to answer (seconds)
+SACCT_TIMEOUT_S = 300.0
 
 
 def _sacct_text(path: str | None, since: str | None) -> str:
     """The sacct output: the file (``-`` for stdin), else what the sacct command prints."""
     import shutil
     import subprocess
-    import sys
 
-    from carbonledger.run.slurm import SACCT_COMMAND, SACCT_FIELDS
+    from carbonledger._files import read_input_text
+    from carbonledger.errors import InputError
+    from carbonledger.run.slurm import SACCT_COMMAND, SACCT_FIELDS, SACCT_MAX_BYTES
 
-    if path == "-":
-        return sys.stdin.read()
     if path is not None:
         try:
-            with open(path, encoding="utf-8") as fh:
-                return fh.read()
-        except OSError as exc:
-            fail(f"cannot read {path}: {exc.strerror or exc}")
+            return read_input_text(path, "sacct output", max_bytes=SACCT_MAX_BYTES, stdin=True)
+        except InputError as exc:
+            fail_from(exc)
     if shutil.which("sacct") is None:
         fail(
             "no sacct command here: give a file saved on the cluster with "
             f"'TZ=UTC sacct --allusers --allocations --parsable2 --format={SACCT_FIELDS}'"
         )
-    command = [*SACCT_COMMAND, *(["--starttime", since] if since else [])]
-    done = subprocess.run(
-        command, capture_output=True, text=True, env={**os.environ, "TZ": "UTC"}, check=False
-    )
+    command = [*SACCT_COMMAND, *([f"--starttime={since}"] if since else [])]
+    try:
+        done = subprocess.run(
+            command, capture_output=True, text=True, env={**os.environ, "TZ": "UTC"},
+            check=False, timeout=SACCT_TIMEOUT_S, errors="replace",
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        fail(f"sacct gave no answer within {SACCT_TIMEOUT_S:g} s (is slurmdbd up?)", 1)
     if done.returncode != 0:
         fail(f"sacct failed ({done.returncode}): {done.stderr.strip()[-300:]}", 1)
     return done.stdout
@@ -75,9 +86,7 @@ def register(app: typer.Typer) -> None:
                 help="sacct output saved to a file ('-': stdin); default: run sacct here."
             ),
         ] = None,
-        ledger: Annotated[
-            str | None, typer.Option("--ledger", "-l", help="Ledger file or postgresql:// URL.")
-        ] = None,
+        ledger: LedgerOpt = None,
         project: Annotated[str, typer.Option(help="Project of the imported runs.")] = "slurm",
         country: Annotated[str | None, typer.Option(help="The cluster's country.")] = None,
         region: Annotated[str | None, typer.Option(help="A zone or cloud region.")] = None,
@@ -92,27 +101,50 @@ def register(app: typer.Typer) -> None:
         since: Annotated[
             str | None, typer.Option(help="Passed to sacct --starttime (when sacct is run).")
         ] = None,
-        json_out: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+        json_out: JsonOpt = False,
     ) -> None:
         """Turn SLURM accounting (sacct --parsable2) into estimated runs in the ledger.
 
         Each finished job becomes the run slurm-<job id>: CPU-hours x a per-vCPU power model,
         GPU-hours x the GPU's TDP x 0.7 (0.4-1.0), allocated memory x W/GB, all labelled
         estimated with their range. Jobs already in the ledger are skipped."""
+        from carbonledger import _inputs
         from carbonledger.errors import CarbonLedgerError
         from carbonledger.run import resolve_carbon
         from carbonledger.run.settings import resolve
-        from carbonledger.run.slurm import import_jobs, parse_sacct
+        from carbonledger.run.slurm import (
+            estimate_components,
+            import_jobs,
+            jobs_over,
+            parse_sacct,
+        )
 
+        try:
+            _inputs.name(project, "--project")
+            if gpu_watts is not None:
+                _inputs.watts(gpu_watts, "--gpu-watts")
+            if pue is not None:
+                _inputs.pue(pue, "--pue")
+            if grid_g_per_kwh is not None:
+                _inputs.intensity_g_per_kwh(grid_g_per_kwh, "--grid-g-per-kwh")
+            for flag, value in (("--country", country), ("--region", region)):
+                if value is not None:
+                    _inputs.text(value, flag)
+            if since is not None and (not _inputs.text(since, "--since") or since[0] == "-"):
+                fail(f"--since must be a date or time sacct takes (2024-05-01), got {since!r}")
+        except CarbonLedgerError as exc:
+            fail_from(exc)
         text = _sacct_text(path, since)
         try:
+            jobs = parse_sacct(text)
+            for job in jobs_over(jobs):  # an unknown GPU is said before anything else
+                estimate_components(job, gpu_watts=gpu_watts)
             where = resolve(
                 {"country": country, "region": region, "grid_g_per_kwh": grid_g_per_kwh,
                  "pue": pue, "probe_cloud": False, "ip_geolocation": False},
                 env=os.environ,
             ).location  # fmt: skip
             context = resolve_carbon(where, os.environ)[0]
-            jobs = parse_sacct(text)
             done = import_jobs(jobs, ledger, context, project=project, gpu_watts=gpu_watts)
         except CarbonLedgerError as exc:
             fail_from(exc)
@@ -133,9 +165,7 @@ def register(app: typer.Typer) -> None:
         path: Annotated[
             str, typer.Argument(help="The output manifest if-run wrote (out.yaml; '-': stdin).")
         ],
-        ledger: Annotated[
-            str | None, typer.Option("--ledger", "-l", help="Ledger file or postgresql:// URL.")
-        ] = None,
+        ledger: LedgerOpt = None,
         project: Annotated[
             str, typer.Option(help="Project of the imported runs.")
         ] = "impact-framework",
@@ -148,37 +178,27 @@ def register(app: typer.Typer) -> None:
                 help="Grid intensity, gCO2e/kWh, for observations that carry none.",
             ),
         ] = None,
-        json_out: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+        json_out: JsonOpt = False,
     ) -> None:
         """Record the runs an Impact Framework output manifest computed (each leaf of its tree
         with outputs) as estimated runs: energy from the observations' cpu/energy,
         gpu/energy, memory/energy (else it/energy, else energy), the PUE from pue, the CO2e
         from the Framework's carbon-operational, the embodied share from carbon-embodied.
         Runs already imported are skipped."""
-        import sys
-
+        from carbonledger._files import read_input_text
         from carbonledger.errors import CarbonLedgerError
         from carbonledger.run import resolve_carbon
         from carbonledger.run.impact_import import import_runs, parse_output
         from carbonledger.run.settings import resolve
 
-        if path == "-":
-            text = sys.stdin.read()
-        else:
-            try:
-                with open(path, encoding="utf-8") as fh:
-                    text = fh.read()
-            except OSError as exc:
-                fail(f"cannot read {path}: {exc.strerror or exc}")
-            except UnicodeDecodeError:
-                fail(f"{path} is not UTF-8 text")
-        try:
-            name, runs = parse_output(text, path)
+        try:  # the options first, then the file
             where = resolve(
                 {"country": country, "region": region, "grid_g_per_kwh": grid_g_per_kwh,
-                 "probe_cloud": False, "ip_geolocation": False},
+                 "probe_cloud": False, "ip_geolocation": False, "project": project},
                 env=os.environ,
             ).location  # fmt: skip
+            text = read_input_text(path, "Impact Framework output", stdin=True)
+            name, runs = parse_output(text, "stdin" if path == "-" else path)
             if all(r.intensity_g_per_kwh is not None for r in runs) and not (
                 country or region or grid_g_per_kwh is not None
             ):  # the manifest gives every intensity: the place stays unknown, said so

@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from carbonledger.cli._common import emit_json
-from carbonledger.cli._ledger_read import JsonOpt
+from carbonledger.cli._common import JsonOpt, emit_json
 
 
 def register(app: typer.Typer) -> None:
@@ -69,15 +68,24 @@ def register(app: typer.Typer) -> None:
 
 
 def _add_trusted(path: str, fingerprint: str, pem: str) -> str:
-    """Append the key to the trusted-keys file (created with its folder) unless listed."""
+    """Add the key to the trusted-keys file (created with its folder) unless listed; the
+    file is rewritten whole (atomically), and refused when others may write it."""
     import os
+
+    from carbonledger._files import atomic_write, read_input_text
+    from carbonledger.ledger.keys import KEY_MAX_BYTES, KEYS_FILE_FORBIDDEN_MODE
 
     os.makedirs(os.path.dirname(path), exist_ok=True)
     text = ""
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
+    if os.path.lexists(path):
+        text = read_input_text(
+            path, "trusted-keys file", max_bytes=KEY_MAX_BYTES * 16,
+            forbid_mode=KEYS_FILE_FORBIDDEN_MODE,
+        )  # fmt: skip
     if fingerprint not in text and pem.strip() not in text:
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(f"# added by carbonledger keys --trust\n{fingerprint}\n")
+        if text and not text.endswith("\n"):
+            text += "\n"
+        atomic_write(
+            path, f"{text}# added by carbonledger keys --trust\n{fingerprint}\n", mode=0o644
+        )
     return path

@@ -13,8 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from carbonledger.cli._common import emit_json, fail
-from carbonledger.cli._ledger_read import JsonOpt, LedgerOpt
+from carbonledger.cli._common import JsonOpt, LedgerOpt, emit_json, fail
 from carbonledger.errors import InputError
 
 KeyFileOpt = Annotated[
@@ -265,6 +264,13 @@ def _register_verify(app: typer.Typer) -> None:
         from carbonledger.cli._progress import progress
         from carbonledger.ledger import verify
 
+        if expect_head is not None:  # a typo is said before the ledger is read
+            from carbonledger.ledger import parse_head
+
+            try:
+                parse_head(expect_head)
+            except InputError as exc:
+                fail(str(exc))
         with progress("verifying every signed record"):
             report = verify(target, keys=key or (), expect_head=expect_head)
         if json_out:
@@ -309,12 +315,19 @@ def _register_export(app: typer.Typer) -> None:
         key = load_key(key_file=key_file, key_env=key_env) if encrypt else None
         out = csv_path if csv_path is not None else jsonl_path
         assert out is not None
+        if str(out) != "-":  # a FIFO or a device is refused before anything is read
+            from carbonledger._files import check_writable_target
+
+            try:
+                check_writable_target(out)
+            except InputError as exc:
+                fail(str(exc))
         from carbonledger.cli._progress import progress
 
         led = open_ledger(ledger, create=False, read_only=True)
         try:
-            with progress("reading the runs to export"):
-                summaries = [led.summary(r) for r in led.iter_run_ids(project)]
+            with progress("reading the runs to export"):  # oldest first; damaged ones too
+                summaries = led.list_runs(project=project)[::-1]
         finally:
             led.close()
         text, n = export_text(summaries, "csv" if csv_path is not None else "jsonl")

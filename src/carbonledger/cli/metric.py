@@ -12,7 +12,13 @@ from typing import Annotated
 
 import typer
 
-from carbonledger.cli._common import emit_json, fail, fail_from
+from carbonledger.cli._common import (
+    JsonOpt,
+    LedgerOpt,
+    emit_json,
+    fail,
+    fail_from,
+)
 from carbonledger.errors import CarbonLedgerError
 
 
@@ -22,10 +28,8 @@ def register(app: typer.Typer) -> None:
         run: Annotated[str, typer.Argument(help="A run id or unique prefix.")],
         name: Annotated[str, typer.Argument(help="The metric's name, e.g. accuracy.")],
         value: Annotated[str, typer.Argument(help="A number, e.g. 0.93.")],
-        ledger: Annotated[
-            str | None, typer.Option("--ledger", "-l", help="Ledger file or postgresql:// URL.")
-        ] = None,
-        json_out: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+        ledger: LedgerOpt = None,
+        json_out: JsonOpt = False,
     ) -> None:
         """Log a metric on a run (kept beside its footprint; compared by `compare`)."""
         from carbonledger.ledger import open_ledger

@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
-from carbonledger.cli._common import emit_json, fail_from
+from carbonledger.cli._common import JsonOpt, LedgerOpt, emit_json, fail_from
 from carbonledger.errors import CarbonLedgerError
 
 
 def register(app: typer.Typer) -> None:
     @app.command("migrate")
     def migrate_command(
-        ledger: Annotated[
-            str | None,
-            typer.Option(
-                "--ledger",
-                "-l",
-                help="Ledger file or postgresql:// URL (default: $CARBONLEDGER_LEDGER, else "
-                "the per-user ledger).",
-            ),
-        ] = None,
-        json_out: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+        ledger: LedgerOpt = None,
+        json_out: JsonOpt = False,
     ) -> None:
         """Upgrade a ledger to this carbonledger's schema (a writer does it on its own too).
 

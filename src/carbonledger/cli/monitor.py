@@ -10,12 +10,13 @@ import typer
 
 from carbonledger.cli._common import (
     CpuWattsOpt,
+    LedgerOpt,
     ProgressOpt,
     QuietOpt,
     RamWattsOpt,
     check_interval_option,
+    check_tracker_options,
     emit_json,
-    fail,
     fail_from,
     progress_to_stderr,
 )
@@ -37,7 +38,6 @@ CountryOpt = Annotated[str | None, typer.Option("--country")]
 RegionOpt = Annotated[str | None, typer.Option("--region")]
 PueOpt = Annotated[float | None, typer.Option("--pue")]
 GridOpt = Annotated[float | None, typer.Option("--grid")]
-LedgerOpt = Annotated[str | None, typer.Option("--ledger")]
 NoLedgerOpt = Annotated[bool, typer.Option("--no-ledger")]
 PrometheusPortOpt = Annotated[
     int | None,
@@ -141,8 +141,12 @@ def register(app: typer.Typer) -> None:
 
         check_interval_option(interval)
         progress_s = progress_to_stderr(quiet, progress)
-        if duration is not None and not duration > 0:
-            fail(f"--duration must be > 0 seconds, got {duration:g}")
+        check_tracker_options(
+            project=project, experiment=experiment, country=country, region=region, pue=pue,
+            grid=grid, cpu_watts=cpu_watts, ram_watts=ram_watts, pushgateway=pushgateway,
+            prometheus_port=prometheus_port, prometheus_addr=prometheus_addr,
+            duration_s=duration,
+        )  # fmt: skip
         if prometheus_port is not None or pushgateway:
             from carbonledger.report.prometheus import require_client
 

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from carbonledger.cli._common import emit_json, fail, fail_from
-from carbonledger.cli._ledger_read import JsonOpt, LedgerOpt, reading, summaries
+from carbonledger.cli._common import JsonOpt, LedgerOpt, emit_json, fail, fail_from
+from carbonledger.cli._ledger_read import reading, summaries
 from carbonledger.errors import CarbonLedgerError
 
 
@@ -62,7 +62,10 @@ def register(app: typer.Typer) -> None:
             if kwh is not None:
                 if run is not None:
                     fail("give a RUN or --kwh, not both")
-                energy_j = kwh_to_j(kwh)
+                from carbonledger import _inputs
+                from carbonledger.cli.where import MAX_KWH
+
+                energy_j = kwh_to_j(_inputs.number(kwh, "--kwh", low=0.0, high=MAX_KWH, unit="kWh"))
                 options = rank_regions(
                     energy_j, pue=1.0 if pue is None else pue,
                     pue_source="given" if pue is not None else "assumed 1.0 (give --pue)",

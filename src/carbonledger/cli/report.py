@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from carbonledger.cli._common import emit_json, fail, fail_from
-from carbonledger.cli._ledger_read import JsonOpt, LedgerOpt, reading
+from carbonledger.cli._common import JsonOpt, LedgerOpt, emit_json, fail, fail_from
+from carbonledger.cli._ledger_read import reading
 from carbonledger.cli._progress import progress
 from carbonledger.errors import CarbonLedgerError
 
@@ -70,14 +70,12 @@ def _emit(text: str, output: Path | None) -> None:
     if output is None:
         typer.echo(text, nl=not text.endswith("\n"))
         return
-    from carbonledger._files import atomic_write
+    from carbonledger.report.crypto import write_atomic
 
-    try:
-        atomic_write(output, text)
+    try:  # a regular file or a new path only; a missing folder, a FIFO... said in one line
+        write_atomic(output, text.encode("utf-8"))
     except CarbonLedgerError as exc:
         fail_from(exc)
-    except OSError as exc:
-        fail(f"cannot write {output}: {exc.strerror or exc}")
     typer.echo(f"wrote {output}", err=True)
 
 

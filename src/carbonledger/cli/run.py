@@ -20,8 +20,11 @@ from carbonledger.cli._common import (
     QuietOpt,
     RamWattsOpt,
     check_interval_option,
+    check_ledger_option,
+    check_tracker_options,
     emit_json,
     fail,
+    one_line,
     parse_tags,
     progress_to_stderr,
 )
@@ -49,7 +52,10 @@ Region = Annotated[
 Scope = Annotated[str, typer.Option("--scope", help="process (the command's tree) or machine.")]
 Grid = Annotated[float | None, typer.Option("--grid", help="Grid intensity in gCO2e/kWh.")]
 LedgerTarget = Annotated[
-    str | None, typer.Option("--ledger", help="SQLite path or postgresql:// URL.")
+    str | None,
+    typer.Option(
+        "--ledger", help="SQLite path or postgresql:// URL.", callback=check_ledger_option
+    ),
 ]
 NoLedger = Annotated[bool, typer.Option("--no-ledger", help="Do not record the run.")]
 Tags = Annotated[
@@ -108,7 +114,9 @@ def _resource_env(
 def register(app: typer.Typer) -> None:
     @app.command(
         "run",
-        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+        # the options before the command are ours (an unknown one is an error with a
+        # suggestion); everything from the command's name on is the command's
+        context_settings={"allow_extra_args": True, "allow_interspersed_args": False},
     )
     def run_command(
         ctx: typer.Context,
@@ -141,6 +149,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run CMD, track its process tree, and exit with CMD's exit code: a live line on a
         terminal, else a progress line every --progress seconds through the log."""
+        check_tracker_options(
+            project=project, experiment=experiment, interval=interval, country=country,
+            region=region, scope=scope, pue=pue, grid=grid, expected_epochs=expected_epochs,
+            cpu_watts=cpu_watts, ram_watts=ram_watts, budget_kg=budget_kg, on_budget=on_budget,
+        )  # fmt: skip
+        if forecast is not None and start_within is None:
+            fail("--forecast is the forecast for --start-within; give --start-within too")
         cmd = _command(ctx, scope, interval)
         progress_s = progress_to_stderr(quiet, progress)
         tags = parse_tags(tag)
@@ -177,10 +192,10 @@ def _command(ctx: typer.Context, scope: str, interval_s: float | None) -> list[s
     exe = cmd[0]
     found = shutil.which(exe) if os.sep not in exe else (exe if os.path.exists(exe) else None)
     if found is None:
-        typer.echo(f"carbonledger: command not found: {exe}", err=True)
+        typer.echo(f"carbonledger: command not found: {one_line(exe)}", err=True)
         raise typer.Exit(127)
     if os.sep in exe and not os.access(exe, os.X_OK):
-        typer.echo(f"carbonledger: permission denied: {exe}", err=True)
+        typer.echo(f"carbonledger: permission denied: {one_line(exe)}", err=True)
         raise typer.Exit(126)
     return cmd
 

@@ -7,16 +7,14 @@ from typing import Annotated
 
 import typer
 
-from carbonledger.cli._common import fail, fail_from
+from carbonledger.cli._common import LedgerOpt, fail, fail_from
 from carbonledger.errors import CarbonLedgerError
 
 
 def register(app: typer.Typer) -> None:
     @app.command("serve")
     def serve_command(
-        ledger: Annotated[
-            str | None, typer.Option("--ledger", "-l", help="Ledger file or postgresql:// URL.")
-        ] = None,
+        ledger: LedgerOpt = None,
         host: Annotated[
             str, typer.Option("--host", help="Address to bind (loopback unless told otherwise).")
         ] = "127.0.0.1",

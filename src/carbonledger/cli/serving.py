@@ -11,6 +11,7 @@ import typer
 
 from carbonledger.cli._common import (
     CpuWattsOpt,
+    LedgerOpt,
     RamWattsOpt,
     check_interval_option,
     emit_json,
@@ -201,9 +202,7 @@ def register(app: typer.Typer) -> None:
             float | None, typer.Option("--grid", help="Grid intensity in gCO2e/kWh to use.")
         ] = None,
         pue: Annotated[float | None, typer.Option("--pue", help="The data centre's PUE.")] = None,
-        ledger: Annotated[
-            str | None, typer.Option("--ledger", help="Ledger file or postgresql:// URL.")
-        ] = None,
+        ledger: LedgerOpt = None,
         no_ledger: Annotated[
             bool, typer.Option("--no-ledger", help="Record nothing (totals only).")
         ] = False,

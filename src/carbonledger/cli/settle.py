@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from carbonledger.cli._common import emit_json
+from carbonledger.cli._common import JsonOpt, LedgerOpt, emit_json
 
 
 def register(app: typer.Typer) -> None:
@@ -16,16 +16,8 @@ def register(app: typer.Typer) -> None:
         run: Annotated[
             str | None, typer.Argument(help="Only this run (an id or a unique prefix).")
         ] = None,
-        ledger: Annotated[
-            str | None,
-            typer.Option(
-                "--ledger",
-                "-l",
-                help="Ledger file or postgresql:// URL (default: $CARBONLEDGER_LEDGER, else "
-                "the per-user ledger).",
-            ),
-        ] = None,
-        json_out: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+        ledger: LedgerOpt = None,
+        json_out: JsonOpt = False,
     ) -> None:
         """Record as interrupted (and seal, with your key) every running run whose processes
         all stopped heart-beating, from what they signed; also upgrades an older ledger.

@@ -6,21 +6,13 @@ from typing import Annotated
 
 import typer
 
-from carbonledger.cli._common import emit_json
+from carbonledger.cli._common import JsonOpt, LedgerOpt, emit_json
 
 
 def register(app: typer.Typer) -> None:
     @app.command("sync")
     def sync_command(
-        ledger: Annotated[
-            str | None,
-            typer.Option(
-                "--ledger",
-                "-l",
-                help="Replay into this ledger (file or postgresql:// URL) instead of the one "
-                "each journal names.",
-            ),
-        ] = None,
+        ledger: LedgerOpt = None,
         key: Annotated[
             list[str] | None,
             typer.Option(
@@ -38,7 +30,7 @@ def register(app: typer.Typer) -> None:
                 "unsigned).",
             ),
         ] = False,
-        json_out: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+        json_out: JsonOpt = False,
     ) -> None:
         """Replay journalled measurements into the ledger (after it failed during a run).
 

@@ -41,14 +41,17 @@ def register(app: typer.Typer) -> None:
         json_out: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
     ) -> None:
         """The start with the lowest expected CO2e over the job's hours, vs starting now."""
+        from carbonledger import _inputs
         from carbonledger.cli.where import job_energy_kwh
         from carbonledger.reduce.scheduling import parse_duration_s, plan_for_place
 
         if (zone is None) == (region is None):
             fail("give --zone (e.g. GB) or --region (e.g. aws:eu-west-2)")
         try:
+            _inputs.timeout_s(timeout, "--timeout")
+            _inputs.text(zone or region, "--zone" if zone is not None else "--region")
             duration_s = parse_duration_s(duration, "--duration")
-            within_s = parse_duration_s(within, "--within")
+            within_s = parse_duration_s(within, "--within", allow_zero=True)
             energy = job_energy_kwh(kwh, estimate, None, None)
             plan = plan_for_place(
                 zone or region or "",

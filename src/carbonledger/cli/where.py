@@ -7,7 +7,7 @@ from typing import Annotated, NamedTuple
 
 import typer
 
-from carbonledger.cli._common import emit_json, fail, fail_from
+from carbonledger.cli._common import LedgerOpt, emit_json, fail, fail_from
 from carbonledger.errors import CarbonLedgerError
 
 #: the job's energy, as ``where`` and ``when`` take it (or a run of the ledger)
@@ -15,6 +15,10 @@ KwhOpt = Annotated[float | None, typer.Option("--kwh", help="The job's IT energy
 EstimateOpt = Annotated[
     Path | None, typer.Option("--estimate", help="A prediction spec (SPEC.yaml).")
 ]
+
+
+#: the most energy a job is given as (kWh): 1e12 kWh is a terawatt-year and more
+MAX_KWH = 1e12
 
 
 class JobEnergy(NamedTuple):
@@ -39,8 +43,12 @@ def job_energy_kwh(
     if len(given) > 1:
         fail(f"give one of --kwh, --estimate or RUN, not {' and '.join(given)}")
     if kwh is not None:
-        if not kwh >= 0:
-            fail(f"--kwh must be >= 0, got {kwh}")
+        from carbonledger import _inputs
+
+        try:
+            _inputs.number(kwh, "--kwh", low=0.0, high=MAX_KWH, unit="kWh")
+        except CarbonLedgerError as exc:
+            fail_from(exc)
         return JobEnergy(kwh, kwh, kwh, "given (--kwh)")
     if estimate is not None:
         from carbonledger.predict import load_spec
@@ -94,7 +102,7 @@ def register(app: typer.Typer) -> None:
             typer.Option("--near", help="Only regions in the same geography as this one."),
         ] = None,
         top: Annotated[int, typer.Option("--top", help="How many regions to list.")] = 10,
-        ledger: Annotated[str | None, typer.Option("--ledger", help="Ledger path or URL.")] = None,
+        ledger: LedgerOpt = None,
         json_out: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
     ) -> None:
         """Rank cloud regions by the expected CO2e of a job (per kWh without a job)."""

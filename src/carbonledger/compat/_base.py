@@ -325,7 +325,8 @@ def usage_since(mark: UsageMark | None) -> Usage:
     except Exception:
         return Usage(None, None, None)
     spent = total - mark.cpu_total_s
-    cpu = 100.0 * (busy - mark.cpu_busy_s) / spent if spent > 0 else None
+    # busy time is total less idle: rounding can put it a hair below the mark's (-1e-8 %)
+    cpu = min(100.0, max(0.0, 100.0 * (busy - mark.cpu_busy_s) / spent)) if spent > 0 else None
     return Usage(
         cpu,
         math.fsum(mark.ram_percent) / len(mark.ram_percent),

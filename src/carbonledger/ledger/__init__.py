@@ -26,13 +26,12 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from carbonledger._lazy import lazy_face
-from carbonledger.errors import InputError
 from carbonledger.models import MemberRecord, RunRecord
 
 if TYPE_CHECKING:
     from carbonledger.events import Signer
     from carbonledger.ledger import keys, transports
-    from carbonledger.ledger.chain import Problem, VerifyReport
+    from carbonledger.ledger.chain import Problem, VerifyReport, parse_head
     from carbonledger.ledger.keys import Signer as KeySigner
     from carbonledger.ledger.ledger import Ledger
     from carbonledger.ledger.paths import (
@@ -44,6 +43,7 @@ if TYPE_CHECKING:
     from carbonledger.ledger.schema import SCHEMA_VERSION
 
 _LAZY = {
+    "parse_head": "carbonledger.ledger.chain",
     "ENV_VAR": "carbonledger.ledger.paths",
     "default_ledger_file": "carbonledger.ledger.paths",
     "default_ledger_path": "carbonledger.ledger.paths",
@@ -72,6 +72,7 @@ __all__ = [
     "is_postgres_url",
     "keys",
     "open_ledger",
+    "parse_head",
     "transports",
     "verify",
 ]
@@ -109,13 +110,13 @@ def open_ledger(
     """
     from carbonledger.ledger.ledger import Ledger
     from carbonledger.ledger.paths import ENV_VAR, default_ledger_file
-    from carbonledger.ledger.transports import open_transport
+    from carbonledger.ledger.transports import check_target, open_transport
 
     if target is None:
-        target = os.environ.get(ENV_VAR) or default_ledger_file()
-    text = os.fspath(target)
-    if not text:
-        raise InputError("the ledger path is empty; give a file path or a postgresql:// URL")
+        env_target = os.environ.get(ENV_VAR)
+        text = check_target(env_target, ENV_VAR) if env_target else default_ledger_file()
+    else:
+        text = check_target(target)
     transport = open_transport(
         text, create=create, read_only=read_only, timeout_s=timeout_s, clock=clock
     )

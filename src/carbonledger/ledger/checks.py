@@ -21,6 +21,7 @@ from carbonledger.ledger.chain import (
     Problem,
     SealRow,
     VerifyReport,
+    _fp,
     batch_row,
     check_chain,
     check_expected_head,
@@ -38,18 +39,63 @@ _SEAL_SQL = (
 )
 
 
-def _seal_rows(tx: Tx, where: str = "", params: tuple[Any, ...] = ()) -> list[SealRow]:
+#: what a row that no writer writes (text for a number, a number past any integer) makes a
+#: check raise: verify reports the row, and goes on
+_DATA_ERRORS = (ArithmeticError, LookupError, TypeError, ValueError, AttributeError, RecursionError)
+
+
+def _unreadable(ref: str, exc: BaseException) -> Problem:
+    return Problem(
+        ref, "modified", f"its rows cannot be read ({type(exc).__name__}: {str(exc)[:200]})"
+    )
+
+
+def _seal_rows(
+    tx: Tx, where: str = "", params: tuple[Any, ...] = (), problems: list[Problem] | None = None
+) -> list[SealRow]:
+    """The chain's records in order; one that cannot be read is left out (a problem in
+    ``problems``; the chain check then reports the gap)."""
     out = []
     for row in tx.stream(f"{_SEAL_SQL}{where} ORDER BY seq", params):
-        seq, *texts, member_id, signer, mseq, bhash = row
-        run_id, kind, prev, digest, sig, canonical = (str(t) for t in texts)
-        common = (int(seq), run_id, kind, prev, digest, sig, canonical)
-        names = (str(member_id or ""), str(signer or ""))
-        if mseq is None:  # a record of an earlier version
-            out.append(SealRow(*common, *names))
-        else:  # a signed batch: checked as it is read, kept light
-            out.append(batch_row(*common, *names, int(mseq), str(bhash or "")))
+        try:
+            out.append(_seal_row(row))
+        except _DATA_ERRORS as exc:
+            if problems is not None:
+                problems.append(_unreadable(f"record {row[0]!r:.40}", exc))
     return out
+
+
+def _seal_row(row: Any) -> SealRow:
+    seq, run_id, kind, prev, digest, sig, canonical, member_id, signer, mseq, bhash = row
+    for value in (run_id, kind, prev, digest, sig, canonical, member_id, signer, bhash):
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"a text column holds {type(value).__name__} {value!r:.40}")
+    if mseq is None:
+        return SealRow(
+            int(seq),
+            str(run_id),
+            str(kind),
+            str(prev),
+            str(digest),
+            str(sig),
+            str(canonical),
+            str(member_id or ""),
+            str(signer or ""),
+        )
+    else:
+        return batch_row(
+            int(seq),
+            str(run_id),
+            str(kind),
+            str(prev),
+            str(digest),
+            str(sig),
+            str(canonical),
+            str(member_id or ""),
+            str(signer or ""),
+            int(mseq),
+            str(bhash or ""),
+        )
 
 
 def _trusted(
@@ -117,7 +163,6 @@ def verify_ledger(
     use_trusted_file: bool = True,
 ) -> VerifyReport:
     """Check the whole ledger (see :meth:`carbonledger.ledger.Ledger.verify`)."""
-    from carbonledger.ledger.keys import fingerprint
     from carbonledger.ledger.log import read_head
 
     trusted, sources = _trusted(keys, use_trusted_file)
@@ -127,7 +172,7 @@ def verify_ledger(
     content: list[Problem] = []
     legacy_runs: list[RunState] = []
     with transport.transaction(write=False) as tx:
-        seals = _seal_rows(tx)
+        seals = _seal_rows(tx, problems=content)
         head_text, head = read_head(tx)
         head_doc: dict[str, Any] | None = head if head_text is not None else None
         if (
@@ -138,13 +183,20 @@ def verify_ledger(
             head_doc = None  # the empty chain of a new ledger
         row = tx.one("SELECT value FROM carbonledger_meta WHERE key = 'public_key'")
         legacy = str(row[0]) if row else ""
-        run_ids = [str(r[0]) for r in tx.rows("SELECT run_id FROM runs ORDER BY run_id")]
-        for run_id in run_ids:
-            if is_signed_run(tx, run_id):
-                run = state.need_run(tx, run_id, transport.location)
-                content += check_signed_run(tx, run, now, notes)
-            else:
-                legacy_runs.append(_legacy_state(tx, transport.location, run_id))
+        run_ids = []
+        for (run_id,) in tx.rows("SELECT run_id FROM runs ORDER BY run_id"):
+            if not isinstance(run_id, str):
+                content.append(Problem(repr(run_id)[:60], "modified", "a run's id is not text"))
+                continue
+            run_ids.append(run_id)
+            try:
+                if is_signed_run(tx, run_id):
+                    run = state.need_run(tx, run_id, transport.location)
+                    content += check_signed_run(tx, run, now, notes)
+                else:
+                    legacy_runs.append(_legacy_state(tx, transport.location, run_id))
+            except _DATA_ERRORS as exc:
+                content.append(_unreadable(run_id, exc))
     problems, good = check_chain(seals, head_doc, legacy, trusted)
     problems += untrusted_runs(seals, trusted)
     if legacy and not seals:
@@ -161,7 +213,7 @@ def verify_ledger(
     if expect_head is not None:
         problems += check_expected_head(expect_head, seals)
     top = seals[-1] if seals else None
-    signers = sorted({fingerprint(s.signer or legacy) for s in seals if (s.signer or legacy)})
+    signers = sorted({_fp(s.signer or legacy) for s in seals if (s.signer or legacy)})
     return VerifyReport(
         location=transport.location,
         ok=not problems,
@@ -187,21 +239,24 @@ def verify_one_run(
     """Check one run: each of its records (hash, signature, a trusted signer) and its rows
     against them. The chain's links to other runs' records are the whole verify's part."""
     from carbonledger.ledger.chain import _check_trust, _hash_ok, _names, _signed
-    from carbonledger.ledger.keys import fingerprint
 
     trusted, sources = _trusted(keys, use_trusted_file)
     notes: list[str] = []
     problems: list[Problem] = []
     with transport.transaction(write=False) as tx:
         run = state.need_run(tx, run_id, transport.location)
-        seals = _seal_rows(tx, " WHERE run_id = ?", (run_id,))
+        seals = _seal_rows(tx, " WHERE run_id = ?", (run_id,), problems)
         row = tx.one("SELECT value FROM carbonledger_meta WHERE key = 'public_key'")
         legacy = str(row[0]) if row else ""
         signed_run = is_signed_run(tx, run_id)
-        if signed_run:
-            problems += check_signed_run(tx, run, now, notes)
-        else:
-            legacy_state = _legacy_state(tx, transport.location, run_id)
+        legacy_state = None
+        try:
+            if signed_run:
+                problems += check_signed_run(tx, run, now, notes)
+            else:
+                legacy_state = _legacy_state(tx, transport.location, run_id)
+        except _DATA_ERRORS as exc:
+            problems.append(_unreadable(run_id, exc))
     good = set()
     from collections import Counter
 
@@ -218,17 +273,17 @@ def verify_one_run(
                 Problem(run_id, "bad-signature", f"the signature of record seq {s.seq} is wrong")
             )
             continue
-        if trusted is not None and signer not in trusted and fingerprint(signer) not in trusted:
+        if trusted is not None and signer not in trusted and _fp(signer) not in trusted:
             continue
         good.add(s.seq)
     if trusted is not None:
         problems += _check_trust(counts, trusted)
     problems += untrusted_runs(seals, trusted)
-    if not signed_run:
+    if legacy_state is not None:
         problems += check_runs(
             [legacy_state], [s for s in seals if s.seq in good and s.member_seq is None], notes
         )
-    signers = sorted({fingerprint(s.signer or legacy) for s in seals if (s.signer or legacy)})
+    signers = sorted({_fp(s.signer or legacy) for s in seals if (s.signer or legacy)})
     return VerifyReport(
         location=transport.location,
         ok=not problems,

@@ -36,7 +36,9 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "KEYS_FILE_FORBIDDEN_MODE",
     "KEY_ENV_VAR",
+    "KEY_MAX_BYTES",
     "Signer",
     "config_dir",
     "fingerprint",
@@ -52,6 +54,8 @@ __all__ = [
 
 #: environment variable naming the signing key file
 KEY_ENV_VAR = "CARBONLEDGER_SIGNING_KEY"
+#: the largest key file read (bytes): a PEM key is a few hundred
+KEY_MAX_BYTES = 64 << 10
 
 _P = 2**255 - 19
 #: y-coordinates of the eight small-order points of edwards25519: the identity (1), the point
@@ -121,7 +125,7 @@ def parse_public_key(text: str, where: str) -> str:
     text = text.strip()
     if text.startswith("SHA256:"):
         if not re.fullmatch(r"SHA256:[A-Za-z0-9+/]{43}", text):
-            raise InputError(f"{where}: {text!r} is not a SHA256 key fingerprint")
+            raise InputError(f"{where}: {text!r:.60} is not a SHA256 key fingerprint")
         return text
     if re.fullmatch(r"[0-9a-fA-F]{64}", text):
         raw = bytes.fromhex(text)
@@ -164,21 +168,34 @@ def _entries(text: str) -> list[str]:
     return out
 
 
+#: permission bits a keys file must not have: nobody but its owner may write a trust anchor
+KEYS_FILE_FORBIDDEN_MODE = 0o022
+
+
+def _read_keys_file(path: str) -> list[str]:
+    """The public keys a keys file holds (not writable by group or others: whoever could
+    write it could make verify trust their key)."""
+    from carbonledger._files import read_input_text
+
+    text = read_input_text(
+        path, "key file", max_bytes=KEY_MAX_BYTES * 16, forbid_mode=KEYS_FILE_FORBIDDEN_MODE
+    )
+    return [parse_public_key(e, path) for e in _entries(text)]
+
+
 def load_trusted_keys(
     args: Iterable[str] = (), env: Mapping[str, str] | None = None, *, user_file: bool = True
 ) -> tuple[list[str], list[str]]:
     """The trusted keys (hex or fingerprints) from ``args`` (each a file holding keys, a
-    fingerprint or hex) and the user's trusted-keys file; and where they came from."""
+    fingerprint or hex) and the user's trusted-keys file; and where they came from. A keys
+    file writable by group or others is refused (:class:`InputError` with the ``chmod``)."""
     keys: list[str] = []
     sources: list[str] = []
     for arg in args:
+        if not isinstance(arg, str) or "\x00" in arg:
+            raise InputError(f"--key: {arg!r:.60} is not a key file or a fingerprint")
         if os.path.isfile(arg):
-            try:
-                with open(arg, encoding="utf-8") as fh:
-                    text = fh.read()
-            except (OSError, UnicodeDecodeError) as exc:
-                raise InputError(f"cannot read key file {arg}: {exc}") from None
-            found = [parse_public_key(e, arg) for e in _entries(text)]
+            found = _read_keys_file(arg)
             if not found:
                 raise InputError(f"key file {arg} holds no public key")
             keys += found
@@ -187,9 +204,8 @@ def load_trusted_keys(
             keys.append(parse_public_key(arg, "--key"))
             sources.append("--key")
     path = trusted_keys_path(env)
-    if user_file and os.path.isfile(path):
-        with open(path, encoding="utf-8") as fh:
-            keys += [parse_public_key(e, path) for e in _entries(fh.read())]
+    if user_file and os.path.lexists(path):
+        keys += _read_keys_file(path)
         sources.append(path)
     return keys, sources
 
@@ -243,24 +259,37 @@ def _read_key(path: str) -> Signer:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        fd = os.open(path, flags)  # never blocks: a FIFO is refused below, not waited on
     except OSError as exc:
         raise LedgerError(
             f"cannot read the signing key {path}: {exc.strerror} (a symbolic link is refused); "
             f"point {KEY_ENV_VAR} at a readable key file"
         ) from None
-    with os.fdopen(fd, "rb") as fh:
-        info = os.fstat(fh.fileno())
+    try:
+        info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise LedgerError(f"the signing key {path} is not a regular file")
+            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            raise LedgerError(
+                f"the signing key {path} is {kind}; point {KEY_ENV_VAR} at a key file (or at "
+                "a path where one can be made)"
+            )
         if info.st_mode & 0o077:
             raise LedgerError(
                 f"the signing key {path} is readable by others (mode "
                 f"{stat.S_IMODE(info.st_mode):04o}); it is refused, as ssh refuses such keys. "
                 f"Fix: chmod 600 {path}"
             )
-        pem = fh.read()
+        pem = os.read(fd, KEY_MAX_BYTES + 1)
+    except OSError as exc:
+        raise LedgerError(f"cannot read the signing key {path}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(pem) > KEY_MAX_BYTES:
+        raise LedgerError(
+            f"the signing key {path} is larger than a key file ({KEY_MAX_BYTES} bytes)"
+        )
     try:
         key = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError) as exc:

@@ -25,7 +25,110 @@ from carbonledger.models import (
     WindowSummary,
 )
 
-__all__ = ["Queries"]
+__all__ = ["DATA_ERRORS", "Queries", "damaged_summary"]
+
+#: what a row that is not what the ledger writes makes a reader raise (a string where a
+#: number belongs, JSON of another shape, a number too large for a date): the run is then
+#: listed as damaged, the others as they are
+DATA_ERRORS = (ArithmeticError, LookupError, TypeError, ValueError, AttributeError, RecursionError)
+
+
+def _number(value: Any, low: float, high: float) -> float | None:
+    """``value`` as a float when it is a number in ``[low, high]``, else None."""
+    import math
+
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        out = float(value)
+    except OverflowError:
+        return None
+    return out if math.isfinite(out) and low <= out <= high else None
+
+
+def _text(value: Any, default: str = "?") -> str:
+    return value if isinstance(value, str) else default
+
+
+def damaged_summary(run: dict[str, Any], reason: str) -> RunSummary:
+    """The summary of a run whose rows cannot be read: what of its row can be read (id,
+    names, start), status ``damaged``, no components, NaN CO2e, and ``reason`` in its
+    errors and in ``extra["damaged"]``."""
+    from carbonledger._inputs import MAX_UNIX_S
+
+    nan = float("nan")
+    message = (
+        f"the ledger's rows of this run cannot be read ({reason}); it is listed as damaged: "
+        "'carbonledger verify' names what changed"
+    )
+    return RunSummary(
+        run_id=str(run.get("run_id", "?")),
+        project=_text(run.get("project")),
+        experiment=_text(run.get("experiment")),
+        status="damaged",
+        started_unix_s=_number(run.get("started_unix_s"), 0.0, MAX_UNIX_S) or 0.0,
+        duration_s=0.0,
+        components=(),
+        intensity_g_per_kwh=nan,
+        intensity_source="",
+        location=_text(run.get("location"), ""),
+        location_source="",
+        pue=nan,
+        pue_source="",
+        errors=(message,),
+        scope=_text(run.get("scope"), "process"),
+        extra={"damaged": message, "tags": {}, "meta": {}, "members": []},
+    )
+
+
+def _check_ranges(summary: RunSummary) -> None:
+    """ValueError (TypeError) naming the first figure of ``summary`` that no reader can use: a
+    time before 1970 or past year 9999 (it cannot be printed), a number not finite or so large
+    that adding it up overflows, text that is not text. Readers then list the run as damaged
+    instead of failing on it later. (What is realistic is the writer's check:
+    :func:`carbonledger.events.check_ranges`.)"""
+    from carbonledger._inputs import MAX_UNIX_S
+
+    huge = 1e30
+
+    def need(value: Any, what: str, low: float, high: float, optional: bool = False) -> None:
+        if value is None and optional:
+            return
+        if _number(value, low, high) is None:
+            raise ValueError(f"{what} {value!r:.40} is out of range")
+
+    def text(value: Any, what: str) -> None:
+        if not isinstance(value, str):
+            raise TypeError(f"{what} is {type(value).__name__} {value!r:.40}, not text")
+
+    for name in ("run_id", "project", "experiment", "location", "location_source",
+                 "intensity_source", "pue_source", "scope"):  # fmt: skip
+        text(getattr(summary, name), name)
+    for host in summary.hosts:
+        text(host, "a host")
+    for c in summary.components:
+        for name in ("device", "method", "model", "host"):
+            text(getattr(c, name), f"a device's {name}")
+    for w in summary.windows:
+        text(w.name, "a window's name")
+        text(w.path, "a window's path")
+    need(summary.started_unix_s, "the start time", 0.0, MAX_UNIX_S)
+    need(summary.duration_s, "the duration", 0.0, MAX_UNIX_S)
+    need(summary.started_unix_s + summary.duration_s, "the end time", 0.0, MAX_UNIX_S)
+    need(summary.intensity_g_per_kwh, "the intensity", 0.0, huge)
+    need(summary.pue, "the PUE", 0.0, huge)
+    need(summary.extra.get("finished_unix_s"), "the end time", 0.0, MAX_UNIX_S, optional=True)
+    for c in summary.components:
+        need(c.energy_j, f"{c.device}'s energy", -huge, huge)
+        need(c.duration_s, f"{c.device}'s duration", -MAX_UNIX_S, MAX_UNIX_S)
+        need(c.low_j, f"{c.device}'s low bound", -huge, huge, optional=True)
+        need(c.high_j, f"{c.device}'s high bound", -huge, huge, optional=True)
+    for w in summary.windows:
+        need(w.started_unix_s, f"window {w.path!r:.40}'s start", 0.0, MAX_UNIX_S)
+        need(w.duration_s, f"window {w.path!r:.40}'s duration", -MAX_UNIX_S, MAX_UNIX_S)
+    for m in summary.extra.get("members") or ():
+        for key in ("started_unix_s", "finished_unix_s", "heartbeat_unix_s"):
+            need(m.get(key), f"a member's {key}", 0.0, MAX_UNIX_S, optional=True)
 
 
 def _account(
@@ -118,16 +221,32 @@ class Queries:
         return str(rows[0][0])
 
     def summary(self, run_id: str) -> RunSummary:
+        """The run's summary; a run whose rows cannot be read is ``damaged`` (see
+        :func:`damaged_summary`), never an exception."""
         now = self._clock()
         with self._t.transaction(write=False) as tx:
             run = self._need_run(tx, run_id)
-            return self._summary(tx, run, now)
+            return self._read_summary(tx, run, now)
+
+    def _read_summary(self, tx: Tx, run: dict[str, Any], now: float) -> RunSummary:
+        try:
+            summary = self._summary(tx, run, now)
+            _check_ranges(summary)
+        except DATA_ERRORS as exc:
+            return damaged_summary(run, f"{type(exc).__name__}: {str(exc)[:200]}")
+        return summary
 
     def windows(self, run_id: str) -> list[WindowSummary]:
+        """The run's windows (those of several members merged); a window row that cannot
+        be read is left out (its run is listed as damaged: :meth:`summary`)."""
         with self._t.transaction(write=False) as tx:
             self._need_run(tx, run_id)
-            members = {m["member_id"]: m for m in state.members(tx, run_id)}
-            return self._merged_windows(state.windows_rows(tx, run_id), members)
+            try:
+                members = {m["member_id"]: m for m in state.members(tx, run_id)}
+            except DATA_ERRORS:
+                members = {}
+            rows, _bad = _readable_windows(state.windows_rows(tx, run_id))
+            return self._merged_windows(rows, members)
 
     def list_runs(self, project: str | None = None, limit: int | None = None) -> list[RunSummary]:
         sql = "SELECT run_id FROM runs"
@@ -143,9 +262,13 @@ class Queries:
         out = []
         with self._t.transaction(write=False) as tx:
             for (run_id,) in tx.rows(sql, params):
-                run = state.run_row(tx, str(run_id))
+                if not isinstance(run_id, str):  # an id that is not text: no row to look up
+                    reason = f"its id is not text ({run_id!r:.60})"
+                    out.append(damaged_summary({"run_id": repr(run_id)}, reason))
+                    continue
+                run = state.run_row(tx, run_id)
                 if run is not None:
-                    out.append(self._summary(tx, run, now))
+                    out.append(self._read_summary(tx, run, now))
         return out
 
     def samples(self, run_id: str, *, since_unix_s: float | None = None) -> list[Sample]:
@@ -164,30 +287,25 @@ class Queries:
         with self._t.transaction(write=False) as tx:
             self._need_run(tx, run_id)
             rows = tx.rows(sql, params)
-        return [
-            Sample(
-                float(r[0]),
-                r[1],
-                str(r[2]),
-                float(r[3]),
-                None if r[4] is None else float(r[4]),
-                str(r[5] or ""),
-                None if r[6] is None else float(r[6]),
-                None if r[7] is None else float(r[7]),
-            )
-            for r in rows
-        ]
+        out = []
+        for r in rows:  # a row that is not what the ledger writes is left out
+            sample = _sample(r)
+            if sample is not None:
+                out.append(sample)
+        return out
 
     def iter_run_ids(self, project: str | None = None) -> Iterator[str]:
-        """Every run id, oldest first (for exports)."""
+        """Every run id, oldest first (ids that are not text, which no writer writes, are
+        left out: :meth:`list_runs` lists them as damaged)."""
         sql = "SELECT run_id FROM runs"
         params: list[Any] = []
         if project is not None:
             sql += " WHERE project = ?"
             params.append(project)
         with self._t.transaction(write=False) as tx:
-            ids = [str(r[0]) for r in tx.rows(sql + " ORDER BY started_unix_s, run_id", params)]
-        yield from ids
+            rows = tx.rows(sql + " ORDER BY started_unix_s, run_id", params)
+        yield from (r[0] for r in rows if isinstance(r[0], str))  # an id edited to a non-text
+        # value cannot be looked up: list_runs() lists it as damaged
 
     # --- summaries -----------------------------------------------------------------------
 
@@ -292,9 +410,10 @@ class Queries:
             extra["forecast"] = run["meta"]["forecast"]
         if isinstance(run["meta"].get("metrics"), dict):
             extra["metrics"] = run["meta"]["metrics"]
-        windows = self._merged_windows(
-            state.windows_rows(tx, run_id), {m["member_id"]: m for m in members}
-        )
+        rows, bad = _readable_windows(state.windows_rows(tx, run_id))
+        if bad:
+            raise ValueError(bad)
+        windows = self._merged_windows(rows, {m["member_id"]: m for m in members})
         return _account(
             run,
             merge_components(parts),
@@ -305,6 +424,51 @@ class Queries:
             hosts=tuple(sorted({m["host"] for m in members})),
             extra=extra,
         )
+
+
+def _readable_windows(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
+    """The window rows that can be read (times and figures numbers in range, components a
+    list of devices), and why the first other one cannot ('' when all can)."""
+    from carbonledger._inputs import MAX_UNIX_S
+
+    good, bad = [], ""
+    for w in rows:
+        try:
+            if _number(w["started_unix_s"], 0.0, MAX_UNIX_S) is None:
+                raise ValueError(f"start {w['started_unix_s']!r:.40}")
+            if _number(w["duration_s"], -MAX_UNIX_S, MAX_UNIX_S) is None:
+                raise ValueError(f"duration {w['duration_s']!r:.40}")
+            if w["co2e_g"] is not None and _number(w["co2e_g"], -1e30, 1e30) is None:
+                raise ValueError(f"CO2e {w['co2e_g']!r:.40}")
+            for c in w["components"]:
+                ce_from_dict(c)
+            if not (isinstance(w["name"], str) and isinstance(w["path"], str)):
+                raise TypeError("its name or path is not text")
+        except DATA_ERRORS as exc:
+            bad = bad or f"window row {w.get('window_ref')!r:.20}: {type(exc).__name__}: {exc}"
+            continue
+        good.append(w)
+    return good, bad
+
+
+def _sample(r: Sequence[Any]) -> Sample | None:
+    """A row of ``samples_view`` as a sample, or None when it holds what no writer writes
+    (text for a number, a time out of range, a component of no kind)."""
+    from carbonledger._inputs import MAX_UNIX_S
+    from carbonledger.models import COMPONENTS
+
+    huge = 1e30  # what a reader can add up, not what is realistic
+    time_s = _number(r[0], 0.0, MAX_UNIX_S)
+    energy_j = _number(r[3], -huge, huge)
+    if time_s is None or energy_j is None or r[1] not in COMPONENTS:
+        return None
+    extras: list[float | None] = []
+    for value in (r[4], r[6], r[7]):  # power, low and high bounds: optional
+        number = None if value is None else _number(value, -huge, huge)
+        if number is None and value is not None:
+            return None
+        extras.append(number)
+    return Sample(time_s, r[1], str(r[2]), energy_j, extras[0], str(r[5] or ""), *extras[1:])
 
 
 def _status(run: dict[str, Any], members: list[dict[str, Any]], now: float) -> RunStatus:

@@ -63,9 +63,31 @@ def loads(text: Any, empty: Any) -> Any:
         value = json.loads(text)
     except (TypeError, ValueError, RecursionError):
         value = None
-    if isinstance(value, type(empty)):
+    if isinstance(value, type(empty)) and _depth_ok(value):
         return value
-    return {"unreadable": str(text)} if isinstance(empty, dict) else [f"unreadable: {text}"]
+    shown = str(text)[:200]
+    return {"unreadable": shown} if isinstance(empty, dict) else [f"unreadable: {shown}"]
+
+
+#: the deepest nesting of a JSON column a reader takes (the event codec writes at most 32)
+MAX_JSON_DEPTH = 64
+
+
+def _depth_ok(value: Any) -> bool:
+    """Whether ``value`` is nested at most :data:`MAX_JSON_DEPTH` deep (walked without
+    recursion: later readers and writers of it recurse)."""
+    level = [value]
+    for _ in range(MAX_JSON_DEPTH + 1):
+        nxt: list[Any] = []
+        for v in level:
+            if isinstance(v, dict):
+                nxt.extend(v.values())
+            elif isinstance(v, list):
+                nxt.extend(v)
+        if not nxt:
+            return True
+        level = nxt
+    return False
 
 
 def run_row(tx: Tx, run_id: str, lock: str = "") -> dict[str, Any] | None:

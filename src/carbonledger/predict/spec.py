@@ -166,24 +166,42 @@ class _Doc:
         return InputError(f"{self.path} line {line} ({place}): {message}")
 
 
+#: a spec is a few levels deep: this many brackets opened in a row is no spec (refused at
+#: once, before the YAML parser recurses into them)
+_MAX_FLOW_DEPTH = 64
+
+
 def _compose(text: str, path: str) -> Any:
+    import re
+
     import yaml
 
+    if re.search(r"[\[{](?:\s*[\[{]){" + str(_MAX_FLOW_DEPTH) + "}", text):
+        raise InputError(f"{path}: nested too deeply to be a spec")
     try:
         return yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise InputError(f"{path}: nested too deeply to be a spec") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = exc.problem or exc.context or "malformed YAML"
         raise InputError(f"{path}{line}: malformed YAML: {problem}") from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: malformed YAML: {exc}") from None
+    except yaml.YAMLError as exc:  # a character YAML refuses...: its message on one line
+        raise InputError(f"{path}: malformed YAML: {' '.join(str(exc).split())}") from None
 
 
 def _construct(node: Any) -> Any:
     import yaml
 
-    return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
+    try:
+        return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
+    except RecursionError:
+        raise InputError("a value is nested too deeply") from None
+    except yaml.YAMLError as exc:  # a bad !!timestamp, !!binary...
+        mark = getattr(exc, "problem_mark", None)
+        line = f"line {mark.line + 1}: " if mark else ""
+        raise InputError(f"{line}cannot read a value ({getattr(exc, 'problem', exc)})") from None
 
 
 def _mapping(node: Any, path: str, where: str) -> _Doc:
@@ -394,13 +412,14 @@ def parse_spec(text: str, path: str = "<spec>") -> Spec:
     )
 
 
+#: the largest spec file read (bytes): a spec is a few dozen lines
+SPEC_MAX_BYTES = 1 << 20
+
+
 def load_spec(path: str | Path) -> Spec:
-    """Read and parse a spec file."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"spec file {str(p)!r} not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read spec file {str(p)!r}: {exc}") from None
-    return parse_spec(text, str(p))
+    """Read and parse a spec file (a regular file or a pipe, at most
+    :data:`SPEC_MAX_BYTES`, UTF-8)."""
+    from carbonledger._files import read_input_text
+
+    text = read_input_text(path, "spec file", max_bytes=SPEC_MAX_BYTES)
+    return parse_spec(text, str(path))

@@ -137,6 +137,13 @@ class StartPlan:
         when = iso_utc(self.start_unix_s)
         now, best = self.intensity_now_g_per_kwh, self.intensity_at_start_g_per_kwh
         saving = self.saving_fraction
+        if now is None and best is not None:
+            return (
+                f"starting at {when} (in {self.delay_s / 3600:.1f} h): expected {best:.0f} "
+                f"gCO2e/kWh over the job's {self.duration_s / 3600:g} h, the lowest of the "
+                f"starts the forecast covers (it does not cover a start now, so the saving "
+                f"against now is unknown; forecast: {self.source})"
+            )
         if self.delay_s <= 0:
             return (
                 f"starting now: no start in the next {self.within_s / 3600:g} h is expected "
@@ -249,17 +256,19 @@ def plan_start(
         candidates=len(profile),
         profile=tuple(profile),
     )
-    if not profile or profile[0][0] != now:
+    if not profile:
         covered = f"{iso_utc(forecast.hours[0][0])}..{iso_utc(forecast.hours[-1][0] + HOUR_S)}"
         return fallback(
             f"the {forecast.source} ({covered}) does not cover a {duration_s / 3600:g} h job "
-            "from now"
+            f"from now or from any hour in the next {within_s / 3600:g} h"
         )
+    # candidates the forecast does not cover were skipped: now among them, when the
+    # forecast starts at the next hour (the expected intensity now is then unknown)
     best_start, best = min(profile, key=lambda p: (p[1], p[0]))
     return _replace(
         base,
         start_unix_s=best_start,
-        intensity_now_g_per_kwh=profile[0][1],
+        intensity_now_g_per_kwh=profile[0][1] if profile[0][0] == now else None,
         intensity_at_start_g_per_kwh=best,
     )
 
@@ -352,17 +361,13 @@ def realised_saving(
     return out
 
 
-_UNITS_S = {"s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+def parse_duration_s(text: str, what: str = "duration", *, allow_zero: bool = False) -> float:
+    """``"6h"``, ``"90m"``, ``"1.5d"``, ``"3600s"`` or ``"3600"`` (seconds) -> seconds
+    (:func:`carbonledger._inputs.duration_s`: > 0, or >= 0 with ``allow_zero``, at most ten
+    years)."""
+    from carbonledger._inputs import duration_s
 
-
-def parse_duration_s(text: str, what: str = "duration") -> float:
-    """``"6h"``, ``"90m"``, ``"1.5d"``, ``"3600s"`` or ``"3600"`` (seconds) -> seconds."""
-    import re
-
-    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(s|m|min|h|d)?\s*", str(text).lower())
-    if match is None:
-        raise InputError(f"{what} {text!r} is not a duration: write e.g. 6h, 90m, 1.5d or 3600s")
-    return float(match.group(1)) * _UNITS_S[match.group(2) or "s"]
+    return duration_s(text, what, allow_zero=allow_zero)
 
 
 def plan_for_place(
@@ -382,9 +387,16 @@ def plan_for_place(
     ``env``, ``timeout_s`` seconds for the whole call), and the PUE of its cloud provider
     (a grid zone: 1, no facility assumed). The plan says why it starts now when no
     provider serves the zone."""
+    from carbonledger._inputs import timeout_s as check_timeout
     from carbonledger.carbon import intensity, provider_pue
     from carbonledger.carbon.providers import forecast_provider
 
+    check_timeout(timeout_s, "timeout_s")
+    if place is None and forecast_file:  # the file's rows without a zone
+        provider, _ = forecast_provider("", forecast_file=forecast_file)
+        return plan_start(
+            "", duration_s, within_s, provider, energy_kwh=energy_kwh, now_unix_s=now_unix_s
+        )
     if place is None:
         plan = plan_start("?", duration_s, within_s, None, now_unix_s=now_unix_s)
         return _replace(plan, zone="", fallback_reason="no --country/--region to forecast for")

@@ -11,8 +11,9 @@ The magic and version are authenticated as associated data, so any changed byte 
 nonce, ciphertext or tag — makes decryption fail with a clear error; a wrong key fails
 the same way. Nothing is ever returned from a file that does not authenticate.
 
-A key is 32 bytes: a file holding them raw, or as 64 hex digits, or as base64 (e.g.
-``head -c32 /dev/urandom > export.key`` or ``openssl rand -hex 32 > export.key``); or an
+A key is 32 bytes: a file (readable by its owner only, as ssh wants of its keys: a key
+file that group or others can read is refused) holding them raw, or as 64 hex digits, or as base64 (e.g.
+``(umask 077; head -c32 /dev/urandom > export.key)`` or ``openssl rand -hex 32``); or an
 environment variable holding hex or base64. A text password is refused: it is not a key
 (32 printable characters are taken for a password, not for 32 random bytes).
 
@@ -52,6 +53,10 @@ VERSION = 1
 _NONCE = 12
 _TAG = 16
 KEY_BYTES = 32
+#: the largest key file read (bytes)
+KEY_FILE_MAX_BYTES = 4096
+#: the largest encrypted export decrypted (bytes)
+DECRYPT_MAX_BYTES = 1 << 30
 
 
 def generate_key() -> bytes:
@@ -59,7 +64,10 @@ def generate_key() -> bytes:
     return os.urandom(KEY_BYTES)
 
 
-_HINT = "make one with 'head -c32 /dev/urandom > export.key' (or 'openssl rand -hex 32')"
+_HINT = (
+    "make one with '(umask 077; head -c32 /dev/urandom > export.key)' (or 'openssl rand -hex "
+    "32'), readable by you only"
+)
 
 
 def _looks_like_text(data: bytes) -> bool:
@@ -100,11 +108,10 @@ def load_key(
     if (key_file is None) == (key_env is None):
         raise InputError("give exactly one of a key file (--key-file) or a variable (--key-env)")
     if key_file is not None:
+        from carbonledger._files import read_input
+
         path = Path(key_file)
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise InputError(f"cannot read key file {path}: {exc.strerror}") from None
+        data = read_input(path, "key file", max_bytes=KEY_FILE_MAX_BYTES, forbid_mode=0o077)
         return _parse_key(data, f"key file {path}")
     assert key_env is not None
     env = os.environ if env is None else env
@@ -182,18 +189,22 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -
 
     try:
         atomic_write(path, data, mode=mode)
+    except FileNotFoundError:
+        folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+        raise InputError(
+            f"cannot write {Path(path)}: its folder {folder} does not exist; create it first"
+        ) from None
     except OSError as exc:
-        raise InputError(f"cannot write {Path(path)}: {exc.strerror}") from None
+        raise InputError(f"cannot write {Path(path)}: {exc.strerror or exc}") from None
 
 
 def decrypt_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], key: bytes) -> int:
     """Decrypt ``src`` into ``dst`` (written only when the whole file authenticates);
     returns the number of plaintext bytes."""
+    from carbonledger._files import read_input
+
     path = Path(src)
-    try:
-        blob = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    blob = read_input(path, "encrypted export", max_bytes=DECRYPT_MAX_BYTES)
     plain = decrypt(blob, key, str(path))
     write_atomic(dst, plain, mode=0o600)
     return len(plain)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Iterable
 from typing import Any, Literal, TextIO
 
@@ -39,6 +40,7 @@ __all__ = [
     "csv_row",
     "export_text",
     "iso_utc",
+    "json_safe",
     "jsonl_record",
     "write_csv",
     "write_jsonl",
@@ -162,15 +164,27 @@ def iso_utc(t: float | None) -> str:
     return "" if t is None else units.iso_utc(t, suffix="+00:00")
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float (NaN: a figure nobody computed, an infinity)
+    as None, so that it is written as valid JSON (``null``), never as ``NaN``."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return repr(value)
+        return repr(value) if math.isfinite(value) else ""
     if isinstance(value, (list, tuple, dict)):
-        return json.dumps(value, sort_keys=True, default=str)
+        return json.dumps(json_safe(value), sort_keys=True, default=str, allow_nan=False)
     return str(value)
 
 
@@ -294,7 +308,8 @@ def write_jsonl(summaries: Iterable[RunSummary], out: TextIO) -> int:
     """One JSON object per line and per run; returns the number of runs."""
     n = 0
     for s in summaries:
-        out.write(json.dumps(jsonl_record(s), sort_keys=False, default=str) + "\n")
+        record = json_safe(jsonl_record(s))
+        out.write(json.dumps(record, sort_keys=False, default=str, allow_nan=False) + "\n")
         n += 1
     return n
 

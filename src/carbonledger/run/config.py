@@ -63,6 +63,9 @@ NON_NEGATIVE_KEYS = frozenset({"wue_l_per_kwh", "price_per_kwh"})
 _CURRENCY = re.compile(r"[A-Z]{3}")
 
 
+_KIND_WORDS = {str: "string", float: "number", bool: "boolean (true or false)"}
+
+
 def _env_name(key: str) -> str:
     return "CARBONLEDGER_" + key.upper()
 
@@ -128,29 +131,37 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
             if isinstance(value, bool):
                 raise ValueError(value)
             number = float(value)
+        elif isinstance(value, str):
+            return value
         else:
-            return str(value)
-    except (TypeError, ValueError):
+            raise ValueError(value)
+    except (TypeError, ValueError, OverflowError):
         raise InputError(
-            f"{origin}: setting {key!r} must be a {kind.__name__}, got {value!r}"
+            f"{origin}: setting {key!r} must be a {_KIND_WORDS[kind]}, got {value!r:.60}"
         ) from None
-    if key in POSITIVE_KEYS and not (math.isfinite(number) and number > 0):
-        raise InputError(
-            f"{origin}: setting {key!r} must be a positive number of watts, got {value!r}; "
-            "give the power in watts (e.g. 45), or leave it unset to use the model"
-        )
+    if key in POSITIVE_KEYS:
+        from carbonledger import _inputs
+
+        try:
+            return _inputs.watts(number, f"{origin}: setting {key!r}")
+        except InputError as exc:
+            raise InputError(f"{exc}, or leave it unset to use the model") from None
     if key in NON_NEGATIVE_KEYS and not (math.isfinite(number) and number >= 0):
         unit = "litres per kWh" if key == "wue_l_per_kwh" else "a price per kWh"
         raise InputError(f"{origin}: setting {key!r} must be a number >= 0 ({unit}), got {value!r}")
+    if not math.isfinite(number):
+        raise InputError(f"{origin}: setting {key!r} must be a finite number, got {value!r}")
     return number
 
 
+#: the largest config file read (bytes)
+CONFIG_MAX_BYTES = 1 << 20
+
+
 def _read_bytes(path: str) -> bytes:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read()
-    except OSError as exc:
-        raise InputError(f"cannot read config file {path}: {exc.strerror}") from None
+    from carbonledger._files import read_input
+
+    return read_input(path, "config file", max_bytes=CONFIG_MAX_BYTES)
 
 
 def _parse_toml(raw: bytes, path: str) -> dict[str, Any]:
@@ -164,6 +175,8 @@ def _parse_toml(raw: bytes, path: str) -> dict[str, Any]:
         raise InputError(f"config file {path} is not UTF-8 text: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"config file {path} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise InputError(f"config file {path} is nested too deeply to be a config") from None
 
 
 def _read_toml(path: str) -> dict[str, Any]:
@@ -171,6 +184,8 @@ def _read_toml(path: str) -> dict[str, Any]:
 
 
 def _section(data: Mapping[str, Any], path: str) -> dict[str, Any]:
+    if not isinstance(data, Mapping):
+        raise InputError(f"{path}: [tool.carbonledger] must be a table of settings")
     out: dict[str, Any] = {}
     for key, value in data.items():
         if key not in KEYS:

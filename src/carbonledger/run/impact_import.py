@@ -106,15 +106,34 @@ def _number(obs: Mapping[str, Any], name: str, where: str) -> float | None:
     return number
 
 
+#: the most nodes of a manifest's tree read (YAML aliases can make a small file a huge tree)
+MAX_TREE_NODES = 100_000
+
+
 def _leaves(node: Mapping[str, Any], path: tuple[str, ...]) -> list[tuple[str, Mapping[str, Any]]]:
-    children = node.get("children")
-    if isinstance(children, Mapping) and children:
-        out = []
-        for name, child in children.items():
-            if isinstance(child, Mapping):
-                out += _leaves(child, (*path, str(name)))
-        return out
-    return [("/".join(path), node)]
+    """The tree's leaves, depth first, with their paths; an InputError past
+    :data:`MAX_TREE_NODES` nodes or 100 levels."""
+    out: list[tuple[str, Mapping[str, Any]]] = []
+    seen = 0
+    stack = [(node, path)]
+    while stack:
+        node, path = stack.pop()
+        seen += 1
+        if seen > MAX_TREE_NODES or len(path) > 100:
+            raise InputError(
+                f"the manifest's tree is larger than {MAX_TREE_NODES:,} nodes or 100 levels; "
+                "import it in parts"
+            )
+        children = node.get("children")
+        if isinstance(children, Mapping) and children:
+            stack.extend(
+                (child, (*path, str(name)))
+                for name, child in reversed(list(children.items()))
+                if isinstance(child, Mapping)
+            )
+        else:
+            out.append(("/".join(path), node))
+    return out
 
 
 def _run_id(manifest: str, path: str, first_s: float) -> str:
@@ -239,6 +258,8 @@ def parse_output(text: str, where: str) -> tuple[str, list[ImpactRun]]:
 
     try:
         doc = yaml.safe_load(text)
+    except RecursionError:
+        raise InputError(f"{where} is nested too deeply to be a manifest") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = " ".join(str(getattr(exc, "problem", "") or exc).split())

@@ -172,7 +172,7 @@ def read_journal(path: str) -> tuple[dict[str, Any], list[SignedBatch], int]:
     """A journal's header, its batches and the count of lines a crash cut short (never
     replayed). :class:`InputError` for a file that is not a journal of this format."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
     except OSError as exc:
         raise InputError(f"cannot read journal {path}: {exc.strerror}") from None
     with os.fdopen(fd, "rb") as fh:
@@ -244,12 +244,12 @@ def pending(directory: str | None = None, target: str | None = None) -> list[str
 
 
 def _header_target(path: str) -> str | None:
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
     with os.fdopen(fd, "rb") as fh:
         first = fh.readline(1 << 16)
     try:
         header = json.loads(first)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return header.get("ledger") if isinstance(header, dict) else None
 
@@ -312,7 +312,7 @@ def check_batches(
 @contextlib.contextmanager
 def _locked(path: str) -> Iterator[bool]:
     """Hold the journal's lock while replaying it; False when a live tracker holds it."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

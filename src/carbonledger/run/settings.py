@@ -16,11 +16,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from carbonledger import _inputs
 from carbonledger.errors import InputError
-from carbonledger.models import check_name_length
+from carbonledger.models import SensorInfo, check_name_length
 from carbonledger.run.config import KEYS, load_settings, setting_origin
 
 __all__ = [
+    "BUDGET_ACTIONS",
+    "MAX_BUDGET_KG",
+    "MAX_EPOCHS",
     "MAX_INTERVAL_S",
     "MIN_INTERVAL_S",
     "LocationSettings",
@@ -41,15 +45,11 @@ SCOPES = ("process", "machine")
 
 def check_interval_s(value: object, what: str = "interval_s") -> float:
     """``value`` as a sampling interval in seconds, or InputError saying the allowed range."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InputError(f"{what} must be a number of seconds, got {value!r}")
-    interval_s = float(value)
-    if not (math.isfinite(interval_s) and MIN_INTERVAL_S <= interval_s <= MAX_INTERVAL_S):
-        raise InputError(
-            f"{what} must be between {MIN_INTERVAL_S:g} s and {MAX_INTERVAL_S:g} s (one day), "
-            f"got {value!r}; 1 s suits most runs"
-        )
-    return interval_s
+    return _inputs.number(
+        value, what, low=MIN_INTERVAL_S, high=MAX_INTERVAL_S, unit="s",
+        range_text=f"between {MIN_INTERVAL_S:g} s and {MAX_INTERVAL_S:g} s (one day)",
+        hint="1 s suits most runs",
+    )  # fmt: skip
 
 
 def check_name(kind: str, value: str) -> str:
@@ -63,9 +63,136 @@ def check_name(kind: str, value: str) -> str:
 
 
 def _intensity(key: str, value: float | None) -> float | None:
-    if value is not None and not (math.isfinite(value) and 0 <= value <= 2000):
-        raise InputError(f"{key} must be between 0 and 2000 g/kWh, got {value!r}")
-    return value
+    return None if value is None else _inputs.intensity_g_per_kwh(value, key)
+
+
+#: the most epochs a forecast is made for
+MAX_EPOCHS = 10**9
+#: the largest carbon budget (kg CO2e): a million tonnes
+MAX_BUDGET_KG = 1e9
+BUDGET_ACTIONS = ("warn", "stop")
+
+
+def _flag(arguments: Mapping[str, Any], key: str) -> None:
+    value = arguments.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise InputError(f"{key} must be True or False, got {type(value).__name__} {value!r:.60}")
+
+
+def _callable(arguments: Mapping[str, Any], key: str) -> None:
+    value = arguments.get(key)
+    if value is not None and not callable(value):
+        raise InputError(f"{key} must be a function, got {type(value).__name__} {value!r:.60}")
+
+
+def check_arguments(arguments: Mapping[str, Any]) -> None:
+    """Check the type and range of each argument a caller gave (``Tracker(...)``'s keyword
+    arguments; None is "not given"), before anything is merged or started. Raises
+    :class:`InputError` naming the argument, the value and what is allowed."""
+    a = arguments
+    for key in ("project", "experiment", "run_id"):
+        if a.get(key) is not None:
+            _inputs.name(a[key], key)
+    for key in ("country", "region", "host"):
+        if a.get(key) is not None:
+            _inputs.text(a[key], key)
+    for key in ("grid_g_per_kwh", "market_g_per_kwh"):
+        if a.get(key) is not None:
+            _inputs.intensity_g_per_kwh(a[key], key)
+    if a.get("pue") is not None:
+        _inputs.pue(a["pue"], "pue")
+    if a.get("interval_s") is not None:
+        check_interval_s(a["interval_s"])
+    for key in ("cpu_watts", "ram_watts"):
+        if a.get(key) is not None:
+            _inputs.watts(a[key], key)
+    if a.get("scope") is not None and a["scope"] not in SCOPES:
+        raise InputError(f"unknown scope {a['scope']!r:.60}: scope must be 'process' or 'machine'")
+    if a.get("pid") is not None:
+        _inputs.integer(a["pid"], "pid", low=1, high=_inputs.MAX_PID)
+    if a.get("expected_epochs") is not None:
+        _inputs.integer(a["expected_epochs"], "expected_epochs", low=1, high=MAX_EPOCHS)
+    if a.get("budget_kg") is not None:
+        _inputs.number(
+            a["budget_kg"], "budget_kg", low=0.0, high=MAX_BUDGET_KG, low_open=True,
+            unit="kg CO2e",
+        )  # fmt: skip
+    on_budget = a.get("on_budget", "warn")
+    if on_budget not in BUDGET_ACTIONS:
+        raise InputError(f"on_budget must be 'warn' or 'stop', got {on_budget!r:.60}")
+    if a.get("ledger") is not None:
+        from carbonledger.ledger.transports import check_target
+
+        check_target(a["ledger"], "ledger")
+    for key in ("gpu", "probe_cloud", "ip_geolocation", "embodied", "handle_signals"):
+        _flag(a, key)
+    for key in ("on_budget_exceeded", "clock", "wall_clock"):
+        _callable(a, key)
+    _check_collections(a)
+
+
+def _check_collections(a: Mapping[str, Any]) -> None:
+    """``tags``, ``sensors``, ``command``, ``env`` and ``intensity_provider``: right shapes."""
+    tags = a.get("tags")
+    if tags is not None:
+        if not isinstance(tags, Mapping):
+            raise InputError(
+                f"tags must be a mapping of names to values (a dict), got "
+                f"{type(tags).__name__} {tags!r:.60}"
+            )
+        for key, value in tags.items():
+            _inputs.name(key, "tag name")
+            if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+                raise InputError(
+                    f"tag {key!r} must have a text value, got {type(value).__name__} {value!r:.60}"
+                )
+    sensors = a.get("sensors")
+    if sensors is not None:
+        if isinstance(sensors, (str, bytes)) or not isinstance(sensors, (list, tuple)):
+            raise InputError(
+                f"sensors must be a list of sensors, got {type(sensors).__name__} {sensors!r:.60}"
+            )
+        for i, sensor in enumerate(sensors):
+            info = getattr(sensor, "info", None)
+            if not (isinstance(info, SensorInfo) and callable(getattr(sensor, "read", None))):
+                raise InputError(
+                    f"sensors[{i}] must be a sensor (with .info and .read(), see "
+                    f"carbonledger.sensors.base.Sensor), got {type(sensor).__name__} "
+                    f"{sensor!r:.60}"
+                )
+    command = a.get("command")
+    if command is not None and (
+        isinstance(command, (str, bytes))
+        or not isinstance(command, (list, tuple))
+        or not all(isinstance(part, str) for part in command)
+    ):
+        raise InputError(
+            f"command must be a list of strings (['python', 'train.py']), got "
+            f"{type(command).__name__} {command!r:.60}"
+        )
+    env = a.get("env")
+    if env is not None and not (
+        isinstance(env, Mapping)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in env.items())
+    ):
+        raise InputError(
+            f"env must be a mapping of strings to strings (like os.environ), got "
+            f"{type(env).__name__} {env!r:.60}"
+        )
+    provider = a.get("intensity_provider")
+    if provider is not None and not callable(getattr(provider, "hourly", None)):
+        raise InputError(
+            f"intensity_provider must have an hourly(zone, start, end) method (see "
+            f"carbonledger.carbon.providers), got {type(provider).__name__}"
+        )
+
+
+def check_ledger(target: str) -> str:
+    """A ledger path or URL from the settings (``ledger =`` in a config file,
+    ``CARBONLEDGER_LEDGER``), checked as where a ledger is opened."""
+    from carbonledger.ledger.transports import check_target
+
+    return check_target(target, "ledger")
 
 
 #: seconds between progress lines by default (a training job's log, a CI log)
@@ -154,14 +281,14 @@ def resolve(
 ) -> TrackerSettings:
     """Merge ``arguments`` (None = not given) with the environment and config files, check
     every value, and group them. Raises InputError naming the bad setting and its fix."""
+    check_arguments({**arguments, "run_id": run_id, "tags": tags, "pid": pid,
+                     "expected_epochs": expected_epochs})  # fmt: skip
     given = {k: v for k, v in arguments.items() if k in KEYS}
     merged = load_settings(given, env=env)
     scope = str(merged.get("scope", "process"))
     if scope not in SCOPES:
         raise InputError(f"unknown scope {scope!r}; use 'process' or 'machine'")
     interval_s = check_interval_s(merged.get("interval_s", DEFAULT_INTERVAL_S))
-    if expected_epochs is not None and expected_epochs < 1:
-        raise InputError(f"expected_epochs must be >= 1, got {expected_epochs!r}")
     clean_tags: dict[str, str] = {}
     for key, value in (tags or {}).items():
         clean_tags[check_name("tag name", str(key))] = check_name(f"tag {key!r}", str(value))
@@ -175,8 +302,8 @@ def resolve(
         experiment=check_name("experiment", str(merged.get("experiment", "default"))),
         run_id=None if run_id is None else check_name("run id", run_id),
         tags=clean_tags,
-        expected_epochs=expected_epochs,
-        ledger=merged.get("ledger"),
+        expected_epochs=None if expected_epochs is None else int(expected_epochs),
+        ledger=None if merged.get("ledger") is None else check_ledger(merged["ledger"]),
     )
     location = LocationSettings(
         country=arguments.get("country"),

@@ -9,6 +9,7 @@ that a job on a quarter of a node is charged a quarter of the node's CPU and RAM
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SACCT_COMMAND",
     "SACCT_FIELDS",
+    "SACCT_MAX_BYTES",
     "Allocation",
     "Imported",
     "SacctJob",
@@ -41,6 +43,7 @@ __all__ = [
     "import_jobs",
     "job_meta",
     "job_status",
+    "jobs_over",
     "parse_cpu_list",
     "parse_sacct",
     "parse_tres",
@@ -130,7 +133,20 @@ SACCT_FIELDS = (
 )
 SACCT_COMMAND = ("sacct", "--allusers", "--allocations", "--parsable2", f"--format={SACCT_FIELDS}")
 _NOT_OVER = ("RUNNING", "PENDING", "REQUEUED", "SUSPENDED")
-_REQUIRED = ("JobID", "Start", "ElapsedRaw", "NCPUS", "AllocTRES")
+#: what each job needs, and the fields sites keep that give it (the first one present wins)
+_NEEDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("the job id", ("JobID",)),
+    ("the start time", ("Start",)),
+    ("the elapsed time", ("ElapsedRaw", "Elapsed")),
+    ("the CPU count", ("NCPUS", "AllocCPUS")),
+    ("the allocated resources", ("AllocTRES",)),
+)
+#: the largest sacct output read (bytes)
+SACCT_MAX_BYTES = 256 << 20
+#: a job's largest CPU and GPU counts, and memory (bytes), taken as real
+MAX_JOB_CPUS = 10_000_000
+MAX_JOB_GPUS = 1_000_000
+MAX_JOB_MEM_BYTES = 1e18
 #: share of a GPU's TDP assumed drawn when only GPU-hours are known, with its range
 GPU_TDP_SHARE, GPU_TDP_SHARE_LOW, GPU_TDP_SHARE_HIGH = 0.7, 0.4, 1.0
 
@@ -152,66 +168,159 @@ class SacctJob:
 
 
 def _sacct_time_s(text: str) -> float:
-    """``[DD-][HH:]MM:SS[.mmm]`` (sacct's TotalCPU) in seconds."""
-    days, _, rest = text.rpartition("-")
-    parts = [float(p) for p in rest.split(":")]
-    while len(parts) < 3:
-        parts.insert(0, 0.0)
-    return (int(days) if days else 0) * 86400 + parts[0] * 3600 + parts[1] * 60 + parts[2]
+    """``[DD-][HH:]MM:SS[.mmm]`` (sacct's Elapsed and TotalCPU) in seconds; ValueError for
+    anything else."""
+    from carbonledger._inputs import MAX_DURATION_S
+
+    days, _, rest = text.strip().rpartition("-")
+    parts = rest.split(":")
+    if not 1 <= len(parts) <= 3 or (days and len(parts) != 3):
+        raise ValueError(f"{text!r:.40} is not a sacct time ([DD-]HH:MM:SS)")
+    values = [float(p) for p in parts]
+    while len(values) < 3:
+        values.insert(0, 0.0)
+    seconds = (int(days) if days else 0) * 86400 + values[0] * 3600 + values[1] * 60 + values[2]
+    if not (math.isfinite(seconds) and 0 <= seconds <= MAX_DURATION_S * 1000):
+        raise ValueError(f"{text!r:.40} is not a sacct time ([DD-]HH:MM:SS)")
+    return seconds
 
 
 def _mem_bytes(text: str) -> float:
-    units = {"K": 1024.0, "M": 1024.0**2, "G": 1024.0**3, "T": 1024.0**4}
+    units = {"K": 1024.0, "M": 1024.0**2, "G": 1024.0**3, "T": 1024.0**4, "P": 1024.0**5}
     if text and text[-1].upper() in units:
-        return float(text[:-1]) * units[text[-1].upper()]
-    return float(text) * 1024.0**2 if text else 0.0  # sacct's default unit is MB
+        value = float(text[:-1]) * units[text[-1].upper()]
+    else:
+        value = float(text) * 1024.0**2 if text else 0.0  # sacct's default unit is MB
+    if not (math.isfinite(value) and 0 <= value <= MAX_JOB_MEM_BYTES):
+        raise ValueError(f"memory {text!r:.40} is not a size up to 1 EB")
+    return value
+
+
+def _count(text: str, what: str, high: int) -> int:
+    value = int(text.strip())
+    if not 0 <= value <= high:
+        raise ValueError(f"{what} {text!r:.40} is not a count from 0 to {high:,}")
+    return value
+
+
+def _field(row: dict[str, str], names: tuple[str, ...]) -> tuple[str, str]:
+    """(the name, the value) of the first of ``names`` the output has."""
+    for name in names:
+        if name in row:
+            return name, row[name] or ""
+    return names[0], ""
+
+
+def _elapsed_s(row: dict[str, str]) -> float:
+    from carbonledger._inputs import MAX_DURATION_S
+
+    name, text = _field(row, ("ElapsedRaw", "Elapsed"))
+    value = float(text) if name == "ElapsedRaw" else _sacct_time_s(text)
+    if not (math.isfinite(value) and 0 <= value <= MAX_DURATION_S):
+        raise ValueError(f"{name} {text!r:.40} is not a time from 0 to ten years")
+    return value
 
 
 def _job(row: dict[str, str], line_no: int) -> SacctJob | None:
     from datetime import datetime, timezone
 
-    if not row["JobID"] or "." in row["JobID"] or row["Start"] in ("", "Unknown", "None"):
+    from carbonledger._inputs import MAX_UNIX_S
+
+    if not _ran(row):
         return None  # a step (the allocation line carries the job), or a job never started
     try:
         start = datetime.fromisoformat(row["Start"]).replace(tzinfo=timezone.utc).timestamp()
-        duration_s = float(row["ElapsedRaw"])
-        cpus = int(row["NCPUS"])
+        duration_s = _elapsed_s(row)
+        if not 0 <= start <= MAX_UNIX_S - duration_s:
+            raise ValueError(f"Start {row['Start']!r:.40} is not a time from 1970 to 9999")
+        cpus = _count(_field(row, ("NCPUS", "AllocCPUS"))[1], "the CPU count", MAX_JOB_CPUS)
         tres = parse_tres(row["AllocTRES"])
         gpus, gpu_model = 0, ""
         for key, value in tres.items():
             if key == "gres/gpu":
-                gpus = max(gpus, int(value))
+                gpus = max(gpus, _count(value, "the GPU count", MAX_JOB_GPUS))
             elif key.startswith("gres/gpu:"):
-                gpus, gpu_model = max(gpus, int(value)), key.split(":", 1)[1]
+                count = _count(value, "the GPU count", MAX_JOB_GPUS)
+                gpus, gpu_model = max(gpus, count), key.split(":", 1)[1][:100]
         mem = _mem_bytes(tres.get("mem", ""))
         total_cpu = row.get("TotalCPU", "")
         util = None
         if total_cpu and cpus and duration_s > 0:
             util = min(1.0, _sacct_time_s(total_cpu) / (cpus * duration_s))
-    except (ValueError, KeyError) as exc:
+    except (ValueError, KeyError, OverflowError, OSError) as exc:
         raise InputError(
-            f"sacct line {line_no}: cannot read job {row.get('JobID', '?')!r} ({exc}); "
+            f"sacct line {line_no}: cannot read job {row.get('JobID', '?')!r:.40} ({exc}); "
             f"expected sacct --parsable2 --format={SACCT_FIELDS}"
         ) from None
     return SacctJob(row["JobID"], start, duration_s, cpus, gpus, gpu_model, mem, util, row)
 
 
-def parse_sacct(text: str) -> list[SacctJob]:
-    """The jobs of ``sacct --parsable2 --format=...`` output (header line kept; ``|``-separated;
-    see :data:`SACCT_FIELDS`). Steps (``123.batch``) and jobs that never started are skipped.
-    Times are read as UTC (run sacct with ``TZ=UTC``)."""
-    import csv
-    import io
+def _ran(row: dict[str, str]) -> bool:
+    """Whether ``row`` is a job's allocation that started (not a step, not pending)."""
+    job_id, start = row.get("JobID", ""), row.get("Start", "")
+    return bool(job_id) and "." not in job_id and start not in ("", "Unknown", "None")
 
-    reader = csv.DictReader(io.StringIO(text), delimiter="|", quoting=csv.QUOTE_NONE)
-    missing = [f for f in _REQUIRED if f not in (reader.fieldnames or [])]
+
+def _header(first: list[str]) -> list[str] | None:
+    """The field names when ``first`` is sacct's header line, else None."""
+    names = [f.strip() for f in first]
+    known = {n for _, fields in _NEEDS for n in fields}
+    return names if known & set(names) else None
+
+
+def parse_sacct(text: str) -> list[SacctJob]:
+    """The jobs of ``sacct --parsable2`` (or ``--parsable``: a ``|`` ends each line) output,
+    ``|``-separated, with its header line, or without one in the order of
+    :data:`SACCT_FIELDS`. The fields sites keep are taken: ``NCPUS`` or ``AllocCPUS``,
+    ``ElapsedRaw`` or ``Elapsed``, ``TotalCPU`` (the CPU time used; without it full load is
+    assumed, as with ``CPUTimeRAW``, which is the time allocated). A missing field is an
+    :class:`InputError` naming it. Steps (``123.batch``) and jobs that never started are
+    skipped. Times are read as UTC (run sacct with ``TZ=UTC``)."""
+    import csv
+
+    lines = [line for line in text.splitlines() if line.strip()]
+    try:
+        rows = list(csv.reader(lines, delimiter="|", quoting=csv.QUOTE_NONE))
+    except csv.Error as exc:
+        raise InputError(f"sacct output is not '|'-separated text sacct writes ({exc})") from None
+    if not rows:
+        raise InputError(
+            f"the sacct output is empty: run 'TZ=UTC sacct --parsable2 --format={SACCT_FIELDS}'"
+        )
+    names = _header(rows[0])
+    first_line = 2 if names is not None else 1
+    body = rows[1:] if names is not None else rows
+    if names is None:
+        names = SACCT_FIELDS.split(",")
+        width = len(rows[0]) - (1 if rows[0] and rows[0][-1] == "" else 0)
+        if width != len(names):
+            raise InputError(
+                f"sacct output without a header line must have the fields {SACCT_FIELDS} "
+                f"(line 1 has {width}); keep the header line sacct prints"
+            )
+    if names and names[-1] == "":  # --parsable: a '|' ends every line
+        names = names[:-1]
+    missing = [
+        f"{need} ({' or '.join(fields)})"
+        for need, fields in _NEEDS
+        if not any(f in names for f in fields)
+    ]
     if missing:
         raise InputError(
-            f"sacct output lacks the field(s) {', '.join(missing)}: run "
+            f"sacct output lacks {', '.join(missing)}: run "
             f"'TZ=UTC sacct --parsable2 --format={SACCT_FIELDS}' (header line kept)"
         )
     jobs = []
-    for line_no, row in enumerate(reader, start=2):
+    for line_no, values in enumerate(body, start=first_line):
+        if values and values[-1] == "" and len(values) == len(names) + 1:
+            values = values[:-1]
+        row = {n: values[i] if i < len(values) else "" for i, n in enumerate(names)}
+        if len(values) != len(names) and _ran(row):
+            raise InputError(
+                f"sacct line {line_no}: {len(values)} fields where the header has "
+                f"{len(names)}; a '|' inside a value (a job name?) cannot be read: save "
+                "the output with --parsable2"
+            )
         job = _job(row, line_no)
         if job is not None:
             jobs.append(job)
@@ -241,7 +350,9 @@ def estimate_components(
                                False, n * per_core_w * t, t, n * low_w * t, n * high_w * t))  # fmt: skip
     if job.gpus:
         if gpu_watts is not None:
-            tdp_w, how = gpu_watts, "given"
+            from carbonledger._inputs import watts
+
+            tdp_w, how = watts(gpu_watts, "--gpu-watts"), "given"
         else:
             try:
                 acc = accelerator(job.gpu_model) if job.gpu_model else None
@@ -261,6 +372,12 @@ def estimate_components(
     out.append(ComponentEnergy("ram", "ram", f"sacct memory allocated x {W_PER_GB} W/GB", False,
                                gb * W_PER_GB * t, t, gb * W_PER_GB_LOW * t, gb * W_PER_GB_HIGH * t))  # fmt: skip
     return out, notes
+
+
+def jobs_over(jobs: list[SacctJob]) -> list[SacctJob]:
+    """The jobs that ended (running, pending, requeued and suspended ones are imported once
+    they are over)."""
+    return [j for j in jobs if not j.fields.get("State", "").startswith(_NOT_OVER)]
 
 
 def job_status(state: str) -> RunStatus:
@@ -299,7 +416,7 @@ def import_jobs(
     from carbonledger.ledger import open_ledger
     from carbonledger.models import MemberRecord, RunRecord
 
-    over = [j for j in jobs if not j.fields.get("State", "").startswith(_NOT_OVER)]
+    over = jobs_over(jobs)
     skipped = [f"slurm-{j.job_id}" for j in jobs if j not in over]  # import them once over
     estimates = [(job, *estimate_components(job, gpu_watts=gpu_watts)) for job in over]
     now_s = [0.0]  # the ledger's clock: the job's own times, not the import's

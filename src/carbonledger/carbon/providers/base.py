@@ -67,23 +67,34 @@ def hour_start(unix_s: float) -> int:
 
 def parse_time(value: Any) -> float:
     """Unix seconds from a number, a numeric string or an ISO-8601 string (``Z`` or an
-    offset; a naive time is taken as UTC). :class:`ValueError` for anything else."""
+    offset; a naive time is taken as UTC), from 1970 to the end of year 9999.
+    :class:`ValueError` for anything else."""
+    from carbonledger._inputs import MAX_UNIX_S
+
     if isinstance(value, bool):
         raise ValueError(f"not a time: {value!r}")
     if isinstance(value, (int, float)):
-        result = float(value)
+        try:
+            result = float(value)
+        except OverflowError:
+            raise ValueError(f"not a time: {value!r:.60}") from None
     else:
         text = str(value).strip()
+        if len(text) > 64:
+            raise ValueError(f"not a time: {text[:60]!r}...")
         try:
             result = float(text)
         except ValueError:
             iso = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
-            moment = datetime.fromisoformat(iso)
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=timezone.utc)
-            result = moment.timestamp()
-    if not math.isfinite(result):
-        raise ValueError(f"not a time: {value!r}")
+            try:
+                moment = datetime.fromisoformat(iso)
+                if moment.tzinfo is None:
+                    moment = moment.replace(tzinfo=timezone.utc)
+                result = moment.timestamp()
+            except (OverflowError, OSError):
+                raise ValueError(f"not a time: {value!r}") from None
+    if not (math.isfinite(result) and 0.0 <= result <= MAX_UNIX_S):
+        raise ValueError(f"not a time from 1970 to 9999: {value!r:.60}")
     return result
 
 

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from carbonledger._inputs import MAX_INTENSITY_G_PER_KWH
 from carbonledger.carbon.providers.base import (
     IntensityForecast,
     ProviderError,
@@ -20,7 +21,10 @@ from carbonledger.carbon.providers.base import (
 )
 from carbonledger.errors import InputError
 
-__all__ = ["FileIntensityProvider"]
+__all__ = ["FORECAST_MAX_BYTES", "FileIntensityProvider"]
+
+#: the largest intensity file read (bytes): ten years of hourly rows for a hundred zones fit
+FORECAST_MAX_BYTES = 64 << 20
 
 
 class FileIntensityProvider:
@@ -34,32 +38,32 @@ class FileIntensityProvider:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.name = f"file {self.path}"
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"cannot read intensity file {self.path}: {exc.strerror}") from None
+        from carbonledger._files import read_input_text
+
+        text = read_input_text(path, "intensity file", max_bytes=FORECAST_MAX_BYTES)
         if self.path.suffix.lower() == ".json" or text.lstrip().startswith("["):
             rows = self._json_rows(text)
         else:
             rows = self._csv_rows(text)
         by_zone: dict[str, list[tuple[float, float]]] = {}
         for where, row in rows:
-            zone = str(row.get("zone") or "").strip().upper()
+            zone = str(row.get("zone") or "").strip().upper()[:64]
             try:
                 t = parse_time(row.get("timestamp", ""))
             except (ValueError, TypeError):
                 raise InputError(
-                    f"{self.path}, {where}: timestamp {row.get('timestamp')!r} is neither "
-                    "ISO-8601 (2024-05-01T13:00:00Z) nor unix seconds"
+                    f"{self.path}, {where}: timestamp {row.get('timestamp')!r:.60} is neither "
+                    "ISO-8601 (2024-05-01T13:00:00Z) nor unix seconds, from 1970 to 9999"
                 ) from None
             raw = row.get("intensity_g_per_kwh")
             try:
                 value = float(raw)  # type: ignore[arg-type]
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 value = math.nan
-            if not math.isfinite(value) or value < 0:
+            if not (math.isfinite(value) and 0 <= value <= MAX_INTENSITY_G_PER_KWH):
                 raise InputError(
-                    f"{self.path}, {where}: intensity_g_per_kwh {raw!r} is not a number >= 0"
+                    f"{self.path}, {where}: intensity_g_per_kwh {raw!r:.60} is not a number "
+                    f"from 0 to {MAX_INTENSITY_G_PER_KWH:g} gCO2e/kWh"
                 )
             by_zone.setdefault(zone, []).append((t, value))
         if not by_zone:
@@ -71,7 +75,10 @@ class FileIntensityProvider:
         import io
 
         reader = csv.DictReader(io.StringIO(text))
-        fields = {f.strip() for f in reader.fieldnames or []}
+        try:
+            fields = {f.strip() for f in reader.fieldnames or []}
+        except csv.Error as exc:
+            raise InputError(f"{self.path}, line 1: not a CSV header ({exc})") from None
         missing = {"timestamp", "intensity_g_per_kwh"} - fields
         if missing:
             raise InputError(
@@ -79,9 +86,14 @@ class FileIntensityProvider:
                 f"intensity_g_per_kwh (missing {', '.join(sorted(missing))})"
             )
         rows = []
-        for row in reader:
-            clean = {(k or "").strip(): v for k, v in row.items()}
-            rows.append((f"line {reader.line_num}", clean))
+        try:
+            for row in reader:
+                clean = {(k or "").strip(): v for k, v in row.items()}
+                rows.append((f"line {reader.line_num}", clean))
+        except csv.Error as exc:  # a field past csv's limit, a NUL...
+            raise InputError(
+                f"{self.path}, line {reader.line_num + 1}: not CSV the provider reads ({exc})"
+            ) from None
         return rows
 
     def _json_rows(self, text: str) -> list[tuple[str, dict[str, Any]]]:
@@ -91,12 +103,14 @@ class FileIntensityProvider:
             raise InputError(
                 f"{self.path}, line {exc.lineno}: not valid JSON ({exc.msg})"
             ) from None
+        except RecursionError:
+            raise InputError(f"{self.path}: JSON nested too deeply for a list of rows") from None
         if not isinstance(data, list):
             raise InputError(f"{self.path}: expected a JSON list of objects")
         rows = []
         for i, item in enumerate(data):
             if not isinstance(item, dict):
-                raise InputError(f"{self.path}, item {i}: expected an object, got {item!r}")
+                raise InputError(f"{self.path}, item {i}: expected an object, got {item!r:.60}")
             rows.append((f"item {i}", item))
         return rows
 

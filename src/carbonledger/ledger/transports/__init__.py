@@ -38,6 +38,7 @@ __all__ = [
     "SqliteTransport",
     "Transport",
     "Tx",
+    "check_target",
     "open_transport",
     "scheme_of",
 ]
@@ -61,6 +62,45 @@ def scheme_of(target: str) -> str:
     return ""
 
 
+#: the longest ledger path or URL taken (characters)
+MAX_TARGET_CHARS = 4096
+
+
+def check_target(target: object, what: str = "the ledger") -> str:
+    """``target`` as a ledger location: a file path, ``:memory:`` or a URL of a scheme of
+    :data:`SCHEMES`. :class:`~carbonledger.errors.InputError` naming ``what`` for an empty
+    one, a NUL character, a name too long, or a URL of another database
+    (``mysql://...`` is not read as a file path)."""
+    import os
+
+    from carbonledger.errors import InputError
+
+    if isinstance(target, os.PathLike):
+        target = os.fspath(target)
+    if not isinstance(target, str):
+        raise InputError(
+            f"{what} must be a file path or a postgresql:// URL, got "
+            f"{type(target).__name__} {target!r:.60}"
+        )
+    if not target.strip():
+        raise InputError(f"{what} is empty; give a file path or a postgresql:// URL")
+    if "\x00" in target:
+        from carbonledger.ledger.paths import mask_url
+
+        shown = mask_url(target.replace("\x00", "\\0"))
+        raise InputError(f"{what} {shown!r:.80} holds a NUL character; give a file path")
+    if len(target) > MAX_TARGET_CHARS:
+        raise InputError(f"{what} is {len(target)} characters long; at most {MAX_TARGET_CHARS}")
+    head, sep, _ = target.partition("://")
+    if sep and scheme_of(target) == "" and head.replace("+", "").replace("-", "").isalnum():
+        known = ", ".join(f"{s}://" for s in SCHEMES if s not in ("", ":memory:"))
+        raise InputError(
+            f"{what} {head}://... names a database carbonledger cannot use; give a file path "
+            f"(SQLite), {known} or :memory:"
+        )
+    return target
+
+
 def open_transport(
     target: str,
     *,
@@ -69,9 +109,10 @@ def open_transport(
     timeout_s: float = 5.0,
     clock: Callable[[], float] = time.time,
 ) -> Transport:
-    """Open the database ``target`` names (see the module's table): the row's class opens
-    it with ``from_target``."""
-    module, name = SCHEMES[scheme_of(target)]
+    """Open the database ``target`` names (see the module's table); :func:`check_target`
+    first."""
+    scheme = scheme_of(check_target(target))
+    module, name = SCHEMES[scheme]
     cls: Any = getattr(importlib.import_module(module), name)
     transport: Transport = cls.from_target(
         target, create=create, read_only=read_only, timeout_s=timeout_s, clock=clock

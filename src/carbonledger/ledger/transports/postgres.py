@@ -47,6 +47,29 @@ def _psycopg() -> Any:
     return psycopg
 
 
+def mask_secret(text: str, url: str) -> str:
+    """``text`` with the password of ``url`` masked: the URL itself (as given, and as
+    libpq's ``password=...`` pairs write it) and the password wherever it stands as a word of
+    its own. A short password is never masked inside other words ("port" stays "port" when
+    the password is "p")."""
+    import re
+
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    if url:
+        text = text.replace(url, mask_url(url))
+    text = re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", text)
+    if password:
+        from urllib.parse import unquote
+
+        for secret in {password, unquote(password)}:
+            pattern = r"(?<![\w])" + re.escape(secret) + r"(?![\w])"
+            text = re.sub(pattern, "***", text)
+    return text
+
+
 class PostgresTransport:
     """A ledger database in PostgreSQL, given by a ``postgresql://`` URL.
 
@@ -117,12 +140,9 @@ class PostgresTransport:
             ) from None
 
     def _detail(self, exc: Exception) -> str:
-        """The driver's message on one line, the URL's password masked where it appears."""
-        detail = " ".join(str(exc).split())
-        password = urlsplit(self._url).password
-        if password and len(password) >= 4:
-            detail = detail.replace(password, "***")
-        return detail
+        """The driver's message on one line, with the URL's password masked where it
+        appears (:func:`mask_secret`)."""
+        return mask_secret(" ".join(str(exc).split()), self._url)
 
     def _prepare(self) -> None:
         psycopg = self._psycopg

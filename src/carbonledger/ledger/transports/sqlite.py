@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -125,7 +126,14 @@ class SqliteTransport:
         p = self._file
         if os.path.isdir(p):
             raise LedgerError(f"{p} is a folder, not a ledger file; {_FIX}")
-        if os.path.exists(p):
+        try:
+            mode = os.stat(p).st_mode
+        except OSError:
+            mode = None
+        if mode is not None and not stat.S_ISREG(mode):  # never opened: it could block
+            kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device or a socket"
+            raise InputError(f"{p} is {kind}, not a ledger file; {_FIX}")
+        if mode is not None:
             try:
                 with open(p, "rb") as fh:
                     header = fh.read(len(_HEADER))
@@ -195,6 +203,12 @@ class SqliteTransport:
         except sqlite3.DatabaseError as exc:
             if _busy(exc):
                 raise self.error(exc, "open") from None
+            why = None if self.read_only else _not_writable(p)
+            if why is not None:  # a good ledger where it cannot be written: say that
+                raise LedgerError(
+                    f"ledger {p} cannot be written here: {why}; it can still be read "
+                    f"(runs, show, export, verify open it read-only). To record runs, {_FIX}"
+                ) from None
             raise LedgerError(
                 f"{p} is not a readable carbonledger ledger ({exc}); it was not changed. "
                 f"Move it away (or restore a backup) or {_FIX}"
@@ -283,7 +297,9 @@ class SqliteTransport:
                 f"ledger {p} stayed locked by another process for {self._timeout_s:g} s "
                 f"({text}); try again, or find the process holding it (fuser {p})"
             )
-        if code == _FULL or (code is None and "full" in text):
+        if code == _FULL or (code is None and "full" in text) or _size_limit_reached(p):
+            if code != _FULL and _size_limit_reached(p):
+                text = f"{text}: the file-size limit of this process, ulimit -f, is reached"
             return LedgerError(
                 f"ledger {p}: the disk is full ({text}); free space on its file system or {_FIX}"
             )
@@ -294,6 +310,9 @@ class SqliteTransport:
                 f"{p} is not a readable carbonledger ledger ({text}); move it away (or restore "
                 f"a backup) or {_FIX}"
             )
+        why = None if self.read_only else _not_writable(p)
+        if why is not None and (code in (_CANTOPEN, _READONLY) or "unable to open" in text):
+            return LedgerError(f"ledger {p} cannot be written here: {why} ({text}); {_FIX}")
         if code == _CANTOPEN or "unable to open" in text:
             return LedgerError(
                 f"cannot {doing} ledger {p} ({text}); check that it and its folder are "
@@ -359,6 +378,48 @@ class _Transaction:
         finally:
             self._conn = None
             t.lock.release()
+
+
+def _size_limit_reached(path: str) -> bool:
+    """Whether the ledger or its write-ahead log has reached the process's file-size limit
+    (``ulimit -f``): writes past it fail with EFBIG, which SQLite reports as a disk I/O error
+    although the disk is full for this process."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on POSIX
+        return False
+    try:
+        soft, _hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    except (OSError, ValueError):
+        return False
+    if soft == resource.RLIM_INFINITY or soft <= 0:
+        return False
+    for name in (path, path + "-wal", path + "-journal"):
+        try:
+            if os.path.getsize(name) + 65536 >= soft:  # within a page batch of the limit
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _not_writable(path: str) -> str | None:
+    """Why the ledger file ``path`` cannot be written here (a read-only file system, a file
+    or a folder this user may not write: SQLite makes its ``-wal`` and ``-shm`` files beside
+    the ledger), or None when it can."""
+    folder = os.path.dirname(path) or "."
+    try:
+        if os.statvfs(folder).f_flag & getattr(os, "ST_RDONLY", 1):
+            return f"its file system is mounted read-only ({folder})"
+    except OSError:
+        pass
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        return "the file is not writable by this user"
+    if not os.access(folder, os.W_OK):
+        return (
+            f"its folder {folder} is not writable by this user (SQLite writes its -wal file there)"
+        )
+    return None
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
