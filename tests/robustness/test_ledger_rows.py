@@ -128,6 +128,10 @@ def _readers_survive(box: Sandbox, before: dict[str, Any], what: str) -> None:
     b_changed = B not in listed or _figures(listed[B]) != _figures(before[B])
     text = box.cli(["runs", "--limit", "0"], kind="ledger row check")
     assert A[:4] in text.out and C[:4] in text.out, what
+    assert "nan" not in text.out.lower(), f"{what}: runs printed NaN: {text.out}"
+    for line in text.out.splitlines():
+        if " damaged " in line:  # its figures are not known: said, never 0 J
+            assert line.split()[-2:] == ["-", "-"], f"{what}: {line}"
     csv = box.cli(["export", "--csv", "-"], kind="ledger row check")
     assert A in csv.out and C in csv.out, what
     show = box.cli(["show", B, "--json"], kind="ledger row check", codes=(0, 1, 2))

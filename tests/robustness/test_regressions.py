@@ -102,6 +102,33 @@ def test_the_command_line_ends_on_dev_zero_in_a_real_process(tmp_path: Path) -> 
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
+def test_monitor_duration_bounds_a_silent_pushgateway(tmp_path: Path) -> None:
+    """A Pushgateway that accepts and never answers: --duration 1.5 still ends the command
+    in about 1.5 s (each push gets at most the time left), with a warning, exit 0."""
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # accepts connections (the kernel does), never answers
+    port = silent.getsockname()[1]
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path)}
+    try:
+        start = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "carbonledger", "monitor", "--no-ledger", "--quiet",
+             "--duration", "1.5", "--interval", "1", "--pushgateway",
+             f"http://127.0.0.1:{port}"],
+            capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path,
+        )  # fmt: skip
+        took = time.monotonic() - start
+    finally:
+        silent.close()
+    count("command line")
+    assert done.returncode == 0, done.stderr
+    assert "push to http://127.0.0.1" in done.stderr
+    assert took < 1.5 + 4.0  # start-up and the end, never 2 s more per push
+
+
 # --- accepted with exit 0 ----------------------------------------------------------------------
 
 
@@ -326,6 +353,8 @@ def test_export_never_replaces_a_fifo_or_a_device(sandbox: Sandbox, tmp_path: Pa
         ({"ledger": "mysql://x"}, "mysql://"),
         ({"on_budget": "explode"}, "on_budget must be 'warn' or 'stop'"),
         ({"budget_kg": -1}, "budget_kg must be"),
+        ({"ledger": 5}, "ledger must be a file path, a postgresql:// URL, a Ledger"),
+        ({"wue_l_per_kwh": -1.0}, "wue_l_per_kwh"),
     ],
     ids=lambda v: str(v)[:30],
 )

@@ -306,3 +306,39 @@ def test_a_run_stopped_by_its_budget_says_so(tmp_path: Any) -> None:
     page = client.get("/").text
     assert "interrupted (budget)" in page
     assert "interrupted (budget)" in client.get(f"/runs/{run.run_id}").text
+
+
+def test_a_damaged_run_is_listed_never_breaks_a_page(tmp_path: Any) -> None:
+    """A run whose rows cannot be read (a time past year 9999 written into the file) is
+    listed as damaged, its figures "-": every page and the JSON API still answer, never
+    with NaN."""
+    import carbonledger as cl
+    from carbonledger.models import SensorInfo
+    from carbonledger.testing import FakeClock, FakeSensor
+
+    path = str(tmp_path / "damaged.sqlite")
+    clock = FakeClock(1000.0)
+    ids = []
+    for name in ("good", "bad"):
+        cpu = FakeSensor(SensorInfo("cpu", "cpu:package-0", "rapl", True), 50.0, clock)
+        with cl.Tracker("p", name, grid_g_per_kwh=100, sensors=[cpu], clock=clock,
+                        ledger=path) as run:  # fmt: skip
+            clock.advance(30.0)
+        ids.append(run.run_id)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("UPDATE runs SET started_unix_s = 1e300 WHERE run_id = ?", (ids[1],))
+    conn.close()
+    client = client_for(path)
+    table = client.get("/")
+    assert table.status_code == 200 and "damaged" in table.text
+    assert "1 damaged (their records cannot be read: left out" in table.text
+    assert "nan" not in table.text.lower().replace("nano", "")
+    for url in (f"/runs/{ids[1]}", "/project?name=p", "/projects", "/months",
+                f"/runs/{ids[0]}", "/experiment?project=p&name=bad"):  # fmt: skip
+        page = client.get(url)
+        assert page.status_code in (200, 404), (url, page.status_code)
+    api = client.get("/api/runs")
+    assert api.status_code == 200
+    rows = {r["run_id"]: r for r in api.json()}  # valid JSON: null where nothing is known
+    assert rows[ids[1]]["status"] == "damaged" and rows[ids[1]]["co2e_g"] is None
+    assert rows[ids[0]]["co2e_g"] > 0

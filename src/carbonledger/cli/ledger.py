@@ -141,8 +141,13 @@ def _register_runs(app: typer.Typer) -> None:
             typer.echo(
                 f"{rid:<{id_w}} {name:<{name_w}} {st:<{st_w}} "
                 f"{fmt.moment(s.started_unix_s)[:19]:<20} {fmt.duration(s.duration_s):>10} "
-                f"{fmt.energy(s.energy_j):>11} {fmt.mass(s.co2e_g):>10}"
+                f"{_known(s, fmt.energy(s.energy_j)):>11} {_known(s, fmt.mass(s.co2e_g)):>10}"
             )
+
+
+def _known(summary: Any, text: str) -> str:
+    """``text``, or "-" for a run whose record cannot be read (its figures are not known)."""
+    return "-" if summary.status == "damaged" else text
 
 
 def _register_show(app: typer.Typer) -> None:

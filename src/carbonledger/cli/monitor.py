@@ -64,12 +64,13 @@ def _start_exporter(
     return exporter
 
 
-def _push(pushgateway: str, current: RunSummary) -> None:
-    """Push ``current`` to the Pushgateway; a failure is a warning on stderr, not an exit."""
+def _push(pushgateway: str, current: RunSummary, timeout_s: float = 2.0) -> None:
+    """Push ``current`` to the Pushgateway within ``timeout_s`` seconds; a failure is a
+    warning on stderr, not an exit."""
     from carbonledger.report.prometheus import push_to_gateway
 
     try:
-        push_to_gateway(pushgateway, "carbonledger", current)
+        push_to_gateway(pushgateway, "carbonledger", current, timeout_s=timeout_s)
     except Exception as exc:
         typer.echo(f"warning: push to {pushgateway} failed: {exc}", err=True)
 
@@ -82,25 +83,31 @@ def _loop(
     quiet: bool,
     exporter: PrometheusExporter | None,
 ) -> RunSummary:
-    """Sample every ``interval`` seconds until Ctrl-C or ``duration``; stop the tracker (and
-    the exporter) and return the final summary."""
+    """Sample every ``interval`` seconds until Ctrl-C or ``duration`` (one deadline: a slow
+    Pushgateway never makes the command run longer); stop the tracker (and the exporter) and
+    return the final summary."""
+    import time
+
     from carbonledger.cli._live import LiveStatus, status_line
 
     stop = threading.Event()
     status = "completed"
-    elapsed = 0.0
+    deadline = None if duration is None else time.monotonic() + duration
     live = LiveStatus(tracker.summary, interval)
     previous = None
     try:
-        while not stop.wait(interval):
-            elapsed += interval
+        while True:
+            wait_s = interval if deadline is None else min(interval, deadline - time.monotonic())
+            if wait_s > 0 and stop.wait(wait_s):
+                break
             current = tracker.summary()
-            if pushgateway:
-                _push(pushgateway, current)
+            left = None if deadline is None else deadline - time.monotonic()
+            if pushgateway and (left is None or left > 0):
+                _push(pushgateway, current, 2.0 if left is None else min(2.0, left))
             if not quiet and live.enabled:  # elsewhere the tracker logs progress lines
                 live.show(status_line(current, previous))
             previous = current
-            if duration is not None and elapsed >= duration:
+            if deadline is not None and time.monotonic() >= deadline:
                 break
     except (KeyboardInterrupt, SystemExit):
         status = "interrupted"

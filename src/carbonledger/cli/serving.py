@@ -20,8 +20,11 @@ from carbonledger.cli._common import (
     parse_tags,
 )
 from carbonledger.errors import CarbonLedgerError
+from carbonledger.report import format as fmt
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from carbonledger.integrations.serving.sidecar import IntervalReport, ServingTotals
 
 EngineOpt = Annotated[
@@ -100,17 +103,16 @@ def parse_listen(value: str) -> tuple[str, int]:
     return host, int(port_text)
 
 
-def _fmt(value: float | None, unit: str) -> str:
+def _per(value: float | None, scale: Callable[[float], str], what: str) -> str:
+    """``2.00 J/output token``: the one formatter's units, "-" when not known."""
     if value is None:
-        return f"- {unit}"
-    if value == 0 or 0.01 <= abs(value) < 1e5:
-        return f"{value:,.3g} {unit}" if abs(value) < 100 else f"{value:,.0f} {unit}"
-    return f"{value:.3g} {unit}"
+        return "-" + (what if what.startswith("/") else f" {what.strip()}".rstrip())
+    return f"{scale(value)}{what}"
 
 
 def interval_line(report: IntervalReport) -> str:
     """One line per interval, for the terminal."""
-    head = f"{report.window:>12}  {report.state:<8} {report.energy.energy_j:10,.1f} J"
+    head = f"{report.window:>12}  {report.state:<8} {fmt.energy(report.energy.energy_j):>10}"
     a = report.amounts
     if report.state == "busy" and report.span is not None:
         span = report.span
@@ -120,11 +122,12 @@ def interval_line(report: IntervalReport) -> str:
 
         return (
             f"{head}  {a.output_tokens:,.0f} out  {a.input_tokens:,.0f} in  "
-            f"{a.requests:,.0f} req  {_fmt(v(span.j_per_output_token), 'J/out')}  "
-            f"{_fmt(v(span.j_per_input_token), 'J/in')}  {_fmt(v(span.j_per_request), 'J/req')}"
+            f"{a.requests:,.0f} req  {_per(v(span.j_per_output_token), fmt.energy, '/out')}  "
+            f"{_per(v(span.j_per_input_token), fmt.energy, '/in')}  "
+            f"{_per(v(span.j_per_request), fmt.energy, '/req')}"
         )
     if report.state == "idle":
-        return f"{head}  idle power {_fmt(report.idle_power_w, 'W')}"
+        return f"{head}  idle power {_per(report.idle_power_w, fmt.watts, '')}"
     if report.state == "waiting":
         return f"{head}  {report.running_requests or 0:,.0f} running, nothing counted yet"
     if report.state == "no-data":
@@ -141,20 +144,22 @@ def totals_text(totals: ServingTotals) -> str:
         return found["value"] if isinstance(found, dict) else found
 
     lines = [
-        f"serving {t['engine']} ({t['metrics_url']}) for {t['duration_s']:,.1f} s, "
+        f"serving {t['engine']} ({t['metrics_url']}) for {fmt.duration(t['duration_s'])}, "
         f"run {t['run_id']}",
         f"  tokens      {t['output_tokens']:,.0f} out, {t['input_tokens']:,.0f} in, "
         f"{t['requests']:,.0f} requests",
-        f"  energy      {t['energy_j']:,.1f} J: busy {t['busy_energy_j']:,.1f}, idle "
-        f"{t['idle_energy_j']:,.1f} ({_fmt(t['idle_power_w'], 'W')}), unattributed "
-        f"{t['unattributed_energy_j']:,.1f}; measured share {t['measured_share']:.0%}",
-        f"  per token   {_fmt(v('j_per_output_token'), 'J/output token')}, "
-        f"{_fmt(v('j_per_input_token'), 'J/input token')}, {_fmt(v('j_per_request'), 'J/request')}",
-        f"  phases      prefill {_fmt(v('prefill_j_per_input_token'), 'J/input token')}, "
-        f"decode {_fmt(v('decode_j_per_output_token'), 'J/output token')}",
-        f"  carbon      {t['co2e_g']:.4g} g CO2e in all, "
-        f"{_fmt(v('co2e_g_per_1k_output_tokens'), 'g CO2e per 1,000 output tokens')} "
-        f"({t['intensity_g_per_kwh']:g} g/kWh, {t['location']}, PUE {t['pue']:g})",
+        f"  energy      {fmt.energy(t['energy_j'])}: busy {fmt.energy(t['busy_energy_j'])}, "
+        f"idle {fmt.energy(t['idle_energy_j'])} ({_per(t['idle_power_w'], fmt.watts, '')}), "
+        f"unattributed {fmt.energy(t['unattributed_energy_j'])}; measured share "
+        f"{fmt.percent(t['measured_share'])}",
+        f"  per token   {_per(v('j_per_output_token'), fmt.energy, '/output token')}, "
+        f"{_per(v('j_per_input_token'), fmt.energy, '/input token')}, "
+        f"{_per(v('j_per_request'), fmt.energy, '/request')}",
+        f"  phases      prefill {_per(v('prefill_j_per_input_token'), fmt.energy, '/input token')}"
+        f", decode {_per(v('decode_j_per_output_token'), fmt.energy, '/output token')}",
+        f"  carbon      {fmt.mass(t['co2e_g'])} CO2e in all, "
+        f"{_per(v('co2e_g_per_1k_output_tokens'), fmt.mass, ' CO2e per 1,000 output tokens')} "
+        f"({fmt.intensity(t['intensity_g_per_kwh'])}, {t['location']}, PUE {fmt.pue(t['pue'])})",
     ]
     if t["scrapes_failed"] or t["engine_restarts"] or t["counter_resets"]:
         lines.append(
@@ -164,7 +169,7 @@ def totals_text(totals: ServingTotals) -> str:
     proxy = t.get("proxy")
     if proxy:
         lines.append(
-            f"  proxy       {proxy['requests']} requests charged {proxy['energy_j']:,.1f} J "
+            f"  proxy       {proxy['requests']} requests charged {fmt.energy(proxy['energy_j'])} "
             f"({proxy['uncharged_requests']} before any interval closed)"
         )
     return "\n".join(lines)

@@ -52,7 +52,8 @@ COMPARED_STATUS = "completed"
 class Totals:
     """Several runs added up: energy (J) and CO2e (g) with their ranges (see the module
     docstring), the measured energy (J), the summed duration (s) and the first and last
-    start (Unix s; None when there is no run)."""
+    start (Unix s; None when there is no run). ``damaged`` runs (a record that cannot be
+    read: no figure is known) are counted apart and left out of every sum."""
 
     runs: int = 0
     energy_j: float = 0.0
@@ -65,6 +66,7 @@ class Totals:
     duration_s: float = 0.0
     first_started_unix_s: float | None = None
     last_started_unix_s: float | None = None
+    damaged: int = 0
 
     @property
     def measured_share(self) -> float:
@@ -84,16 +86,19 @@ class Totals:
             "duration_s": self.duration_s,
             "first_started_unix_s": self.first_started_unix_s,
             "last_started_unix_s": self.last_started_unix_s,
+            "damaged": self.damaged,
         }
 
 
 def totals(summaries: Iterable[RunSummary]) -> Totals:
     """The runs added up (see the module docstring for the ranges and the measured share)."""
-    runs = list(summaries)
+    every = list(summaries)
+    runs = [s for s in every if s.status != "damaged"]
     if not runs:
-        return Totals()
+        return Totals(damaged=len(every))
     starts = [s.started_unix_s for s in runs]
     return Totals(
+        damaged=len(every) - len(runs),
         runs=len(runs),
         energy_j=math.fsum(s.energy_j for s in runs),
         energy_low_j=math.fsum(s.energy_low_j for s in runs),

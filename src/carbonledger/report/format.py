@@ -85,9 +85,15 @@ _SHORT_TIME: _Steps = ((1e-6, "µs"), (1e-3, "ms"), (1.0, "s"))
 _WH_FROM_J = J_PER_WH
 
 
+#: what a value no one knows (NaN: a damaged record) reads as
+UNKNOWN = "-"
+
+
 def sig3(value: float) -> str:
     """``value`` with 3 significant figures, never in exponent form below 1e15
     (``1234`` -> ``"1230"``, ``0.012345`` -> ``"0.0123"``)."""
+    if math.isnan(value):
+        return UNKNOWN
     if not math.isfinite(value):
         return str(value)
     if value == 0:
@@ -117,6 +123,8 @@ def _step(value: float, steps: _Steps, zero: int) -> tuple[float, str]:
 
 def _scaled(value: float, steps: _Steps, zero: int) -> str:
     size, unit = _step(value, steps, zero)
+    if math.isnan(value):
+        return UNKNOWN
     if not math.isfinite(value):
         return f"{value} {unit}"
     return f"{sig3(value / size)} {unit}"
@@ -191,6 +199,8 @@ def power_unit(power_w: Iterable[float]) -> tuple[float, str]:
 
 def duration(duration_s: float) -> str:
     """Seconds as ``292 µs``, ``12.0 ms``, ``45.2 s``, ``12.5 min``, ``3.40 h`` or ``2.10 d``."""
+    if math.isnan(duration_s):
+        return UNKNOWN
     if not math.isfinite(duration_s):
         return f"{duration_s} s"
     size = abs(duration_s)
@@ -213,17 +223,17 @@ def moment(unix_s: float) -> str:
 
 def percent(share: float) -> str:
     """A share 0..1 as a percentage with at most 3 significant figures (``0.1234`` -> ``12.3%``)."""
-    return f"{sig3(share * 100)}%"
+    return UNKNOWN if math.isnan(share) else f"{sig3(share * 100)}%"
 
 
 def intensity(g_per_kwh: float) -> str:
     """Grid intensity: ``56.0 gCO2e/kWh`` (3 significant figures)."""
-    return f"{sig3(g_per_kwh)} gCO2e/kWh"
+    return UNKNOWN if math.isnan(g_per_kwh) else f"{sig3(g_per_kwh)} gCO2e/kWh"
 
 
 def pue(value: float) -> str:
     """A PUE as published, at most 3 decimals and no trailing zeros (``1.135``, ``1.2``)."""
-    return f"{round(value, 3):g}"
+    return UNKNOWN if math.isnan(value) else f"{round(value, 3):g}"
 
 
 def count(n: int) -> str:

@@ -277,6 +277,10 @@ def rank_regions_for_run(
     """:func:`rank_regions` for a run: its IT energy and range, its PUE (or ``pue``) for
     countries, and its own intensity as the reference of the saving. Cloud regions of
     ``clouds`` only, places a team can run; countries too with ``countries=True``."""
+    if summary.status == "damaged" or not (
+        math.isfinite(summary.energy_j) and math.isfinite(summary.pue)
+    ):  # a record that cannot be read: nothing to rank
+        return []
     own_pue, source = (summary.pue, f"the run's PUE ({summary.pue_source})")
     if pue is not None:
         own_pue, source = pue, "given"

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from carbonledger.accounting import CarbonContext, window_co2e_g
-from carbonledger.errors import CarbonLedgerError, StateError
+from carbonledger.errors import CarbonLedgerError, InputError, StateError
 from carbonledger.events import WindowEnded
 from carbonledger.meter import WindowBlock
 from carbonledger.models import RunStatus, RunSummary, SensorInfo, WindowSummary
@@ -110,6 +110,15 @@ class Tracker(ProgressMethods):
     ) -> None:
         env = os.environ if env is None else env
         given = dict(locals())  # the arguments, as the settings know them (None: not given)
+        if not (
+            ledger is None
+            or isinstance(ledger, (bool, str, os.PathLike))
+            or callable(getattr(ledger, "append", None))  # a Ledger (opened by the caller)
+        ):
+            raise InputError(
+                "ledger must be a file path, a postgresql:// URL, a Ledger, None (the default "
+                f"ledger) or False (none), got {type(ledger).__name__} {ledger!r:.60}"
+            )
         path_arg = ledger if isinstance(ledger, (str, os.PathLike)) else None
         given["ledger"] = None if path_arg is None else os.fspath(path_arg)
         self._settings = s = settings_mod.resolve(

@@ -235,9 +235,15 @@ def _query(request: "Request") -> Any:
 
 
 def _add_api(app: "FastAPI", reader: _Reader) -> None:
-    """The JSON API."""
+    """The JSON API (a figure no one knows, NaN in a damaged run, is ``null``)."""
     from fastapi import HTTPException, Request
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import JSONResponse as PlainJSONResponse
+
+    from carbonledger.report.export import json_safe
+
+    class JSONResponse(PlainJSONResponse):
+        def render(self, content: Any) -> bytes:
+            return super().render(json_safe(content))
 
     from carbonledger.report.aggregate import compare_experiments, monthly_totals, totals
 

@@ -63,7 +63,9 @@ def _range_text(t: Totals) -> str:
 
 def _json(value: Any) -> str:
     """JSON safe inside ``<script>``: ``<`` ``>`` ``&`` as ``\\u003c``..., non-ASCII escaped."""
-    text = json.dumps(value, separators=(",", ":"), allow_nan=False)
+    from carbonledger.report.export import json_safe  # NaN (a damaged run): null, a gap
+
+    text = json.dumps(json_safe(value), separators=(",", ":"), allow_nan=False)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 

@@ -110,13 +110,19 @@ def _co2e_cell(value: float, low: float, high: float) -> str:
 
 def totals_line(t: Totals, what: str = "runs") -> str:
     """One line: how many runs, their energy and measured share, their CO2e with its range."""
+    left_out = (
+        f" · {fmt.count(t.damaged)} damaged (their records cannot be read: left out; see Verify)"
+        if t.damaged
+        else ""
+    )
     if t.runs == 0:
-        return f'<p class="totals">No {e(what)}.</p>'
+        return f'<p class="totals">No {e(what)}{e(left_out)}.</p>'
     return (
         f'<p class="totals"><b>{e(fmt.count(t.runs))}</b> {e(what)} · energy '
         f"<b>{e(fmt.energy(t.energy_j))}</b> ({e(fmt.percent(t.measured_share))} measured by "
         f"hardware counters, the rest estimated) · CO2e <b>"
-        f"{e(fmt.with_range(t.co2e_g, t.co2e_low_g, t.co2e_high_g, fmt.mass))}</b></p>"
+        f"{e(fmt.with_range(t.co2e_g, t.co2e_low_g, t.co2e_high_g, fmt.mass))}</b>"
+        f"{e(left_out)}</p>"
     )
 
 
