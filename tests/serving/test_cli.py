@@ -150,6 +150,10 @@ def test_the_prometheus_endpoint_of_a_running_sidecar(busy_engine: FakeEngine) -
             ["--engine", "vllm", "--metrics-url", "http://h/m", "--scrape-timeout", "30"],
             "at most the interval",
         ),
+        (
+            ["--engine", "vllm", "--metrics-url", "http://h/m", "--rate-window", "-1"],
+            "the rate window (--rate-window) must be",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:

@@ -311,11 +311,12 @@ def test_estimated_energy_carries_its_range(
     assert totals["measured_share"] == 0
 
 
-def test_the_proxy_charge_uses_the_latest_rates_and_the_range_of_the_overlapped_ones(
+def test_the_proxy_charge_pools_the_recent_spans_and_spans_their_range(
     engines: Callable[..., FakeEngine], clock: FakeClock
 ) -> None:
     engine = engines("vllm", phase_times=False)
-    sidecar = _sidecar(engine, clock)
+    sidecar = _sidecar(engine, clock)  # rate window: six 10 s intervals
+    assert sidecar.rate_window_s == 60
     assert sidecar.charge(10, 10, clock(), clock()) is None  # no span closed yet
     started = clock()
     engine.serve(input_tokens=1000, output_tokens=1000, requests=1)
@@ -326,20 +327,84 @@ def test_the_proxy_charge_uses_the_latest_rates_and_the_range_of_the_overlapped_
     sidecar.step()  # 2 J per token
     charge = sidecar.charge(30, 10, started, clock())
     assert charge is not None
-    assert charge.energy_j == pytest.approx(40 * 2.0)
+    assert charge.energy_j == pytest.approx(40 * 4000 / 3000)  # both spans pooled
     assert (charge.low_j, charge.high_j) == pytest.approx((40 * 1.0, 40 * 2.0))
-    assert charge.co2e_g == pytest.approx(80 * G_PER_J)
+    assert charge.co2e_g == pytest.approx(charge.energy_j * G_PER_J)
     assert charge.measured and charge.split == "per-token"
-    late = sidecar.charge(30, 10, clock(), clock())  # overlaps no span: the latest rates
-    assert late is not None and (late.low_j, late.high_j) == pytest.approx((80, 80))
+    assert "latest 2 span(s) pooled" in charge.method
+    for _ in range(7):  # seven more spans of 1 J per token push the first two out of the window
+        engine.serve(input_tokens=1000, output_tokens=1000, requests=1)
+        clock.advance(10)
+        sidecar.step()
+    late = sidecar.charge(30, 10, clock(), clock())
+    assert late is not None and late.energy_j == pytest.approx(40)
+    assert (late.low_j, late.high_j) == pytest.approx((40, 40))
+    # a request that ran over the old spans still takes them in
+    long = sidecar.charge(30, 10, started, clock())
+    assert long is not None and long.high_j == pytest.approx(80)
+    assert 40 < long.energy_j < 80
     proxy = sidecar.close().to_dict()["proxy"]
     assert proxy == {
-        "requests": 3,
-        "input_tokens": 70,
-        "output_tokens": 30,
-        "energy_j": pytest.approx(160),
+        "requests": 4,
+        "input_tokens": 100,
+        "output_tokens": 40,
+        "energy_j": pytest.approx(charge.energy_j + late.energy_j + long.energy_j),
         "uncharged_requests": 1,
     }
+
+
+def test_a_zero_rate_window_charges_at_the_latest_span_alone(
+    engines: Callable[..., FakeEngine], clock: FakeClock
+) -> None:
+    engine = engines("vllm", phase_times=False)
+    sidecar = _sidecar(engine, clock, rate_window_s=0)
+    for tokens in (1000, 500):  # 1 J, then 2 J per token
+        engine.serve(input_tokens=tokens, output_tokens=tokens, requests=1)
+        clock.advance(10)
+        sidecar.step()
+    charge = sidecar.charge(30, 10, clock(), clock())
+    assert charge is not None and charge.energy_j == pytest.approx(80)
+    sidecar.close()
+    for bad in (-1, float("nan"), float("inf"), "6", True):
+        with pytest.raises(InputError, match="rate window"):
+            _sidecar(engine, clock, rate_window_s=bad)
+
+
+@pytest.mark.parametrize("window_s, within", [(None, 0.05), (0.0, None)])
+def test_charges_add_up_to_the_busy_energy_when_the_token_count_varies(
+    engines: Callable[..., FakeEngine],
+    clock: FakeClock,
+    window_s: float | None,
+    within: float | None,
+) -> None:
+    """Constant power, spans of 100 and 300 tokens in turn, every request through the proxy
+    and charged when it ends (before its span closes). At the latest span's rates alone the
+    charges overshoot by about two thirds (each span's tokens at the previous span's energy per
+    token: 100 x 2000/300 + 300 x 2000/100 over two spans of 2000 J); the pooled rates of the
+    rate window come within a few per cent."""
+    engine = engines("vllm", phase_times=False)
+    sidecar = _sidecar(engine, clock, rate_window_s=window_s)
+    engine.serve(input_tokens=0, output_tokens=200, requests=1)
+    clock.advance(10)
+    sidecar.step()  # the first span: nothing to charge at before it
+    charged = 0.0
+    for k in range(40):
+        tokens = 100 if k % 2 else 300
+        for _ in range(tokens // 50):  # requests of 50 tokens, each charged as it ends
+            started = clock()
+            engine.serve(input_tokens=0, output_tokens=50, requests=1)
+            clock.advance(10 / (tokens // 50))
+            c = sidecar.charge(0, 50, started, clock() - 1e-9)
+            assert c is not None
+            charged += c.energy_j
+        sidecar.step()
+    totals = sidecar.close().to_dict()
+    busy_j = totals["busy_energy_j"] - 2000  # less the first span's (charged to no request)
+    error = charged / busy_j - 1
+    if within is not None:
+        assert abs(error) < within
+    else:
+        assert error > 0.6  # two thirds but for the first span, charged at the warm-up's rates
 
 
 def test_windows_carry_the_tokens_through_the_signed_write_path(

@@ -75,6 +75,14 @@ ScrapeTimeoutOpt = Annotated[
         "at most 2).",
     ),
 ]
+RateWindowOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--rate-window",
+        help="Seconds of recent spans whose energy and tokens are pooled into the rates the "
+        "proxy charges at (default: six intervals; 0: the latest span alone).",
+    ),
+]
 ModelOpt = Annotated[
     str,
     typer.Option("--model", help="The model's name, for an engine whose metrics name none (TGI)."),
@@ -187,6 +195,7 @@ def register(app: typer.Typer) -> None:
         proxy: ProxyOpt = None,
         upstream_timeout: UpstreamTimeoutOpt = 300.0,
         scrape_timeout: ScrapeTimeoutOpt = None,
+        rate_window: RateWindowOpt = None,
         model: ModelOpt = "",
         gpus: GpusOpt = None,
         project: Annotated[
@@ -282,6 +291,7 @@ def register(app: typer.Typer) -> None:
                 tracker,
                 interval_s=interval,
                 scrape_timeout_s=scrape_timeout,
+                rate_window_s=rate_window,
                 model=model,
             )
         except CarbonLedgerError as exc:

@@ -40,6 +40,7 @@ __all__ = [
     "SpanFigures",
     "attribute",
     "ratio",
+    "sharing_rates",
 ]
 
 
@@ -269,6 +270,12 @@ def _rates(energy: Energy, a: Amounts) -> tuple[Rates | None, Energy | None, Ene
     if per_token is None:
         return None, None, None
     return Rates(per_token, per_token, "per-token"), None, None
+
+
+def sharing_rates(energy: Energy, amounts: Amounts) -> Rates | None:
+    """The sharing rates of ``energy`` over ``amounts`` (see the module doc); None when no
+    token was counted."""
+    return _rates(energy, amounts)[0]
 
 
 def attribute(

@@ -50,6 +50,7 @@ from carbonledger.integrations.serving.attribution import (
     SpanFigures,
     attribute,
     ratio,
+    sharing_rates,
 )
 from carbonledger.integrations.serving.counters import Amounts, CounterDeltas, Delta
 from carbonledger.integrations.serving.engines import (
@@ -81,6 +82,9 @@ State = Literal["busy", "waiting", "idle", "no-data", "baseline"]
 _MAX_MODEL_CHARS = 150
 #: closed spans kept for the proxy's ranges (about a day at 10 s intervals)
 _SPAN_HISTORY = 8192
+#: the default rate window, in intervals: a request is charged at the pooled rates of the spans
+#: that closed over about this many intervals (docs/serving.md, "The attribution rule")
+_RATE_WINDOW_INTERVALS = 6
 #: intervals before the sidecar's own CPU is counted (first calls import and warm up)
 _WARMUP_INTERVALS = 2
 
@@ -189,10 +193,13 @@ class Charge:
 
 @dataclass
 class _Span:
-    """A closed span the proxy may charge at: when (sidecar clock, s) and its rates."""
+    """A closed span the proxy may charge at: when (sidecar clock, s), its energy, what the
+    engine counted over it, and its rates."""
 
     start_s: float
     end_s: float
+    energy: Energy
+    amounts: Amounts
     rates: Rates
 
 
@@ -272,6 +279,7 @@ class ServingSidecar:
         *,
         interval_s: float = 10.0,
         scrape_timeout_s: float | None = None,
+        rate_window_s: float | None = None,
         model: str = "",
         headers: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -290,6 +298,19 @@ class ServingSidecar:
                 f"({self.interval_s:g} s), got {scrape_timeout_s!r}"
             )
         self.scrape_timeout_s = float(scrape_timeout_s)
+        if rate_window_s is None:
+            rate_window_s = _RATE_WINDOW_INTERVALS * self.interval_s
+        if not (
+            isinstance(rate_window_s, int | float)
+            and not isinstance(rate_window_s, bool)
+            and math.isfinite(rate_window_s)
+            and rate_window_s >= 0
+        ):
+            raise InputError(
+                f"the rate window (--rate-window) must be a number of seconds >= 0 (0: the "
+                f"latest span's rates alone), got {rate_window_s!r}"
+            )
+        self.rate_window_s = float(rate_window_s)
         self.model = model
         self._headers = dict(headers or {})
         self.tracker = tracker
@@ -530,7 +551,9 @@ class ServingSidecar:
                 span = attribute(span_energy, span_s, models, self._carbon)
                 self._count_busy(span, span_s)
                 if span.rates is not None:
-                    self._spans.append(_Span(span_start, end_s, span.rates))
+                    self._spans.append(
+                        _Span(span_start, end_s, span_energy, span.amounts, span.rates)
+                    )
                 self._latest_span = span
                 self._reset_carry()
             elif busy_now:
@@ -602,10 +625,12 @@ class ServingSidecar:
         self, input_tokens: float, output_tokens: float, started_s: float, ended_s: float
     ) -> Charge | None:
         """The energy of a request of ``input_tokens`` and ``output_tokens`` that ran from
-        ``started_s`` to ``ended_s`` (this sidecar's clock), at the rates of the latest closed
-        span; its range spans the lowest and highest rates of the spans its lifetime
-        overlapped and of the latest one (docs/serving.md, "The attribution rule"). None
-        before any span closed (nothing to charge at); the request is still counted."""
+        ``started_s`` to ``ended_s`` (this sidecar's clock), at the *pooled* rates of the
+        recent spans: the rates of their energy together over their tokens together, the
+        spans being those that closed within ``rate_window_s`` of the latest one (the latest
+        always) and those the request's lifetime overlapped. Its range spans the lowest and
+        highest rates of those spans one by one (docs/serving.md, "The attribution rule").
+        None before any span closed (nothing to charge at); the request is still counted."""
         with self._lock:
             t = self._t
             t.proxied_requests += 1
@@ -615,14 +640,18 @@ class ServingSidecar:
                 t.proxied_uncharged += 1
                 return None
             latest = self._spans[-1]
-            seen = [latest]
-            for span in reversed(self._spans):  # newest first: stop at the request's start
-                if span.end_s < started_s:
-                    break
-                if span.start_s <= ended_s:
+            window_from = latest.end_s - self.rate_window_s
+            seen: list[_Span] = []
+            for span in reversed(self._spans):  # newest first
+                if span is latest or span.end_s >= window_from:
                     seen.append(span)
-            charges = [s.rates.charge(input_tokens, output_tokens) for s in seen]
-            central = charges[0]
+                elif span.end_s < started_s:
+                    break
+                elif span.start_s <= ended_s:  # the request ran over it
+                    seen.append(span)
+            rates = _pooled_rates(seen)
+            central = rates.charge(input_tokens, output_tokens)
+            charges = [central, *(s.rates.charge(input_tokens, output_tokens) for s in seen)]
             low = min(c.low_j for c in charges)
             high = max(c.high_j for c in charges)
             measured = all(_rates_measured(s.rates) for s in seen)
@@ -646,11 +675,11 @@ class ServingSidecar:
             co2e_low_g=co2e.low_g,
             co2e_high_g=co2e.high_g,
             measured=measured,
-            split=latest.rates.split,
+            split=rates.split,
             rates_age_s=age_s,
             method=(
-                f"{self.spec.name} interval share: the request's tokens at the latest "
-                f"interval's J per input and output token ({latest.rates.split} split)"
+                f"{self.spec.name} interval share: the request's tokens at the J per input and "
+                f"output token of the latest {len(seen)} span(s) pooled ({rates.split} split)"
             ),
         )
 
@@ -787,6 +816,22 @@ class ServingSidecar:
                 "uncharged_requests": t.proxied_uncharged,
             }
         return out
+
+
+def _pooled_rates(spans: list[_Span]) -> Rates:
+    """The rates of ``spans`` taken together: their energy over their tokens. Pooling keeps
+    the charge from following one span's few tokens (a span's rate is energy / tokens, and
+    charging the next span's tokens at it over-charges on average whenever the token count
+    varies from span to span)."""
+    energy = Energy()
+    amounts = Amounts()
+    for span in spans:
+        energy += span.energy
+        amounts.merge(span.amounts)
+    rates = sharing_rates(energy, amounts)
+    if rates is None:  # each span had rates, so together they have too; kept for the types
+        return spans[0].rates
+    return rates
 
 
 def _rates_measured(rates: Rates) -> bool:
