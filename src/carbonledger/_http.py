@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import threading
 import time
 from collections.abc import Mapping
@@ -226,6 +227,10 @@ class _Target:
     proxy_headers: tuple[tuple[str, str], ...] = ()
 
 
+#: a space (any kind) or a control character, which a URL never holds
+_SPACE_OR_CONTROL = re.compile(r"[\x00-\x1f\s]")
+
+
 def _split(url: str) -> tuple[str, str, int, str]:
     """(scheme, host, port, path and query) of an http(s) URL; OSError when it is not one."""
     from urllib.parse import urlsplit
@@ -240,7 +245,7 @@ def _split(url: str) -> tuple[str, str, int, str]:
     host = parts.hostname
     if not host:
         raise OSError(f"bad URL {url!r}: no host")
-    if any(c.isspace() or ord(c) < 32 for c in url):
+    if _SPACE_OR_CONTROL.search(url):
         raise OSError(f"bad URL {url!r}: it holds spaces or control characters")
     scheme = parts.scheme.lower()
     path = parts.path or "/"
@@ -249,9 +254,28 @@ def _split(url: str) -> tuple[str, str, int, str]:
     return scheme, host, port or (443 if scheme == "https" else 80), path
 
 
+#: the environment variables that decide a request's proxy (urllib reads these for http(s))
+_PROXY_VARIABLES = (
+    "http_proxy",
+    "HTTP_PROXY",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+    "REQUEST_METHOD",
+)
+
+
 def _target(url: str, use_proxies: bool) -> _Target:
     """The request's target, through the proxy the ``*_proxy`` variables name (unless
-    ``no_proxy`` exempts the host, or ``use_proxies`` is False)."""
+    ``no_proxy`` exempts the host, or ``use_proxies`` is False). Remembered per URL and
+    values of those variables: a poller (the serving sidecar, every second) asks the same."""
+    environ = os.environ
+    return _target_for(url, use_proxies, tuple(environ.get(v) for v in _PROXY_VARIABLES))
+
+
+@functools.lru_cache(maxsize=64)
+def _target_for(url: str, use_proxies: bool, _proxy_env: tuple[str | None, ...]) -> _Target:
     scheme, host, port, path = _split(url)
     if not use_proxies:
         return _Target(scheme, host, port, path)
