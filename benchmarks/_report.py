@@ -96,7 +96,7 @@ ROWS: tuple[Row, ...] = (
         "sampler CPU, 1 s interval, beside a busy Python thread",
         "% of a core",
         3.0,
-        0.15,
+        0.1,
         0.005,
         "process CPU time minus the busy main thread's own (clock_gettime), plus child "
         "processes the tracker ran, over a {cpu_seconds:g} s loop, as a share of one core, "
