@@ -57,6 +57,14 @@ def test_a_given_count_and_a_missing_one(
                  "--functional-unit", "images"])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 2 and "no metric 'images'" in err and len(err.strip().splitlines()) == 1
+    # the command the error advises works as written (N: the count)
+    advised = err.split("record it with '")[1].split("'")[0]
+    assert advised.startswith("carbonledger metric ") and advised.endswith(" images N")
+    words = advised.replace(" N", " 640").split()[1:]
+    assert main([*words, "-l", str(tracked.ledger)]) == 0
+    capsys.readouterr()
+    sci = _sci(capsys, tracked.aws, "-l", str(tracked.ledger), "--functional-unit", "images")
+    assert sci["terms"]["R"]["value"] == 640.0 and "metric 'images'" in sci["terms"]["R"]["source"]
     code = main(["report", tracked.aws, "-l", str(tracked.ledger), "-f", "sci"])
     assert code == 2 and "--functional-unit" in capsys.readouterr().err
     code = main(["report", tracked.aws, "-l", str(tracked.ledger), "-f", "sci",

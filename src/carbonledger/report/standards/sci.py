@@ -6,7 +6,7 @@ E: the energy the run drew from the grid, kWh (its IT energy x the facility's PU
 I: the location-based grid intensity, gCO2e/kWh (the hours' when recorded, else the run's);
 M: the embodied carbon of the hardware, amortised over the run, gCO2e;
 R: the functional unit (``--functional-unit "1000 requests"``: per 1,000 requests), counted
-from the run's metric of that name (``carbonledger metric RUN requests=...``, or its windows'
+from the run's metric of that name (``carbonledger metric RUN requests N``, or its windows'
 metrics), or given.
 
 Each term is reported with its value and where it comes from. When the run has no embodied
@@ -132,7 +132,7 @@ def sci(
         if found is None:
             raise InputError(
                 f"run {summary.run_id} has no metric {unit.name!r}: record it with "
-                f"'carbonledger metric {summary.run_id[:12]} {unit.name}=N', or give --count N"
+                f"'carbonledger metric {summary.run_id[:12]} {unit.name} N', or give --count N"
             )
         served, served_source = found
     if served <= 0:
