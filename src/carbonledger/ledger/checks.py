@@ -70,32 +70,20 @@ def _seal_row(row: Any) -> SealRow:
     for value in (run_id, kind, prev, digest, sig, canonical, member_id, signer, bhash):
         if value is not None and not isinstance(value, str):
             raise TypeError(f"a text column holds {type(value).__name__} {value!r:.40}")
+    fields = (
+        int(seq),
+        str(run_id),
+        str(kind),
+        str(prev),
+        str(digest),
+        str(sig),
+        str(canonical),
+        str(member_id or ""),
+        str(signer or ""),
+    )
     if mseq is None:
-        return SealRow(
-            int(seq),
-            str(run_id),
-            str(kind),
-            str(prev),
-            str(digest),
-            str(sig),
-            str(canonical),
-            str(member_id or ""),
-            str(signer or ""),
-        )
-    else:
-        return batch_row(
-            int(seq),
-            str(run_id),
-            str(kind),
-            str(prev),
-            str(digest),
-            str(sig),
-            str(canonical),
-            str(member_id or ""),
-            str(signer or ""),
-            int(mseq),
-            str(bhash or ""),
-        )
+        return SealRow(*fields)
+    return batch_row(*fields, int(mseq), str(bhash or ""))
 
 
 def _trusted(

@@ -63,22 +63,8 @@ __all__ = [
     "text",
 ]
 
-_SUBMODULES = (
-    "aggregate",
-    "compare",
-    "crypto",
-    "data",
-    "export",
-    "figures",
-    "format",
-    "html",
-    "otel",
-    "paper",
-    "prometheus",
-    "regions",
-    "standards",
-    "text",
-)
+#: the modules among the public names (the rest are bound above)
+_SUBMODULES = tuple(n for n in __all__ if n not in globals())
 
 
 __getattr__, __dir__ = lazy_face(__name__, __all__, submodules=_SUBMODULES)
