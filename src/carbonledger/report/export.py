@@ -27,7 +27,7 @@ from typing import Any, Literal, TextIO
 from carbonledger import units
 from carbonledger._version import __version__
 from carbonledger.models import COMPONENTS, Component, RunSummary
-from carbonledger.units import j_to_kwh
+from carbonledger.units import BYTES_PER_GB, bytes_to_gib, j_to_kwh
 
 __all__ = [
     "CODECARBON_COLUMNS",
@@ -249,6 +249,9 @@ def csv_row(s: RunSummary) -> dict[str, str]:
     for column, key in _FROM_META.items():
         value = meta.get(key)
         row[column] = None if value == "" else value
+    ram_gb = meta.get("ram_total_gb")
+    if isinstance(ram_gb, int | float) and not isinstance(ram_gb, bool):
+        row["ram_total_size"] = bytes_to_gib(ram_gb * BYTES_PER_GB)  # GiB, as CodeCarbon writes
     row.update(
         {
             "status": s.status,
