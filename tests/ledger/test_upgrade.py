@@ -259,24 +259,90 @@ def test_a_new_tracked_run_after_the_upgrade_verifies(
         led.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: a member joining a run recorded by carbonledger 0.1.0 (a requeued "
-    "SLURM job) makes the run 'signed', and verify then checks it against the new member's "
-    "batches only (reports it deleted, unsigned and modified)",
-)
-def test_a_member_joining_an_old_run_after_the_upgrade_verifies(v2: Path) -> None:
+def _requeued(v2: Path) -> tuple[Path, str]:
+    """slurm-77 of the 0.1.0 ledger joined after the upgrade by a third member (a requeued
+    SLURM job) that samples, ends a window and finishes completed; the path and its key."""
     clock = Clock(1_800_000_000.0)
     led = open_ledger(v2, clock=clock)
     try:
         write = Writer(led, clock)
         stored = led.run_record("slurm-77")
-        write.open(stored, MemberRecord("m-c", "slurm-77", "node-2", 7, clock()), 5)
-        gpu = ComponentEnergy("gpu", "gpu:2", "nvml", True, 5.0, 1.0)
+        gpu_info = SensorInfo("gpu", "gpu:2", "nvml", True)
+        write.open(stored, MemberRecord("m-c", "slurm-77", "node-2", 7, clock()), 5, gpu_info)
+        for i in range(1, 4):
+            clock.advance(1)
+            write.samples("slurm-77", "m-c", Sample(clock(), "gpu", "gpu:2", 100.0 * i))
+        gpu = ComponentEnergy("gpu", "gpu:2", "nvml", True, 300.0, 3.0)
+        write(
+            "slurm-77", "m-c", WindowEnded(WindowSummary("step", "step", clock() - 3, 3.0, (gpu,)))
+        )
         write.finish("slurm-77", "m-c", [gpu], "completed")
+        me = led.public_key()
+        assert me is not None
+        return v2, str(me)
+    finally:
+        led.close()
+
+
+def test_a_member_joining_an_old_run_after_the_upgrade_verifies(v2: Path) -> None:
+    """The older members are checked against the older records, the new one against its
+    batches, and the run's status against all their ends."""
+    path, me = _requeued(v2)
+    led = open_ledger(path, clock=Clock(1_800_000_100.0))
+    try:
         s = led.summary("slurm-77")
-        assert s.status == "interrupted" and s.energy_j == pytest.approx(1805.0)
-        report = led.verify([V2_PUB, str(led.public_key())], use_trusted_file=False)
+        assert s.status == "interrupted"  # m-b of the older records was interrupted
+        assert s.energy_j == pytest.approx(1800.0 + 300.0)
+        report = led.verify([V2_PUB, me], use_trusted_file=False)
         assert report.ok, report.problems
+        assert led.verify_run("slurm-77", [V2_PUB, me], use_trusted_file=False).ok
+        # one key pinned: the other's part is named, never taken as intact
+        only_old = led.verify([V2_PUB], use_trusted_file=False)
+        assert ("slurm-77", "untrusted") in {(p.ref, p.kind) for p in only_old.problems}
+        assert not led.verify([me], use_trusted_file=False).ok
+    finally:
+        led.close()
+
+
+@pytest.mark.parametrize(
+    ("edit", "kind"),
+    [
+        # an older member's end changed behind the ledger's back
+        ("UPDATE members SET status = 'completed' WHERE member_id = 'm-b'", "modified"),
+        # the new member's end changed
+        ("UPDATE members SET status = 'failed' WHERE member_id = 'm-c'", "modified"),
+        # the run's status laundered: its members' ends say interrupted
+        ("UPDATE runs SET status = 'completed' WHERE run_id = 'slurm-77'", "modified"),
+        # the run's start changed (checked against the older start record)
+        ("UPDATE runs SET project = 'other' WHERE run_id = 'slurm-77'", "modified"),
+        # the new member's samples changed
+        (
+            "UPDATE samples SET energy_j = energy_j * 10 WHERE device_ref IN "
+            "(SELECT device_ref FROM devices WHERE member_id = 'm-c')",
+            "modified",
+        ),
+        # the new member's batches removed: its rows stand unsigned
+        ("DELETE FROM seals WHERE member_id = 'm-c'", "unsigned"),
+        # a member planted with no record at all
+        (
+            "INSERT INTO members SELECT run_id, 'm-x', host, pid, rank, local_rank, "
+            "started_unix_s, heartbeat_unix_s, lease_ttl_s, finished_unix_s, status, "
+            "components, errors FROM members WHERE member_id = 'm-a'",
+            "unsigned",
+        ),
+    ],
+)
+def test_the_requeued_run_holds_against_edits(v2: Path, edit: str, kind: str) -> None:
+    path, me = _requeued(v2)
+    with sqlite3.connect(path) as conn:
+        conn.execute(edit)
+    led = open_ledger(path, clock=Clock(1_800_000_100.0))
+    try:
+        for report in (
+            led.verify([V2_PUB, me], use_trusted_file=False),
+            led.verify_run("slurm-77", [V2_PUB, me], use_trusted_file=False),
+        ):
+            assert not report.ok
+            assert kind in {p.kind for p in report.problems if p.ref == "slurm-77"}, report.problems
     finally:
         led.close()

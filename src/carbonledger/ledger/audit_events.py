@@ -13,7 +13,7 @@ a key the user trusts, is the chain check's part (:mod:`~carbonledger.ledger.cha
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,7 +46,7 @@ from carbonledger.ledger.state import MAX_CLOCK_SKEW_S, loads, status_of
 from carbonledger.ledger.transports.base import Row, Tx
 from carbonledger.models import MemberRecord, RunRecord
 
-__all__ = ["check_signed_run", "is_signed_run"]
+__all__ = ["check_signed_run", "has_older_start", "is_signed_run"]
 
 
 def is_signed_run(tx: Tx, run_id: str) -> bool:
@@ -99,8 +99,32 @@ def _seg(value: Any) -> int | None:
         return None
 
 
-def check_signed_run(tx: Tx, run: dict[str, Any], now: float, notes: list[str]) -> list[Problem]:
-    """Every row of a run recorded as signed batches against its batches (reads only)."""
+def has_older_start(tx: Tx, run_id: str) -> bool:
+    """Whether the run was started by an older carbonledger (a start record, not a batch):
+    with signed batches too, members joined it after the upgrade (a requeued job)."""
+    return (
+        tx.one(
+            "SELECT 1 FROM seals WHERE run_id = ? AND member_seq IS NULL AND kind = 'start' "
+            "LIMIT 1",
+            (run_id,),
+        )
+        is not None
+    )
+
+
+def check_signed_run(
+    tx: Tx,
+    run: dict[str, Any],
+    now: float,
+    notes: list[str],
+    older_members: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[Problem]:
+    """Every row of a run recorded as signed batches against its batches (reads only).
+
+    ``older_members`` (member id -> its row): for a run an older carbonledger started, the
+    members that joined it before the upgrade; their rows and the run's start are checked
+    against the older records (:mod:`~carbonledger.ledger.audit`), and their ends count in
+    the run's status here."""
     rid = str(run["run_id"])
     problems: list[Problem] = []
     facts = _Facts()
@@ -114,8 +138,9 @@ def check_signed_run(tx: Tx, run: dict[str, Any], now: float, notes: list[str]) 
     ]
     for mid in mids:
         problems += _check_member(tx, rid, mid, facts, now, notes)
-    problems += _check_run_row(run, facts)
-    problems += _check_member_rows(tx, run, facts, notes)
+    if older_members is None or facts.opened:
+        problems += _check_run_row(run, facts)
+    problems += _check_member_rows(tx, run, facts, notes, older_members or {})
     return problems
 
 
@@ -432,7 +457,11 @@ def _signed_members(facts: _Facts) -> dict[str, dict[str, Any]]:
 
 
 def _check_member_rows(
-    tx: Tx, run: dict[str, Any], facts: _Facts, notes: list[str]
+    tx: Tx,
+    run: dict[str, Any],
+    facts: _Facts,
+    notes: list[str],
+    older: Mapping[str, Mapping[str, Any]],
 ) -> list[Problem]:
     from carbonledger.ledger.rows import DEVICE_COLS, MEMBER_COLS
 
@@ -468,7 +497,7 @@ def _check_member_rows(
                 Problem(rid, "modified", f"member {mid}: " + describe_change(signed_end, now_end))
             )
     for mid in rows:
-        if mid not in ends:
+        if mid not in ends and mid not in older:
             problems.append(Problem(rid, "unsigned", f"member {mid!r} has no signed join"))
     for _, settler, event in facts.settlements:
         target = facts.members.get(event.member_id)
@@ -488,7 +517,8 @@ def _check_member_rows(
             )
     # the run's status and end, as its members' signed ends give them
     states = [
-        {"finished_unix_s": e["finished_unix_s"], "status": e["status"]} for e in ends.values()
+        {"finished_unix_s": e["finished_unix_s"], "status": e["status"]}
+        for e in (*ends.values(), *older.values())
     ]
     status, finished = status_of(states)
     if (run["status"], run["finished_unix_s"]) != (status, finished):
@@ -503,6 +533,8 @@ def _check_member_rows(
     # devices against their claims (or the samples that name them)
     for r in tx.rows(f"SELECT {', '.join(DEVICE_COLS)} FROM devices WHERE run_id = ?", (rid,)):
         d = dict(zip(DEVICE_COLS, r, strict=True))
+        if str(d["member_id"]) in older:
+            continue  # claimed in the older records
         owner = facts.members.get(str(d["member_id"]))
         if owner is None:
             problems.append(Problem(rid, "unsigned", f"device {d['device']!r} has no signed claim"))

@@ -9,14 +9,14 @@ carbonledger (schema 2 and before) by :mod:`~carbonledger.ledger.audit`, as they
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
 from carbonledger.ledger import state
 from carbonledger.ledger.audit import RunState, check_runs
-from carbonledger.ledger.audit_events import check_signed_run, is_signed_run
+from carbonledger.ledger.audit_events import check_signed_run, has_older_start, is_signed_run
 from carbonledger.ledger.chain import (
     Problem,
     SealRow,
@@ -95,14 +95,22 @@ def _trusted(
     return (set(trusted_list) if trusted_list else None), sources
 
 
-def _legacy_state(tx: Tx, location: str, run_id: str) -> RunState:
-    """What the checks of an older run need (read whole: runs of schema 2 and before)."""
+def _legacy_state(
+    tx: Tx, location: str, run_id: str, only: Collection[str] | None = None
+) -> RunState:
+    """What the checks of an older run need (read whole: runs of schema 2 and before).
+    ``only``: the members an older carbonledger recorded, in a run that members joined after
+    the upgrade too; the run's status and end are then what those members' ends give, as
+    the older records sealed them."""
     from carbonledger.ledger.records import seal_document
 
     run = state.need_run(tx, run_id, location)
+    members = state.members(tx, run_id)
+    if only is not None:
+        members = [m for m in members if m["member_id"] in only]
+        run["status"], run["finished_unix_s"] = state.status_of(members)
     final = run["status"] in FINAL_STATUSES
     canonical = None
-    members = state.members(tx, run_id)
     if final:
         sealed_run = {k: v for k, v in run.items() if k != "seal_seq"}
         sealed_members = []
@@ -111,6 +119,8 @@ def _legacy_state(tx: Tx, location: str, run_id: str) -> RunState:
             sealed_members.append(d)
         windows = []
         for w in state.windows_rows(tx, run_id):
+            if only is not None and w["member_id"] not in only:
+                continue
             w.pop("window_ref")
             w.pop("seg")
             w.pop("metrics")  # not a column when these runs were sealed
@@ -118,7 +128,7 @@ def _legacy_state(tx: Tx, location: str, run_id: str) -> RunState:
         canonical = seal_document(sealed_run, sealed_members, windows)
     st = RunState(row=run, canonical=canonical)
     st.members = [{k: v for k, v in m.items() if k != "signed"} for m in members]
-    st.devices = state.devices(tx, run_id)
+    st.devices = [d for d in state.devices(tx, run_id) if only is None or d["member_id"] in only]
     rows = tx.rows(
         "SELECT d.member_id, s.seg, d.device, s.time_unix_s, s.energy_j, s.power_w, "
         "s.low_j, s.high_j FROM samples s JOIN devices d ON d.device_ref = s.device_ref "
@@ -126,12 +136,33 @@ def _legacy_state(tx: Tx, location: str, run_id: str) -> RunState:
         (run_id,),
     )
     for (member_id, seg), group in groupby(rows, key=itemgetter(0, 1)):
+        if only is not None and member_id not in only:
+            continue
         key = (str(member_id), _seg(seg))
         st.segments.setdefault(key, ([], []))[0].extend([r[2:] for r in group])
     for w in state.windows_rows(tx, run_id):
+        if only is not None and w["member_id"] not in only:
+            continue
         key = (str(w["member_id"]), _seg(w["seg"]))
         st.segments.setdefault(key, ([], []))[1].append(window_doc(w))
     return st
+
+
+def _older_members(tx: Tx, run_id: str) -> dict[str, dict[str, Any]] | None:
+    """For a run an older carbonledger started and members joined after the upgrade: the
+    rows of the members that have no signed batch (the older ones). None for any other run."""
+    if not has_older_start(tx, run_id):
+        return None
+    signed = {
+        str(r[0])
+        for r in tx.rows(
+            "SELECT DISTINCT member_id FROM seals WHERE run_id = ? AND member_seq IS NOT NULL",
+            (run_id,),
+        )
+    }
+    return {
+        str(m["member_id"]): m for m in state.members(tx, run_id) if m["member_id"] not in signed
+    }
 
 
 def _seg(value: Any) -> int:
@@ -180,7 +211,12 @@ def verify_ledger(
             try:
                 if is_signed_run(tx, run_id):
                     run = state.need_run(tx, run_id, transport.location)
-                    content += check_signed_run(tx, run, now, notes)
+                    older = _older_members(tx, run_id)
+                    content += check_signed_run(tx, run, now, notes, older)
+                    if older is not None:
+                        legacy_runs.append(
+                            _legacy_state(tx, transport.location, run_id, set(older))
+                        )
                 else:
                     legacy_runs.append(_legacy_state(tx, transport.location, run_id))
             except _DATA_ERRORS as exc:
@@ -240,7 +276,10 @@ def verify_one_run(
         legacy_state = None
         try:
             if signed_run:
-                problems += check_signed_run(tx, run, now, notes)
+                older = _older_members(tx, run_id)
+                problems += check_signed_run(tx, run, now, notes, older)
+                if older is not None:
+                    legacy_state = _legacy_state(tx, transport.location, run_id, set(older))
             else:
                 legacy_state = _legacy_state(tx, transport.location, run_id)
         except _DATA_ERRORS as exc:
