@@ -144,6 +144,11 @@ def test_verify_exit_codes(ledger_path: str, capsys: pytest.CaptureFixture[str])
     assert code == 0 and "intact" in out
     code, out, _ = run_cli(capsys, "verify", ledger_path, "--json")
     assert code == 0 and json.loads(out)["ok"] is True
+    # the ledger as --ledger too, like every other command; two different ones are refused
+    code, out, _ = run_cli(capsys, "verify", "--ledger", ledger_path)
+    assert code == 0 and "intact" in out
+    code, _, err = run_cli(capsys, "verify", ledger_path, "-l", ledger_path + ".other")
+    assert code == 2 and "two ledgers given" in err
     conn = sqlite3.connect(ledger_path)
     conn.execute("UPDATE runs SET pue = 1.0 WHERE run_id = 'd4e5f6-second'")
     conn.commit()

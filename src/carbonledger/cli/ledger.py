@@ -13,7 +13,13 @@ from typing import Annotated, Any
 
 import typer
 
-from carbonledger.cli._common import JsonOpt, LedgerOpt, emit_json, fail
+from carbonledger.cli._common import (
+    JsonOpt,
+    LedgerOpt,
+    check_ledger_option,
+    emit_json,
+    fail,
+)
 from carbonledger.errors import InputError
 
 KeyFileOpt = Annotated[
@@ -242,9 +248,12 @@ def _register_verify(app: typer.Typer) -> None:
             str | None,
             typer.Argument(
                 metavar="[LEDGER]",
-                help="Ledger file or postgresql:// URL (default: the ledger in use).",
+                help="Ledger file or postgresql:// URL (default: the ledger in use); the "
+                "same as --ledger.",
+                callback=check_ledger_option,
             ),
         ] = None,
+        ledger: LedgerOpt = None,
         key: Annotated[
             list[str] | None,
             typer.Option(
@@ -269,6 +278,12 @@ def _register_verify(app: typer.Typer) -> None:
         from carbonledger.cli._progress import progress
         from carbonledger.ledger import verify
 
+        if target is not None and ledger is not None and target != ledger:
+            fail(
+                f"two ledgers given ({target} and --ledger {ledger}); give one, as the "
+                "argument or as --ledger"
+            )
+        target = target if target is not None else ledger
         if expect_head is not None:  # a typo is said before the ledger is read
             from carbonledger.ledger import parse_head
 
