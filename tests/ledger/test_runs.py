@@ -434,6 +434,22 @@ def test_windows_of_several_members_merge_by_path(
     assert ws[0].duration_s == pytest.approx(9.5)
     assert {c.host for c in ws[0].components} == {"h1", "h2"}
     assert led.verify().ok
+    # a list without the windows: the same figures, the windows counted (rows), none kept
+    (full,) = led.list_runs()
+    (light,) = led.list_runs(windows=False)
+    assert len(full.windows) == 2 and light.windows == ()
+    assert light.extra["window_count"] == 4  # two per member, before merging by path
+    assert "window_count" not in full.extra
+    assert (light.energy_j, light.co2e_g, light.status) == (
+        full.energy_j,
+        full.co2e_g,
+        full.status,
+    )
+    # a window row no writer writes makes the run damaged either way
+    with led.transport.transaction(write=True) as tx:  # behind the ledger's back
+        assert tx.run("UPDATE windows SET components = '[{' WHERE member_id = 'm2'") == 2
+    assert led.list_runs()[0].status == "damaged"
+    assert led.list_runs(windows=False)[0].status == "damaged"
 
 
 def test_list_runs_and_prefixes(

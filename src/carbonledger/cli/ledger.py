@@ -118,7 +118,7 @@ def _register_runs(app: typer.Typer) -> None:
                 typer.echo(f"no runs: {exc}")
             return
         try:
-            summaries = led.list_runs(project=project, limit=limit or None)
+            summaries = led.list_runs(project=project, limit=limit or None, windows=False)
             every_id = list(led.iter_run_ids())  # a prefix must be unique in the whole ledger
         finally:
             led.close()
@@ -347,7 +347,8 @@ def _register_export(app: typer.Typer) -> None:
         led = open_ledger(ledger, create=False, read_only=True)
         try:
             with progress("reading the runs to export"):  # oldest first; damaged ones too
-                summaries = led.list_runs(project=project)[::-1]
+                # the CSV needs each run's window count only; JSON Lines holds the windows
+                summaries = led.list_runs(project=project, windows=csv_path is None)[::-1]
         finally:
             led.close()
         text, n = export_text(summaries, "csv" if csv_path is not None else "jsonl")

@@ -164,8 +164,13 @@ class Ledger:
     def windows(self, run_id: str) -> list[WindowSummary]:
         return self.queries.windows(run_id)
 
-    def list_runs(self, project: str | None = None, limit: int | None = None) -> list[RunSummary]:
-        return self.queries.list_runs(project, limit)
+    def list_runs(
+        self, project: str | None = None, limit: int | None = None, *, windows: bool = True
+    ) -> list[RunSummary]:
+        """The runs, newest first (of ``project``; the newest ``limit``). ``windows=False``
+        leaves each summary's windows out (``extra["window_count"]`` says how many there are,
+        each checked as read): a list of runs then holds no window in memory."""
+        return self.queries.list_runs(project, limit, windows=windows)
 
     def samples(self, run_id: str, *, since_unix_s: float | None = None) -> list[Sample]:
         return self.queries.samples(run_id, since_unix_s=since_unix_s)

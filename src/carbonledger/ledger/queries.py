@@ -14,7 +14,7 @@ from typing import Any
 from carbonledger.errors import InputError
 from carbonledger.ledger import state
 from carbonledger.ledger.liveness import is_dead
-from carbonledger.ledger.rows import ce_from_dict, iso, merge_components, number
+from carbonledger.ledger.rows import WINDOW_COLS, ce_from_dict, iso, merge_components, number
 from carbonledger.ledger.transports.base import Transport, Tx
 from carbonledger.models import (
     ComponentEnergy,
@@ -228,9 +228,11 @@ class Queries:
             run = self._need_run(tx, run_id)
             return self._read_summary(tx, run, now)
 
-    def _read_summary(self, tx: Tx, run: dict[str, Any], now: float) -> RunSummary:
+    def _read_summary(
+        self, tx: Tx, run: dict[str, Any], now: float, windows: bool = True
+    ) -> RunSummary:
         try:
-            summary = self._summary(tx, run, now)
+            summary = self._summary(tx, run, now, windows)
             _check_ranges(summary)
         except DATA_ERRORS as exc:
             return damaged_summary(run, f"{type(exc).__name__}: {str(exc)[:200]}")
@@ -248,7 +250,9 @@ class Queries:
             rows, _bad = _readable_windows(state.windows_rows(tx, run_id))
             return self._merged_windows(rows, members)
 
-    def list_runs(self, project: str | None = None, limit: int | None = None) -> list[RunSummary]:
+    def list_runs(
+        self, project: str | None = None, limit: int | None = None, *, windows: bool = True
+    ) -> list[RunSummary]:
         sql = "SELECT run_id FROM runs"
         params: list[Any] = []
         if project is not None:
@@ -268,7 +272,7 @@ class Queries:
                     continue
                 run = state.run_row(tx, run_id)
                 if run is not None:
-                    out.append(self._read_summary(tx, run, now))
+                    out.append(self._read_summary(tx, run, now, windows))
         return out
 
     def samples(self, run_id: str, *, since_unix_s: float | None = None) -> list[Sample]:
@@ -348,7 +352,9 @@ class Queries:
         out.sort(key=lambda w: (w.started_unix_s, w.path))
         return out
 
-    def _summary(self, tx: Tx, run: dict[str, Any], now: float) -> RunSummary:
+    def _summary(
+        self, tx: Tx, run: dict[str, Any], now: float, with_windows: bool = True
+    ) -> RunSummary:
         run_id = run["run_id"]
         members = state.members(tx, run_id)
         devices = state.devices(tx, run_id)
@@ -410,10 +416,14 @@ class Queries:
             extra["forecast"] = run["meta"]["forecast"]
         if isinstance(run["meta"].get("metrics"), dict):
             extra["metrics"] = run["meta"]["metrics"]
-        rows, bad = _readable_windows(state.windows_rows(tx, run_id))
-        if bad:
-            raise ValueError(bad)
-        windows = self._merged_windows(rows, {m["member_id"]: m for m in members})
+        if with_windows:
+            rows, bad = _readable_windows(state.windows_rows(tx, run_id))
+            if bad:
+                raise ValueError(bad)
+            windows = self._merged_windows(rows, {m["member_id"]: m for m in members})
+        else:  # each row checked as it is read, none kept: a list needs the count only
+            windows = []
+            extra["window_count"] = _count_readable_windows(tx, run_id)
         return _account(
             run,
             merge_components(parts),
@@ -424,6 +434,20 @@ class Queries:
             hosts=tuple(sorted({m["host"] for m in members})),
             extra=extra,
         )
+
+
+def _count_readable_windows(tx: Tx, run_id: str) -> int:
+    """How many window rows the run has, each checked as :func:`_readable_windows` checks it
+    (ValueError naming the first that cannot be read), streamed: none is kept."""
+    n = 0
+    for row in tx.stream(
+        f"SELECT {', '.join(WINDOW_COLS)} FROM windows WHERE run_id = ?", (run_id,)
+    ):
+        _good, bad = _readable_windows([state.window_row(row)])
+        if bad:
+            raise ValueError(bad)
+        n += 1
+    return n
 
 
 def _readable_windows(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:

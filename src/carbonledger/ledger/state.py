@@ -269,13 +269,15 @@ def windows_rows(tx: Tx, run_id: str) -> list[dict[str, Any]]:
         "ORDER BY started_unix_s, window_ref",
         (run_id,),
     )
-    out = []
-    for row in rows:
-        d = dict(zip(WINDOW_COLS, row, strict=True))
-        d["components"] = loads(d["components"], [])
-        d["metrics"] = {} if d["metrics"] is None else loads(d["metrics"], {})
-        out.append(d)
-    return out
+    return [window_row(row) for row in rows]
+
+
+def window_row(row: Row) -> dict[str, Any]:
+    """A row of ``windows`` (its :data:`WINDOW_COLS`) as a dict, its JSON read."""
+    d = dict(zip(WINDOW_COLS, row, strict=True))
+    d["components"] = loads(d["components"], [])
+    d["metrics"] = {} if d["metrics"] is None else loads(d["metrics"], {})
+    return d
 
 
 def devices(tx: Tx, run_id: str) -> list[dict[str, Any]]:

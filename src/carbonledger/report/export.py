@@ -278,7 +278,7 @@ def csv_row(s: RunSummary) -> dict[str, str]:
             "location_source": s.location_source,
             "pue_source": s.pue_source,
             "hosts": ";".join(s.hosts),
-            "windows": len(s.windows),
+            "windows": s.extra.get("window_count", len(s.windows)),
             "errors": " | ".join(s.errors),
             "tags": s.extra.get("tags") or None,
             "carbonledger_version": meta.get("carbonledger_version") or __version__,

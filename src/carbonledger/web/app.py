@@ -118,7 +118,7 @@ class _Reader:
             cached = self._cached
         if head and cached is not None and cached[0] == head:
             return [led.summary(s.run_id) if s.status == "running" else s for s in cached[1]]
-        runs: list[RunSummary] = led.list_runs()
+        runs: list[RunSummary] = led.list_runs(windows=False)  # the pages need no window
         if head:
             with self._lock:
                 self._cached = (head, runs)
