@@ -455,7 +455,7 @@ def test_bad_arguments_say_what_to_give(clock: FakeClock) -> None:
 def test_the_engines_gpus_are_the_ones_measured(clock: FakeClock) -> None:
     """``--gpus`` (the engine's CUDA_VISIBLE_DEVICES) limits NVML to those GPUs, by index or
     by UUID; the host's CPU and RAM are measured beside them."""
-    from carbonledger.integrations.serving.sidecar import engine_env
+    from carbonledger.integrations.serving.engines import engine_env
     from carbonledger.sensors.registry import discover
     from carbonledger.testing import FakeGpu, FakeNvml
 

@@ -234,12 +234,12 @@ def register(app: typer.Typer) -> None:
         them; one run in the ledger with a window per interval. Ctrl-C or SIGTERM ends it
         with the totals. See docs/serving.md.
         """
-        from carbonledger.integrations.serving.engines import engine_spec
-        from carbonledger.integrations.serving.sidecar import (
-            ServingSidecar,
+        from carbonledger.integrations.serving.engines import (
             check_metrics_url,
             engine_env,
+            engine_spec,
         )
+        from carbonledger.integrations.serving.sidecar import ServingSidecar
         from carbonledger.report.prometheus import require_client
         from carbonledger.run import Tracker
 

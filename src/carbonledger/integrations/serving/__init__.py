@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from carbonledger._lazy import lazy_face
 from carbonledger.integrations.serving import engines, request_meter, sidecar
+from carbonledger.integrations.serving.charges import Charge
 from carbonledger.integrations.serving.engines import ENGINES, EngineSpec, engine_spec
 from carbonledger.integrations.serving.request_meter import (
     Distribution,
@@ -29,7 +30,6 @@ from carbonledger.integrations.serving.request_meter import (
     RequestStats,
 )
 from carbonledger.integrations.serving.sidecar import (
-    Charge,
     IntervalReport,
     ServingSidecar,
     ServingTotals,

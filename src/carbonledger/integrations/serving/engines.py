@@ -44,11 +44,15 @@ __all__ = [
     "QUANTITIES",
     "EngineReading",
     "EngineSpec",
+    "HttpStatusError",
     "LineCache",
     "Quantity",
     "SeriesKey",
     "Source",
+    "check_metrics_url",
+    "engine_env",
     "engine_spec",
+    "http_get",
     "parse_metrics",
 ]
 
@@ -319,3 +323,59 @@ def parse_metrics(
         elif name in created_of:
             created[(created_of[name], labels)] = value
     return EngineReading(values, quantity, models, created, running, start_time_s)
+
+
+# --- reaching the engine ----------------------------------------------------------------
+
+
+def engine_env(gpus: str | None, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment the engine's devices are discovered in: ``env`` (default the
+    process's) with ``CUDA_VISIBLE_DEVICES`` set to ``gpus`` (indices, ``GPU-`` or ``MIG-``
+    UUIDs, as the engine was given them) when given. ``HIP_VISIBLE_DEVICES`` is then dropped,
+    so AMD GPUs follow the same list (HIP honours ``CUDA_VISIBLE_DEVICES`` too)."""
+    import os
+
+    out = dict(os.environ if env is None else env)
+    if gpus is not None:
+        out["CUDA_VISIBLE_DEVICES"] = gpus
+        out.pop("HIP_VISIBLE_DEVICES", None)
+    return out
+
+
+def check_metrics_url(url: str) -> str:
+    """``url`` when it is an http(s) URL with a host, else InputError saying what to give."""
+    from urllib.parse import urlsplit
+
+    ok = isinstance(url, str) and not any(c.isspace() for c in url)
+    if ok:
+        try:
+            parts = urlsplit(url)
+            _ = parts.port  # a malformed port raises here
+        except ValueError:
+            ok = False
+        else:
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+    if not ok:
+        raise InputError(
+            f"the metrics URL must look like http://127.0.0.1:8000/metrics, got {url!r}"
+        )
+    return url
+
+
+def http_get(url: str, timeout_s: float, headers: Mapping[str, str]) -> str:
+    """GET ``url`` within ``timeout_s`` seconds in all (direct: the engine is local); the
+    body as text, or an OSError for a failure or an HTTP error status."""
+    from carbonledger._http import fetch
+
+    response = fetch(url, timeout_s=timeout_s, headers=headers, use_proxies=False)
+    if response.status >= 400:
+        raise HttpStatusError(response.status, f"{response.text[:200].strip()} ({url})")
+    return response.text
+
+
+class HttpStatusError(OSError):
+    """The engine answered a scrape with an HTTP error ``status``."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(f"HTTP {status}: {detail}")
+        self.status = status

@@ -43,7 +43,8 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
 
-    from carbonledger.integrations.serving.sidecar import Charge, ServingSidecar
+    from carbonledger.integrations.serving.charges import Charge
+    from carbonledger.integrations.serving.sidecar import ServingSidecar
 
 __all__ = ["INSTALL_HINT", "ProxyServer", "create_app", "require_proxy_stack"]
 

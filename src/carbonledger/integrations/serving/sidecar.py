@@ -35,7 +35,6 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -45,18 +44,20 @@ from carbonledger.integrations.serving.attribution import (
     Carbon,
     Energy,
     ModelFigures,
-    Rates,
     Ratio,
     SpanFigures,
     attribute,
     ratio,
-    sharing_rates,
 )
+from carbonledger.integrations.serving.charges import Charge, Span, SpanBook
 from carbonledger.integrations.serving.counters import Amounts, CounterDeltas, Delta
 from carbonledger.integrations.serving.engines import (
     EngineSpec,
+    HttpStatusError,
     LineCache,
+    check_metrics_url,
     engine_spec,
+    http_get,
     parse_metrics,
 )
 
@@ -65,14 +66,10 @@ if TYPE_CHECKING:
     from carbonledger.run import Tracker
 
 __all__ = [
-    "Charge",
-    "HttpStatusError",
     "IntervalReport",
     "ServingSidecar",
     "ServingTotals",
     "State",
-    "check_metrics_url",
-    "engine_env",
     "window_energy",
 ]
 
@@ -80,8 +77,6 @@ State = Literal["busy", "waiting", "idle", "no-data", "baseline"]
 
 #: the longest a model name may be to get metrics of its own in a window
 _MAX_MODEL_CHARS = 150
-#: closed spans kept for the proxy's ranges (about a day at 10 s intervals)
-_SPAN_HISTORY = 8192
 #: the default rate window, in intervals: a request is charged at the pooled rates of the spans
 #: that closed over about this many intervals (docs/serving.md, "The attribution rule")
 _RATE_WINDOW_INTERVALS = 6
@@ -155,52 +150,6 @@ class IntervalReport:
             "idle_power_w": self.idle_power_w,
             "span": None if self.span is None else self.span.to_dict(),
         }
-
-
-@dataclass(frozen=True)
-class Charge:
-    """The energy a request through the proxy is charged (J), its range, its CO2e (g) and how
-    it was obtained (``method``; ``measured``: every device behind the rates was measured)."""
-
-    energy_j: float
-    low_j: float
-    high_j: float
-    co2e_g: float
-    co2e_low_g: float
-    co2e_high_g: float
-    measured: bool
-    split: str
-    rates_age_s: float
-    method: str
-
-    def usage_fields(self) -> dict[str, Any]:
-        """What the proxy adds to a response's ``usage``."""
-        return {
-            "energy_j": self.energy_j,
-            "co2e_g": self.co2e_g,
-            "energy_details": {
-                "low_j": self.low_j,
-                "high_j": self.high_j,
-                "co2e_low_g": self.co2e_low_g,
-                "co2e_high_g": self.co2e_high_g,
-                "measured": self.measured,
-                "split": self.split,
-                "rates_age_s": self.rates_age_s,
-                "method": self.method,
-            },
-        }
-
-
-@dataclass
-class _Span:
-    """A closed span the proxy may charge at: when (sidecar clock, s), its energy, what the
-    engine counted over it, and its rates."""
-
-    start_s: float
-    end_s: float
-    energy: Energy
-    amounts: Amounts
-    rates: Rates
 
 
 @dataclass
@@ -298,24 +247,14 @@ class ServingSidecar:
                 f"({self.interval_s:g} s), got {scrape_timeout_s!r}"
             )
         self.scrape_timeout_s = float(scrape_timeout_s)
-        if rate_window_s is None:
-            rate_window_s = _RATE_WINDOW_INTERVALS * self.interval_s
-        if not (
-            isinstance(rate_window_s, int | float)
-            and not isinstance(rate_window_s, bool)
-            and math.isfinite(rate_window_s)
-            and rate_window_s >= 0
-        ):
-            raise InputError(
-                f"the rate window (--rate-window) must be a number of seconds >= 0 (0: the "
-                f"latest span's rates alone), got {rate_window_s!r}"
-            )
-        self.rate_window_s = float(rate_window_s)
+        self._book = SpanBook(
+            _RATE_WINDOW_INTERVALS * self.interval_s if rate_window_s is None else rate_window_s
+        )
         self.model = model
         self._headers = dict(headers or {})
         self.tracker = tracker
         self.clock = clock
-        self._fetch = fetch or _http_get
+        self._fetch = fetch or http_get
         self._counters = CounterDeltas()
         self._lines = LineCache()
         self._scrape_url = self.spec.scrape_url(self.metrics_url)
@@ -330,7 +269,6 @@ class ServingSidecar:
         self._carry_waiting = False
         self._last_running = 0.0
         self._t = _Totals()
-        self._spans: deque[_Span] = deque(maxlen=_SPAN_HISTORY)
         self._latest: IntervalReport | None = None
         self._latest_span: SpanFigures | None = None
         self._carbon = Carbon(1.0, 0.0)
@@ -340,6 +278,11 @@ class ServingSidecar:
         self._cpu_share: tuple[float, float] | None = None
         #: called with every interval's report (the CLI prints it; the exporter needs none)
         self.on_interval: Callable[[IntervalReport], None] | None = None
+
+    @property
+    def rate_window_s(self) -> float:
+        """Seconds of recent spans pooled into the rates a request is charged at."""
+        return self._book.window_s
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -551,9 +494,7 @@ class ServingSidecar:
                 span = attribute(span_energy, span_s, models, self._carbon)
                 self._count_busy(span, span_s)
                 if span.rates is not None:
-                    self._spans.append(
-                        _Span(span_start, end_s, span_energy, span.amounts, span.rates)
-                    )
+                    self._book.add(Span(span_start, end_s, span_energy, span.amounts, span.rates))
                 self._latest_span = span
                 self._reset_carry()
             elif busy_now:
@@ -625,63 +566,22 @@ class ServingSidecar:
         self, input_tokens: float, output_tokens: float, started_s: float, ended_s: float
     ) -> Charge | None:
         """The energy of a request of ``input_tokens`` and ``output_tokens`` that ran from
-        ``started_s`` to ``ended_s`` (this sidecar's clock), at the *pooled* rates of the
-        recent spans: the rates of their energy together over their tokens together, the
-        spans being those that closed within ``rate_window_s`` of the latest one (the latest
-        always) and those the request's lifetime overlapped. Its range spans the lowest and
-        highest rates of those spans one by one (docs/serving.md, "The attribution rule").
-        None before any span closed (nothing to charge at); the request is still counted."""
+        ``started_s`` to ``ended_s`` (this sidecar's clock), at the pooled rates of the recent
+        spans (:meth:`SpanBook.charge`). None before any span closed (nothing to charge at);
+        the request is still counted."""
         with self._lock:
             t = self._t
             t.proxied_requests += 1
             t.proxied_input_tokens += input_tokens
             t.proxied_output_tokens += output_tokens
-            if not self._spans:
+            charge = self._book.charge(
+                input_tokens, output_tokens, started_s, ended_s, self._carbon, self.spec.name
+            )
+            if charge is None:
                 t.proxied_uncharged += 1
-                return None
-            latest = self._spans[-1]
-            window_from = latest.end_s - self.rate_window_s
-            seen: list[_Span] = []
-            for span in reversed(self._spans):  # newest first
-                if span is latest or span.end_s >= window_from:
-                    seen.append(span)
-                elif span.end_s < started_s:
-                    break
-                elif span.start_s <= ended_s:  # the request ran over it
-                    seen.append(span)
-            rates = _pooled_rates(seen)
-            central = rates.charge(input_tokens, output_tokens)
-            charges = [central, *(s.rates.charge(input_tokens, output_tokens) for s in seen)]
-            low = min(c.low_j for c in charges)
-            high = max(c.high_j for c in charges)
-            measured = all(_rates_measured(s.rates) for s in seen)
-            t.proxied_energy_j += central.energy_j
-            carbon = self._carbon
-            age_s = max(0.0, ended_s - latest.end_s)
-        from carbonledger.accounting import co2e_range_g
-
-        co2e = co2e_range_g(
-            central.energy_j,
-            low,
-            high,
-            pue=carbon.pue,
-            intensity_g_per_kwh=carbon.intensity_g_per_kwh,
-        )
-        return Charge(
-            energy_j=central.energy_j,
-            low_j=low,
-            high_j=high,
-            co2e_g=co2e.co2e_g,
-            co2e_low_g=co2e.low_g,
-            co2e_high_g=co2e.high_g,
-            measured=measured,
-            split=rates.split,
-            rates_age_s=age_s,
-            method=(
-                f"{self.spec.name} interval share: the request's tokens at the J per input and "
-                f"output token of the latest {len(seen)} span(s) pooled ({rates.split} split)"
-            ),
-        )
+            else:
+                t.proxied_energy_j += charge.energy_j
+            return charge
 
     def snapshot(self) -> tuple[IntervalReport | None, SpanFigures | None, dict[str, Any]]:
         """The latest interval, the latest span, and the running totals (for the exporter)."""
@@ -818,26 +718,6 @@ class ServingSidecar:
         return out
 
 
-def _pooled_rates(spans: list[_Span]) -> Rates:
-    """The rates of ``spans`` taken together: their energy over their tokens. Pooling keeps
-    the charge from following one span's few tokens (a span's rate is energy / tokens, and
-    charging the next span's tokens at it over-charges on average whenever the token count
-    varies from span to span)."""
-    energy = Energy()
-    amounts = Amounts()
-    for span in spans:
-        energy += span.energy
-        amounts.merge(span.amounts)
-    rates = sharing_rates(energy, amounts)
-    if rates is None:  # each span had rates, so together they have too; kept for the types
-        return spans[0].rates
-    return rates
-
-
-def _rates_measured(rates: Rates) -> bool:
-    return rates.input_j.low == rates.input_j.high and rates.output_j.low == rates.output_j.high
-
-
 def _measured_j(summary: RunSummary) -> float:
     return sum(c.energy_j for c in summary.components if c.measured)
 
@@ -879,56 +759,3 @@ def _window_metrics(delta: Delta | None, running: float | None, error: str) -> d
                 out[f"model/{model}/output_tokens"] = a.output_tokens
                 out[f"model/{model}/requests"] = a.requests
     return out
-
-
-def engine_env(gpus: str | None, env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment the engine's devices are discovered in: ``env`` (default the
-    process's) with ``CUDA_VISIBLE_DEVICES`` set to ``gpus`` (indices, ``GPU-`` or ``MIG-``
-    UUIDs, as the engine was given them) when given. ``HIP_VISIBLE_DEVICES`` is then dropped,
-    so AMD GPUs follow the same list (HIP honours ``CUDA_VISIBLE_DEVICES`` too)."""
-    import os
-
-    out = dict(os.environ if env is None else env)
-    if gpus is not None:
-        out["CUDA_VISIBLE_DEVICES"] = gpus
-        out.pop("HIP_VISIBLE_DEVICES", None)
-    return out
-
-
-def check_metrics_url(url: str) -> str:
-    """``url`` when it is an http(s) URL with a host, else InputError saying what to give."""
-    from urllib.parse import urlsplit
-
-    ok = isinstance(url, str) and not any(c.isspace() for c in url)
-    if ok:
-        try:
-            parts = urlsplit(url)
-            _ = parts.port  # a malformed port raises here
-        except ValueError:
-            ok = False
-        else:
-            ok = parts.scheme in ("http", "https") and bool(parts.hostname)
-    if not ok:
-        raise InputError(
-            f"the metrics URL must look like http://127.0.0.1:8000/metrics, got {url!r}"
-        )
-    return url
-
-
-def _http_get(url: str, timeout_s: float, headers: Mapping[str, str]) -> str:
-    """GET ``url`` within ``timeout_s`` seconds in all (direct: the engine is local); the
-    body as text, or an OSError for a failure or an HTTP error status."""
-    from carbonledger._http import fetch
-
-    response = fetch(url, timeout_s=timeout_s, headers=headers, use_proxies=False)
-    if response.status >= 400:
-        raise HttpStatusError(response.status, f"{response.text[:200].strip()} ({url})")
-    return response.text
-
-
-class HttpStatusError(OSError):
-    """The engine answered a scrape with an HTTP error ``status``."""
-
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(f"HTTP {status}: {detail}")
-        self.status = status
