@@ -41,7 +41,7 @@ from carbonledger.events import (
     Signer,
     WindowEnded,
 )
-from carbonledger.ledger.log import append_record, read_head
+from carbonledger.ledger.log import ChainAppender, insert_rows
 from carbonledger.ledger.rows import (
     CLAIM_COLS,
     MEMBER_COLS,
@@ -68,17 +68,74 @@ _INSERT_SAMPLES = (
     "INSERT INTO samples (device_ref, time_unix_s, energy_j, power_w, low_j, high_j, seg) VALUES "
 )
 _SAMPLE_ROW = "(?, ?, ?, ?, ?, ?, ?)"
-_insert_sql: dict[int, str] = {}
+_INSERT_WINDOWS = (
+    "INSERT INTO windows (run_id, member_id, name, path, started_unix_s, duration_s, co2e_g, "
+    "components, seg, metrics) VALUES "
+)
+_WINDOW_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 #: events only a member that joined the run may sign
 _MEMBER_EVENTS = frozenset({SamplesAdded, DevicesClaimed, WindowEnded, Heartbeat, MemberFinished})
+#: the events of a sampler's tick and of a window's end: they add rows and change no state,
+#: so a run of such batches is applied with its rows inserted together
+_PLAIN = frozenset({SamplesAdded, WindowEnded, Heartbeat})
 
 
-def _insert_samples_sql(rows: int) -> str:
-    """The INSERT of ``rows`` samples (the same string each time, for statement caches)."""
-    sql = _insert_sql.get(rows)
-    if sql is None:
-        sql = _insert_sql.setdefault(rows, _INSERT_SAMPLES + ", ".join([_SAMPLE_ROW] * rows))
-    return sql
+class _Pass:
+    """What one append's transaction carries from batch to batch: the chain being appended,
+    the batches the ledger holds already, the members known to be running (their plain
+    batches need no check), their hosts, and the sample and window rows not inserted yet."""
+
+    __slots__ = ("chain", "hosts", "known", "running", "samples", "tx", "windows")
+
+    def __init__(self, tx: Tx, chain: ChainAppender) -> None:
+        self.tx = tx
+        self.chain = chain
+        self.known: dict[tuple[str, str, int], str] = {}
+        self.running: set[tuple[str, str]] = set()
+        self.hosts: dict[tuple[str, str], str] = {}
+        self.samples: list[tuple[Any, ...]] = []
+        self.windows: list[tuple[Any, ...]] = []
+
+    def host(self, run_id: str, member_id: str) -> str:
+        key = (run_id, member_id)
+        host = self.hosts.get(key)
+        if host is None:
+            row = self.tx.one(
+                "SELECT host FROM members WHERE run_id = ? AND member_id = ?", (run_id, member_id)
+            )
+            host = self.hosts[key] = "" if row is None else str(row[0])
+        return host
+
+    def flush(self) -> None:
+        """Insert the records and rows held so far (records first: rows name their batch)."""
+        self.chain.flush()
+        rows, self.samples = self.samples, []
+        insert_rows(self.tx, _INSERT_SAMPLES, _SAMPLE_ROW, rows)
+        rows, self.windows = self.windows, []
+        insert_rows(self.tx, _INSERT_WINDOWS, _WINDOW_ROW, rows)
+
+
+def _host(tx: Tx, run_id: str, member_id: str) -> str:
+    row = tx.one("SELECT host FROM members WHERE run_id = ? AND member_id = ?", (run_id, member_id))
+    return "" if row is None else str(row[0])
+
+
+def _recorded(tx: Tx, batches: Sequence[Batch]) -> dict[tuple[str, str, int], str]:
+    """The hashes of the batches among ``batches`` the ledger holds already (one query per
+    member: the span of numbers offered)."""
+    spans: dict[tuple[str, str], tuple[int, int]] = {}
+    for b in batches:
+        low, high = spans.get((b.run_id, b.member_id), (b.seq, b.seq))
+        spans[(b.run_id, b.member_id)] = (min(low, b.seq), max(high, b.seq))
+    out: dict[tuple[str, str, int], str] = {}
+    for (run_id, member_id), (low, high) in spans.items():
+        for seq, digest in tx.rows(
+            "SELECT member_seq, batch_hash FROM seals WHERE run_id = ? AND member_id = ? "
+            "AND member_seq >= ? AND member_seq <= ?",
+            (run_id, member_id, low, high),
+        ):
+            out[(run_id, member_id, int(seq))] = str(digest)
+    return out
 
 
 def batch_kind(events: Sequence[Event]) -> str:
@@ -183,34 +240,38 @@ class Ingest:
         head_signer = self._head_signer()
         try:
             with self._t.transaction(write=True) as tx:
-                if self._t.for_update:  # lock the chain's head first: a batch another
-                    read_head(tx, self._t.for_update)  # writer just added is then seen
+                # the chain's head first (locked where the dialect locks rows: a batch
+                # another writer just added is then seen)
+                p = _Pass(tx, ChainAppender(tx, self._t.for_update))
+                p.known = _recorded(tx, [batch for _, batch in decoded])
                 for signed, batch in decoded:
-                    applied += self._apply(tx, signed, batch, now, head_signer)
+                    applied += self._apply(p, signed, batch, now)
+                p.flush()
+                p.chain.finish(head_signer)
         except BaseException:
             self._device_refs.clear()  # refs made in a transaction that did not commit
             raise
         return applied
 
-    def _apply(
-        self, tx: Tx, signed: SignedBatch, batch: Batch, now: float, head_signer: Signer | None
-    ) -> int:
+    def _apply(self, p: _Pass, signed: SignedBatch, batch: Batch, now: float) -> int:
         run_id, member_id = batch.run_id, batch.member_id
-        existing = tx.one(
-            "SELECT batch_hash FROM seals WHERE run_id = ? AND member_id = ? AND member_seq = ?",
-            (run_id, member_id, batch.seq),
-        )
+        key = (run_id, member_id, batch.seq)
+        existing = p.known.get(key)
         if existing is not None:
-            if existing[0] == signed.hash:
+            if existing == signed.hash:
                 return 0  # already recorded (a second replay)
             raise IntegrityError(
                 f"run {run_id!r}, member {member_id!r}: the ledger holds another batch "
                 f"{batch.seq} than the one offered; two writers claim the same member"
             )
-        settle = self._check_writer(tx, batch)
-        append_record(
-            tx,
-            self._t.for_update,
+        tx = p.tx
+        plain = all(type(e) in _PLAIN for e in batch.events)
+        if not plain:
+            p.flush()  # what the events below read is in the tables
+        settle = False
+        if not plain or (run_id, member_id) not in p.running:
+            settle = self._check_writer(tx, batch, p)
+        p.chain.add(
             run_id=run_id,
             member_id=member_id,
             kind=batch_kind(batch.events),
@@ -218,29 +279,30 @@ class Ingest:
             signature=signed.signature,
             signer=signed.signer,
             now=now,
-            head_signer=head_signer,
             member_seq=batch.seq,
             batch_hash=signed.hash,
             claimed_unix_s=batch.time_unix_s,
         )
-        windows: list[WindowSummary] = []  # a batch's windows: one statement for all
+        p.known[key] = signed.hash
         for event in batch.events:
-            if type(event) is WindowEnded:
-                windows.append(event.window)
-                continue
-            if windows:
-                self._windows(tx, batch, windows)
-                windows = []
-            settle |= self._event(tx, batch, event)
-        if windows:
-            self._windows(tx, batch, windows)
+            if isinstance(event, SamplesAdded):
+                self._samples(p, batch, event.samples)
+                self._renew(tx, run_id, member_id, batch.time_unix_s)
+            elif isinstance(event, WindowEnded):
+                self._window(p, batch, event.window)
+            else:
+                settle |= self._event(tx, batch, event)
         if settle:
             self._update_status(tx, run_id)
+        if not plain:  # members, hosts and ends may have changed: ask again
+            p.flush()
+            p.running.clear()
+            p.hosts.clear()
         return 1
 
-    def _windows(self, tx: Tx, batch: Batch, windows: Sequence[WindowSummary]) -> None:
-        host = self._member_host(tx, batch.run_id, batch.member_id)
-        rows = [
+    def _window(self, p: _Pass, batch: Batch, w: WindowSummary) -> None:
+        host = p.host(batch.run_id, batch.member_id)
+        p.windows.append(
             (
                 batch.run_id,
                 batch.member_id,
@@ -253,15 +315,9 @@ class Ingest:
                 batch.seq,
                 dumps(w.metrics) if w.metrics else None,
             )
-            for w in windows
-        ]
-        tx.many(
-            "INSERT INTO windows (run_id, member_id, name, path, started_unix_s, duration_s, "
-            "co2e_g, components, seg, metrics) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
         )
 
-    def _check_writer(self, tx: Tx, batch: Batch) -> bool:
+    def _check_writer(self, tx: Tx, batch: Batch, p: _Pass) -> bool:
         """Refuse a member joining a run the ledger does not hold (without opening it), and
         the events of a member of a run it holds before the member joined; put a settled
         member that signs again back to running (its settlement is superseded). True when
@@ -290,6 +346,8 @@ class Ingest:
                 "(its first batch joins it)"
             )
         if not joined or row[1] is None or kinds & {MemberFinished, Settled}:
+            if joined and row[1] is None:
+                p.running.add((run_id, member_id))  # its next plain batches need no asking
             return False
         own_end = tx.one(
             "SELECT 1 FROM seals WHERE run_id = ? AND member_id = ? AND kind = ? LIMIT 1",
@@ -302,18 +360,14 @@ class Ingest:
             "errors = '[]' WHERE run_id = ? AND member_id = ?",
             (run_id, member_id),
         )
+        p.running.add((run_id, member_id))
         return True
 
     def _event(self, tx: Tx, batch: Batch, event: Event) -> bool:
         """Apply one event; True when the run's status may have changed."""
         match event:
-            case SamplesAdded(samples=samples):
-                self._samples(tx, batch, samples)
-                self._renew(tx, batch.run_id, batch.member_id, batch.time_unix_s)
             case Heartbeat():
                 self._renew(tx, batch.run_id, batch.member_id, batch.time_unix_s)
-            case WindowEnded(window=window):
-                self._windows(tx, batch, [window])
             case MetaUpdated(meta=meta):
                 row = tx.one(
                     "SELECT meta FROM runs WHERE run_id = ?" + self._t.for_update, (batch.run_id,)
@@ -355,7 +409,7 @@ class Ingest:
                     )
                 return True
             case DevicesClaimed(devices=devices):
-                host = self._member_host(tx, batch.run_id, batch.member_id)
+                host = _host(tx, batch.run_id, batch.member_id)
                 for info in devices:
                     claim = {
                         "component": info.component,
@@ -375,7 +429,7 @@ class Ingest:
                         (batch.run_id, batch.member_id, *[claim[c] for c in CLAIM_COLS]),
                     )
             case MemberFinished():
-                host = self._member_host(tx, batch.run_id, batch.member_id)
+                host = _host(tx, batch.run_id, batch.member_id)
                 tx.run(
                     "UPDATE members SET finished_unix_s = ?, heartbeat_unix_s = ?, status = ?, "
                     "components = ?, errors = ? WHERE run_id = ? AND member_id = ?",
@@ -444,31 +498,18 @@ class Ingest:
             [row[c] for c in RUN_COLS],
         )
 
-    def _member_host(self, tx: Tx, run_id: str, member_id: str) -> str:
-        row = tx.one(
-            "SELECT host FROM members WHERE run_id = ? AND member_id = ?", (run_id, member_id)
-        )
-        return "" if row is None else str(row[0])
-
-    def _samples(self, tx: Tx, batch: Batch, samples: Sequence[Any]) -> None:
+    def _samples(self, p: _Pass, batch: Batch, samples: Sequence[Any]) -> None:
         run_id, member_id = batch.run_id, batch.member_id
         refs = self._device_refs
-        rows = []
         for s in samples:
             key = (run_id, member_id, s.device)
             ref = refs.get(key)
             if ref is None:
-                ref = self._device_ref(tx, run_id, member_id, s)
-            rows.append((ref, *sample_values(s), batch.seq))
-        if not rows:
-            return
-        if len(rows) <= 64:  # a sampler tick: one statement
-            tx.run(_insert_samples_sql(len(rows)), [x for row in rows for x in row])
-        else:  # bulk ingest
-            tx.many(_INSERT_SAMPLES + _SAMPLE_ROW, rows)
+                ref = self._device_ref(p.tx, run_id, member_id, s)
+            p.samples.append((ref, *sample_values(s), batch.seq))
 
     def _device_ref(self, tx: Tx, run_id: str, member_id: str, s: Any) -> int:
-        host = s.host or self._member_host(tx, run_id, member_id)
+        host = s.host or _host(tx, run_id, member_id)
         tx.run(
             "INSERT INTO devices (run_id, member_id, component, device, host, method, measured, "
             "model, uid) VALUES (?, ?, ?, ?, ?, 'unknown', 0, '', '') "

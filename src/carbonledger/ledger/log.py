@@ -5,7 +5,8 @@ canonical)`` links it to the record before (see :mod:`~carbonledger.ledger.recor
 batch becomes one record: its body is the canonical form, its signature the one its member
 made where it measured (over the batch's own hash, :func:`carbonledger.events.batch_message`),
 its signer that member's key. The chain's head (the last seq and hash) is signed by the
-process that appended last, so that a deleted tail or a rolled-back copy shows.
+process that appended last, once per transaction, so that a deleted tail or a rolled-back copy
+shows.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from carbonledger.ledger.records import GENESIS_HASH, head_message, record_hash
 from carbonledger.ledger.rows import dumps
 from carbonledger.ledger.transports.base import Tx
 
-__all__ = ["append_record", "read_head"]
+__all__ = ["ChainAppender", "insert_rows", "read_head"]
 
 
 def read_head(tx: Tx, lock: str = "") -> tuple[str | None, dict[str, Any]]:
@@ -34,58 +35,117 @@ def read_head(tx: Tx, lock: str = "") -> tuple[str | None, dict[str, Any]]:
     return text, head
 
 
-def append_record(
-    tx: Tx,
-    lock: str,
-    *,
-    run_id: str,
-    member_id: str,
-    kind: str,
-    canonical: str,
-    signature: str,
-    signer: str,
-    now: float,
-    head_signer: Signer | None,
-    member_seq: int | None = None,
-    batch_hash: str | None = None,
-    claimed_unix_s: float | None = None,
-) -> int:
-    """Append one record as the chain's next and sign the new head; returns its seq."""
-    head_text, head = read_head(tx, lock)
-    seq = int(head["seq"]) + 1
-    digest = record_hash(str(head["hash"]), canonical)
-    tx.run(
-        "INSERT INTO seals (seq, run_id, kind, prev_hash, record_hash, signature, canonical, "
-        "member_id, signer, sealed_unix_s, member_seq, batch_hash, claimed_unix_s) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            seq,
-            run_id,
-            kind,
-            str(head["hash"]),
-            digest,
-            signature,
-            canonical,
-            member_id,
-            signer,
-            now,
-            member_seq,
-            batch_hash,
-            claimed_unix_s,
-        ),
-    )
-    new_head = dumps(
-        {
-            "seq": seq,
-            "hash": digest,
-            "signer": head_signer.public_hex if head_signer is not None else "",
-            "signature": head_signer.sign(head_message(seq, digest))
-            if head_signer is not None
-            else "",
-        }
-    )
-    if head_text is None:
-        tx.run("INSERT INTO carbonledger_meta (key, value) VALUES ('seal_head', ?)", (new_head,))
-    else:
-        tx.run("UPDATE carbonledger_meta SET value = ? WHERE key = 'seal_head'", (new_head,))
-    return seq
+#: the columns of a record (a row of ``seals``), in the order :class:`ChainAppender` writes
+SEAL_COLS = (
+    "seq",
+    "run_id",
+    "kind",
+    "prev_hash",
+    "record_hash",
+    "signature",
+    "canonical",
+    "member_id",
+    "signer",
+    "sealed_unix_s",
+    "member_seq",
+    "batch_hash",
+    "claimed_unix_s",
+)
+_SEAL_ROW = "(" + ", ".join("?" * len(SEAL_COLS)) + ")"
+#: records per INSERT statement (13 parameters each: within every SQLite's limit of 999)
+ROWS_PER_INSERT = 64
+
+
+def insert_rows(tx: Tx, head: str, row_sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """``rows`` inserted with ``head`` (``INSERT INTO t (cols) VALUES ``), up to
+    :data:`ROWS_PER_INSERT` per statement: each statement is one step of the database, which
+    matters beside a busy Python thread (every step hands the interpreter lock over)."""
+    for i in range(0, len(rows), ROWS_PER_INSERT):
+        chunk = rows[i : i + ROWS_PER_INSERT]
+        tx.run(head + ", ".join([row_sql] * len(chunk)), [x for row in chunk for x in row])
+
+
+class ChainAppender:
+    """The records one transaction appends to the chain: the head is read once (locked where
+    the dialect locks rows), each record is linked to the one before in memory, the records
+    are inserted together (:meth:`flush`), and the new head is signed and written once
+    (:meth:`finish`)."""
+
+    def __init__(self, tx: Tx, lock: str = "") -> None:
+        self._tx = tx
+        self._head_text, head = read_head(tx, lock)
+        self.seq = int(head["seq"])
+        self.hash = str(head["hash"])
+        self._rows: list[tuple[Any, ...]] = []
+        self._appended = False
+
+    def add(
+        self,
+        *,
+        run_id: str,
+        member_id: str,
+        kind: str,
+        canonical: str,
+        signature: str,
+        signer: str,
+        now: float,
+        member_seq: int | None = None,
+        batch_hash: str | None = None,
+        claimed_unix_s: float | None = None,
+    ) -> int:
+        """Link one record as the chain's next (inserted by :meth:`flush`); returns its seq."""
+        seq = self.seq + 1
+        digest = record_hash(self.hash, canonical)
+        self._rows.append(
+            (
+                seq,
+                run_id,
+                kind,
+                self.hash,
+                digest,
+                signature,
+                canonical,
+                member_id,
+                signer,
+                now,
+                member_seq,
+                batch_hash,
+                claimed_unix_s,
+            )
+        )
+        self.seq, self.hash = seq, digest
+        self._appended = True
+        return seq
+
+    def flush(self) -> None:
+        """Insert the records linked since the last flush."""
+        rows, self._rows = self._rows, []
+        insert_rows(
+            self._tx, f"INSERT INTO seals ({', '.join(SEAL_COLS)}) VALUES ", _SEAL_ROW, rows
+        )
+
+    def finish(self, head_signer: Signer | None) -> None:
+        """Flush, then sign and store the new head (nothing when no record was added)."""
+        self.flush()
+        if not self._appended:
+            return
+        new_head = dumps(
+            {
+                "seq": self.seq,
+                "hash": self.hash,
+                "signer": head_signer.public_hex if head_signer is not None else "",
+                "signature": head_signer.sign(head_message(self.seq, self.hash))
+                if head_signer is not None
+                else "",
+            }
+        )
+        if self._head_text is None:
+            self._tx.run(
+                "INSERT INTO carbonledger_meta (key, value) VALUES ('seal_head', ?)", (new_head,)
+            )
+        else:
+            self._tx.run(
+                "UPDATE carbonledger_meta SET value = ? WHERE key = 'seal_head'", (new_head,)
+            )
+        self._head_text = new_head
+        self._appended = False
