@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from carbonledger.ledger import open_ledger
+from carbonledger.run.journal import replay_pending
 
 KILLED = textwrap.dedent(
     """
@@ -50,6 +51,9 @@ def test_sigkill_loses_at_most_one_interval_and_shows_interrupted(tmp_path: Path
     p.wait(timeout=30)
     now = open_ledger(ledger)
     try:
+        # what the killed tracker signed but had not committed yet (its ticks are committed
+        # every few seconds) is in its journal: replayed as the next writer here does
+        assert sum(r.batches for r in replay_pending(now) if r.done) > 0
         live = now.summary(run_id)
     finally:
         now.close()
@@ -67,8 +71,9 @@ def test_sigkill_loses_at_most_one_interval_and_shows_interrupted(tmp_path: Path
 
 
 def _run_and_kill(tmp_path: Path, name: str, code: str) -> tuple[str, float]:
-    """`carbonledger run` of ``code``, SIGKILLed with its child once the ledger holds 1.5 s
-    of the run: the run's status and CPU energy (J) as the ledger holds them."""
+    """`carbonledger run` of ``code``, SIGKILLed with its child 1.5 s after the ledger holds
+    the run: the run's status and CPU energy (J) as the ledger holds them once what the
+    process signed is replayed (as the next writer on this machine does)."""
     ledger = str(tmp_path / f"{name}.sqlite")
     env = {**os.environ, "CARBONLEDGER_NO_CLOUD_PROBE": "1"}
     p = subprocess.Popen(
@@ -86,12 +91,14 @@ def _run_and_kill(tmp_path: Path, name: str, code: str) -> tuple[str, float]:
                 runs = reader.list_runs(project=name)
         except Exception:  # the ledger is being created
             continue
-        if runs and runs[0].duration_s >= 1.5:
+        if runs:
             break
+    time.sleep(1.5)
     os.killpg(p.pid, signal.SIGKILL)  # carbonledger and its child, at once
     p.wait(timeout=30)
     reader = open_ledger(ledger, clock=lambda: time.time() + 3600)
     try:
+        replay_pending(reader)
         (s,) = reader.list_runs(project=name)
     finally:
         reader.close()
@@ -100,7 +107,7 @@ def _run_and_kill(tmp_path: Path, name: str, code: str) -> tuple[str, float]:
 
 def test_carbonledger_run_killed_in_its_second_second_counts_its_child(tmp_path: Path) -> None:
     """`carbonledger run` counts the command it spawned from its birth, found within one
-    interval: killed 1.5 s in, the ledger already holds the busy child's CPU energy."""
+    interval: killed 1.5 s in, what it signed holds the busy child's CPU energy."""
     busy = "import time\nend = time.time() + 60\nwhile time.time() < end: sum(range(10_000))"
     status, busy_j = _run_and_kill(tmp_path, "busy", busy)
     assert status == "interrupted"

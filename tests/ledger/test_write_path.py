@@ -26,7 +26,14 @@ import carbonledger as cl
 from carbonledger.events import MemberChain, MemberJoined, RunOpened, SamplesAdded
 from carbonledger.ledger.keys import Signer, load_or_create_signing_key, public_key_pem
 from carbonledger.models import MemberRecord, RunRecord, Sample
-from carbonledger.run.journal import Journal, journal_dir, pending, read_journal
+from carbonledger.run.journal import (
+    Journal,
+    journal_dir,
+    pending,
+    read_journal,
+    replay_pending,
+)
+from carbonledger.run.recording import COMMIT_EVERY_S
 from carbonledger.testing import FakeSensor
 
 BUSY = "import time\nend = time.time() + {seconds}\nwhile time.time() < end:\n    pass\n"
@@ -66,6 +73,13 @@ def _kill(proc: subprocess.Popen[str]) -> float:
     return t
 
 
+def _run_ids(backend: Any) -> set[str]:
+    try:
+        return {str(r[0]) for r in backend.execute("SELECT run_id FROM runs")}
+    except Exception:  # the file or the schema is not there yet
+        return set()
+
+
 def _wait_for_the_run(backend: Any, timeout_s: float = 60.0) -> None:
     """Until the ledger holds the run's opening batch."""
     deadline = time.time() + timeout_s
@@ -79,45 +93,83 @@ def _wait_for_the_run(backend: Any, timeout_s: float = 60.0) -> None:
     raise AssertionError("the run never reached the ledger")
 
 
+def _latest(rows: Any) -> dict[str, tuple[float, float]]:
+    """The newest (energy, time) of each device among ``(device, energy, time)`` rows."""
+    latest: dict[str, tuple[float, float]] = {}
+    for device, energy, t in rows:
+        if device not in latest or float(t) >= latest[device][1]:
+            latest[device] = (float(energy), float(t))
+    return latest
+
+
 def _committed(backend: Any) -> tuple[str, float, float]:
     """The one run's id, the energy of its committed samples (the newest of each device,
     summed) and the time of its newest sample."""
     (run_id,) = [r[0] for r in backend.execute("SELECT run_id FROM runs")]
-    rows = backend.execute(
-        "SELECT d.device, s.energy_j, s.time_unix_s FROM samples s JOIN devices d "
-        "ON d.device_ref = s.device_ref WHERE d.run_id = ? ORDER BY s.time_unix_s",
-        (run_id,),
-    )
-    latest: dict[str, tuple[float, float]] = {}
-    for device, energy, t in rows:
-        latest[device] = (float(energy), float(t))
+    latest = _latest(_ledger_samples(backend, run_id))
     return run_id, sum(e for e, _ in latest.values()), max(t for _, t in latest.values())
 
 
+def _ledger_samples(backend: Any, run_id: str) -> list[tuple[str, float, float]]:
+    return [
+        (str(d), float(e), float(t))
+        for d, e, t in backend.execute(
+            "SELECT d.device, s.energy_j, s.time_unix_s FROM samples s JOIN devices d "
+            "ON d.device_ref = s.device_ref WHERE d.run_id = ?",
+            (run_id,),
+        )
+    ]
+
+
+def _signed(backend: Any, run_id: str) -> tuple[float, float]:
+    """What the killed process had signed: its committed samples and those it wrote ahead
+    into its journal on this machine (energy of the newest of each device, summed; the time
+    of the newest)."""
+    rows = _ledger_samples(backend, run_id)
+    for path in pending(journal_dir()):
+        for batch in read_journal(path)[1]:
+            decoded = batch.decode()
+            if decoded.run_id != run_id:
+                continue
+            for event in decoded.events:
+                if isinstance(event, SamplesAdded):
+                    rows += [(s.device, s.energy_j, s.time_unix_s) for s in event.samples]
+    latest = _latest(rows)
+    return sum(e for e, _ in latest.values()), max(t for _, t in latest.values())
+
+
 def _settle_later(target: str) -> cl.RunSummary:
-    """Settle with a clock two minutes on (every lease has run out), then read the run."""
+    """As the next writer on this machine does: replay the journals left for the ledger, then
+    settle with a clock two minutes on (every lease has run out); read the run."""
     with cl.open_ledger(target, clock=lambda: time.time() + 120) as led:
+        replay_pending(led)
         led.settle()
         (run,) = led.list_runs()
     return run
 
 
-@pytest.mark.parametrize("kill_after_s", [1.3, 4.1])
+@pytest.mark.parametrize("kill_after_s", [1.3, 4.1, 7.2])
 def test_sigkill_mid_run_loses_at_most_one_interval(
     backend: Any, tmp_path: Path, kill_after_s: float
 ) -> None:
-    """Killed while its busy command runs, the run is settled with the energy of every
-    sample it committed, and those reach to within one interval of the kill."""
+    """Killed while its busy command runs, the run has signed its samples to within one
+    interval of the kill (committed, or written ahead into its journal: the ledger alone lags
+    by at most one commit period), and once the journal is replayed it is settled with the
+    energy of every sample signed."""
     proc = _start_run(backend.target, BUSY.format(seconds=30))
     _wait_for_the_run(backend)  # the tracker's start (a busy machine can take a while)
     time.sleep(kill_after_s)
     killed_at = _kill(proc)
-    run_id, committed_j, newest_s = _committed(backend)
-    assert committed_j > 0
-    assert killed_at - newest_s <= 0.5 + 1.0  # one interval, and a loaded machine's slack
+    run_id, committed_j, newest_committed_s = _committed(backend)
+    signed_j, newest_s = _signed(backend, run_id)
+    assert signed_j > 0 and signed_j >= committed_j
+    slack = 1.0  # a loaded machine's
+    assert killed_at - newest_s <= 0.5 + slack  # one interval
+    assert killed_at - newest_committed_s <= COMMIT_EVERY_S + 0.5 + slack
     run = _settle_later(backend.target)
     assert run.run_id == run_id and run.status == "interrupted"
-    assert run.energy_j == pytest.approx(committed_j)
+    assert run.energy_j == pytest.approx(signed_j)
+    assert pending(journal_dir()) == []  # replayed, then removed
     with cl.open_ledger(backend.target, read_only=True) as led:
         report = led.verify([_pin(tmp_path)])
     assert report.ok, report.problems
@@ -127,7 +179,7 @@ def test_sigkill_just_after_the_command_exits_keeps_its_energy(
     backend: Any, tmp_path: Path
 ) -> None:
     """Killed 0-8 ms after its command exited (while it stops), the run keeps every joule it
-    committed: its own end when it got that far, else a settlement from its last sample."""
+    signed: its own end when it got that far, else a settlement from its last sample."""
     marker = tmp_path / "done"
     proc = _start_run(backend.target, BUSY_THEN_MARK.format(seconds=1.5), str(marker))
     deadline = time.time() + 60
@@ -135,11 +187,42 @@ def test_sigkill_just_after_the_command_exits_keeps_its_energy(
         time.sleep(0.001)
     time.sleep(0.004)
     _kill(proc)
-    _, committed_j, _ = _committed(backend)
-    assert committed_j > 0
+    run_id, committed_j, _ = _committed(backend)
+    signed_j, _ = _signed(backend, run_id)
+    assert signed_j > 0 and signed_j >= committed_j
     run = _settle_later(backend.target)
     assert run.status in ("completed", "interrupted")
-    assert run.energy_j >= committed_j * (1 - 1e-9) and run.energy_j > 0
+    assert run.energy_j >= signed_j * (1 - 1e-9) and run.energy_j > 0
+
+
+def test_what_a_killed_run_wrote_ahead_reaches_the_ledger_by_the_next_command(
+    backend: Any,
+) -> None:
+    """The batches a killed tracker had signed but not committed are replayed by the next
+    tracker on that ledger (its start), and by ``carbonledger settle``: the ledger then holds
+    every sample the killed run signed."""
+    for next_command in (
+        ["run", "--ledger", backend.target, "--", sys.executable, "-c", "pass"],
+        ["settle", "--ledger", backend.target, "--json"],
+    ):
+        before = _run_ids(backend)
+        proc = _start_run(backend.target, BUSY.format(seconds=30))
+        deadline = time.time() + 60
+        while not _run_ids(backend) - before and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(2.5)  # within the first commit period: the tail is in the journal only
+        _kill(proc)
+        (run_id,) = _run_ids(backend) - before
+        signed_j, newest_s = _signed(backend, run_id)
+        assert pending(journal_dir()), "the killed run left nothing written ahead"
+        done = _cli(*next_command)
+        assert done.returncode == 0, done.stderr
+        if next_command[0] == "settle":
+            assert json.loads(done.stdout)["replayed_batches"] > 0
+        latest = _latest(_ledger_samples(backend, run_id))
+        assert max(t for _, t in latest.values()) == pytest.approx(newest_s)
+        assert sum(e for e, _ in latest.values()) == pytest.approx(signed_j)
+        assert pending(journal_dir()) == []
 
 
 def _journal_of_an_outage(tmp_path: Path) -> tuple[str, str]:

@@ -47,6 +47,7 @@ __all__ = [
     "pending",
     "read_journal",
     "replay",
+    "replay_pending",
     "trusted_for_replay",
 ]
 
@@ -122,6 +123,16 @@ class Journal:
         if sync:
             os.fsync(self._fd)
 
+    def reset(self) -> None:
+        """Empty the journal (every batch of it is in the ledger), keeping it open and locked:
+        it holds its header only."""
+        if self._fd is None:
+            return
+        os.ftruncate(self._fd, 0)
+        header = {"format": FORMAT, "ledger": self.target, "created_unix_s": time.time()}
+        os.write(self._fd, _line(header))
+        self.count = 0
+
     def batches(self, start: int = 0) -> list[SignedBatch]:
         """The batches written so far (from the ``start``-th), read back."""
         if self._fd is None:
@@ -145,6 +156,7 @@ class Journal:
                 os.unlink(name)
         if fd is not None:
             os.close(fd)
+        self.count = 0
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -378,3 +390,42 @@ def replay(
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(name)
     return Replayed(path, target, new, True)
+
+
+def replay_pending(
+    ledger: Ledger,
+    trusted: set[str] | None = None,
+    *,
+    directory: str | None = None,
+    target: str = "",
+    skip: str = "",
+) -> list[Replayed]:
+    """Replay every journal on this machine meant for ``ledger`` (named ``target`` when the
+    ledger was opened by it, else by its location), oldest first: what a process killed
+    before its commit wrote ahead, or what an outage left. ``trusted`` defaults to the
+    ledger's own key and the trusted-keys file; journals in use by a live tracker, and
+    ``skip``, are left alone. A journal that cannot be read is reported, never raised."""
+    if trusted is None:
+        try:
+            trusted = trusted_for_replay(ledger.public_key())
+        except (InputError, LedgerError) as exc:
+            return [Replayed(directory or journal_dir(), ledger.location, 0, False, str(exc))]
+    names = {target or ledger.location}
+    from carbonledger.ledger.transports import scheme_of
+
+    if scheme_of(ledger.location) == "":  # a file: as the tracker names it
+        names.add(os.path.abspath(ledger.location))
+    out = []
+    for path in pending(directory):
+        if path == skip:
+            continue
+        try:
+            if _header_target(path) not in names:
+                continue
+        except OSError:
+            continue
+        try:
+            out.append(replay(path, ledger, trusted))
+        except (InputError, LedgerError, IntegrityError, OSError) as exc:
+            out.append(Replayed(path, ledger.location, 0, False, str(exc)))
+    return out

@@ -6,11 +6,21 @@ journal when the ledger cannot take them:
 * while the ledger works, :meth:`Recorder.emit` hands the events to a thread of its own
   ("carbonledger-writer"): the thread that emitted (the user's, the sampler's) never waits on
   the database nor spends time signing. The writer takes every event waiting, makes them the
-  member's next batch, signs it (:class:`carbonledger.events.MemberChain`) and appends it: one
-  signature and one transaction however many windows ended meanwhile. Should windows end
-  faster than they can be recorded (tens of thousands a second), at most
-  :data:`MAX_BACKLOG` writes wait: then an emit waits a little (at most
-  :data:`BACKLOG_WAIT_S` each) for the writer, rather than memory growing with the run;
+  member's next batch and signs it (:class:`carbonledger.events.MemberChain`): one signature
+  however many windows ended meanwhile. Should windows end faster than they can be recorded
+  (tens of thousands a second), at most :data:`MAX_BACKLOG` writes wait: then an emit waits a
+  little (at most :data:`BACKLOG_WAIT_S` each) for the writer, rather than memory growing
+  with the run;
+* the writer writes each signed batch ahead into the member's journal (one append to a file
+  of its own), and commits the batches to the ledger together, in one transaction, every
+  ``commit_every_s`` seconds (:data:`COMMIT_EVERY_S`, at most a third of the member's lease,
+  so that readers see it live): a sampler's tick costs a signature and a file append, not a
+  database transaction. Any other batch (a window's end, the run's start, a member's join, its
+  devices, metadata, its end) is committed at once with the ticks before it; so is everything
+  when the run stops, when a question is asked and on :meth:`Recorder.flush`. After each commit the journal is
+  emptied. A process killed with SIGKILL leaves its last batches signed in the journal: the
+  next tracker on that ledger, ``carbonledger settle`` and ``carbonledger sync`` replay them,
+  so nothing signed is lost;
 * when the ledger fails (it could not be opened in time, or a write raised), the events are
   signed and appended to the member's journal (:mod:`carbonledger.run.journal`) at once, in
   the calling thread (a file append); the writer keeps trying the ledger every ``retry_s``
@@ -63,6 +73,11 @@ WRITE_TIMEOUT_S = 1.0
 RETRY_S = 5.0
 #: the most events one batch holds (what the writer takes from its queue at once)
 MAX_BATCH_EVENTS = 2048
+#: seconds between the writer's commits of the batches written ahead into the journal (a
+#: member's lease is at least three times longer)
+COMMIT_EVERY_S = 5.0
+#: batches written ahead that make the writer commit whatever the time
+MAX_UNSENT = 512
 #: the most writes waiting for the writer: past it, an emit waits (at most
 #: :data:`BACKLOG_WAIT_S`) for the writer to catch up, so memory does not grow with the run
 MAX_BACKLOG = 1024
@@ -89,8 +104,13 @@ _Job = _Write | _Ask | _Stop
 
 
 def _durable(events: Sequence[Event]) -> bool:
-    """Whether a batch is worth forcing to disk in the journal (not a plain tick)."""
+    """Whether a batch is more than a sampler's tick: forced to disk in the journal, and
+    committed to the ledger at once (a tick waits for the next commit)."""
     return any(not isinstance(e, (SamplesAdded, Heartbeat)) for e in events)
+
+
+def _nothing(ledger: Ledger) -> None:
+    """The question :meth:`Recorder.flush` asks: answered once everything is committed."""
 
 
 class Recorder:
@@ -100,7 +120,9 @@ class Recorder:
     neither: the ledger is known to be unusable (``problem`` says why) and batches go to the
     journal from the start. ``journal`` None and no ledger: nothing is kept (``ledger=False``).
     ``trusted`` are the keys whose journals (left by other members) are replayed when the
-    ledger opens.
+    ledger opens. ``commit_every_s`` (default: :data:`COMMIT_EVERY_S`, at most a third of
+    ``lease_ttl_s``) is how long batches written ahead into the journal wait for their commit;
+    0 commits every batch at once.
     """
 
     def __init__(
@@ -115,6 +137,7 @@ class Recorder:
         on_problem: Callable[[str], None] | None = None,
         retry_s: float = RETRY_S,
         trusted: set[str] | None = None,
+        commit_every_s: float | None = None,
     ) -> None:
         self._chain = chain
         self._journal = journal
@@ -124,6 +147,12 @@ class Recorder:
         self._on_problem = on_problem
         self._retry_s = retry_s
         self._trusted = trusted
+        if commit_every_s is None:
+            commit_every_s = min(COMMIT_EVERY_S, lease_ttl_s / 3.0)
+        self._commit_every_s = max(0.0, commit_every_s)
+        #: batches written ahead into the journal, not committed to the ledger yet
+        self._unsent: list[SignedBatch] = []
+        self._last_commit = time.monotonic()
         self._queue: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         #: signing and handing on happen under this lock, so batches keep their order
         self._lock = threading.Lock()
@@ -228,10 +257,17 @@ class Recorder:
                 self._fail(problem)
 
     def flush(self, timeout_s: float = 10.0) -> bool:
-        """Wait until every batch handed over so far is written (True) or ``timeout_s``
-        passed."""
+        """Wait until every batch handed over so far is committed to the ledger, or journalled
+        while the ledger fails (True), or ``timeout_s`` passed."""
+        deadline = time.monotonic() + timeout_s
         with self._idle:
-            return self._idle.wait_for(lambda: self._pending == 0, timeout_s)
+            if not self._idle.wait_for(lambda: self._pending == 0, timeout_s):
+                return False
+        if self._mode == "journal" or self._thread is None or not self._unsent:
+            return True
+        job = _Ask(_nothing)
+        self._queue.put(job)
+        return job.done.wait(max(0.0, deadline - time.monotonic()))
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Write what is handed over (bounded by ``timeout_s``), try once more to move the
@@ -317,11 +353,20 @@ class Recorder:
         if self._ledger is None and self._opener is not None:
             self._open()
         while True:
-            wait = self._retry_s if self._mode == "journal" else None
+            if self._mode == "journal":
+                wait: float | None = self._retry_s
+            elif self._unsent:  # commit them in time even when nothing else comes
+                since = time.monotonic() - self._last_commit
+                wait = max(0.0, self._commit_every_s - since)
+            else:
+                wait = None
             try:
                 job = self._queue.get(timeout=wait)
             except queue.Empty:
-                self._try_drain()
+                if self._mode == "journal":
+                    self._try_drain()
+                else:
+                    self._commit()
                 continue
             if not self._handle(job):
                 return
@@ -331,8 +376,11 @@ class Recorder:
     def _handle(self, job: _Job) -> bool:
         """Do one job; False for the stop."""
         if isinstance(job, _Stop):
+            self._commit()
             if self._mode == "journal":
                 self._try_drain(force=True)
+            elif self._journal is not None:  # everything is in the ledger
+                self._journal.discard()
             self._stopped = True
             return False
         if isinstance(job, _Ask):
@@ -361,6 +409,7 @@ class Recorder:
         return True
 
     def _answer(self, job: _Ask) -> None:
+        self._commit()  # the answer sees every batch made so far
         ledger = self._ledger
         try:
             if ledger is not None and self._mode != "journal":
@@ -397,17 +446,61 @@ class Recorder:
                 except Exception as exc:  # a non-finite number: never written, never raised
                     log.warning("carbonledger: a batch was not recorded: %s", exc)
                     return
-            try:
-                self._ledger.append([batch])
-            except Exception as exc:
-                with self._lock:
-                    self._to_journal(batch, _durable(events))
-                    self._move_queue_to_journal()
-                    self._fail(f"{type(exc).__name__}: {exc}")
+                ahead = self._ahead()
+                if ahead:  # the ledger has it soon: a process's death, not a power cut
+                    self._to_journal(batch, False)
+                    ahead = not self.journal_problem
+            self._unsent.append(batch)
+            if (
+                not ahead
+                or _durable(events)
+                or len(self._unsent) >= MAX_UNSENT
+                or time.monotonic() - self._last_commit >= self._commit_every_s
+            ):
+                self._commit()
         finally:
             self._done(taken)
             if later is not None:
                 self._handle(later)
+
+    def _ahead(self) -> bool:
+        """Whether batches are written ahead into the journal and committed together."""
+        return self._commit_every_s > 0 and self._journal is not None and not self.journal_problem
+
+    def _commit(self) -> None:
+        """Append the batches written ahead to the ledger in one transaction, then empty the
+        journal; when the ledger fails they stay in the journal (written there now if they
+        were not) and the journal takes the batches from now on."""
+        self._last_commit = time.monotonic()
+        batches, self._unsent = self._unsent, []
+        if not batches:
+            return
+        ledger, journal = self._ledger, self._journal
+        written = journal.count if journal is not None and self._ahead() else 0
+
+        def keep() -> None:  # (under the lock) the batches not written ahead, journalled now
+            for batch in batches[written:]:
+                self._to_journal(batch, True)
+
+        if ledger is None or self._mode == "journal":
+            with self._lock:
+                keep()
+            return
+        try:
+            ledger.append(batches)
+        except Exception as exc:
+            with self._lock:
+                keep()
+                self._drained = 0  # the journal holds exactly what the ledger lacks
+                self._move_queue_to_journal()
+                self._fail(f"{type(exc).__name__}: {exc}")
+            return
+        in_journal = written > 0
+        if in_journal and self._journal is not None:
+            try:
+                self._journal.reset()
+            except OSError as exc:  # kept: a replay skips what the ledger holds
+                log.info("carbonledger: journal %s not emptied: %s", self._journal.path, exc)
 
     def _try_drain(self, force: bool = False) -> None:
         """Move the journal into the ledger (in order) and go back to writing directly."""
@@ -444,23 +537,22 @@ class Recorder:
 
     def _replay_others(self) -> None:
         """Replay the journals other members left for this ledger (trusted keys only)."""
-        from carbonledger.run.journal import pending, replay
+        from carbonledger.run.journal import IN_USE, replay_pending
 
         ledger, journal = self._ledger, self._journal
         if ledger is None or journal is None or self._trusted is None:
             return
-        for path in pending(journal.directory, journal.target):
-            if path == journal.path:
-                continue
-            try:
-                done = replay(path, ledger, self._trusted)
-            except Exception as exc:  # a journal that cannot be read: leave it for sync
-                log.warning("carbonledger: journal %s not replayed: %s", path, exc)
-                continue
+        for done in replay_pending(
+            ledger,
+            self._trusted,
+            directory=journal.directory,
+            target=journal.target,
+            skip=journal.path,
+        ):
             if done.done:
-                log.info("carbonledger: replayed %d batches from %s", done.batches, path)
-            elif done.error and "in use" not in done.error:
-                log.warning("carbonledger: journal %s %s", path, done.error)
+                log.info("carbonledger: replayed %d batches from %s", done.batches, done.path)
+            elif done.error and done.error != IN_USE:
+                log.warning("carbonledger: journal %s not replayed: %s", done.path, done.error)
 
 
 def _target_name(ledger: object) -> str:
@@ -512,5 +604,9 @@ def open_recorder(
         return recorder, target
     location = _target_name(ledger_arg)
     journal = Journal(location, run_id, member_id, directory=directory)
-    recorder = Recorder(chain, journal, ledger=ledger_arg, lease_ttl_s=lease_ttl_s)
+    # an in-memory ledger dies with the process: nothing to write ahead for
+    commit_every_s = 0.0 if location == ":memory:" else None
+    recorder = Recorder(
+        chain, journal, ledger=ledger_arg, lease_ttl_s=lease_ttl_s, commit_every_s=commit_every_s
+    )
     return recorder, location
