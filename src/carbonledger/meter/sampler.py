@@ -27,7 +27,8 @@ __all__ = ["Sampler"]
 
 class Sampler:
     """Every ``interval_s`` seconds, from a daemon thread named "carbonledger-sampler",
-    hand ``meter.tick()``'s events to ``sink``."""
+    hand ``meter.tick()``'s events to ``loop_sink`` (default ``sink``); a :meth:`tick` called
+    from elsewhere hands them to ``sink``."""
 
     def __init__(
         self,
@@ -36,12 +37,14 @@ class Sampler:
         sink: EventSink,
         *,
         wall_clock: Callable[[], float] = time.time,
+        loop_sink: EventSink | None = None,
     ) -> None:
         if not interval_s > 0:
             raise InputError(f"sampling interval must be > 0 seconds, got {interval_s!r}")
         self._meter = meter
         self._interval_s = float(interval_s)
         self._sink = sink
+        self._loop_sink = loop_sink if loop_sink is not None else sink
         self._wall_clock = wall_clock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -59,17 +62,20 @@ class Sampler:
         self._thread.start()
 
     def tick(self) -> None:
-        """Take one sample now (also used by the loop)."""
+        """Take one sample now."""
+        self._tick(self._sink)
+
+    def _tick(self, sink: EventSink) -> None:
         try:
-            self._sink(list(self._meter.tick(self._wall_clock())))
+            sink(list(self._meter.tick(self._wall_clock())))
         except Exception as exc:  # never let the sampler kill the user's program
             self._meter.record_error(f"sampler: {type(exc).__name__}: {exc}")
         self.ticks += 1
 
     def _loop(self) -> None:
-        wait, interval_s = self._stop.wait, self._interval_s
+        wait, interval_s, sink = self._stop.wait, self._interval_s, self._loop_sink
         while not wait(interval_s):
-            self.tick()
+            self._tick(sink)
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Stop the thread (the caller takes the final reading itself)."""

@@ -100,7 +100,11 @@ class _Stop:
     pass
 
 
-_Job = _Write | _Ask | _Stop
+class _Commit:
+    """The sampler's word that the ticks it wrote ahead are due for their commit."""
+
+
+_Job = _Write | _Ask | _Stop | _Commit
 
 
 def _durable(events: Sequence[Event]) -> bool:
@@ -151,7 +155,10 @@ class Recorder:
             commit_every_s = min(COMMIT_EVERY_S, lease_ttl_s / 3.0)
         self._commit_every_s = max(0.0, commit_every_s)
         #: batches written ahead into the journal, not committed to the ledger yet
-        self._unsent: list[SignedBatch] = []
+        #: (under the lock) batches not committed to the ledger yet, each with whether it is
+        #: written ahead into the journal
+        self._unsent: list[tuple[SignedBatch, bool]] = []
+        self._commit_asked = False
         self._last_commit = time.monotonic()
         self._queue: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         #: signing and handing on happen under this lock, so batches keep their order
@@ -235,6 +242,35 @@ class Recorder:
                 with self._idle:
                     self._pending += 1
                 self._queue.put(_Write(events))
+
+    def record_tick(self, events: Sequence[Event]) -> None:
+        """From the sampler's own thread: a tick's events signed and written ahead into the
+        journal here, without waking the writer (which is told only when the ticks are due
+        for their commit). Anything else, or while the ledger is not written directly, or
+        while writes wait for the writer (order is kept), goes through :meth:`emit`."""
+        if not events or _durable(events) or self._mode != "direct" or not self._ahead():
+            self.emit(events)
+            return
+        with self._lock:
+            inline = self._mode == "direct" and self._pending == 0 and self._ahead()
+            if inline:
+                try:
+                    batch = self._chain.make(events)
+                except Exception as exc:  # a non-finite number: never written, never raised
+                    log.warning("carbonledger: a batch was not recorded: %s", exc)
+                    return
+                self._to_journal(batch, False)
+                self._unsent.append((batch, not self.journal_problem))
+                due = (
+                    bool(self.journal_problem)
+                    or len(self._unsent) >= MAX_UNSENT
+                    or time.monotonic() - self._last_commit >= self._commit_every_s
+                )
+                if due and not self._commit_asked:
+                    self._commit_asked = True
+                    self._queue.put(_Commit())
+        if not inline:
+            self.emit(events)
 
     def ask(self, question: Callable[[Ledger], T], wait_s: float = START_WAIT_S) -> T | None:
         """``question(ledger)`` answered on the writer thread, or None when the ledger is not
@@ -385,6 +421,8 @@ class Recorder:
             return False
         if isinstance(job, _Ask):
             self._answer(job)
+        elif isinstance(job, _Commit):
+            self._commit()
         else:
             self._write(job)
         return not self._stopped
@@ -450,11 +488,12 @@ class Recorder:
                 if ahead:  # the ledger has it soon: a process's death, not a power cut
                     self._to_journal(batch, False)
                     ahead = not self.journal_problem
-            self._unsent.append(batch)
+                self._unsent.append((batch, ahead))
+                unsent = len(self._unsent)
             if (
                 not ahead
                 or _durable(events)
-                or len(self._unsent) >= MAX_UNSENT
+                or unsent >= MAX_UNSENT
                 or time.monotonic() - self._last_commit >= self._commit_every_s
             ):
                 self._commit()
@@ -472,15 +511,18 @@ class Recorder:
         journal; when the ledger fails they stay in the journal (written there now if they
         were not) and the journal takes the batches from now on."""
         self._last_commit = time.monotonic()
-        batches, self._unsent = self._unsent, []
-        if not batches:
+        with self._lock:
+            held, self._unsent = self._unsent, []
+            self._commit_asked = False
+        if not held:
             return
-        ledger, journal = self._ledger, self._journal
-        written = journal.count if journal is not None and self._ahead() else 0
+        batches = [batch for batch, _ in held]
+        ledger = self._ledger
 
         def keep() -> None:  # (under the lock) the batches not written ahead, journalled now
-            for batch in batches[written:]:
-                self._to_journal(batch, True)
+            for batch, in_journal in held:
+                if not in_journal:
+                    self._to_journal(batch, True)
 
         if ledger is None or self._mode == "journal":
             with self._lock:
@@ -491,16 +533,17 @@ class Recorder:
         except Exception as exc:
             with self._lock:
                 keep()
-                self._drained = 0  # the journal holds exactly what the ledger lacks
-                self._move_queue_to_journal()
+                self._drained = 0  # the journal holds what the ledger lacks (and may hold
+                self._move_queue_to_journal()  # batches it has: a replay skips those)
                 self._fail(f"{type(exc).__name__}: {exc}")
             return
-        in_journal = written > 0
-        if in_journal and self._journal is not None:
-            try:
-                self._journal.reset()
-            except OSError as exc:  # kept: a replay skips what the ledger holds
-                log.info("carbonledger: journal %s not emptied: %s", self._journal.path, exc)
+        with self._lock:  # empty the journal unless a tick was written ahead meanwhile
+            journal = self._journal
+            if journal is not None and journal.count and not self._unsent:
+                try:
+                    journal.reset()
+                except OSError as exc:  # kept: a replay skips what the ledger holds
+                    log.info("carbonledger: journal %s not emptied: %s", journal.path, exc)
 
     def _try_drain(self, force: bool = False) -> None:
         """Move the journal into the ledger (in order) and go back to writing directly."""

@@ -191,7 +191,14 @@ def start_session(
             if on_tick is not None:
                 on_tick()
 
-        sampler = Sampler(meter, interval_s, sink, wall_clock=options.wall_clock)
+        def loop_sink(events: list[Event]) -> None:  # on the sampler's own thread
+            recorder.record_tick(events)
+            if on_tick is not None:
+                on_tick()
+
+        sampler = Sampler(
+            meter, interval_s, sink, wall_clock=options.wall_clock, loop_sink=loop_sink
+        )
     except BaseException:
         recorder.close(0.0)
         raise
