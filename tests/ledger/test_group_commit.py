@@ -1,0 +1,104 @@
+"""Ticks written ahead, committed together: what the ledger and the journal hold, and when.
+
+A sampler's tick is signed and appended to the member's journal at once; the ledger gets the
+ticks together every commit period (a third of the lease at most), and at once whatever else
+happens (a window's end, a flush, the stop). These tests read the ledger file and the journal
+file as they are at each step.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import carbonledger as cl
+from carbonledger.events import MemberChain, MemberJoined, RunOpened, SamplesAdded
+from carbonledger.models import MemberRecord, RunRecord, Sample
+from carbonledger.run.journal import Journal, journal_dir, pending, read_journal
+from carbonledger.run.recording import Recorder
+from carbonledger.testing import FakeSensor
+
+
+def _tracker(ledger: str, interval_s: float = 0.05) -> cl.Tracker:
+    info = cl.SensorInfo("gpu", "gpu:0", "fake", True, uid="GPU-0")
+    return cl.Tracker(
+        "ahead", grid_g_per_kwh=100, ledger=ledger, interval_s=interval_s,
+        sensors=[FakeSensor(info, 100.0, time.monotonic)], handle_signals=False,
+    )  # fmt: skip
+
+
+def _samples(ledger: str, run_id: str) -> int:
+    with cl.open_ledger(ledger, read_only=True) as led:
+        return len(led.samples(run_id))
+
+
+def _journalled(run_id: str) -> int:
+    """Ticks of ``run_id`` in the journals on this machine."""
+    n = 0
+    for path in pending(journal_dir()):
+        n += sum(1 for b in read_journal(path)[1] if b.decode().run_id == run_id)
+    return n
+
+
+def test_ticks_wait_in_the_journal_until_a_flush_commits_them(tmp_path: Path) -> None:
+    ledger = str(tmp_path / "l.sqlite")
+    run = _tracker(ledger).start()
+    try:
+        time.sleep(0.8)  # about 16 ticks, well within the first 5 s commit period
+        at_start = _samples(ledger, run.run_id)
+        written_ahead = _journalled(run.run_id)
+        assert at_start == 1  # the run's opening sample, committed with its start
+        assert written_ahead >= 5  # each tick signed into the journal as it was taken
+        run.flush()
+        assert _samples(ledger, run.run_id) >= at_start + written_ahead
+        assert _journalled(run.run_id) == 0  # emptied once committed
+    finally:
+        run.stop()
+    assert pending(journal_dir()) == []  # nothing left behind by a run that stopped
+    with cl.open_ledger(ledger, read_only=True) as led:
+        assert led.verify().ok
+
+
+def test_a_window_end_commits_at_once_with_the_ticks_before_it(tmp_path: Path) -> None:
+    ledger = str(tmp_path / "l.sqlite")
+    run = _tracker(ledger).start()
+    try:
+        with run.window("epoch-0"):
+            time.sleep(0.5)
+        deadline = time.monotonic() + 2.0  # the writer commits in the background
+        while time.monotonic() < deadline:
+            with cl.open_ledger(ledger, read_only=True) as led:
+                if led.windows(run.run_id):
+                    break
+            time.sleep(0.02)
+        with cl.open_ledger(ledger, read_only=True) as led:
+            assert [w.name for w in led.windows(run.run_id)] == ["epoch-0"]
+        assert _samples(ledger, run.run_id) >= 5  # the ticks of the window came with it
+    finally:
+        run.stop()
+
+
+def test_ticks_are_committed_every_period_without_a_flush(tmp_path: Path) -> None:
+    """A recorder with a 0.6 s lease commits its ticks every 0.2 s by itself."""
+    led = cl.open_ledger(str(tmp_path / "l.sqlite"))
+    now = time.time()
+    chain = MemberChain("r1", "m1", led.signer())
+    journal = Journal(led.location, "r1", "m1", directory=str(tmp_path / "spool"))
+    recorder = Recorder(chain, journal, ledger=led, lease_ttl_s=0.6)
+    recorder.start()
+    try:
+        run = RunRecord("r1", "p", "e", now, "process", "FR", "argument", 50.0, "x", 1.0, "x")
+        recorder.emit([RunOpened(run), MemberJoined(MemberRecord("m1", "r1", "h", 1, now), 0.6)])
+        assert recorder.flush(5.0)
+        for k in range(20):
+            t = time.time()
+            recorder.record_tick([SamplesAdded((Sample(t, "cpu", "cpu", float(k), 1.0),))])
+            time.sleep(0.05)
+        samples = led.samples("r1")
+        assert len(samples) >= 10  # committed by the period, nobody asked
+        assert time.time() - max(s.time_unix_s for s in samples) <= 0.2 + 0.05 + 0.5
+    finally:
+        recorder.close()
+    assert len(led.samples("r1")) == 20
+    assert not Path(journal.path).exists()
+    led.close()
