@@ -57,12 +57,17 @@ ROWS_PER_INSERT = 64
 
 
 def insert_rows(tx: Tx, head: str, row_sql: str, rows: list[tuple[Any, ...]]) -> None:
-    """``rows`` inserted with ``head`` (``INSERT INTO t (cols) VALUES ``), up to
-    :data:`ROWS_PER_INSERT` per statement: each statement is one step of the database, which
-    matters beside a busy Python thread (every step hands the interpreter lock over)."""
-    for i in range(0, len(rows), ROWS_PER_INSERT):
-        chunk = rows[i : i + ROWS_PER_INSERT]
-        tx.run(head + ", ".join([row_sql] * len(chunk)), [x for row in chunk for x in row])
+    """``rows`` inserted with ``head`` (``INSERT INTO t (cols) VALUES ``): up to
+    :data:`ROWS_PER_INSERT` as one statement, one step of the database (what a commit of a
+    few ticks holds: beside a busy Python thread every step hands the interpreter lock
+    over); more as one statement executed per row (a bulk ingest, which the driver
+    pipelines)."""
+    if not rows:
+        return
+    if len(rows) <= ROWS_PER_INSERT:
+        tx.run(head + ", ".join([row_sql] * len(rows)), [x for row in rows for x in row])
+    else:
+        tx.many(head + row_sql, rows)
 
 
 class ChainAppender:

@@ -11,14 +11,15 @@ journal when the ledger cannot take them:
   (tens of thousands a second), at most :data:`MAX_BACKLOG` writes wait: then an emit waits a
   little (at most :data:`BACKLOG_WAIT_S` each) for the writer, rather than memory growing
   with the run;
-* the writer writes each signed batch ahead into the member's journal (one append to a file
-  of its own), and commits the batches to the ledger together, in one transaction, every
-  ``commit_every_s`` seconds (:data:`COMMIT_EVERY_S`, at most a third of the member's lease,
-  so that readers see it live): a sampler's tick costs a signature and a file append, not a
-  database transaction. Any other batch (a window's end, the run's start, a member's join, its
-  devices, metadata, its end) is committed at once with the ticks before it; so is everything
-  when the run stops, when a question is asked and on :meth:`Recorder.flush`. After each commit the journal is
-  emptied. A process killed with SIGKILL leaves its last batches signed in the journal: the
+* a sampler's tick is signed on the sampler's own thread (:meth:`Recorder.record_tick`) and
+  written ahead into the member's journal (one append to a file of its own); the ticks are
+  committed to the ledger together, in one transaction, every ``commit_every_s`` seconds
+  (:data:`COMMIT_EVERY_S`, at most a third of the member's lease, so that readers see the
+  run live): a tick costs a signature and a file append, not a database transaction. Any
+  other batch (a window's end, the run's start, a member's join, its devices, metadata, its
+  end) is committed at once with the ticks before it; so is everything when the run stops,
+  when a question is asked and on :meth:`Recorder.flush`. After each commit the journal is
+  emptied. A process killed with SIGKILL leaves its last ticks signed in the journal: the
   next tracker on that ledger, ``carbonledger settle`` and ``carbonledger sync`` replay them,
   so nothing signed is lost;
 * when the ledger fails (it could not be opened in time, or a write raised), the events are
@@ -76,7 +77,8 @@ MAX_BATCH_EVENTS = 2048
 #: seconds between the writer's commits of the batches written ahead into the journal (a
 #: member's lease is at least three times longer)
 COMMIT_EVERY_S = 5.0
-#: batches written ahead that make the writer commit whatever the time
+#: events written ahead that make the writer commit whatever the time (a tick is one event;
+#: ticks taken faster than the writer keeps up with make batches of many)
 MAX_UNSENT = 512
 #: the most writes waiting for the writer: past it, an emit waits (at most
 #: :data:`BACKLOG_WAIT_S`) for the writer to catch up, so memory does not grow with the run
@@ -158,6 +160,7 @@ class Recorder:
         #: (under the lock) batches not committed to the ledger yet, each with whether it is
         #: written ahead into the journal
         self._unsent: list[tuple[SignedBatch, bool]] = []
+        self._unsent_events = 0
         self._commit_asked = False
         self._last_commit = time.monotonic()
         self._queue: queue.SimpleQueue[_Job] = queue.SimpleQueue()
@@ -261,9 +264,10 @@ class Recorder:
                     return
                 self._to_journal(batch, False)
                 self._unsent.append((batch, not self.journal_problem))
+                self._unsent_events += len(events)
                 due = (
                     bool(self.journal_problem)
-                    or len(self._unsent) >= MAX_UNSENT
+                    or self._unsent_events >= MAX_UNSENT
                     or time.monotonic() - self._last_commit >= self._commit_every_s
                 )
                 if due and not self._commit_asked:
@@ -484,15 +488,18 @@ class Recorder:
                 except Exception as exc:  # a non-finite number: never written, never raised
                     log.warning("carbonledger: a batch was not recorded: %s", exc)
                     return
-                ahead = self._ahead()
+                # a tick is written ahead (its commit waits); any other batch is committed
+                # now, and journalled only should that fail
+                durable = _durable(events)
+                ahead = not durable and self._ahead()
                 if ahead:  # the ledger has it soon: a process's death, not a power cut
                     self._to_journal(batch, False)
                     ahead = not self.journal_problem
                 self._unsent.append((batch, ahead))
-                unsent = len(self._unsent)
+                self._unsent_events += len(events)
+                unsent = self._unsent_events
             if (
                 not ahead
-                or _durable(events)
                 or unsent >= MAX_UNSENT
                 or time.monotonic() - self._last_commit >= self._commit_every_s
             ):
@@ -513,6 +520,7 @@ class Recorder:
         self._last_commit = time.monotonic()
         with self._lock:
             held, self._unsent = self._unsent, []
+            self._unsent_events = 0
             self._commit_asked = False
         if not held:
             return
