@@ -225,6 +225,36 @@ def test_what_a_killed_run_wrote_ahead_reaches_the_ledger_by_the_next_command(
         assert pending(journal_dir()) == []
 
 
+def test_a_settlement_made_before_the_journal_is_replayed_is_superseded(
+    backend: Any, tmp_path: Path
+) -> None:
+    """A settler that cannot see the killed process's journal (another machine) seals the
+    run with what was committed; once the journal is replayed the member's later batches
+    supersede that settlement, and the next settlement carries every signed sample. No
+    energy is lost and the record verifies at each step."""
+    proc = _start_run(backend.target, BUSY.format(seconds=30))
+    _wait_for_the_run(backend)
+    time.sleep(2.5)  # within the first commit period: the ticks are in the journal only
+    _kill(proc)
+    run_id, committed_j, _ = _committed(backend)
+    signed_j, _ = _signed(backend, run_id)
+    assert signed_j > committed_j
+    later = lambda: time.time() + 120  # noqa: E731  (every lease has run out)
+    with cl.open_ledger(backend.target, clock=later) as led:
+        assert led.settle() == [run_id]  # elsewhere: no journal to replay
+        first = led.summary(run_id)
+        assert first.status == "interrupted"
+        assert first.energy_j == pytest.approx(committed_j)
+        assert sum(r.batches for r in replay_pending(led)) > 0  # the killed machine's turn
+        assert led.settle() == [run_id]  # it signed after the first settlement
+        final = led.summary(run_id)
+    assert final.status == "interrupted"
+    assert final.energy_j == pytest.approx(signed_j)
+    with cl.open_ledger(backend.target, read_only=True) as led:
+        report = led.verify([_pin(tmp_path)])
+    assert report.ok, report.problems
+
+
 def _journal_of_an_outage(tmp_path: Path) -> tuple[str, str]:
     """A run whose ledger could not be made at all: its journal, and its run id."""
     blocker = tmp_path / "a-file"
