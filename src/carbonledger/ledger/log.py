@@ -16,7 +16,7 @@ from typing import Any
 
 from carbonledger.events import Signer
 from carbonledger.ledger.records import GENESIS_HASH, head_message, record_hash
-from carbonledger.ledger.rows import dumps
+from carbonledger.ledger.rows import SEAL_COLS, dumps
 from carbonledger.ledger.transports.base import Tx
 
 __all__ = ["ChainAppender", "insert_rows", "read_head"]
@@ -35,23 +35,10 @@ def read_head(tx: Tx, lock: str = "") -> tuple[str | None, dict[str, Any]]:
     return text, head
 
 
-#: the columns of a record (a row of ``seals``), in the order :class:`ChainAppender` writes
-SEAL_COLS = (
-    "seq",
-    "run_id",
-    "kind",
-    "prev_hash",
-    "record_hash",
-    "signature",
-    "canonical",
-    "member_id",
-    "signer",
-    "sealed_unix_s",
-    "member_seq",
-    "batch_hash",
-    "claimed_unix_s",
-)
-_SEAL_ROW = "(" + ", ".join("?" * len(SEAL_COLS)) + ")"
+#: the columns of a record (a row of ``seals``), in the order :class:`ChainAppender` writes:
+#: the sealed ones, then where the batch sits in its member's chain
+RECORD_COLS = (*SEAL_COLS, "sealed_unix_s", "member_seq", "batch_hash", "claimed_unix_s")
+_SEAL_ROW = "(" + ", ".join("?" * len(RECORD_COLS)) + ")"
 #: records per INSERT statement (13 parameters each: within every SQLite's limit of 999)
 ROWS_PER_INSERT = 64
 
@@ -126,7 +113,7 @@ class ChainAppender:
         """Insert the records linked since the last flush."""
         rows, self._rows = self._rows, []
         insert_rows(
-            self._tx, f"INSERT INTO seals ({', '.join(SEAL_COLS)}) VALUES ", _SEAL_ROW, rows
+            self._tx, f"INSERT INTO seals ({', '.join(RECORD_COLS)}) VALUES ", _SEAL_ROW, rows
         )
 
     def finish(self, head_signer: Signer | None) -> None:
