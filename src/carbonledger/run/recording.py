@@ -655,8 +655,10 @@ def open_recorder(
         return recorder, target
     location = _target_name(ledger_arg)
     journal = Journal(location, run_id, member_id, directory=directory)
-    # an in-memory ledger dies with the process: nothing to write ahead for
-    commit_every_s = 0.0 if location == ":memory:" else None
+    # an in-memory ledger (one a Ray node's driver collects from included) dies with the
+    # process: nothing to write ahead for, and no journal anyone could replay
+    in_memory = getattr(getattr(ledger_arg, "transport", None), "location", "") == ":memory:"
+    commit_every_s = 0.0 if in_memory or location == ":memory:" else None
     recorder = Recorder(
         chain, journal, ledger=ledger_arg, lease_ttl_s=lease_ttl_s, commit_every_s=commit_every_s
     )
