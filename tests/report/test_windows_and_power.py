@@ -234,3 +234,39 @@ def test_summaries_have_a_readable_repr_and_an_html_one() -> None:
     card = summary._repr_html_()
     assert card.startswith("<div>") and "<table>" in card and "gpu:0" in card
     assert "lm / steps" in card and fmt.energy(summary.energy_j) in card
+
+
+@pytest.mark.parametrize(("members", "steps"), [(1, 12), (1, 300), (2, 40)])
+def test_windows_streamed_from_the_ledger_print_as_the_whole_summary_does(
+    tmp_path: Path, members: int, steps: int
+) -> None:
+    """``show`` reads a run without its windows and digests them as they stream from the
+    ledger (one member) or merged (several): the text is the same as the whole summary's."""
+    from carbonledger.report.windows import digest_windows
+    from carbonledger.testing import FakeSensor
+
+    ledger = str(tmp_path / "l.sqlite")
+    run_id = "streamed-windows"
+    for k in range(members):
+        info = cl.SensorInfo("gpu", f"gpu:{k}", "fake", True, uid=f"GPU-{k}")
+        with cl.Tracker(
+            "digest", run_id=run_id, grid_g_per_kwh=100, ledger=ledger, interval_s=60,
+            sensors=[FakeSensor(info, 50.0 + k, time.monotonic)], handle_signals=False,
+        ) as run:  # fmt: skip
+            for i in range(steps):
+                with run.window(f"step-{i}"):
+                    pass
+            with run.window("evaluation"):
+                time.sleep(0.01)
+    with cl.open_ledger(ledger, read_only=True) as led:
+        whole = led.summary(run_id)
+        bare = led.summary(run_id, windows=False)
+        digest = digest_windows(
+            led.iter_windows(run_id), bare.extra.get("window_stats"), keep=WINDOW_LIST_LIMIT + 1
+        )
+    assert bare.windows == () and digest.count == len(whole.windows) == steps + 1
+    assert digest.groups == tuple(group_windows(whole))
+    for mode in ("auto", "patterns"):
+        assert format_summary(bare, windows=mode, digest=digest) == format_summary(
+            whole, windows=mode
+        )

@@ -186,10 +186,16 @@ def _register_show(app: typer.Typer) -> None:
         if windows not in ("auto", "all", "patterns", "none"):
             fail(f"--windows {windows!r}: use auto, all, patterns or none")
 
+        from carbonledger.report.text import digest_for_text
+
+        # the text reads the windows once as they stream by (a run with a window per step
+        # is never held); the JSON and --windows all give every window
+        streamed = not json_out and windows in ("auto", "patterns")
         led = open_ledger(ledger, create=False, read_only=True)
         try:
             run_id = led.resolve_run_id(run)
-            summary = led.summary(run_id)
+            summary = led.summary(run_id, windows=not streamed)
+            digest = digest_for_text(summary, led.iter_windows(run_id)) if streamed else None
             status = run_status(led, run_id, key)
         finally:
             led.close()
@@ -203,7 +209,13 @@ def _register_show(app: typer.Typer) -> None:
             emit_json(record)
             raise typer.Exit(0 if status.ok else 1)
         typer.echo(
-            format_summary(summary, equivalents=False, citations=True, windows=windows)  # type: ignore[arg-type]
+            format_summary(
+                summary,
+                equivalents=False,
+                citations=True,
+                windows=windows,  # type: ignore[arg-type]
+                digest=digest,
+            )
         )
         typer.echo(f"  record: {printable(status.text)}")
         for line in format_advice(advice):

@@ -158,11 +158,19 @@ class Ledger:
     def resolve_run_id(self, prefix: str) -> str:
         return self.queries.resolve_run_id(prefix)
 
-    def summary(self, run_id: str) -> RunSummary:
-        return self.queries.summary(run_id)
+    def summary(self, run_id: str, *, windows: bool = True) -> RunSummary:
+        """The run's summary; ``windows=False`` leaves its windows out (``extra
+        ["window_count"]`` counts them, each checked as read; :meth:`iter_windows` streams
+        them)."""
+        return self.queries.summary(run_id, windows=windows)
 
     def windows(self, run_id: str) -> list[WindowSummary]:
         return self.queries.windows(run_id)
+
+    def iter_windows(self, run_id: str) -> Iterator[WindowSummary]:
+        """The run's windows, oldest first, one at a time (a run of one member is streamed
+        from the database; several members' windows are merged first)."""
+        return self.queries.iter_windows(run_id)
 
     def list_runs(
         self, project: str | None = None, limit: int | None = None, *, windows: bool = True

@@ -220,13 +220,14 @@ class Queries:
             raise InputError(f"run prefix {prefix!r} is ambiguous: {names}; give more characters")
         return str(rows[0][0])
 
-    def summary(self, run_id: str) -> RunSummary:
+    def summary(self, run_id: str, *, windows: bool = True) -> RunSummary:
         """The run's summary; a run whose rows cannot be read is ``damaged`` (see
-        :func:`damaged_summary`), never an exception."""
+        :func:`damaged_summary`), never an exception. ``windows=False``: without its windows
+        (``extra["window_count"]`` counts them; :meth:`iter_windows` streams them)."""
         now = self._clock()
         with self._t.transaction(write=False) as tx:
             run = self._need_run(tx, run_id)
-            return self._read_summary(tx, run, now)
+            return self._read_summary(tx, run, now, windows)
 
     def _read_summary(
         self, tx: Tx, run: dict[str, Any], now: float, windows: bool = True
@@ -249,6 +250,29 @@ class Queries:
                 members = {}
             rows, _bad = _readable_windows(state.windows_rows(tx, run_id))
             return self._merged_windows(rows, members)
+
+    def iter_windows(self, run_id: str) -> Iterator[WindowSummary]:
+        """The run's windows as :meth:`windows` gives them, one at a time: a run of one
+        member is streamed from the database (none held); several members' windows are
+        merged first (the k-th occurrence of a path in each member is one window)."""
+        with self._t.transaction(write=False) as tx:
+            self._need_run(tx, run_id)
+            try:
+                members = {m["member_id"]: m for m in state.members(tx, run_id)}
+            except DATA_ERRORS:
+                members = {}
+            if len(members) > 1:
+                rows, _bad = _readable_windows(state.windows_rows(tx, run_id))
+                yield from self._merged_windows(rows, members)
+                return
+            for row in tx.stream(
+                f"SELECT {', '.join(WINDOW_COLS)} FROM windows WHERE run_id = ? "
+                "ORDER BY started_unix_s, window_ref",
+                (run_id,),
+            ):
+                good, _bad = _readable_windows([state.window_row(row)])
+                if good:  # a row that cannot be read is left out, as windows() does
+                    yield from self._merged_windows(good, members)
 
     def list_runs(
         self, project: str | None = None, limit: int | None = None, *, windows: bool = True

@@ -10,13 +10,18 @@ per step...) has them summarised by name pattern (:mod:`carbonledger.report.wind
 from __future__ import annotations
 
 import re
-from typing import Literal
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Literal
 
 from carbonledger.models import ComponentEnergy, RunSummary, WindowSummary
 from carbonledger.report import format as fmt
 
+if TYPE_CHECKING:
+    from carbonledger.report.windows import WindowDigest
+
 __all__ = [
     "brief_source",
+    "digest_for_text",
     "format_energy_j",
     "format_mass_g",
     "format_summary",
@@ -185,21 +190,37 @@ def _window_line(path: str, energy_j: float, duration_s: float) -> str:
     return f"  window {printable(path)}: {fmt.energy(energy_j)} in {fmt.duration(duration_s)}"
 
 
-def format_windows(summary: RunSummary, windows: WindowsMode = "auto") -> list[str]:
+def digest_for_text(summary: RunSummary, windows: Iterable[WindowSummary]) -> WindowDigest:
+    """``windows`` (the run's, oldest first, as :meth:`carbonledger.ledger.Ledger.iter_windows`
+    streams them) read once for :func:`format_summary` of ``summary`` read without them:
+    the first few kept, the rest only counted and grouped by pattern."""
+    from carbonledger.report.windows import digest_windows
+
+    stats = summary.extra.get("window_stats")
+    return digest_windows(windows, stats, keep=WINDOW_LIST_LIMIT + 1)
+
+
+def format_windows(
+    summary: RunSummary, windows: WindowsMode = "auto", digest: WindowDigest | None = None
+) -> list[str]:
     """The lines :func:`format_summary` gives a run's windows: each window (``all``, or
     ``auto`` with at most :data:`WINDOW_LIST_LIMIT`), or one block per name pattern
     (digits as ``#``): count, total energy and time, energy per window (mean, p50, p90)
-    and the largest windows; a pattern with one window is one line."""
+    and the largest windows; a pattern with one window is one line. ``digest`` (from
+    :func:`~carbonledger.report.windows.digest_windows` with ``keep`` at least
+    ``WINDOW_LIST_LIMIT + 1``) stands for the summary's windows when it holds none."""
     from carbonledger.report.windows import group_windows
 
     if windows == "none":
         return []
     stats = summary.extra.get("window_stats")
-    if windows == "all" or (
-        windows == "auto" and len(summary.windows) <= WINDOW_LIST_LIMIT and not stats
+    listed = summary.windows if digest is None else digest.first
+    count = len(summary.windows) if digest is None else digest.count
+    if (windows == "all" and digest is None) or (
+        windows == "auto" and count <= WINDOW_LIST_LIMIT and not stats
     ):
-        return [_window_line(w.path, w.energy_j, w.duration_s) for w in summary.windows]
-    groups = group_windows(summary)
+        return [_window_line(w.path, w.energy_j, w.duration_s) for w in listed]
+    groups = group_windows(summary) if digest is None else list(digest.groups)
     if not groups:
         return []
     total = sum(g.count for g in groups)
@@ -232,10 +253,12 @@ def format_summary(
     equivalents: bool = True,
     citations: bool = False,
     windows: WindowsMode = "auto",
+    digest: WindowDigest | None = None,
 ) -> str:
     """A multi-line summary: energy per device and how it was obtained, CO2e and its basis
     (sources named briefly; in full with ``citations=True``), meaningful equivalents, the
-    windows (see :func:`format_windows`: ``windows="all"`` lists every one)."""
+    windows (see :func:`format_windows`: ``windows="all"`` lists every one; ``digest``
+    stands for the windows of a summary read without them)."""
     lines = [
         f"carbonledger run {printable(summary.run_id)} "
         f"({printable(summary.project)}/{printable(summary.experiment)}) "
@@ -265,7 +288,7 @@ def format_summary(
             "  metrics "
             + ", ".join(f"{printable(k)}={printable(v)}" for k, v in sorted(metrics.items()))
         )
-    lines.extend(format_windows(summary, windows))
+    lines.extend(format_windows(summary, windows, digest))
     for err in summary.errors:
         lines.append(f"  ! {printable(err)}")
     return "\n".join(lines)

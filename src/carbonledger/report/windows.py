@@ -19,13 +19,20 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from carbonledger.models import RunSummary, WindowSummary, window_pattern
 
-__all__ = ["LARGEST", "WindowGroup", "group_windows", "window_pattern"]
+__all__ = [
+    "LARGEST",
+    "WindowDigest",
+    "WindowGroup",
+    "digest_windows",
+    "group_windows",
+    "window_pattern",
+]
 
 #: how many of a pattern's largest windows are named
 LARGEST = 3
@@ -66,30 +73,102 @@ class WindowGroup:
         }
 
 
-def _from_windows(pattern: str, windows: Sequence[WindowSummary]) -> WindowGroup:
-    energies = [w.energy_j for w in windows]
-    ordered = sorted(energies)
-    if len(ordered) >= 2:
-        cuts = statistics.quantiles(ordered, n=10, method="inclusive")
-        p50, p90 = statistics.median(ordered), cuts[8]
-    else:
-        p50 = p90 = ordered[0]
-    co2e = [w.co2e_g for w in windows]
-    biggest = sorted(windows, key=lambda w: (-w.energy_j, w.started_unix_s))[:LARGEST]
-    return WindowGroup(
-        pattern=pattern,
-        count=len(windows),
-        energy_j=math.fsum(energies),
-        duration_s=math.fsum(w.duration_s for w in windows),
-        co2e_g=None if any(c is None for c in co2e) else math.fsum(c for c in co2e if c),
-        mean_energy_j=math.fsum(energies) / len(energies),
-        min_energy_j=ordered[0],
-        max_energy_j=ordered[-1],
-        p50_energy_j=p50,
-        p90_energy_j=p90,
-        largest=tuple((w.path, w.energy_j) for w in biggest),
-        first_started_unix_s=min(w.started_unix_s for w in windows),
-    )
+class _Tally:
+    """One pattern's windows as they stream by: what :class:`WindowGroup` needs of them (the
+    energies for the percentiles, the sums, the largest few), not the windows."""
+
+    __slots__ = ("co2e", "co2e_known", "durations", "energies", "first_started", "largest")
+
+    def __init__(self) -> None:
+        self.energies: list[float] = []
+        self.durations: list[float] = []
+        self.co2e: list[float] = []
+        self.co2e_known = True
+        self.first_started = math.inf
+        #: the largest windows so far as (-energy, started, path), smallest key first
+        self.largest: list[tuple[float, float, str]] = []
+
+    def add(self, w: WindowSummary) -> None:
+        self.energies.append(w.energy_j)
+        self.durations.append(w.duration_s)
+        if w.co2e_g is None:
+            self.co2e_known = False
+        else:
+            self.co2e.append(w.co2e_g)
+        self.first_started = min(self.first_started, w.started_unix_s)
+        key = (-w.energy_j, w.started_unix_s, w.path)
+        if len(self.largest) < LARGEST or key[:2] < self.largest[-1][:2]:
+            self.largest.append(key)
+            self.largest.sort(key=lambda k: (k[0], k[1]))
+            del self.largest[LARGEST:]
+
+    def group(self, pattern: str) -> WindowGroup:
+        energies = self.energies
+        ordered = sorted(energies)
+        if len(ordered) >= 2:
+            cuts = statistics.quantiles(ordered, n=10, method="inclusive")
+            p50, p90 = statistics.median(ordered), cuts[8]
+        else:
+            p50 = p90 = ordered[0]
+        total = math.fsum(energies)
+        return WindowGroup(
+            pattern=pattern,
+            count=len(energies),
+            energy_j=total,
+            duration_s=math.fsum(self.durations),
+            co2e_g=math.fsum(self.co2e) if self.co2e_known else None,
+            mean_energy_j=total / len(energies),
+            min_energy_j=ordered[0],
+            max_energy_j=ordered[-1],
+            p50_energy_j=p50,
+            p90_energy_j=p90,
+            largest=tuple((path, -neg) for neg, _, path in self.largest),
+            first_started_unix_s=self.first_started,
+        )
+
+
+@dataclass(frozen=True)
+class WindowDigest:
+    """A run's windows read once, in the order they began: the first ``keep`` of them
+    (``first``), how many there are, and their groups by pattern."""
+
+    first: tuple[WindowSummary, ...]
+    count: int
+    groups: tuple[WindowGroup, ...]
+
+
+def digest_windows(
+    windows: Iterable[WindowSummary],
+    stats: Mapping[str, Any] | None = None,
+    *,
+    keep: int = 0,
+) -> WindowDigest:
+    """:func:`group_windows` of ``windows`` (oldest first, as the ledger gives them) read
+    one at a time, keeping only the first ``keep`` windows themselves; ``stats`` is a
+    tracker's ``extra["window_stats"]``."""
+    tallies: dict[str, _Tally] = {}
+    first: list[WindowSummary] = []
+    count = 0
+    for w in windows:
+        count += 1
+        if len(first) < keep:
+            first.append(w)
+        pattern = window_pattern(w.path)
+        tally = tallies.get(pattern)
+        if tally is None:
+            tally = tallies[pattern] = _Tally()
+        tally.add(w)
+    groups = {p: t.group(p) for p, t in tallies.items()}
+    if isinstance(stats, Mapping):
+        for pattern in sorted(stats, key=str):
+            entry = stats[pattern]
+            if not isinstance(entry, Mapping):
+                continue
+            group = _from_stats(str(pattern), entry)
+            known = groups.get(str(pattern))
+            if group is not None and (known is None or group.count > known.count):
+                groups[str(pattern)] = group
+    return WindowDigest(tuple(first), count, tuple(groups.values()))
 
 
 def _number(stats: Mapping[str, Any], key: str) -> float | None:
@@ -124,18 +203,5 @@ def group_windows(summary: RunSummary) -> list[WindowGroup]:
     only from ``extra["window_stats"]`` after them, by name). A pattern whose tracker
     statistics count more windows than the summary holds takes those totals (without
     percentiles)."""
-    by_pattern: dict[str, list[WindowSummary]] = {}
-    for w in sorted(summary.windows, key=lambda w: w.started_unix_s):
-        by_pattern.setdefault(window_pattern(w.path), []).append(w)
-    groups = {p: _from_windows(p, ws) for p, ws in by_pattern.items()}
-    stats = summary.extra.get("window_stats")
-    if isinstance(stats, Mapping):
-        for pattern in sorted(stats, key=str):
-            entry = stats[pattern]
-            if not isinstance(entry, Mapping):
-                continue
-            group = _from_stats(str(pattern), entry)
-            known = groups.get(str(pattern))
-            if group is not None and (known is None or group.count > known.count):
-                groups[str(pattern)] = group
-    return list(groups.values())
+    ordered = sorted(summary.windows, key=lambda w: w.started_unix_s)
+    return list(digest_windows(ordered, summary.extra.get("window_stats")).groups)
