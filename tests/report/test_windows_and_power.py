@@ -270,3 +270,23 @@ def test_windows_streamed_from_the_ledger_print_as_the_whole_summary_does(
         assert format_summary(bare, windows=mode, digest=digest) == format_summary(
             whole, windows=mode
         )
+
+
+def test_iter_windows_reads_page_by_page_and_leaves_the_ledger_free(tmp_path: Path) -> None:
+    """2,500 windows (three pages) come out as ``windows()`` gives them, and the ledger
+    answers other calls while the iteration is under way."""
+    ledger = str(tmp_path / "l.sqlite")
+    with cl.Tracker(
+        "pages", grid_g_per_kwh=100, ledger=ledger, interval_s=60, handle_signals=False
+    ) as run:
+        for i in range(2_500):
+            run.begin_window(f"step-{i}")
+            run.end_window(f"step-{i}")
+    with cl.open_ledger(ledger, read_only=True) as led:
+        seen = []
+        for k, w in enumerate(led.iter_windows(run.run_id)):
+            seen.append(w)
+            if k in (10, 1_500):  # inside the first page, and the second
+                assert led.summary(run.run_id, windows=False).extra["window_count"] == 2_500
+        assert seen == led.windows(run.run_id)
+        assert [w.name for w in seen[:3]] == ["step-0", "step-1", "step-2"]

@@ -242,37 +242,46 @@ class Queries:
     def windows(self, run_id: str) -> list[WindowSummary]:
         """The run's windows (those of several members merged); a window row that cannot
         be read is left out (its run is listed as damaged: :meth:`summary`)."""
-        with self._t.transaction(write=False) as tx:
-            self._need_run(tx, run_id)
-            try:
-                members = {m["member_id"]: m for m in state.members(tx, run_id)}
-            except DATA_ERRORS:
-                members = {}
-            rows, _bad = _readable_windows(state.windows_rows(tx, run_id))
-            return self._merged_windows(rows, members)
+        return list(self.iter_windows(run_id, stream=False))
 
-    def iter_windows(self, run_id: str) -> Iterator[WindowSummary]:
+    def iter_windows(self, run_id: str, *, stream: bool = True) -> Iterator[WindowSummary]:
         """The run's windows as :meth:`windows` gives them, one at a time: a run of one
-        member is streamed from the database (none held); several members' windows are
-        merged first (the k-th occurrence of a path in each member is one window)."""
+        member is read :data:`WINDOW_PAGE` windows per short transaction, oldest first
+        (never all held, and the ledger free for other calls between pages; ``stream=False``:
+        all at once); several members' windows are merged first (the k-th occurrence of a
+        path in each member is one window)."""
         with self._t.transaction(write=False) as tx:
             self._need_run(tx, run_id)
             try:
                 members = {m["member_id"]: m for m in state.members(tx, run_id)}
             except DATA_ERRORS:
                 members = {}
-            if len(members) > 1:
+            merged = None
+            if len(members) > 1 or not stream:
                 rows, _bad = _readable_windows(state.windows_rows(tx, run_id))
-                yield from self._merged_windows(rows, members)
-                return
-            for row in tx.stream(
-                f"SELECT {', '.join(WINDOW_COLS)} FROM windows WHERE run_id = ? "
-                "ORDER BY started_unix_s, window_ref",
-                (run_id,),
-            ):
-                good, _bad = _readable_windows([state.window_row(row)])
+                merged = self._merged_windows(rows, members)
+        if merged is not None:
+            yield from merged
+            return
+        sql = f"SELECT {', '.join(WINDOW_COLS)} FROM windows WHERE run_id = ?"
+        after = " AND (started_unix_s > ? OR (started_unix_s = ? AND window_ref > ?))"
+        order = f" ORDER BY started_unix_s, window_ref LIMIT {WINDOW_PAGE}"
+        last: tuple[Any, Any] | None = None
+        while True:
+            with self._t.transaction(write=False) as tx:
+                if last is None:
+                    page = tx.rows(sql + order, (run_id,))
+                else:
+                    page = tx.rows(sql + after + order, (run_id, last[0], last[0], last[1]))
+            for row in page:
+                d = state.window_row(row)
+                good, _bad = _readable_windows([d])
                 if good:  # a row that cannot be read is left out, as windows() does
                     yield from self._merged_windows(good, members)
+            if len(page) < WINDOW_PAGE:
+                return
+            end_row = state.window_row(page[-1])
+            last = (end_row["started_unix_s"], end_row["window_ref"])
 
     def list_runs(
         self, project: str | None = None, limit: int | None = None, *, windows: bool = True
@@ -458,6 +467,10 @@ class Queries:
             hosts=tuple(sorted({m["host"] for m in members})),
             extra=extra,
         )
+
+
+#: windows read per transaction by :meth:`Queries.iter_windows`
+WINDOW_PAGE = 1000
 
 
 def _count_readable_windows(tx: Tx, run_id: str) -> int:
