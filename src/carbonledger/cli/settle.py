@@ -63,8 +63,7 @@ def _target(ledger: str | None) -> str:
     """The ledger as a tracker names it in its journal (a file by its absolute path)."""
     import os
 
-    from carbonledger.ledger import default_ledger_file
-    from carbonledger.ledger.transports import scheme_of
+    from carbonledger.ledger import ENV_VAR, default_ledger_file
+    from carbonledger.run.journal import journal_key
 
-    target = ledger or os.environ.get("CARBONLEDGER_LEDGER") or default_ledger_file()
-    return os.path.abspath(target) if scheme_of(target) == "" else target
+    return journal_key(ledger or os.environ.get(ENV_VAR) or default_ledger_file())

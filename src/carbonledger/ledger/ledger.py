@@ -72,6 +72,11 @@ class Ledger:
         return self._t.read_only
 
     @property
+    def in_memory(self) -> bool:
+        """True for a ledger that lives in this process only (``:memory:``)."""
+        return self._t.location == ":memory:"
+
+    @property
     def transport(self) -> Transport:
         return self._t
 

@@ -43,6 +43,7 @@ __all__ = [
     "Journal",
     "Replayed",
     "journal_dir",
+    "journal_key",
     "journal_target",
     "pending",
     "read_journal",
@@ -71,6 +72,14 @@ def journal_dir(env: Mapping[str, str] | None = None) -> str:
 
 def _line(obj: Any) -> bytes:
     return (json.dumps(obj, separators=(",", ":")) + "\n").encode()
+
+
+def journal_key(target: str) -> str:
+    """A ledger as journals name it in their header: a file by its absolute path (a journal
+    may be replayed from another folder), a URL as given."""
+    from carbonledger.ledger.transports import scheme_of
+
+    return os.path.abspath(target) if scheme_of(target) == "" else target
 
 
 # --- writing --------------------------------------------------------------------------------
@@ -106,8 +115,7 @@ class Journal:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # ours while we live
             if os.fstat(fd).st_size == 0:
-                header = {"format": FORMAT, "ledger": self.target, "created_unix_s": time.time()}
-                os.write(fd, _line(header))
+                os.write(fd, self._header())
         except BaseException:
             os.close(fd)
             raise
@@ -129,9 +137,11 @@ class Journal:
         if self._fd is None:
             return
         os.ftruncate(self._fd, 0)
-        header = {"format": FORMAT, "ledger": self.target, "created_unix_s": time.time()}
-        os.write(self._fd, _line(header))
+        os.write(self._fd, self._header())
         self.count = 0
+
+    def _header(self) -> bytes:
+        return _line({"format": FORMAT, "ledger": self.target, "created_unix_s": time.time()})
 
     def batches(self, start: int = 0) -> list[SignedBatch]:
         """The batches written so far (from the ``start``-th), read back."""
@@ -410,11 +420,7 @@ def replay_pending(
             trusted = trusted_for_replay(ledger.public_key())
         except (InputError, LedgerError) as exc:
             return [Replayed(directory or journal_dir(), ledger.location, 0, False, str(exc))]
-    names = {target or ledger.location}
-    from carbonledger.ledger.transports import scheme_of
-
-    if scheme_of(ledger.location) == "":  # a file: as the tracker names it
-        names.add(os.path.abspath(ledger.location))
+    names = {target or ledger.location, journal_key(ledger.location)}
     out = []
     for path in pending(directory):
         if path == skip:

@@ -39,7 +39,6 @@ the user's work by more than that.
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 import time
@@ -156,7 +155,6 @@ class Recorder:
         if commit_every_s is None:
             commit_every_s = min(COMMIT_EVERY_S, lease_ttl_s / 3.0)
         self._commit_every_s = max(0.0, commit_every_s)
-        #: batches written ahead into the journal, not committed to the ledger yet
         #: (under the lock) batches not committed to the ledger yet, each with whether it is
         #: written ahead into the journal
         self._unsent: list[tuple[SignedBatch, bool]] = []
@@ -256,23 +254,9 @@ class Recorder:
             return
         with self._lock:
             inline = self._mode == "direct" and self._pending == 0 and self._ahead()
-            if inline:
-                try:
-                    batch = self._chain.make(events)
-                except Exception as exc:  # a non-finite number: never written, never raised
-                    log.warning("carbonledger: a batch was not recorded: %s", exc)
-                    return
-                self._to_journal(batch, False)
-                self._unsent.append((batch, not self.journal_problem))
-                self._unsent_events += len(events)
-                due = (
-                    bool(self.journal_problem)
-                    or self._unsent_events >= MAX_UNSENT
-                    or time.monotonic() - self._last_commit >= self._commit_every_s
-                )
-                if due and not self._commit_asked:
-                    self._commit_asked = True
-                    self._queue.put(_Commit())
+            if inline and self._hold(events, ahead=True) and not self._commit_asked:
+                self._commit_asked = True
+                self._queue.put(_Commit())
         if not inline:
             self.emit(events)
 
@@ -483,31 +467,36 @@ class Recorder:
                 if self._mode == "journal" or self._ledger is None:
                     self._sign_to_journal(events)
                     return
-                try:
-                    batch = self._chain.make(events)
-                except Exception as exc:  # a non-finite number: never written, never raised
-                    log.warning("carbonledger: a batch was not recorded: %s", exc)
-                    return
                 # a tick is written ahead (its commit waits); any other batch is committed
                 # now, and journalled only should that fail
-                durable = _durable(events)
-                ahead = not durable and self._ahead()
-                if ahead:  # the ledger has it soon: a process's death, not a power cut
-                    self._to_journal(batch, False)
-                    ahead = not self.journal_problem
-                self._unsent.append((batch, ahead))
-                self._unsent_events += len(events)
-                unsent = self._unsent_events
-            if (
-                not ahead
-                or unsent >= MAX_UNSENT
-                or time.monotonic() - self._last_commit >= self._commit_every_s
-            ):
+                due = self._hold(events, ahead=not _durable(events) and self._ahead())
+            if due:
                 self._commit()
         finally:
             self._done(taken)
             if later is not None:
                 self._handle(later)
+
+    def _hold(self, events: Sequence[Event], *, ahead: bool) -> bool:
+        """(Under the lock) ``events`` as the next signed batch, kept for the next commit and,
+        when ``ahead``, written ahead into the journal (a process's death then loses nothing;
+        a power cut may: the commit follows soon). True when the commit is due: the batch
+        was not written ahead, enough waits, or the commit period has passed."""
+        try:
+            batch = self._chain.make(events)
+        except Exception as exc:  # a non-finite number: never written, never raised
+            log.warning("carbonledger: a batch was not recorded: %s", exc)
+            return False
+        if ahead:
+            self._to_journal(batch, False)
+            ahead = not self.journal_problem
+        self._unsent.append((batch, ahead))
+        self._unsent_events += len(events)
+        return (
+            not ahead
+            or self._unsent_events >= MAX_UNSENT
+            or time.monotonic() - self._last_commit >= self._commit_every_s
+        )
 
     def _ahead(self) -> bool:
         """Whether batches are written ahead into the journal and committed together."""
@@ -625,8 +614,7 @@ def open_recorder(
     on the writer thread).
     """
     from carbonledger.ledger import default_ledger_file
-    from carbonledger.ledger.transports import scheme_of
-    from carbonledger.run.journal import journal_dir, trusted_for_replay
+    from carbonledger.run.journal import journal_dir, journal_key, trusted_for_replay
 
     directory = journal_dir(env)
     run_id, member_id = chain.run_id, chain.member_id
@@ -639,9 +627,7 @@ def open_recorder(
     except Exception as exc:  # a trusted-keys file that cannot be read: replay nothing
         log.info("carbonledger: other journals not replayed: %s", exc)
     if ledger_arg is None or ledger_arg is True:
-        target = ledger_setting or default_ledger_file(env)
-        if scheme_of(target) == "":  # a file path, not a database URL
-            target = os.path.abspath(target)  # a journal may be replayed from elsewhere
+        target = journal_key(ledger_setting or default_ledger_file(env))
         journal = Journal(target, run_id, member_id, directory=directory)
 
         def opener() -> Ledger:
@@ -657,8 +643,7 @@ def open_recorder(
     journal = Journal(location, run_id, member_id, directory=directory)
     # an in-memory ledger (one a Ray node's driver collects from included) dies with the
     # process: nothing to write ahead for, and no journal anyone could replay
-    in_memory = getattr(getattr(ledger_arg, "transport", None), "location", "") == ":memory:"
-    commit_every_s = 0.0 if in_memory or location == ":memory:" else None
+    commit_every_s = 0.0 if getattr(ledger_arg, "in_memory", False) else None
     recorder = Recorder(
         chain, journal, ledger=ledger_arg, lease_ttl_s=lease_ttl_s, commit_every_s=commit_every_s
     )
