@@ -100,10 +100,7 @@ class _Pass:
         key = (run_id, member_id)
         host = self.hosts.get(key)
         if host is None:
-            row = self.tx.one(
-                "SELECT host FROM members WHERE run_id = ? AND member_id = ?", (run_id, member_id)
-            )
-            host = self.hosts[key] = "" if row is None else str(row[0])
+            host = self.hosts[key] = _host(self.tx, run_id, member_id)
         return host
 
     def flush(self) -> None:

@@ -36,18 +36,14 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from carbonledger.errors import InputError, StateError
 from carbonledger.integrations.serving.attribution import (
     Carbon,
     Energy,
-    ModelFigures,
-    Ratio,
     SpanFigures,
     attribute,
-    ratio,
 )
 from carbonledger.integrations.serving.charges import Charge, Span, SpanBook
 from carbonledger.integrations.serving.counters import Amounts, CounterDeltas, Delta
@@ -60,9 +56,21 @@ from carbonledger.integrations.serving.engines import (
     http_get,
     parse_metrics,
 )
+from carbonledger.integrations.serving.intervals import (
+    IntervalReport,
+    State,
+    window_energy,
+    window_metrics,
+)
+from carbonledger.integrations.serving.totals import (
+    ModelTotal,
+    ServingTotals,
+    Totals,
+    measured_j,
+)
 
 if TYPE_CHECKING:
-    from carbonledger.models import RunStatus, RunSummary, WindowSummary
+    from carbonledger.models import RunStatus, WindowSummary
     from carbonledger.run import Tracker
 
 __all__ = [
@@ -73,134 +81,11 @@ __all__ = [
     "window_energy",
 ]
 
-State = Literal["busy", "waiting", "idle", "no-data", "baseline"]
-
-#: the longest a model name may be to get metrics of its own in a window
-_MAX_MODEL_CHARS = 150
 #: the default rate window, in intervals: a request is charged at the pooled rates of the spans
 #: that closed over about this many intervals (docs/serving.md, "The attribution rule")
 _RATE_WINDOW_INTERVALS = 6
 #: intervals before the sidecar's own CPU is counted (first calls import and warm up)
 _WARMUP_INTERVALS = 2
-
-
-def window_energy(window: WindowSummary) -> Energy:
-    """A window's energy (J), its range and the part that was measured."""
-    low = high = measured = 0.0
-    for c in window.components:
-        low += c.low_j if c.low_j is not None else c.energy_j
-        high += c.high_j if c.high_j is not None else c.energy_j
-        measured += c.energy_j if c.measured else 0.0
-    return Energy(window.energy_j, low, high, measured)
-
-
-@dataclass(frozen=True)
-class IntervalReport:
-    """One interval: its energy, what the engine counted at its end, what was decided.
-
-    ``amounts`` are what the scrape at the interval's end counted (over the whole gap when
-    earlier scrapes failed); ``span`` the figures of the span this interval closed (busy
-    intervals only). Times in seconds, energy in joules.
-    """
-
-    index: int
-    window: str
-    started_unix_s: float
-    duration_s: float
-    energy: Energy
-    state: State
-    scrape_ok: bool
-    scrape_error: str
-    scrape_s: float
-    amounts: Amounts
-    models: Mapping[str, Amounts]
-    running_requests: float | None
-    restarted: bool
-    resets: tuple[str, ...]
-    missing: tuple[str, ...]
-    span: SpanFigures | None
-
-    @property
-    def idle_power_w(self) -> float | None:
-        if self.state != "idle" or not self.duration_s > 0:
-            return None
-        return self.energy.energy_j / self.duration_s
-
-    def to_dict(self) -> dict[str, Any]:
-        a = self.amounts
-        return {
-            "index": self.index,
-            "window": self.window,
-            "started_unix_s": self.started_unix_s,
-            "duration_s": self.duration_s,
-            **self.energy.to_dict(),
-            "state": self.state,
-            "scrape_ok": self.scrape_ok,
-            "scrape_error": self.scrape_error,
-            "scrape_s": self.scrape_s,
-            "input_tokens": a.input_tokens,
-            "output_tokens": a.output_tokens,
-            "requests": a.requests,
-            "prefill_s": a.prefill_s,
-            "decode_s": a.decode_s,
-            "running_requests": self.running_requests,
-            "restarted": self.restarted,
-            "resets": list(self.resets),
-            "missing": list(self.missing),
-            "idle_power_w": self.idle_power_w,
-            "span": None if self.span is None else self.span.to_dict(),
-        }
-
-
-@dataclass
-class _ModelTotal:
-    input_tokens: float = 0.0
-    output_tokens: float = 0.0
-    requests: float = 0.0
-    energy: Energy = field(default_factory=Energy)
-
-
-@dataclass
-class _Totals:
-    busy: Energy = field(default_factory=Energy)
-    busy_duration_s: float = 0.0
-    uncounted: Energy = field(default_factory=Energy)
-    idle: Energy = field(default_factory=Energy)
-    idle_duration_s: float = 0.0
-    unattributed: Energy = field(default_factory=Energy)
-    amounts: Amounts = field(default_factory=Amounts)
-    # the spans with a phase split: their prefill/decode energies and tokens
-    prefill: Energy = field(default_factory=Energy)
-    decode: Energy = field(default_factory=Energy)
-    split_input_tokens: float = 0.0
-    split_output_tokens: float = 0.0
-    models: dict[str, _ModelTotal] = field(default_factory=dict)
-    intervals: int = 0
-    scrapes_failed: int = 0
-    restarts: int = 0
-    resets: int = 0
-    missing: int = 0
-    # requests the proxy charged
-    proxied_requests: int = 0
-    proxied_input_tokens: float = 0.0
-    proxied_output_tokens: float = 0.0
-    proxied_energy_j: float = 0.0
-    proxied_uncharged: int = 0
-
-
-@dataclass(frozen=True)
-class ServingTotals:
-    """The whole run: tokens, requests and energy split into busy / idle / unattributed,
-    the figures per token over the busy energy, and the run's summary (CO2e of everything).
-    See :meth:`to_dict` for the fields."""
-
-    engine: str
-    metrics_url: str
-    summary: RunSummary
-    totals: dict[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.totals)
 
 
 class ServingSidecar:
@@ -268,7 +153,7 @@ class ServingSidecar:
         self._carry_duration_s = 0.0
         self._carry_waiting = False
         self._last_running = 0.0
-        self._t = _Totals()
+        self._t = Totals()
         self._latest: IntervalReport | None = None
         self._latest_span: SpanFigures | None = None
         self._carbon = Carbon(1.0, 0.0)
@@ -368,10 +253,21 @@ class ServingSidecar:
                 gap_j,
                 max(0.0, summary.energy_low_j - self._sum_windows("low")),
                 max(0.0, summary.energy_high_j - self._sum_windows("high")),
-                min(gap_j, max(0.0, _measured_j(summary) - self._sum_windows("measured"))),
+                min(gap_j, max(0.0, measured_j(summary) - self._sum_windows("measured"))),
             )
             self._result = ServingTotals(
-                self.spec.name, self.metrics_url, summary, self._totals_dict(summary)
+                self.spec.name,
+                self.metrics_url,
+                summary,
+                self._t.to_dict(
+                    summary,
+                    spec=self.spec,
+                    metrics_url=self.metrics_url,
+                    interval_s=self.interval_s,
+                    carbon=self._carbon,
+                    cpu_share=self._cpu_share,
+                    warmup_intervals=_WARMUP_INTERVALS,
+                ),
             )
         return self._result
 
@@ -426,7 +322,7 @@ class ServingSidecar:
                 delta = self._counters.update(reading)
                 running = sum(reading.running.values()) if reading.running else None
         scrape_s = time.monotonic() - t_scrape
-        metrics = _window_metrics(delta, running, error)
+        metrics = window_metrics(delta, running, error)
         index, name, started_s = self._index, self._window, self._window_started_s
         if final:
             window = self.tracker.end_window(name, metrics=metrics)
@@ -549,7 +445,7 @@ class ServingSidecar:
             t.split_input_tokens += span.amounts.input_tokens
             t.split_output_tokens += span.amounts.output_tokens
         for name, m in span.models.items():
-            mt = t.models.setdefault(name, _ModelTotal())
+            mt = t.models.setdefault(name, ModelTotal())
             mt.input_tokens += m.input_tokens
             mt.output_tokens += m.output_tokens
             mt.requests += m.requests
@@ -586,176 +482,4 @@ class ServingSidecar:
     def snapshot(self) -> tuple[IntervalReport | None, SpanFigures | None, dict[str, Any]]:
         """The latest interval, the latest span, and the running totals (for the exporter)."""
         with self._lock:
-            return self._latest, self._latest_span, self._running_totals()
-
-    def _running_totals(self) -> dict[str, Any]:
-        t = self._t
-        return {
-            "busy_energy_j": t.busy.energy_j + t.uncounted.energy_j,
-            "idle_energy_j": t.idle.energy_j,
-            "unattributed_energy_j": t.unattributed.energy_j + self._carry.energy_j,
-            "input_tokens": t.amounts.input_tokens,
-            "output_tokens": t.amounts.output_tokens,
-            "requests": t.amounts.requests,
-            "busy_co2e_g": self._co2e(t.busy + t.uncounted)[0],
-            "intervals": t.intervals,
-            "scrapes_failed": t.scrapes_failed,
-            "restarts": t.restarts,
-            "resets": t.resets,
-            "models": {
-                name: {
-                    "input_tokens": m.input_tokens,
-                    "output_tokens": m.output_tokens,
-                    "requests": m.requests,
-                    "energy_j": m.energy.energy_j,
-                }
-                for name, m in t.models.items()
-            },
-            "proxied_requests": t.proxied_requests,
-            "proxied_energy_j": t.proxied_energy_j,
-        }
-
-    def _co2e(self, energy: Energy) -> tuple[float, float, float]:
-        from carbonledger.accounting import co2e_range_g
-
-        c = co2e_range_g(
-            energy.energy_j,
-            energy.low_j,
-            energy.high_j,
-            pue=self._carbon.pue,
-            intensity_g_per_kwh=self._carbon.intensity_g_per_kwh,
-        )
-        return c.co2e_g, c.low_g, c.high_g
-
-    def _totals_dict(self, summary: RunSummary) -> dict[str, Any]:
-        t = self._t
-        busy = t.busy + t.uncounted
-        a = t.amounts
-        busy_co2e = self._co2e(busy)
-        per_1k = (
-            None
-            if not a.output_tokens > 0
-            else Ratio(*(g * 1000 / a.output_tokens for g in busy_co2e))
-        )
-        models = {
-            name: ModelFigures(name, m.input_tokens, m.output_tokens, m.requests, m.energy)
-            for name, m in t.models.items()
-        }
-        idle_power_w = t.idle.energy_j / t.idle_duration_s if t.idle_duration_s > 0 else None
-        out: dict[str, Any] = {
-            "engine": self.spec.name,
-            "metrics_url": self.metrics_url,
-            "run_id": summary.run_id,
-            "status": summary.status,
-            "duration_s": summary.duration_s,
-            "interval_s": self.interval_s,
-            "intervals": t.intervals,
-            "output_tokens": a.output_tokens,
-            "input_tokens": a.input_tokens,
-            "requests": a.requests,
-            "energy_j": summary.energy_j,
-            "energy_low_j": summary.energy_low_j,
-            "energy_high_j": summary.energy_high_j,
-            "measured_share": summary.measured_share,
-            "busy_energy_j": busy.energy_j,
-            "busy_energy_low_j": busy.low_j,
-            "busy_energy_high_j": busy.high_j,
-            "busy_duration_s": t.busy_duration_s,
-            "uncounted_energy_j": t.uncounted.energy_j,
-            "idle_energy_j": t.idle.energy_j,
-            "idle_duration_s": t.idle_duration_s,
-            "idle_power_w": idle_power_w,
-            "unattributed_energy_j": t.unattributed.energy_j,
-            "j_per_output_token": _ratio_fields(ratio(busy, a.output_tokens)),
-            "j_per_input_token": _ratio_fields(ratio(busy, a.input_tokens)),
-            "j_per_request": _ratio_fields(ratio(busy, a.requests)),
-            "j_per_output_token_with_idle": _value(
-                ratio(busy + t.idle + t.unattributed, a.output_tokens)
-            ),
-            "prefill_j_per_input_token": _ratio_fields(ratio(t.prefill, t.split_input_tokens)),
-            "decode_j_per_output_token": _ratio_fields(ratio(t.decode, t.split_output_tokens)),
-            "co2e_g": summary.co2e_g,
-            "co2e_low_g": summary.co2e_low_g,
-            "co2e_high_g": summary.co2e_high_g,
-            "busy_co2e_g": busy_co2e[0],
-            "co2e_g_per_1k_output_tokens": _ratio_fields(per_1k),
-            "intensity_g_per_kwh": summary.intensity_g_per_kwh,
-            "intensity_source": summary.intensity_source,
-            "location": summary.location,
-            "pue": summary.pue,
-            "scrapes_failed": t.scrapes_failed,
-            "engine_restarts": t.restarts,
-            "counter_resets": t.resets,
-            "missing_series": t.missing,
-            "models": {name: m.to_dict() for name, m in models.items()},
-            "components": [c.to_dict() for c in summary.components],
-            "method": {
-                "energy": "the devices' energy per interval (counter differences where a "
-                "counter exists; estimates carry low/high), split into busy, idle and "
-                "unattributed by what the engine counted",
-                "per_token": "busy energy / tokens counted by the engine "
-                f"({self.spec.title}, counted at {self.spec.counted_at})",
-                "phase_split": self.spec.phase_times or "the engine exports no phase times",
-            },
-        }
-        if self._cpu_share is not None:
-            cpu_s, wall_s = self._cpu_share
-            out["sidecar_cpu"] = {
-                "cpu_s": cpu_s,
-                "wall_s": wall_s,
-                "share_of_a_core_pct": 100 * cpu_s / wall_s if wall_s > 0 else None,
-                "method": "this process's CPU time (every thread; the proxy too when it runs) "
-                f"from the end of interval {_WARMUP_INTERVALS} to the last one, measured",
-            }
-        if t.proxied_requests:
-            out["proxy"] = {
-                "requests": t.proxied_requests,
-                "input_tokens": t.proxied_input_tokens,
-                "output_tokens": t.proxied_output_tokens,
-                "energy_j": t.proxied_energy_j,
-                "uncharged_requests": t.proxied_uncharged,
-            }
-        return out
-
-
-def _measured_j(summary: RunSummary) -> float:
-    return sum(c.energy_j for c in summary.components if c.measured)
-
-
-def _value(r: Ratio | None) -> float | None:
-    return None if r is None else r.value
-
-
-def _ratio_fields(r: Ratio | None) -> dict[str, float] | None:
-    return None if r is None else r.to_dict()
-
-
-def _window_metrics(delta: Delta | None, running: float | None, error: str) -> dict[str, float]:
-    """A window's metrics: what the scrape at its end counted (``input_tokens``,
-    ``output_tokens``, ``requests``, phase seconds when exported), ``scrape_ok``, running
-    requests, restarts and resets when there were any, and per model
-    (``model/<name>/output_tokens``...) when the engine serves several."""
-    out: dict[str, float] = {"scrape_ok": 0.0 if delta is None else 1.0}
-    if delta is None or delta.baseline:
-        return out
-    total = delta.total()
-    out["input_tokens"] = total.input_tokens
-    out["output_tokens"] = total.output_tokens
-    out["requests"] = total.requests
-    if total.prefill_s is not None:
-        out["prefill_s"] = total.prefill_s
-    if total.decode_s is not None:
-        out["decode_s"] = total.decode_s
-    if running is not None:
-        out["running_requests"] = running
-    if delta.restarted:
-        out["engine_restarts"] = 1.0
-    if delta.resets:
-        out["counter_resets"] = float(len(delta.resets))
-    if len(delta.models) > 1:
-        for model, a in delta.models.items():
-            if model and len(model) <= _MAX_MODEL_CHARS:
-                out[f"model/{model}/input_tokens"] = a.input_tokens
-                out[f"model/{model}/output_tokens"] = a.output_tokens
-                out[f"model/{model}/requests"] = a.requests
-    return out
+            return self._latest, self._latest_span, self._t.running(self._carry, self._carbon)
