@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from carbonledger.accounting import co2e_range_g
+from carbonledger.accounting import Co2eRange, co2e_range_g
 from carbonledger.integrations.serving.counters import Amounts
 
 __all__ = [
@@ -60,6 +60,12 @@ class Carbon(NamedTuple):
 
     pue: float
     intensity_g_per_kwh: float
+
+    def co2e(self, energy_j: float, low_j: float, high_j: float) -> Co2eRange:
+        """CO2e (g) of an energy (J) and of the two ends of its range (J)."""
+        return co2e_range_g(
+            energy_j, low_j, high_j, pue=self.pue, intensity_g_per_kwh=self.intensity_g_per_kwh
+        )
 
 
 @dataclass(frozen=True)
@@ -301,13 +307,7 @@ def attribute(
                 energy.measured_j * share.energy_j / energy.energy_j,
             )
         models[name] = ModelFigures(name, a.input_tokens, a.output_tokens, a.requests, share)
-    co2e = co2e_range_g(
-        energy.energy_j,
-        energy.low_j,
-        energy.high_j,
-        pue=carbon.pue,
-        intensity_g_per_kwh=carbon.intensity_g_per_kwh,
-    )
+    co2e = carbon.co2e(energy.energy_j, energy.low_j, energy.high_j)
     return SpanFigures(
         duration_s=duration_s,
         energy=energy,

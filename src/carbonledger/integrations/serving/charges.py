@@ -120,15 +120,7 @@ class SpanBook:
         charges = [central, *(s.rates.charge(input_tokens, output_tokens) for s in seen)]
         low = min(c.low_j for c in charges)
         high = max(c.high_j for c in charges)
-        from carbonledger.accounting import co2e_range_g
-
-        co2e = co2e_range_g(
-            central.energy_j,
-            low,
-            high,
-            pue=carbon.pue,
-            intensity_g_per_kwh=carbon.intensity_g_per_kwh,
-        )
+        co2e = carbon.co2e(central.energy_j, low, high)
         return Charge(
             energy_j=central.energy_j,
             low_j=low,

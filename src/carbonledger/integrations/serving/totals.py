@@ -25,15 +25,7 @@ __all__ = ["ModelTotal", "ServingTotals", "Totals", "co2e_of", "measured_j"]
 
 def co2e_of(energy: Energy, carbon: Carbon) -> tuple[float, float, float]:
     """CO2e (g) of ``energy`` and its range, at the run's intensity and PUE."""
-    from carbonledger.accounting import co2e_range_g
-
-    c = co2e_range_g(
-        energy.energy_j,
-        energy.low_j,
-        energy.high_j,
-        pue=carbon.pue,
-        intensity_g_per_kwh=carbon.intensity_g_per_kwh,
-    )
+    c = carbon.co2e(energy.energy_j, energy.low_j, energy.high_j)
     return c.co2e_g, c.low_g, c.high_g
 
 
