@@ -12,8 +12,7 @@ a key the user trusts, is the chain check's part (:mod:`~carbonledger.ledger.cha
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,10 +27,10 @@ from carbonledger.events import (
     RunOpened,
     SamplesAdded,
     Settled,
-    WindowEnded,
     decode_batch,
 )
 from carbonledger.ledger.audit import describe_change
+from carbonledger.ledger.audit_rows import Cursor, compare_segment, rows_by_seg
 from carbonledger.ledger.chain import Problem
 from carbonledger.ledger.rows import (
     CLAIM_COLS,
@@ -40,10 +39,9 @@ from carbonledger.ledger.rows import (
     START_COLS,
     ce_to_dict,
     dumps,
-    sample_values,
 )
 from carbonledger.ledger.state import MAX_CLOCK_SKEW_S, loads, status_of
-from carbonledger.ledger.transports.base import Row, Tx
+from carbonledger.ledger.transports.base import Tx
 from carbonledger.models import MemberRecord, RunRecord
 
 __all__ = ["check_signed_run", "has_older_start", "is_signed_run"]
@@ -76,27 +74,6 @@ class _Facts:
     metas: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     members: dict[str, _Member] = field(default_factory=dict)
     settlements: list[tuple[int, str, Settled]] = field(default_factory=list)
-
-
-def _rows_by_seg(rows: Iterator[Row]) -> Iterator[tuple[int | None, list[Row]]]:
-    """Consecutive rows grouped by their first column (the segment)."""
-    current: list[Row] = []
-    seg: Any = object()
-    for row in rows:
-        if current and row[0] != seg:
-            yield _seg(seg), current
-            current = []
-        seg = row[0]
-        current.append(row)
-    if current:
-        yield _seg(seg), current
-
-
-def _seg(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def has_older_start(tx: Tx, run_id: str) -> bool:
@@ -154,7 +131,7 @@ def _check_member(
         "WHERE run_id = ? AND member_id = ? AND member_seq IS NOT NULL ORDER BY member_seq",
         (rid, mid),
     )
-    samples = _rows_by_seg(
+    samples = rows_by_seg(
         tx.stream(
             "SELECT s.seg, d.device, s.time_unix_s, s.energy_j, s.power_w, s.low_j, s.high_j "
             "FROM samples s JOIN devices d ON d.device_ref = s.device_ref "
@@ -162,7 +139,7 @@ def _check_member(
             (rid, mid),
         )
     )
-    windows = _rows_by_seg(
+    windows = rows_by_seg(
         tx.stream(
             "SELECT seg, name, path, started_unix_s, duration_s, co2e_g, components, metrics "
             "FROM windows "
@@ -170,8 +147,8 @@ def _check_member(
             (rid, mid),
         )
     )
-    held_samples = _Cursor(samples)
-    held_windows = _Cursor(windows)
+    held_samples = Cursor(samples)
+    held_windows = Cursor(windows)
     expected, prev, first_signer = 1, GENESIS, None
     for lseq, mseq, bhash, body, signer, claimed in batches:
         try:
@@ -227,7 +204,8 @@ def _check_member(
         m.hashes[mseq] = str(bhash)
         m.last_seq = mseq
         problems += _collect(rid, mid, int(lseq), batch, facts, m)
-        problems += _compare_seg(rid, mid, mseq, batch, held_samples, held_windows, m)
+        host = m.join.host if m.join is not None else ""
+        problems += compare_segment(rid, mid, mseq, batch, held_samples, held_windows, host)
         expected, prev = mseq + 1, str(bhash)
     for seg, rows in held_samples.rest():
         problems.append(
@@ -246,33 +224,6 @@ def _check_member(
             )
         )
     return problems
-
-
-class _Cursor:
-    """Segments of rows read in order, taken one segment number at a time."""
-
-    def __init__(self, groups: Iterator[tuple[int | None, list[Row]]]) -> None:
-        self._groups = groups
-        self._next: tuple[int | None, list[Row]] | None = next(groups, None)
-
-    def take(self, seg: int) -> tuple[list[Row], list[tuple[int | None, list[Row]]]]:
-        """The rows of ``seg``, and the groups before it that no batch claims."""
-        stray = []
-        while self._next is not None and (self._next[0] is None or self._next[0] < seg):
-            stray.append(self._next)
-            self._next = next(self._groups, None)
-        if self._next is not None and self._next[0] == seg:
-            rows = self._next[1]
-            self._next = next(self._groups, None)
-            return rows, stray
-        return [], stray
-
-    def rest(self) -> list[tuple[int | None, list[Row]]]:
-        out = []
-        while self._next is not None:
-            out.append(self._next)
-            self._next = next(self._groups, None)
-        return out
 
 
 def _collect(
@@ -313,96 +264,6 @@ def _collect(
             case Settled():
                 facts.settlements.append((lseq, mid, event))
     return problems
-
-
-def _compare_seg(
-    rid: str,
-    mid: str,
-    seg: int,
-    batch: Batch,
-    held_samples: _Cursor,
-    held_windows: _Cursor,
-    m: _Member,
-) -> list[Problem]:
-    problems: list[Problem] = []
-    rows, stray = held_samples.take(seg)
-    wrows, wstray = held_windows.take(seg)
-    for s_seg, srows in stray:
-        problems.append(
-            Problem(
-                rid,
-                "inserted",
-                f"member {mid}: {len(srows)} sample(s) tagged {s_seg} are in no signed batch",
-            )
-        )
-    for w_seg, ws in wstray:
-        problems.append(
-            Problem(
-                rid,
-                "inserted",
-                f"member {mid}: {len(ws)} window(s) tagged {w_seg} are in no signed batch",
-            )
-        )
-    signed_samples = []
-    signed_windows = []
-    host = m.join.host if m.join is not None else ""
-    for event in batch.events:
-        if isinstance(event, SamplesAdded):
-            signed_samples += [[s.device, *sample_values(s)] for s in event.samples]
-        elif isinstance(event, WindowEnded):
-            w = event.window
-            signed_windows.append(
-                [
-                    w.name,
-                    w.path,
-                    float(w.started_unix_s),
-                    float(w.duration_s),
-                    None if w.co2e_g is None else float(w.co2e_g),
-                    [ce_to_dict(c, host) for c in w.components],
-                    dict(w.metrics),
-                ]
-            )
-    held = [[r[1], *r[2:]] for r in rows]
-    if Counter(map(tuple, held)) != Counter(map(tuple, signed_samples)):
-        problems.append(
-            Problem(
-                rid,
-                "modified",
-                f"member {mid}: the samples of batch {seg} differ from what it signed "
-                f"({len(signed_samples)} signed, {len(held)} now"
-                + _first_difference(signed_samples, held)
-                + ")",
-            )
-        )
-    held_w = [[*r[1:6], loads(r[6], []), {} if r[7] is None else loads(r[7], {})] for r in wrows]
-    if _sorted(held_w) != _sorted(signed_windows):
-        problems.append(
-            Problem(
-                rid,
-                "modified",
-                f"member {mid}: the windows of batch {seg} differ from what it signed "
-                f"({len(signed_windows)} signed, {len(held_w)} now"
-                + _first_difference(signed_windows, held_w)
-                + ")",
-            )
-        )
-    return problems
-
-
-def _sorted(rows: list[list[Any]]) -> list[str]:
-    return sorted(dumps(r) for r in rows)
-
-
-def _first_difference(signed: list[list[Any]], held: list[list[Any]]) -> str:
-    a, b = set(_sorted(signed)), set(_sorted(held))
-    gone, new = sorted(a - b), sorted(b - a)
-    if gone and new:
-        return f"; signed {gone[0][:120]}, now {new[0][:120]}"
-    if gone:
-        return f"; missing {gone[0][:120]}"
-    if new:
-        return f"; added {new[0][:120]}"
-    return ""
 
 
 def _check_run_row(run: dict[str, Any], facts: _Facts) -> list[Problem]:
