@@ -41,7 +41,8 @@ from carbonledger.events import (
     Signer,
     WindowEnded,
 )
-from carbonledger.ledger.log import ChainAppender, insert_rows
+from carbonledger.ledger.ingest_pass import PLAIN, Pass, member_host, recorded
+from carbonledger.ledger.log import ChainAppender
 from carbonledger.ledger.rows import (
     CLAIM_COLS,
     MEMBER_COLS,
@@ -64,75 +65,8 @@ from carbonledger.models import RunRecord, WindowSummary, check_name_length
 
 __all__ = ["Ingest", "batch_kind"]
 
-_INSERT_SAMPLES = (
-    "INSERT INTO samples (device_ref, time_unix_s, energy_j, power_w, low_j, high_j, seg) VALUES "
-)
-_SAMPLE_ROW = "(?, ?, ?, ?, ?, ?, ?)"
-_INSERT_WINDOWS = (
-    "INSERT INTO windows (run_id, member_id, name, path, started_unix_s, duration_s, co2e_g, "
-    "components, seg, metrics) VALUES "
-)
-_WINDOW_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 #: events only a member that joined the run may sign
 _MEMBER_EVENTS = frozenset({SamplesAdded, DevicesClaimed, WindowEnded, Heartbeat, MemberFinished})
-#: the events of a sampler's tick and of a window's end: they add rows and change no state,
-#: so a run of such batches is applied with its rows inserted together
-_PLAIN = frozenset({SamplesAdded, WindowEnded, Heartbeat})
-
-
-class _Pass:
-    """What one append's transaction carries from batch to batch: the chain being appended,
-    the batches the ledger holds already, the members known to be running (their plain
-    batches need no check), their hosts, and the sample and window rows not inserted yet."""
-
-    __slots__ = ("chain", "hosts", "known", "running", "samples", "tx", "windows")
-
-    def __init__(self, tx: Tx, chain: ChainAppender) -> None:
-        self.tx = tx
-        self.chain = chain
-        self.known: dict[tuple[str, str, int], str] = {}
-        self.running: set[tuple[str, str]] = set()
-        self.hosts: dict[tuple[str, str], str] = {}
-        self.samples: list[tuple[Any, ...]] = []
-        self.windows: list[tuple[Any, ...]] = []
-
-    def host(self, run_id: str, member_id: str) -> str:
-        key = (run_id, member_id)
-        host = self.hosts.get(key)
-        if host is None:
-            host = self.hosts[key] = _host(self.tx, run_id, member_id)
-        return host
-
-    def flush(self) -> None:
-        """Insert the records and rows held so far (records first: rows name their batch)."""
-        self.chain.flush()
-        rows, self.samples = self.samples, []
-        insert_rows(self.tx, _INSERT_SAMPLES, _SAMPLE_ROW, rows)
-        rows, self.windows = self.windows, []
-        insert_rows(self.tx, _INSERT_WINDOWS, _WINDOW_ROW, rows)
-
-
-def _host(tx: Tx, run_id: str, member_id: str) -> str:
-    row = tx.one("SELECT host FROM members WHERE run_id = ? AND member_id = ?", (run_id, member_id))
-    return "" if row is None else str(row[0])
-
-
-def _recorded(tx: Tx, batches: Sequence[Batch]) -> dict[tuple[str, str, int], str]:
-    """The hashes of the batches among ``batches`` the ledger holds already (one query per
-    member: the span of numbers offered)."""
-    spans: dict[tuple[str, str], tuple[int, int]] = {}
-    for b in batches:
-        low, high = spans.get((b.run_id, b.member_id), (b.seq, b.seq))
-        spans[(b.run_id, b.member_id)] = (min(low, b.seq), max(high, b.seq))
-    out: dict[tuple[str, str, int], str] = {}
-    for (run_id, member_id), (low, high) in spans.items():
-        for seq, digest in tx.rows(
-            "SELECT member_seq, batch_hash FROM seals WHERE run_id = ? AND member_id = ? "
-            "AND member_seq >= ? AND member_seq <= ?",
-            (run_id, member_id, low, high),
-        ):
-            out[(run_id, member_id, int(seq))] = str(digest)
-    return out
 
 
 def batch_kind(events: Sequence[Event]) -> str:
@@ -239,8 +173,8 @@ class Ingest:
             with self._t.transaction(write=True) as tx:
                 # the chain's head first (locked where the dialect locks rows: a batch
                 # another writer just added is then seen)
-                p = _Pass(tx, ChainAppender(tx, self._t.for_update))
-                p.known = _recorded(tx, [batch for _, batch in decoded])
+                p = Pass(tx, ChainAppender(tx, self._t.for_update))
+                p.known = recorded(tx, [batch for _, batch in decoded])
                 for signed, batch in decoded:
                     applied += self._apply(p, signed, batch, now)
                 p.flush()
@@ -250,7 +184,7 @@ class Ingest:
             raise
         return applied
 
-    def _apply(self, p: _Pass, signed: SignedBatch, batch: Batch, now: float) -> int:
+    def _apply(self, p: Pass, signed: SignedBatch, batch: Batch, now: float) -> int:
         run_id, member_id = batch.run_id, batch.member_id
         key = (run_id, member_id, batch.seq)
         existing = p.known.get(key)
@@ -262,7 +196,7 @@ class Ingest:
                 f"{batch.seq} than the one offered; two writers claim the same member"
             )
         tx = p.tx
-        plain = all(type(e) in _PLAIN for e in batch.events)
+        plain = all(type(e) in PLAIN for e in batch.events)
         if not plain:
             p.flush()  # what the events below read is in the tables
         settle = False
@@ -297,7 +231,7 @@ class Ingest:
             p.hosts.clear()
         return 1
 
-    def _window(self, p: _Pass, batch: Batch, w: WindowSummary) -> None:
+    def _window(self, p: Pass, batch: Batch, w: WindowSummary) -> None:
         host = p.host(batch.run_id, batch.member_id)
         p.windows.append(
             (
@@ -314,7 +248,7 @@ class Ingest:
             )
         )
 
-    def _check_writer(self, tx: Tx, batch: Batch, p: _Pass) -> bool:
+    def _check_writer(self, tx: Tx, batch: Batch, p: Pass) -> bool:
         """Refuse a member joining a run the ledger does not hold (without opening it), and
         the events of a member of a run it holds before the member joined; put a settled
         member that signs again back to running (its settlement is superseded). True when
@@ -406,7 +340,7 @@ class Ingest:
                     )
                 return True
             case DevicesClaimed(devices=devices):
-                host = _host(tx, batch.run_id, batch.member_id)
+                host = member_host(tx, batch.run_id, batch.member_id)
                 for info in devices:
                     claim = {
                         "component": info.component,
@@ -426,7 +360,7 @@ class Ingest:
                         (batch.run_id, batch.member_id, *[claim[c] for c in CLAIM_COLS]),
                     )
             case MemberFinished():
-                host = _host(tx, batch.run_id, batch.member_id)
+                host = member_host(tx, batch.run_id, batch.member_id)
                 tx.run(
                     "UPDATE members SET finished_unix_s = ?, heartbeat_unix_s = ?, status = ?, "
                     "components = ?, errors = ? WHERE run_id = ? AND member_id = ?",
@@ -495,7 +429,7 @@ class Ingest:
             [row[c] for c in RUN_COLS],
         )
 
-    def _samples(self, p: _Pass, batch: Batch, samples: Sequence[Any]) -> None:
+    def _samples(self, p: Pass, batch: Batch, samples: Sequence[Any]) -> None:
         run_id, member_id = batch.run_id, batch.member_id
         refs = self._device_refs
         for s in samples:
@@ -506,7 +440,7 @@ class Ingest:
             p.samples.append((ref, *sample_values(s), batch.seq))
 
     def _device_ref(self, tx: Tx, run_id: str, member_id: str, s: Any) -> int:
-        host = s.host or _host(tx, run_id, member_id)
+        host = s.host or member_host(tx, run_id, member_id)
         tx.run(
             "INSERT INTO devices (run_id, member_id, component, device, host, method, measured, "
             "model, uid) VALUES (?, ?, ?, ?, ?, 'unknown', 0, '', '') "

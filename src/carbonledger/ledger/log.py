@@ -16,10 +16,10 @@ from typing import Any
 
 from carbonledger.events import Signer
 from carbonledger.ledger.records import GENESIS_HASH, head_message, record_hash
-from carbonledger.ledger.rows import SEAL_COLS, dumps
+from carbonledger.ledger.rows import SEAL_COLS, dumps, insert_rows
 from carbonledger.ledger.transports.base import Tx
 
-__all__ = ["ChainAppender", "insert_rows", "read_head"]
+__all__ = ["ChainAppender", "read_head"]
 
 
 def read_head(tx: Tx, lock: str = "") -> tuple[str | None, dict[str, Any]]:
@@ -39,22 +39,6 @@ def read_head(tx: Tx, lock: str = "") -> tuple[str | None, dict[str, Any]]:
 #: the sealed ones, then where the batch sits in its member's chain
 RECORD_COLS = (*SEAL_COLS, "sealed_unix_s", "member_seq", "batch_hash", "claimed_unix_s")
 _SEAL_ROW = "(" + ", ".join("?" * len(RECORD_COLS)) + ")"
-#: records per INSERT statement (13 parameters each: within every SQLite's limit of 999)
-ROWS_PER_INSERT = 64
-
-
-def insert_rows(tx: Tx, head: str, row_sql: str, rows: list[tuple[Any, ...]]) -> None:
-    """``rows`` inserted with ``head`` (``INSERT INTO t (cols) VALUES ``): up to
-    :data:`ROWS_PER_INSERT` as one statement, one step of the database (what a commit of a
-    few ticks holds: beside a busy Python thread every step hands the interpreter lock
-    over); more as one statement executed per row (a bulk ingest, which the driver
-    pipelines)."""
-    if not rows:
-        return
-    if len(rows) <= ROWS_PER_INSERT:
-        tx.run(head + ", ".join([row_sql] * len(rows)), [x for row in rows for x in row])
-    else:
-        tx.many(head + row_sql, rows)
 
 
 class ChainAppender:

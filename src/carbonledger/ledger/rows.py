@@ -21,6 +21,7 @@ __all__ = [
     "ce_from_dict",
     "ce_to_dict",
     "dumps",
+    "insert_rows",
     "merge_components",
     "number",
     "sample_values",
@@ -208,3 +209,21 @@ def merge_components(
 def number(value: Any) -> float | None:
     """``value`` as a float when it is a number (not a bool), else None."""
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+#: records per INSERT statement (13 parameters each: within every SQLite's limit of 999)
+ROWS_PER_INSERT = 64
+
+
+def insert_rows(tx: Tx, head: str, row_sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """``rows`` inserted with ``head`` (``INSERT INTO t (cols) VALUES ``): up to
+    :data:`ROWS_PER_INSERT` as one statement, one step of the database (what a commit of a
+    few ticks holds: beside a busy Python thread every step hands the interpreter lock
+    over); more as one statement executed per row (a bulk ingest, which the driver
+    pipelines)."""
+    if not rows:
+        return
+    if len(rows) <= ROWS_PER_INSERT:
+        tx.run(head + ", ".join([row_sql] * len(rows)), [x for row in rows for x in row])
+    else:
+        tx.many(head + row_sql, rows)

@@ -231,7 +231,7 @@ def _open_recorder(
     """Load the signing key, open the recorder and start its writer thread (which opens the
     ledger in the background)."""
     from carbonledger.events import MemberChain
-    from carbonledger.run.recording import open_recorder
+    from carbonledger.run.destination import open_recorder
 
     ttl_s = lease_ttl_s(settings.sampling.interval_s)
     signer = _signer(options, notes)
