@@ -46,7 +46,9 @@ class Sampler:
         self._sink = sink
         self._loop_sink = loop_sink if loop_sink is not None else sink
         self._wall_clock = wall_clock
-        self._stop = threading.Event()
+        #: held while the thread runs; released to stop it (a lock's timed acquire is the
+        #: thread's whole wait: one call, where an Event's wait makes a lock per call)
+        self._running = threading.Lock()
         self._thread: threading.Thread | None = None
         self.ticks = 0
 
@@ -57,8 +59,11 @@ class Sampler:
     def start(self) -> None:
         if self._thread is not None:
             return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="carbonledger-sampler", daemon=True)
+        self._running = running = threading.Lock()
+        running.acquire()
+        self._thread = threading.Thread(
+            target=self._loop, args=(running,), name="carbonledger-sampler", daemon=True
+        )
         self._thread.start()
 
     def tick(self) -> None:
@@ -72,9 +77,9 @@ class Sampler:
             self._meter.record_error(f"sampler: {type(exc).__name__}: {exc}")
         self.ticks += 1
 
-    def _loop(self) -> None:
-        wait, interval_s, sink = self._stop.wait, self._interval_s, self._loop_sink
-        while not wait(interval_s):
+    def _loop(self, running: threading.Lock) -> None:
+        stopped, interval_s, sink = running.acquire, self._interval_s, self._loop_sink
+        while not stopped(timeout=interval_s):
             self._tick(sink)
 
     def stop(self, timeout_s: float = 5.0) -> None:
@@ -82,5 +87,5 @@ class Sampler:
         thread, self._thread = self._thread, None
         if thread is None:
             return
-        self._stop.set()
+        self._running.release()
         thread.join(timeout_s)

@@ -70,8 +70,12 @@ def journal_dir(env: Mapping[str, str] | None = None) -> str:
     return spool_dir(env)
 
 
+#: the encoder of journal lines, made once (``json.dumps`` with options makes one per call)
+_LINE_JSON = json.JSONEncoder(separators=(",", ":"))
+
+
 def _line(obj: Any) -> bytes:
-    return (json.dumps(obj, separators=(",", ":")) + "\n").encode()
+    return (_LINE_JSON.encode(obj) + "\n").encode()
 
 
 def journal_key(target: str) -> str:

@@ -91,8 +91,9 @@ def int_env(env: Mapping[str, str], *names: str) -> int | None:
 
 def lease_ttl_s(interval_s: float) -> float:
     """How long a member counts as live after its last sign of life (a sample or a
-    heartbeat), in seconds; the ledger renews it every third of this."""
-    return max(15.0, 3.0 * interval_s)
+    heartbeat), in seconds; the ledger renews it every third of this, and a member's samples
+    are committed at least that often (:data:`carbonledger.run.recording.COMMIT_EVERY_S`)."""
+    return max(30.0, 3.0 * interval_s)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,9 @@ One walk is shared by the CPU and RAM models when they read within a few millise
 Every read walks the tree, so a child started since the previous read (one sampler
 interval) is found at the next one, and all its CPU time since its birth is counted then.
 The one shortcut: this process's own tree, when ``waitid(2)`` says it has no child at all,
-is this process alone and is read from ``times(2)`` (one system call, no file).
+is this process alone and is read from ``times(2)`` (one system call, no file); while the
+host's count of created processes (``processes`` in /proc/stat, read with the machine's CPU
+times just before) has not moved since such a ``waitid``, it is not asked again.
 
 Times are seconds of CPU summed over all CPUs, cumulative, so a sensor takes the
 difference between two calls. psutil is imported inside the functions.
@@ -20,6 +22,7 @@ difference between two calls. psutil is imported inside the functions.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -45,7 +48,8 @@ _PAGE_BYTES = float(os.sysconf("SC_PAGE_SIZE")) if hasattr(os, "sysconf") else 4
 SHARE_WINDOW_S = 0.005
 #: this process, alone (``waitid`` finds no child), is read from ``times(2)`` between full
 #: walks; a full walk (its stat, for its resident memory) is due after this long (s). A
-#: child is never missed for this long: ``waitid`` is asked at every read.
+#: child is never missed for this long: at every read, ``waitid`` is asked, or the host's
+#: count of created processes says nothing forked since it was.
 FULL_WALK_S = 5.0
 
 
@@ -149,8 +153,14 @@ def machine_busy_cpu_s() -> float:
     (a virtual CPU's stolen time ran some other guest). On Linux ``guest`` time is
     already inside ``user``, so it is not added again.
     """
+    global _forks_read
     data = _FILES.read(_PROC_STAT)
     if data:  # "cpu  user nice system idle iowait irq softirq steal ..." in clock ticks
+        at = data.find(b"\nprocesses ")
+        if at >= 0:  # processes (and threads) created since boot: see _childless
+            end = data.find(b"\n", at + 11)
+            with contextlib.suppress(ValueError):
+                _forks_read = (int(data[at + 11 : end if end >= 0 else None]), time.monotonic())
         fields = data.split(b"\n", 1)[0].split()
         if fields and fields[0] == b"cpu" and len(fields) >= 8:
             user, nice, system, _idle, _iowait, irq, softirq = map(int, fields[1:8])
@@ -268,7 +278,7 @@ def tree_snapshot(pid: int, proc: StrPath = PROC) -> dict[int, ProcStat]:
             return hit[1]
         last = hit[1].get(pid) if hit is not None and len(hit[1]) == 1 else None
         recent = now - _last_full_walk.get(key, -FULL_WALK_S) < FULL_WALK_S
-    if last is not None and own and not _has_children():
+    if last is not None and own and _childless():
         # no child, so no descendant: this process alone is the whole tree
         stat = _own_stat(last) if recent else read_stat(pid, proc)
         if stat is not None:
@@ -303,6 +313,34 @@ def _walk(pid: int, proc: str) -> dict[int, ProcStat]:
         except _NoChildrenFiles:
             _has_children_files[proc] = False
     return _walk_scan(pid, proc)
+
+
+#: the host's count of processes and threads created since boot (``processes`` in
+#: /proc/stat) as :func:`machine_busy_cpu_s` last read it, and when (monotonic s)
+_forks_read: tuple[int, float] | None = None
+#: that count as read before the latest ``waitid`` that found this process childless
+_forks_childless: int | None = None
+#: how recent the count must be to stand for "now" (the CPU model reads the machine's
+#: times, then the tree's, back to back)
+FORKS_FRESH_S = 0.05
+
+
+def _childless() -> bool:
+    """Whether this process has no child, living or not yet reaped. Without a system call
+    when the host has created no process or thread since a ``waitid`` found none (the
+    count in /proc/stat, read by :func:`machine_busy_cpu_s` within :data:`FORKS_FRESH_S`:
+    no fork, no child); otherwise asked of ``waitid(2)``. A child born between that read
+    and now is found at the next read, with all its CPU time."""
+    global _forks_childless
+    seen = _forks_read
+    count = seen[0] if seen is not None and time.monotonic() - seen[1] < FORKS_FRESH_S else None
+    if count is not None and count == _forks_childless:
+        return True
+    if _has_children():
+        _forks_childless = None
+        return False
+    _forks_childless = count  # read before the waitid: any later fork changes it
+    return True
 
 
 def _has_children() -> bool:
