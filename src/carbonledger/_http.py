@@ -1,11 +1,10 @@
 """One small HTTP call with a whole-call deadline (standard library only, loaded on first use).
 
-Every network call of carbonledger (hourly intensity providers, IP geolocation, cloud
-metadata probes, the Pushgateway, the CodeCarbon endpoint) goes through :func:`fetch`. Its
-``timeout_s`` bounds the *whole* call, not each socket operation: name resolution,
-connecting, a proxy's ``CONNECT`` answer, the TLS handshake, sending, the status line and
-headers, every read of the body and the redirects all share one deadline on the monotonic
-clock.
+Every network call of carbonledger (intensity providers, IP geolocation, cloud metadata, the
+Pushgateway, the CodeCarbon endpoint) goes through :func:`fetch` (the serving sidecar's
+scrape through a :class:`Poller`). Its ``timeout_s`` bounds the *whole* call: name lookup,
+connecting, a proxy's ``CONNECT``, TLS, sending, the status line and headers, every read of
+the body and the redirects share one deadline on the monotonic clock.
 
 It is built on public standard-library API only: :class:`http.client.HTTPConnection` (and
 :mod:`ssl` for HTTPS), whose socket gets the time left as its timeout before each step, and a
@@ -30,7 +29,7 @@ if TYPE_CHECKING:
     import socket
     import ssl
 
-__all__ = ["MAX_BYTES", "DeadlineError", "Response", "fetch"]
+__all__ = ["MAX_BYTES", "DeadlineError", "Poller", "Response", "fetch"]
 
 #: the largest answer read (bytes); a bigger one is an error, never silently cut
 MAX_BYTES = 8 << 20
@@ -255,15 +254,8 @@ def _split(url: str) -> tuple[str, str, int, str]:
 
 
 #: the environment variables that decide a request's proxy (urllib reads these for http(s))
-_PROXY_VARIABLES = (
-    "http_proxy",
-    "HTTP_PROXY",
-    "https_proxy",
-    "HTTPS_PROXY",
-    "no_proxy",
-    "NO_PROXY",
-    "REQUEST_METHOD",
-)
+_PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "no_proxy",
+                    "NO_PROXY", "REQUEST_METHOD")  # fmt: skip
 
 
 def _target(url: str, use_proxies: bool) -> _Target:
@@ -368,20 +360,28 @@ def _exchange(
     headers: Mapping[str, str],
     data: bytes | None,
     deadline: _Deadline,
-) -> Response:
-    """One request and its whole answer, on a connection of its own."""
+    kept: http.client.HTTPConnection | None = None,
+    keep_alive: bool = False,
+) -> tuple[Response, http.client.HTTPConnection | None]:
+    """One request and its whole answer on ``kept`` (a connection kept alive from an earlier
+    call) or a new connection, closed after it unless ``keep_alive``: then the connection
+    comes back too, when the server lets it be kept (any failure closes it)."""
     import http.client
 
-    conn = _connection(target, deadline)
+    conn = kept if kept is not None else _connection(target, deadline)
     watchdog = _Watchdog(deadline, conn)
     step = f"connecting to {target.host}"
+    keep = False
     try:
         try:
-            conn.connect()
+            if kept is None:
+                conn.connect()
             watchdog.sock = conn.sock  # the answer keeps reading it after conn lets go
             step = "sending the request"
             conn.sock.settimeout(deadline.left_s(step))
-            sent = {"Connection": "close", **dict(target.proxy_headers), **headers}
+            sent = {"Connection": "keep-alive" if keep_alive else "close"}
+            sent.update(dict(target.proxy_headers))
+            sent.update(headers)
             if target.scheme == "https":
                 for name, _ in target.proxy_headers:
                     sent.pop(name, None)  # said to the proxy in CONNECT, not to the server
@@ -392,7 +392,9 @@ def _exchange(
             body = _read_all(resp, deadline)
             if watchdog.fired:  # the shutdown ended the body early, which reads as its end
                 raise deadline.exceeded(step)
-            return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, body)
+            keep = keep_alive and not resp.will_close
+            answer = Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, body)
+            return answer, (conn if keep else None)
         except (DeadlineError, _CallError):
             raise
         except TimeoutError:
@@ -409,7 +411,54 @@ def _exchange(
             raise OSError(f"{deadline.url}: {exc}") from None
     finally:
         watchdog.stop()
-        conn.close()
+        if not keep:
+            conn.close()
+
+
+class Poller:
+    """GETs over one kept-alive connection (the serving sidecar scrapes its engine every
+    second), each within its own whole-call deadline as :func:`fetch`'s; a kept connection
+    the server closed since is replaced once within it, and any failure closes it. Direct (no
+    proxy), redirects not followed, one call at a time."""
+
+    def __init__(self) -> None:
+        self._conn: http.client.HTTPConnection | None = None
+        self._server: tuple[str, str, int] | None = None
+        self._lock = threading.Lock()
+
+    def get(
+        self, url: str, *, timeout_s: float, headers: Mapping[str, str] | None = None
+    ) -> Response:
+        """GET ``url`` within ``timeout_s`` seconds in all; errors as :func:`fetch`'s."""
+        from carbonledger._version import __version__
+
+        deadline = _Deadline(url, max(float(timeout_s), 0.001))
+        sent = {"User-Agent": f"carbonledger/{__version__}", **(headers or {})}
+        target = _target(url, False)
+        server = (target.scheme, target.host, target.port)
+        with self._lock:
+            kept, self._conn = self._conn, None
+            if kept is not None and server != self._server:  # another server: not that one
+                kept.close()
+                kept = None
+            self._server = server
+            if kept is not None:
+                try:
+                    answer, self._conn = _exchange(target, "GET", sent, None, deadline, kept, True)
+                    return answer
+                except DeadlineError:
+                    raise
+                except OSError:  # closed by the server while idle, most likely: once more
+                    pass
+            answer, self._conn = _exchange(target, "GET", sent, None, deadline, None, True)
+            return answer
+
+    def close(self) -> None:
+        """Close the kept connection (a later call opens a new one)."""
+        with self._lock:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
 
 def fetch(
@@ -439,7 +488,7 @@ def fetch(
     current = url
     for _ in range(_MAX_REDIRECTS + 1):
         target = _target(current, use_proxies)
-        response = _exchange(target, method.upper(), sent, data, deadline)
+        response, _ = _exchange(target, method.upper(), sent, data, deadline)
         location = response.header("location")
         if (
             response.status not in _REDIRECTS

@@ -1,8 +1,8 @@
 """Ticks written ahead, committed together: what the ledger and the journal hold, and when.
 
 A sampler's tick is signed and appended to the member's journal at once; the ledger gets the
-ticks together every commit period (a third of the lease at most), and at once whatever else
-happens (a window's end, a flush, the stop). These tests read the ledger file and the journal
+ticks together every commit period (a third of the lease at most), and at once whatever
+changes the run (metadata, an end), a flush or the stop. A window's end waits like a tick. These tests read the ledger file and the journal
 file as they are at each step.
 """
 
@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import carbonledger as cl
-from carbonledger.events import MemberChain, MemberJoined, RunOpened, SamplesAdded
+from carbonledger.events import MemberChain, MemberJoined, RunOpened, SamplesAdded, WindowEnded
 from carbonledger.models import MemberRecord, RunRecord, Sample
 from carbonledger.run.journal import Journal, journal_dir, pending, read_journal
 from carbonledger.run.recording import Recorder
@@ -44,7 +44,7 @@ def test_ticks_wait_in_the_journal_until_a_flush_commits_them(tmp_path: Path) ->
     ledger = str(tmp_path / "l.sqlite")
     run = _tracker(ledger).start()
     try:
-        time.sleep(0.8)  # about 16 ticks, well within the first 5 s commit period
+        time.sleep(0.8)  # about 16 ticks, well within the first 10 s commit period
         at_start = _samples(ledger, run.run_id)
         written_ahead = _journalled(run.run_id)
         assert at_start == 1  # the run's opening sample, committed with its start
@@ -59,23 +59,89 @@ def test_ticks_wait_in_the_journal_until_a_flush_commits_them(tmp_path: Path) ->
         assert led.verify().ok
 
 
-def test_a_window_end_commits_at_once_with_the_ticks_before_it(tmp_path: Path) -> None:
+def _windows(ledger: str, run_id: str) -> list[str]:
+    with cl.open_ledger(ledger, read_only=True) as led:
+        return [w.name for w in led.windows(run_id)]
+
+
+def _journalled_windows(run_id: str) -> list[str]:
+    names = []
+    for path in pending(journal_dir()):
+        for b in read_journal(path)[1]:
+            batch = b.decode()
+            if batch.run_id == run_id:
+                names += [e.window.name for e in batch.events if isinstance(e, WindowEnded)]
+    return names
+
+
+def test_a_window_end_is_written_ahead_and_committed_with_the_ticks(tmp_path: Path) -> None:
+    """A window's end is measured data like a tick: signed into the journal at once, in the
+    ledger at the next commit (or a flush); metadata changes the run and is committed at once
+    with everything written ahead before it."""
     ledger = str(tmp_path / "l.sqlite")
     run = _tracker(ledger).start()
     try:
         with run.window("epoch-0"):
-            time.sleep(0.5)
-        deadline = time.monotonic() + 2.0  # the writer commits in the background
-        while time.monotonic() < deadline:
-            with cl.open_ledger(ledger, read_only=True) as led:
-                if led.windows(run.run_id):
-                    break
+            time.sleep(0.3)
+        deadline = time.monotonic() + 2.0  # the writer signs it in the background
+        while time.monotonic() < deadline and not _journalled_windows(run.run_id):
             time.sleep(0.02)
-        with cl.open_ledger(ledger, read_only=True) as led:
-            assert [w.name for w in led.windows(run.run_id)] == ["epoch-0"]
-        assert _samples(ledger, run.run_id) >= 5  # the ticks of the window came with it
+        assert _journalled_windows(run.run_id) == ["epoch-0"]
+        assert _windows(ledger, run.run_id) == []  # not committed yet: the period is 10 s
+        with run.window("epoch-1"):
+            time.sleep(0.1)
+        run.update_meta({"note": "shape"})  # committed at once, with what came before it
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline and len(_windows(ledger, run.run_id)) < 2:
+            time.sleep(0.02)
+        assert _windows(ledger, run.run_id) == ["epoch-0", "epoch-1"]
+        assert _samples(ledger, run.run_id) >= 5  # the ticks of the windows came with them
+        assert _journalled_windows(run.run_id) == []  # emptied once committed
     finally:
         run.stop()
+    with cl.open_ledger(ledger, read_only=True) as led:
+        assert led.verify().ok
+
+
+def test_a_window_written_ahead_survives_a_kill_through_the_journal(tmp_path: Path) -> None:
+    """The windows a killed member wrote ahead are in its journal and replayed into the
+    ledger by the next writer: a window is never lost to the commit period."""
+    import os
+    import subprocess
+    import sys
+
+    ledger = str(tmp_path / "l.sqlite")
+    code = (
+        "import time, carbonledger as cl\n"
+        f"run = cl.Tracker('ahead', grid_g_per_kwh=100, ledger={ledger!r}, interval_s=0.1,"
+        " handle_signals=False).start()\n"
+        "for k in range(3):\n"
+        "    with run.window(f'step-{k}'):\n"
+        "        time.sleep(0.05)\n"
+        "time.sleep(0.5)\n"
+        "print(run.run_id, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    env = {**os.environ, "CARBONLEDGER_NO_CLOUD_PROBE": "1"}
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, env=env)
+    try:
+        assert proc.stdout is not None
+        run_id = proc.stdout.readline().decode().strip()
+        assert _windows(ledger, run_id) == []  # all three wait in the journal
+        proc.kill()
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    with cl.open_ledger(ledger) as led:
+        from carbonledger.run.journal import replay_pending
+
+        replay_pending(led)
+        assert [w.name for w in led.windows(run_id)] == ["step-0", "step-1", "step-2"]
+        assert led.verify().ok
 
 
 def test_ticks_are_committed_every_period_without_a_flush(tmp_path: Path) -> None:

@@ -317,68 +317,69 @@ def test_a_real_grandchild_of_another_root_is_found_at_the_next_read() -> None:
             parent.stdin.close()
 
 
-def test_a_child_is_found_whatever_the_fork_count_shortcut_skipped(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+#: run in a fresh interpreter: no child of an earlier test can be about (the shortcut needs
+#: this process alone), and the module's state starts clean
+_FORK_COUNT_PROBE = """
+import json, subprocess, sys, time
+from carbonledger.sensors import _linux as proc
+me = proc.os.getpid()
+asked = []
+real = proc._has_children
+def counting():
+    asked.append(1)
+    return real()
+proc._has_children = counting
+if sys.argv[1] == "stale":
+    proc.FORKS_FRESH_S = 0.0  # every count is stale: it never stands for now
+proc.tree_snapshot(me)  # a full walk: this process alone
+time.sleep(0.01)
+proc.machine_busy_cpu_s()
+proc.tree_snapshot(me)  # waitid: no child (the count read just before is remembered)
+before, counts, alone = len(asked), [], []
+for _ in range(3):
+    time.sleep(0.01)
+    proc.machine_busy_cpu_s()
+    counts.append(proc._forks_read[0] if proc._forks_read else None)
+    alone.append(sorted(proc.tree_snapshot(me)) == [me])
+quiet_asks = len(asked) - before
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+time.sleep(0.01)
+if sys.argv[1] == "fresh":
+    proc.machine_busy_cpu_s()  # sees the count grown
+found = child.pid in proc.tree_snapshot(me)
+child.kill(); child.wait(30)
+print(json.dumps({"counts": counts, "alone": alone, "quiet_asks": quiet_asks, "found": found}))
+"""
+
+
+def _fork_count_probe(mode: str) -> dict[str, object]:
+    import json
+
+    out = subprocess.run(
+        [sys.executable, "-c", _FORK_COUNT_PROBE, mode],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_a_child_is_found_whatever_the_fork_count_shortcut_skipped() -> None:
     """This process alone: ``waitid`` is skipped only while /proc/stat's count of created
     processes stands still since a ``waitid`` found no child. A child started later changes
-    the count (the next machine read sees it) and is in the tree at once, with its CPU."""
-    me = os.getpid()
-    asked: list[int] = []
-    real = _proc._has_children
-
-    def counting() -> bool:
-        asked.append(1)
-        return real()
-
-    monkeypatch.setattr(_proc, "_has_children", counting)
-    for child in psutil.Process(me).children():  # nothing of an earlier test left
-        child.wait(30)
-    _proc._cache.clear()
-    _proc._last_full_walk.clear()
-    _proc.tree_snapshot(me)  # a full walk: this process alone
-    time.sleep(0.01)
-    _proc.machine_busy_cpu_s()
-    _proc.tree_snapshot(me)
-    before = len(asked)
-    # the count read again with no fork since: no system call, the tree is this process
-    counts = []
-    for _ in range(3):
-        time.sleep(0.01)
-        _proc.machine_busy_cpu_s()
-        counts.append(_proc._forks_read)
-        assert set(_proc.tree_snapshot(me)) == {me}
-    if len({c[0] for c in counts if c is not None}) == 1 and _proc._forks_read is not None:
-        assert len(asked) == before  # the host stood still: waitid was not asked
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    try:
-        time.sleep(0.01)
-        _proc.machine_busy_cpu_s()  # sees the count grown
-        assert child.pid in _proc.tree_snapshot(me)
-        assert len(asked) > before or _proc._forks_read is None
-    finally:
-        child.kill()
-        child.wait(30)
+    the count (the next machine read sees it) and is in the tree at once."""
+    r = _fork_count_probe("fresh")
+    assert r["alone"] == [True, True, True]
+    counts = r["counts"]
+    assert isinstance(counts, list)
+    if None not in counts and len(set(counts)) == 1:  # the host stood still meanwhile
+        assert r["quiet_asks"] == 0  # so waitid was not asked
+    assert r["found"] is True
 
 
-def test_a_stale_fork_count_never_stands_for_now(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_stale_fork_count_never_stands_for_now() -> None:
     """A count older than FORKS_FRESH_S (the machine read by someone else, or not at all)
-    is not trusted: ``waitid`` is asked, and a child started meanwhile is found."""
-    me = os.getpid()
-    for child in psutil.Process(me).children():
-        child.wait(30)
-    _proc._cache.clear()
-    _proc._last_full_walk.clear()
-    _proc.tree_snapshot(me)
-    time.sleep(0.01)
-    _proc.machine_busy_cpu_s()
-    _proc.tree_snapshot(me)  # childless, with a fresh count
-    monkeypatch.setattr(_proc, "FORKS_FRESH_S", 0.0)  # every count is stale from now on
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    try:
-        # the count in memory is the one from before the fork, and it is not read again
-        time.sleep(0.01)
-        assert child.pid in _proc.tree_snapshot(me)
-    finally:
-        child.kill()
-        child.wait(30)
+    is not trusted: ``waitid`` is asked every time, and a child started after the last
+    count was read is found."""
+    r = _fork_count_probe("stale")
+    assert r["quiet_asks"] == 3
+    assert r["found"] is True

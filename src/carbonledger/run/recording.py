@@ -15,9 +15,12 @@ journal when the ledger cannot take them:
   written ahead into the member's journal (one append to a file of its own); the ticks are
   committed to the ledger together, in one transaction, every ``commit_every_s`` seconds
   (:data:`COMMIT_EVERY_S`, at most a third of the member's lease, so that readers see the
-  run live): a tick costs a signature and a file append, not a database transaction. Any
-  other batch (a window's end, the run's start, a member's join, its devices, metadata, its
-  end) is committed at once with the ticks before it; so is everything when the run stops,
+  run live): a tick costs a signature and a file append, not a database transaction. A
+  window's end is written ahead likewise (by the writer thread, which signs it) and waits
+  for the same commit, so a window per step or per served interval costs no transaction of
+  its own. Any batch that changes the run's shape (its start, a member's join, its devices,
+  metadata, its end) is committed at once with the batches before it; so is everything when
+  the run stops,
   when a question is asked and on :meth:`Recorder.flush`. After each commit the journal is
   emptied. A process killed with SIGKILL leaves its last ticks signed in the journal: the
   next tracker on that ledger, ``carbonledger settle`` and ``carbonledger sync`` replay them,
@@ -53,6 +56,7 @@ from carbonledger.events import (
     SamplesAdded,
     SignedBatch,
     Signer,
+    WindowEnded,
 )
 from carbonledger.run.journal import Journal
 
@@ -109,9 +113,11 @@ _Job = _Write | _Ask | _Stop | _Commit
 
 
 def _durable(events: Sequence[Event]) -> bool:
-    """Whether a batch is more than a sampler's tick: forced to disk in the journal, and
-    committed to the ledger at once (a tick waits for the next commit)."""
-    return any(not isinstance(e, (SamplesAdded, Heartbeat)) for e in events)
+    """Whether a batch changes the run's shape (its start, a member's join, devices, metadata,
+    an end): forced to disk in the journal, and committed to the ledger at once. What is
+    measured (a sampler's tick, a window's end) is written ahead and waits for the next
+    commit."""
+    return any(not isinstance(e, (SamplesAdded, WindowEnded, Heartbeat)) for e in events)
 
 
 def _nothing(ledger: Ledger) -> None:

@@ -35,9 +35,12 @@ import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from carbonledger.errors import InputError
+
+if TYPE_CHECKING:
+    from carbonledger._http import Response
 
 __all__ = [
     "ENGINES",
@@ -45,6 +48,7 @@ __all__ = [
     "EngineReading",
     "EngineSpec",
     "HttpStatusError",
+    "KeptHttpGet",
     "LineCache",
     "Quantity",
     "SeriesKey",
@@ -367,7 +371,26 @@ def http_get(url: str, timeout_s: float, headers: Mapping[str, str]) -> str:
     body as text, or an OSError for a failure or an HTTP error status."""
     from carbonledger._http import fetch
 
-    response = fetch(url, timeout_s=timeout_s, headers=headers, use_proxies=False)
+    return _text(fetch(url, timeout_s=timeout_s, headers=headers, use_proxies=False), url)
+
+
+class KeptHttpGet:
+    """:func:`http_get` over one connection kept alive from scrape to scrape (a sidecar asks
+    the same engine every interval); :meth:`close` lets it go."""
+
+    def __init__(self) -> None:
+        from carbonledger._http import Poller
+
+        self._poller = Poller()
+
+    def __call__(self, url: str, timeout_s: float, headers: Mapping[str, str]) -> str:
+        return _text(self._poller.get(url, timeout_s=timeout_s, headers=headers), url)
+
+    def close(self) -> None:
+        self._poller.close()
+
+
+def _text(response: Response, url: str) -> str:
     if response.status >= 400:
         raise HttpStatusError(response.status, f"{response.text[:200].strip()} ({url})")
     return response.text

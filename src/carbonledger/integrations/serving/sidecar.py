@@ -50,6 +50,7 @@ from carbonledger.integrations.serving.counters import Amounts, CounterDeltas, D
 from carbonledger.integrations.serving.engines import (
     EngineSpec,
     HttpStatusError,
+    KeptHttpGet,
     LineCache,
     check_metrics_url,
     engine_spec,
@@ -139,7 +140,8 @@ class ServingSidecar:
         self._headers = dict(headers or {})
         self.tracker = tracker
         self.clock = clock
-        self._fetch = fetch or http_get
+        self._kept = KeptHttpGet() if fetch is None else None
+        self._fetch = fetch or self._kept or http_get
         self._counters = CounterDeltas()
         self._lines = LineCache()
         self._scrape_url = self.spec.scrape_url(self.metrics_url)
@@ -241,6 +243,8 @@ class ServingSidecar:
             cpu0, wall0 = self._cpu_mark
             self._cpu_share = (time.process_time() - cpu0, time.monotonic() - wall0)
         self.step(final=True)
+        if self._kept is not None:
+            self._kept.close()
         summary = self.tracker.stop(status)
         with self._lock:
             self._state = "closed"
