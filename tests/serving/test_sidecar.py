@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,17 @@ from .conftest import make_tracker
 G_PER_J = 400 / 3.6e6
 
 
+#: the sidecars a test made, closed after it (a sidecar keeps its scrape connection open)
+_MADE: list[ServingSidecar] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_sidecars() -> Iterator[None]:
+    yield
+    while _MADE:
+        _MADE.pop().close()
+
+
 def _sidecar(
     engine: FakeEngine, clock: FakeClock, power_w: float = 200.0, **kw: object
 ) -> ServingSidecar:
@@ -30,7 +41,9 @@ def _sidecar(
     measured = kw.pop("measured", True)
     tracker = make_tracker(clock, power_w, ledger=ledger, measured=measured)  # type: ignore[arg-type]
     kw.setdefault("interval_s", 10.0)
-    return ServingSidecar(engine.engine, engine.url, tracker, clock=clock, **kw).start()  # type: ignore[arg-type]
+    sidecar = ServingSidecar(engine.engine, engine.url, tracker, clock=clock, **kw).start()  # type: ignore[arg-type]
+    _MADE.append(sidecar)
+    return sidecar
 
 
 def test_known_vllm_workload_gives_the_programmed_figures(

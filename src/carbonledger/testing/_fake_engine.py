@@ -91,6 +91,9 @@ class FakeEngine:
         engine = self
 
         class Handler(BaseHTTPRequestHandler):
+            # as uvicorn (vLLM, SGLang) and TGI's server: connections kept alive
+            protocol_version = "HTTP/1.1"
+
             def do_GET(self) -> None:
                 engine._answer(self)
 
@@ -195,6 +198,7 @@ class FakeEngine:
         path, _, query = handler.path.partition("?")
         if path != "/metrics":
             handler.send_response(404)
+            handler.send_header("Content-Length", "0")
             handler.end_headers()
             return
         self.scrapes += 1

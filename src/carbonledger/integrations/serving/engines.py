@@ -248,36 +248,72 @@ Parsed = tuple[str, tuple[tuple[str, str], ...], float]
 
 
 class LineCache:
-    """The parsed samples of the previous page, by line: a line that did not change since
-    (a ``_created`` time, an idle model's counter) is not parsed again. Holds exactly the
-    lines of the latest page."""
+    """What the previous page's lines parsed to: a line that did not change since (a
+    ``_created`` time, an idle model's counter) is not parsed again, and a line whose series
+    (all but its value: ``name{labels}``) was on that page needs only its value read. Holds
+    exactly the lines and series of the latest page."""
 
     def __init__(self) -> None:
         self.lines: dict[str, Parsed] = {}
+        #: ``name{labels}`` as written -> (name, labels), for series whose line parsed to
+        #: that name and labels and the value written after the last space
+        self.series: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {}
+
+
+def _value(text: str) -> float | None:
+    """The number a sample line ends with, or None (then the line is parsed whole: Python
+    reads ``1_000``, the exposition format does not)."""
+    if "_" in text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def _parse_lines(lines: list[str], cache: LineCache | None) -> list[Parsed]:
-    """Each line's sample, with prometheus_client's parser (lines seen last time from the
-    cache). Every line is one untyped sample, so samples come back one per line, in order."""
+    """Each line's sample, with prometheus_client's parser (what the cache knows, from it).
+    Every line is one untyped sample, so samples come back one per line, in order."""
     from prometheus_client.parser import text_string_to_metric_families
 
     known = cache.lines if cache is not None else {}
-    fresh = [line for line in lines if line not in known]
+    series = cache.series if cache is not None else {}
+    result: list[Parsed | None] = []
+    fresh: list[str] = []
+    for line in lines:
+        hit = known.get(line)
+        if hit is None:
+            cut = line.rfind(" ")
+            name_labels = series.get(line[:cut]) if cut > 0 else None
+            value = _value(line[cut + 1 :]) if name_labels is not None else None
+            if name_labels is not None and value is not None:
+                hit = (name_labels[0], name_labels[1], value)
+            else:
+                fresh.append(line)
+        result.append(hit)
     parsed: list[Parsed] = []
     if fresh:
         for family in text_string_to_metric_families("\n".join(fresh) + "\n"):
             for sample in family.samples:
                 labels = tuple(sorted(sample.labels.items()))
                 parsed.append((sample.name, labels, float(sample.value)))
-    if cache is None:
-        return parsed
     if len(parsed) != len(fresh):  # not one sample per line: nothing is cached this time
-        cache.lines = {}
-        return parsed
-    new = dict(zip(fresh, parsed, strict=True))
-    result = [known[line] if line in known else new[line] for line in lines]
-    cache.lines = dict(zip(lines, result, strict=True))
-    return result
+        if cache is not None:
+            cache.lines, cache.series = {}, {}
+        return parsed if not known and not series else _parse_lines(lines, None)
+    new = iter(parsed)
+    out = [hit if hit is not None else next(new) for hit in result]
+    if cache is not None:
+        cache.lines = dict(zip(lines, out, strict=True))
+        cache.series = {}
+        for line, (name, labels, value) in cache.lines.items():
+            cut = line.rfind(" ")
+            written = _value(line[cut + 1 :]) if cut > 0 else None
+            if written is not None and (
+                written == value or (written != written and value != value)
+            ):
+                cache.series[line[:cut]] = (name, labels)
+    return out
 
 
 def parse_metrics(
