@@ -62,6 +62,7 @@ test: lint typecheck pytest
 # BENCH_ARGS: e.g. --markdown, or --update-doc docs/performance.md
 bench: $(STAMP)
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
+	$(PY) benchmarks/tick_floor.py --seconds 15
 	$(PY) benchmarks/ledger_bench.py
 	$(PY) benchmarks/write_path.py
 	$(PY) benchmarks/sigkill.py

@@ -16,9 +16,10 @@ journal when the ledger cannot take them:
   committed to the ledger together, in one transaction, every ``commit_every_s`` seconds
   (:data:`COMMIT_EVERY_S`, at most a third of the member's lease, so that readers see the
   run live): a tick costs a signature and a file append, not a database transaction. A
-  window's end is written ahead likewise (by the writer thread, which signs it) and waits
-  for the same commit, so a window per step or per served interval costs no transaction of
-  its own. Any batch that changes the run's shape (its start, a member's join, its devices,
+  window's end waits for the sampler's next tick (:meth:`Recorder.expect_ticks`; at most
+  :data:`MAX_WAITING` of them, else the writer takes them) and is signed in the tick's
+  batch, so a window per step or per served interval costs neither a signature nor a
+  transaction of its own; a SIGKILL loses at most one interval of windows, as of samples. Any batch that changes the run's shape (its start, a member's join, its devices,
   metadata, its end) is committed at once with the batches before it; so is everything when
   the run stops,
   when a question is asked and on :meth:`Recorder.flush`. After each commit the journal is
@@ -86,6 +87,8 @@ MAX_UNSENT = 512
 #: the most writes waiting for the writer: past it, an emit waits (at most
 #: :data:`BACKLOG_WAIT_S`) for the writer to catch up, so memory does not grow with the run
 MAX_BACKLOG = 1024
+#: the most window ends that wait for the sampler's next tick (more go to the writer)
+MAX_WAITING = 256
 BACKLOG_WAIT_S = 0.05
 
 
@@ -168,6 +171,10 @@ class Recorder:
         self._commit_asked = False
         self._last_commit = time.monotonic()
         self._queue: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        #: (under the lock) window ends waiting for the sampler's next tick; seconds between
+        #: ticks (0: no sampler ticks, so nothing waits)
+        self._waiting: list[Event] = []
+        self._tick_s = 0.0
         #: signing and handing on happen under this lock, so batches keep their order
         self._lock = threading.Lock()
         self._idle = threading.Condition()
@@ -243,12 +250,35 @@ class Recorder:
             with self._idle:
                 self._idle.wait_for(lambda: self._pending < MAX_BACKLOG // 2, BACKLOG_WAIT_S)
         with self._lock:
-            if self._mode == "journal":
-                self._sign_to_journal(events)
-            else:
-                with self._idle:
-                    self._pending += 1
-                self._queue.put(_Write(events))
+            if (
+                self._tick_s > 0
+                and len(self._waiting) + len(events) <= MAX_WAITING
+                and all(type(e) is WindowEnded for e in events)
+            ):  # window ends: signed with the sampler's next tick (within one interval)
+                self._waiting.extend(events)
+                return
+            self._hand_on(events)
+
+    def _hand_on(self, events: Sequence[Event]) -> None:
+        """(Under the lock) the window ends waiting, then ``events``: signed into the journal
+        while the ledger fails, else queued for the writer."""
+        if self._waiting:
+            events, self._waiting = [*self._waiting, *events], []
+        if not events:
+            return
+        if self._mode == "journal":
+            self._sign_to_journal(events)
+        else:
+            with self._idle:
+                self._pending += 1
+            self._queue.put(_Write(events))
+
+    def expect_ticks(self, interval_s: float) -> None:
+        """A sampler calls :meth:`record_tick` every ``interval_s`` seconds from now on, until
+        the run stops: window ends wait for its next tick and are signed in the same batch
+        (one signature a tick however many windows ended; a SIGKILL loses at most one
+        interval of them, as of samples)."""
+        self._tick_s = interval_s
 
     def record_tick(self, events: Sequence[Event]) -> None:
         """From the sampler's own thread: a tick's events signed and written ahead into the
@@ -260,6 +290,8 @@ class Recorder:
             return
         with self._lock:
             inline = self._mode == "direct" and self._pending == 0 and self._ahead()
+            if inline and self._waiting:
+                events, self._waiting = [*self._waiting, *events], []
             if inline and self._hold(events, ahead=True) and not self._commit_asked:
                 self._commit_asked = True
                 self._queue.put(_Commit())
@@ -271,6 +303,8 @@ class Recorder:
         usable or did not answer within ``wait_s`` seconds (the question may still run)."""
         if self._mode in ("none", "journal") or self._thread is None:
             return None
+        with self._lock:  # the window ends waiting go first: the question sees them
+            self._hand_on(())
         job = _Ask(question)
         self._queue.put(job)
         if not job.done.wait(wait_s):
@@ -290,6 +324,8 @@ class Recorder:
         """Wait until every batch handed over so far is committed to the ledger, or journalled
         while the ledger fails (True), or ``timeout_s`` passed."""
         deadline = time.monotonic() + timeout_s
+        with self._lock:
+            self._hand_on(())
         with self._idle:
             if not self._idle.wait_for(lambda: self._pending == 0, timeout_s):
                 return False
@@ -302,6 +338,9 @@ class Recorder:
     def close(self, timeout_s: float = 10.0) -> None:
         """Write what is handed over (bounded by ``timeout_s``), try once more to move the
         journal into the ledger, stop the thread, close the journal and the ledger."""
+        self._tick_s = 0.0
+        with self._lock:
+            self._hand_on(())
         thread, self._thread = self._thread, None
         if thread is not None:
             self._queue.put(_Stop())

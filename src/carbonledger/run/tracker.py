@@ -191,6 +191,7 @@ class Tracker(ProgressMethods):
         self.ledger_location, self.candidates = s.ledger_location, s.candidates
         self._progress.attach(s.recorder)
         s.sampler.start()
+        s.recorder.expect_ticks(s.sampler.interval_s)
         self._sigterm.install()
         self._state = "running"
         return self
@@ -207,6 +208,7 @@ class Tracker(ProgressMethods):
         s = self._s
         assert s is not None
         s.sampler.stop()
+        s.recorder.expect_ticks(0.0)  # no tick comes now: window ends go to the writer
         for name in reversed(s.meter.open_windows):
             self._notes.append(f"window {name!r} was still open at stop and was closed then")
             with contextlib.suppress(CarbonLedgerError):  # a budget's stop: we are stopping
