@@ -84,7 +84,7 @@ COMMIT_EVERY_S = 10.0
 #: events written ahead that make the writer commit whatever the time (a tick is one event;
 #: ticks taken faster than the writer keeps up with make batches of many)
 MAX_UNSENT = 512
-#: the most writes waiting for the writer: past it, an emit waits (at most
+#: the most events waiting for the writer: past it, an emit waits (at most
 #: :data:`BACKLOG_WAIT_S`) for the writer to catch up, so memory does not grow with the run
 MAX_BACKLOG = 1024
 #: the most window ends that wait for the sampler's next tick (more go to the writer)
@@ -270,7 +270,7 @@ class Recorder:
             self._sign_to_journal(events)
         else:
             with self._idle:
-                self._pending += 1
+                self._pending += len(events)  # events, not writes: memory is what is bounded
             self._queue.put(_Write(events))
 
     def expect_ticks(self, interval_s: float) -> None:
@@ -396,7 +396,7 @@ class Recorder:
                 break
             if isinstance(job, _Write):
                 events.extend(job.events)
-                done += 1
+                done += len(job.events)
             else:
                 others.append(job)
         if events:
@@ -496,7 +496,7 @@ class Recorder:
         """Append ``first``'s events and every event queued behind them as ONE signed batch
         (up to :data:`MAX_BATCH_EVENTS`); other jobs met on the way are put back in order."""
         events = list(first.events)
-        taken, later = 1, None
+        later = None
         while len(events) < MAX_BATCH_EVENTS:
             try:
                 job = self._queue.get_nowait()
@@ -506,7 +506,6 @@ class Recorder:
                 later = job
                 break
             events.extend(job.events)
-            taken += 1
         try:
             with self._lock:
                 if self._mode == "journal" or self._ledger is None:
@@ -518,7 +517,7 @@ class Recorder:
             if due:
                 self._commit()
         finally:
-            self._done(taken)
+            self._done(len(events))
             if later is not None:
                 self._handle(later)
 
