@@ -28,6 +28,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from carbonledger.sensors._procfiles import ProcFiles
 from carbonledger.sensors._procstat import ProcStat
 
 StrPath = str | os.PathLike[str]
@@ -53,89 +54,7 @@ SHARE_WINDOW_S = 0.005
 FULL_WALK_S = 5.0
 
 
-#: at most this many procfs files stay open between reads (a job's own fd limit matters more)
-MAX_CACHED_FDS = 64
-
-
-class _FdCache:
-    """procfs files kept open and re-read with ``pread`` at offset 0 (procfs regenerates
-    the content on each read): one system call per read instead of open/read/close, which
-    matters to a sampler thread that has to win the GIL back after every call."""
-
-    def __init__(self) -> None:
-        self._fds: dict[str, int] = {}
-        self._lock = threading.Lock()
-
-    def _read_fd(self, fd: int) -> bytes:
-        chunks = [os.pread(fd, 8192, 0)]
-        while len(chunks[-1]) == 8192:  # a long file (many children): read on
-            chunks.append(os.pread(fd, 8192, 8192 * len(chunks)))
-        return b"".join(chunks)
-
-    def read(self, path: str) -> bytes | None:
-        """The file's content now (possibly empty), or None when it cannot be read (the
-        process or thread has ended, or the file does not exist)."""
-        fd = self._fds.get(path)  # the sampler's usual case: a short file already open
-        if fd is not None:
-            try:
-                data = os.pread(fd, 8192, 0)
-            except OSError:
-                pass  # an ended process's file: reopened (or dropped) below
-            else:
-                if len(data) < 8192:
-                    return data
-        for _attempt in range(2):  # a cached fd of an ended process: reopen once
-            with self._lock:
-                fd = self._fds.get(path)
-            fresh = fd is None
-            if fd is None:
-                try:
-                    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-                except OSError:
-                    return None
-            try:
-                data = self._read_fd(fd)
-            except OSError:
-                if fresh:
-                    os.close(fd)
-                    return None
-                self._drop(path)
-                continue
-            if fresh:
-                self._keep(path, fd)
-            return data
-        return None
-
-    def _keep(self, path: str, fd: int) -> None:
-        with self._lock:
-            if path not in self._fds and len(self._fds) < MAX_CACHED_FDS:
-                self._fds[path] = fd
-                return
-        os.close(fd)
-
-    def _drop(self, path: str) -> None:
-        with self._lock:
-            fd = self._fds.pop(path, None)
-        if fd is not None:
-            os.close(fd)
-
-    def retain(self, root: str, pids: set[int]) -> None:
-        """Close the cached files under ``root`` of processes not in ``pids``."""
-        prefix = root.rstrip("/") + "/"
-        with self._lock:
-            stale = [
-                path
-                for path in self._fds
-                if path.startswith(prefix)
-                and (head := path[len(prefix) :].split("/", 1)[0]).isdigit()
-                and int(head) not in pids
-            ]
-            fds = [self._fds.pop(path) for path in stale]
-        for fd in fds:
-            os.close(fd)
-
-
-_FILES = _FdCache()
+_FILES = ProcFiles()
 
 
 def logical_cpu_count() -> int:
