@@ -198,3 +198,34 @@ def test_window_ends_are_signed_with_the_next_tick(tmp_path: Path) -> None:
     # 1,000 windows in at most 1000/MAX_WAITING + a few batches, not 1,000 batches
     assert len(with_windows) <= 1000 // MAX_WAITING + 4
     assert any('"samples_added"' in b for b in with_windows)  # a tick carried windows
+
+
+def test_the_writer_backlog_is_bounded_in_events(tmp_path: Path) -> None:
+    """Window ends handed on to a writer that does not keep up (here: not running) count
+    by the event: once MAX_BACKLOG events wait, each emit waits for the writer (at most
+    BACKLOG_WAIT_S), however the events were grouped; memory does not grow with the run."""
+    from carbonledger.models import ComponentEnergy, WindowSummary
+    from carbonledger.run.recording import BACKLOG_WAIT_S, MAX_BACKLOG, MAX_WAITING
+
+    led = cl.open_ledger(str(tmp_path / "l.sqlite"))
+    chain = MemberChain("r1", "m1", led.signer())
+    journal = Journal(led.location, "r1", "m1", directory=str(tmp_path / "spool"))
+    recorder = Recorder(chain, journal, ledger=led)  # its writer is never started
+    recorder.expect_ticks(1.0)
+    part = ComponentEnergy("cpu", "cpu", "model", False, 1.0, 0.1)
+
+    def window(k: int) -> WindowEnded:
+        return WindowEnded(WindowSummary(f"w{k}", f"w{k}", 1.7e9 + k, 0.1, (part,)))
+
+    groups = -(-MAX_BACKLOG // (MAX_WAITING + 1))  # hand-ons of MAX_WAITING + 1 events
+    try:
+        t0 = time.monotonic()
+        for k in range(groups * (MAX_WAITING + 1)):
+            recorder.emit([window(k)])
+        assert time.monotonic() - t0 < 1.0  # none of these waited
+        t1 = time.monotonic()
+        recorder.emit([window(-1)])
+        assert time.monotonic() - t1 >= BACKLOG_WAIT_S * 0.8  # the backlog is full: it waited
+    finally:
+        recorder.close(0.0)
+        led.close()
