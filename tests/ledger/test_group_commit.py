@@ -13,6 +13,7 @@ from pathlib import Path
 
 import carbonledger as cl
 from carbonledger.events import MemberChain, MemberJoined, RunOpened, SamplesAdded, WindowEnded
+from carbonledger.ledger import Ledger
 from carbonledger.models import MemberRecord, RunRecord, Sample
 from carbonledger.run.journal import Journal, journal_dir, pending, read_journal
 from carbonledger.run.recording import Recorder
@@ -148,18 +149,25 @@ def test_a_window_written_ahead_survives_a_kill_through_the_journal(tmp_path: Pa
         assert led.verify().ok
 
 
-def test_ticks_are_committed_every_period_without_a_flush(tmp_path: Path) -> None:
-    """A recorder with a 0.6 s lease commits its ticks every 0.2 s by itself."""
+def _opened_recorder(tmp_path: Path, lease_ttl_s: float) -> tuple[Ledger, Journal, Recorder]:
+    """A recorder on a new SQLite ledger (run r1, member m1), its run opened and committed."""
     led = cl.open_ledger(str(tmp_path / "l.sqlite"))
     now = time.time()
     chain = MemberChain("r1", "m1", led.signer())
     journal = Journal(led.location, "r1", "m1", directory=str(tmp_path / "spool"))
-    recorder = Recorder(chain, journal, ledger=led, lease_ttl_s=0.6)
+    recorder = Recorder(chain, journal, ledger=led, lease_ttl_s=lease_ttl_s)
     recorder.start()
+    run = RunRecord("r1", "p", "e", now, "process", "FR", "argument", 50.0, "x", 1.0, "x")
+    member = MemberRecord("m1", "r1", "h", 1, now)
+    recorder.emit([RunOpened(run), MemberJoined(member, lease_ttl_s)])
+    assert recorder.flush(5.0)
+    return led, journal, recorder
+
+
+def test_ticks_are_committed_every_period_without_a_flush(tmp_path: Path) -> None:
+    """A recorder with a 0.6 s lease commits its ticks every 0.2 s by itself."""
+    led, journal, recorder = _opened_recorder(tmp_path, 0.6)
     try:
-        run = RunRecord("r1", "p", "e", now, "process", "FR", "argument", 50.0, "x", 1.0, "x")
-        recorder.emit([RunOpened(run), MemberJoined(MemberRecord("m1", "r1", "h", 1, now), 0.6)])
-        assert recorder.flush(5.0)
         for k in range(20):
             t = time.time()
             recorder.record_tick([SamplesAdded((Sample(t, "cpu", "cpu", float(k), 1.0),))])
@@ -238,16 +246,9 @@ def test_the_writer_backlog_is_bounded_in_events(tmp_path: Path) -> None:
 def test_a_commit_empties_the_journal(tmp_path: Path) -> None:
     """Ticks written ahead, then committed by a flush: the journal holds its header alone
     (nothing else writes meanwhile here, so the emptying is not deferred)."""
-    led = cl.open_ledger(str(tmp_path / "l.sqlite"))
+    led, journal, recorder = _opened_recorder(tmp_path, 30.0)
     now = time.time()
-    chain = MemberChain("r1", "m1", led.signer())
-    journal = Journal(led.location, "r1", "m1", directory=str(tmp_path / "spool"))
-    recorder = Recorder(chain, journal, ledger=led)
-    recorder.start()
     try:
-        run = RunRecord("r1", "p", "e", now, "process", "FR", "argument", 50.0, "x", 1.0, "x")
-        recorder.emit([RunOpened(run), MemberJoined(MemberRecord("m1", "r1", "h", 1, now), 30.0)])
-        assert recorder.flush(5.0)
         for k in range(5):
             recorder.record_tick([SamplesAdded((Sample(now + k, "cpu", "cpu", float(k), 1.0),))])
         assert len(read_journal(journal.path)[1]) == 5  # written ahead, not committed
