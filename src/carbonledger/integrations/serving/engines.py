@@ -300,7 +300,8 @@ def _parse_lines(lines: list[str], cache: LineCache | None) -> list[Parsed]:
     if len(parsed) != len(fresh):  # not one sample per line: nothing is cached this time
         if cache is not None:
             cache.lines, cache.series = {}, {}
-        return parsed if not known and not series else _parse_lines(lines, None)
+        # every line parsed: that is the page; else the page parsed whole, without the cache
+        return parsed if len(fresh) == len(lines) else _parse_lines(lines, None)
     new = iter(parsed)
     out = [hit if hit is not None else next(new) for hit in result]
     if cache is not None:
