@@ -80,7 +80,7 @@ RETRY_S = 5.0
 MAX_BATCH_EVENTS = 2048
 #: seconds between the writer's commits of the batches written ahead into the journal (a
 #: member's lease is at least three times longer)
-COMMIT_EVERY_S = 10.0
+COMMIT_EVERY_S = 30.0
 #: events written ahead that make the writer commit whatever the time (a tick is one event;
 #: ticks taken faster than the writer keeps up with make batches of many)
 MAX_UNSENT = 512
@@ -147,7 +147,7 @@ class Recorder:
         ledger: Ledger | None = None,
         opener: Callable[[], Ledger] | None = None,
         problem: str = "",
-        lease_ttl_s: float = 30.0,
+        lease_ttl_s: float = 90.0,
         on_problem: Callable[[str], None] | None = None,
         retry_s: float = RETRY_S,
         trusted: set[str] | None = None,
