@@ -4,7 +4,7 @@ Run: ``.venv/bin/python benchmarks/sigkill.py [--trials 10] [--seed 1]`` (``make
 it). Each trial starts ``carbonledger run --interval 0.5`` on a busy command, kills it (and
 its command) with SIGKILL at a random time between 1 and 8 s, and reads what the killed
 process had signed: the samples the ledger had committed, and those written ahead into its
-journal (ticks are committed every 10 s). It then settles the ledger as a later writer on this
+journal (ticks are committed every 30 s). It then settles the ledger as a later writer on this
 machine would (the journal replayed, a clock two minutes on, every lease run out) and
 compares the settled run's energy with the energy of every signed sample, and the newest
 signed sample's time with the kill's. The promise: a SIGKILL loses at most one sampling
