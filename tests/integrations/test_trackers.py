@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -81,10 +82,17 @@ def test_wandb_offline_gets_epochs_run_totals_and_the_summary(
         assert run.summary["carbon/epoch"] == 2
     finally:
         run.finish()
-    # offline, the run's records (summary, artifact) are in its .wandb file for `wandb sync`
+    # offline, the run's records (summary, artifact) are in its .wandb file for `wandb sync`;
+    # wandb's own service process writes that file, and on a loaded machine it may still be
+    # writing it when finish() returns: read it until it holds them (at most 30 s)
     (record_file,) = Path(run.dir).parent.glob("*.wandb")
-    records = record_file.read_bytes()
-    assert b"carbon/co2e_g" in records and b"carbon-footprint" in records
+    deadline = time.monotonic() + 30.0
+    while True:
+        records = record_file.read_bytes()
+        if b"carbon/co2e_g" in records and b"carbon-footprint" in records:
+            break
+        assert time.monotonic() < deadline, f"the records never reached {record_file}"
+        time.sleep(0.2)
     assert loop.summary is not None
     staged = [p for p in Path(tmp_path).rglob("staging/*") if p.is_file()]
     texts = [p.read_text(errors="replace") for p in staged]

@@ -475,12 +475,13 @@ def _child_start_delay(target: str) -> float:
 
 def test_a_locked_ledger_does_not_delay_the_command(backend: Any) -> None:
     """With the ledger locked by another connection, the command starts as soon as half a
-    second after an unlocked ledger's would (the run goes to the journal)."""
+    second after an unlocked ledger's would (the run goes to the journal). Each case the
+    better of two calls: a loaded machine's start-up noise is not the ledger's wait."""
     cl.open_ledger(backend.target).close()
     free = min(_child_start_delay(backend.target) for _ in range(2))
     _, release = _lock(backend)
     try:
-        locked = _child_start_delay(backend.target)
+        locked = min(_child_start_delay(backend.target) for _ in range(2))
     finally:
         release()
     assert locked - free < 0.75, (locked, free)
