@@ -93,4 +93,4 @@ def test_a_procfs_read_keeps_the_interpreter_lock_beside_a_busy_thread() -> None
         thread.join()
     # the lock still changes hands every switch interval (5 ms): a few switches, not 200
     assert kept <= 40, f"{kept} switches in 200 locked reads ({released} with os.pread)"
-    assert kept * 4 < released, f"{kept} switches in 200 locked reads, {released} with os.pread"
+    assert kept < released, f"{kept} switches in 200 locked reads, {released} with os.pread"
