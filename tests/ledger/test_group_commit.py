@@ -8,11 +8,21 @@ file as they are at each step.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
+import pytest
+
 import carbonledger as cl
-from carbonledger.events import MemberChain, MemberJoined, RunOpened, SamplesAdded, WindowEnded
+from carbonledger.events import (
+    Heartbeat,
+    MemberChain,
+    MemberJoined,
+    RunOpened,
+    SamplesAdded,
+    WindowEnded,
+)
 from carbonledger.ledger import Ledger
 from carbonledger.models import MemberRecord, RunRecord, Sample
 from carbonledger.run.journal import Journal, journal_dir, pending, read_journal
@@ -45,7 +55,7 @@ def test_ticks_wait_in_the_journal_until_a_flush_commits_them(tmp_path: Path) ->
     ledger = str(tmp_path / "l.sqlite")
     run = _tracker(ledger).start()
     try:
-        # well within the first 10 s commit period; the ledger read before the journal, so
+        # well within the first 30 s commit period; the ledger read before the journal, so
         # a commit between the two reads (the start's settle question makes one) undercounts
         deadline = time.monotonic() + 10.0
         while True:
@@ -259,3 +269,36 @@ def test_a_commit_empties_the_journal(tmp_path: Path) -> None:
     finally:
         recorder.close()
     led.close()
+
+
+def test_a_forced_append_does_not_wait_for_the_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch that changes the run is forced to disk by a thread of the journal's own: the
+    thread that appended (the user's, at a start while the ledger is locked) goes on at once;
+    appends forced while a force runs are forced by one more round; close() forces the rest
+    before it returns. The disk is slow here: each fsync takes 0.5 s."""
+    forced: list[int] = []
+    real_fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        forced.append(fd)
+        time.sleep(0.5)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", slow_fsync)
+    journal = Journal(str(tmp_path / "l.sqlite"), "r1", "m1", directory=str(tmp_path / "spool"))
+    chain = MemberChain("r1", "m1", None)
+    started = time.monotonic()
+    for _ in range(3):
+        journal.append(chain.make([Heartbeat(90.0)]), sync=True)
+    assert time.monotonic() - started < 0.45  # none of the three waited for a 0.5 s fsync
+    deadline = time.monotonic() + 5.0
+    while len(forced) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.7)  # the second round ends; no third comes
+    assert len(forced) == 2  # the first append's round, and one more for the two after it
+    journal.close()
+    assert len(forced) == 3  # close() forced the journal itself before it returned
+    _, batches, cut = read_journal(journal.path)
+    assert [b.decode().seq for b in batches] == [1, 2, 3] and cut == 0

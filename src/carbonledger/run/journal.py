@@ -26,6 +26,7 @@ import contextlib
 import fcntl
 import json
 import os
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -106,6 +107,11 @@ class Journal:
         self._fd: int | None = None
         #: batches written to this journal (by this process)
         self.count = 0
+        #: (under the lock) a thread is forcing the journal to disk; another force was asked
+        #: for meanwhile (the thread goes round once more)
+        self._sync_lock = threading.Lock()
+        self._syncing = False
+        self._sync_again = False
 
     @property
     def active(self) -> bool:
@@ -127,13 +133,36 @@ class Journal:
 
     def append(self, batch: SignedBatch, *, sync: bool = False) -> None:
         """Append one signed batch; ``sync`` forces it to disk (a run's start and end: a
-        process killed keeps what it wrote either way, ``sync`` guards against a power cut)."""
+        process killed keeps what it wrote either way, ``sync`` guards against a power cut).
+        The force is made by a thread of its own, at once: on a loaded disk an ``fsync`` takes
+        hundreds of milliseconds, and the thread appending may be the user's (a run's start
+        while the ledger is locked); :meth:`close` forces what is left before it returns."""
         if self._fd is None:
             self._fd = self._open()
         os.write(self._fd, _line(batch.to_dict()))
         self.count += 1
         if sync:
-            os.fsync(self._fd)
+            self._sync_soon(self._fd)
+
+    def _sync_soon(self, fd: int) -> None:
+        with self._sync_lock:
+            if self._syncing:  # the thread at work forces this append too, going round again
+                self._sync_again = True
+                return
+            self._syncing = True
+        threading.Thread(
+            target=self._sync_loop, args=(fd,), name="carbonledger-journal-sync", daemon=True
+        ).start()
+
+    def _sync_loop(self, fd: int) -> None:
+        while True:
+            with contextlib.suppress(OSError):  # closed meanwhile: close() forced it
+                os.fsync(fd)
+            with self._sync_lock:
+                if not self._sync_again:
+                    self._syncing = False
+                    return
+                self._sync_again = False
 
     def reset(self) -> None:
         """Empty the journal (every batch of it is in the ledger), keeping it open and locked:

@@ -117,9 +117,9 @@ _Job = _Write | _Ask | _Stop | _Commit
 
 def _durable(events: Sequence[Event]) -> bool:
     """Whether a batch changes the run's shape (its start, a member's join, devices, metadata,
-    an end): forced to disk in the journal, and committed to the ledger at once. What is
-    measured (a sampler's tick, a window's end) is written ahead and waits for the next
-    commit."""
+    an end): forced to disk in the journal (at once, by the journal's own thread), and
+    committed to the ledger at once. What is measured (a sampler's tick, a window's end) is
+    written ahead and waits for the next commit."""
     return any(not isinstance(e, (SamplesAdded, WindowEnded, Heartbeat)) for e in events)
 
 
