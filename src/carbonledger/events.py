@@ -345,8 +345,7 @@ def encode_batch(batch: Batch) -> str:
         and 0.0 <= batch.time_unix_s <= MAX_UNIX_S
         and _samples_in_range(first.samples, MAX_UNIX_S, MAX_ENERGY_J)
     ):
-        row = _SAMPLE_ROW
-        encoded = [{"samples": [row(s) for s in first.samples], "type": SamplesAdded.TYPE}]
+        encoded = [_encode_event(first)]
     else:
         check_ranges(batch)
         encoded = [_encode_event(e) for e in events]

@@ -8,7 +8,7 @@ journal when the ledger cannot take them:
   the database nor spends time signing. The writer takes every event waiting, makes them the
   member's next batch and signs it (:class:`carbonledger.events.MemberChain`): one signature
   however many windows ended meanwhile. Should windows end faster than they can be recorded
-  (tens of thousands a second), at most :data:`MAX_BACKLOG` writes wait: then an emit waits a
+  (tens of thousands a second), at most :data:`MAX_BACKLOG` events wait: then an emit waits a
   little (at most :data:`BACKLOG_WAIT_S` each) for the writer, rather than memory growing
   with the run;
 * a sampler's tick is signed on the sampler's own thread (:meth:`Recorder.record_tick`) and
@@ -19,13 +19,13 @@ journal when the ledger cannot take them:
   window's end waits for the sampler's next tick (:meth:`Recorder.expect_ticks`; at most
   :data:`MAX_WAITING` of them, else the writer takes them) and is signed in the tick's
   batch, so a window per step or per served interval costs neither a signature nor a
-  transaction of its own; a SIGKILL loses at most one interval of windows, as of samples. Any batch that changes the run's shape (its start, a member's join, its devices,
-  metadata, its end) is committed at once with the batches before it; so is everything when
-  the run stops,
-  when a question is asked and on :meth:`Recorder.flush`. After each commit the journal is
-  emptied. A process killed with SIGKILL leaves its last ticks signed in the journal: the
-  next tracker on that ledger, ``carbonledger settle`` and ``carbonledger sync`` replay them,
-  so nothing signed is lost;
+  transaction of its own; a SIGKILL loses at most one interval of windows, as of samples.
+  Any batch that changes the run's shape (its start, a member's join, its devices, metadata,
+  its end) is committed at once with the batches before it; so is everything when the run
+  stops, when a question is asked and on :meth:`Recorder.flush`. After each commit the
+  journal is emptied. A process killed with SIGKILL leaves its last ticks signed in the
+  journal: the next tracker on that ledger, ``carbonledger settle`` and ``carbonledger sync``
+  replay them, so nothing signed is lost;
 * when the ledger fails (it could not be opened in time, or a write raised), the events are
   signed and appended to the member's journal (:mod:`carbonledger.run.journal`) at once, in
   the calling thread (a file append); the writer keeps trying the ledger every ``retry_s``
