@@ -27,6 +27,7 @@ from carbonledger.ledger.chain import (
     check_expected_head,
     parse_head,
 )
+from carbonledger.ledger.readback import DATA_ERRORS  # a check reports the row, goes on
 from carbonledger.ledger.records import FINAL_STATUSES, window_doc
 from carbonledger.ledger.rows import UNSEALED_MEMBER_COLS
 from carbonledger.ledger.transports.base import Transport, Tx
@@ -37,11 +38,6 @@ _SEAL_SQL = (
     "SELECT seq, run_id, kind, prev_hash, record_hash, signature, canonical, member_id, signer, "
     "member_seq, batch_hash FROM seals"
 )
-
-
-#: what a row that no writer writes (text for a number, a number past any integer) makes a
-#: check raise: verify reports the row, and goes on
-_DATA_ERRORS = (ArithmeticError, LookupError, TypeError, ValueError, AttributeError, RecursionError)
 
 
 def _unreadable(ref: str, exc: BaseException) -> Problem:
@@ -59,7 +55,7 @@ def _seal_rows(
     for row in tx.stream(f"{_SEAL_SQL}{where} ORDER BY seq", params):
         try:
             out.append(_seal_row(row))
-        except _DATA_ERRORS as exc:
+        except DATA_ERRORS as exc:
             if problems is not None:
                 problems.append(_unreadable(f"record {row[0]!r:.40}", exc))
     return out
@@ -219,7 +215,7 @@ def verify_ledger(
                         )
                 else:
                     legacy_runs.append(_legacy_state(tx, transport.location, run_id))
-            except _DATA_ERRORS as exc:
+            except DATA_ERRORS as exc:
                 content.append(_unreadable(run_id, exc))
     problems, good = check_chain(seals, head_doc, legacy, trusted)
     problems += untrusted_runs(seals, trusted)
@@ -282,7 +278,7 @@ def verify_one_run(
                     legacy_state = _legacy_state(tx, transport.location, run_id, set(older))
             else:
                 legacy_state = _legacy_state(tx, transport.location, run_id)
-        except _DATA_ERRORS as exc:
+        except DATA_ERRORS as exc:
             problems.append(_unreadable(run_id, exc))
     good = set()
     from collections import Counter

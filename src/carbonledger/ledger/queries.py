@@ -14,6 +14,13 @@ from typing import Any
 from carbonledger.errors import InputError
 from carbonledger.ledger import state
 from carbonledger.ledger.liveness import is_dead
+from carbonledger.ledger.readback import (
+    DATA_ERRORS,
+    check_summary,
+    damaged_summary,
+    readable_windows,
+    sample_from_row,
+)
 from carbonledger.ledger.rows import WINDOW_COLS, ce_from_dict, iso, merge_components, number
 from carbonledger.ledger.transports.base import Transport, Tx
 from carbonledger.models import (
@@ -25,110 +32,7 @@ from carbonledger.models import (
     WindowSummary,
 )
 
-__all__ = ["DATA_ERRORS", "Queries", "damaged_summary"]
-
-#: what a row that is not what the ledger writes makes a reader raise (a string where a
-#: number belongs, JSON of another shape, a number too large for a date): the run is then
-#: listed as damaged, the others as they are
-DATA_ERRORS = (ArithmeticError, LookupError, TypeError, ValueError, AttributeError, RecursionError)
-
-
-def _number(value: Any, low: float, high: float) -> float | None:
-    """``value`` as a float when it is a number in ``[low, high]``, else None."""
-    import math
-
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        out = float(value)
-    except OverflowError:
-        return None
-    return out if math.isfinite(out) and low <= out <= high else None
-
-
-def _text(value: Any, default: str = "?") -> str:
-    return value if isinstance(value, str) else default
-
-
-def damaged_summary(run: dict[str, Any], reason: str) -> RunSummary:
-    """The summary of a run whose rows cannot be read: what of its row can be read (id,
-    names, start), status ``damaged``, no components, NaN CO2e, and ``reason`` in its
-    errors and in ``extra["damaged"]``."""
-    from carbonledger._inputs import MAX_UNIX_S
-
-    nan = float("nan")
-    message = (
-        f"the ledger's rows of this run cannot be read ({reason}); it is listed as damaged: "
-        "'carbonledger verify' names what changed"
-    )
-    return RunSummary(
-        run_id=str(run.get("run_id", "?")),
-        project=_text(run.get("project")),
-        experiment=_text(run.get("experiment")),
-        status="damaged",
-        started_unix_s=_number(run.get("started_unix_s"), 0.0, MAX_UNIX_S) or 0.0,
-        duration_s=0.0,
-        components=(),
-        intensity_g_per_kwh=nan,
-        intensity_source="",
-        location=_text(run.get("location"), ""),
-        location_source="",
-        pue=nan,
-        pue_source="",
-        errors=(message,),
-        scope=_text(run.get("scope"), "process"),
-        extra={"damaged": message, "tags": {}, "meta": {}, "members": []},
-    )
-
-
-def _check_ranges(summary: RunSummary) -> None:
-    """ValueError (TypeError) naming the first figure of ``summary`` that no reader can use: a
-    time before 1970 or past year 9999 (it cannot be printed), a number not finite or so large
-    that adding it up overflows, text that is not text. Readers then list the run as damaged
-    instead of failing on it later. (What is realistic is the writer's check:
-    :func:`carbonledger.events.check_ranges`.)"""
-    from carbonledger._inputs import MAX_UNIX_S
-
-    huge = 1e30
-
-    def need(value: Any, what: str, low: float, high: float, optional: bool = False) -> None:
-        if value is None and optional:
-            return
-        if _number(value, low, high) is None:
-            raise ValueError(f"{what} {value!r:.40} is out of range")
-
-    def text(value: Any, what: str) -> None:
-        if not isinstance(value, str):
-            raise TypeError(f"{what} is {type(value).__name__} {value!r:.40}, not text")
-
-    for name in ("run_id", "project", "experiment", "location", "location_source",
-                 "intensity_source", "pue_source", "scope"):  # fmt: skip
-        text(getattr(summary, name), name)
-    for host in summary.hosts:
-        text(host, "a host")
-    for c in summary.components:
-        for name in ("device", "method", "model", "host"):
-            text(getattr(c, name), f"a device's {name}")
-    for w in summary.windows:
-        text(w.name, "a window's name")
-        text(w.path, "a window's path")
-    need(summary.started_unix_s, "the start time", 0.0, MAX_UNIX_S)
-    need(summary.duration_s, "the duration", 0.0, MAX_UNIX_S)
-    need(summary.started_unix_s + summary.duration_s, "the end time", 0.0, MAX_UNIX_S)
-    need(summary.intensity_g_per_kwh, "the intensity", 0.0, huge)
-    need(summary.pue, "the PUE", 0.0, huge)
-    need(summary.extra.get("finished_unix_s"), "the end time", 0.0, MAX_UNIX_S, optional=True)
-    for c in summary.components:
-        need(c.energy_j, f"{c.device}'s energy", -huge, huge)
-        need(c.duration_s, f"{c.device}'s duration", -MAX_UNIX_S, MAX_UNIX_S)
-        need(c.low_j, f"{c.device}'s low bound", -huge, huge, optional=True)
-        need(c.high_j, f"{c.device}'s high bound", -huge, huge, optional=True)
-    for w in summary.windows:
-        need(w.started_unix_s, f"window {w.path!r:.40}'s start", 0.0, MAX_UNIX_S)
-        need(w.duration_s, f"window {w.path!r:.40}'s duration", -MAX_UNIX_S, MAX_UNIX_S)
-    for m in summary.extra.get("members") or ():
-        for key in ("started_unix_s", "finished_unix_s", "heartbeat_unix_s"):
-            need(m.get(key), f"a member's {key}", 0.0, MAX_UNIX_S, optional=True)
+__all__ = ["DATA_ERRORS", "Queries", "damaged_summary"]  # the last two from .readback
 
 
 def _account(
@@ -234,7 +138,7 @@ class Queries:
     ) -> RunSummary:
         try:
             summary = self._summary(tx, run, now, windows)
-            _check_ranges(summary)
+            check_summary(summary)
         except DATA_ERRORS as exc:
             return damaged_summary(run, f"{type(exc).__name__}: {str(exc)[:200]}")
         return summary
@@ -258,7 +162,7 @@ class Queries:
                 members = {}
             merged = None
             if len(members) > 1 or not stream:
-                rows, _bad = _readable_windows(state.windows_rows(tx, run_id))
+                rows, _bad = readable_windows(state.windows_rows(tx, run_id))
                 merged = self._merged_windows(rows, members)
         if merged is not None:
             yield from merged
@@ -275,7 +179,7 @@ class Queries:
                     page = tx.rows(sql + after + order, (run_id, last[0], last[0], last[1]))
             for row in page:
                 d = state.window_row(row)
-                good, _bad = _readable_windows([d])
+                good, _bad = readable_windows([d])
                 if good:  # a row that cannot be read is left out, as windows() does
                     yield from self._merged_windows(good, members)
             if len(page) < WINDOW_PAGE:
@@ -326,7 +230,7 @@ class Queries:
             rows = tx.rows(sql, params)
         out = []
         for r in rows:  # a row that is not what the ledger writes is left out
-            sample = _sample(r)
+            sample = sample_from_row(r)
             if sample is not None:
                 out.append(sample)
         return out
@@ -450,7 +354,7 @@ class Queries:
         if isinstance(run["meta"].get("metrics"), dict):
             extra["metrics"] = run["meta"]["metrics"]
         if with_windows:
-            rows, bad = _readable_windows(state.windows_rows(tx, run_id))
+            rows, bad = readable_windows(state.windows_rows(tx, run_id))
             if bad:
                 raise ValueError(bad)
             windows = self._merged_windows(rows, {m["member_id"]: m for m in members})
@@ -474,62 +378,17 @@ WINDOW_PAGE = 1000
 
 
 def _count_readable_windows(tx: Tx, run_id: str) -> int:
-    """How many window rows the run has, each checked as :func:`_readable_windows` checks it
+    """How many window rows the run has, each checked as :func:`readable_windows` checks it
     (ValueError naming the first that cannot be read), streamed: none is kept."""
     n = 0
     for row in tx.stream(
         f"SELECT {', '.join(WINDOW_COLS)} FROM windows WHERE run_id = ?", (run_id,)
     ):
-        _good, bad = _readable_windows([state.window_row(row)])
+        _good, bad = readable_windows([state.window_row(row)])
         if bad:
             raise ValueError(bad)
         n += 1
     return n
-
-
-def _readable_windows(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
-    """The window rows that can be read (times and figures numbers in range, components a
-    list of devices), and why the first other one cannot ('' when all can)."""
-    from carbonledger._inputs import MAX_UNIX_S
-
-    good, bad = [], ""
-    for w in rows:
-        try:
-            if _number(w["started_unix_s"], 0.0, MAX_UNIX_S) is None:
-                raise ValueError(f"start {w['started_unix_s']!r:.40}")
-            if _number(w["duration_s"], -MAX_UNIX_S, MAX_UNIX_S) is None:
-                raise ValueError(f"duration {w['duration_s']!r:.40}")
-            if w["co2e_g"] is not None and _number(w["co2e_g"], -1e30, 1e30) is None:
-                raise ValueError(f"CO2e {w['co2e_g']!r:.40}")
-            for c in w["components"]:
-                ce_from_dict(c)
-            if not (isinstance(w["name"], str) and isinstance(w["path"], str)):
-                raise TypeError("its name or path is not text")
-        except DATA_ERRORS as exc:
-            bad = bad or f"window row {w.get('window_ref')!r:.20}: {type(exc).__name__}: {exc}"
-            continue
-        good.append(w)
-    return good, bad
-
-
-def _sample(r: Sequence[Any]) -> Sample | None:
-    """A row of ``samples_view`` as a sample, or None when it holds what no writer writes
-    (text for a number, a time out of range, a component of no kind)."""
-    from carbonledger._inputs import MAX_UNIX_S
-    from carbonledger.models import COMPONENTS
-
-    huge = 1e30  # what a reader can add up, not what is realistic
-    time_s = _number(r[0], 0.0, MAX_UNIX_S)
-    energy_j = _number(r[3], -huge, huge)
-    if time_s is None or energy_j is None or r[1] not in COMPONENTS:
-        return None
-    extras: list[float | None] = []
-    for value in (r[4], r[6], r[7]):  # power, low and high bounds: optional
-        number = None if value is None else _number(value, -huge, huge)
-        if number is None and value is not None:
-            return None
-        extras.append(number)
-    return Sample(time_s, r[1], str(r[2]), energy_j, extras[0], str(r[5] or ""), *extras[1:])
 
 
 def _status(run: dict[str, Any], members: list[dict[str, Any]], now: float) -> RunStatus:
