@@ -63,6 +63,7 @@ test: lint typecheck pytest
 bench: $(STAMP)
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
 	$(PY) benchmarks/tick_floor.py --seconds 15
+	$(PY) benchmarks/tick_parts.py --runs 2
 	$(PY) benchmarks/ledger_bench.py
 	$(PY) benchmarks/write_path.py
 	$(PY) benchmarks/sigkill.py
