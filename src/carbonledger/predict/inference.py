@@ -32,7 +32,8 @@ from carbonledger.accounting import co2e_g, facility_energy_j
 from carbonledger.errors import InputError
 from carbonledger.predict._check import optional_positive, positive, positive_int, share
 from carbonledger.predict._stats import Z80
-from carbonledger.predict.estimate import HOURS_PER_YEAR, assumed_pue, fmt, resolve_params
+from carbonledger.predict.bands import HOURS_PER_YEAR, fmt
+from carbonledger.predict.estimate import assumed_pue, resolve_params
 from carbonledger.predict.hardware import Accelerator, embodied_constants
 from carbonledger.predict.hardware import accelerator as lookup_accelerator
 from carbonledger.predict.params import Architecture
