@@ -31,7 +31,7 @@ are dropped, and so are names that are a bare family word ("Intel Xeon"): they
 identify no model.
 
 The script also prints the figures the CPU model derives from data, so they can be
-checked against the constants in ``sensors/cpu/tdp.py`` and ``sensors/cpu/model.py``.
+checked against the constants in ``sensors/cpu/tdp.py`` and ``sensors/cpu/power.py``.
 """
 
 from __future__ import annotations
@@ -182,7 +182,7 @@ def build(data: Path) -> tuple[list[dict[str, str]], list[str]]:
 
 
 def derived_figures(data: Path, rows: list[dict[str, str]]) -> list[str]:
-    """The data-derived constants of sensors/cpu/tdp.py, cpu/model.py and memory.py, recomputed."""
+    """The data-derived constants of sensors/cpu/tdp.py, cpu/power.py and memory.py, recomputed."""
     lines = []
     server = sorted(
         float(r["tdp_w"])
