@@ -92,5 +92,6 @@ def test_a_procfs_read_keeps_the_interpreter_lock_beside_a_busy_thread() -> None
         stop.set()
         thread.join()
     # the lock still changes hands every switch interval (5 ms): a few switches, not 200
+    # (os.pread makes about one a read here; on a machine so loaded that the busy thread is
+    # rarely on a CPU it makes fewer, which is why it is reported, not compared)
     assert kept <= 40, f"{kept} switches in 200 locked reads ({released} with os.pread)"
-    assert kept < released, f"{kept} switches in 200 locked reads, {released} with os.pread"

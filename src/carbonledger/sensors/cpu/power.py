@@ -105,16 +105,30 @@ def tdp_power_model(
     high = tdp_w * TDP_HIGH_FACTOR if high_w is None else high_w
     if not 0 < low <= tdp_w <= high:
         raise InputError(f"need 0 < tdp_low_w <= tdp_w <= tdp_high_w, got {low} / {tdp_w} / {high}")
+    return _idle_share_model(
+        "tdp-model",
+        (low, tdp_w, high),
+        source=source or "given",
+        basis=basis or f"TDP {tdp_w:g} W, idle {IDLE_SHARE:g} x TDP",
+    )
+
+
+def _idle_share_model(
+    method: str, full_w: tuple[float, float, float], *, source: str, basis: str
+) -> CpuPowerModel:
+    """Full load at ``full_w`` (low, central, high, W), idle at :data:`IDLE_SHARE_LOW`,
+    :data:`IDLE_SHARE` and :data:`IDLE_SHARE_HIGH` of each."""
+    low, central, high = full_w
     return CpuPowerModel(
-        method="tdp-model",
-        idle_w=IDLE_SHARE * tdp_w,
-        max_w=tdp_w,
+        method=method,
+        idle_w=IDLE_SHARE * central,
+        max_w=central,
         low_idle_w=IDLE_SHARE_LOW * low,
         low_max_w=low,
         high_idle_w=IDLE_SHARE_HIGH * high,
         high_max_w=high,
-        source=source or "given",
-        basis=basis or f"TDP {tdp_w:g} W, idle {IDLE_SHARE:g} x TDP",
+        source=source,
+        basis=basis,
     )
 
 
@@ -145,14 +159,9 @@ def user_power_model(cpu_watts: float, *, origin: str = "cpu_watts") -> CpuPower
             f"{origin} must be a positive number of watts (the CPU's power at full load), "
             f"got {cpu_watts!r}"
         )
-    return CpuPowerModel(
-        method="user-cpu-watts",
-        idle_w=IDLE_SHARE * cpu_watts,
-        max_w=cpu_watts,
-        low_idle_w=IDLE_SHARE_LOW * cpu_watts,
-        low_max_w=cpu_watts,
-        high_idle_w=IDLE_SHARE_HIGH * cpu_watts,
-        high_max_w=cpu_watts,
+    return _idle_share_model(
+        "user-cpu-watts",
+        (cpu_watts, cpu_watts, cpu_watts),
         source=f"set by the user ({origin})",
         basis=(
             f"{cpu_watts:g} W set by the user as the CPU's full-load power, scaled by "
