@@ -11,13 +11,22 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
+from typing import Any
 from urllib.parse import urlencode
 
 from carbonledger.errors import InputError
 from carbonledger.models import RunSummary
 from carbonledger.report.aggregate import RunFilter
 
-__all__ = ["DEFAULT_PER", "MAX_PER", "SORTS", "STATUSES", "TableQuery", "parse_query"]
+__all__ = [
+    "DEFAULT_PER",
+    "MAX_PER",
+    "SORTS",
+    "STATUSES",
+    "TableQuery",
+    "parse_query",
+    "request_query",
+]
 
 #: rows per page unless asked
 DEFAULT_PER = 50
@@ -150,3 +159,14 @@ def parse_query(items: Iterable[tuple[str, str]]) -> TableQuery:
     return TableQuery(
         run_filter, since_day, until_day, sort, order == "desc", numbers["page"], numbers["per"]
     )
+
+
+def request_query(request: Any) -> TableQuery:
+    """The table query of a request's URL (a FastAPI ``Request``); a malformed one is an
+    HTTP 400 that says what was wrong."""
+    from fastapi import HTTPException
+
+    try:
+        return parse_query(request.query_params.multi_items())
+    except InputError as exc:
+        raise HTTPException(400, str(exc)) from None

@@ -405,3 +405,12 @@ def run_heading(s: RunSummary) -> str:
         (s.experiment, experiment_url(s.project, s.experiment)),
         (run_label(s), None),
     )
+
+
+def run_totals(s: RunSummary) -> str:
+    """A run's energy (with its measured share), CO2e (with its range) and status, one line."""
+    co2e = fmt.with_range(s.co2e_g, s.co2e_low_g, s.co2e_high_g, fmt.mass)
+    return (
+        f"{fmt.energy(s.energy_j)} ({fmt.percent(s.measured_share)} measured), "
+        f"{co2e} CO2e ({s.status})"
+    )
