@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 
 from carbonledger.errors import CarbonLedgerError, InputError
 from carbonledger.models import RunSummary
-from carbonledger.web.pages import REFRESH_MS, add_pages
+from carbonledger.web.pages import REFRESH_MS, add_pages, compared_project
 from carbonledger.web.query import request_query
 from carbonledger.web.security import (
     COOKIE,
@@ -232,7 +232,7 @@ def _add_api(app: "FastAPI", reader: Reader) -> None:
         def render(self, content: Any) -> bytes:
             return super().render(json_safe(content))
 
-    from carbonledger.report.aggregate import compare_experiments, monthly_totals, totals
+    from carbonledger.report.aggregate import monthly_totals, totals
     from carbonledger.web import views
 
     reading, run_report = reader.reading, reader.run_report
@@ -253,12 +253,7 @@ def _add_api(app: "FastAPI", reader: Reader) -> None:
     def api_project(name: str, baseline: str | None = None) -> JSONResponse:
         with reading() as led:
             runs = [s for s in reader.runs(led) if s.project == name]
-        if not runs:
-            raise HTTPException(404, f"no runs of project {name!r}")
-        try:
-            base, entries = compare_experiments(runs, baseline)
-        except ValueError as exc:
-            raise HTTPException(400, str(exc)) from None
+        base, entries = compared_project(runs, name, baseline)
         return JSONResponse(
             {
                 "project": name,

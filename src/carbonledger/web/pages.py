@@ -16,9 +16,10 @@ from carbonledger.web.query import request_query
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from carbonledger.report.aggregate import ExperimentComparison
     from carbonledger.web.app import Reader
 
-__all__ = ["REFRESH_MS", "add_pages"]
+__all__ = ["REFRESH_MS", "add_pages", "compared_project", "over_time"]
 
 #: how often a running run's page asks for fresh figures (milliseconds)
 REFRESH_MS = 3000
@@ -106,12 +107,7 @@ def add_pages(app: "FastAPI", reader: "Reader") -> None:
         with reading() as led:
             runs = [s for s in reader.runs(led) if s.project == name]
             where = footer(led)
-        if not runs:
-            raise HTTPException(404, f"no runs of project {name!r}")
-        try:
-            base, entries = compare_experiments(runs, baseline)
-        except ValueError as exc:
-            raise HTTPException(400, str(exc)) from None
+        base, entries = compared_project(runs, name, baseline)
         assert base is not None
         months = monthly_totals(runs, by="experiment")
         completed = {
@@ -130,12 +126,7 @@ def add_pages(app: "FastAPI", reader: "Reader") -> None:
         body = (
             views.crumbs(("Projects", "/projects"), (name, None))
             + f"<h1>Project {e(name)}</h1>"
-            + views.totals_line(totals(runs))
-            + f'<p class="downloads"><a href="{e(table_url)}">its runs in the table</a>'
-            f'<a href="{e(csv_url)}">Download CSV</a></p>'
-            "<h2>Over time</h2>"
-            + charts.figure_block("cumulative", charts.cumulative_figure(
-                runs, "CO2e added up, run by run (band: estimate range)"))
+            + over_time(runs, table_url, csv_url, "its runs in the table")
             + charts.figure_block("months", charts.monthly_figure(
                 months, "CO2e per month, by experiment", by="experiment"))
             + views.months_table(months, "experiment")
@@ -180,12 +171,7 @@ def add_pages(app: "FastAPI", reader: "Reader") -> None:
             views.crumbs(("Projects", "/projects"), (project, views.project_url(project)),
                          (name, None))
             + f"<h1>Experiment {e(name)} <small>of {e(project)}</small></h1>"
-            + views.totals_line(totals(runs))
-            + f'<p class="downloads"><a href="{e(table_url)}">all its runs in the table</a>'
-            f'<a href="{e(csv_url)}">Download CSV</a></p>'
-            "<h2>Over time</h2>"
-            + charts.figure_block("cumulative", charts.cumulative_figure(
-                runs, "CO2e added up, run by run (band: estimate range)"))
+            + over_time(runs, table_url, csv_url, "all its runs in the table")
             + "<h2>Runs</h2>"
             + charts.figure_block("per_run", charts.per_run_figure(runs))
             + f"<p>The newest {len(newest)} of {fmt.count(len(runs))} runs:</p>"
@@ -286,3 +272,37 @@ def add_pages(app: "FastAPI", reader: "Reader") -> None:
         )  # fmt: skip
         attrs = {"run": s.run_id, "status": s.status, "refresh-ms": str(REFRESH_MS)}
         return layout(f"run {s.run_id}", body, charts=True, attrs=attrs, footer=where)
+
+
+def compared_project(
+    runs: list[RunSummary], name: str, baseline: str | None
+) -> "tuple[str | None, list[ExperimentComparison]]":
+    """A project's experiments compared against ``baseline`` (the page's and the API's):
+    HTTP 404 for a project without runs, 400 for a baseline it does not have."""
+    from fastapi import HTTPException
+
+    from carbonledger.report.aggregate import compare_experiments
+
+    if not runs:
+        raise HTTPException(404, f"no runs of project {name!r}")
+    try:
+        return compare_experiments(runs, baseline)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None
+
+
+def over_time(runs: list[RunSummary], table_url: str, csv_url: str, table_label: str) -> str:
+    """The totals line, the links to the runs in the table and as CSV, and the cumulative
+    CO2e figure of a project's or an experiment's page."""
+    from carbonledger.report.aggregate import totals
+    from carbonledger.web import charts, views
+    from carbonledger.web.views import e
+
+    return (
+        views.totals_line(totals(runs))
+        + f'<p class="downloads"><a href="{e(table_url)}">{e(table_label)}</a>'
+        f'<a href="{e(csv_url)}">Download CSV</a></p>'
+        "<h2>Over time</h2>"
+        + charts.figure_block("cumulative", charts.cumulative_figure(
+            runs, "CO2e added up, run by run (band: estimate range)"))
+    )  # fmt: skip
