@@ -4,12 +4,15 @@ the run's total at the end; `--quiet` and the log level silence them."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,12 +58,21 @@ def test_no_progress_lines_when_asked_for_none(caplog: pytest.LogCaptureFixture)
     assert not [r for r in caplog.records if r.getMessage().startswith(LINE)]
 
 
-def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """The command line with stderr a pipe (not a terminal), as in a CI log."""
+def _cli(
+    tmp_path: Path, *args: str, sigint_ignored: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """The command line with stderr a pipe (not a terminal), as in a CI log; ``sigint_ignored``
+    starts it as a script's background job starts (``cmd &``): with SIGINT ignored, which
+    its own children inherit."""
     env = {**os.environ, "CARBONLEDGER_NO_CLOUD_PROBE": "1"}
+
+    def ignore_sigint() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
     return subprocess.run(
         [sys.executable, "-m", "carbonledger", *args],
         capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path,
+        preexec_fn=ignore_sigint if sigint_ignored else None,
     )  # fmt: skip
 
 
@@ -117,3 +129,34 @@ def test_monitor_logs_progress_when_not_on_a_terminal(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     progress = [line for line in out.stderr.splitlines() if line.startswith(LINE)]
     assert len(progress) >= 2, out.stderr
+
+
+def _budget_stop(tmp_path: Path, code: str, **kw: bool) -> dict[str, Any]:
+    """``carbonledger run --on-budget stop`` of a command running ``code`` (30 s unless
+    stopped), over its budget at the first sample: the summary (JSON)."""
+    ledger = str(tmp_path / "l.sqlite")
+    stopped = _cli(tmp_path, "run", "--ledger", ledger, "--grid", "100", "--interval", "0.1",
+                   "--cpu-watts", "100", "--budget-kg", "1e-9", "--on-budget", "stop", "--json",
+                   "--", sys.executable, "-c", code, **kw)  # fmt: skip
+    assert "the carbon budget stopped the run" in stopped.stderr, stopped.stderr
+    summary: dict[str, Any] = json.loads(stopped.stdout.strip().splitlines()[-1])
+    assert summary["status"] == "interrupted" and summary["status_reason"] == "budget"
+    return summary
+
+
+def test_a_budget_stop_stops_a_command_started_with_sigint_ignored(tmp_path: Path) -> None:
+    """A script's background job (``carbonledger run ... &``) starts with SIGINT ignored, and
+    so does the command under it: the stop is then SIGTERM, at once."""
+    summary = _budget_stop(tmp_path, "import time; time.sleep(30)", sigint_ignored=True)
+    assert summary["duration_s"] < 5, summary["duration_s"]
+    assert summary["exit_code"] == -signal.SIGTERM
+
+
+def test_a_budget_stop_escalates_when_the_command_ignores_sigint(tmp_path: Path) -> None:
+    """A command that ignores SIGINT itself gets SIGTERM after the grace period."""
+    from carbonledger.cli._run_plan import STOP_GRACE_S
+
+    code = "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(30)"
+    summary = _budget_stop(tmp_path, code)
+    assert STOP_GRACE_S <= summary["duration_s"] < STOP_GRACE_S + 5, summary["duration_s"]
+    assert summary["exit_code"] == -signal.SIGTERM

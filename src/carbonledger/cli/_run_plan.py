@@ -5,8 +5,10 @@ saying why and asking what to do on Ctrl-C happen here."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BUDGET_CHECK_S",
+    "STOP_GRACE_S",
     "ask_start_or_quit",
     "expected_job",
     "realised",
@@ -31,6 +34,8 @@ __all__ = [
 #: the most seconds between two budget checks while the command runs (five sampling
 #: intervals, at least 1 s)
 BUDGET_CHECK_S = 10.0
+#: seconds a command stopped by the budget has to end after SIGINT before it gets SIGTERM
+STOP_GRACE_S = 5.0
 
 
 def expected_job(duration: str | None, estimate: Path | None) -> tuple[float | None, float | None]:
@@ -100,21 +105,39 @@ def wait_with_budget(
     budget_kg: float | None,
     expected_s: float | None,
     received: list[int],
+    *,
+    sigint_ignored: bool = False,
 ) -> int:
     """The command's exit code; with a budget, checked at every sampling interval (at most
     :data:`BUDGET_CHECK_S` apart) while it runs: exceeded with ``--on-budget stop``, the
-    command gets SIGINT (recorded as interrupted, reason "budget")."""
+    command gets SIGINT (recorded as interrupted, reason "budget"), and SIGTERM when it is
+    still running :data:`STOP_GRACE_S` later (it ignores SIGINT, or is slow to end). Started
+    with SIGINT ignored (``sigint_ignored``: a script's background job, ``cmd &``), the
+    command inherited that, and gets SIGTERM at once."""
     period_s = min(BUDGET_CHECK_S, max(0.05, tracker.interval_s))
     returncode: int | None = None
+    stop_at: float | None = None  # when the stop signal went out (monotonic s)
     while returncode is None:
         try:
             returncode = child.wait(timeout=None if budget_kg is None else period_s)
         except subprocess.TimeoutExpired:
+            if stop_at is not None:  # stopped: SIGTERM once the grace period is over
+                if time.monotonic() - stop_at >= STOP_GRACE_S:
+                    _signal(child, signal.SIGTERM)
+                    returncode = child.wait()
+                continue
             hit = tracker.check_budget(expected_s)
             if hit is not None and hit.action == "stop":
-                received.append(signal.SIGINT)
-                child.send_signal(signal.SIGINT)
+                first = signal.SIGTERM if sigint_ignored else signal.SIGINT
+                received.append(first)
+                _signal(child, first)
+                stop_at = time.monotonic()
     return returncode
+
+
+def _signal(child: subprocess.Popen[bytes], signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+        child.send_signal(signum)
 
 
 def realised(record: dict[str, Any], summary: RunSummary) -> dict[str, Any]:

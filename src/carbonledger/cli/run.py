@@ -81,7 +81,11 @@ Forecast = Annotated[
 ]
 BudgetKg = Annotated[float | None, typer.Option("--budget-kg", help="Carbon budget in kg CO2e.")]
 OnBudget = Annotated[
-    str, typer.Option("--on-budget", help="warn, or stop (SIGINT to the command).")
+    str,
+    typer.Option(
+        "--on-budget",
+        help="warn, or stop (SIGINT to the command; SIGTERM 5 s later if it still runs).",
+    ),
 ]
 Wue = Annotated[
     float | None,
@@ -236,11 +240,15 @@ def _supervise(
     from carbonledger.cli._live import LiveStatus
 
     previous = {s: signal.signal(s, forward) for s in SIGNALS}
+    # inherited ignored (a script's background job): the command ignores SIGINT as well
+    sigint_ignored = previous.get(signal.SIGINT) is signal.SIG_IGN
     live = LiveStatus(tracker.summary, tracker.interval_s)
     if not quiet:
         live.start()
     try:
-        returncode = wait_with_budget(child, tracker, budget_kg, expected_s, received)
+        returncode = wait_with_budget(
+            child, tracker, budget_kg, expected_s, received, sigint_ignored=sigint_ignored
+        )
         live.stop()
         if schedule is not None:  # the choice, and the saving it realised
             tracker.update_meta({"schedule": realised(schedule, tracker.summary())})
