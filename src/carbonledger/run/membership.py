@@ -92,7 +92,7 @@ def int_env(env: Mapping[str, str], *names: str) -> int | None:
 def lease_ttl_s(interval_s: float) -> float:
     """How long a member counts as live after its last sign of life (a sample or a
     heartbeat), in seconds; the ledger renews it every third of this, and a member's samples
-    are committed at least that often (:data:`carbonledger.run.recording.COMMIT_EVERY_S`)."""
+    are committed at least that often (:data:`carbonledger.run.writeahead.COMMIT_EVERY_S`)."""
     return max(90.0, 3.0 * interval_s)
 
 

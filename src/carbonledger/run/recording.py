@@ -1,38 +1,26 @@
 """The recorder: the sink of a member's events, signed where they are made, never in the way.
 
 Sampler -> ``Meter.tick()`` -> events -> :meth:`Recorder.emit` -> the ledger, or the local
-journal when the ledger cannot take them:
+journal when the ledger cannot take them. Either way a batch is signed by the process that
+measured it before it goes anywhere.
 
-* while the ledger works, :meth:`Recorder.emit` hands the events to a thread of its own
-  ("carbonledger-writer"): the thread that emitted (the user's, the sampler's) never waits on
-  the database nor spends time signing. The writer takes every event waiting, makes them the
-  member's next batch and signs it (:class:`carbonledger.events.MemberChain`): one signature
-  however many windows ended meanwhile. Should windows end faster than they can be recorded
-  (tens of thousands a second), at most :data:`MAX_BACKLOG` events wait: then an emit waits a
-  little (at most :data:`BACKLOG_WAIT_S` each) for the writer, rather than memory growing
-  with the run;
-* a sampler's tick is signed on the sampler's own thread (:meth:`Recorder.record_tick`) and
-  written ahead into the member's journal (one append to a file of its own); the ticks are
-  committed to the ledger together, in one transaction, every ``commit_every_s`` seconds
-  (:data:`COMMIT_EVERY_S`, at most a third of the member's lease, so that readers see the
-  run live): a tick costs a signature and a file append, not a database transaction. A
-  window's end waits for the sampler's next tick (:meth:`Recorder.expect_ticks`; at most
-  :data:`MAX_WAITING` of them, else the writer takes them) and is signed in the tick's
-  batch, so a window per step or per served interval costs neither a signature nor a
-  transaction of its own; a SIGKILL loses at most one interval of windows, as of samples.
-  Any batch that changes the run's shape (its start, a member's join, its devices, metadata,
-  its end) is committed at once with the batches before it; so is everything when the run
-  stops, when a question is asked and on :meth:`Recorder.flush`. After each commit the
-  journal is emptied. A process killed with SIGKILL leaves its last ticks signed in the
-  journal: the next tracker on that ledger, ``carbonledger settle`` and ``carbonledger sync``
-  replay them, so nothing signed is lost;
-* when the ledger fails (it could not be opened in time, or a write raised), the events are
-  signed and appended to the member's journal (:mod:`carbonledger.run.journal`) at once, in
-  the calling thread (a file append); the writer keeps trying the ledger every ``retry_s``
-  seconds in the background and, once it answers, moves the journal into it and goes back to
-  writing directly.
-
-Either way a batch is signed by the process that measured it before it goes anywhere.
+* While the ledger works, events go to a thread of the recorder's own ("carbonledger-
+  writer"), which signs every event waiting as the member's next batch
+  (:class:`carbonledger.events.MemberChain`) and writes it: the thread that emitted (the
+  user's, the sampler's) never waits on the database nor spends time signing. At most
+  :data:`MAX_BACKLOG` events wait; past it an emit waits a little (at most
+  :data:`BACKLOG_WAIT_S`), so memory does not grow with the run.
+* A sampler's tick is signed on the sampler's own thread (:meth:`Recorder.record_tick`),
+  written ahead into the member's journal and committed with the other ticks in one
+  transaction (:mod:`carbonledger.run.writeahead`): a SIGKILL leaves the last ticks signed in
+  the journal, which the next tracker on that ledger, ``settle`` and ``sync`` replay. A
+  window's end waits for the next tick (:meth:`Recorder.expect_ticks`) and is signed in its
+  batch. A batch that changes the run's shape (start, join, devices, metadata, end) is
+  committed at once with everything before it, as is everything at the stop, at a question
+  and at :meth:`Recorder.flush`.
+* When the ledger fails (not opened in time, or a write raised), events are signed into the
+  journal at once (:mod:`carbonledger.run.fallback`); the writer tries the ledger again every
+  ``retry_s`` seconds and, once it answers, moves the journal into it and writes directly.
 
 A run's start asks the ledger questions (is this run already open? which devices may this
 member count?): :meth:`Recorder.ask` waits for the answer at most ``wait_s`` (0.5 s at a
@@ -54,17 +42,17 @@ from carbonledger.events import (
     Event,
     Heartbeat,
     MemberChain,
-    SamplesAdded,
-    SignedBatch,
     Signer,
     WindowEnded,
 )
+from carbonledger.run.fallback import JournalFallback
 from carbonledger.run.journal import Journal
+from carbonledger.run.writeahead import COMMIT_EVERY_S, MAX_UNSENT, Unsent, changes_run
 
 if TYPE_CHECKING:
     from carbonledger.ledger import Ledger
 
-__all__ = ["Recorder"]
+__all__ = ["COMMIT_EVERY_S", "MAX_UNSENT", "Recorder"]
 
 T = TypeVar("T")
 
@@ -78,12 +66,6 @@ WRITE_TIMEOUT_S = 1.0
 RETRY_S = 5.0
 #: the most events one batch holds (what the writer takes from its queue at once)
 MAX_BATCH_EVENTS = 2048
-#: seconds between the writer's commits of the batches written ahead into the journal (a
-#: member's lease is at least three times longer)
-COMMIT_EVERY_S = 30.0
-#: events written ahead that make the writer commit whatever the time (a tick is one event;
-#: ticks taken faster than the writer keeps up with make batches of many)
-MAX_UNSENT = 512
 #: the most events waiting for the writer: past it, an emit waits (at most
 #: :data:`BACKLOG_WAIT_S`) for the writer to catch up, so memory does not grow with the run
 MAX_BACKLOG = 1024
@@ -113,14 +95,6 @@ class _Commit:
 
 
 _Job = _Write | _Ask | _Stop | _Commit
-
-
-def _durable(events: Sequence[Event]) -> bool:
-    """Whether a batch changes the run's shape (its start, a member's join, devices, metadata,
-    an end): forced to disk in the journal (at once, by the journal's own thread), and
-    committed to the ledger at once. What is measured (a sampler's tick, a window's end) is
-    written ahead and waits for the next commit."""
-    return any(not isinstance(e, (SamplesAdded, WindowEnded, Heartbeat)) for e in events)
 
 
 def _nothing(ledger: Ledger) -> None:
@@ -154,7 +128,8 @@ class Recorder:
         commit_every_s: float | None = None,
     ) -> None:
         self._chain = chain
-        self._journal = journal
+        #: the journal, where batches go while the ledger fails (and ticks are written ahead)
+        self._fallback = JournalFallback(chain, journal)
         self._ledger = ledger
         self._opener = opener
         self._lease_ttl_s = lease_ttl_s
@@ -163,13 +138,8 @@ class Recorder:
         self._trusted = trusted
         if commit_every_s is None:
             commit_every_s = min(COMMIT_EVERY_S, lease_ttl_s / 3.0)
-        self._commit_every_s = max(0.0, commit_every_s)
-        #: (under the lock) batches not committed to the ledger yet, each with whether it is
-        #: written ahead into the journal
-        self._unsent: list[tuple[SignedBatch, bool]] = []
-        self._unsent_events = 0
-        self._commit_asked = False
-        self._last_commit = time.monotonic()
+        #: (under the lock) batches not committed to the ledger yet
+        self._unsent = Unsent(commit_every_s)
         self._queue: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         #: (under the lock) window ends waiting for the sampler's next tick; seconds between
         #: ticks (0: no sampler ticks, so nothing waits)
@@ -180,11 +150,9 @@ class Recorder:
         self._idle = threading.Condition()
         self._pending = 0
         self._thread: threading.Thread | None = None
-        self._drained = 0
         self._last_try = 0.0
         self._stopped = False
         self.problem = ""
-        self.journal_problem = ""
         #: "connecting" (opening), "direct", "journal" or "none" (nothing kept)
         self._mode = "direct" if ledger is not None else "connecting" if opener else "journal"
         if ledger is None and opener is None:
@@ -202,7 +170,7 @@ class Recorder:
 
     @property
     def spool_path(self) -> str:
-        return self._journal.path if self._journal is not None else ""
+        return self._fallback.path
 
     @property
     def chain(self) -> MemberChain:
@@ -218,7 +186,7 @@ class Recorder:
         if self.problem:
             return
         self.problem = problem
-        where = self._journal.path if self._journal is not None else "(no journal)"
+        where = self._fallback.path or "(no journal)"
         message = (
             f"the ledger could not be written ({problem}); measurement goes on into the local "
             f"journal {where}, and the ledger is tried again in the background. What is left "
@@ -267,7 +235,7 @@ class Recorder:
         if not events:
             return
         if self._mode == "journal":
-            self._sign_to_journal(events)
+            self._fallback.sign(events, sync=changes_run(events))
         else:
             with self._idle:
                 self._pending += len(events)  # events, not writes: memory is what is bounded
@@ -285,15 +253,15 @@ class Recorder:
         journal here, without waking the writer (which is told only when the ticks are due
         for their commit). Anything else, or while the ledger is not written directly, or
         while writes wait for the writer (order is kept), goes through :meth:`emit`."""
-        if not events or _durable(events) or self._mode != "direct" or not self._ahead():
+        if not events or changes_run(events) or self._mode != "direct" or not self._ahead():
             self.emit(events)
             return
         with self._lock:
             inline = self._mode == "direct" and self._pending == 0 and self._ahead()
             if inline and self._waiting:
                 events, self._waiting = [*self._waiting, *events], []
-            if inline and self._hold(events, ahead=True) and not self._commit_asked:
-                self._commit_asked = True
+            if inline and self._hold(events, ahead=True) and not self._unsent.asked:
+                self._unsent.asked = True
                 self._queue.put(_Commit())
         if not inline:
             self.emit(events)
@@ -349,8 +317,8 @@ class Recorder:
                 with self._lock:
                     self._move_queue_to_journal()
                     self._fail(f"the ledger did not answer within {timeout_s:g} s")
-        if self._journal is not None:
-            self._journal.close()
+        if self._fallback.journal is not None:
+            self._fallback.journal.close()
         opened_here = self._opener is not None  # we opened it: we close it
         if (
             thread is not None
@@ -361,28 +329,6 @@ class Recorder:
             self._ledger.close()
 
     # --- the journal -----------------------------------------------------------------------
-
-    def _sign_to_journal(self, events: Sequence[Event]) -> None:
-        """(Under the lock) the events as the next batch, signed, into the journal."""
-        if self._journal is None:
-            return
-        try:
-            self._to_journal(self._chain.make(events), _durable(events))
-        except Exception as exc:  # a batch that cannot be made (a non-finite number)
-            log.warning("carbonledger: a batch was not recorded: %s", exc)
-
-    def _to_journal(self, batch: SignedBatch, sync: bool) -> None:
-        if self._journal is None:
-            return
-        try:
-            self._journal.append(batch, sync=sync)
-        except Exception as exc:  # the journal itself failed: say so once, keep going
-            if not self.journal_problem:
-                self.journal_problem = f"{self._journal.path}: {type(exc).__name__}: {exc}"
-                log.warning(
-                    "carbonledger: measurements could not be journalled either (%s)",
-                    self.journal_problem,
-                )
 
     def _move_queue_to_journal(self) -> None:
         """(Under the lock) journal the events still queued, in order; keep other jobs."""
@@ -400,7 +346,7 @@ class Recorder:
             else:
                 others.append(job)
         if events:
-            self._sign_to_journal(events)
+            self._fallback.sign(events, sync=changes_run(events))
         self._done(done)
         for job in others:
             self._queue.put(job)
@@ -425,8 +371,7 @@ class Recorder:
             if self._mode == "journal":
                 wait: float | None = self._retry_s
             elif self._unsent:  # commit them in time even when nothing else comes
-                since = time.monotonic() - self._last_commit
-                wait = max(0.0, self._commit_every_s - since)
+                wait = self._unsent.wait_s()
             else:
                 wait = None
             try:
@@ -448,8 +393,8 @@ class Recorder:
             self._commit()
             if self._mode == "journal":
                 self._try_drain(force=True)
-            elif self._journal is not None:  # everything is in the ledger
-                self._journal.discard()
+            elif self._fallback.journal is not None:  # everything is in the ledger
+                self._fallback.journal.discard()
             self._stopped = True
             return False
         if isinstance(job, _Ask):
@@ -509,11 +454,11 @@ class Recorder:
         try:
             with self._lock:
                 if self._mode == "journal" or self._ledger is None:
-                    self._sign_to_journal(events)
+                    self._fallback.sign(events, sync=changes_run(events))
                     return
                 # a tick is written ahead (its commit waits); any other batch is committed
                 # now, and journalled only should that fail
-                due = self._hold(events, ahead=not _durable(events) and self._ahead())
+                due = self._hold(events, ahead=not changes_run(events) and self._ahead())
             if due:
                 self._commit()
         finally:
@@ -532,59 +477,41 @@ class Recorder:
             log.warning("carbonledger: a batch was not recorded: %s", exc)
             return False
         if ahead:
-            self._to_journal(batch, False)
-            ahead = not self.journal_problem
-        self._unsent.append((batch, ahead))
-        self._unsent_events += len(events)
-        return (
-            not ahead
-            or self._unsent_events >= MAX_UNSENT
-            or time.monotonic() - self._last_commit >= self._commit_every_s
-        )
+            self._fallback.append(batch, False)
+            ahead = self._fallback.usable
+        return self._unsent.add(batch, len(events), ahead=ahead)
 
     def _ahead(self) -> bool:
         """Whether batches are written ahead into the journal and committed together."""
-        return self._commit_every_s > 0 and self._journal is not None and not self.journal_problem
+        return self._unsent.every_s > 0 and self._fallback.usable
 
     def _commit(self) -> None:
         """Append the batches written ahead to the ledger in one transaction, then empty the
         journal; when the ledger fails they stay in the journal (written there now if they
         were not) and the journal takes the batches from now on."""
-        self._last_commit = time.monotonic()
         with self._lock:
-            held, self._unsent = self._unsent, []
-            self._unsent_events = 0
-            self._commit_asked = False
+            held = self._unsent.take()
         if not held:
             return
         batches = [batch for batch, _ in held]
         ledger = self._ledger
 
-        def keep() -> None:  # (under the lock) the batches not written ahead, journalled now
-            for batch, in_journal in held:
-                if not in_journal:
-                    self._to_journal(batch, True)
-
         if ledger is None or self._mode == "journal":
             with self._lock:
-                keep()
+                self._fallback.keep(held)
             return
         try:
             ledger.append(batches)
         except Exception as exc:
             with self._lock:
-                keep()
-                self._drained = 0  # the journal holds what the ledger lacks (and may hold
-                self._move_queue_to_journal()  # batches it has: a replay skips those)
+                self._fallback.keep(held)
+                self._fallback.drained = 0  # the journal holds what the ledger lacks (and
+                self._move_queue_to_journal()  # may hold batches it has: a replay skips those)
                 self._fail(f"{type(exc).__name__}: {exc}")
             return
         with self._lock:  # empty the journal unless a tick was written ahead meanwhile
-            journal = self._journal
-            if journal is not None and journal.count and not self._unsent:
-                try:
-                    journal.reset()
-                except OSError as exc:  # kept: a replay skips what the ledger holds
-                    log.info("carbonledger: journal %s not emptied: %s", journal.path, exc)
+            if not self._unsent:
+                self._fallback.committed()
 
     def _try_drain(self, force: bool = False) -> None:
         """Move the journal into the ledger (in order) and go back to writing directly."""
@@ -593,47 +520,26 @@ class Recorder:
         self._last_try = time.monotonic()
         if self._ledger is None and (self._opener is None or not self._open()):
             return
-        ledger, journal = self._ledger, self._journal
-        if ledger is None or journal is None:
+        ledger = self._ledger
+        if ledger is None:
             return
         try:
             while True:
-                batches = journal.batches(self._drained)
-                if batches:
-                    for i in range(0, len(batches), 256):
-                        ledger.append(batches[i : i + 256])
-                        self._drained += len(batches[i : i + 256])
-                with self._lock:
-                    if journal.count <= self._drained:  # caught up: write directly again
-                        journal.discard()
-                        journal.count = 0
-                        self._drained = 0
+                self._fallback.drain(ledger)
+                with self._lock:  # caught up: write directly again (nothing appended meanwhile)
+                    if self._fallback.drained_all():
                         self._mode = "direct"
-                        log.warning(
-                            "carbonledger: the ledger %s answers again; the journal was moved "
-                            "into it",
-                            getattr(ledger, "location", ""),
-                        )
                         self.problem = ""
-                        return
+                        break
         except Exception as exc:
             log.info("carbonledger: the ledger still fails (%s); journal kept", exc)
+            return
+        log.warning(
+            "carbonledger: the ledger %s answers again; the journal was moved into it",
+            getattr(ledger, "location", ""),
+        )
 
     def _replay_others(self) -> None:
         """Replay the journals other members left for this ledger (trusted keys only)."""
-        from carbonledger.run.journal import IN_USE, replay_pending
-
-        ledger, journal = self._ledger, self._journal
-        if ledger is None or journal is None or self._trusted is None:
-            return
-        for done in replay_pending(
-            ledger,
-            self._trusted,
-            directory=journal.directory,
-            target=journal.target,
-            skip=journal.path,
-        ):
-            if done.done:
-                log.info("carbonledger: replayed %d batches from %s", done.batches, done.path)
-            elif done.error and done.error != IN_USE:
-                log.warning("carbonledger: journal %s not replayed: %s", done.path, done.error)
+        if self._ledger is not None:
+            self._fallback.replay_others(self._ledger, self._trusted)
