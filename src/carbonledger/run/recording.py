@@ -47,12 +47,12 @@ from carbonledger.events import (
 )
 from carbonledger.run.fallback import JournalFallback
 from carbonledger.run.journal import Journal
-from carbonledger.run.writeahead import COMMIT_EVERY_S, MAX_UNSENT, Unsent, changes_run
+from carbonledger.run.writeahead import COMMIT_EVERY_S, Unsent, changes_run
 
 if TYPE_CHECKING:
     from carbonledger.ledger import Ledger
 
-__all__ = ["COMMIT_EVERY_S", "MAX_UNSENT", "Recorder"]
+__all__ = ["COMMIT_EVERY_S", "Recorder"]
 
 T = TypeVar("T")
 
