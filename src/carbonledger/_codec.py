@@ -30,7 +30,8 @@ class DecodeError(ValueError):
     """A batch body that is not one this codec writes (edited, truncated or foreign)."""
 
 
-#: records written as a list of their fields in order (made many times a second)
+#: records written as a list of their fields in order (made many times a second); flat: every
+#: field holds a number, a string, a bool or None (nothing nested is encoded in them)
 POSITIONAL: frozenset[type[Any]] = frozenset({Sample})
 
 _PRIMITIVE = (str, int, float, bool, type(None))
@@ -88,7 +89,7 @@ def _record_encoder(cls: type[Any]) -> Callable[[Any], Any]:
             n = len(values)
             while n and defaults[n - 1][0] and values[n - 1] == defaults[n - 1][1]:
                 n -= 1
-            return [v if isinstance(v, _PRIMITIVE) else encode(v) for v in values[:n]]
+            return list(values[:n])  # flat: the JSON encoder refuses anything not primitive
 
         return positional
 

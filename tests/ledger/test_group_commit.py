@@ -8,6 +8,7 @@ file as they are at each step.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -262,10 +263,14 @@ def test_a_commit_empties_the_journal(tmp_path: Path) -> None:
         for k in range(5):
             recorder.record_tick([SamplesAdded((Sample(now + k, "cpu", "cpu", float(k), 1.0),))])
         assert len(read_journal(journal.path)[1]) == 5  # written ahead, not committed
+        header = Path(journal.path).read_bytes().split(b"\n", 1)[0] + b"\n"
         assert len(led.samples("r1")) == 0
         assert recorder.flush(5.0)
         assert len(led.samples("r1")) == 5
         assert read_journal(journal.path)[1] == []  # emptied once committed
+        assert Path(journal.path).read_bytes() == header  # the header kept as it was
+        recorder.record_tick([SamplesAdded((Sample(now + 5, "cpu", "cpu", 5.0, 1.0),))])
+        assert len(read_journal(journal.path)[1]) == 1  # and written after it again
     finally:
         recorder.close()
     led.close()
@@ -302,3 +307,23 @@ def test_a_forced_append_does_not_wait_for_the_disk(
     assert len(forced) == 3  # close() forced the journal itself before it returned
     _, batches, cut = read_journal(journal.path)
     assert [b.decode().seq for b in batches] == [1, 2, 3] and cut == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['{"note":"plain"}', '{"note":"quote \\" backslash \\\\ tab \\t é ✓ 😀 \\u2028 \\u0001"}'],
+)
+def test_a_journal_line_reads_back_as_the_batch_appended(tmp_path: Path, body: str) -> None:
+    """The journal writes a batch's line without building its dict (once a tick): what is read
+    back is the batch appended, every character of its body and of its signature kept, and
+    the line is the JSON object of the four fields, ASCII only."""
+    from carbonledger.events import SignedBatch, body_hash
+
+    batch = SignedBatch(body, body_hash(body), "ab" * 32, "cd" * 64)
+    journal = Journal("ledger.sqlite", "r" * 32, "m" * 32, directory=str(tmp_path))
+    journal.append(batch)
+    journal.close()
+    lines = Path(journal.path).read_bytes().splitlines()
+    assert lines[1].isascii()
+    assert json.loads(lines[1]) == batch.to_dict()
+    assert [b.to_dict() for b in read_journal(journal.path)[1]] == [batch.to_dict()]

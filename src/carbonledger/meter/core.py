@@ -122,17 +122,22 @@ class Meter:
             step_j = reading.energy_j - prev_all.get(device, base).energy_j
             if step_j > 0.0:
                 step_total_j += step_j
-            info = sensor.info
+            # an estimate's cumulative bounds since the start (None: the sensor gives none)
+            low, high = reading.low_j, reading.high_j
+            if low is not None:
+                low = None if base.low_j is None else max(0.0, low - base.low_j)
+            if high is not None:
+                high = None if base.high_j is None else max(0.0, high - base.high_j)
             samples.append(
                 Sample(
                     wall_s,
-                    info.component,
+                    sensor.info.component,
                     device,
                     max(0.0, reading.energy_j - base.energy_j),
                     reading.power_w,
                     self._host,
-                    _optional_bound(base.low_j, reading.low_j),
-                    _optional_bound(base.high_j, reading.high_j),
+                    low,
+                    high,
                 )
             )
         self._last_tick = readings
@@ -314,13 +319,6 @@ def _finite(r: Reading) -> bool:
         and (r.low_j is None or math.isfinite(r.low_j))
         and (r.high_j is None or math.isfinite(r.high_j))
     )
-
-
-def _optional_bound(begin: float | None, end: float | None) -> float | None:
-    """A cumulative bound since the start, None when the sensor gives no bound."""
-    if begin is None or end is None:
-        return None
-    return max(0.0, end - begin)
 
 
 def _bound(begin: float | None, end: float | None, central: float) -> float:

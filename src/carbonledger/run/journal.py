@@ -79,6 +79,18 @@ def _line(obj: Any) -> bytes:
     return (_LINE_JSON.encode(obj) + "\n").encode()
 
 
+_quote = json.encoder.encode_basestring_ascii  # a JSON string, as _LINE_JSON writes one
+
+
+def batch_line(batch: SignedBatch) -> bytes:
+    """A batch's line: ``batch.to_dict()`` as :func:`_line` writes it, made without the dict
+    and the encoder's pass over it (a sampler appends one every tick)."""
+    return (
+        f'{{"body":{_quote(batch.body)},"hash":{_quote(batch.hash)},'
+        f'"signer":{_quote(batch.signer)},"signature":{_quote(batch.signature)}}}\n'
+    ).encode()
+
+
 def journal_key(target: str) -> str:
     """A ledger as journals name it in their header: a file by its absolute path (a journal
     may be replayed from another folder), a URL as given."""
@@ -105,6 +117,8 @@ class Journal:
         safe_run = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in run_id)[:80]
         self.path = os.path.join(self.directory, f"{safe_run}-{member_id}{SUFFIX}")
         self._fd: int | None = None
+        #: the length of the header this process wrote (0: none yet)
+        self._header_bytes = 0
         #: batches written to this journal (by this process)
         self.count = 0
         #: (under the lock) a thread is forcing the journal to disk; another force was asked
@@ -125,7 +139,7 @@ class Journal:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # ours while we live
             if os.fstat(fd).st_size == 0:
-                os.write(fd, self._header())
+                self._header_bytes = os.write(fd, self._header())
         except BaseException:
             os.close(fd)
             raise
@@ -139,7 +153,7 @@ class Journal:
         while the ledger is locked); :meth:`close` forces what is left before it returns."""
         if self._fd is None:
             self._fd = self._open()
-        os.write(self._fd, _line(batch.to_dict()))
+        os.write(self._fd, batch_line(batch))
         self.count += 1
         if sync:
             self._sync_soon(self._fd)
@@ -169,8 +183,11 @@ class Journal:
         it holds its header only."""
         if self._fd is None:
             return
-        os.ftruncate(self._fd, 0)
-        os.write(self._fd, self._header())
+        if self._header_bytes:  # one system call, and never a moment without the header
+            os.ftruncate(self._fd, self._header_bytes)
+        else:  # (a journal this process did not start)
+            os.ftruncate(self._fd, 0)
+            self._header_bytes = os.write(self._fd, self._header())
         self.count = 0
 
     def _header(self) -> bytes:

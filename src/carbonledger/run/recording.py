@@ -253,16 +253,20 @@ class Recorder:
         journal here, without waking the writer (which is told only when the ticks are due
         for their commit). Anything else, or while the ledger is not written directly, or
         while writes wait for the writer (order is kept), goes through :meth:`emit`."""
-        if not events or changes_run(events) or self._mode != "direct" or not self._ahead():
-            self.emit(events)
-            return
         with self._lock:
-            inline = self._mode == "direct" and self._pending == 0 and self._ahead()
-            if inline and self._waiting:
-                events, self._waiting = [*self._waiting, *events], []
-            if inline and self._hold(events, ahead=True) and not self._unsent.asked:
-                self._unsent.asked = True
-                self._queue.put(_Commit())
+            inline = (
+                self._mode == "direct"
+                and self._pending == 0
+                and bool(events)
+                and self._ahead()
+                and not changes_run(events)
+            )
+            if inline:
+                if self._waiting:
+                    events, self._waiting = [*self._waiting, *events], []
+                if self._hold(events, ahead=True) and not self._unsent.asked:
+                    self._unsent.asked = True
+                    self._queue.put(_Commit())
         if not inline:
             self.emit(events)
 

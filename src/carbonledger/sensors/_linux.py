@@ -22,7 +22,6 @@ difference between two calls. psutil is imported inside the functions.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 import time
@@ -56,6 +55,18 @@ FULL_WALK_S = 5.0
 
 _FILES = ProcFiles()
 
+#: this process's pid, as ``getpid(2)`` gave it (read again in a forked child): the sampler
+#: asks every tick, and ``getpid`` is a system call
+_pid = [os.getpid()]
+
+
+def _own_pid() -> int:
+    return _pid[0]
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: _pid.__setitem__(0, os.getpid()))
+
 
 def logical_cpu_count() -> int:
     """Logical CPUs of the machine (at least 1)."""
@@ -78,8 +89,10 @@ def machine_busy_cpu_s() -> float:
         at = data.find(b"\nprocesses ")
         if at >= 0:  # processes (and threads) created since boot: see _childless
             end = data.find(b"\n", at + 11)
-            with contextlib.suppress(ValueError):
+            try:  # noqa: SIM105 (no context manager: this runs every tick)
                 _forks_read = (int(data[at + 11 : end if end >= 0 else None]), time.monotonic())
+            except ValueError:
+                pass
         fields = data.split(b"\n", 1)[0].split()
         if fields and fields[0] == b"cpu" and len(fields) >= 8:
             user, nice, system, _idle, _iowait, irq, softirq = map(int, fields[1:8])
@@ -189,7 +202,6 @@ def tree_snapshot(pid: int, proc: StrPath = PROC) -> dict[int, ProcStat]:
     """
     proc = os.fspath(proc)
     key = (pid, proc)
-    own = pid == os.getpid() and proc == PROC
     now = time.monotonic()
     with _cache_lock:
         hit = _cache.get(key)
@@ -197,7 +209,7 @@ def tree_snapshot(pid: int, proc: StrPath = PROC) -> dict[int, ProcStat]:
             return hit[1]
         last = hit[1].get(pid) if hit is not None and len(hit[1]) == 1 else None
         recent = now - _last_full_walk.get(key, -FULL_WALK_S) < FULL_WALK_S
-    if last is not None and own and _childless():
+    if last is not None and pid == _own_pid() and proc == PROC and _childless():
         # no child, so no descendant: this process alone is the whole tree
         stat = _own_stat(last) if recent else read_stat(pid, proc)
         if stat is not None:
