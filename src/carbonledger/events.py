@@ -332,7 +332,9 @@ def _samples_in_range(samples: tuple[Sample, ...], max_unix_s: float, max_j: flo
 
 
 #: the encoder of batch bodies, made once (``json.dumps`` with options makes one per call)
-_BODY_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_BODY_JSON = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, allow_nan=False, check_circular=False
+)  # (a body is made of records, never circular: no marking of each container it holds)
 
 
 def encode_batch(batch: Batch) -> str:

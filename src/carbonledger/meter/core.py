@@ -64,6 +64,8 @@ class Meter:
         self._sensors = list(sensors)
         #: (device, sensor) pairs: a sensor's device never changes, its info may
         self._by_device = tuple(zip(devices, self._sensors, strict=True))
+        #: (device, component) pairs, for the samples (a sensor's component never changes)
+        self._components = tuple((s.info.device, s.info.component) for s in self._sensors)
         self._clock = clock
         self._wall_clock = wall_clock
         self._host = host
@@ -114,7 +116,7 @@ class Meter:
         base_all, prev_all = self._base, self._last_tick
         samples: list[Sample] = []
         step_total_j = 0.0
-        for device, sensor in self._by_device:
+        for device, component in self._components:
             reading = readings.get(device)
             base = base_all.get(device)
             if reading is None or base is None:
@@ -131,7 +133,7 @@ class Meter:
             samples.append(
                 Sample(
                     wall_s,
-                    sensor.info.component,
+                    component,
                     device,
                     max(0.0, reading.energy_j - base.energy_j),
                     reading.power_w,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from carbonledger.errors import InputError
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from carbonledger.meter.core import Meter
 
 #: where a tick's events go (the recorder's ``emit``)
-EventSink = Callable[[list["Event"]], object]
+EventSink = Callable[[Sequence["Event"]], object]
 
 __all__ = ["Sampler"]
 
@@ -72,7 +72,7 @@ class Sampler:
 
     def _tick(self, sink: EventSink) -> None:
         try:
-            sink(list(self._meter.tick(self._wall_clock())))
+            sink(self._meter.tick(self._wall_clock()))
         except Exception as exc:  # never let the sampler kill the user's program
             self._meter.record_error(f"sampler: {type(exc).__name__}: {exc}")
         self.ticks += 1

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -186,12 +186,12 @@ def start_session(
         recorder.ask(_settle_quietly, wait_s=0.0)
         interval_s = settings.sampling.interval_s
 
-        def sink(events: list[Event]) -> None:
+        def sink(events: Sequence[Event]) -> None:
             recorder.emit(events)
             if on_tick is not None:
                 on_tick()
 
-        def loop_sink(events: list[Event]) -> None:  # on the sampler's own thread
+        def loop_sink(events: Sequence[Event]) -> None:  # on the sampler's own thread
             recorder.record_tick(events)
             if on_tick is not None:
                 on_tick()

@@ -310,7 +310,10 @@ def tree_rss_bytes(pid: int) -> float:
     per process, so the sum can exceed what the tree really holds; callers cap it at
     the installed memory.
     """
-    return float(sum(s.rss_bytes for s in tree_snapshot(pid).values()))
+    total = 0.0
+    for stat in tree_snapshot(pid).values():  # (a loop, not sum() of a generator: every tick)
+        total += stat.rss_bytes
+    return total
 
 
 @dataclass(slots=True)

@@ -21,6 +21,7 @@ Figures (watts per decimal GB):
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import threading
@@ -121,7 +122,10 @@ class RamModelSensor:
         self._w_per_gb, self._low_w_per_gb, self._high_w_per_gb = w_per_gb, low, high
         self._clock = clock
         self._lock = threading.Lock()
+        #: bytes of memory now, and the most it can be (a tree's RSS counts shared pages
+        #: once per process: capped at the installed memory)
         self._size: Callable[[], float]
+        self._cap = math.inf
         if scope == "machine":
             total = self._installed()
             self._size = lambda: total
@@ -130,10 +134,9 @@ class RamModelSensor:
         else:
             from carbonledger.sensors._linux import tree_rss_bytes
 
-            tree_pid = os.getpid() if pid is None else pid
-            cap = self._installed()
-            self._size = lambda: min(tree_rss_bytes(tree_pid), cap)
-        self._last_gb = bytes_to_gb(self._size())
+            self._size = functools.partial(tree_rss_bytes, os.getpid() if pid is None else pid)
+            self._cap = self._installed()
+        self._last_gb = bytes_to_gb(min(max(0.0, self._size()), self._cap))
         self._last_time_s = clock()
         self._gb_s = 0.0  # integral of GB over time
         self._first = True
@@ -178,7 +181,7 @@ class RamModelSensor:
 
     def read(self) -> Reading:
         with self._lock:
-            gb = bytes_to_gb(max(0.0, self._size()))
+            gb = bytes_to_gb(min(max(0.0, self._size()), self._cap))
             now = self._clock()
             elapsed_s = max(0.0, now - self._last_time_s)
             mean_gb = 0.5 * (self._last_gb + gb)
