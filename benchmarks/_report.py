@@ -102,13 +102,14 @@ ROWS: tuple[Row, ...] = (
         "processes the tracker ran, over a {cpu_seconds:g} s loop, as a share of one core, "
         "net of the same loop with no tracker; {cpu_reps} fresh processes.",
         "a tick is a /proc read, an Ed25519 signature and a journal append, and at 1 s it runs "
-        "from cold caches: about 0.9 ms of CPU once a second beside a busy thread for what "
-        "takes 0.2 ms in a loop of ticks (benchmarks/tick_parts.py: wake-up 0.012 %, reading "
-        "0.032 %, recording 0.046 %, the writer's commit 0.015 %; the signature alone 0.16 ms a "
-        "tick). Keeping the interpreter lock through the signature and the append removes "
-        "switches, not CPU (measured). Below it: a tick of fewer steps (fewer functions, "
-        "objects and libraries touched once a second), or one signature per several ticks (a "
-        "SIGKILL would then lose several intervals).",
+        "from cold caches: about 1.1 ms of CPU a second beside a busy thread for what takes "
+        "0.2 ms in a loop of ticks. Of it (benchmarks/tick_ab.py, a step taken out against the "
+        "tracker as it ships, in one process): the signature 0.21-0.23 ms, the journal append "
+        "0.07-0.09 ms, the writer's commit every 30 s about 0.1 ms. Fewer calls on the tick's "
+        "path gave 3 %; keeping the interpreter lock through the signature and the append "
+        "removes switches, not CPU. Below it: one signature per several ticks (a SIGKILL would "
+        "then lose several intervals), or an append that is not a system call (a mapped file: "
+        "a full or failing disk would kill the user's process).",
     ),
     Row(
         "cpu_idle",
