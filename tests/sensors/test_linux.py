@@ -383,3 +383,35 @@ def test_a_stale_fork_count_never_stands_for_now() -> None:
     r = _fork_count_probe("stale")
     assert r["quiet_asks"] == 3
     assert r["found"] is True
+
+
+_FORKED_SCRIPT = """
+import os, sys
+from carbonledger.sensors import _linux
+_linux.tree_snapshot(os.getpid())
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.close(r)
+    mine = os.getpid()
+    # this process's own pid as the sampler's shortcut knows it (kept, not asked each tick)
+    ok = _linux._own_pid() == mine
+    tree = _linux.tree_snapshot(mine)
+    ok = ok and set(tree) == {mine} and tree[mine].ppid == os.getppid()
+    os.write(w, b"ok" if ok else b"no")
+    os._exit(0)
+os.close(w)
+said = os.read(r, 16)
+os.waitpid(pid, 0)
+print(said.decode(), _linux._own_pid() == os.getpid())
+"""
+
+
+def test_a_forked_child_knows_its_own_pid_and_tree() -> None:
+    """The pid the tree reader keeps (``getpid`` is a system call, asked every tick otherwise)
+    is the child's own after a fork: a forked worker's tracker reads its own process, not its
+    parent's. In a fresh interpreter (forking under pytest's threads is not safe)."""
+    out = subprocess.run(
+        [sys.executable, "-c", _FORKED_SCRIPT], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0 and out.stdout.split() == ["ok", "True"], (out.stdout, out.stderr)
