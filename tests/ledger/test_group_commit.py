@@ -228,7 +228,8 @@ def test_the_writer_backlog_is_bounded_in_events(tmp_path: Path) -> None:
     by the event: once MAX_BACKLOG events wait, each emit waits for the writer (at most
     BACKLOG_WAIT_S), however the events were grouped; memory does not grow with the run."""
     from carbonledger.models import ComponentEnergy, WindowSummary
-    from carbonledger.run.recording import BACKLOG_WAIT_S, MAX_BACKLOG, MAX_WAITING
+    from carbonledger.run.backlog import BACKLOG_WAIT_S, MAX_BACKLOG
+    from carbonledger.run.recording import MAX_WAITING
 
     led = cl.open_ledger(str(tmp_path / "l.sqlite"))
     chain = MemberChain("r1", "m1", led.signer())

@@ -7,9 +7,9 @@ measured it before it goes anywhere.
 * While the ledger works, events go to a thread of the recorder's own ("carbonledger-
   writer"), which signs every event waiting as the member's next batch
   (:class:`carbonledger.events.MemberChain`) and writes it: the thread that emitted (the
-  user's, the sampler's) never waits on the database nor spends time signing. At most
-  :data:`MAX_BACKLOG` events wait; past it an emit waits a little (at most
-  :data:`BACKLOG_WAIT_S`), so memory does not grow with the run.
+  user's, the sampler's) never waits on the database nor spends time signing. How many
+  events may wait for it is bounded (:mod:`carbonledger.run.backlog`): past that an emit
+  waits a little, so memory does not grow with the run.
 * A sampler's tick is signed on the sampler's own thread (:meth:`Recorder.record_tick`),
   written ahead into the member's journal and committed with the other ticks in one
   transaction (:mod:`carbonledger.run.writeahead`): a SIGKILL leaves the last ticks signed in
@@ -35,8 +35,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from carbonledger.events import (
     Event,
@@ -45,6 +44,7 @@ from carbonledger.events import (
     Signer,
     WindowEnded,
 )
+from carbonledger.run.backlog import Ask, Backlog, Commit, Job, Stop, Write, gather
 from carbonledger.run.fallback import JournalFallback
 from carbonledger.run.journal import Journal
 from carbonledger.run.writeahead import COMMIT_EVERY_S, Unsent, changes_run
@@ -64,37 +64,8 @@ START_WAIT_S = 0.5
 WRITE_TIMEOUT_S = 1.0
 #: seconds between the writer's tries of a failed ledger
 RETRY_S = 5.0
-#: the most events one batch holds (what the writer takes from its queue at once)
-MAX_BATCH_EVENTS = 2048
-#: the most events waiting for the writer: past it, an emit waits (at most
-#: :data:`BACKLOG_WAIT_S`) for the writer to catch up, so memory does not grow with the run
-MAX_BACKLOG = 1024
 #: the most window ends that wait for the sampler's next tick (more go to the writer)
 MAX_WAITING = 256
-BACKLOG_WAIT_S = 0.05
-
-
-@dataclass
-class _Write:
-    events: Sequence[Event]
-
-
-@dataclass
-class _Ask:
-    question: Callable[[Ledger], Any]
-    done: threading.Event = field(default_factory=threading.Event)
-    answer: Any = None
-
-
-class _Stop:
-    pass
-
-
-class _Commit:
-    """The sampler's word that the ticks it wrote ahead are due for their commit."""
-
-
-_Job = _Write | _Ask | _Stop | _Commit
 
 
 def _nothing(ledger: Ledger) -> None:
@@ -140,15 +111,15 @@ class Recorder:
             commit_every_s = min(COMMIT_EVERY_S, lease_ttl_s / 3.0)
         #: (under the lock) batches not committed to the ledger yet
         self._unsent = Unsent(commit_every_s)
-        self._queue: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Job] = queue.SimpleQueue()
         #: (under the lock) window ends waiting for the sampler's next tick; seconds between
         #: ticks (0: no sampler ticks, so nothing waits)
         self._waiting: list[Event] = []
         self._tick_s = 0.0
         #: signing and handing on happen under this lock, so batches keep their order
         self._lock = threading.Lock()
-        self._idle = threading.Condition()
-        self._pending = 0
+        #: events handed to the writer and not written yet
+        self._backlog = Backlog()
         self._thread: threading.Thread | None = None
         self._last_try = 0.0
         self._stopped = False
@@ -214,9 +185,7 @@ class Recorder:
             return
         if not events:
             events = (Heartbeat(self._lease_ttl_s),)
-        if self._pending >= MAX_BACKLOG:  # the writer is behind: give it the time it needs
-            with self._idle:
-                self._idle.wait_for(lambda: self._pending < MAX_BACKLOG // 2, BACKLOG_WAIT_S)
+        self._backlog.make_room()  # the writer is behind: give it the time it needs
         with self._lock:
             if (
                 self._tick_s > 0
@@ -237,9 +206,8 @@ class Recorder:
         if self._mode == "journal":
             self._fallback.sign(events, sync=changes_run(events))
         else:
-            with self._idle:
-                self._pending += len(events)  # events, not writes: memory is what is bounded
-            self._queue.put(_Write(events))
+            self._backlog.add(len(events))
+            self._queue.put(Write(events))
 
     def expect_ticks(self, interval_s: float) -> None:
         """A sampler calls :meth:`record_tick` every ``interval_s`` seconds from now on, until
@@ -256,7 +224,7 @@ class Recorder:
         with self._lock:
             inline = (
                 self._mode == "direct"
-                and self._pending == 0
+                and self._backlog.empty
                 and bool(events)
                 and self._ahead()
                 and not changes_run(events)
@@ -266,7 +234,7 @@ class Recorder:
                     events, self._waiting = [*self._waiting, *events], []
                 if self._hold(events, ahead=True) and not self._unsent.asked:
                     self._unsent.asked = True
-                    self._queue.put(_Commit())
+                    self._queue.put(Commit())
         if not inline:
             self.emit(events)
 
@@ -277,7 +245,7 @@ class Recorder:
             return None
         with self._lock:  # the window ends waiting go first: the question sees them
             self._hand_on(())
-        job = _Ask(question)
+        job = Ask(question)
         self._queue.put(job)
         if not job.done.wait(wait_s):
             return None
@@ -298,12 +266,11 @@ class Recorder:
         deadline = time.monotonic() + timeout_s
         with self._lock:
             self._hand_on(())
-        with self._idle:
-            if not self._idle.wait_for(lambda: self._pending == 0, timeout_s):
-                return False
+        if not self._backlog.wait_empty(timeout_s):
+            return False
         if self._mode == "journal" or self._thread is None or not self._unsent:
             return True
-        job = _Ask(_nothing)
+        job = Ask(_nothing)
         self._queue.put(job)
         return job.done.wait(max(0.0, deadline - time.monotonic()))
 
@@ -315,7 +282,7 @@ class Recorder:
             self._hand_on(())
         thread, self._thread = self._thread, None
         if thread is not None:
-            self._queue.put(_Stop())
+            self._queue.put(Stop())
             thread.join(timeout_s)
             if thread.is_alive():  # the ledger hangs past its own bounds: keep it all
                 with self._lock:
@@ -336,7 +303,7 @@ class Recorder:
 
     def _move_queue_to_journal(self) -> None:
         """(Under the lock) journal the events still queued, in order; keep other jobs."""
-        others: list[_Job] = []
+        others: list[Job] = []
         events: list[Event] = []
         done = 0
         while True:
@@ -344,27 +311,16 @@ class Recorder:
                 job = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if isinstance(job, _Write):
+            if isinstance(job, Write):
                 events.extend(job.events)
                 done += len(job.events)
             else:
                 others.append(job)
         if events:
             self._fallback.sign(events, sync=changes_run(events))
-        self._done(done)
+        self._backlog.done(done)
         for job in others:
             self._queue.put(job)
-
-    def _done(self, n: int = 1) -> None:
-        if n <= 0:
-            return
-        with self._idle:
-            self._pending -= n
-            if self._pending <= 0:
-                self._pending = 0
-                self._idle.notify_all()
-            elif self._pending < MAX_BACKLOG // 2:
-                self._idle.notify_all()
 
     # --- the writer thread -----------------------------------------------------------------
 
@@ -391,9 +347,9 @@ class Recorder:
             if self._mode == "journal" and time.monotonic() - self._last_try >= self._retry_s:
                 self._try_drain()
 
-    def _handle(self, job: _Job) -> bool:
+    def _handle(self, job: Job) -> bool:
         """Do one job; False for the stop."""
-        if isinstance(job, _Stop):
+        if isinstance(job, Stop):
             self._commit()
             if self._mode == "journal":
                 self._try_drain(force=True)
@@ -401,9 +357,9 @@ class Recorder:
                 self._fallback.journal.discard()
             self._stopped = True
             return False
-        if isinstance(job, _Ask):
+        if isinstance(job, Ask):
             self._answer(job)
-        elif isinstance(job, _Commit):
+        elif isinstance(job, Commit):
             self._commit()
         else:
             self._write(job)
@@ -428,7 +384,7 @@ class Recorder:
             self._try_drain(force=True)
         return True
 
-    def _answer(self, job: _Ask) -> None:
+    def _answer(self, job: Ask) -> None:
         self._commit()  # the answer sees every batch made so far
         ledger = self._ledger
         try:
@@ -441,20 +397,10 @@ class Recorder:
         finally:
             job.done.set()
 
-    def _write(self, first: _Write) -> None:
+    def _write(self, first: Write) -> None:
         """Append ``first``'s events and every event queued behind them as ONE signed batch
-        (up to :data:`MAX_BATCH_EVENTS`); other jobs met on the way are put back in order."""
-        events = list(first.events)
-        later = None
-        while len(events) < MAX_BATCH_EVENTS:
-            try:
-                job = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if not isinstance(job, _Write):
-                later = job
-                break
-            events.extend(job.events)
+        (:func:`~carbonledger.run.backlog.gather`); the job met after them is done next."""
+        events, later = gather(first, self._queue)
         try:
             with self._lock:
                 if self._mode == "journal" or self._ledger is None:
@@ -466,7 +412,7 @@ class Recorder:
             if due:
                 self._commit()
         finally:
-            self._done(len(events))
+            self._backlog.done(len(events))
             if later is not None:
                 self._handle(later)
 
