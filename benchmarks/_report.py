@@ -106,8 +106,9 @@ ROWS: tuple[Row, ...] = (
         "0.2 ms in a loop of ticks. Of it (benchmarks/tick_ab.py, a step taken out against the "
         "tracker as it ships, in one process): the signature 0.21-0.23 ms, the journal append "
         "0.07-0.09 ms, the writer's commit every 30 s about 0.1 ms. Fewer calls on the tick's "
-        "path gave 3 %; keeping the interpreter lock through the signature and the append "
-        "removes switches, not CPU. Below it: one signature per several ticks (a SIGKILL would "
+        "path gave 3 %. Three calls of a tick let the interpreter lock go (the wait, the "
+        "signature, the append), each about 50 us beside a busy thread "
+        "(benchmarks/tick_prices.py). Below it: one signature per several ticks (a SIGKILL would "
         "then lose several intervals), or an append that is not a system call (a mapped file: "
         "a full or failing disk would kill the user's process).",
     ),
