@@ -9,9 +9,10 @@ Python API call (``ctypes.PyDLL``), which keeps the interpreter lock: ``os.pread
 and beside a busy thread the sampler then switches out until it wins it back (about 5
 voluntary switches a tick instead of 7). Priced once per wake-up beside a busy thread
 (``benchmarks/tick_prices.py``), the two ways cost about the same: a release of the lock costs
-the sampler about 50 us, and so does a ctypes call made from cold caches. Holding it is safe here because a procfs read is made by the
-kernel from memory, never waits on a disk or a network, and takes microseconds. Where ctypes
-or libc's ``pread`` is missing, ``os.pread`` is used.
+the sampler about 50 us, and so does a ctypes call made from cold caches. Holding it is safe
+here because a procfs read is made by the kernel from memory, never waits on a disk or a
+network, and takes microseconds. Where ctypes or libc's ``pread`` is missing, ``os.pread`` is
+used.
 """
 
 from __future__ import annotations
