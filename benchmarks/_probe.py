@@ -148,6 +148,40 @@ def _busy_loop(seconds: float) -> int:
             return x
 
 
+def _task_cpu_ns() -> dict[int, int]:
+    """CPU time (ns) each thread of this process has run, by thread id, from
+    /proc/self/task/*/schedstat (Linux; empty elsewhere)."""
+    out: dict[int, int] = {}
+    try:
+        tids = os.listdir("/proc/self/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/self/task/{tid}/schedstat") as fh:
+                out[int(tid)] = int(fh.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+
+def _thread_split(before: dict[int, int], after: dict[int, int]) -> dict[str, float]:
+    """``thread_cpu_s:NAME`` for each thread but the main one that ran between the two
+    snapshots (NAME: the thread's Python name where it has one, else its id)."""
+    threading = sys.modules.get("threading")  # loaded by any tool that runs a thread
+    names = {}
+    if threading is not None:
+        names = {t.native_id: t.name for t in threading.enumerate()}
+    main = threading.main_thread().native_id if threading is not None else os.getpid()
+    out: dict[str, float] = {}
+    for tid, ns in after.items():
+        if tid == main:
+            continue
+        key = "thread_cpu_s:" + names.get(tid, str(tid))
+        out[key] = out.get(key, 0.0) + (ns - before.get(tid, 0)) / 1e9
+    return out
+
+
 def measure_cpu(adapter: _Adapter, seconds: float, busy: bool = True) -> dict[str, float]:
     """CPU time spent outside the main thread while the main thread runs a busy pure-Python
     loop (``busy``: the sampler competes for the GIL) or sleeps.
@@ -155,7 +189,9 @@ def measure_cpu(adapter: _Adapter, seconds: float, busy: bool = True) -> dict[st
     extra = process CPU time - main-thread CPU time over the same span, plus the CPU time of
     child processes the tracker ran and reaped meanwhile (eco2AI runs ``top`` every tick).
     Process and thread times come from clock_gettime (process_time / thread_time, ns
-    resolution); children's from getrusage (us).
+    resolution); children's from getrusage (us). Where /proc/self/task is readable, the
+    result also splits the extra among the tracker's threads (``thread_cpu_s:NAME``, from
+    each thread's schedstat): which of them the CPU went to.
     """
     import resource  # here, not at the top: the RSS metric must not count it
 
@@ -168,6 +204,7 @@ def measure_cpu(adapter: _Adapter, seconds: float, busy: bool = True) -> dict[st
     try:
         w0 = time.perf_counter()
         c0 = children_cpu()
+        tasks0 = _task_cpu_ns()
         p0 = time.process_time()
         th0 = time.thread_time()
         if busy:
@@ -176,8 +213,10 @@ def measure_cpu(adapter: _Adapter, seconds: float, busy: bool = True) -> dict[st
             time.sleep(seconds)
         th1 = time.thread_time()
         p1 = time.process_time()
+        tasks1 = _task_cpu_ns()
         c1 = children_cpu()
         w1 = time.perf_counter()
+        split = _thread_split(tasks0, tasks1)  # named while the threads still run
     finally:
         adapter.stop(tracker)
     wall = w1 - w0
@@ -189,6 +228,7 @@ def measure_cpu(adapter: _Adapter, seconds: float, busy: bool = True) -> dict[st
         "children_cpu_s": c1 - c0,
         "extra_cpu_s": extra,
         "share_pct": extra / wall * 100.0,
+        **split,
     }
 
 

@@ -1,6 +1,6 @@
 """The floor under the sampler's CPU: the least a tick signed where it is measured can cost.
 
-    .venv/bin/python benchmarks/tick_floor.py [--seconds 20]
+    .venv/bin/python benchmarks/tick_floor.py [--seconds 20] [--vs-tracker ROUNDS]
 
 A bare thread does, every second, only what a signed tick must: read /proc/stat, take this
 process's CPU times, encode a two-sample batch as JSON, hash it, sign it (Ed25519, the
@@ -9,6 +9,12 @@ loop (or sleeps). Its share of one core is measured as ``benchmarks/_probe.py`` 
 trackers (process CPU time minus the main thread's), for the loop as a whole and without the
 signature or the append, so that what carbonledger's sampler spends above it is the
 sampler's own. Linux only (/proc).
+
+``--vs-tracker ROUNDS`` measures instead, in turn, the whole floor tick and carbonledger's
+tracker (``benchmarks/_probe.py carbonledger cpu`` in a fresh interpreter, SQLite ledger, 1 s
+interval), both beside a busy thread, ROUNDS times: the ratio of the two in each round is
+what the tracker spends above the floor, free of the minutes-long drift of a shared machine
+that moves both alike.
 """
 
 from __future__ import annotations
@@ -17,6 +23,9 @@ import argparse
 import hashlib
 import json
 import os
+import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -76,10 +85,51 @@ def share(step: str, seconds: float, busy: bool, path: str) -> float:
     return ((p1 - p0) - (t1 - t0)) / (w1 - w0) * 100.0
 
 
+def tracker_probe(seconds: float, workdir: str) -> dict[str, float]:
+    """carbonledger's tracker beside a busy thread for ``seconds`` (its probe, in a fresh
+    interpreter): the probe's result (``share_pct``: % of one core; per-thread CPU)."""
+    probe = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_probe.py")
+    argv = [sys.executable, probe, "carbonledger", "cpu", "--seconds", str(seconds)]
+    done = subprocess.run([*argv, "--workdir", workdir], capture_output=True, text=True, check=True)
+    line = [ln for ln in done.stdout.splitlines() if ln.startswith("@@RESULT ")][-1]
+    result: dict[str, float] = json.loads(line[len("@@RESULT ") :])
+    return result
+
+
+def versus_tracker(rounds: int, seconds: float) -> None:
+    """The floor tick and the tracker in turn, ``rounds`` times, and their ratio."""
+    print("| round | floor tick | carbonledger | ratio |")
+    print("| ---: | ---: | ---: | ---: |")
+    ratios, floors, trackers = [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "ticks.jsonl")
+        for n in range(1, rounds + 1):
+            floor = share(STEPS[-1], seconds, True, path)
+            tracker = tracker_probe(seconds, tmp)["share_pct"]
+            floors.append(floor)
+            trackers.append(tracker)
+            ratios.append(tracker / floor)
+            print(f"| {n} | {floor:.3f} % | {tracker:.3f} % | {tracker / floor:.2f} |", flush=True)
+    print(
+        f"| median | {statistics.median(floors):.3f} % | {statistics.median(trackers):.3f} % "
+        f"| {statistics.median(ratios):.2f} |"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--vs-tracker",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="the floor tick and carbonledger's tracker in turn, ROUNDS times",
+    )
     args = parser.parse_args()
+    if args.vs_tracker > 0:
+        versus_tracker(args.vs_tracker, args.seconds)
+        return 0
     print("| what a tick does, once a second | beside a busy thread | main thread asleep |")
     print("| --- | ---: | ---: |")
     with tempfile.TemporaryDirectory() as tmp:
