@@ -9,6 +9,7 @@ import importlib.util
 import json
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -17,7 +18,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "tick_floor.py"
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
 
-def _module() -> object:
+def _module() -> ModuleType:
     spec = importlib.util.spec_from_file_location("tick_floor", SCRIPT)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -28,14 +29,14 @@ def _module() -> object:
 def test_floor_tick_appends_signed_lines_and_the_tracker_is_measured(tmp_path: Path) -> None:
     module = _module()
     path = tmp_path / "ticks.jsonl"
-    floor = module.share(module.STEPS[-1], 1.2, True, str(path))  # type: ignore[attr-defined]
+    floor = module.share(module.STEPS[-1], 1.2, True, str(path))
     lines = path.read_bytes().splitlines()
     assert lines, "the floor tick appended nothing in 1.7 s at a 1 s interval"
     assert all(set(json.loads(line)) == {"body", "hash", "signature"} for line in lines)
     assert all(json.loads(line)["signature"] for line in lines)
     assert floor > 0
 
-    result = module.tracker_probe(1.5, str(tmp_path))  # type: ignore[attr-defined]
+    result = module.tracker_probe(1.5, str(tmp_path))
     assert result["share_pct"] > 0
     assert list(tmp_path.glob("carbonledger-*.sqlite")), "the probe's tracker made no ledger"
     # the probe splits the extra CPU among the tracker's threads, by their names
